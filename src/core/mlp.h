@@ -1,0 +1,115 @@
+/* The training engine: a 784-H-10 MLP trained by WGSL kernels through the GPU runtime.
+ *
+ * Portable core: data comes in as memory, progress goes out through a callback, and nothing
+ * here touches files, threads, clocks or the terminal (the CLI and the server do). */
+#ifndef WGTRAIN_MLP_H
+#define WGTRAIN_MLP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/gpu.h"
+
+#define MLP_INPUTS 784
+#define MLP_CLASSES 10
+#define MLP_MAX_BATCH 8192
+#define MLP_MAX_HIDDEN 4096
+
+typedef enum mlp_status {
+    MLP_OK = 0,
+    MLP_ERR_CONFIG,   /* a bad hyperparameter (message names it) */
+    MLP_ERR_DATA,     /* data set unusable for this model */
+    MLP_ERR_GPU,      /* the GPU runtime failed: see the message */
+    MLP_ERR_DIVERGED, /* the loss became NaN or infinite */
+    MLP_ERR_STOPPED,  /* the progress callback asked to stop */
+} mlp_status;
+
+typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_schedule;
+
+typedef struct mlp_config {
+    uint32_t hidden;       /* hidden units */
+    uint32_t batch;        /* samples per step */
+    uint32_t epochs;       /* epochs the schedule spans */
+    float lr;              /* peak learning rate */
+    float momentum;        /* 0: plain SGD */
+    mlp_schedule schedule; /* learning rate over the run */
+    uint64_t seed;         /* initial weights and every epoch's shuffle */
+    uint32_t report_every; /* steps between progress reports (metrics readback) */
+} mlp_config;
+
+/* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */
+mlp_config mlp_config_default(void);
+/* Checks a config against the limits; writes a one-line message naming the field. */
+mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err, size_t errlen);
+
+typedef struct mlp_dataset {
+    const uint8_t *images; /* count * 784 bytes, row-major 28x28 */
+    const uint8_t *labels; /* count bytes, each < 10 */
+    uint32_t count;
+} mlp_dataset;
+
+typedef struct mlp_progress {
+    uint32_t epoch;           /* 1-based */
+    uint32_t step;            /* steps done in this epoch */
+    uint32_t steps;           /* steps in an epoch */
+    uint64_t samples;         /* samples done in this epoch */
+    double loss;              /* mean loss over the steps since the last report */
+    double accuracy;          /* training accuracy over the same steps */
+} mlp_progress;
+
+/* Return false to stop training (MLP_ERR_STOPPED). */
+typedef bool (*mlp_progress_fn)(void *user, const mlp_progress *p);
+
+typedef struct mlp_epoch_result {
+    uint32_t epoch;
+    double loss;           /* mean training loss over the epoch */
+    double train_accuracy; /* over the epoch, as trained (weights moving) */
+} mlp_epoch_result;
+
+typedef struct mlp_eval_result {
+    uint32_t count;
+    double loss;
+    double accuracy;
+    uint32_t confusion[MLP_CLASSES][MLP_CLASSES]; /* [label][predicted] */
+} mlp_eval_result;
+
+typedef struct mlp_trainer mlp_trainer;
+
+/* Uploads the data once, initialises the weights from config->seed (PyTorch's default
+ * scheme: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases), compiles the kernels.
+ * test may be NULL. */
+mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_dataset *train,
+                      const mlp_dataset *test, mlp_trainer **out);
+void mlp_destroy(mlp_trainer *t);
+/* One-line message of the last failure. */
+const char *mlp_error(const mlp_trainer *t);
+
+/* Trains the next epoch. progress may be NULL. */
+mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
+uint32_t mlp_epochs_done(const mlp_trainer *t);
+
+/* Evaluates the test set on the GPU. */
+mlp_status mlp_evaluate(mlp_trainer *t, mlp_eval_result *out);
+/* Per-sample predictions of the last mlp_evaluate (test set order): label and probability. */
+const uint8_t *mlp_test_predictions(const mlp_trainer *t);
+const float *mlp_test_confidences(const mlp_trainer *t);
+
+/* Classifies n images (n * 784 bytes, MNIST-style) on the GPU: probs gets n * 10. */
+mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float *probs);
+
+/* Parameters in the layout of torch.nn.Sequential(Linear(784,H), ReLU(), Linear(H,10)):
+ * w1 [H][784], b1 [H], w2 [10][H], b2 [10], concatenated. mlp_param_count() floats. */
+size_t mlp_param_count(uint32_t hidden);
+mlp_status mlp_read_params(mlp_trainer *t, float *dst);
+mlp_status mlp_write_params(mlp_trainer *t, const float *src);
+
+/* The sample order of an epoch (1-based) for this seed: a Fisher-Yates shuffle. Pure CPU, so
+ * tests and the reference can replay exactly what the GPU trained on. */
+void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
+/* The learning rate of a step (0-based over the whole run). */
+float mlp_step_lr(const mlp_config *c, uint64_t step, uint64_t total_steps);
+/* The initial parameters for a seed (what mlp_create uploads), in mlp_read_params layout. */
+void mlp_init_params(uint64_t seed, uint32_t hidden, float *dst);
+
+#endif

@@ -1,0 +1,74 @@
+// Softmax + cross-entropy and its gradient w.r.t. the logits (seed kernel 3), plus the
+// step's metrics, reduced on the GPU so training never reads back per-sample values:
+//   dlogits[b][c] = (softmax(logits[b])[c] - [c == label]) / count
+//   metrics[2 * step.index]     = sum over the batch of -log softmax[label]
+//   metrics[2 * step.index + 1] = number of samples whose first argmax is the label
+// One workgroup does the whole batch (it is only count x CLASSES values), which makes the
+// metric reduction a plain workgroup reduction.
+
+struct Step {
+    start: u32,
+    count: u32,
+    lr: f32,
+    index: u32,
+}
+
+override WG: u32 = 256;
+override CLASSES: u32 = 10;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;  // [count][CLASSES]
+@group(0) @binding(2) var<storage, read> labels: array<u32>;  // u8 labels, 4 per word
+@group(0) @binding(3) var<storage, read> order: array<u32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;  // [count][CLASSES]
+@group(0) @binding(5) var<storage, read_write> metrics: array<f32>;  // [steps][2]
+
+var<workgroup> loss_part: array<f32, WG>;
+var<workgroup> correct_part: array<u32, WG>;
+
+fn label_of(sample: u32) -> u32 {
+    return (labels[sample >> 2u] >> ((sample & 3u) * 8u)) & 0xffu;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+    var loss = 0.0;
+    var correct = 0u;
+    let scale = 1.0 / f32(step.count);
+    for (var b = lid; b < step.count; b += WG) {
+        let label = label_of(order[step.start + b]);
+        let row = b * CLASSES;
+        var best = 0u;
+        var top = logits[row];
+        for (var c = 1u; c < CLASSES; c++) {
+            if (logits[row + c] > top) {
+                top = logits[row + c];
+                best = c;
+            }
+        }
+        var sum = 0.0;
+        for (var c = 0u; c < CLASSES; c++) {
+            sum += exp(logits[row + c] - top);
+        }
+        for (var c = 0u; c < CLASSES; c++) {
+            let p = exp(logits[row + c] - top) / sum;
+            dlogits[row + c] = (p - select(0.0, 1.0, c == label)) * scale;
+        }
+        loss += log(sum) + top - logits[row + label];
+        correct += select(0u, 1u, best == label);
+    }
+    loss_part[lid] = loss;
+    correct_part[lid] = correct;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) {
+            loss_part[lid] += loss_part[lid + stride];
+            correct_part[lid] += correct_part[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        metrics[2u * step.index] = loss_part[0];
+        metrics[2u * step.index + 1u] = f32(correct_part[0]);
+    }
+}

@@ -12,6 +12,10 @@ static const char *help =
     "  train     train the MLP on MNIST (the default command)\n"
     "  devices   list the adapters WebGPU (Dawn) offers\n"
     "  check     test every kernel against the CPU reference on your adapter\n"
+    "  serve     live training dashboard in the browser (http://127.0.0.1:2020)\n"
+    "  eval      test accuracy, per-class accuracy and confusion matrix of a saved model\n"
+    "  predict   classify PNG or PGM images with a saved model\n"
+    "  bench     time training per batch size, with per-kernel GPU times\n"
     "\n"
     "'wgtrain COMMAND --help' lists a command's options.\n";
 
@@ -27,6 +31,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 2, argv + 2);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "help")) {
         fputs(help, stdout);
         return 0;

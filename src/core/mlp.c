@@ -619,10 +619,10 @@ mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float 
 
 /* ---- parameters ---- */
 
-mlp_status mlp_read_params(mlp_trainer *t, float *dst) {
+static mlp_status read_carved(mlp_trainer *t, gpu_buffer *buf, float *dst) {
     float *all = malloc(t->param_floats * 4);
     if (!all) return fail(t, MLP_ERR_GPU, "out of memory");
-    gpu_status s = gpu_buffer_read(t->gpu, &t->params, 0, all, t->param_floats * 4);
+    gpu_status s = gpu_buffer_read(t->gpu, buf, 0, all, t->param_floats * 4);
     if (s == GPU_OK) {
         size_t o = 0;
         for (int i = 0; i < T_COUNT; i++) {
@@ -634,7 +634,7 @@ mlp_status mlp_read_params(mlp_trainer *t, float *dst) {
     return gpu_fail(t, s);
 }
 
-mlp_status mlp_write_params(mlp_trainer *t, const float *src) {
+static mlp_status write_carved(mlp_trainer *t, gpu_buffer *buf, const float *src) {
     float *all = calloc(t->param_floats, 4);
     if (!all) return fail(t, MLP_ERR_GPU, "out of memory");
     size_t o = 0;
@@ -642,7 +642,14 @@ mlp_status mlp_write_params(mlp_trainer *t, const float *src) {
         memcpy(all + t->offsets[i], src + o, t->sizes[i] * 4);
         o += t->sizes[i];
     }
-    gpu_status s = gpu_buffer_write(t->gpu, &t->params, 0, all, t->param_floats * 4);
+    gpu_status s = gpu_buffer_write(t->gpu, buf, 0, all, t->param_floats * 4);
     free(all);
     return gpu_fail(t, s);
 }
+
+mlp_status mlp_read_params(mlp_trainer *t, float *dst) { return read_carved(t, &t->params, dst); }
+mlp_status mlp_write_params(mlp_trainer *t, const float *src) { return write_carved(t, &t->params, src); }
+mlp_status mlp_read_velocity(mlp_trainer *t, float *dst) { return read_carved(t, &t->velocity, dst); }
+mlp_status mlp_write_velocity(mlp_trainer *t, const float *src) { return write_carved(t, &t->velocity, src); }
+void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs) { t->epochs_done = epochs; }
+const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }

@@ -104,6 +104,15 @@ size_t mlp_param_count(uint32_t hidden);
 mlp_status mlp_read_params(mlp_trainer *t, float *dst);
 mlp_status mlp_write_params(mlp_trainer *t, const float *src);
 
+/* Optimizer state for checkpoints: the momentum buffer (mlp_param_count floats, same layout
+ * as the parameters; zeros when momentum is 0) and the number of epochs done, which with the
+ * seed fixes the data order and learning rate of every later step. Resuming from these gives
+ * the same weights, bit for bit, as the run that never stopped. */
+mlp_status mlp_read_velocity(mlp_trainer *t, float *dst);
+mlp_status mlp_write_velocity(mlp_trainer *t, const float *src);
+void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs);
+const mlp_config *mlp_get_config(const mlp_trainer *t);
+
 /* The sample order of an epoch (1-based) for this seed: a Fisher-Yates shuffle. Pure CPU, so
  * tests and the reference can replay exactly what the GPU trained on. */
 void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order);

@@ -1,0 +1,242 @@
+/* CPU reference of the MLP (see reference.h for the contract of every function).
+ *
+ * llm.c style: <op>_forward / <op>_backward over plain pointers and sizes, gradients named
+ * d*. Storage is float32; every sum (dot products, bias-gradient sums, the softmax
+ * normaliser, the loss) is accumulated in double and rounded to float once at the end. */
+#include "core/reference.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- layers ---- */
+
+void input_gather_forward(float *x, const uint8_t *images, const uint32_t *order, uint32_t start,
+                          int count, int pixels) {
+    for (int b = 0; b < count; b++) {
+        const uint8_t *img = images + (size_t)order[start + (uint32_t)b] * (size_t)pixels;
+        float *xb = x + (size_t)b * (size_t)pixels;
+        for (int k = 0; k < pixels; k++) {
+            xb[k] = ((float)img[k] * (1.0f / 255.0f) - REF_PIXEL_MEAN) / REF_PIXEL_STD;
+        }
+    }
+}
+
+void dense_forward(float *out, const float *inp, const float *w, const float *bias, int B,
+                   int C_in, int C_out) {
+    for (int b = 0; b < B; b++) {
+        const float *inp_b = inp + (size_t)b * (size_t)C_in;
+        float *out_b = out + (size_t)b * (size_t)C_out;
+        for (int o = 0; o < C_out; o++) {
+            const float *w_o = w + (size_t)o * (size_t)C_in;
+            double acc = (double)bias[o];
+            for (int i = 0; i < C_in; i++) {
+                acc += (double)inp_b[i] * (double)w_o[i];
+            }
+            out_b[o] = (float)acc;
+        }
+    }
+}
+
+void dense_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                    const float *w, int B, int C_in, int C_out) {
+    /* dw[o][i] = sum_b dout[b][o] * inp[b][i]; dbias[o] = sum_b dout[b][o] */
+    for (int o = 0; o < C_out; o++) {
+        double db = 0.0;
+        for (int b = 0; b < B; b++) {
+            db += (double)dout[(size_t)b * (size_t)C_out + (size_t)o];
+        }
+        dbias[o] = (float)db;
+        float *dw_o = dw + (size_t)o * (size_t)C_in;
+        for (int i = 0; i < C_in; i++) {
+            double acc = 0.0;
+            for (int b = 0; b < B; b++) {
+                acc += (double)dout[(size_t)b * (size_t)C_out + (size_t)o] *
+                       (double)inp[(size_t)b * (size_t)C_in + (size_t)i];
+            }
+            dw_o[i] = (float)acc;
+        }
+    }
+    /* dinp[b][i] = sum_o dout[b][o] * w[o][i] */
+    if (dinp != NULL) {
+        for (int b = 0; b < B; b++) {
+            const float *dout_b = dout + (size_t)b * (size_t)C_out;
+            float *dinp_b = dinp + (size_t)b * (size_t)C_in;
+            for (int i = 0; i < C_in; i++) {
+                double acc = 0.0;
+                for (int o = 0; o < C_out; o++) {
+                    acc += (double)dout_b[o] * (double)w[(size_t)o * (size_t)C_in + (size_t)i];
+                }
+                dinp_b[i] = (float)acc;
+            }
+        }
+    }
+}
+
+void relu_forward(float *out, const float *inp, int n) {
+    for (int i = 0; i < n; i++) {
+        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    }
+}
+
+void relu_backward(float *dinp, const float *out, const float *dout, int n) {
+    for (int i = 0; i < n; i++) {
+        dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+    }
+}
+
+/* dlogits, losses and correct may each be NULL (skipped); the mean loss is always returned. */
+double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *correct,
+                                     const float *logits, const uint8_t *labels, int B, int C) {
+    double loss_sum = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *row = logits + (size_t)b * (size_t)C;
+        int label = labels[b];
+        /* first maximum (strict >), also the shift for a stable softmax */
+        int argmax = 0;
+        float maxv = row[0];
+        for (int c = 1; c < C; c++) {
+            if (row[c] > maxv) {
+                maxv = row[c];
+                argmax = c;
+            }
+        }
+        double sum = 0.0;
+        for (int c = 0; c < C; c++) {
+            sum += exp((double)row[c] - (double)maxv);
+        }
+        /* -log(exp(z_label - max) / sum), in log form so it never takes log(0) */
+        double loss_b = log(sum) - ((double)row[label] - (double)maxv);
+        loss_sum += loss_b;
+        if (losses != NULL) {
+            losses[b] = (float)loss_b;
+        }
+        if (correct != NULL) {
+            correct[b] = argmax == label ? 1u : 0u;
+        }
+        if (dlogits != NULL) {
+            float *drow = dlogits + (size_t)b * (size_t)C;
+            for (int c = 0; c < C; c++) {
+                double p = exp((double)row[c] - (double)maxv) / sum;
+                double y = c == label ? 1.0 : 0.0;
+                drow[c] = (float)((p - y) / (double)B);
+            }
+        }
+    }
+    return loss_sum / (double)B;
+}
+
+void sgd_update(float *p, float *v, const float *g, size_t n, float lr, float momentum) {
+    if (momentum != 0.0f) {
+        for (size_t i = 0; i < n; i++) {
+            v[i] = momentum * v[i] + g[i];
+            p[i] -= lr * v[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            p[i] -= lr * g[i];
+        }
+    }
+}
+
+/* ---- the whole model ---- */
+
+void ref_param_sizes(size_t sizes[4], int inputs, int hidden, int classes) {
+    sizes[0] = (size_t)hidden * (size_t)inputs;
+    sizes[1] = (size_t)hidden;
+    sizes[2] = (size_t)classes * (size_t)hidden;
+    sizes[3] = (size_t)classes;
+}
+
+void ref_mlp_point(ref_mlp *m, float *params, int inputs, int hidden, int classes) {
+    size_t sizes[4];
+    ref_param_sizes(sizes, inputs, hidden, classes);
+    m->inputs = inputs;
+    m->hidden = hidden;
+    m->classes = classes;
+    m->params = params;
+    m->w1 = params;
+    m->b1 = m->w1 + sizes[0];
+    m->w2 = m->b1 + sizes[1];
+    m->b2 = m->w2 + sizes[2];
+    m->num_params = sizes[0] + sizes[1] + sizes[2] + sizes[3];
+}
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    if (p == NULL) {
+        fprintf(stderr, "reference: out of memory (%zu x %zu bytes)\n", n, size);
+        abort();
+    }
+    return p;
+}
+
+/* Forward, and when grads != NULL the whole backward, of one batch. Returns the mean loss;
+ * *correct_out (when not NULL) gets the argmax == label count. */
+static double mlp_forward_backward(const ref_mlp *m, float *grads, uint32_t *correct_out,
+                                   const uint8_t *images, const uint8_t *labels,
+                                   const uint32_t *order, uint32_t start, int B) {
+    const int I = m->inputs, H = m->hidden, C = m->classes;
+    const size_t nx = (size_t)B * (size_t)I, nh = (size_t)B * (size_t)H;
+    const size_t nl = (size_t)B * (size_t)C;
+    float *x = xcalloc(nx, sizeof(float));
+    float *pre = xcalloc(nh, sizeof(float));
+    float *h = xcalloc(nh, sizeof(float));
+    float *logits = xcalloc(nl, sizeof(float));
+    float *losses = xcalloc((size_t)B, sizeof(float));
+    uint32_t *correct = xcalloc((size_t)B, sizeof(uint32_t));
+    float *dlogits = grads != NULL ? xcalloc(nl, sizeof(float)) : NULL;
+
+    input_gather_forward(x, images, order, start, B, I);
+    dense_forward(pre, x, m->w1, m->b1, B, I, H);
+    relu_forward(h, pre, (int)nh);
+    dense_forward(logits, h, m->w2, m->b2, B, H, C);
+    double loss = softmax_xent_forward_backward(dlogits, losses, correct, logits, labels, B, C);
+
+    if (grads != NULL) {
+        size_t sizes[4];
+        ref_param_sizes(sizes, I, H, C);
+        float *dw1 = grads;
+        float *db1 = dw1 + sizes[0];
+        float *dw2 = db1 + sizes[1];
+        float *db2 = dw2 + sizes[2];
+        float *dh = xcalloc(nh, sizeof(float));
+        float *dpre = xcalloc(nh, sizeof(float));
+        dense_backward(dh, dw2, db2, dlogits, h, m->w2, B, H, C);
+        relu_backward(dpre, h, dh, (int)nh);
+        dense_backward(NULL, dw1, db1, dpre, x, m->w1, B, I, H);
+        free(dpre);
+        free(dh);
+    }
+
+    if (correct_out != NULL) {
+        uint32_t n = 0;
+        for (int b = 0; b < B; b++) {
+            n += correct[b];
+        }
+        *correct_out = n;
+    }
+    free(dlogits);
+    free(correct);
+    free(losses);
+    free(logits);
+    free(h);
+    free(pre);
+    free(x);
+    return loss;
+}
+
+ref_step_result ref_mlp_step(ref_mlp *m, float *grads, float *velocity, const uint8_t *images,
+                             const uint8_t *labels, const uint32_t *order, uint32_t start,
+                             int batch, float lr, float momentum) {
+    ref_step_result r;
+    r.correct = 0;
+    r.loss = mlp_forward_backward(m, grads, &r.correct, images, labels, order, start, batch);
+    sgd_update(m->params, velocity, grads, m->num_params, lr, momentum);
+    return r;
+}
+
+double ref_mlp_loss(const ref_mlp *m, float *grads, const uint8_t *images, const uint8_t *labels,
+                    const uint32_t *order, uint32_t start, int batch) {
+    return mlp_forward_backward(m, grads, NULL, images, labels, order, start, batch);
+}

@@ -127,11 +127,11 @@ static double central_diff(ref_mlp *m, size_t j, float eps, const dataset *d,
     float saved = m->params[j];
     float p_plus = saved + eps, p_minus = saved - eps;
     m->params[j] = p_plus;
-    double lp = ref_mlp_loss(m, NULL, d->images, labels, d->order, start, B);
+    double lp = ref_mlp_loss(m, NULL, d->images, d->labels, d->order, start, B);
     relu_pattern(mask, m, d, start, B);
     *kink |= memcmp(mask, mask0, nm) != 0;
     m->params[j] = p_minus;
-    double lm = ref_mlp_loss(m, NULL, d->images, labels, d->order, start, B);
+    double lm = ref_mlp_loss(m, NULL, d->images, d->labels, d->order, start, B);
     relu_pattern(mask, m, d, start, B);
     *kink |= memcmp(mask, mask0, nm) != 0;
     m->params[j] = saved;
@@ -166,8 +166,8 @@ static void test_gradient_check(void) {
     for (size_t i = 0; i < np; i++) {
         grads[i] = NAN; /* must be overwritten everywhere */
     }
-    double loss0 = ref_mlp_loss(&m, grads, d.images, labels, d.order, start, B);
-    double loss_nograd = ref_mlp_loss(&m, NULL, d.images, labels, d.order, start, B);
+    double loss0 = ref_mlp_loss(&m, grads, d.images, d.labels, d.order, start, B);
+    double loss_nograd = ref_mlp_loss(&m, NULL, d.images, d.labels, d.order, start, B);
     CHECK(loss0 == loss_nograd, "loss with grads %.17g != without %.17g", loss0, loss_nograd);
     CHECK(isfinite(loss0) && loss0 > 0.0, "loss %g", loss0);
     int nonfinite_grads = 0;
@@ -512,10 +512,10 @@ static void test_step(void) {
 
     /* plain SGD, velocity NULL */
     const float lr = 0.01f;
-    double before = ref_mlp_loss(&m, g_loss, d.images, labels, d.order, start, B);
+    double before = ref_mlp_loss(&m, g_loss, d.images, d.labels, d.order, start, B);
     uint32_t want_correct = count_correct(&m, &d, start, B);
-    ref_step_result r = ref_mlp_step(&m, g, NULL, d.images, labels, d.order, start, B, lr, 0.0f);
-    double after = ref_mlp_loss(&m, NULL, d.images, labels, d.order, start, B);
+    ref_step_result r = ref_mlp_step(&m, g, NULL, d.images, d.labels, d.order, start, B, lr, 0.0f);
+    double after = ref_mlp_loss(&m, NULL, d.images, d.labels, d.order, start, B);
     printf("one step lr %.2f: loss %.6f -> %.6f\n", lr, before, after);
     CHECK(r.loss == before, "step loss %.17g != ref_mlp_loss %.17g", r.loss, before);
     CHECK(r.correct == want_correct, "step correct %u != %u", r.correct, want_correct);
@@ -530,7 +530,7 @@ static void test_step(void) {
     fill_uniform(v, np, -0.01f, 0.01f);
     memcpy(v0, v, np * sizeof(float));
     const float mom = 0.9f;
-    r = ref_mlp_step(&m, g, v, d.images, labels, d.order, start, B, lr, mom);
+    r = ref_mlp_step(&m, g, v, d.images, d.labels, d.order, start, B, lr, mom);
     CHECK(r.loss == before, "momentum step loss %.17g != %.17g", r.loss, before);
     int bad_v = 0;
     bad_p = 0;
@@ -574,11 +574,11 @@ static void test_overfit(void) {
     double first = 0, last = 0;
     int finite = 1;
     for (int step = 0; step < 30; step++) {
-        ref_step_result r = ref_mlp_step(&m, g, NULL, d.images, labels, d.order, 0, B, 0.1f, 0.0f);
+        ref_step_result r = ref_mlp_step(&m, g, NULL, d.images, d.labels, d.order, 0, B, 0.1f, 0.0f);
         if (step == 0) first = r.loss;
         finite &= isfinite(r.loss);
     }
-    last = ref_mlp_loss(&m, NULL, d.images, labels, d.order, 0, B);
+    last = ref_mlp_loss(&m, NULL, d.images, d.labels, d.order, 0, B);
     uint32_t acc = count_correct(&m, &d, 0, B);
     printf("overfit: loss %.6f -> %.6f after 30 steps, %u/%d correct\n", first, last, acc, B);
     CHECK(finite && isfinite(last), "overfit went non-finite");

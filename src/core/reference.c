@@ -191,7 +191,11 @@ static double mlp_forward_backward(const ref_mlp *m, float *grads, uint32_t *cor
     dense_forward(pre, x, m->w1, m->b1, B, I, H);
     relu_forward(h, pre, (int)nh);
     dense_forward(logits, h, m->w2, m->b2, B, H, C);
-    double loss = softmax_xent_forward_backward(dlogits, losses, correct, logits, labels, B, C);
+    /* labels are the data set's: gather this batch's through the same order as the images */
+    uint8_t *batch_labels = xcalloc((size_t)B, 1);
+    for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + (uint32_t)b]];
+    double loss = softmax_xent_forward_backward(dlogits, losses, correct, logits, batch_labels, B, C);
+    free(batch_labels);
 
     if (grads != NULL) {
         size_t sizes[4];

@@ -1,0 +1,28 @@
+/* Test (c): GPU training steps through the engine equal CPU reference steps: a full-batch
+ * step, and an epoch with a short last batch and momentum; weights within 1e-5. */
+#include "check.h"
+#include "cli/dawn_library.h"
+#include "core/selfcheck.h"
+
+static void report(void *user, const selfcheck_result *r) {
+    CHECK(r->pass, "%s [%s]: rel %.3e max |d| %.3e%s %s", r->kernel, r->shape, r->rel_error, r->max_abs,
+          r->has_nan ? " NaN" : "", r->error);
+    CHECK(r->max_abs <= 1e-5, "%s: max |gpu - cpu| %.3e > 1e-5", r->shape, r->max_abs);
+    (*(int *)user)++;
+}
+
+int main(void) {
+    char err[512];
+    CHECK(dawn_library_open(err, sizeof err), "%s", err);
+    gpu_context *gpu = NULL;
+    gpu_context_desc d = {0};
+    d.backend = WGPUBackendType_Vulkan;
+    CHECK(gpu_context_create(&d, &gpu, err, sizeof err) == GPU_OK, "%s", err);
+    if (!gpu) return check_exit("test_steps");
+    int results = 0;
+    int failures = selfcheck_steps(gpu, 7, report, &results);
+    CHECK(failures == 0, "%d step mismatches", failures);
+    CHECK(results == 2, "both step checks should report, got %d", results);
+    gpu_context_destroy(gpu);
+    return check_exit("test_steps");
+}

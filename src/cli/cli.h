@@ -28,6 +28,9 @@ const char *cli_default_data_dir(void);
 bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out);
 
 double cli_now(void);
+/* Silences stderr (Dawn's discovery warnings) until cli_release_stderr(); WGTRAIN_DEBUG=1 keeps it. */
+void cli_hold_stderr(void);
+void cli_release_stderr(void);
 
 int cmd_train(int argc, char **argv);
 int cmd_devices(int argc, char **argv);

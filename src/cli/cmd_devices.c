@@ -18,7 +18,9 @@ int cmd_devices(int argc, char **argv) {
     char err[512];
     if (!dawn_library_open(err, sizeof err)) return runtime_error("%s", err);
     gpu_adapter_info a[32];
+    cli_hold_stderr();
     int n = gpu_list_adapters(a, 32);
+    cli_release_stderr();
     if (json) printf("[");
     for (int i = 0; i < n; i++) {
         if (json)

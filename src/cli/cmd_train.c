@@ -110,8 +110,9 @@ int cmd_train(int argc, char **argv) {
     }
     if (train_limit && train_limit < train.count) train.count = train_limit;
     if (cfg.batch > train.count) {
+        uint32_t available = train.count;
         mnist_free(&train), mnist_free(&test);
-        return usage_error("--batch %u is larger than the training set (%u samples)", cfg.batch, train.count);
+        return usage_error("--batch %u is larger than the training set (%u samples)", cfg.batch, available);
     }
 
     double t0 = cli_now();

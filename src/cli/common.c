@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,32 @@ static const char *load_from_disk(void *user, const char *name) {
     return text;
 }
 
+/* Dawn writes its adapter-discovery warnings (a backend without a driver, a GL probe without a
+ * display) straight to stderr. They are noise on a machine where another backend works, so the
+ * CLI holds stderr while adapters are probed and shows what was said only with WGTRAIN_DEBUG=1. */
+static int held_stderr = -1;
+
+void cli_hold_stderr(void) {
+    if (getenv("WGTRAIN_DEBUG") || held_stderr >= 0) return;
+    fflush(stderr);
+    held_stderr = dup(STDERR_FILENO);
+    int null = open("/dev/null", O_WRONLY);
+    if (held_stderr < 0 || null < 0) {
+        if (null >= 0) close(null);
+        return;
+    }
+    dup2(null, STDERR_FILENO);
+    close(null);
+}
+
+void cli_release_stderr(void) {
+    if (held_stderr < 0) return;
+    fflush(stderr);
+    dup2(held_stderr, STDERR_FILENO);
+    close(held_stderr);
+    held_stderr = -1;
+}
+
 gpu_context *cli_gpu_open(const cli_gpu_options *o) {
     char err[1024];
     if (!dawn_library_open(err, sizeof err)) {
@@ -93,7 +120,10 @@ gpu_context *cli_gpu_open(const cli_gpu_options *o) {
         d.loader_user = &g_disk;
     }
     gpu_context *ctx = NULL;
-    if (gpu_context_create(&d, &ctx, err, sizeof err) != GPU_OK) {
+    cli_hold_stderr();
+    gpu_status s = gpu_context_create(&d, &ctx, err, sizeof err);
+    cli_release_stderr();
+    if (s != GPU_OK) {
         runtime_error("%s", err);
         return NULL;
     }

@@ -343,7 +343,7 @@ gpu_status gpu_context_create(const gpu_context_desc *desc, gpu_context **out, c
         if (d.adapter && !contains_ci(infos[i].name, d.adapter) && !contains_ci(infos[i].description, d.adapter))
             continue;
         matched++;
-        if (infos[i].backend == WGPUBackendType_Null && d.backend != WGPUBackendType_Null) continue;
+        if (infos[i].backend == WGPUBackendType_Null) continue; /* never train on nothing */
         null_only = 0;
         if (best < 0 || adapter_rank(&infos[i]) > adapter_rank(&infos[best])) best = i;
     }

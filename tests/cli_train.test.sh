@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The train command end to end on lavapipe (test d), determinism, and every bad-input case of
+# the core issue: one "wgtrain: ..." line on stderr and the documented exit code, never a crash.
+source "$(dirname "$0")/lib.sh"
+
+# (d) a short real training run must learn: 1 epoch on 10k images
+"$WGTRAIN" train --epochs 1 --train-limit 10000 --batch 32 --json >"$TMP/run.json" 2>"$TMP/run.err"
+rc=$?
+acc=$(grep '"event":"done"' "$TMP/run.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
+if [ $rc -eq 0 ] && [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0.90)}"; then ok "1 epoch on 10k images: test accuracy $acc >= 0.90"
+else bad "1 epoch on 10k images: rc=$rc accuracy '$acc' (want >= 0.90)"; fi
+[ ! -s "$TMP/run.err" ] && ok "a normal run prints nothing on stderr" || bad "stray stderr output: $(head -3 "$TMP/run.err")"
+node -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+const ep = lines.filter(l => l.event === "epoch");
+const keys = ["epoch","loss","train_accuracy","test_accuracy","seconds","samples_per_second"];
+if (lines[0].event !== "start" || lines.at(-1).event !== "done" || ep.length !== 1) process.exit(1);
+for (const k of keys) if (typeof ep[0][k] !== "number") process.exit(2);
+if (typeof lines.at(-1).test_accuracy !== "number") process.exit(3);' "$TMP/run.json" \
+  && ok "--json prints start, one object per epoch with every field, and done" || bad "--json lines malformed: $(cat "$TMP/run.json")"
+
+# text mode: one line per epoch in the documented shape
+"$WGTRAIN" train --epochs 1 --train-limit 640 >"$TMP/text.out" 2>&1
+grep -Eq '^Epoch 1: loss=[0-9.]+ train_acc=[0-9.]+% test_acc=[0-9.]+% time=[0-9.]+s samples/s=[0-9]+$' "$TMP/text.out" \
+  && ok "text epoch line" || bad "text epoch line: $(cat "$TMP/text.out")"
+
+# same seed, same adapter: the same numbers
+strip() { sed -E 's/"(seconds|samples_per_second|train_seconds|device_seconds|setup_seconds)":[0-9.e+-]+//g' "$1"; }
+"$WGTRAIN" train --epochs 2 --train-limit 1000 --seed 42 --json >"$TMP/a.json" 2>/dev/null
+"$WGTRAIN" train --epochs 2 --train-limit 1000 --seed 42 --json >"$TMP/b.json" 2>/dev/null
+"$WGTRAIN" train --epochs 2 --train-limit 1000 --seed 43 --json >"$TMP/c.json" 2>/dev/null
+if [ "$(strip "$TMP/a.json")" = "$(strip "$TMP/b.json")" ] && grep -q '"epoch":2' "$TMP/a.json"; then ok "same seed: identical loss and accuracy"
+else bad "same seed gave different numbers"; diff <(strip "$TMP/a.json") <(strip "$TMP/b.json") | head; fi
+[ "$(strip "$TMP/a.json")" != "$(strip "$TMP/c.json")" ] && ok "another seed: other numbers" || bad "seed has no effect"
+
+# usage errors: exit 2
+expect_error 2 "unknown option '--bogus'" -- train --bogus
+expect_error 2 "unknown command 'trian'" -- trian
+expect_error 2 "--epochs: 'abc' is not a whole number" -- train --epochs abc
+expect_error 2 "--epochs: '1.5' is not a whole number" -- train --epochs 1.5
+expect_error 2 "--epochs must be between 1" -- train --epochs 0
+expect_error 2 "--seed: '-3' is not a whole number" -- train --seed -3
+expect_error 2 "--batch must be between 1" -- train --batch 0
+expect_error 2 "--batch: '64x' is not a whole number" -- train --batch 64x
+expect_error 2 "--batch 70000 is larger|--batch must be between" -- train --batch 70000
+expect_error 2 "--batch 2000 is larger than the training set \\(1000 samples\\)" -- train --batch 2000 --train-limit 1000
+expect_error 2 "--lr must be > 0" -- train --lr 0
+expect_error 2 "--lr must be > 0" -- train --lr -0.1
+expect_error 2 "--lr must be finite" -- train --lr nan
+expect_error 2 "--lr must be finite" -- train --lr inf
+expect_error 2 "--lr: '0.1.2' is not a number" -- train --lr 0.1.2
+expect_error 2 "--lr needs a value" -- train --lr
+expect_error 2 "--hidden must be between 1 and" -- train --hidden 0
+expect_error 2 "--momentum must be in" -- train --momentum 1
+expect_error 2 "--backend must be" -- train --backend quantum
+expect_error 2 "--schedule must be cosine or constant" -- train --schedule linear
+
+# no usable adapter
+expect_error 1 "no adapter matches --adapter no-such-gpu" -- train --adapter no-such-gpu --epochs 1
+expect_error 1 "only Dawn's Null backend.*Vulkan driver" -- train --backend null
+VK_DRIVER_FILES=/nonexistent __EGL_VENDOR_LIBRARY_FILENAMES=/nonexistent \
+  expect_error 1 "only Dawn's Null backend.*lavapipe" -- train --epochs 1
+WGTRAIN_DAWN_LIBRARY=/nonexistent/libwebgpu_wrapper.so expect_error 1 "cannot open Dawn" -- devices
+
+# a loss that turns NaN stops with the epoch and step
+make_set "$TMP/small" 2000
+expect_error 1 "loss became (NaN|infinite) at epoch 1, step [0-9]+ of 32" -- train --data "$TMP/small" --lr 500 --epochs 1
+
+# bad data files: the loader's one-line errors reach the user
+expect_error 1 "train-images-idx3-ubyte: not found.*make setup" -- train --data "$TMP/nowhere" --epochs 1
+d="$TMP/magic"; make_set "$d" 100; printf '\x00\x00\x09\x03' | dd of="$d/train-images-idx3-ubyte" conv=notrunc 2>/dev/null
+expect_error 1 "not an IDX file" -- train --data "$d" --epochs 1
+d="$TMP/trunc"; make_set "$d" 100; truncate -s 5000 "$d/train-images-idx3-ubyte"
+expect_error 1 "train-images-idx3-ubyte: header says 100x28x28" -- train --data "$d" --epochs 1
+d="$TMP/gz"; make_set "$d" 100; gzip "$d/train-images-idx3-ubyte"; gz="$d/train-images-idx3-ubyte.gz"
+head -c $(( $(stat -c %s "$gz") / 2 )) "$gz" > "$gz.cut" && mv "$gz.cut" "$gz"
+expect_error 1 "train-images-idx3-ubyte.gz: gzip stream is truncated" -- train --data "$d" --epochs 1
+d="$TMP/gzbad"; make_set "$d" 100; gzip -n "$d/train-labels-idx1-ubyte"; printf 'XXXX' | dd of="$d/train-labels-idx1-ubyte.gz" bs=1 seek=14 conv=notrunc 2>/dev/null
+expect_error 1 "train-labels-idx1-ubyte.gz: gzip stream is corrupt" -- train --data "$d" --epochs 1
+d="$TMP/over"; make_set "$d" 100; { idx_images_header 4294967295 4294967295 4294967295; } > "$d/train-images-idx3-ubyte"
+expect_error 1 "overflow" -- train --data "$d" --epochs 1
+d="$TMP/count"; make_set "$d" 100; { idx_labels_header 99; tail -c +9 "$MNIST/train-labels-idx1-ubyte" | head -c 99; } > "$d/train-labels-idx1-ubyte"
+expect_error 1 "holds 99 labels but .* holds 100 images" -- train --data "$d" --epochs 1
+d="$TMP/label"; make_set "$d" 100; printf '\x0a' | dd of="$d/train-labels-idx1-ubyte" bs=1 seek=20 conv=notrunc 2>/dev/null
+expect_error 1 "label 10 at index 12 is out of range" -- train --data "$d" --epochs 1
+d="$TMP/shape"; make_set "$d" 100; { idx_images_header 100 27 28; head -c $((100*27*28)) /dev/zero; } > "$d/train-images-idx3-ubyte"
+expect_error 1 "images are 27x28, expected 28x28" -- train --data "$d" --epochs 1
+
+# gzip detected by content: a gzip file under the plain name, and raw bytes under .gz
+d="$TMP/content"; make_set "$d" 640; gzip -c "$d/train-images-idx3-ubyte" > "$TMP/x" && mv "$TMP/x" "$d/train-images-idx3-ubyte"
+mv "$d/train-labels-idx1-ubyte" "$d/train-labels-idx1-ubyte.gz"
+"$WGTRAIN" train --data "$d" --epochs 1 --json >/dev/null 2>"$TMP/err" && ok "gzip and raw told apart by content, not name" \
+  || bad "content-detected gzip: $(cat "$TMP/err")"
+
+finish

@@ -1,0 +1,340 @@
+/* Input rules of the dashboard API; see srv_api.h. */
+#include "server/srv_api.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/mlp.h"
+#include "server/srv_util.h"
+
+srv_train_params srv_train_defaults(const srv_limits *lim) {
+    mlp_config d = mlp_config_default();
+    srv_train_params p = {d.epochs, d.batch, d.hidden, (double)d.lr, (double)d.momentum, d.seed};
+    if (p.epochs > SRV_EPOCHS_MAX) p.epochs = SRV_EPOCHS_MAX;
+    if (p.batch > lim->batch_max) p.batch = lim->batch_max;
+    if (p.hidden > lim->hidden_max) p.hidden = lim->hidden_max;
+    return p;
+}
+
+void srv_limits_json(srv_buf *b, const srv_limits *lim) {
+    srv_train_params d = srv_train_defaults(lim);
+    srv_buf_printf(b,
+                   "{\"epochs\":{\"min\":1,\"max\":%u,\"default\":%u,\"integer\":true},"
+                   "\"batch\":{\"min\":1,\"max\":%u,\"default\":%u,\"integer\":true},"
+                   "\"lr\":{\"min\":0,\"min_exclusive\":true,\"max\":%g,\"default\":%g},"
+                   "\"hidden\":{\"min\":1,\"max\":%u,\"default\":%u,\"integer\":true},"
+                   "\"momentum\":{\"min\":0,\"max\":1,\"max_exclusive\":true,\"default\":%g},"
+                   "\"seed\":{\"min\":0,\"max\":%llu,\"default\":%llu,\"integer\":true}}",
+                   SRV_EPOCHS_MAX, d.epochs, lim->batch_max, d.batch, SRV_LR_MAX, d.lr, lim->hidden_max, d.hidden,
+                   d.momentum, SRV_SEED_MAX, (unsigned long long)d.seed);
+}
+
+static bool set_error(srv_error *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool set_error(srv_error *e, const char *field, const char *fmt, ...) {
+    snprintf(e->field, sizeof e->field, "%s", field);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Parses the body as a JSON object (empty body: NULL object, allowed when empty_ok). */
+static bool parse_object(const char *body, size_t len, bool empty_ok, srv_json **out, srv_error *e) {
+    *out = NULL;
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
+    if (i == len) {
+        if (empty_ok) return true;
+        return set_error(e, "", "the request body is empty; a JSON object is expected");
+    }
+    char err[256];
+    srv_json *v = srv_json_parse(body, len, err, sizeof err);
+    if (!v) return set_error(e, "", "%s", err);
+    if (v->type != SRV_JSON_OBJECT) {
+        set_error(e, "", "the body must be a JSON object, not %s", srv_json_type_name(v->type));
+        srv_json_free(v);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool check_keys(const srv_json *obj, const char *const *known, srv_error *e) {
+    for (size_t i = 0; obj && i < obj->count; i++) {
+        bool ok = false;
+        for (const char *const *k = known; *k; k++) ok = ok || !strcmp(obj->keys[i], *k);
+        if (!ok) {
+            char shown[48];
+            snprintf(shown, sizeof shown, "%s", obj->keys[i]);
+            srv_buf list = {0};
+            for (const char *const *k = known; *k; k++) srv_buf_printf(&list, "%s%s", k == known ? "" : ", ", *k);
+            set_error(e, shown, "unknown key '%s' (known: %s)", shown, list.data ? list.data : "none");
+            srv_buf_free(&list);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void show_value(const srv_json *v, char *out, size_t n) {
+    if (v->type == SRV_JSON_NUMBER) snprintf(out, n, "%.17g", v->number);
+    else snprintf(out, n, "%s", srv_json_type_name(v->type));
+}
+
+static bool get_integer(const srv_json *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out, srv_error *e) {
+    const srv_json *v = srv_json_get(obj, key);
+    if (!v) return true;
+    if (v->type != SRV_JSON_NUMBER)
+        return set_error(e, key, "%s must be an integer from %llu to %llu, not %s", key, (unsigned long long)min,
+                         (unsigned long long)max, srv_json_type_name(v->type));
+    double x = v->number;
+    if (x != floor(x) || x < (double)min || x > (double)max) {
+        char got[40];
+        show_value(v, got, sizeof got);
+        return set_error(e, key, "%s must be an integer from %llu to %llu (got %s)", key, (unsigned long long)min,
+                         (unsigned long long)max, got);
+    }
+    *out = (uint64_t)x;
+    return true;
+}
+
+static bool get_number(const srv_json *obj, const char *key, double *out, srv_error *e, const char *rule) {
+    const srv_json *v = srv_json_get(obj, key);
+    if (!v) return true;
+    if (v->type != SRV_JSON_NUMBER)
+        return set_error(e, key, "%s must be a number %s, not %s", key, rule, srv_json_type_name(v->type));
+    *out = v->number;
+    return true;
+}
+
+bool srv_parse_train(const char *body, size_t len, const srv_limits *lim, srv_train_params *out, srv_error *e) {
+    static const char *const known[] = {"epochs", "batch", "lr", "hidden", "momentum", "seed", NULL};
+    srv_json *obj;
+    if (!parse_object(body, len, true, &obj, e)) return false;
+    srv_train_params p = srv_train_defaults(lim);
+    uint64_t epochs = p.epochs, batch = p.batch, hidden = p.hidden, seed = p.seed;
+    bool ok = check_keys(obj, known, e) && get_integer(obj, "epochs", 1, SRV_EPOCHS_MAX, &epochs, e) &&
+              get_integer(obj, "batch", 1, lim->batch_max, &batch, e) &&
+              get_integer(obj, "hidden", 1, lim->hidden_max, &hidden, e) &&
+              get_integer(obj, "seed", 0, SRV_SEED_MAX, &seed, e) &&
+              get_number(obj, "lr", &p.lr, e, "in (0, 10]") &&
+              get_number(obj, "momentum", &p.momentum, e, "in [0, 1)");
+    if (ok && !(p.lr > 0 && p.lr <= SRV_LR_MAX)) {
+        char got[40];
+        show_value(srv_json_get(obj, "lr"), got, sizeof got);
+        ok = set_error(e, "lr", "lr must be a number in (0, %g] (got %s)", SRV_LR_MAX, got);
+    }
+    if (ok && !(p.momentum >= 0 && p.momentum < 1)) {
+        char got[40];
+        show_value(srv_json_get(obj, "momentum"), got, sizeof got);
+        ok = set_error(e, "momentum", "momentum must be a number in [0, 1) (got %s)", got);
+    }
+    srv_json_free(obj);
+    if (!ok) return false;
+    p.epochs = (uint32_t)epochs, p.batch = (uint32_t)batch, p.hidden = (uint32_t)hidden, p.seed = seed;
+    *out = p;
+    return true;
+}
+
+bool srv_parse_empty(const char *body, size_t len, srv_error *e) {
+    static const char *const known[] = {NULL};
+    srv_json *obj;
+    if (!parse_object(body, len, true, &obj, e)) return false;
+    bool ok = check_keys(obj, known, e);
+    srv_json_free(obj);
+    return ok;
+}
+
+void srv_predict_input_free(srv_predict_input *in) {
+    free(in->pixels);
+    free(in->indices);
+    memset(in, 0, sizeof *in);
+}
+
+bool srv_parse_predict(const char *body, size_t len, const srv_limits *lim, srv_predict_input *out, srv_error *e) {
+    static const char *const known[] = {"pixels", "indices", NULL};
+    memset(out, 0, sizeof *out);
+    srv_json *obj;
+    if (!parse_object(body, len, false, &obj, e)) return false;
+    bool ok = check_keys(obj, known, e);
+    const srv_json *px = srv_json_get(obj, "pixels"), *ix = srv_json_get(obj, "indices");
+    if (ok && !px == !ix) ok = set_error(e, px ? "indices" : "pixels", "give exactly one of pixels and indices");
+    if (ok && px) {
+        if (px->type != SRV_JSON_ARRAY)
+            ok = set_error(e, "pixels", "pixels must be an array of %d integers 0..255 (28x28, row-major), not %s",
+                           MLP_INPUTS, srv_json_type_name(px->type));
+        else if (px->count != MLP_INPUTS)
+            ok = set_error(e, "pixels", "pixels must hold %d integers 0..255 (28x28, row-major), not %zu", MLP_INPUTS,
+                           px->count);
+        if (ok && !(out->pixels = malloc(MLP_INPUTS))) ok = set_error(e, "", "out of memory");
+        for (size_t i = 0; ok && i < px->count; i++) {
+            const srv_json *v = &px->items[i];
+            if (v->type != SRV_JSON_NUMBER || v->number != floor(v->number) || v->number < 0 || v->number > 255) {
+                char got[40];
+                show_value(v, got, sizeof got);
+                ok = set_error(e, "pixels", "pixels[%zu] must be an integer 0..255 (got %s)", i, got);
+            } else
+                out->pixels[i] = (uint8_t)v->number;
+        }
+        out->n = 1;
+    }
+    if (ok && ix) {
+        if (ix->type != SRV_JSON_ARRAY || ix->count < 1 || ix->count > SRV_INDICES_MAX) {
+            if (ix->type == SRV_JSON_ARRAY)
+                ok = set_error(e, "indices", "indices must hold 1 to %d test indices (got %zu)", SRV_INDICES_MAX,
+                               ix->count);
+            else
+                ok = set_error(e, "indices", "indices must be an array of test indices, not %s",
+                               srv_json_type_name(ix->type));
+        }
+        if (ok && !(out->indices = malloc(ix->count * sizeof *out->indices))) ok = set_error(e, "", "out of memory");
+        for (size_t i = 0; ok && i < ix->count; i++) {
+            const srv_json *v = &ix->items[i];
+            if (v->type != SRV_JSON_NUMBER || v->number != floor(v->number) || v->number < 0 ||
+                v->number >= (double)lim->test_count) {
+                char got[40];
+                show_value(v, got, sizeof got);
+                ok = set_error(e, "indices", "indices[%zu] must be an integer from 0 to %u (got %s)", i,
+                               lim->test_count ? lim->test_count - 1 : 0, got);
+            } else
+                out->indices[i] = (uint32_t)v->number;
+        }
+        out->n = (uint32_t)ix->count;
+    }
+    srv_json_free(obj);
+    if (!ok) srv_predict_input_free(out);
+    return ok;
+}
+
+bool srv_parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
+    if (!s || !*s || (s[0] == '0' && s[1])) return false;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > max) return false;
+    }
+    if (v < min) return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool srv_parse_index_list(const char *s, uint32_t max_count, uint32_t limit, uint32_t *out, uint32_t *n) {
+    *n = 0;
+    if (!s || !*s || !limit) return false;
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char tmp[16];
+        if (len == 0 || len >= sizeof tmp || *n >= max_count) return false;
+        memcpy(tmp, p, len);
+        tmp[len] = 0;
+        if (!srv_parse_uint(tmp, 0, limit - 1, &out[*n])) return false;
+        (*n)++;
+        if (!comma) return true;
+        p = comma + 1;
+    }
+}
+
+bool srv_content_type_is_json(const char *ct) {
+    if (!ct) return false;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n)) return false;
+    const char *rest = ct + n;
+    while (*rest == ' ' || *rest == '\t') rest++;
+    return *rest == 0 || *rest == ';';
+}
+
+/* ---- Host and Origin ---- */
+
+static void lower(char *s) {
+    for (; *s; s++) *s = (char)tolower((unsigned char)*s);
+}
+
+static bool is_ipv4(const char *s) {
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1;
+}
+
+static bool is_ipv6(const char *s) {
+    struct in6_addr a;
+    return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+void srv_host_rules_init(srv_host_rules *r, const char *host, uint16_t port) {
+    memset(r, 0, sizeof *r);
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') snprintf(r->host, sizeof r->host, "%.*s", (int)(n - 2), host + 1);
+    else snprintf(r->host, sizeof r->host, "%s", host);
+    lower(r->host);
+    r->port = port;
+    r->loopback = !strcmp(r->host, "localhost") || !strcmp(r->host, "::1") ||
+                  (is_ipv4(r->host) && !strncmp(r->host, "127.", 4));
+    r->wildcard = !strcmp(r->host, "0.0.0.0") || !strcmp(r->host, "::");
+}
+
+void srv_host_authority(const srv_host_rules *r, char *out, size_t n) {
+    if (strchr(r->host, ':')) snprintf(out, n, "[%s]:%u", r->host, r->port);
+    else snprintf(out, n, "%s:%u", r->host, r->port);
+}
+
+/* Splits "name:port", "[v6]:port", "name" or "[v6]" into a lower-case name and a port
+ * (-1 when absent). */
+static bool split_authority(const char *a, char *name, size_t n, long *port) {
+    const char *port_at;
+    if (a[0] == '[') {
+        const char *close = strchr(a, ']');
+        if (!close || (size_t)(close - a - 1) >= n) return false;
+        snprintf(name, n, "%.*s", (int)(close - a - 1), a + 1);
+        if (!is_ipv6(name)) return false;
+        port_at = close + 1;
+        if (*port_at && *port_at != ':') return false;
+    } else {
+        port_at = strchr(a, ':');
+        size_t len = port_at ? (size_t)(port_at - a) : strlen(a);
+        if (len == 0 || len >= n) return false;
+        if (port_at && strchr(port_at + 1, ':')) return false; /* a bare IPv6 address */
+        snprintf(name, n, "%.*s", (int)len, a);
+        if (!port_at) port_at = a + len;
+    }
+    lower(name);
+    for (const char *p = name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == ':')) return false;
+    *port = -1;
+    if (*port_at == ':') {
+        uint32_t v;
+        if (!srv_parse_uint(port_at + 1, 1, 65535, &v)) return false;
+        *port = v;
+    }
+    return true;
+}
+
+bool srv_host_allowed(const srv_host_rules *r, const char *host_header) {
+    if (!host_header || !*host_header) return false;
+    char name[256];
+    long port;
+    if (!split_authority(host_header, name, sizeof name, &port)) return false;
+    if (!(port == r->port || (port == -1 && r->port == 80))) return false;
+    if (!strcmp(name, r->host) && !r->wildcard) return true;
+    if (r->loopback || r->wildcard)
+        if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "::1")) return true;
+    if (r->wildcard) return is_ipv4(name) || is_ipv6(name);
+    return false;
+}
+
+bool srv_origin_allowed(const srv_host_rules *r, const char *origin) {
+    if (!origin) return true;
+    if (strncmp(origin, "http://", 7)) return false; /* "null", https, other schemes */
+    const char *auth = origin + 7;
+    if (strchr(auth, '/')) return false;
+    return srv_host_allowed(r, auth);
+}

@@ -1,0 +1,148 @@
+/* wgtrain serve: the live training dashboard.
+ *
+ * Threads: libmicrohttpd runs one thread per connection (plus its listener); one worker
+ * thread owns the GPU context and the trainer, and is the only thread that calls mlp_* or
+ * gpu_*. They share srv_state under one mutex: HTTP handlers post commands (train, pause,
+ * resume, stop, predict) and read snapshots; the worker publishes events (srv_hub.h) and
+ * records the history that a client connecting mid-run receives first. No GPU work runs
+ * while the mutex is held. */
+#ifndef WGTRAIN_SRV_SERVER_H
+#define WGTRAIN_SRV_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/cli.h"
+#include "core/mlp.h"
+#include "server/srv_api.h"
+#include "server/srv_hub.h"
+#include "server/srv_util.h"
+
+#define SRV_PREVIEWS 6
+#define SRV_TILES_MAX 128         /* first-layer weight vectors sent as 28x28 tiles */
+#define SRV_KEEPALIVE_S 15        /* SSE comment this often on an idle stream */
+#define SRV_PREDICT_WAIT_S 60     /* a predict request waits this long for the worker */
+
+typedef struct srv_options {
+    const char *host;
+    uint16_t port;            /* 0: any free port (printed on the first line) */
+    const char *data_dir;
+    uint32_t train_limit;     /* 0: all training images */
+    uint32_t report_every;    /* steps between reports (loss point, weights, previews) */
+    uint32_t connection_timeout_s;
+    uint32_t connection_limit;
+    uint32_t per_ip_limit;
+    cli_gpu_options gpu;
+} srv_options;
+
+/* Runs the server until SIGINT or SIGTERM. Returns the process exit code. */
+int srv_run(const srv_options *o);
+
+typedef enum srv_status {
+    SRV_IDLE,     /* nothing trained yet */
+    SRV_STARTING, /* creating the trainer (uploading data, compiling kernels) */
+    SRV_RUNNING,
+    SRV_PAUSED,
+    SRV_STOPPING,
+    SRV_DONE,
+    SRV_STOPPED,
+    SRV_ERROR,
+} srv_status;
+
+const char *srv_status_name(srv_status s);
+/* A run is in progress (train -> 409). */
+bool srv_status_active(srv_status s);
+
+typedef struct srv_point {
+    double x;        /* epochs, fractional: (epoch - 1) + step / steps */
+    double loss, accuracy, samples_per_second;
+    uint32_t epoch, step;
+} srv_point;
+
+typedef struct srv_epoch {
+    uint32_t epoch;
+    double loss, train_accuracy, test_loss, test_accuracy, seconds, samples_per_second;
+} srv_epoch;
+
+/* A predict command: posted by a handler, run by the worker. */
+typedef struct srv_predict {
+    uint8_t *images; /* n * 784 */
+    uint32_t n;
+    float *probs;    /* n * 10 */
+    int state;       /* 0 queued, 1 done, -1 failed */
+    char error[256];
+    uint32_t epoch, step; /* where training was when the model was read */
+    int refs;        /* handler + queue; under the mutex */
+    struct srv_predict *next;
+} srv_predict;
+
+typedef struct srv_state {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cond;    /* the worker waits here for commands */
+    pthread_cond_t predict_cond; /* handlers wait here for predictions */
+    srv_hub hub;
+    bool shutdown;
+
+    /* fixed before the server listens */
+    const mnist_set *train, *test;
+    srv_limits limits;
+    uint32_t report_every;
+    srv_host_rules host;
+    cli_gpu_options gpu_opts;
+    gpu_adapter_info device;
+    int gpu_ready; /* 0 opening, 1 ready, -1 failed */
+
+    /* run state */
+    srv_status status;
+    char message[512];
+    uint32_t run_id;
+    srv_train_params run;       /* valid when run_id > 0 */
+    uint32_t steps_per_epoch;
+    bool train_pending;
+    srv_train_params pending;
+    bool pause_requested, stop_requested;
+    bool has_model;
+    uint32_t model_epoch, model_step; /* training position of the current weights */
+
+    /* history of the current run */
+    srv_point *points;
+    size_t npoints, cap_points;
+    srv_epoch *epochs;
+    size_t nepochs, cap_epochs;
+    uint32_t confusion[MLP_CLASSES][MLP_CLASSES];
+    uint32_t confusion_epoch; /* 0: none yet */
+    uint8_t *test_pred;       /* test_count, valid when confusion_epoch > 0 */
+    float *test_conf;
+    srv_msg *latest_weights, *latest_preview;
+
+    srv_predict *predict_head, *predict_tail;
+    uint64_t preview_rng;
+} srv_state;
+
+/* ---- srv_state.c (callers hold mu unless noted) ---- */
+int srv_state_init(srv_state *s);  /* 0 or errno */
+void srv_state_destroy(srv_state *s);
+/* The whole state as JSON: what GET /api/state returns and a new SSE client gets first. */
+void srv_state_json(srv_state *s, srv_buf *b);
+/* Publishes a message built from json (kind and event name as in srv_hub.h). */
+void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_buf *json);
+/* Sets the status and publishes a "status" event. */
+void srv_set_status(srv_state *s, srv_status st, const char *message);
+void srv_predict_unref(srv_state *s, srv_predict *p);
+/* JSON pieces shared by the state snapshot and the events. */
+void srv_json_run(srv_buf *b, const srv_state *s);
+void srv_json_status(srv_buf *b, const srv_state *s);
+void srv_json_epoch(srv_buf *b, const srv_epoch *e);
+void srv_json_point(srv_buf *b, const srv_point *p);
+void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]);
+
+/* ---- srv_worker.c ---- */
+void *srv_worker_main(void *state);
+
+/* ---- srv_http.c ---- */
+struct MHD_Daemon;
+struct MHD_Daemon *srv_http_start(srv_state *s, int listen_fd, bool ipv6, const srv_options *o);
+void srv_http_stop(struct MHD_Daemon *d);
+
+#endif

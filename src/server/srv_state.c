@@ -1,0 +1,182 @@
+/* Shared server state: history, snapshots and event publishing; see srv_server.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/srv_server.h"
+
+const char *srv_status_name(srv_status s) {
+    switch (s) {
+    case SRV_IDLE: return "idle";
+    case SRV_STARTING: return "starting";
+    case SRV_RUNNING: return "running";
+    case SRV_PAUSED: return "paused";
+    case SRV_STOPPING: return "stopping";
+    case SRV_DONE: return "done";
+    case SRV_STOPPED: return "stopped";
+    case SRV_ERROR: return "error";
+    }
+    return "?";
+}
+
+bool srv_status_active(srv_status s) {
+    return s == SRV_STARTING || s == SRV_RUNNING || s == SRV_PAUSED || s == SRV_STOPPING;
+}
+
+int srv_state_init(srv_state *s) {
+    memset(s, 0, sizeof *s);
+    int rc = pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (!rc) rc = pthread_cond_init(&s->work_cond, &attr);
+    if (!rc) rc = pthread_cond_init(&s->predict_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s->preview_rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+    return rc;
+}
+
+void srv_state_destroy(srv_state *s) {
+    while (s->hub.clients) {
+        srv_client *c = s->hub.clients;
+        srv_hub_remove(&s->hub, c);
+        srv_client_free(c);
+    }
+    free(s->points);
+    free(s->epochs);
+    free(s->test_pred);
+    free(s->test_conf);
+    srv_msg_unref(s->latest_weights);
+    srv_msg_unref(s->latest_preview);
+    pthread_cond_destroy(&s->work_cond);
+    pthread_cond_destroy(&s->predict_cond);
+    pthread_mutex_destroy(&s->mu);
+}
+
+void srv_json_run(srv_buf *b, const srv_state *s) {
+    if (!s->run_id) {
+        srv_buf_puts(b, "null");
+        return;
+    }
+    const srv_train_params *r = &s->run;
+    srv_buf_printf(b, "{\"id\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":", s->run_id, r->epochs, r->batch);
+    srv_buf_json_number(b, r->lr, 9);
+    srv_buf_printf(b, ",\"hidden\":%u,\"momentum\":", r->hidden);
+    srv_buf_json_number(b, r->momentum, 9);
+    srv_buf_printf(b, ",\"seed\":%llu,\"steps_per_epoch\":%u,\"train_count\":%u,\"test_count\":%u}",
+                   (unsigned long long)r->seed, s->steps_per_epoch, s->train->count, s->test->count);
+}
+
+void srv_json_epoch(srv_buf *b, const srv_epoch *e) {
+    srv_buf_printf(b, "{\"epoch\":%u,\"loss\":", e->epoch);
+    srv_buf_json_number(b, e->loss, 7);
+    srv_buf_puts(b, ",\"train_accuracy\":");
+    srv_buf_json_number(b, e->train_accuracy, 7);
+    srv_buf_puts(b, ",\"test_loss\":");
+    srv_buf_json_number(b, e->test_loss, 7);
+    srv_buf_puts(b, ",\"test_accuracy\":");
+    srv_buf_json_number(b, e->test_accuracy, 7);
+    srv_buf_puts(b, ",\"seconds\":");
+    srv_buf_json_number(b, e->seconds, 6);
+    srv_buf_puts(b, ",\"samples_per_second\":");
+    srv_buf_json_number(b, e->samples_per_second, 6);
+    srv_buf_puts(b, "}");
+}
+
+void srv_json_point(srv_buf *b, const srv_point *p) {
+    srv_buf_puts(b, "[");
+    srv_buf_json_number(b, p->x, 7);
+    srv_buf_puts(b, ",");
+    srv_buf_json_number(b, p->loss, 7);
+    srv_buf_puts(b, ",");
+    srv_buf_json_number(b, p->accuracy, 7);
+    srv_buf_puts(b, ",");
+    srv_buf_json_number(b, p->samples_per_second, 6);
+    srv_buf_printf(b, ",%u,%u]", p->epoch, p->step);
+}
+
+void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
+    srv_buf_puts(b, "[");
+    for (int i = 0; i < MLP_CLASSES; i++) {
+        srv_buf_puts(b, i ? ",[" : "[");
+        for (int j = 0; j < MLP_CLASSES; j++) srv_buf_printf(b, j ? ",%u" : "%u", m[i][j]);
+        srv_buf_puts(b, "]");
+    }
+    srv_buf_puts(b, "]");
+}
+
+void srv_json_status(srv_buf *b, const srv_state *s) {
+    srv_buf_printf(b, "{\"status\":\"%s\",\"message\":", srv_status_name(s->status));
+    srv_buf_json_string(b, s->message);
+    srv_buf_printf(b, ",\"run\":%u,\"model\":{\"ready\":%s,\"epoch\":%u,\"step\":%u},\"epochs_done\":%zu}", s->run_id,
+                   s->has_model ? "true" : "false", s->model_epoch, s->model_step, s->nepochs);
+}
+
+void srv_state_json(srv_state *s, srv_buf *b) {
+    srv_buf_puts(b, "{\"state\":");
+    srv_json_status(b, s);
+    srv_buf_puts(b, ",\"device\":{\"name\":");
+    srv_buf_json_string(b, s->device.name);
+    srv_buf_puts(b, ",\"description\":");
+    srv_buf_json_string(b, s->device.description);
+    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\"}", gpu_backend_name(s->device.backend),
+                   gpu_adapter_type_name(s->device.type));
+    srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
+                   s->train->count, s->test->count, s->report_every, SRV_TILES_MAX, SRV_PREVIEWS);
+    srv_buf_puts(b, ",\"limits\":");
+    srv_limits_json(b, &s->limits);
+    srv_buf_puts(b, ",\"run\":");
+    srv_json_run(b, s);
+    srv_buf_puts(b, ",\"points\":[");
+    for (size_t i = 0; i < s->npoints; i++) {
+        if (i) srv_buf_puts(b, ",");
+        srv_json_point(b, &s->points[i]);
+    }
+    srv_buf_puts(b, "],\"epochs\":[");
+    for (size_t i = 0; i < s->nepochs; i++) {
+        if (i) srv_buf_puts(b, ",");
+        srv_json_epoch(b, &s->epochs[i]);
+    }
+    srv_buf_puts(b, "],\"confusion\":");
+    if (s->confusion_epoch) {
+        srv_buf_printf(b, "{\"epoch\":%u,\"matrix\":", s->confusion_epoch);
+        srv_json_confusion(b, (const uint32_t(*)[MLP_CLASSES])s->confusion);
+        srv_buf_puts(b, "}");
+    } else
+        srv_buf_puts(b, "null");
+    srv_buf_printf(b, ",\"clients\":%u}", s->hub.count);
+}
+
+void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_buf *json) {
+    if (json->oom || !json->data) return;
+    srv_msg *m = srv_msg_new(kind, event, json->data, json->len);
+    if (!m) return;
+    if (kind == SRV_MSG_WEIGHTS) {
+        srv_msg_unref(s->latest_weights);
+        s->latest_weights = srv_msg_ref(m);
+    } else if (kind == SRV_MSG_PREVIEW) {
+        srv_msg_unref(s->latest_preview);
+        s->latest_preview = srv_msg_ref(m);
+    }
+    srv_hub_publish(&s->hub, m);
+}
+
+void srv_set_status(srv_state *s, srv_status st, const char *message) {
+    s->status = st;
+    snprintf(s->message, sizeof s->message, "%s", message ? message : "");
+    srv_buf b = {0};
+    srv_json_status(&b, s);
+    srv_publish(s, SRV_MSG_KEEP, "status", &b);
+    srv_buf_free(&b);
+}
+
+void srv_predict_unref(srv_state *s, srv_predict *p) {
+    (void)s;
+    if (--p->refs > 0) return;
+    free(p->images);
+    free(p->probs);
+    free(p);
+}

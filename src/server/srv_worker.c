@@ -1,0 +1,371 @@
+/* The training thread: the only thread that calls mlp_* and gpu_*. It opens the GPU, then
+ * waits for commands; a run trains epoch after epoch and, at every report of the engine's
+ * progress callback, publishes a loss point, the first-layer weights and six fresh preview
+ * predictions, answers queued predict requests, and holds still while paused. After each
+ * epoch it evaluates the test set for the accuracy chart, the confusion matrix and the
+ * per-digit predictions behind the matrix cells. See srv_server.h for the threading rules. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/srv_server.h"
+
+typedef struct worker {
+    srv_state *s;
+    gpu_context *gpu;
+    mlp_trainer *tr;
+    float *params;
+    size_t param_cap;
+    double epoch_start, paused;
+} worker;
+
+/* ---- predict commands (called with the mutex held; returns with it held) ---- */
+
+static void serve_predicts(worker *w) {
+    srv_state *s = w->s;
+    while (s->predict_head) {
+        srv_predict *p = s->predict_head;
+        s->predict_head = p->next;
+        if (!s->predict_head) s->predict_tail = NULL;
+        p->next = NULL;
+        if (!w->tr || !s->has_model) {
+            p->state = -1;
+            snprintf(p->error, sizeof p->error, "no model: press Train first");
+        } else {
+            p->epoch = s->model_epoch;
+            p->step = s->model_step;
+            pthread_mutex_unlock(&s->mu);
+            mlp_status st = mlp_predict(w->tr, p->images, p->n, p->probs);
+            pthread_mutex_lock(&s->mu);
+            p->state = st == MLP_OK ? 1 : -1;
+            if (st != MLP_OK) snprintf(p->error, sizeof p->error, "%s", mlp_error(w->tr));
+        }
+        pthread_cond_broadcast(&s->predict_cond);
+        srv_predict_unref(s, p);
+    }
+}
+
+static void fail_predicts(srv_state *s, const char *why) {
+    while (s->predict_head) {
+        srv_predict *p = s->predict_head;
+        s->predict_head = p->next;
+        p->state = -1;
+        snprintf(p->error, sizeof p->error, "%s", why);
+        srv_predict_unref(s, p);
+    }
+    s->predict_tail = NULL;
+    pthread_cond_broadcast(&s->predict_cond);
+}
+
+/* ---- snapshots: weights and previews ---- */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int argmax10(const float *p) {
+    int best = 0;
+    for (int k = 1; k < MLP_CLASSES; k++)
+        if (p[k] > p[best]) best = k;
+    return best;
+}
+
+/* The first-layer weight vectors as 28x28 tiles, each scaled by its own largest magnitude
+ * into a byte (128 = 0), base64: {"hidden","tiles","scales":[...],"data":"..."}. */
+static void weights_json(srv_buf *b, const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
+    uint32_t tiles = hidden < SRV_TILES_MAX ? hidden : SRV_TILES_MAX;
+    uint8_t *q = malloc((size_t)tiles * MLP_INPUTS);
+    if (!q) {
+        b->oom = true;
+        return;
+    }
+    srv_buf_printf(b, "{\"epoch\":%u,\"step\":%u,\"hidden\":%u,\"tiles\":%u,\"scales\":[", epoch, step, hidden, tiles);
+    for (uint32_t t = 0; t < tiles; t++) {
+        const float *v = w1 + (size_t)t * MLP_INPUTS;
+        float m = 0;
+        for (int i = 0; i < MLP_INPUTS; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
+        for (int i = 0; i < MLP_INPUTS; i++) {
+            float x = m > 0 && isfinite(m) ? 127.5f + 127.5f * v[i] / m : 128.0f;
+            q[(size_t)t * MLP_INPUTS + i] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : lrintf(x));
+        }
+        if (t) srv_buf_puts(b, ",");
+        srv_buf_json_number(b, m, 4);
+    }
+    srv_buf_puts(b, "],\"data\":\"");
+    srv_buf_base64(b, q, (size_t)tiles * MLP_INPUTS);
+    srv_buf_puts(b, "\"}");
+    free(q);
+}
+
+static void probs_json(srv_buf *b, const float *p) {
+    srv_buf_puts(b, "[");
+    for (int k = 0; k < MLP_CLASSES; k++) {
+        if (k) srv_buf_puts(b, ",");
+        srv_buf_json_number(b, p[k], 7);
+    }
+    srv_buf_puts(b, "]");
+}
+
+/* Reads the weights, predicts six random test digits, publishes both. */
+static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
+    srv_state *s = w->s;
+    const mlp_config *cfg = mlp_get_config(w->tr);
+    srv_buf wj = {0}, pj = {0};
+    if (mlp_read_params(w->tr, w->params) == MLP_OK) weights_json(&wj, w->params, cfg->hidden, epoch, step);
+
+    uint32_t idx[SRV_PREVIEWS];
+    uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
+    float probs[SRV_PREVIEWS * MLP_CLASSES];
+    for (int i = 0; i < SRV_PREVIEWS; i++) {
+        idx[i] = (uint32_t)(((unsigned __int128)splitmix64(&s->preview_rng) * s->test->count) >> 64);
+        memcpy(images + (size_t)i * MLP_INPUTS, s->test->images + (size_t)idx[i] * MLP_INPUTS, MLP_INPUTS);
+    }
+    if (mlp_predict(w->tr, images, SRV_PREVIEWS, probs) == MLP_OK) {
+        srv_buf_printf(&pj, "{\"epoch\":%u,\"step\":%u,\"items\":[", epoch, step);
+        for (int i = 0; i < SRV_PREVIEWS; i++) {
+            const float *p = probs + i * MLP_CLASSES;
+            int k = argmax10(p);
+            srv_buf_printf(&pj, "%s{\"index\":%u,\"label\":%u,\"pred\":%d,\"conf\":", i ? "," : "", idx[i],
+                           s->test->labels[idx[i]], k);
+            srv_buf_json_number(&pj, p[k], 7);
+            srv_buf_puts(&pj, ",\"probs\":");
+            probs_json(&pj, p);
+            srv_buf_puts(&pj, "}");
+        }
+        srv_buf_puts(&pj, "],\"pixels\":\"");
+        srv_buf_base64(&pj, images, sizeof images);
+        srv_buf_puts(&pj, "\"}");
+    }
+    pthread_mutex_lock(&s->mu);
+    if (wj.len) srv_publish(s, SRV_MSG_WEIGHTS, "weights", &wj);
+    if (pj.len) srv_publish(s, SRV_MSG_PREVIEW, "preview", &pj);
+    pthread_mutex_unlock(&s->mu);
+    srv_buf_free(&wj);
+    srv_buf_free(&pj);
+}
+
+/* ---- the progress callback: runs on this thread, inside mlp_train_epoch ---- */
+
+static bool on_progress(void *user, const mlp_progress *p) {
+    worker *w = user;
+    srv_state *s = w->s;
+    double elapsed = cli_now() - w->epoch_start - w->paused;
+    srv_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
+                    elapsed > 0 ? (double)p->samples / elapsed : 0, p->epoch, p->step};
+    pthread_mutex_lock(&s->mu);
+    s->model_epoch = p->epoch;
+    s->model_step = p->step;
+    if (s->npoints == s->cap_points) {
+        size_t cap = s->cap_points ? s->cap_points * 2 : 256;
+        srv_point *np = realloc(s->points, cap * sizeof *np);
+        if (np) s->points = np, s->cap_points = cap;
+    }
+    if (s->npoints < s->cap_points) s->points[s->npoints++] = pt;
+    srv_buf b = {0};
+    srv_buf_puts(&b, "{\"x\":");
+    srv_buf_json_number(&b, pt.x, 7);
+    srv_buf_puts(&b, ",\"loss\":");
+    srv_buf_json_number(&b, pt.loss, 7);
+    srv_buf_puts(&b, ",\"accuracy\":");
+    srv_buf_json_number(&b, pt.accuracy, 7);
+    srv_buf_puts(&b, ",\"samples_per_second\":");
+    srv_buf_json_number(&b, pt.samples_per_second, 6);
+    srv_buf_printf(&b, ",\"epoch\":%u,\"step\":%u,\"steps\":%u}", p->epoch, p->step, p->steps);
+    srv_publish(s, SRV_MSG_DROP, "loss", &b);
+    srv_buf_free(&b);
+    pthread_mutex_unlock(&s->mu);
+
+    publish_snapshots(w, p->epoch, p->step);
+
+    pthread_mutex_lock(&s->mu);
+    serve_predicts(w);
+    if (s->pause_requested && !s->stop_requested && !s->shutdown) {
+        srv_set_status(s, SRV_PAUSED, "");
+        double t0 = cli_now();
+        while (s->pause_requested && !s->stop_requested && !s->shutdown) {
+            if (s->predict_head) serve_predicts(w);
+            else pthread_cond_wait(&s->work_cond, &s->mu);
+        }
+        w->paused += cli_now() - t0;
+        if (!s->stop_requested && !s->shutdown) srv_set_status(s, SRV_RUNNING, "");
+    }
+    bool go = !s->stop_requested && !s->shutdown;
+    pthread_mutex_unlock(&s->mu);
+    return go;
+}
+
+/* ---- one run ---- */
+
+static void finish(worker *w, srv_status st, const char *msg) {
+    srv_state *s = w->s;
+    pthread_mutex_lock(&s->mu);
+    uint32_t run = s->run_id;
+    s->pause_requested = s->stop_requested = false;
+    srv_set_status(s, st, msg); /* the last touch of the run's state: a new run may start now */
+    pthread_mutex_unlock(&s->mu);
+    printf("run %u: %s%s%s\n", run, srv_status_name(st), msg && *msg ? ": " : "", msg ? msg : "");
+    fflush(stdout);
+}
+
+static void run_training(worker *w, const srv_train_params *rp) {
+    srv_state *s = w->s;
+    mlp_destroy(w->tr);
+    w->tr = NULL;
+
+    mlp_config cfg = mlp_config_default();
+    cfg.epochs = rp->epochs;
+    cfg.batch = rp->batch;
+    cfg.hidden = rp->hidden;
+    cfg.lr = (float)rp->lr;
+    cfg.momentum = (float)rp->momentum;
+    cfg.seed = rp->seed;
+    cfg.report_every = s->report_every;
+    mlp_dataset dtrain = {s->train->images, s->train->labels, s->train->count};
+    mlp_dataset dtest = {s->test->images, s->test->labels, s->test->count};
+    char msg[512];
+    pthread_mutex_lock(&s->mu);
+    uint32_t run = s->run_id, steps = s->steps_per_epoch;
+    pthread_mutex_unlock(&s->mu);
+    printf("run %u: epochs %u, batch %u, lr %g, hidden %u, momentum %g, seed %llu\n", run, cfg.epochs, cfg.batch,
+           (double)cfg.lr, cfg.hidden, (double)cfg.momentum, (unsigned long long)cfg.seed);
+    fflush(stdout);
+
+    mlp_status st = mlp_create(w->gpu, &cfg, &dtrain, &dtest, &w->tr);
+    size_t n = mlp_param_count(cfg.hidden);
+    if (st == MLP_OK && n > w->param_cap) {
+        float *np = realloc(w->params, n * sizeof *np);
+        if (np) w->params = np, w->param_cap = n;
+        else st = MLP_ERR_GPU;
+    }
+    if (st != MLP_OK) {
+        snprintf(msg, sizeof msg, "%s", w->tr ? mlp_error(w->tr) : "out of memory");
+        mlp_destroy(w->tr);
+        w->tr = NULL;
+        finish(w, SRV_ERROR, msg);
+        return;
+    }
+
+    pthread_mutex_lock(&s->mu);
+    s->has_model = true;
+    s->model_epoch = s->model_step = 0;
+    bool stop = s->stop_requested || s->shutdown;
+    if (!stop) srv_set_status(s, SRV_RUNNING, "");
+    pthread_mutex_unlock(&s->mu);
+    if (stop) {
+        finish(w, SRV_STOPPED, "stopped before the first step");
+        return;
+    }
+    publish_snapshots(w, 0, 0); /* the initial weights: features form from here */
+
+    srv_status final = SRV_DONE;
+    msg[0] = 0;
+    double last_acc = 0;
+    for (uint32_t e = 1; e <= cfg.epochs; e++) {
+        mlp_epoch_result r;
+        w->epoch_start = cli_now();
+        w->paused = 0;
+        st = mlp_train_epoch(w->tr, on_progress, w, &r);
+        double seconds = cli_now() - w->epoch_start - w->paused;
+        if (st == MLP_ERR_STOPPED) {
+            pthread_mutex_lock(&s->mu);
+            snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u", e, s->model_step, steps);
+            pthread_mutex_unlock(&s->mu);
+            final = SRV_STOPPED;
+            break;
+        }
+        mlp_eval_result ev;
+        if (st == MLP_OK) st = mlp_evaluate(w->tr, &ev);
+        if (st != MLP_OK) {
+            snprintf(msg, sizeof msg, "%s", mlp_error(w->tr));
+            final = SRV_ERROR;
+            break;
+        }
+        const uint8_t *pred = mlp_test_predictions(w->tr);
+        const float *conf = mlp_test_confidences(w->tr);
+        srv_epoch rec = {e, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds,
+                         seconds > 0 ? s->train->count / seconds : 0};
+        last_acc = ev.accuracy;
+
+        pthread_mutex_lock(&s->mu);
+        if (s->nepochs == s->cap_epochs) {
+            size_t cap = s->cap_epochs ? s->cap_epochs * 2 : 16;
+            srv_epoch *ne = realloc(s->epochs, cap * sizeof *ne);
+            if (ne) s->epochs = ne, s->cap_epochs = cap;
+        }
+        if (s->nepochs < s->cap_epochs) s->epochs[s->nepochs++] = rec;
+        memcpy(s->confusion, ev.confusion, sizeof s->confusion);
+        memcpy(s->test_pred, pred, s->test->count);
+        memcpy(s->test_conf, conf, (size_t)s->test->count * sizeof *conf);
+        s->confusion_epoch = e;
+        s->model_epoch = e;
+        s->model_step = steps;
+        srv_buf b = {0};
+        srv_json_epoch(&b, &rec);
+        b.len--; /* reopen the object */
+        srv_buf_puts(&b, ",\"confusion\":");
+        srv_json_confusion(&b, (const uint32_t(*)[MLP_CLASSES])ev.confusion);
+        srv_buf_printf(&b, ",\"epochs\":%u}", cfg.epochs);
+        srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
+        srv_buf_free(&b);
+        pthread_mutex_unlock(&s->mu);
+        printf("run %u: epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs\n", run, e, r.loss,
+               100 * r.train_accuracy, 100 * ev.accuracy, seconds);
+        fflush(stdout);
+
+        publish_snapshots(w, e, steps);
+
+        pthread_mutex_lock(&s->mu);
+        serve_predicts(w);
+        stop = s->stop_requested || s->shutdown;
+        pthread_mutex_unlock(&s->mu);
+        if (stop && e < cfg.epochs) {
+            snprintf(msg, sizeof msg, "stopped after epoch %u", e);
+            final = SRV_STOPPED;
+            break;
+        }
+    }
+    if (final == SRV_DONE)
+        snprintf(msg, sizeof msg, "test accuracy %.2f%% after %u epoch%s", 100 * last_acc, cfg.epochs,
+                 cfg.epochs == 1 ? "" : "s");
+    finish(w, final, msg);
+}
+
+void *srv_worker_main(void *arg) {
+    srv_state *s = arg;
+    worker w = {0};
+    w.s = s;
+    w.gpu = cli_gpu_open(&s->gpu_opts);
+    pthread_mutex_lock(&s->mu);
+    if (w.gpu) s->device = *gpu_info(w.gpu);
+    s->gpu_ready = w.gpu ? 1 : -1;
+    pthread_cond_broadcast(&s->predict_cond);
+    if (!w.gpu) {
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
+    while (!s->shutdown) {
+        if (s->predict_head) {
+            serve_predicts(&w);
+            continue;
+        }
+        if (s->train_pending) {
+            srv_train_params p = s->pending;
+            s->train_pending = false;
+            pthread_mutex_unlock(&s->mu);
+            run_training(&w, &p);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        pthread_cond_wait(&s->work_cond, &s->mu);
+    }
+    fail_predicts(s, "the server is shutting down");
+    pthread_mutex_unlock(&s->mu);
+    mlp_destroy(w.tr);
+    gpu_context_destroy(w.gpu);
+    free(w.params);
+    return NULL;
+}

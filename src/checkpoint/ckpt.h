@@ -1,0 +1,202 @@
+/* Checkpoints: safetensors model files and resumable training state.
+ *
+ * A model file holds exactly the tensors of
+ *   torch.nn.Sequential(Linear(784, H), ReLU(), Linear(H, 10))
+ * named "0.weight" [H,784], "0.bias" [H], "2.weight" [10,H], "2.bias" [10], all F32, so that
+ * model.load_state_dict(safetensors.torch.load_file(PATH)) works with strict=True. Its
+ * "__metadata__" records the hyperparameters, epoch, seed, data set, input normalisation and
+ * test accuracy (strings, as the format requires).
+ *
+ * A training-state file holds one tensor, "optimizer.velocity" [P] (the SGD momentum buffer,
+ * flattened in the parameter layout of mlp.h), and metadata with the epochs done, global step,
+ * every hyperparameter that shapes the run, the training-set size and fingerprints of the
+ * training data and of the model file's weights. The engine's randomness is splitmix64 seeded
+ * from (seed, epoch) (mlp_epoch_order), so the seed plus the epoch counter *is* the RNG state,
+ * and a checkpoint is always taken at an epoch boundary: the data-order position is "start of
+ * epoch epochs_done + 1".
+ *
+ * Everything read is untrusted. safetensors.c works on memory only (the fuzz target calls it
+ * directly): the header length is capped, the header is parsed as strict RFC 8259 JSON (valid
+ * UTF-8, no duplicate keys), only F32 is accepted, every size uses checked arithmetic, and the
+ * tensors' byte ranges must lie in bounds, not overlap, leave no gap and cover the data section
+ * exactly. ckpt_io.c does the files: bounded reads, and atomic, durable writes (unique temp
+ * name, fsync, rename, fsync of the folder).
+ *
+ * Every failure is a ckpt_status plus a one-line message; the file-level functions prefix it
+ * with the path. */
+#ifndef WGTRAIN_CKPT_H
+#define WGTRAIN_CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/mlp.h"
+
+#define CKPT_MAX_HEADER ((uint64_t)1 << 20) /* bytes of JSON header accepted */
+#define CKPT_MAX_TENSORS 16
+#define CKPT_MAX_META 32
+#define CKPT_MAX_NAME 128   /* bytes of a tensor name or metadata key */
+#define CKPT_MAX_VALUE 512  /* bytes of a metadata value */
+#define CKPT_MAX_RANK 4
+#define CKPT_JSON_MAX_DEPTH 64
+
+/* Folder layout of --checkpoint-dir: DIR/epoch-NNNNNN/{model,training_state}.safetensors */
+#define CKPT_MODEL_FILE "model.safetensors"
+#define CKPT_STATE_FILE "training_state.safetensors"
+#define CKPT_STATE_FORMAT "wgtrain-training-state"
+#define CKPT_VELOCITY_TENSOR "optimizer.velocity"
+
+typedef enum ckpt_status {
+    CKPT_OK = 0,
+    CKPT_ERR_IO,          /* open, read, write, fsync or rename failed */
+    CKPT_ERR_NOSPACE,     /* disk full, quota or file-size limit: the old file is kept */
+    CKPT_ERR_NOMEM,
+    CKPT_ERR_MISSING,     /* no such file or checkpoint */
+    CKPT_ERR_TOO_LARGE,   /* file larger than any model this program can make */
+    CKPT_ERR_TRUNCATED,   /* shorter than 8 bytes, or than its header length says */
+    CKPT_ERR_HEADER_SIZE, /* header length 0 or over CKPT_MAX_HEADER */
+    CKPT_ERR_JSON,        /* the header is not strict JSON */
+    CKPT_ERR_SCHEMA,      /* JSON, but not a safetensors header (field, type, duplicate key) */
+    CKPT_ERR_DTYPE,       /* a dtype other than F32 */
+    CKPT_ERR_SIZE,        /* a tensor's byte range does not match its shape */
+    CKPT_ERR_OFFSETS,     /* byte ranges out of bounds, overlapping or leaving a gap */
+    CKPT_ERR_TRAILING,    /* bytes after the last tensor */
+    CKPT_ERR_TENSOR,      /* a tensor missing, or one the model does not have */
+    CKPT_ERR_SHAPE,       /* shapes that do not fit the 784-H-10 model */
+    CKPT_ERR_VALUE,       /* a NaN or infinite value */
+    CKPT_ERR_METADATA,    /* training-state metadata missing, malformed or inconsistent */
+    CKPT_ERR_MISMATCH,    /* model and training state are not from the same checkpoint */
+} ckpt_status;
+
+const char *ckpt_status_name(ckpt_status s);
+
+typedef struct ckpt_tensor {
+    char name[CKPT_MAX_NAME + 1];
+    uint32_t rank;
+    uint64_t shape[CKPT_MAX_RANK];
+    uint64_t count;        /* elements: product of shape */
+    uint64_t begin, end;   /* data_offsets, relative to the data section */
+    const uint8_t *data;   /* count little-endian F32 values inside the parsed buffer */
+} ckpt_tensor;
+
+typedef struct ckpt_kv {
+    char key[CKPT_MAX_NAME + 1];
+    char value[CKPT_MAX_VALUE + 1];
+} ckpt_kv;
+
+/* A parsed file. Tensors are in header order; their data points into the caller's buffer. */
+typedef struct ckpt_parsed {
+    ckpt_tensor tensors[CKPT_MAX_TENSORS];
+    uint32_t ntensors;
+    ckpt_kv meta[CKPT_MAX_META];
+    uint32_t nmeta;
+    uint64_t header_len;
+} ckpt_parsed;
+
+/* Parses and validates a whole safetensors file held in memory. */
+ckpt_status ckpt_parse(const uint8_t *bytes, size_t len, ckpt_parsed *out, char *err, size_t errlen);
+/* Checks that a buffer is one strict JSON value (RFC 8259, UTF-8, depth <= 64), nothing else. */
+ckpt_status ckpt_json_validate(const uint8_t *s, size_t len, char *err, size_t errlen);
+const char *ckpt_meta_get(const ckpt_parsed *p, const char *key);
+const ckpt_tensor *ckpt_find_tensor(const ckpt_parsed *p, const char *name);
+
+/* Serialises tensors (F32, data in host floats) and string metadata into a malloc'd file. The
+ * header is padded with spaces so that the data section starts 8-byte aligned. */
+typedef struct ckpt_out_tensor {
+    const char *name;
+    uint32_t rank;
+    uint64_t shape[CKPT_MAX_RANK];
+    const float *data;
+} ckpt_out_tensor;
+ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, const ckpt_kv *meta,
+                           size_t nmeta, uint8_t **out, size_t *out_len, char *err, size_t errlen);
+
+/* ---- the model ---- */
+
+typedef struct ckpt_model {
+    uint32_t hidden;
+    float *params; /* mlp_param_count(hidden) floats in mlp_read_params layout; malloc'd */
+} ckpt_model;
+
+/* Exactly the four tensors, F32, shapes consistent with one hidden size in 1..MLP_MAX_HIDDEN,
+ * every value finite. Metadata is optional here (a file saved from PyTorch loads too). */
+ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, size_t errlen);
+ckpt_status ckpt_model_encode(uint32_t hidden, const float *params, const ckpt_kv *meta, size_t nmeta,
+                              uint8_t **out, size_t *out_len, char *err, size_t errlen);
+void ckpt_model_free(ckpt_model *m);
+
+/* The metadata wgtrain writes into a model file: format "pt", architecture, every
+ * hyperparameter, epoch, seed, data set, input normalisation and test accuracy (omitted when
+ * test_accuracy < 0). Returns the number of entries written to kv (at most CKPT_MAX_META). */
+typedef struct ckpt_model_info {
+    mlp_config cfg;
+    uint32_t epoch;         /* epochs trained */
+    uint32_t train_samples, test_samples;
+    double test_accuracy;   /* < 0: unknown */
+} ckpt_model_info;
+size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv);
+
+/* Writes s as a JSON string (quoted, escaped; invalid UTF-8 becomes U+FFFD). */
+void ckpt_json_fputs(const char *s, void *file /* FILE * */);
+
+/* Fingerprint (FNV-1a 64) of parameters as little-endian F32 bytes, and of raw bytes. */
+uint64_t ckpt_fnv1a64(uint64_t h, const void *bytes, size_t n);
+uint64_t ckpt_params_fingerprint(const float *params, size_t count);
+#define CKPT_FNV_OFFSET 0xcbf29ce484222325ull
+
+/* ---- the training state ---- */
+
+typedef struct ckpt_state {
+    mlp_config cfg;          /* hidden, batch, epochs, lr, momentum, schedule, seed */
+    uint32_t epochs_done;    /* 1..cfg.epochs */
+    uint64_t global_step;    /* epochs_done * steps_per_epoch */
+    uint32_t steps_per_epoch;
+    uint32_t train_samples;  /* size of the training set the run used */
+    uint32_t save_every;     /* --save-every of the run */
+    uint64_t train_fingerprint; /* ckpt_fnv1a64 of the training images then labels */
+    uint64_t model_fingerprint; /* ckpt_params_fingerprint of the model saved with it */
+    float *velocity;         /* mlp_param_count(cfg.hidden) floats; malloc'd */
+} ckpt_state;
+
+ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_len, char *err, size_t errlen);
+/* Every metadata key must be present and well formed, no unknown keys, and the values must
+ * agree with each other (steps, global step, config limits, velocity shape). */
+ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, size_t errlen);
+void ckpt_state_free(ckpt_state *s);
+
+/* ---- files (ckpt_io.c) ---- */
+
+/* Largest file accepted: a CKPT_MAX_HEADER header plus the weights of an MLP_MAX_HIDDEN model. */
+size_t ckpt_max_file_size(void);
+/* Reads a whole regular file (at most ckpt_max_file_size() bytes) into a malloc'd buffer. */
+ckpt_status ckpt_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t errlen);
+/* Replaces path with bytes atomically and durably: writes "<dir>/.<name>.tmp-<pid>-<n>" (new,
+ * O_EXCL), fsyncs it, renames it over path, fsyncs the folder. On any failure the temp file
+ * is removed and whatever was at path before is left untouched. */
+ckpt_status ckpt_write_atomic(const char *path, const uint8_t *bytes, size_t len, char *err, size_t errlen);
+
+/* Loads a model from a .safetensors file, from a checkpoint folder holding model.safetensors,
+ * or from a --checkpoint-dir (its latest epoch). resolved (may be NULL) gets the file read.
+ * parsed (may be NULL) gets the parsed header for its metadata (its tensor data pointers are
+ * not valid after return). */
+ckpt_status ckpt_load_model(const char *path, ckpt_model *out, ckpt_parsed *parsed, char *resolved,
+                            size_t resolved_len, char *err, size_t errlen);
+
+/* Writes DIR/epoch-NNNNNN (both files) atomically: a unique temp folder is filled, fsynced
+ * and renamed into place, then DIR is fsynced; only then are older epoch folders removed. */
+ckpt_status ckpt_dir_save(const char *dir, uint32_t epoch, const uint8_t *model, size_t model_len,
+                          const uint8_t *state, size_t state_len, char *saved, size_t saved_len,
+                          char *err, size_t errlen);
+/* The newest complete DIR/epoch-NNNNNN folder: *epoch gets N (0 and CKPT_ERR_MISSING if none). */
+ckpt_status ckpt_dir_latest(const char *dir, uint32_t *epoch, char *path, size_t path_len, char *err,
+                            size_t errlen);
+/* Creates DIR if missing (its parent must exist) and checks it is a writable folder. */
+ckpt_status ckpt_dir_prepare(const char *dir, char *err, size_t errlen);
+
+/* Loads a resumable checkpoint: DIR may be a --checkpoint-dir (its latest epoch is used) or one
+ * epoch folder. Checks that model and state belong together. folder gets the epoch folder. */
+ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *state, char *folder,
+                             size_t folder_len, char *err, size_t errlen);
+
+#endif

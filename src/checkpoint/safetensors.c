@@ -1,0 +1,1056 @@
+/* safetensors in memory: strict JSON, the header parser, the writer, and the model and
+ * training-state codecs. No file I/O, no GPU: the fuzz target links this file alone.
+ *
+ * The format (https://huggingface.co/docs/safetensors): 8 bytes little-endian u64 N, N bytes
+ * of UTF-8 JSON (an object; may end in space padding), then the data section. Each header key
+ * but "__metadata__" names a tensor: {"dtype": "F32", "shape": [..], "data_offsets": [b, e]},
+ * offsets relative to the data section. "__metadata__" is an object of strings.
+ *
+ * Every message is one line and names no file (ckpt_io.c prefixes the path). */
+#include "checkpoint/ckpt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ckpt_status fail(ckpt_status st, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Formats err and turns control characters (a "\n" escaped in a tensor name, say) into '?'. */
+static ckpt_status fail(ckpt_status st, char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    }
+    return st;
+}
+
+const char *ckpt_status_name(ckpt_status s) {
+    switch (s) {
+    case CKPT_OK: return "CKPT_OK";
+    case CKPT_ERR_IO: return "CKPT_ERR_IO";
+    case CKPT_ERR_NOSPACE: return "CKPT_ERR_NOSPACE";
+    case CKPT_ERR_NOMEM: return "CKPT_ERR_NOMEM";
+    case CKPT_ERR_MISSING: return "CKPT_ERR_MISSING";
+    case CKPT_ERR_TOO_LARGE: return "CKPT_ERR_TOO_LARGE";
+    case CKPT_ERR_TRUNCATED: return "CKPT_ERR_TRUNCATED";
+    case CKPT_ERR_HEADER_SIZE: return "CKPT_ERR_HEADER_SIZE";
+    case CKPT_ERR_JSON: return "CKPT_ERR_JSON";
+    case CKPT_ERR_SCHEMA: return "CKPT_ERR_SCHEMA";
+    case CKPT_ERR_DTYPE: return "CKPT_ERR_DTYPE";
+    case CKPT_ERR_SIZE: return "CKPT_ERR_SIZE";
+    case CKPT_ERR_OFFSETS: return "CKPT_ERR_OFFSETS";
+    case CKPT_ERR_TRAILING: return "CKPT_ERR_TRAILING";
+    case CKPT_ERR_TENSOR: return "CKPT_ERR_TENSOR";
+    case CKPT_ERR_SHAPE: return "CKPT_ERR_SHAPE";
+    case CKPT_ERR_VALUE: return "CKPT_ERR_VALUE";
+    case CKPT_ERR_METADATA: return "CKPT_ERR_METADATA";
+    case CKPT_ERR_MISMATCH: return "CKPT_ERR_MISMATCH";
+    }
+    return "(unknown status)";
+}
+
+/* ---- strict JSON ------------------------------------------------------------------------- */
+
+typedef struct jcur {
+    const uint8_t *s;
+    size_t n, i;
+    const char *why; /* what is wrong at s[i] when a scan fails */
+} jcur;
+
+static void skip_ws(jcur *c) {
+    while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' || c->s[c->i] == '\r'))
+        c->i++;
+}
+
+static int hexval(uint8_t ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+static bool read_hex4(jcur *c, uint32_t *out) {
+    if (c->n - c->i < 4) return false;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(c->s[c->i + (size_t)k]);
+        if (h < 0) return false;
+        v = v << 4 | (uint32_t)h;
+    }
+    c->i += 4;
+    *out = v;
+    return true;
+}
+
+/* Appends a code point as UTF-8 to out (if there is room; *len counts regardless). */
+static void put_utf8(uint8_t *out, size_t cap, size_t *len, uint32_t cp) {
+    uint8_t b[4];
+    size_t k;
+    if (cp < 0x80) b[0] = (uint8_t)cp, k = 1;
+    else if (cp < 0x800) b[0] = (uint8_t)(0xC0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3F)), k = 2;
+    else if (cp < 0x10000)
+        b[0] = (uint8_t)(0xE0 | cp >> 12), b[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), b[2] = (uint8_t)(0x80 | (cp & 0x3F)), k = 3;
+    else
+        b[0] = (uint8_t)(0xF0 | cp >> 18), b[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F)),
+        b[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (cp & 0x3F)), k = 4;
+    for (size_t j = 0; j < k; j++) {
+        if (out && *len < cap) out[*len] = b[j];
+        (*len)++;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const uint8_t *s, size_t n) {
+    uint8_t b0 = s[0];
+    if (b0 < 0x80) return 1;
+    size_t k;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF) k = 2;
+    else if (b0 == 0xE0) k = 3, lo = 0xA0;
+    else if (b0 >= 0xE1 && b0 <= 0xEC) k = 3;
+    else if (b0 == 0xED) k = 3, hi = 0x9F;
+    else if (b0 >= 0xEE && b0 <= 0xEF) k = 3;
+    else if (b0 == 0xF0) k = 4, lo = 0x90;
+    else if (b0 >= 0xF1 && b0 <= 0xF3) k = 4;
+    else if (b0 == 0xF4) k = 4, hi = 0x8F;
+    else return 0;
+    if (n < k) return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t j = 2; j < k; j++)
+        if (s[j] < 0x80 || s[j] > 0xBF) return 0;
+    return k;
+}
+
+/* Scans a string at c->i (which must be '"'). Decodes it into out[0..cap) when out is given;
+ * *len gets the decoded length even past cap, so the caller can tell it was too long. */
+static bool scan_string(jcur *c, uint8_t *out, size_t cap, size_t *len) {
+    size_t l = 0;
+    if (c->i >= c->n || c->s[c->i] != '"') return c->why = "expected a string", false;
+    c->i++;
+    for (;;) {
+        if (c->i >= c->n) return c->why = "unterminated string", false;
+        uint8_t ch = c->s[c->i];
+        if (ch == '"') {
+            c->i++;
+            break;
+        }
+        if (ch < 0x20) return c->why = "control character in a string (must be escaped)", false;
+        if (ch == '\\') {
+            if (c->i + 1 >= c->n) return c->why = "unterminated escape", false;
+            uint8_t e = c->s[c->i + 1];
+            c->i += 2;
+            uint32_t cp;
+            switch (e) {
+            case '"': cp = '"'; break;
+            case '\\': cp = '\\'; break;
+            case '/': cp = '/'; break;
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u':
+                if (!read_hex4(c, &cp)) return c->why = "\\u needs four hex digits", false;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return c->why = "lone low surrogate in \\u escape", false;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    uint32_t lo;
+                    if (c->n - c->i < 2 || c->s[c->i] != '\\' || c->s[c->i + 1] != 'u')
+                        return c->why = "high surrogate not followed by a low surrogate", false;
+                    c->i += 2;
+                    if (!read_hex4(c, &lo)) return c->why = "\\u needs four hex digits", false;
+                    if (lo < 0xDC00 || lo > 0xDFFF) return c->why = "high surrogate not followed by a low surrogate", false;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                break;
+            default: c->i -= 1; return c->why = "invalid escape", false;
+            }
+            put_utf8(out, cap, &l, cp);
+            continue;
+        }
+        size_t k = utf8_seq(c->s + c->i, c->n - c->i);
+        if (!k) return c->why = "invalid UTF-8", false;
+        for (size_t j = 0; j < k; j++) {
+            if (out && l < cap) out[l] = c->s[c->i + j];
+            l++;
+        }
+        c->i += k;
+    }
+    if (len) *len = l;
+    return true;
+}
+
+static bool is_digit(uint8_t ch) { return ch >= '0' && ch <= '9'; }
+
+static bool scan_number(jcur *c) {
+    if (c->i < c->n && c->s[c->i] == '-') c->i++;
+    if (c->i >= c->n || !is_digit(c->s[c->i])) return c->why = "invalid number", false;
+    if (c->s[c->i] == '0') {
+        c->i++;
+        if (c->i < c->n && is_digit(c->s[c->i])) return c->why = "leading zero in a number", false;
+    } else {
+        while (c->i < c->n && is_digit(c->s[c->i])) c->i++;
+    }
+    if (c->i < c->n && c->s[c->i] == '.') {
+        c->i++;
+        if (c->i >= c->n || !is_digit(c->s[c->i])) return c->why = "digit expected after '.'", false;
+        while (c->i < c->n && is_digit(c->s[c->i])) c->i++;
+    }
+    if (c->i < c->n && (c->s[c->i] == 'e' || c->s[c->i] == 'E')) {
+        c->i++;
+        if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-')) c->i++;
+        if (c->i >= c->n || !is_digit(c->s[c->i])) return c->why = "digit expected in exponent", false;
+        while (c->i < c->n && is_digit(c->s[c->i])) c->i++;
+    }
+    return true;
+}
+
+static bool scan_literal(jcur *c, const char *word) {
+    size_t k = strlen(word);
+    if (c->n - c->i < k || memcmp(c->s + c->i, word, k) != 0) return c->why = "invalid literal", false;
+    c->i += k;
+    return true;
+}
+
+static bool scan_value(jcur *c, int depth) {
+    skip_ws(c);
+    if (c->i >= c->n) return c->why = "unexpected end of input", false;
+    uint8_t ch = c->s[c->i];
+    if (ch == '{' || ch == '[') {
+        if (depth >= CKPT_JSON_MAX_DEPTH) return c->why = "nested too deeply", false;
+        uint8_t close = ch == '{' ? '}' : ']';
+        c->i++;
+        skip_ws(c);
+        if (c->i < c->n && c->s[c->i] == close) {
+            c->i++;
+            return true;
+        }
+        for (;;) {
+            if (ch == '{') {
+                skip_ws(c);
+                if (!scan_string(c, NULL, 0, NULL)) return c->why = c->i < c->n && c->s[c->i] != '"' ? "expected a string key" : c->why, false;
+                skip_ws(c);
+                if (c->i >= c->n || c->s[c->i] != ':') return c->why = "expected ':'", false;
+                c->i++;
+            }
+            if (!scan_value(c, depth + 1)) return false;
+            skip_ws(c);
+            if (c->i >= c->n) return c->why = "unexpected end of input", false;
+            if (c->s[c->i] == ',') {
+                c->i++;
+                continue;
+            }
+            if (c->s[c->i] == close) {
+                c->i++;
+                return true;
+            }
+            return c->why = ch == '{' ? "expected ',' or '}'" : "expected ',' or ']'", false;
+        }
+    }
+    if (ch == '"') return scan_string(c, NULL, 0, NULL);
+    if (ch == '-' || is_digit(ch)) return scan_number(c);
+    if (ch == 't') return scan_literal(c, "true");
+    if (ch == 'f') return scan_literal(c, "false");
+    if (ch == 'n') return scan_literal(c, "null");
+    return c->why = "unexpected character", false;
+}
+
+ckpt_status ckpt_json_validate(const uint8_t *s, size_t len, char *err, size_t errlen) {
+    jcur c = {s, len, 0, NULL};
+    if (!s && len) return fail(CKPT_ERR_JSON, err, errlen, "no buffer");
+    if (scan_value(&c, 0)) {
+        skip_ws(&c);
+        if (c.i == c.n) return CKPT_OK;
+        c.why = "unexpected data after the JSON value";
+    }
+    if (c.i < c.n) {
+        uint8_t ch = c.s[c.i];
+        if (ch >= 0x20 && ch < 0x7f)
+            return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu ('%c')", c.why, c.i, ch);
+        return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu (0x%02x)", c.why, c.i, ch);
+    }
+    return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu (end)", c.why, c.i);
+}
+
+/* ---- the header schema ------------------------------------------------------------------- */
+
+/* Runs on a header that ckpt_json_validate() accepted, so grammar errors cannot happen here;
+ * each remaining check is about the safetensors schema. */
+
+typedef struct hparse {
+    jcur c;
+    char *err;
+    size_t errlen;
+} hparse;
+
+/* Decodes a string into a NUL-terminated buffer of cap bytes; what names it for errors. */
+static ckpt_status get_string(hparse *h, char *buf, size_t cap, const char *what) {
+    size_t len = 0;
+    if (!scan_string(&h->c, (uint8_t *)buf, cap - 1, &len))
+        return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "%s must be a string", what);
+    if (len > cap - 1) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "%s is longer than %zu bytes", what, cap - 1);
+    buf[len] = 0;
+    if (strlen(buf) != len) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "%s contains a NUL character", what);
+    return CKPT_OK;
+}
+
+static bool peek(hparse *h, uint8_t ch) {
+    skip_ws(&h->c);
+    return h->c.i < h->c.n && h->c.s[h->c.i] == ch;
+}
+
+static bool eat(hparse *h, uint8_t ch) {
+    if (!peek(h, ch)) return false;
+    h->c.i++;
+    return true;
+}
+
+/* A whole number in [0, 2^64): digits only, no sign, fraction or exponent. */
+static bool get_u64(hparse *h, uint64_t *out) {
+    skip_ws(&h->c);
+    jcur *c = &h->c;
+    size_t start = c->i;
+    if (c->i >= c->n || !is_digit(c->s[c->i])) return false;
+    uint64_t v = 0;
+    while (c->i < c->n && is_digit(c->s[c->i])) {
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(c->s[c->i] - '0'), &v))
+            return false;
+        c->i++;
+    }
+    if (c->i < c->n && (c->s[c->i] == '.' || c->s[c->i] == 'e' || c->s[c->i] == 'E')) return false;
+    if (c->i - start > 1 && c->s[start] == '0') return false;
+    *out = v;
+    return true;
+}
+
+static ckpt_status parse_metadata(hparse *h, ckpt_parsed *p) {
+    if (!eat(h, '{')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "__metadata__ must be an object of strings");
+    if (eat(h, '}')) return CKPT_OK;
+    for (;;) {
+        if (p->nmeta >= CKPT_MAX_META)
+            return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "__metadata__ has more than %d entries", CKPT_MAX_META);
+        ckpt_kv *kv = &p->meta[p->nmeta];
+        skip_ws(&h->c);
+        ckpt_status st = get_string(h, kv->key, sizeof kv->key, "a metadata key");
+        if (st) return st;
+        for (uint32_t j = 0; j < p->nmeta; j++)
+            if (!strcmp(p->meta[j].key, kv->key))
+                return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "duplicate metadata key '%s'", kv->key);
+        if (!eat(h, ':')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ':' in __metadata__");
+        skip_ws(&h->c);
+        char what[CKPT_MAX_NAME + 40];
+        snprintf(what, sizeof what, "metadata value of '%s'", kv->key);
+        st = get_string(h, kv->value, sizeof kv->value, what);
+        if (st) return st;
+        p->nmeta++;
+        if (eat(h, ',')) continue;
+        if (eat(h, '}')) return CKPT_OK;
+        return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ',' or '}' in __metadata__");
+    }
+}
+
+static const char *const known_dtypes[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16",
+                                           "BF16", "I32", "U32", "F32", "F64", "I64", "U64", "C64", "F4",
+                                           "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"};
+
+static ckpt_status parse_tensor(hparse *h, ckpt_tensor *t) {
+    const char *n = t->name;
+    if (!eat(h, '{')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "entry of tensor '%s' must be an object", n);
+    bool have_dtype = false, have_shape = false, have_offsets = false;
+    if (!eat(h, '}')) {
+        for (;;) {
+            char key[32];
+            skip_ws(&h->c);
+            size_t klen = 0;
+            if (!scan_string(&h->c, (uint8_t *)key, sizeof key - 1, &klen) || klen > sizeof key - 1)
+                return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has an unknown field", n);
+            key[klen] = 0;
+            if (!eat(h, ':')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ':' in tensor '%s'", n);
+            if (!strcmp(key, "dtype") && strlen(key) == klen) {
+                if (have_dtype) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has two dtype fields", n);
+                have_dtype = true;
+                char dt[16];
+                size_t dlen = 0;
+                skip_ws(&h->c);
+                if (!scan_string(&h->c, (uint8_t *)dt, sizeof dt - 1, &dlen))
+                    return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "dtype of tensor '%s' must be a string", n);
+                if (dlen > sizeof dt - 1) return fail(CKPT_ERR_DTYPE, h->err, h->errlen, "tensor '%s' has an unknown dtype", n);
+                dt[dlen] = 0;
+                if (strcmp(dt, "F32") != 0 || strlen(dt) != dlen) {
+                    for (size_t k = 0; k < sizeof known_dtypes / sizeof *known_dtypes; k++)
+                        if (!strcmp(dt, known_dtypes[k]) && strlen(dt) == dlen)
+                            return fail(CKPT_ERR_DTYPE, h->err, h->errlen,
+                                        "tensor '%s' has dtype %s; only F32 is accepted", n, dt);
+                    return fail(CKPT_ERR_DTYPE, h->err, h->errlen, "tensor '%s' has an unknown dtype '%s'", n, dt);
+                }
+            } else if (!strcmp(key, "shape") && strlen(key) == klen) {
+                if (have_shape) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has two shape fields", n);
+                have_shape = true;
+                if (!eat(h, '['))
+                    return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "shape of tensor '%s' must be an array of whole numbers", n);
+                t->rank = 0;
+                if (!eat(h, ']')) {
+                    for (;;) {
+                        if (t->rank >= CKPT_MAX_RANK)
+                            return fail(CKPT_ERR_SHAPE, h->err, h->errlen, "tensor '%s' has more than %d dimensions", n, CKPT_MAX_RANK);
+                        if (!get_u64(h, &t->shape[t->rank]))
+                            return fail(CKPT_ERR_SCHEMA, h->err, h->errlen,
+                                        "shape of tensor '%s' must be an array of whole numbers below 2^64", n);
+                        t->rank++;
+                        if (eat(h, ',')) continue;
+                        if (eat(h, ']')) break;
+                        return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "shape of tensor '%s' is malformed", n);
+                    }
+                }
+            } else if (!strcmp(key, "data_offsets") && strlen(key) == klen) {
+                if (have_offsets) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has two data_offsets fields", n);
+                have_offsets = true;
+                if (!eat(h, '[') || !get_u64(h, &t->begin) || !eat(h, ',') || !get_u64(h, &t->end) || !eat(h, ']'))
+                    return fail(CKPT_ERR_SCHEMA, h->err, h->errlen,
+                                "data_offsets of tensor '%s' must be two whole numbers [begin, end] below 2^64", n);
+            } else {
+                return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has an unknown field '%s'", n, key);
+            }
+            if (eat(h, ',')) continue;
+            if (eat(h, '}')) break;
+            return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ',' or '}' in tensor '%s'", n);
+        }
+    }
+    if (!have_dtype) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has no dtype", n);
+    if (!have_shape) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has no shape", n);
+    if (!have_offsets) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has no data_offsets", n);
+    return CKPT_OK;
+}
+
+static void format_shape(char *buf, size_t cap, const ckpt_tensor *t) {
+    size_t used = 0;
+    int w = snprintf(buf, cap, "[");
+    if (w > 0) used = (size_t)w;
+    for (uint32_t i = 0; i < t->rank && used < cap; i++) {
+        w = snprintf(buf + used, cap - used, i ? ", %llu" : "%llu", (unsigned long long)t->shape[i]);
+        if (w < 0) return;
+        used += (size_t)w;
+    }
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+}
+
+static int cmp_range(const void *a, const void *b) {
+    const ckpt_tensor *x = *(const ckpt_tensor *const *)a, *y = *(const ckpt_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+ckpt_status ckpt_parse(const uint8_t *bytes, size_t len, ckpt_parsed *out, char *err, size_t errlen) {
+    if (!out || (!bytes && len)) return fail(CKPT_ERR_IO, err, errlen, "ckpt_parse called without a buffer");
+    memset(out, 0, sizeof *out);
+    if (len < 8)
+        return fail(CKPT_ERR_TRUNCATED, err, errlen, "file is %zu bytes, too short for the 8-byte safetensors header length", len);
+    uint64_t n = 0;
+    for (int k = 7; k >= 0; k--) n = n << 8 | bytes[k];
+    if (n == 0) return fail(CKPT_ERR_HEADER_SIZE, err, errlen, "header length is 0: not a safetensors file");
+    if (n > CKPT_MAX_HEADER)
+        return fail(CKPT_ERR_HEADER_SIZE, err, errlen,
+                    "header length %llu is over the %llu-byte limit (not a safetensors file, or a hostile one)",
+                    (unsigned long long)n, (unsigned long long)CKPT_MAX_HEADER);
+    if (n > len - 8)
+        return fail(CKPT_ERR_TRUNCATED, err, errlen,
+                    "header length %llu runs past the end of the file (%zu bytes): truncated or not safetensors",
+                    (unsigned long long)n, len);
+    const uint8_t *hdr = bytes + 8;
+    size_t hlen = (size_t)n;
+    out->header_len = n;
+    if (hdr[0] != '{') return fail(CKPT_ERR_JSON, err, errlen, "header does not start with '{': not a safetensors file");
+    /* the JSON object, then only space padding */
+    size_t jlen = hlen;
+    while (jlen > 0 && hdr[jlen - 1] == ' ') jlen--;
+    ckpt_status st = ckpt_json_validate(hdr, jlen, err, errlen);
+    if (st) return st;
+
+    hparse h = {{hdr, jlen, 0, NULL}, err, errlen};
+    if (!eat(&h, '{')) return fail(CKPT_ERR_SCHEMA, err, errlen, "header must be a JSON object");
+    bool have_meta = false;
+    if (!eat(&h, '}')) {
+        for (;;) {
+            char key[CKPT_MAX_NAME + 1];
+            skip_ws(&h.c);
+            st = get_string(&h, key, sizeof key, "a tensor name");
+            if (st) return st;
+            if (!eat(&h, ':')) return fail(CKPT_ERR_SCHEMA, err, errlen, "expected ':' after '%s'", key);
+            if (!strcmp(key, "__metadata__")) {
+                if (have_meta) return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate key '__metadata__'");
+                have_meta = true;
+                st = parse_metadata(&h, out);
+                if (st) return st;
+            } else {
+                if (!key[0]) return fail(CKPT_ERR_SCHEMA, err, errlen, "a tensor has an empty name");
+                for (uint32_t j = 0; j < out->ntensors; j++)
+                    if (!strcmp(out->tensors[j].name, key))
+                        return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate tensor '%s'", key);
+                if (out->ntensors >= CKPT_MAX_TENSORS)
+                    return fail(CKPT_ERR_SCHEMA, err, errlen, "more than %d tensors", CKPT_MAX_TENSORS);
+                ckpt_tensor *t = &out->tensors[out->ntensors];
+                memcpy(t->name, key, sizeof key);
+                st = parse_tensor(&h, t);
+                if (st) return st;
+                out->ntensors++;
+            }
+            if (eat(&h, ',')) continue;
+            if (eat(&h, '}')) break;
+            return fail(CKPT_ERR_SCHEMA, err, errlen, "expected ',' or '}' in the header");
+        }
+    }
+    skip_ws(&h.c);
+    if (h.c.i != jlen) return fail(CKPT_ERR_SCHEMA, err, errlen, "header holds more than one JSON object");
+    if (jlen != hlen) {
+        /* ckpt_json_validate allowed JSON whitespace inside; padding after the object must be
+         * spaces only, which the trim above guarantees. Nothing to do. */
+    }
+
+    /* sizes and byte ranges, all checked */
+    const uint8_t *data = hdr + hlen;
+    uint64_t data_len = (uint64_t)(len - 8 - hlen);
+    ckpt_tensor *order[CKPT_MAX_TENSORS];
+    for (uint32_t i = 0; i < out->ntensors; i++) {
+        ckpt_tensor *t = &out->tensors[i];
+        char shape[160];
+        format_shape(shape, sizeof shape, t);
+        uint64_t count = 1, bytes_needed;
+        for (uint32_t d = 0; d < t->rank; d++)
+            if (__builtin_mul_overflow(count, t->shape[d], &count))
+                return fail(CKPT_ERR_SIZE, err, errlen, "shape %s of tensor '%s' overflows 64 bits", shape, t->name);
+        if (__builtin_mul_overflow(count, (uint64_t)4, &bytes_needed))
+            return fail(CKPT_ERR_SIZE, err, errlen, "shape %s of tensor '%s' overflows 64 bits", shape, t->name);
+        t->count = count;
+        if (t->end < t->begin)
+            return fail(CKPT_ERR_OFFSETS, err, errlen, "tensor '%s' has data_offsets [%llu, %llu]: end before begin", t->name,
+                        (unsigned long long)t->begin, (unsigned long long)t->end);
+        if (t->end - t->begin != bytes_needed)
+            return fail(CKPT_ERR_SIZE, err, errlen,
+                        "tensor '%s' has shape %s (%llu bytes as F32) but its data_offsets span %llu bytes", t->name, shape,
+                        (unsigned long long)bytes_needed, (unsigned long long)(t->end - t->begin));
+        if (t->end > data_len)
+            return fail(CKPT_ERR_OFFSETS, err, errlen,
+                        "tensor '%s' ends at byte %llu of the data section, past its end (%llu bytes): truncated file or bad offsets",
+                        t->name, (unsigned long long)t->end, (unsigned long long)data_len);
+        t->data = data + t->begin;
+        order[i] = t;
+    }
+    qsort(order, out->ntensors, sizeof *order, cmp_range);
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < out->ntensors; i++) {
+        const ckpt_tensor *t = order[i];
+        if (t->begin < pos)
+            return fail(CKPT_ERR_OFFSETS, err, errlen, "tensors '%s' and '%s' overlap (bytes %llu..%llu and %llu..%llu)",
+                        order[i - 1]->name, t->name, (unsigned long long)order[i - 1]->begin,
+                        (unsigned long long)order[i - 1]->end, (unsigned long long)t->begin, (unsigned long long)t->end);
+        if (t->begin > pos)
+            return fail(CKPT_ERR_OFFSETS, err, errlen, "bytes %llu..%llu of the data section belong to no tensor (gap before '%s')",
+                        (unsigned long long)pos, (unsigned long long)t->begin, t->name);
+        pos = t->end;
+    }
+    if (pos != data_len)
+        return fail(CKPT_ERR_TRAILING, err, errlen, "%llu trailing bytes after the last tensor (data section is %llu bytes, tensors cover %llu)",
+                    (unsigned long long)(data_len - pos), (unsigned long long)data_len, (unsigned long long)pos);
+    return CKPT_OK;
+}
+
+const char *ckpt_meta_get(const ckpt_parsed *p, const char *key) {
+    for (uint32_t i = 0; i < p->nmeta; i++)
+        if (!strcmp(p->meta[i].key, key)) return p->meta[i].value;
+    return NULL;
+}
+
+const ckpt_tensor *ckpt_find_tensor(const ckpt_parsed *p, const char *name) {
+    for (uint32_t i = 0; i < p->ntensors; i++)
+        if (!strcmp(p->tensors[i].name, name)) return &p->tensors[i];
+    return NULL;
+}
+
+/* ---- the writer -------------------------------------------------------------------------- */
+
+typedef struct sbuf {
+    uint8_t *p;
+    size_t n, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const void *s, size_t k) {
+    if (b->oom) return;
+    size_t need;
+    if (__builtin_add_overflow(b->n, k, &need)) {
+        b->oom = true;
+        return;
+    }
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need) {
+            if (__builtin_mul_overflow(cap, 2, &cap)) {
+                b->oom = true;
+                return;
+            }
+        }
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, k);
+    b->n = need;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* A JSON string: quotes, escapes for '"', '\\' and control characters; invalid UTF-8 bytes
+ * become U+FFFD so the header stays valid JSON whatever the input. */
+static void sb_json_string(sbuf *b, const char *s) {
+    sb_str(b, "\"");
+    const uint8_t *u = (const uint8_t *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint8_t ch = u[i];
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            sb_put(b, e, 2);
+            i++;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            char e[8];
+            snprintf(e, sizeof e, "\\u%04x", ch);
+            sb_str(b, e);
+            i++;
+        } else {
+            size_t k = utf8_seq(u + i, n - i);
+            if (k) {
+                sb_put(b, u + i, k);
+                i += k;
+            } else {
+                sb_str(b, "\\ufffd");
+                i++;
+            }
+        }
+    }
+    sb_str(b, "\"");
+}
+
+ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, const ckpt_kv *meta, size_t nmeta,
+                           uint8_t **out, size_t *out_len, char *err, size_t errlen) {
+    *out = NULL;
+    *out_len = 0;
+    if (ntensors > CKPT_MAX_TENSORS || nmeta > CKPT_MAX_META)
+        return fail(CKPT_ERR_SCHEMA, err, errlen, "too many tensors or metadata entries to write");
+    sbuf h = {0};
+    sb_str(&h, "{");
+    if (nmeta) {
+        sb_str(&h, "\"__metadata__\":{");
+        for (size_t i = 0; i < nmeta; i++) {
+            if (i) sb_str(&h, ",");
+            sb_json_string(&h, meta[i].key);
+            sb_str(&h, ":");
+            sb_json_string(&h, meta[i].value);
+        }
+        sb_str(&h, "}");
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < ntensors; i++) {
+        const ckpt_out_tensor *t = &tensors[i];
+        uint64_t count = 1, bytes;
+        for (uint32_t d = 0; d < t->rank; d++)
+            if (__builtin_mul_overflow(count, t->shape[d], &count)) goto overflow;
+        if (__builtin_mul_overflow(count, (uint64_t)4, &bytes) || t->rank > CKPT_MAX_RANK) goto overflow;
+        if (nmeta || i) sb_str(&h, ",");
+        sb_json_string(&h, t->name);
+        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        char num[48];
+        for (uint32_t d = 0; d < t->rank; d++) {
+            snprintf(num, sizeof num, d ? ",%llu" : "%llu", (unsigned long long)t->shape[d]);
+            sb_str(&h, num);
+        }
+        uint64_t end;
+        if (__builtin_add_overflow(off, bytes, &end)) goto overflow;
+        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)end);
+        sb_str(&h, num);
+        off = end;
+    }
+    sb_str(&h, "}");
+    while (!h.oom && h.n % 8) sb_str(&h, " ");
+    if (h.oom) {
+        free(h.p);
+        return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory building the header");
+    }
+    if (h.n > CKPT_MAX_HEADER) {
+        free(h.p);
+        return fail(CKPT_ERR_HEADER_SIZE, err, errlen, "header would be %zu bytes, over the %llu-byte limit", h.n,
+                    (unsigned long long)CKPT_MAX_HEADER);
+    }
+    size_t total;
+    if (off > SIZE_MAX || __builtin_add_overflow((size_t)off, h.n + 8, &total)) {
+        free(h.p);
+        goto overflow;
+    }
+    uint8_t *buf = malloc(total ? total : 1);
+    if (!buf) {
+        free(h.p);
+        return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for a %zu-byte file", total);
+    }
+    uint64_t n = h.n;
+    for (int k = 0; k < 8; k++) buf[k] = (uint8_t)(n >> (8 * k));
+    memcpy(buf + 8, h.p, h.n);
+    free(h.p);
+    uint8_t *d = buf + 8 + h.n;
+    for (size_t i = 0; i < ntensors; i++) {
+        const ckpt_out_tensor *t = &tensors[i];
+        uint64_t count = 1;
+        for (uint32_t dd = 0; dd < t->rank; dd++) count *= t->shape[dd];
+        for (uint64_t k = 0; k < count; k++) {
+            uint32_t bits;
+            memcpy(&bits, &t->data[k], 4);
+            d[0] = (uint8_t)bits, d[1] = (uint8_t)(bits >> 8), d[2] = (uint8_t)(bits >> 16), d[3] = (uint8_t)(bits >> 24);
+            d += 4;
+        }
+    }
+    *out = buf;
+    *out_len = total;
+    return CKPT_OK;
+overflow:
+    free(h.p);
+    return fail(CKPT_ERR_SIZE, err, errlen, "tensor sizes overflow");
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static float get_f32(const uint8_t *p) {
+    uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint64_t ckpt_fnv1a64(uint64_t h, const void *bytes, size_t n) {
+    const uint8_t *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t ckpt_params_fingerprint(const float *params, size_t count) {
+    uint64_t h = CKPT_FNV_OFFSET;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &params[i], 4);
+        uint8_t le[4] = {(uint8_t)bits, (uint8_t)(bits >> 8), (uint8_t)(bits >> 16), (uint8_t)(bits >> 24)};
+        h = ckpt_fnv1a64(h, le, 4);
+    }
+    return h;
+}
+
+static size_t param_count(uint32_t hidden) {
+    return (size_t)hidden * MLP_INPUTS + hidden + (size_t)MLP_CLASSES * hidden + MLP_CLASSES;
+}
+
+/* Copies a tensor's F32 data into dst, refusing NaN and infinities. */
+static ckpt_status copy_finite(const ckpt_tensor *t, float *dst, char *err, size_t errlen) {
+    for (uint64_t k = 0; k < t->count; k++) {
+        float v = get_f32(t->data + 4 * k);
+        if (!isfinite(v))
+            return fail(CKPT_ERR_VALUE, err, errlen, "tensor '%s' holds %s at index %llu", t->name,
+                        isnan(v) ? "NaN" : "an infinity", (unsigned long long)k);
+        dst[k] = v;
+    }
+    return CKPT_OK;
+}
+
+/* ---- the model ---------------------------------------------------------------------------- */
+
+static const char *const model_names[4] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+
+ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < p->ntensors; i++) {
+        bool known = false;
+        for (int k = 0; k < 4; k++) known |= !strcmp(p->tensors[i].name, model_names[k]);
+        if (!known)
+            return fail(CKPT_ERR_TENSOR, err, errlen,
+                        "unexpected tensor '%s': a model holds only 0.weight, 0.bias, 2.weight and 2.bias%s",
+                        p->tensors[i].name,
+                        !strcmp(p->tensors[i].name, CKPT_VELOCITY_TENSOR) ? " (this is a training-state file)" : "");
+    }
+    const ckpt_tensor *t[4];
+    for (int k = 0; k < 4; k++)
+        if (!(t[k] = ckpt_find_tensor(p, model_names[k])))
+            return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s' (a model holds 0.weight, 0.bias, 2.weight, 2.bias)",
+                        model_names[k]);
+    char shape[160];
+    format_shape(shape, sizeof shape, t[0]);
+    if (t[0]->rank != 2 || t[0]->shape[1] != MLP_INPUTS)
+        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '0.weight' has shape %s, expected [H, %d]", shape, MLP_INPUTS);
+    uint64_t h = t[0]->shape[0];
+    if (h < 1 || h > MLP_MAX_HIDDEN)
+        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '0.weight' has shape %s: hidden size %llu is outside 1..%d", shape,
+                    (unsigned long long)h, MLP_MAX_HIDDEN);
+    const uint64_t want[4][2] = {{h, MLP_INPUTS}, {h, 0}, {MLP_CLASSES, h}, {MLP_CLASSES, 0}};
+    const uint32_t rank[4] = {2, 1, 2, 1};
+    for (int k = 1; k < 4; k++) {
+        bool ok = t[k]->rank == rank[k] && t[k]->shape[0] == want[k][0] && (rank[k] == 1 || t[k]->shape[1] == want[k][1]);
+        if (!ok) {
+            format_shape(shape, sizeof shape, t[k]);
+            char exp[64];
+            if (rank[k] == 1) snprintf(exp, sizeof exp, "[%llu]", (unsigned long long)want[k][0]);
+            else snprintf(exp, sizeof exp, "[%llu, %llu]", (unsigned long long)want[k][0], (unsigned long long)want[k][1]);
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected %s to match 0.weight [%llu, %d]",
+                        model_names[k], shape, exp, (unsigned long long)h, MLP_INPUTS);
+        }
+    }
+    out->hidden = (uint32_t)h;
+    out->params = malloc(param_count(out->hidden) * sizeof(float));
+    if (!out->params) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %llu parameters", (unsigned long long)param_count(out->hidden));
+    size_t o = 0;
+    for (int k = 0; k < 4; k++) {
+        ckpt_status st = copy_finite(t[k], out->params + o, err, errlen);
+        if (st) {
+            ckpt_model_free(out);
+            return st;
+        }
+        o += (size_t)t[k]->count;
+    }
+    return CKPT_OK;
+}
+
+ckpt_status ckpt_model_encode(uint32_t hidden, const float *params, const ckpt_kv *meta, size_t nmeta, uint8_t **out,
+                              size_t *out_len, char *err, size_t errlen) {
+    if (hidden < 1 || hidden > MLP_MAX_HIDDEN) return fail(CKPT_ERR_SHAPE, err, errlen, "hidden size %u is out of range", hidden);
+    size_t n1 = (size_t)hidden * MLP_INPUTS, n2 = (size_t)MLP_CLASSES * hidden;
+    ckpt_out_tensor t[4] = {
+        {"0.weight", 2, {hidden, MLP_INPUTS, 0, 0}, params},
+        {"0.bias", 1, {hidden, 0, 0, 0}, params + n1},
+        {"2.weight", 2, {MLP_CLASSES, hidden, 0, 0}, params + n1 + hidden},
+        {"2.bias", 1, {MLP_CLASSES, 0, 0, 0}, params + n1 + hidden + n2},
+    };
+    return ckpt_serialize(t, 4, meta, nmeta, out, out_len, err, errlen);
+}
+
+void ckpt_model_free(ckpt_model *m) {
+    if (!m) return;
+    free(m->params);
+    m->params = NULL;
+    m->hidden = 0;
+}
+
+size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
+    size_t n = 0;
+    const mlp_config *c = &info->cfg;
+#define KV(k, ...) (snprintf(kv[n].key, sizeof kv[n].key, "%s", k), snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__), n++)
+    KV("format", "pt");
+    KV("producer", "wgtrain");
+    KV("architecture", "torch.nn.Sequential(Linear(784, %u), ReLU(), Linear(%u, 10))", c->hidden, c->hidden);
+    KV("hidden", "%u", c->hidden);
+    KV("epoch", "%u", info->epoch);
+    KV("epochs", "%u", c->epochs);
+    KV("batch", "%u", c->batch);
+    KV("lr", "%.9g", (double)c->lr);
+    KV("momentum", "%.9g", (double)c->momentum);
+    KV("schedule", "%s", c->schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
+    KV("optimizer", "SGD%s", c->momentum > 0 ? " with momentum" : "");
+    KV("loss", "cross-entropy (softmax)");
+    KV("seed", "%llu", (unsigned long long)c->seed);
+    KV("dataset", "MNIST");
+    KV("train_samples", "%u", info->train_samples);
+    KV("test_samples", "%u", info->test_samples);
+    KV("input", "28x28 grayscale, white digit on black, flattened row-major to 784");
+    KV("input_normalization", "x = (pixel / 255 - 0.1307) / 0.3081");
+    if (info->test_accuracy >= 0) KV("test_accuracy", "%.6f", info->test_accuracy);
+#undef KV
+    return n;
+}
+
+void ckpt_json_fputs(const char *s, void *file) {
+    sbuf b = {0};
+    sb_json_string(&b, s);
+    if (!b.oom) fwrite(b.p, 1, b.n, (FILE *)file);
+    free(b.p);
+}
+
+/* ---- the training state ------------------------------------------------------------------- */
+
+static const char *const state_keys[] = {
+    "format", "version", "epochs_done", "global_step", "steps_per_epoch", "train_samples", "train_fingerprint",
+    "model_fingerprint", "seed", "hidden", "batch", "epochs", "lr", "momentum", "schedule", "save_every",
+};
+static const char *const state_info_keys[] = {"rng", "data_order", "producer"};
+#define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
+
+static bool parse_meta_u64(const char *s, uint64_t max, uint64_t *out) {
+    if (!*s || (s[0] == '0' && s[1])) return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (!is_digit((uint8_t)*s)) return false;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v)) return false;
+    }
+    if (v > max) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_meta_f32(const char *s, float *out) {
+    if (!*s || !(is_digit((uint8_t)s[0]) || s[0] == '-' || s[0] == '.')) return false;
+    for (const char *q = s; *q; q++)
+        if (!(is_digit((uint8_t)*q) || *q == '.' || *q == '-' || *q == '+' || *q == 'e' || *q == 'E')) return false;
+    char *end;
+    float v = strtof(s, &end);
+    if (*end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_meta_hex64(const char *s, uint64_t *out) {
+    if (strlen(s) != 16) return false;
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        int h = hexval((uint8_t)s[i]);
+        if (h < 0 || (s[i] >= 'A' && s[i] <= 'F')) return false;
+        v = v << 4 | (uint64_t)h;
+    }
+    *out = v;
+    return true;
+}
+
+ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_len, char *err, size_t errlen) {
+    ckpt_kv kv[N_STATE_KEYS + 3];
+    size_t n = 0;
+#define KV(k, ...) (snprintf(kv[n].key, sizeof kv[n].key, "%s", k), snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__), n++)
+    KV("format", "%s", CKPT_STATE_FORMAT);
+    KV("version", "1");
+    KV("producer", "wgtrain");
+    KV("epochs_done", "%u", s->epochs_done);
+    KV("global_step", "%llu", (unsigned long long)s->global_step);
+    KV("steps_per_epoch", "%u", s->steps_per_epoch);
+    KV("train_samples", "%u", s->train_samples);
+    KV("train_fingerprint", "%016llx", (unsigned long long)s->train_fingerprint);
+    KV("model_fingerprint", "%016llx", (unsigned long long)s->model_fingerprint);
+    KV("seed", "%llu", (unsigned long long)s->cfg.seed);
+    KV("hidden", "%u", s->cfg.hidden);
+    KV("batch", "%u", s->cfg.batch);
+    KV("epochs", "%u", s->cfg.epochs);
+    KV("lr", "%.9g", (double)s->cfg.lr);
+    KV("momentum", "%.9g", (double)s->cfg.momentum);
+    KV("schedule", "%s", s->cfg.schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
+    KV("save_every", "%u", s->save_every);
+    KV("rng", "splitmix64 seeded from (seed, epoch): seed and epochs_done are the whole RNG state");
+    KV("data_order", "epoch e shuffles with mlp_epoch_order(seed, e); resume at the start of epoch epochs_done+1");
+#undef KV
+    ckpt_out_tensor t = {CKPT_VELOCITY_TENSOR, 1, {param_count(s->cfg.hidden), 0, 0, 0}, s->velocity};
+    return ckpt_serialize(&t, 1, kv, n, out, out_len, err, errlen);
+}
+
+ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < p->nmeta; i++) {
+        bool known = false;
+        for (size_t k = 0; k < N_STATE_KEYS; k++) known |= !strcmp(p->meta[i].key, state_keys[k]);
+        for (size_t k = 0; k < sizeof state_info_keys / sizeof *state_info_keys; k++)
+            known |= !strcmp(p->meta[i].key, state_info_keys[k]);
+        if (!known) return fail(CKPT_ERR_METADATA, err, errlen, "unknown training-state metadata key '%s'", p->meta[i].key);
+    }
+    const char *v[N_STATE_KEYS];
+    for (size_t k = 0; k < N_STATE_KEYS; k++)
+        if (!(v[k] = ckpt_meta_get(p, state_keys[k])))
+            return fail(CKPT_ERR_METADATA, err, errlen, "training state lacks metadata '%s'%s", state_keys[k],
+                        k == 0 ? " (not a training-state file)" : "");
+    if (strcmp(v[0], CKPT_STATE_FORMAT) != 0)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata format is '%s', expected '%s'", v[0], CKPT_STATE_FORMAT);
+    if (strcmp(v[1], "1") != 0)
+        return fail(CKPT_ERR_METADATA, err, errlen, "training-state version '%s' is not supported (this wgtrain reads 1)", v[1]);
+    uint64_t epochs_done, global_step, spe, samples, seed, hidden, batch, epochs, save_every;
+    struct {
+        const char *key;
+        uint64_t max, *dst;
+    } ints[] = {
+        {"epochs_done", 100000, &epochs_done}, {"global_step", UINT64_MAX, &global_step}, {"steps_per_epoch", UINT32_MAX, &spe},
+        {"train_samples", UINT32_MAX, &samples}, {"seed", UINT64_MAX, &seed}, {"hidden", MLP_MAX_HIDDEN, &hidden},
+        {"batch", MLP_MAX_BATCH, &batch}, {"epochs", 100000, &epochs}, {"save_every", 100000, &save_every},
+    };
+    for (size_t k = 0; k < sizeof ints / sizeof *ints; k++) {
+        const char *s = ckpt_meta_get(p, ints[k].key);
+        if (!parse_meta_u64(s, ints[k].max, ints[k].dst))
+            return fail(CKPT_ERR_METADATA, err, errlen, "metadata %s is '%s', not a whole number in 0..%llu", ints[k].key, s,
+                        (unsigned long long)ints[k].max);
+    }
+    if (hidden < 1 || batch < 1 || epochs < 1 || samples < 1 || save_every < 1 || epochs_done < 1)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata hidden, batch, epochs, train_samples, save_every and epochs_done must be >= 1");
+    if (epochs_done > epochs)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata epochs_done %llu is more than epochs %llu", (unsigned long long)epochs_done,
+                    (unsigned long long)epochs);
+    if (batch > samples)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata batch %llu is larger than train_samples %llu", (unsigned long long)batch,
+                    (unsigned long long)samples);
+    uint64_t want_spe = (samples + batch - 1) / batch, want_step;
+    if (spe != want_spe)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata steps_per_epoch %llu does not match train_samples/batch (%llu)",
+                    (unsigned long long)spe, (unsigned long long)want_spe);
+    if (__builtin_mul_overflow(epochs_done, spe, &want_step) || global_step != want_step)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata global_step %llu is not epochs_done x steps_per_epoch", (unsigned long long)global_step);
+    float lr, momentum;
+    if (!parse_meta_f32(v[12], &lr) || !(lr > 0.0f) || lr > 1000.0f)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata lr '%s' is not a number in (0, 1000]", v[12]);
+    if (!parse_meta_f32(v[13], &momentum) || momentum < 0.0f || momentum >= 1.0f)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata momentum '%s' is not a number in [0, 1)", v[13]);
+    mlp_schedule sched;
+    if (!strcmp(v[14], "cosine")) sched = MLP_SCHEDULE_COSINE;
+    else if (!strcmp(v[14], "constant")) sched = MLP_SCHEDULE_CONSTANT;
+    else return fail(CKPT_ERR_METADATA, err, errlen, "metadata schedule is '%s', not cosine or constant", v[14]);
+    uint64_t train_fp, model_fp;
+    if (!parse_meta_hex64(v[6], &train_fp) || !parse_meta_hex64(v[7], &model_fp))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata train_fingerprint and model_fingerprint must be 16 lowercase hex digits");
+
+    for (uint32_t i = 0; i < p->ntensors; i++)
+        if (strcmp(p->tensors[i].name, CKPT_VELOCITY_TENSOR) != 0)
+            return fail(CKPT_ERR_TENSOR, err, errlen, "unexpected tensor '%s' in a training-state file (it holds only %s)",
+                        p->tensors[i].name, CKPT_VELOCITY_TENSOR);
+    const ckpt_tensor *t = ckpt_find_tensor(p, CKPT_VELOCITY_TENSOR);
+    if (!t) return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s'", CKPT_VELOCITY_TENSOR);
+    size_t pc = param_count((uint32_t)hidden);
+    if (t->rank != 1 || t->shape[0] != pc) {
+        char shape[160];
+        format_shape(shape, sizeof shape, t);
+        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%zu] for hidden %llu", CKPT_VELOCITY_TENSOR,
+                    shape, pc, (unsigned long long)hidden);
+    }
+    out->velocity = malloc(pc * sizeof(float));
+    if (!out->velocity) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu floats", pc);
+    ckpt_status st = copy_finite(t, out->velocity, err, errlen);
+    if (st) {
+        ckpt_state_free(out);
+        return st;
+    }
+    out->cfg.hidden = (uint32_t)hidden;
+    out->cfg.batch = (uint32_t)batch;
+    out->cfg.epochs = (uint32_t)epochs;
+    out->cfg.lr = lr;
+    out->cfg.momentum = momentum;
+    out->cfg.schedule = sched;
+    out->cfg.seed = seed;
+    out->epochs_done = (uint32_t)epochs_done;
+    out->global_step = global_step;
+    out->steps_per_epoch = (uint32_t)spe;
+    out->train_samples = (uint32_t)samples;
+    out->save_every = (uint32_t)save_every;
+    out->train_fingerprint = train_fp;
+    out->model_fingerprint = model_fp;
+    return CKPT_OK;
+}
+
+void ckpt_state_free(ckpt_state *s) {
+    if (!s) return;
+    free(s->velocity);
+    s->velocity = NULL;
+}

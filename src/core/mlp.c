@@ -40,6 +40,11 @@ struct mlp_trainer {
     gpu_kernel *k_d1f, *k_d2f, *k_sx, *k_d2b, *k_d1b, *k_sgd, *k_cls;
     WGPUBindGroup bg_d1f, bg_d2f, bg_sx, bg_d2b, bg_d1b, bg_sgd;
     uint32_t groups_d1f, groups_d2f, groups_d2b, groups_d1b, groups_sgd;
+    /* fast path */
+    gpu_kernel *k_ffb, *k_fup;
+    WGPUBindGroup bg_ffb, bg_fup;
+    gpu_buffer acts; /* hidden, dhidden, dlogits, per-sample metrics: carved */
+    uint32_t fused_tb, groups_fup;
     gpu_readback readback[READBACK_SLOTS];
     uint32_t *order_host;
     step_params *steps_host;
@@ -86,6 +91,7 @@ mlp_config mlp_config_default(void) {
     c.schedule = MLP_SCHEDULE_COSINE;
     c.seed = 1;
     c.report_every = 50;
+    c.kernels = MLP_KERNELS_FUSED;
     return c;
 }
 
@@ -308,6 +314,27 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_kernel_get(gpu, "dense1_backward.wgsl", c_hidden, 1, &t->k_d1b));
     TRY_GPU(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
     TRY_GPU(gpu_kernel_get(gpu, "classify.wgsl", NULL, 0, &t->k_cls));
+    if (config->kernels == MLP_KERNELS_FUSED) {
+        /* samples per workgroup: as many as the adapter's workgroup memory holds, up to 8 */
+        uint32_t per_sample_bytes = MLP_INPUTS * 4 + 2 * MLP_CLASSES * 4;
+        t->fused_tb = gpu_info(gpu)->max_workgroup_storage / per_sample_bytes;
+        if (t->fused_tb > 8) t->fused_tb = 8;
+        if (t->fused_tb < 1) return fail(t, MLP_ERR_GPU, "the adapter's workgroup memory is too small for the fused kernels");
+        uint32_t w1_tiles = (h + 15) / 16 * 13, flat = (h + MLP_CLASSES * h + MLP_CLASSES + 255) / 256;
+        double bh = (double)b * h;
+        gpu_constant c_ffb[] = {{"HIDDEN", h}, {"TB", t->fused_tb}, {"OFF_W1", (double)t->offsets[T_W1]},
+                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
+                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
+                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}};
+        gpu_constant c_fup[] = {{"HIDDEN", h}, {"MOMENTUM", config->momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
+                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
+                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
+                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}, {"W1_TILES", w1_tiles},
+                                {"FLAT_GROUPS", flat}};
+        TRY_GPU(gpu_kernel_get(gpu, "fused_forward_backward.wgsl", c_ffb, 9, &t->k_ffb));
+        TRY_GPU(gpu_kernel_get(gpu, "fused_update.wgsl", c_fup, 11, &t->k_fup));
+        t->groups_fup = w1_tiles + flat + 1;
+    }
     TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &t->groups_d1f));
     TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &t->groups_d2f));
     TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &t->groups_d2b));
@@ -340,6 +367,8 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_buffer_create(gpu, &t->dhidden, "dhidden", (size_t)b * h * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->logits, "logits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dlogits, "dlogits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", ((size_t)2 * b * h + (size_t)b * MLP_CLASSES + 2 * b) * 4,
+                              GPU_STORAGE));
     for (int i = 0; i < READBACK_SLOTS; i++)
         TRY_GPU(gpu_readback_init(gpu, &t->readback[i], (uint64_t)config->report_every * 8));
 
@@ -370,6 +399,15 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     gpu_bind sgd[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
                       {"velocity", &t->velocity, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
+    if (config->kernels == MLP_KERNELS_FUSED) {
+        gpu_bind ffb[] = {step, {"images", &t->train_images, 0, 0}, {"labels", &t->train_labels, 0, 0},
+                          {"order", &t->order, 0, 0}, {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_ffb, ffb, 6, &t->bg_ffb));
+        gpu_bind fup[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
+                          {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+                          {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fup, fup, 7, &t->bg_fup));
+    }
 
     if (test) {
         ms = eval_set_create(t, &t->test, "test", test->images, test->labels, test->count);
@@ -384,12 +422,12 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
 
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
-    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd};
+    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd, t->bg_ffb, t->bg_fup};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     gpu_buffer *bufs[] = {&t->params, &t->grads, &t->velocity, &t->train_images, &t->train_labels,
                           &t->order, &t->steps, &t->metrics, &t->confusion, &t->hidden,
-                          &t->logits, &t->dlogits, &t->dhidden};
+                          &t->logits, &t->dlogits, &t->dhidden, &t->acts};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
     eval_set_destroy(&t->test);
@@ -405,6 +443,15 @@ void mlp_destroy(mlp_trainer *t) {
 static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s) {
     uint32_t off = s * STEP_STRIDE;
     const step_params *p = (const step_params *)(t->steps_upload + off);
+    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
+        wgpuComputePassEncoderSetPipeline(pass, t->k_ffb->pipeline);
+        wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_ffb, 1, &off);
+        wgpuComputePassEncoderDispatchWorkgroups(pass, (p->count + t->fused_tb - 1) / t->fused_tb, 1, 1);
+        wgpuComputePassEncoderSetPipeline(pass, t->k_fup->pipeline);
+        wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_fup, 1, &off);
+        wgpuComputePassEncoderDispatchWorkgroups(pass, t->groups_fup, 1, 1);
+        return;
+    }
     uint32_t h = t->cfg.hidden;
     /* grids sized for this step's batch: the last batch of an epoch can be short */
     uint32_t wg_d1f = t->k_d1f->workgroup_size, wg_d2f = t->k_d2f->workgroup_size, wg_d2b = t->k_d2b->workgroup_size;

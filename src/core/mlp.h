@@ -27,6 +27,11 @@ typedef enum mlp_status {
 
 typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_schedule;
 
+/* Which kernels train: the seed's six readable kernels (one dispatch each per step), or the
+ * fused pair (src/kernels/fused_*.wgsl: two dependent dispatches per step). Both compute the
+ * same function; tests hold them to the same trajectory. */
+typedef enum mlp_kernels { MLP_KERNELS_FUSED, MLP_KERNELS_REFERENCE } mlp_kernels;
+
 typedef struct mlp_config {
     uint32_t hidden;       /* hidden units */
     uint32_t batch;        /* samples per step */
@@ -36,6 +41,7 @@ typedef struct mlp_config {
     mlp_schedule schedule; /* learning rate over the run */
     uint64_t seed;         /* initial weights and every epoch's shuffle */
     uint32_t report_every; /* steps between progress reports (metrics readback) */
+    mlp_kernels kernels;
 } mlp_config;
 
 /* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */

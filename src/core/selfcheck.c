@@ -371,7 +371,7 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
 /* ---- training steps through the engine ---- */
 
 static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, uint32_t batch, uint32_t hidden,
-                      float momentum) {
+                      float momentum, mlp_kernels kernels) {
     uint8_t *images = malloc((size_t)n * MLP_INPUTS), *labels = malloc(n);
     uint32_t *order = malloc(n * 4);
     size_t np = mlp_param_count(hidden);
@@ -391,6 +391,7 @@ static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, 
     c.momentum = momentum;
     c.schedule = MLP_SCHEDULE_CONSTANT;
     c.seed = next(rng);
+    c.kernels = kernels;
     mlp_dataset d = {images, labels, n};
     if (mlp_create(h->gpu, &c, &d, NULL, &t) != MLP_OK || mlp_read_params(t, p0) != MLP_OK ||
         mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK || mlp_read_params(t, gpu_p) != MLP_OK) {
@@ -407,7 +408,7 @@ static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, 
     }
     selfcheck_result r;
     memset(&r, 0, sizeof r);
-    snprintf(r.kernel, sizeof r.kernel, "training step");
+    snprintf(r.kernel, sizeof r.kernel, "%s", kernels == MLP_KERNELS_FUSED ? "training step (fused)" : "training step");
     snprintf(r.tensor, sizeof r.tensor, "weights");
     snprintf(r.shape, sizeof r.shape, "%s", shape);
     compare(&r, gpu_p, p0, np);
@@ -422,7 +423,11 @@ done:
 int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, void *user) {
     harness h = {gpu, report, user, 0};
     uint64_t rng = seed ^ 0xABCDEF;
-    check_run(&h, &rng, "1 step, B=64 H=128", 64, 64, 128, 0.0f);
-    check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9", 100, 40, 33, 0.9f);
+    for (int k = 0; k < 2; k++) {
+        mlp_kernels kernels = k == 0 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_FUSED;
+        check_run(&h, &rng, "1 step, B=64 H=128", 64, 64, 128, 0.0f, kernels);
+        check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9", 100, 40, 33, 0.9f, kernels);
+        check_run(&h, &rng, "2 steps, N=37 B=19 H=20", 37, 19, 20, 0.0f, kernels);
+    }
     return h.failures;
 }

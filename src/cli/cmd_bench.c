@@ -1,5 +1,251 @@
-/* wgtrain bench: not written yet. */
+/* wgtrain bench: training speed per batch size, GPU time per kernel, time to accuracy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/args.h"
 #include "cli/cli.h"
 
-int cmd_bench(int argc, char **argv) { return runtime_error("bench: not available yet"); }
+static const char *bench_help =
+    "usage: wgtrain bench [options]\n"
+    "Times training on full MNIST per batch size: ms per epoch (median of the timed epochs, after one\n"
+    "warm-up epoch), samples/s, and the GPU time of each kernel from timestamp queries. The model\n"
+    "is the 784-128-10 MLP with plain SGD (lr 0.1), as in bench/torch_reference.py.\n"
+    "\n"
+    "  --batches LIST       comma-separated batch sizes (default 64,256,1024,4096)\n"
+    "  --epochs N           timed epochs per batch size (default 5)\n"
+    "  --kernels K          fused (default) or reference\n"
+    "  --report-every N     steps per command buffer and metrics readback (default 100)\n"
+    "  --time-to-accuracy   also train with the default recipe until the test accuracy reaches\n"
+    "                       --target (default 0.98), for --seeds seeds (default 5), at most\n"
+    "                       --max-epochs epochs (default 12)\n"
+    "  --skip-speed         only the time-to-accuracy part\n"
+    "  --json               one JSON object per line\n"
+    "  --data DIR, --adapter NAME, --backend B, --kernels-dir DIR, --timeout-ms N as for train\n";
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct bench_opts {
+    uint32_t batches[16];
+    int batch_count;
+    uint32_t epochs, report_every, seeds, max_epochs;
+    float target;
+    mlp_kernels kernels;
+    bool json, tta, skip_speed;
+} bench_opts;
+
+static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset *train) {
+    const gpu_adapter_info *info = gpu_info(gpu);
+    if (!o->json)
+        printf("%-6s %-7s %-10s %-12s %s\n", "batch", "steps", "ms/epoch", "samples/s",
+               gpu_has_timestamps(gpu) ? "GPU time per dispatch (timestamp queries)" : "(no timestamp queries on this adapter)");
+    for (int bi = 0; bi < o->batch_count; bi++) {
+        mlp_config c = mlp_config_default();
+        c.batch = o->batches[bi];
+        c.lr = 0.1f;
+        c.momentum = 0.0f;
+        c.schedule = MLP_SCHEDULE_CONSTANT;
+        c.epochs = o->epochs + 1;
+        c.report_every = o->report_every;
+        c.kernels = o->kernels;
+        mlp_trainer *t = NULL;
+        if (mlp_create(gpu, &c, train, NULL, &t) != MLP_OK) {
+            int rc = runtime_error("batch %u: %s", c.batch, mlp_error(t));
+            mlp_destroy(t);
+            return rc;
+        }
+        double times[64];
+        uint32_t timed = o->epochs < 64 ? o->epochs : 64;
+        for (uint32_t e = 0; e <= timed; e++) {
+            double t0 = cli_now();
+            if (mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK) {
+                int rc = runtime_error("batch %u: %s", c.batch, mlp_error(t));
+                mlp_destroy(t);
+                return rc;
+            }
+            if (e > 0) times[e - 1] = cli_now() - t0; /* epoch 0 warms up */
+        }
+        double ms = 1000.0 * median(times, (int)timed);
+        uint32_t steps = (train->count + c.batch - 1) / c.batch;
+        mlp_kernel_time kt[6];
+        int nk = gpu_has_timestamps(gpu) ? mlp_profile_kernels(t, 64, kt, 6) : 0;
+        if (o->json) {
+            printf("{\"event\":\"speed\",\"adapter\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"batch\":%u,"
+                   "\"steps_per_epoch\":%u,\"ms_per_epoch\":%.4f,\"samples_per_second\":%.0f,\"timed_epochs\":%u,"
+                   "\"gpu_us_per_dispatch\":{",
+                   info->name, gpu_backend_name(info->backend), o->kernels == MLP_KERNELS_FUSED ? "fused" : "reference",
+                   c.batch, steps, ms, train->count / (ms / 1000.0), timed);
+            for (int k = 0; k < nk; k++) printf("%s\"%s\":%.3f", k ? "," : "", kt[k].kernel, kt[k].mean_ns / 1000.0);
+            printf("}}\n");
+        } else {
+            printf("%-6u %-7u %-10.3f %-12.0f", c.batch, steps, ms, train->count / (ms / 1000.0));
+            double step_us = 0;
+            for (int k = 0; k < nk; k++) {
+                printf(" %s %.1fus", kt[k].kernel, kt[k].mean_ns / 1000.0);
+                step_us += kt[k].mean_ns / 1000.0;
+            }
+            if (nk > 0) printf(" | %.1fus/step, %.2f ms/epoch on the GPU", step_us, step_us * steps / 1000.0);
+            if (nk < 0) printf(" (profiling failed: %s)", mlp_error(t));
+            printf("\n");
+        }
+        fflush(stdout);
+        mlp_destroy(t);
+    }
+    return 0;
+}
+
+static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const mlp_dataset *train,
+                                  const mlp_dataset *test, double device_s) {
+    double reached[64];
+    int n_reached = 0;
+    double compile_s = 0, upload_first = 0;
+    uint32_t seeds = o->seeds < 64 ? o->seeds : 64;
+    for (uint32_t seed = 1; seed <= seeds; seed++) {
+        mlp_config c = mlp_config_default();
+        c.seed = seed;
+        c.kernels = o->kernels;
+        c.epochs = o->max_epochs;
+        char err[512];
+        double t0 = cli_now();
+        if (mlp_prepare_kernels(gpu, &c, err, sizeof err) != MLP_OK) return runtime_error("%s", err);
+        if (seed == 1) compile_s = cli_now() - t0;
+        mlp_trainer *t = NULL;
+        t0 = cli_now();
+        if (mlp_create(gpu, &c, train, test, &t) != MLP_OK) {
+            int rc = runtime_error("%s", mlp_error(t));
+            mlp_destroy(t);
+            return rc;
+        }
+        if (seed == 1) upload_first = cli_now() - t0;
+        double start = cli_now(), at = -1;
+        uint32_t epoch = 0;
+        double acc = 0;
+        for (epoch = 1; epoch <= c.epochs; epoch++) {
+            mlp_eval_result ev;
+            if (mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK || mlp_evaluate(t, &ev) != MLP_OK) {
+                int rc = runtime_error("%s", mlp_error(t));
+                mlp_destroy(t);
+                return rc;
+            }
+            acc = ev.accuracy;
+            if (acc >= o->target) {
+                at = cli_now() - start;
+                break;
+            }
+        }
+        if (at >= 0) reached[n_reached++] = at;
+        if (o->json)
+            printf("{\"event\":\"time_to_accuracy_seed\",\"seed\":%u,\"reached\":%s,\"seconds\":%.4f,\"epochs\":%u,"
+                   "\"test_accuracy\":%.4f}\n",
+                   seed, at >= 0 ? "true" : "false", at >= 0 ? at : cli_now() - start,
+                   epoch > c.epochs ? c.epochs : epoch, acc);
+        else
+            printf("seed %u: %s %.4f after %u epochs, %.3f s\n", seed, at >= 0 ? "reached" : "did not reach", acc,
+                   epoch > c.epochs ? c.epochs : epoch, at >= 0 ? at : cli_now() - start);
+        fflush(stdout);
+        mlp_destroy(t);
+    }
+    double med = n_reached ? median(reached, n_reached) : -1;
+    mlp_config d = mlp_config_default();
+    if (o->json)
+        printf("{\"event\":\"time_to_accuracy\",\"target\":%.4f,\"seeds\":%u,\"reached\":%d,\"median_seconds\":%.4f,"
+               "\"device_seconds\":%.4f,\"compile_seconds\":%.4f,\"upload_seconds\":%.4f,\"batch\":%u,\"lr\":%g,"
+               "\"momentum\":%g,\"schedule_epochs\":%u}\n",
+               (double)o->target, seeds, n_reached, med, device_s, compile_s, upload_first, d.batch, (double)d.lr,
+               (double)d.momentum, o->max_epochs);
+    else
+        printf("time to %.1f%%: median %.3f s over the %d of %u seeds that reached it (training and per-epoch "
+               "evaluation, from the first dispatch); device creation %.3f s, pipeline compilation %.3f s, data "
+               "upload %.3f s\n",
+               100 * o->target, med, n_reached, seeds, device_s, compile_s, upload_first);
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_opts o;
+    memset(&o, 0, sizeof o);
+    uint32_t defaults[] = {64, 256, 1024, 4096};
+    memcpy(o.batches, defaults, sizeof defaults);
+    o.batch_count = 4;
+    o.epochs = 5;
+    o.report_every = 100;
+    o.seeds = 5;
+    o.max_epochs = 12;
+    o.target = 0.98f;
+    o.kernels = MLP_KERNELS_FUSED;
+    cli_gpu_options g = {0};
+    g.timestamps = true;
+    const char *data = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int r = cli_gpu_flag(argc, argv, &i, &g);
+        if (r < 0) return EXIT_USAGE;
+        if (r > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(bench_help, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) o.json = true;
+        else if (!strcmp(a, "--time-to-accuracy")) o.tta = true;
+        else if (!strcmp(a, "--skip-speed")) o.skip_speed = o.tta = true;
+        else if (flag_is(a, "--epochs")) {
+            if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 64, &o.epochs)) return EXIT_USAGE;
+        } else if (flag_is(a, "--report-every")) {
+            if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &o.report_every)) return EXIT_USAGE;
+        } else if (flag_is(a, "--seeds")) {
+            if (!(v = flag_value(argc, argv, &i, "--seeds")) || !parse_u32("--seeds", v, 1, 64, &o.seeds)) return EXIT_USAGE;
+        } else if (flag_is(a, "--max-epochs")) {
+            if (!(v = flag_value(argc, argv, &i, "--max-epochs")) || !parse_u32("--max-epochs", v, 1, 1000, &o.max_epochs)) return EXIT_USAGE;
+        } else if (flag_is(a, "--target")) {
+            if (!(v = flag_value(argc, argv, &i, "--target")) || !parse_float("--target", v, &o.target)) return EXIT_USAGE;
+            if (o.target <= 0 || o.target > 1) return usage_error("--target must be in (0, 1] (got %s)", v);
+        } else if (flag_is(a, "--kernels")) {
+            if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
+            if (!strcmp(v, "fused")) o.kernels = MLP_KERNELS_FUSED;
+            else if (!strcmp(v, "reference")) o.kernels = MLP_KERNELS_REFERENCE;
+            else return usage_error("--kernels must be fused or reference (got '%s')", v);
+        } else if (flag_is(a, "--batches")) {
+            if (!(v = flag_value(argc, argv, &i, "--batches"))) return EXIT_USAGE;
+            o.batch_count = 0;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                if (o.batch_count >= 16) return usage_error("--batches takes at most 16 sizes");
+                if (!parse_u32("--batches", tok, 1, MLP_MAX_BATCH, &o.batches[o.batch_count++])) return EXIT_USAGE;
+            }
+            if (o.batch_count == 0) return usage_error("--batches needs at least one size");
+        } else if (flag_is(a, "--data")) {
+            if (!(data = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
+        } else return usage_error("unknown option '%s' for bench", a);
+    }
+    if (!data) data = cli_default_data_dir();
+    mnist_set train = {0}, test = {0};
+    if (!cli_load_mnist(data, MNIST_TRAIN, &train) || !cli_load_mnist(data, MNIST_TEST, &test)) {
+        mnist_free(&train);
+        return 1;
+    }
+    double t0 = cli_now();
+    gpu_context *gpu = cli_gpu_open(&g);
+    double device_s = cli_now() - t0;
+    int rc = 1;
+    if (gpu) {
+        const gpu_adapter_info *info = gpu_info(gpu);
+        if (!o.json)
+            printf("adapter: %s (%s, %s); kernels: %s\n", info->name, gpu_backend_name(info->backend),
+                   gpu_adapter_type_name(info->type), o.kernels == MLP_KERNELS_FUSED ? "fused" : "reference");
+        mlp_dataset dtrain = {train.images, train.labels, train.count}, dtest = {test.images, test.labels, test.count};
+        rc = o.skip_speed ? 0 : bench_speed(gpu, &o, &dtrain);
+        if (rc == 0 && o.tta) rc = bench_time_to_accuracy(gpu, &o, &dtrain, &dtest, device_s);
+        gpu_context_destroy(gpu);
+    }
+    mnist_free(&train);
+    mnist_free(&test);
+    return rc;
+}

@@ -39,7 +39,7 @@ struct mlp_trainer {
     gpu_buffer hidden, logits, dlogits, dhidden;
     gpu_kernel *k_d1f, *k_d2f, *k_sx, *k_d2b, *k_d1b, *k_sgd, *k_cls;
     WGPUBindGroup bg_d1f, bg_d2f, bg_sx, bg_d2b, bg_d1b, bg_sgd;
-    uint32_t groups_d1f, groups_d2f, groups_d2b, groups_d1b, groups_sgd;
+    uint32_t groups_d1b, groups_sgd;
     /* fast path */
     gpu_kernel *k_ffb, *k_fup;
     WGPUBindGroup bg_ffb, bg_fup;
@@ -278,6 +278,65 @@ static void eval_set_destroy(eval_set *e) {
     memset(e, 0, sizeof *e);
 }
 
+/* Every kernel this trainer's config needs, from the context's pipeline cache. */
+static gpu_status load_kernels(mlp_trainer *t) {
+    gpu_context *gpu = t->gpu;
+    uint32_t h = t->cfg.hidden, b = t->cfg.batch;
+#define TRY(expr)                          \
+    do {                                   \
+        gpu_status s_ = (expr);            \
+        if (s_ != GPU_OK) return s_;       \
+    } while (0)
+    gpu_constant c_hidden[] = {{"HIDDEN", h}};
+    gpu_constant c_sgd[] = {{"MOMENTUM", t->cfg.momentum}};
+    TRY(gpu_kernel_get(gpu, "dense1_forward.wgsl", c_hidden, 1, &t->k_d1f));
+    TRY(gpu_kernel_get(gpu, "dense2_forward.wgsl", c_hidden, 1, &t->k_d2f));
+    TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", NULL, 0, &t->k_sx));
+    TRY(gpu_kernel_get(gpu, "dense2_backward.wgsl", c_hidden, 1, &t->k_d2b));
+    TRY(gpu_kernel_get(gpu, "dense1_backward.wgsl", c_hidden, 1, &t->k_d1b));
+    TRY(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
+    TRY(gpu_kernel_get(gpu, "classify.wgsl", NULL, 0, &t->k_cls));
+    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
+        /* samples per workgroup: as many as the adapter's workgroup memory holds, up to 8 */
+        uint32_t per_sample_bytes = MLP_INPUTS * 4 + 2 * MLP_CLASSES * 4;
+        t->fused_tb = gpu_info(gpu)->max_workgroup_storage / per_sample_bytes;
+        if (t->fused_tb > 8) t->fused_tb = 8;
+        if (t->fused_tb < 1) {
+            fail(t, MLP_ERR_GPU, "the adapter's workgroup memory (%u bytes) is too small for the fused kernels",
+                 gpu_info(gpu)->max_workgroup_storage);
+            return GPU_ERR_LIMIT;
+        }
+        uint32_t w1_tiles = (h + 15) / 16 * 13, flat = (h + MLP_CLASSES * h + MLP_CLASSES + 255) / 256;
+        double bh = (double)b * h;
+        gpu_constant c_ffb[] = {{"HIDDEN", h}, {"TB", t->fused_tb}, {"OFF_W1", (double)t->offsets[T_W1]},
+                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
+                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
+                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}};
+        gpu_constant c_fup[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
+                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
+                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
+                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}, {"W1_TILES", w1_tiles},
+                                {"FLAT_GROUPS", flat}};
+        TRY(gpu_kernel_get(gpu, "fused_forward_backward.wgsl", c_ffb, 9, &t->k_ffb));
+        TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_fup, 11, &t->k_fup));
+        t->groups_fup = w1_tiles + flat + 1;
+    }
+#undef TRY
+    return GPU_OK;
+}
+
+mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char *err, size_t errlen) {
+    mlp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return MLP_ERR_GPU;
+    t->gpu = gpu;
+    t->cfg = *config;
+    carve(t);
+    gpu_status s = load_kernels(t);
+    if (s != GPU_OK) snprintf(err, errlen, "%s", t->error[0] ? t->error : gpu_error(gpu));
+    free(t);
+    return s == GPU_OK ? MLP_OK : MLP_ERR_GPU;
+}
+
 static mlp_status check_dataset(mlp_trainer *t, const mlp_dataset *d, const char *name) {
     if (!d->images || !d->labels || d->count == 0) return fail(t, MLP_ERR_DATA, "the %s set is empty", name);
     for (uint32_t i = 0; i < d->count; i++)
@@ -305,42 +364,14 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     t->steps_per_epoch = (train->count + b - 1) / b;
     carve(t);
 
-    gpu_constant c_hidden[] = {{"HIDDEN", h}};
-    gpu_constant c_sgd[] = {{"MOMENTUM", config->momentum}};
-    TRY_GPU(gpu_kernel_get(gpu, "dense1_forward.wgsl", c_hidden, 1, &t->k_d1f));
-    TRY_GPU(gpu_kernel_get(gpu, "dense2_forward.wgsl", c_hidden, 1, &t->k_d2f));
-    TRY_GPU(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", NULL, 0, &t->k_sx));
-    TRY_GPU(gpu_kernel_get(gpu, "dense2_backward.wgsl", c_hidden, 1, &t->k_d2b));
-    TRY_GPU(gpu_kernel_get(gpu, "dense1_backward.wgsl", c_hidden, 1, &t->k_d1b));
-    TRY_GPU(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
-    TRY_GPU(gpu_kernel_get(gpu, "classify.wgsl", NULL, 0, &t->k_cls));
-    if (config->kernels == MLP_KERNELS_FUSED) {
-        /* samples per workgroup: as many as the adapter's workgroup memory holds, up to 8 */
-        uint32_t per_sample_bytes = MLP_INPUTS * 4 + 2 * MLP_CLASSES * 4;
-        t->fused_tb = gpu_info(gpu)->max_workgroup_storage / per_sample_bytes;
-        if (t->fused_tb > 8) t->fused_tb = 8;
-        if (t->fused_tb < 1) return fail(t, MLP_ERR_GPU, "the adapter's workgroup memory is too small for the fused kernels");
-        uint32_t w1_tiles = (h + 15) / 16 * 13, flat = (h + MLP_CLASSES * h + MLP_CLASSES + 255) / 256;
-        double bh = (double)b * h;
-        gpu_constant c_ffb[] = {{"HIDDEN", h}, {"TB", t->fused_tb}, {"OFF_W1", (double)t->offsets[T_W1]},
-                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
-                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
-                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}};
-        gpu_constant c_fup[] = {{"HIDDEN", h}, {"MOMENTUM", config->momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
-                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
-                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
-                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}, {"W1_TILES", w1_tiles},
-                                {"FLAT_GROUPS", flat}};
-        TRY_GPU(gpu_kernel_get(gpu, "fused_forward_backward.wgsl", c_ffb, 9, &t->k_ffb));
-        TRY_GPU(gpu_kernel_get(gpu, "fused_update.wgsl", c_fup, 11, &t->k_fup));
-        t->groups_fup = w1_tiles + flat + 1;
-    }
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &t->groups_d1f));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &t->groups_d2f));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &t->groups_d2b));
+    gpu_status ks = load_kernels(t);
+    if (ks != GPU_OK) return t->error[0] ? MLP_ERR_GPU : gpu_fail(t, ks);
+    uint32_t unused;
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &unused));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &unused));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &unused));
     TRY_GPU(gpu_groups_1d(gpu, t->k_d1b, (uint64_t)h * MLP_INPUTS + h, &t->groups_d1b));
     TRY_GPU(gpu_groups_1d(gpu, t->k_sgd, t->param_floats, &t->groups_sgd));
-    uint32_t unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)EVAL_CHUNK * h, &unused));
 
     /* data, once */
@@ -440,42 +471,44 @@ void mlp_destroy(mlp_trainer *t) {
 
 /* ---- training ---- */
 
-static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s) {
-    uint32_t off = s * STEP_STRIDE;
-    const step_params *p = (const step_params *)(t->steps_upload + off);
-    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-        wgpuComputePassEncoderSetPipeline(pass, t->k_ffb->pipeline);
-        wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_ffb, 1, &off);
-        wgpuComputePassEncoderDispatchWorkgroups(pass, (p->count + t->fused_tb - 1) / t->fused_tb, 1, 1);
-        wgpuComputePassEncoderSetPipeline(pass, t->k_fup->pipeline);
-        wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_fup, 1, &off);
-        wgpuComputePassEncoderDispatchWorkgroups(pass, t->groups_fup, 1, 1);
-        return;
-    }
+/* The dispatches of training step s, in order. Grids are sized for this step's batch: the
+ * last batch of an epoch can be short. */
+typedef struct dispatch {
+    gpu_kernel *k;
+    WGPUBindGroup bg;
+    uint32_t groups;
+} dispatch;
+
+static uint32_t div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) / d); }
+
+static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[6]) {
+    const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
     uint32_t h = t->cfg.hidden;
-    /* grids sized for this step's batch: the last batch of an epoch can be short */
-    uint32_t wg_d1f = t->k_d1f->workgroup_size, wg_d2f = t->k_d2f->workgroup_size, wg_d2b = t->k_d2b->workgroup_size;
-    uint32_t g_d1f = (p->count * h + wg_d1f - 1) / wg_d1f;
-    uint32_t g_d2f = (p->count * MLP_CLASSES + wg_d2f - 1) / wg_d2f;
-    uint32_t g_d2b = (MLP_CLASSES * h + MLP_CLASSES + p->count * h + wg_d2b - 1) / wg_d2b;
-    wgpuComputePassEncoderSetPipeline(pass, t->k_d1f->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_d1f, 1, &off);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, g_d1f, 1, 1);
-    wgpuComputePassEncoderSetPipeline(pass, t->k_d2f->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_d2f, 1, &off);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, g_d2f, 1, 1);
-    wgpuComputePassEncoderSetPipeline(pass, t->k_sx->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_sx, 1, &off);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, 1, 1, 1);
-    wgpuComputePassEncoderSetPipeline(pass, t->k_d2b->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_d2b, 1, &off);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, g_d2b, 1, 1);
-    wgpuComputePassEncoderSetPipeline(pass, t->k_d1b->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_d1b, 1, &off);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, t->groups_d1b, 1, 1);
-    wgpuComputePassEncoderSetPipeline(pass, t->k_sgd->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, t->bg_sgd, 1, &off);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, t->groups_sgd, 1, 1);
+    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
+        out[0] = (dispatch){t->k_ffb, t->bg_ffb, div_up(p->count, t->fused_tb)};
+        out[1] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup};
+        return 2;
+    }
+    out[0] = (dispatch){t->k_d1f, t->bg_d1f, div_up((uint64_t)p->count * h, t->k_d1f->workgroup_size)};
+    out[1] = (dispatch){t->k_d2f, t->bg_d2f, div_up((uint64_t)p->count * MLP_CLASSES, t->k_d2f->workgroup_size)};
+    out[2] = (dispatch){t->k_sx, t->bg_sx, 1};
+    out[3] = (dispatch){t->k_d2b, t->bg_d2b,
+                        div_up((uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)p->count * h, t->k_d2b->workgroup_size)};
+    out[4] = (dispatch){t->k_d1b, t->bg_d1b, t->groups_d1b};
+    out[5] = (dispatch){t->k_sgd, t->bg_sgd, t->groups_sgd};
+    return 6;
+}
+
+static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint32_t offset) {
+    wgpuComputePassEncoderSetPipeline(pass, d->k->pipeline);
+    wgpuComputePassEncoderSetBindGroup(pass, 0, d->bg, 1, &offset);
+    wgpuComputePassEncoderDispatchWorkgroups(pass, d->groups, 1, 1);
+}
+
+static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s) {
+    dispatch d[6];
+    int n = step_dispatches(t, s, d);
+    for (int i = 0; i < n; i++) encode_dispatch(pass, &d[i], s * STEP_STRIDE);
 }
 
 typedef struct chunk {
@@ -703,3 +736,86 @@ mlp_status mlp_read_velocity(mlp_trainer *t, float *dst) { return read_carved(t,
 mlp_status mlp_write_velocity(mlp_trainer *t, const float *src) { return write_carved(t, &t->velocity, src); }
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs) { t->epochs_done = epochs; }
 const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }
+
+/* ---- profiling ---- */
+
+int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, int max) {
+    gpu_context *g = t->gpu;
+    if (!gpu_has_timestamps(g)) {
+        fail(t, MLP_ERR_GPU, "this adapter or device has no timestamp queries");
+        return -1;
+    }
+    dispatch d[6];
+    int kps = step_dispatches(t, 0, d);
+    if (steps > t->steps_per_epoch) steps = t->steps_per_epoch;
+    if (steps * (uint32_t)kps * 2 > 4096) steps = 4096 / ((uint32_t)kps * 2); /* queries per set */
+    if (steps == 0) steps = 1;
+    uint32_t nq = steps * (uint32_t)kps * 2;
+    gpu_buffer resolve = {0};
+    gpu_readback rb;
+    memset(&rb, 0, sizeof rb);
+    uint64_t *ts = malloc((size_t)nq * 8);
+    WGPUQuerySetDescriptor qd;
+    memset(&qd, 0, sizeof qd);
+    qd.type = WGPUQueryType_Timestamp;
+    qd.count = nq;
+    gpu_scope_push(g);
+    WGPUQuerySet qs = wgpuDeviceCreateQuerySet(gpu_device(g), &qd);
+    gpu_status st = gpu_scope_pop(g, "creating a timestamp query set");
+    if (st == GPU_OK) st = gpu_buffer_create(g, &resolve, "timestamps", (uint64_t)nq * 8,
+                                            WGPUBufferUsage_QueryResolve | WGPUBufferUsage_CopySrc);
+    if (st == GPU_OK) st = gpu_readback_init(g, &rb, (uint64_t)nq * 8);
+    if (st == GPU_OK && ts) {
+        gpu_scope_push(g);
+        WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+        uint32_t q = 0;
+        for (uint32_t s = 0; s < steps; s++) {
+            int n = step_dispatches(t, s, d);
+            for (int i = 0; i < n; i++, q += 2) {
+                WGPUPassTimestampWrites tw = {NULL, qs, q, q + 1};
+                WGPUComputePassDescriptor pd;
+                memset(&pd, 0, sizeof pd);
+                pd.timestampWrites = &tw;
+                WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, &pd);
+                encode_dispatch(pass, &d[i], s * STEP_STRIDE);
+                wgpuComputePassEncoderEnd(pass);
+                wgpuComputePassEncoderRelease(pass);
+            }
+        }
+        wgpuCommandEncoderResolveQuerySet(enc, qs, 0, nq, resolve.handle, 0);
+        gpu_readback_encode(&rb, enc, &resolve, 0, (uint64_t)nq * 8);
+        WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
+        wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
+        wgpuCommandBufferRelease(cmd);
+        wgpuCommandEncoderRelease(enc);
+        st = gpu_scope_pop(g, "profiling kernels");
+        if (st == GPU_OK) st = gpu_readback_request(&rb);
+        if (st == GPU_OK) st = gpu_readback_collect(&rb, ts);
+    }
+    int count = -1;
+    if (st == GPU_OK && ts) {
+        count = kps < max ? kps : max;
+        for (int i = 0; i < count; i++) {
+            double sum = 0;
+            for (uint32_t s = 0; s < steps; s++) {
+                uint32_t q = (s * (uint32_t)kps + (uint32_t)i) * 2;
+                sum += ts[q + 1] > ts[q] ? (double)(ts[q + 1] - ts[q]) : 0.0;
+            }
+            out[i].kernel = d[i].k->file;
+            out[i].mean_ns = sum / steps;
+            out[i].dispatches_per_step = 1;
+        }
+    } else if (st != GPU_OK) {
+        gpu_fail(t, st);
+    } else {
+        fail(t, MLP_ERR_GPU, "out of memory");
+    }
+    free(ts);
+    gpu_readback_release(&rb);
+    gpu_buffer_destroy(&resolve);
+    if (qs) {
+        wgpuQuerySetDestroy(qs);
+        wgpuQuerySetRelease(qs);
+    }
+    return count;
+}

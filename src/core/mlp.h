@@ -91,6 +91,20 @@ void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);
 
+/* Compiles (and caches in the gpu context) every kernel this config needs, so a caller can
+ * time pipeline compilation apart from data upload. mlp_create does it too when not done. */
+mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char *err, size_t errlen);
+
+/* GPU time per kernel from timestamp queries (the context needs timestamps): runs `steps`
+ * training steps of the current epoch's order with each dispatch in its own timed pass.
+ * Writes up to max entries; returns the count, or -1 (see mlp_error). Changes the weights. */
+typedef struct mlp_kernel_time {
+    const char *kernel; /* kernel file */
+    double mean_ns;     /* per dispatch */
+    uint32_t dispatches_per_step;
+} mlp_kernel_time;
+int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, int max);
+
 /* Trains the next epoch. progress may be NULL. */
 mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
 uint32_t mlp_epochs_done(const mlp_trainer *t);

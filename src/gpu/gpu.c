@@ -379,8 +379,16 @@ gpu_status gpu_context_create(const gpu_context_desc *desc, gpu_context **out, c
     if (d.timestamps && ctx->info.has_timestamps) features[feature_count++] = WGPUFeatureName_TimestampQuery;
     ctx->timestamps = feature_count > 0;
 
+    WGPUDawnTogglesDescriptor toggles;
+    memset(&toggles, 0, sizeof toggles);
+    toggles.chain.sType = WGPUSType_DawnTogglesDescriptor;
+    toggles.enabledToggleCount = d.enable_toggle_count;
+    toggles.enabledToggles = d.enable_toggles;
+    toggles.disabledToggleCount = d.disable_toggle_count;
+    toggles.disabledToggles = d.disable_toggles;
     WGPUDeviceDescriptor dd;
     memset(&dd, 0, sizeof dd);
+    if (d.enable_toggle_count || d.disable_toggle_count) dd.nextInChain = &toggles.chain;
     dd.label = sv("wgtrain");
     dd.requiredFeatureCount = feature_count;
     dd.requiredFeatures = features;

@@ -46,6 +46,11 @@ typedef struct gpu_context_desc {
     bool timestamps;           /* request timestamp queries when the adapter has them */
     gpu_source_loader loader;  /* NULL: the embedded kernels */
     void *loader_user;
+    /* Dawn device toggles (names from Dawn's Toggles.cpp), for experiments and profiling */
+    const char *const *enable_toggles;
+    size_t enable_toggle_count;
+    const char *const *disable_toggles;
+    size_t disable_toggle_count;
 } gpu_context_desc;
 
 typedef struct gpu_adapter_info {

@@ -429,6 +429,7 @@ static enum MHD_Result post_control(srv_state *s, struct MHD_Connection *c, cons
             srv_set_status(s, SRV_STOPPING, "");
         }
     }
+    if (!conflict && what != R_STOP) srv_set_status(s, s->status, s->message); /* tells every page "pausing" */
     pthread_cond_broadcast(&s->work_cond);
     srv_buf b = {0};
     if (!conflict) {

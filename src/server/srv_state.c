@@ -111,8 +111,9 @@ void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]) 
 void srv_json_status(srv_buf *b, const srv_state *s) {
     srv_buf_printf(b, "{\"status\":\"%s\",\"message\":", srv_status_name(s->status));
     srv_buf_json_string(b, s->message);
-    srv_buf_printf(b, ",\"run\":%u,\"model\":{\"ready\":%s,\"epoch\":%u,\"step\":%u},\"epochs_done\":%zu}", s->run_id,
-                   s->has_model ? "true" : "false", s->model_epoch, s->model_step, s->nepochs);
+    srv_buf_printf(b, ",\"pausing\":%s,\"run\":%u,\"model\":{\"ready\":%s,\"epoch\":%u,\"step\":%u},\"epochs_done\":%zu}",
+                   s->pause_requested ? "true" : "false", s->run_id, s->has_model ? "true" : "false", s->model_epoch,
+                   s->model_step, s->nepochs);
 }
 
 void srv_state_json(srv_state *s, srv_buf *b) {
@@ -166,7 +167,7 @@ void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_b
 
 void srv_set_status(srv_state *s, srv_status st, const char *message) {
     s->status = st;
-    snprintf(s->message, sizeof s->message, "%s", message ? message : "");
+    if (message != s->message) snprintf(s->message, sizeof s->message, "%s", message ? message : "");
     srv_buf b = {0};
     srv_json_status(&b, s);
     srv_publish(s, SRV_MSG_KEEP, "status", &b);

@@ -1,0 +1,303 @@
+/* Unit tests of the dashboard server's pure parts (src/server): the strict JSON parser, the
+ * request-body rules of every endpoint, query values, the Host/Origin checks against DNS
+ * rebinding, and the SSE queue policy (what a slow client loses and what it never loses).
+ * The HTTP behaviour end to end is tests/server_api.test.sh. */
+#include "check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mlp.h"
+#include "server/srv_api.h"
+#include "server/srv_hub.h"
+#include "server/srv_util.h"
+
+static bool parses(const char *text) {
+    char err[256];
+    srv_json *v = srv_json_parse(text, strlen(text), err, sizeof err);
+    srv_json_free(v);
+    return v != NULL;
+}
+
+static void test_json(void) {
+    const char *good[] = {"{}", "[]", "0", "-0.5e+3", "\"a\\u00e9\\ud83d\\ude00\"", " {\"a\": [1, 2, {\"b\": null}]} ",
+                          "true", "false", "null", "\"\xc3\xa9\"", "1E2", "{\"a\":1,\"b\":2}"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(parses(good[i]), "should parse: %s", good[i]);
+    const char *bad[] = {"", " ", "NaN", "nan", "Infinity", "-Infinity", "{\"a\":NaN}", "01", "1.", ".5", "+1",
+                         "1e", "1e999", "-1e400", "0x10", "{\"a\":1,}", "[1,]", "{a:1}", "{'a':1}",
+                         "{\"a\":1} x", "{\"a\":1}{}", "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00x\"", "\"\x01\"",
+                         "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"abc", "\"\\x\"", "tru", "nul",
+                         "{\"a\":1,\"a\":2}", "\xef\xbb\xbf{}", "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!parses(bad[i]), "should not parse: %s", bad[i]);
+
+    char err[256];
+    const char *t = "{\"s\":\"x\\\"y\\n\",\"n\":-2.5,\"a\":[true,false]}";
+    srv_json *v = srv_json_parse(t, strlen(t), err, sizeof err);
+    CHECK(v && v->type == SRV_JSON_OBJECT && v->count == 3, "object of 3");
+    const srv_json *s = srv_json_get(v, "s"), *n = srv_json_get(v, "n"), *a = srv_json_get(v, "a");
+    CHECK(s && s->type == SRV_JSON_STRING && !strcmp(s->string, "x\"y\n"), "string unescaped");
+    CHECK(n && n->type == SRV_JSON_NUMBER && n->number == -2.5, "number");
+    CHECK(a && a->type == SRV_JSON_ARRAY && a->count == 2 && a->items[0].boolean && !a->items[1].boolean, "array");
+    CHECK(!srv_json_get(v, "missing"), "missing key");
+    srv_json_free(v);
+
+    v = srv_json_parse("{\"a\":1,\"a\":2}", 13, err, sizeof err);
+    CHECK(!v && strstr(err, "duplicate key 'a'"), "duplicate message: %s", err);
+    v = srv_json_parse("{\"a\":1} x", 9, err, sizeof err);
+    CHECK(!v && strstr(err, "after the JSON value") && strstr(err, "byte 8"), "trailing message: %s", err);
+
+    /* writer: escaping, numbers, base64 */
+    srv_buf b = {0};
+    srv_buf_json_string(&b, "a\"b\\c\n\x01");
+    CHECK(!strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\""), "escaped: %s", b.data);
+    srv_buf_reset(&b);
+    srv_buf_json_number(&b, NAN, 6);
+    srv_buf_puts(&b, ",");
+    srv_buf_json_number(&b, INFINITY, 6);
+    srv_buf_puts(&b, ",");
+    srv_buf_json_number(&b, -0.0, 6);
+    CHECK(!strcmp(b.data, "null,null,0"), "non-finite numbers: %s", b.data);
+    const char *b64[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
+    for (int i = 0; i < 5; i++) {
+        srv_buf_reset(&b);
+        srv_buf_base64(&b, (const uint8_t *)b64[i][0], strlen(b64[i][0]));
+        CHECK(!strcmp(b.data ? b.data : "", b64[i][1]), "base64 of '%s': %s", b64[i][0], b.data);
+    }
+    srv_buf_free(&b);
+}
+
+static srv_limits limits(void) {
+    srv_limits l = {2000, MLP_MAX_HIDDEN, 10000};
+    return l;
+}
+
+static bool train_fails(const char *body, const char *field) {
+    srv_limits l = limits();
+    srv_train_params p;
+    srv_error e;
+    bool ok = srv_parse_train(body, strlen(body), &l, &p, &e);
+    if (ok) {
+        fprintf(stderr, "accepted: %s\n", body);
+        return false;
+    }
+    if (strcmp(e.field, field)) {
+        fprintf(stderr, "body %s: field '%s' (want '%s'): %s\n", body, e.field, field, e.message);
+        return false;
+    }
+    if (*field && !strstr(e.message, field)) {
+        fprintf(stderr, "message does not name %s: %s\n", field, e.message);
+        return false;
+    }
+    return true;
+}
+
+static void test_train_params(void) {
+    srv_limits l = limits();
+    srv_train_params p, d = srv_train_defaults(&l);
+    srv_error e;
+    CHECK(srv_parse_train("", 0, &l, &p, &e) && p.epochs == d.epochs && p.batch == d.batch, "empty body: defaults");
+    const char *full = "{\"epochs\":3,\"batch\":64,\"lr\":0.1,\"hidden\":32,\"momentum\":0.5,\"seed\":9007199254740991}";
+    CHECK(srv_parse_train(full, strlen(full), &l, &p, &e), "full body: %s", e.message);
+    CHECK(p.epochs == 3 && p.batch == 64 && p.lr == 0.1 && p.hidden == 32 && p.momentum == 0.5 &&
+              p.seed == 9007199254740991ull,
+          "values");
+    CHECK(srv_parse_train("{\"epochs\":1e1}", 14, &l, &p, &e) && p.epochs == 10, "1e1 is the integer 10");
+
+    CHECK(train_fails("{\"epochs\":\"3\"}", "epochs"), "string epochs");
+    CHECK(train_fails("{\"epochs\":true}", "epochs"), "bool epochs");
+    CHECK(train_fails("{\"epochs\":null}", "epochs"), "null epochs");
+    CHECK(train_fails("{\"epochs\":[1]}", "epochs"), "array epochs");
+    CHECK(train_fails("{\"epochs\":0}", "epochs"), "zero epochs");
+    CHECK(train_fails("{\"epochs\":1001}", "epochs"), "too many epochs");
+    CHECK(train_fails("{\"epochs\":1.5}", "epochs"), "fractional epochs");
+    CHECK(train_fails("{\"batch\":2001}", "batch"), "batch above the training set");
+    CHECK(train_fails("{\"batch\":-1}", "batch"), "negative batch");
+    CHECK(train_fails("{\"hidden\":4097}", "hidden"), "hidden too large");
+    CHECK(train_fails("{\"lr\":0}", "lr"), "lr 0");
+    CHECK(train_fails("{\"lr\":-0.1}", "lr"), "negative lr");
+    CHECK(train_fails("{\"lr\":10.5}", "lr"), "lr too large");
+    CHECK(train_fails("{\"lr\":\"0.1\"}", "lr"), "string lr");
+    CHECK(train_fails("{\"momentum\":1}", "momentum"), "momentum 1");
+    CHECK(train_fails("{\"momentum\":-0.1}", "momentum"), "negative momentum");
+    CHECK(train_fails("{\"seed\":9007199254740992}", "seed"), "seed above 2^53-1");
+    CHECK(train_fails("{\"seed\":-1}", "seed"), "negative seed");
+    CHECK(train_fails("{\"epochs\":3,\"bogus\":1}", "bogus"), "unknown key");
+    CHECK(train_fails("{\"lr\":NaN}", ""), "NaN is not JSON");
+    CHECK(train_fails("{\"lr\":Infinity}", ""), "Infinity is not JSON");
+    CHECK(train_fails("{\"lr\":1e999}", ""), "overflow");
+    CHECK(train_fails("{\"epochs\":3,\"epochs\":4}", ""), "duplicate key");
+    CHECK(train_fails("{\"epochs\":3} trailing", ""), "trailing garbage");
+    CHECK(train_fails("[1,2]", ""), "not an object");
+    CHECK(train_fails("{\"epochs\":", ""), "truncated");
+
+    CHECK(srv_parse_empty("", 0, &e) && srv_parse_empty(" {} ", 4, &e), "empty control bodies");
+    CHECK(!srv_parse_empty("{\"now\":1}", 9, &e) && !strcmp(e.field, "now"), "control body with a key");
+    CHECK(!srv_parse_empty("[]", 2, &e), "control body not an object");
+}
+
+static void test_predict_params(void) {
+    srv_limits l = limits();
+    srv_predict_input in;
+    srv_error e;
+    srv_buf b = {0};
+    srv_buf_puts(&b, "{\"pixels\":[");
+    for (int i = 0; i < MLP_INPUTS; i++) srv_buf_printf(&b, "%s%d", i ? "," : "", i % 256);
+    srv_buf_puts(&b, "]}");
+    CHECK(srv_parse_predict(b.data, b.len, &l, &in, &e), "784 pixels: %s", e.message);
+    CHECK(in.n == 1 && in.pixels && in.pixels[300] == 300 % 256 && !in.indices, "pixels copied");
+    srv_predict_input_free(&in);
+
+    b.len -= strlen("15]}"); /* the last pixel (783 % 256 = 15) becomes 256 */
+    srv_buf_puts(&b, "256]}");
+    CHECK(!srv_parse_predict(b.data, b.len, &l, &in, &e) && !strcmp(e.field, "pixels") && strstr(e.message, "pixels[783]"),
+          "pixel 256: %s", e.message);
+    srv_buf_free(&b);
+
+    const char *ok = "{\"indices\":[0,9999,5]}";
+    CHECK(srv_parse_predict(ok, strlen(ok), &l, &in, &e) && in.n == 3 && in.indices[1] == 9999, "indices");
+    srv_predict_input_free(&in);
+
+    const char *bad[][2] = {{"{\"pixels\":[1,2,3]}", "pixels"},     {"{\"pixels\":\"abc\"}", "pixels"},
+                            {"{\"indices\":[10000]}", "indices"},    {"{\"indices\":[-1]}", "indices"},
+                            {"{\"indices\":[1.5]}", "indices"},      {"{\"indices\":[]}", "indices"},
+                            {"{\"indices\":\"1\"}", "indices"},      {"{}", "pixels"},
+                            {"{\"indices\":[1],\"pixels\":[]}", ""}, {"{\"image\":[1]}", "image"},
+                            {"", ""},                                {"null", ""}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        bool accepted = srv_parse_predict(bad[i][0], strlen(bad[i][0]), &l, &in, &e);
+        CHECK(!accepted, "accepted %s", bad[i][0]);
+        if (*bad[i][1]) CHECK(!strcmp(e.field, bad[i][1]), "%s: field '%s', want '%s'", bad[i][0], e.field, bad[i][1]);
+        if (accepted) srv_predict_input_free(&in);
+    }
+    char many[1024] = "{\"indices\":[";
+    for (int i = 0; i <= SRV_INDICES_MAX; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d", i ? "," : "", i);
+    strcat(many, "]}");
+    CHECK(!srv_parse_predict(many, strlen(many), &l, &in, &e) && !strcmp(e.field, "indices"), "too many indices");
+}
+
+static void test_query_values(void) {
+    uint32_t v, idx[8], n;
+    CHECK(srv_parse_uint("0", 0, 9, &v) && v == 0, "0");
+    CHECK(srv_parse_uint("9", 0, 9, &v) && v == 9, "9");
+    const char *bad[] = {"", "10", "-1", "+1", "01", " 1", "1 ", "1a", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!srv_parse_uint(bad[i], 0, 9, &v), "accepted '%s'", bad[i]);
+    CHECK(srv_parse_index_list("1,2,9999", 8, 10000, idx, &n) && n == 3 && idx[2] == 9999, "index list");
+    const char *badl[] = {"", ",", "1,", ",1", "1,,2", "10000", "a", "1,2,3,4,5,6,7,8,9"};
+    for (size_t i = 0; i < sizeof badl / sizeof *badl; i++)
+        CHECK(!srv_parse_index_list(badl[i], 8, 10000, idx, &n), "accepted list '%s'", badl[i]);
+
+    CHECK(srv_content_type_is_json("application/json"), "json");
+    CHECK(srv_content_type_is_json("Application/JSON; charset=utf-8"), "json with charset");
+    const char *notjson[] = {NULL, "", "text/plain", "application/jsonp", "application/x-www-form-urlencoded",
+                             "multipart/form-data", "text/json"};
+    for (size_t i = 0; i < sizeof notjson / sizeof *notjson; i++)
+        CHECK(!srv_content_type_is_json(notjson[i]), "accepted content type '%s'", notjson[i] ? notjson[i] : "(none)");
+}
+
+static void test_host_rules(void) {
+    srv_host_rules r;
+    srv_host_rules_init(&r, "127.0.0.1", 2020);
+    CHECK(r.loopback && !r.wildcard, "loopback bind");
+    const char *ok[] = {"127.0.0.1:2020", "localhost:2020", "LOCALHOST:2020", "[::1]:2020"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) CHECK(srv_host_allowed(&r, ok[i]), "refused Host %s", ok[i]);
+    const char *bad[] = {NULL, "", "evil.com:2020", "evil.com", "127.0.0.1", "127.0.0.1:2021", "localhost",
+                         "127.0.0.1.nip.io:2020", "localhost.:2020", "127.0.0.2:2020", "::1:2020",
+                         "127.0.0.1:2020:1", "127.0.0.1:02020", "[::1]", "127.0.0.1:", "a b:2020", "[evil]:2020"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(!srv_host_allowed(&r, bad[i]), "allowed Host %s", bad[i] ? bad[i] : "(none)");
+    CHECK(srv_origin_allowed(&r, NULL), "no Origin is fine");
+    CHECK(srv_origin_allowed(&r, "http://127.0.0.1:2020") && srv_origin_allowed(&r, "http://localhost:2020"), "own origins");
+    const char *bad_origins[] = {"null", "http://evil.com", "http://evil.com:2020", "https://127.0.0.1:2020",
+                                 "http://127.0.0.1:2021", "http://127.0.0.1:2020/x", "file://", ""};
+    for (size_t i = 0; i < sizeof bad_origins / sizeof *bad_origins; i++)
+        CHECK(!srv_origin_allowed(&r, bad_origins[i]), "allowed Origin %s", bad_origins[i]);
+
+    srv_host_rules_init(&r, "0.0.0.0", 8080);
+    CHECK(r.wildcard, "wildcard bind");
+    CHECK(srv_host_allowed(&r, "192.168.1.5:8080") && srv_host_allowed(&r, "[fe80::1]:8080") &&
+              srv_host_allowed(&r, "localhost:8080"),
+          "IP literals on a wildcard bind");
+    CHECK(!srv_host_allowed(&r, "attacker.example:8080") && !srv_host_allowed(&r, "192.168.1.5:80"),
+          "names and other ports on a wildcard bind");
+
+    srv_host_rules_init(&r, "myhost.lan", 80);
+    CHECK(srv_host_allowed(&r, "myhost.lan") && srv_host_allowed(&r, "MyHost.lan:80"), "port 80 may be omitted");
+    CHECK(!srv_host_allowed(&r, "localhost:80"), "named bind: not localhost");
+
+    srv_host_rules_init(&r, "[::1]", 9000);
+    char auth[300];
+    srv_host_authority(&r, auth, sizeof auth);
+    CHECK(!strcmp(auth, "[::1]:9000") && srv_host_allowed(&r, "[::1]:9000"), "IPv6 authority: %s", auth);
+}
+
+static srv_msg *msg(srv_msg_kind k, const char *event) { return srv_msg_new(k, event, "{}", 2); }
+
+static void test_hub(void) {
+    srv_msg *m = srv_msg_new(SRV_MSG_KEEP, "epoch", "{\"a\":1}", 7);
+    CHECK(m && !strcmp(m->data, "event: epoch\ndata: {\"a\":1}\n\n") && m->len == strlen(m->data), "SSE frame");
+    srv_msg_unref(m);
+
+    /* snapshots: a newer one replaces a queued one and goes to the end, in publish order */
+    srv_client *c = srv_client_new();
+    srv_msg *w1 = msg(SRV_MSG_WEIGHTS, "w1"), *l1 = msg(SRV_MSG_DROP, "l1"), *w2 = msg(SRV_MSG_WEIGHTS, "w2");
+    srv_client_push(c, w1);
+    srv_client_push(c, l1);
+    srv_client_push(c, w2);
+    CHECK(c->count == 2 && c->queue[0] == l1 && c->queue[1] == w2 && c->dropped == 1, "weights coalesced");
+    srv_msg_unref(w1), srv_msg_unref(l1), srv_msg_unref(w2);
+    srv_client_free(c);
+
+    /* a full queue drops loss points, never epochs */
+    c = srv_client_new();
+    for (int i = 0; i < SRV_CLIENT_QUEUE; i++) {
+        srv_msg *x = msg(i % 2 ? SRV_MSG_KEEP : SRV_MSG_DROP, "x");
+        srv_client_push(c, x);
+        srv_msg_unref(x);
+    }
+    CHECK(c->count == SRV_CLIENT_QUEUE && !c->overflow, "full");
+    srv_msg *loss = msg(SRV_MSG_DROP, "loss"), *epoch = msg(SRV_MSG_KEEP, "epoch");
+    srv_client_push(c, loss);
+    CHECK(c->dropped == 1 && c->queue[SRV_CLIENT_QUEUE - 1] != loss, "a loss point is dropped when full");
+    srv_client_push(c, epoch);
+    CHECK(c->queue[SRV_CLIENT_QUEUE - 1] == epoch && c->dropped == 2 && !c->overflow, "an epoch evicts a loss point");
+    unsigned keeps = 0;
+    for (unsigned i = 0; i < c->count; i++) keeps += c->queue[i]->kind == SRV_MSG_KEEP;
+    CHECK(keeps == SRV_CLIENT_QUEUE / 2 + 1, "every kept message is still there (%u)", keeps);
+    /* fill the rest with kept messages: the client overflows (to be disconnected) */
+    for (int i = 0; i < SRV_CLIENT_QUEUE && !c->overflow; i++) srv_client_push(c, epoch);
+    CHECK(c->overflow, "overflow when only kept messages remain");
+    srv_msg *first = srv_client_pop(c);
+    CHECK(first && first->kind == SRV_MSG_KEEP, "pop in order");
+    srv_msg_unref(first);
+    srv_msg_unref(loss), srv_msg_unref(epoch);
+    srv_client_free(c);
+
+    /* the hub publishes once, to every client, with shared references */
+    srv_hub h = {0};
+    srv_client *a = srv_client_new(), *b2 = srv_client_new();
+    srv_hub_add(&h, a);
+    srv_hub_add(&h, b2);
+    srv_msg *e = msg(SRV_MSG_KEEP, "e");
+    srv_msg_ref(e);
+    srv_hub_publish(&h, e);
+    CHECK(a->count == 1 && b2->count == 1 && a->queue[0] == e && atomic_load(&e->refs) == 3, "fan-out");
+    srv_hub_remove(&h, a);
+    srv_hub_remove(&h, a); /* twice is harmless */
+    CHECK(h.count == 1 && h.clients == b2, "remove");
+    srv_client_free(a);
+    srv_hub_remove(&h, b2);
+    srv_client_free(b2);
+    CHECK(atomic_load(&e->refs) == 1, "references released");
+    srv_msg_unref(e);
+}
+
+int main(void) {
+    test_json();
+    test_train_params();
+    test_predict_params();
+    test_query_values();
+    test_host_rules();
+    test_hub();
+    return check_exit("test_server");
+}

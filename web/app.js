@@ -1,0 +1,698 @@
+/* wgtrain dashboard: watches and steers training that runs in the server (wgtrain serve).
+ * Everything arrives over one Server-Sent Events stream (/api/events): first the whole state
+ * so far, then live events. Charts are uPlot; digits and weights are drawn on canvases. */
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const FIELDS = ['epochs', 'batch', 'lr', 'hidden', 'momentum', 'seed'];
+  const ACTIVE = new Set(['starting', 'running', 'paused', 'stopping']);
+
+  const state = {
+    limits: null,
+    run: null,
+    status: { status: 'idle', message: '', pausing: false },
+    points: [],      // {x, loss, accuracy, sps, epoch, step}
+    epochs: [],      // {epoch, loss, train_accuracy, test_loss, test_accuracy, seconds, samples_per_second}
+    confusion: null, // {epoch, matrix}
+    preview: null,
+    formFilled: false,
+    selectedCell: null,
+  };
+
+  // ---------------------------------------------------------------- helpers
+  const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const fixed = (x, d = 4) => (num(x) === null ? '–' : x.toFixed(d));
+  const pct = (x, d = 2) => (num(x) === null ? '–' : (100 * x).toFixed(d) + '%');
+  const thousands = (x) => (num(x) === null ? '–' : Math.round(x).toLocaleString('en-US'));
+
+  function b64bytes(s) {
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function drawDigit(canvas, bytes, offset = 0) {
+    const ctx = canvas.getContext('2d');
+    const img = ctx.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = bytes[offset + i];
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  function el(tag, attrs = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('data-')) e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) e.append(c);
+    return e;
+  }
+
+  async function post(path, body) {
+    let res;
+    try {
+      res = await fetch(path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+      });
+    } catch (err) {
+      return { ok: false, status: 0, data: { error: 'the server cannot be reached' } };
+    }
+    let data = null;
+    try { data = await res.json(); } catch (err) { data = null; }
+    return { ok: res.ok, status: res.status, data };
+  }
+
+  // ---------------------------------------------------------------- charts (uPlot)
+  const axis = (label, values) => ({
+    label, values, stroke: '#8d96a8', labelSize: 18, size: 46,
+    grid: { stroke: 'rgba(255,255,255,0.06)', width: 1 },
+    ticks: { stroke: 'rgba(255,255,255,0.14)', width: 1, size: 4 },
+    font: '11px system-ui, sans-serif', labelFont: '12px system-ui, sans-serif',
+  });
+  const CHART_H = 250;
+
+  function makePlot(container, opts, data) {
+    const plot = new uPlot({ ...opts, width: Math.max(container.clientWidth, 200), height: CHART_H }, data, container);
+    new ResizeObserver(() => {
+      const w = container.clientWidth;
+      if (w > 0 && Math.abs(w - plot.width) > 1) plot.setSize({ width: w, height: CHART_H });
+    }).observe(container);
+    return plot;
+  }
+
+  const lossPlot = makePlot($('loss-chart'), {
+    scales: { x: { time: false }, y: { auto: true } },
+    axes: [axis('epoch'), axis('loss', (u, v) => v.map((x) => x.toFixed(2)))],
+    series: [
+      { label: 'epoch', value: (u, v) => (v == null ? '–' : v.toFixed(3)) },
+      { label: 'train loss', stroke: '#5b9bff', width: 2, spanGaps: true, value: (u, v) => fixed(v) },
+      {
+        label: 'test loss', stroke: '#f5b041', width: 2, spanGaps: true, value: (u, v) => fixed(v),
+        points: { show: true, size: 7, fill: '#f5b041' },
+      },
+    ],
+    cursor: { drag: { x: true, y: false } },
+  }, [[], [], []]);
+
+  const accPlot = makePlot($('acc-chart'), {
+    scales: { x: { time: false }, y: { auto: true } },
+    axes: [axis('epoch', (u, v) => v.map((x) => (Number.isInteger(x) ? String(x) : ''))),
+      axis('accuracy', (u, v) => v.map((x) => (100 * x).toFixed(x > 0.99 ? 1 : 0) + '%'))],
+    series: [
+      { label: 'epoch' },
+      {
+        label: 'train', stroke: '#5b9bff', width: 2, value: (u, v) => pct(v),
+        points: { show: true, size: 7, fill: '#5b9bff' },
+      },
+      {
+        label: 'test', stroke: '#3ecf8e', width: 2, value: (u, v) => pct(v),
+        points: { show: true, size: 7, fill: '#3ecf8e' },
+      },
+    ],
+  }, [[], [], []]);
+
+  function updateLossChart() {
+    // Report points and per-epoch test losses share one x axis; the last report of epoch e
+    // falls exactly at x = e, where the test loss of that epoch goes.
+    const rows = new Map();
+    for (const p of state.points) rows.set(p.x, [p.loss, null]);
+    for (const e of state.epochs) {
+      const r = rows.get(e.epoch);
+      if (r) r[1] = e.test_loss;
+      else rows.set(e.epoch, [null, e.test_loss]);
+    }
+    const xs = [...rows.keys()].sort((a, b) => a - b);
+    lossPlot.setData([xs, xs.map((x) => rows.get(x)[0]), xs.map((x) => rows.get(x)[1])]);
+  }
+
+  function updateAccChart() {
+    const e = state.epochs;
+    accPlot.setData([e.map((r) => r.epoch), e.map((r) => r.train_accuracy), e.map((r) => r.test_accuracy)]);
+  }
+
+  // ---------------------------------------------------------------- form
+  const form = $('train-form');
+  const fieldBox = (name) => form.querySelector(`.field[data-field="${name}"]`);
+  const input = (name) => $('f-' + name);
+
+  function limitText(name, l) {
+    if (name === 'seed') return `integer, 0 – 2⁵³−1`;
+    if (name === 'lr') return `> 0 and ≤ ${l.max}`;
+    if (name === 'momentum') return `≥ 0 and < 1 (0: plain SGD)`;
+    return `integer, ${l.min} – ${l.max}`;
+  }
+
+  function setupForm(limits, run) {
+    for (const name of FIELDS) {
+      const l = limits[name];
+      const box = fieldBox(name);
+      const inp = input(name);
+      box.querySelector('.limits').textContent = limitText(name, l);
+      if (l.integer) { inp.min = l.min; inp.max = l.max; }
+      if (!state.formFilled) inp.value = String(run && run[name] !== undefined ? run[name] : l.default);
+    }
+    state.formFilled = true;
+  }
+
+  function checkField(name) {
+    const l = state.limits && state.limits[name];
+    const raw = input(name).value.trim();
+    let err = '';
+    let value = null;
+    if (!l) return { value: null, err: '' };
+    if (raw === '') err = 'required';
+    else {
+      value = Number(raw);
+      if (!Number.isFinite(value)) err = 'must be a number';
+      else if (l.integer && !Number.isInteger(value)) err = 'must be a whole number';
+      else if (l.min_exclusive ? value <= l.min : value < l.min) err = `must be ${l.min_exclusive ? '>' : '≥'} ${l.min}`;
+      else if (l.max_exclusive ? value >= l.max : value > l.max) err = `must be ${l.max_exclusive ? '<' : '≤'} ${l.max}`;
+      else if (name === 'seed' && !Number.isSafeInteger(value)) err = 'too large';
+    }
+    showFieldError(name, err);
+    return { value, err };
+  }
+
+  function showFieldError(name, msg) {
+    const box = fieldBox(name);
+    if (!box) return;
+    box.classList.toggle('invalid', !!msg);
+    box.querySelector('.err').textContent = msg;
+    input(name).setAttribute('aria-invalid', msg ? 'true' : 'false');
+  }
+
+  function setMsg(text, isError = false) {
+    const m = $('form-msg');
+    m.textContent = text;
+    m.classList.toggle('error', isError);
+  }
+
+  for (const name of FIELDS) input(name).addEventListener('input', () => checkField(name));
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!state.limits) return;
+    const body = {};
+    let ok = true;
+    for (const name of FIELDS) {
+      const r = checkField(name);
+      if (r.err) ok = false;
+      else body[name] = r.value;
+    }
+    if (!ok) { setMsg('Fix the marked fields first.', true); return; }
+    setMsg('Starting…');
+    $('btn-train').disabled = true;
+    const r = await post('/api/train', body);
+    if (r.ok) { setMsg(''); return; }
+    updateButtons();
+    if (r.data && r.data.field) showFieldError(r.data.field, r.data.error);
+    setMsg((r.data && r.data.error) || `the server answered ${r.status}`, true);
+  });
+
+  $('btn-pause').addEventListener('click', async () => {
+    const st = state.status;
+    const resume = st.status === 'paused' || st.pausing;
+    const r = await post(resume ? '/api/resume' : '/api/pause');
+    if (!r.ok) setMsg((r.data && r.data.error) || `the server answered ${r.status}`, true);
+  });
+
+  $('btn-stop').addEventListener('click', async () => {
+    const r = await post('/api/stop');
+    if (!r.ok) setMsg((r.data && r.data.error) || `the server answered ${r.status}`, true);
+  });
+
+  function updateButtons() {
+    const st = state.status.status;
+    const active = ACTIVE.has(st);
+    $('btn-train').disabled = active || !state.limits;
+    const pause = $('btn-pause');
+    pause.disabled = !(st === 'running' || st === 'paused');
+    pause.textContent = st === 'paused' || state.status.pausing ? 'Resume' : 'Pause';
+    $('btn-stop').disabled = !active || st === 'stopping';
+  }
+
+  // ---------------------------------------------------------------- status and progress
+  function setStatus(s) {
+    state.status = s;
+    const pill = $('status');
+    const shown = s.status === 'running' && s.pausing ? 'pausing' : s.status;
+    pill.textContent = shown;
+    pill.dataset.status = s.status;
+    pill.title = s.message || '';
+    if (s.status === 'error') setMsg('Training failed: ' + s.message, true);
+    else if (s.status === 'done' || s.status === 'stopped') setMsg(s.message ? cap(s.message) + '.' : '');
+    else if (s.status === 'running' && $('form-msg').classList.contains('error') === false) setMsg('');
+    updateButtons();
+    updateProgress();
+    updateLog();
+  }
+
+  const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+
+  function updateProgress() {
+    const run = state.run;
+    const fill = $('progress-fill');
+    const text = $('progress-text');
+    if (!run) {
+      fill.style.width = '0%';
+      text.textContent = 'No run yet: press Train.';
+      for (const id of ['st-epoch', 'st-loss', 'st-test', 'st-sps']) $(id).textContent = '–';
+      return;
+    }
+    const last = state.points[state.points.length - 1];
+    const lastEpoch = state.epochs[state.epochs.length - 1];
+    let done = 0;
+    if (lastEpoch) done = lastEpoch.epoch;
+    if (last && last.x > done) done = last.x;
+    fill.style.width = `${Math.min(100, (100 * done) / run.epochs).toFixed(2)}%`;
+    const st = state.status.status;
+    if (st === 'starting') text.textContent = 'Preparing the GPU: uploading data, compiling kernels…';
+    else if (last) {
+      const step = last.step === run.steps_per_epoch && lastEpoch && lastEpoch.epoch === last.epoch ? 'done' : `step ${last.step}/${run.steps_per_epoch}`;
+      text.textContent = `Epoch ${last.epoch} of ${run.epochs} · ${step} · run ${run.id}`;
+    } else text.textContent = `Epoch 1 of ${run.epochs} · run ${run.id}`;
+    $('st-epoch').textContent = last ? `${last.epoch} / ${run.epochs}` : `0 / ${run.epochs}`;
+    $('st-loss').textContent = last ? fixed(last.loss) : '–';
+    $('st-test').textContent = lastEpoch ? pct(lastEpoch.test_accuracy) : '–';
+    $('st-sps').textContent = last ? thousands(last.sps) : '–';
+  }
+
+  // ---------------------------------------------------------------- epoch log
+  function updateLog() {
+    const lines = [];
+    const r = state.run;
+    if (r) {
+      lines.push(`Run ${r.id}: ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, batch ${r.batch}, lr ${r.lr}, ` +
+        `hidden ${r.hidden}, momentum ${r.momentum}, seed ${r.seed} · ${r.train_count} training images, ` +
+        `${r.steps_per_epoch} steps per epoch`);
+    }
+    for (const e of state.epochs) {
+      lines.push(`Epoch ${e.epoch}: loss=${fixed(e.loss)} train_acc=${pct(e.train_accuracy)} ` +
+        `test_acc=${pct(e.test_accuracy)} test_loss=${fixed(e.test_loss)} time=${fixed(e.seconds, 2)}s ` +
+        `samples/s=${thousands(e.samples_per_second)}`);
+    }
+    const st = state.status;
+    if (r && (st.status === 'done' || st.status === 'stopped' || st.status === 'error'))
+      lines.push(`${cap(st.status)}${st.message ? ': ' + st.message : ''}`);
+    const log = $('log');
+    const text = lines.join('\n');
+    if (log.textContent !== text) {
+      log.textContent = text;
+      log.scrollTop = log.scrollHeight;
+    }
+  }
+
+  // ---------------------------------------------------------------- previews
+  function renderPreviews(p) {
+    state.preview = p;
+    const row = $('previews');
+    row.replaceChildren();
+    if (!p) return;
+    const pixels = b64bytes(p.pixels);
+    p.items.forEach((it, i) => {
+      const right = it.pred === it.label;
+      const canvas = el('canvas', { width: 28, height: 28 });
+      drawDigit(canvas, pixels, i * 784);
+      const fig = el('figure', {
+        class: `preview ${right ? 'right' : 'wrong'}`,
+        'data-index': it.index, 'data-label': it.label, 'data-pred': it.pred, 'data-conf': it.conf,
+        title: `test image #${it.index}: label ${it.label}, predicted ${it.pred} (${pct(it.conf, 1)})`,
+      }, canvas, el('figcaption', {},
+        el('span', { class: 'pred', text: String(it.pred) }),
+        el('span', { class: 'mark', text: right ? '✓' : '✗' }),
+        el('span', { class: 'conf', text: pct(it.conf, 0) }),
+        el('span', { class: 'truth', text: `label ${it.label} · #${it.index}` })));
+      row.append(fig);
+    });
+    $('prev-caption').textContent = p.step === 0 && p.epoch === 0
+      ? 'six random test images · untrained model'
+      : `six random test images · epoch ${p.epoch}, step ${p.step}`;
+  }
+
+  // ---------------------------------------------------------------- weights
+  function renderWeights(w) {
+    const canvas = $('weights');
+    const ctx = canvas.getContext('2d');
+    if (!w) {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      return;
+    }
+    const cols = 16;
+    const rows = Math.ceil(w.tiles / cols);
+    const W = cols * 29 + 1;
+    const H = rows * 29 + 1;
+    if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
+    const img = ctx.createImageData(W, H);
+    const data = b64bytes(w.data);
+    for (let t = 0; t < w.tiles; t++) {
+      const ox = 1 + (t % cols) * 29;
+      const oy = 1 + Math.floor(t / cols) * 29;
+      for (let i = 0; i < 784; i++) {
+        const v = (data[t * 784 + i] - 127.5) / 127.5; // -1..1, scaled per tile
+        const a = Math.pow(Math.abs(v), 0.8);
+        const o = 4 * ((oy + Math.floor(i / 28)) * W + ox + (i % 28));
+        if (v >= 0) { img.data[o] = 255 * a; img.data[o + 1] = 160 * a; img.data[o + 2] = 40 * a; }
+        else { img.data[o] = 60 * a; img.data[o + 1] = 140 * a; img.data[o + 2] = 255 * a; }
+        img.data[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    $('w-caption').textContent = `${w.tiles} of ${w.hidden} hidden units · ` +
+      (w.epoch === 0 ? 'initial weights' : `epoch ${w.epoch}, step ${w.step}`) + ' · orange +, blue −';
+  }
+
+  // ---------------------------------------------------------------- confusion matrix
+  function renderConfusion(c) {
+    state.confusion = c;
+    const table = $('cm');
+    table.replaceChildren();
+    if (!c) {
+      $('cm-caption').textContent = 'test set, after each epoch · click a cell';
+      const tr = el('tr', {}, el('td', { class: 'empty', text: 'Fills in after the first epoch.' }));
+      table.append(tr);
+      closeCell();
+      return;
+    }
+    const m = c.matrix;
+    const total = m.flat().reduce((a, b) => a + b, 0);
+    $('cm-caption').textContent = `test set (${total.toLocaleString('en-US')} images), epoch ${c.epoch} · rows: label, columns: prediction · click a cell`;
+    const head = el('tr', {}, el('th', { class: 'axis', text: 'label╲pred' }));
+    for (let j = 0; j < 10; j++) head.append(el('th', { scope: 'col', text: String(j) }));
+    head.append(el('th', { class: 'axis', text: 'acc' }));
+    table.append(head);
+    for (let i = 0; i < 10; i++) {
+      const rowTotal = m[i].reduce((a, b) => a + b, 0) || 1;
+      const tr = el('tr', {}, el('th', { scope: 'row', text: String(i) }));
+      for (let j = 0; j < 10; j++) {
+        const n = m[i][j];
+        const f = n / rowTotal;
+        const td = el('td', {
+          class: 'cell' + (n === 0 ? ' zero' : ''), text: String(n), 'data-label': i, 'data-pred': j, 'data-count': n,
+          title: `label ${i}, predicted ${j}: ${n} test images (${(100 * f).toFixed(1)}% of the ${i}s)`,
+        });
+        if (n > 0) {
+          td.tabIndex = 0;
+          td.style.background = i === j
+            ? `rgba(62, 207, 142, ${(0.12 + 0.7 * f).toFixed(3)})`
+            : `rgba(255, 107, 107, ${Math.min(0.85, 0.12 + 5 * f).toFixed(3)})`;
+        }
+        if (state.selectedCell && state.selectedCell[0] === i && state.selectedCell[1] === j) td.classList.add('selected');
+        tr.append(td);
+      }
+      tr.append(el('td', { class: 'acc', text: pct(m[i][i] / rowTotal, 1) }));
+      table.append(tr);
+    }
+    if (state.selectedCell) openCell(...state.selectedCell, false);
+  }
+
+  async function openCell(label, pred, scroll = true) {
+    state.selectedCell = [label, pred];
+    for (const td of $('cm').querySelectorAll('td.cell')) {
+      td.classList.toggle('selected', +td.dataset.label === label && +td.dataset.pred === pred);
+    }
+    const view = $('cell-view');
+    view.hidden = false;
+    $('cell-title').textContent = `label ${label}, predicted ${pred}: loading…`;
+    let data;
+    try {
+      const res = await fetch(`/api/confusion?label=${label}&pred=${pred}&limit=120`);
+      data = await res.json();
+      if (!res.ok) throw new Error(data.error || res.status);
+    } catch (err) {
+      $('cell-title').textContent = `label ${label}, predicted ${pred}: ${err.message}`;
+      return;
+    }
+    const box = $('cell-digits');
+    box.replaceChildren();
+    for (const d of data.digits) {
+      const canvas = el('canvas', { width: 28, height: 28 });
+      drawDigit(canvas, b64bytes(d.pixels));
+      box.append(el('figure', { title: `test image #${d.index}, ${pct(d.conf, 1)} sure`, 'data-index': d.index },
+        canvas, el('figcaption', { text: pct(d.conf, 0) })));
+    }
+    const shown = data.digits.length < data.count ? ` (showing ${data.digits.length})` : '';
+    $('cell-title').textContent = `label ${label}, predicted ${pred}: ${data.count} test image${data.count === 1 ? '' : 's'}${shown} · epoch ${data.epoch}`;
+    if (scroll) view.scrollIntoView({ block: 'nearest' });
+  }
+
+  function closeCell() {
+    state.selectedCell = null;
+    $('cell-view').hidden = true;
+    for (const td of $('cm').querySelectorAll('td.selected')) td.classList.remove('selected');
+  }
+
+  $('cm').addEventListener('click', (ev) => {
+    const td = ev.target.closest('td.cell');
+    if (td && !td.classList.contains('zero')) openCell(+td.dataset.label, +td.dataset.pred);
+  });
+  $('cm').addEventListener('keydown', (ev) => {
+    const td = ev.target.closest('td.cell');
+    if (td && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); td.click(); }
+  });
+  $('cell-close').addEventListener('click', closeCell);
+
+  // ---------------------------------------------------------------- draw a digit
+  const pad = $('draw');
+  const pctx = pad.getContext('2d', { willReadFrequently: true });
+  let drawing = false;
+  let last = null;
+  let inked = false;
+  let timer = null;
+  let inFlight = false;
+  let again = false;
+
+  function clearPad() {
+    pctx.fillStyle = '#000';
+    pctx.fillRect(0, 0, pad.width, pad.height);
+    inked = false;
+    $('draw-result').textContent = 'Draw 0–9 in the box';
+    $('draw-result').dataset.pred = '';
+    $('probs').replaceChildren();
+    $('draw-small').getContext('2d').clearRect(0, 0, 28, 28);
+  }
+
+  function padPos(ev) {
+    const r = pad.getBoundingClientRect();
+    return [((ev.clientX - r.left) * pad.width) / r.width, ((ev.clientY - r.top) * pad.height) / r.height];
+  }
+
+  function stroke(a, b) {
+    pctx.strokeStyle = '#fff';
+    pctx.lineWidth = 20;
+    pctx.lineCap = 'round';
+    pctx.lineJoin = 'round';
+    pctx.beginPath();
+    pctx.moveTo(a[0], a[1]);
+    pctx.lineTo(b[0], b[1]);
+    pctx.stroke();
+    inked = true;
+  }
+
+  pad.addEventListener('pointerdown', (ev) => {
+    ev.preventDefault();
+    drawing = true;
+    pad.setPointerCapture(ev.pointerId);
+    last = padPos(ev);
+    stroke(last, last);
+    schedulePredict();
+  });
+  pad.addEventListener('pointermove', (ev) => {
+    if (!drawing) return;
+    const p = padPos(ev);
+    stroke(last, p);
+    last = p;
+    schedulePredict();
+  });
+  const endStroke = () => {
+    if (!drawing) return;
+    drawing = false;
+    clearTimeout(timer);
+    timer = null;
+    predictDrawing();
+  };
+  pad.addEventListener('pointerup', endStroke);
+  pad.addEventListener('pointercancel', endStroke);
+  $('btn-clear').addEventListener('click', clearPad);
+
+  function schedulePredict() {
+    if (!timer) timer = setTimeout(() => { timer = null; predictDrawing(); }, 150);
+  }
+
+  // MNIST's own preprocessing: the ink's bounding box scaled to fit 20x20, then shifted so
+  // that its centre of mass sits at the centre of the 28x28 field.
+  function toMnist() {
+    const W = pad.width;
+    const H = pad.height;
+    const src = pctx.getImageData(0, 0, W, H).data;
+    let x0 = W, y0 = H, x1 = -1, y1 = -1;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        if (src[4 * (y * W + x)] > 24) {
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          if (y > y1) y1 = y;
+        }
+      }
+    }
+    if (x1 < 0) return null;
+    const bw = x1 - x0 + 1;
+    const bh = y1 - y0 + 1;
+    const s = 20 / Math.max(bw, bh);
+    const dw = bw * s;
+    const dh = bh * s;
+    const small = document.createElement('canvas');
+    small.width = small.height = 28;
+    const sctx = small.getContext('2d', { willReadFrequently: true });
+    const render = (dx, dy) => {
+      sctx.fillStyle = '#000';
+      sctx.fillRect(0, 0, 28, 28);
+      sctx.imageSmoothingEnabled = true;
+      sctx.imageSmoothingQuality = 'high';
+      sctx.drawImage(pad, x0, y0, bw, bh, (28 - dw) / 2 + dx, (28 - dh) / 2 + dy, dw, dh);
+      return sctx.getImageData(0, 0, 28, 28).data;
+    };
+    let d = render(0, 0);
+    let sx = 0, sy = 0, sm = 0;
+    for (let i = 0; i < 784; i++) {
+      const v = d[4 * i];
+      sx += v * (i % 28);
+      sy += v * Math.floor(i / 28);
+      sm += v;
+    }
+    if (sm > 0) d = render(Math.round(13.5 - sx / sm), Math.round(13.5 - sy / sm));
+    const pixels = new Array(784);
+    for (let i = 0; i < 784; i++) pixels[i] = d[4 * i];
+    return pixels;
+  }
+
+  async function predictDrawing() {
+    if (!inked) return;
+    if (inFlight) { again = true; return; }
+    const pixels = toMnist();
+    if (!pixels) return;
+    drawDigit($('draw-small'), pixels);
+    inFlight = true;
+    const r = await post('/api/predict', { pixels });
+    inFlight = false;
+    if (r.ok) showProbs(r.data);
+    else {
+      $('draw-result').textContent = r.status === 409 ? 'No model yet: press Train first.' : ((r.data && r.data.error) || `error ${r.status}`);
+      $('draw-result').dataset.pred = '';
+      $('probs').replaceChildren();
+    }
+    if (again) { again = false; predictDrawing(); }
+  }
+
+  function showProbs(data) {
+    if (!inked) return; // cleared meanwhile
+    const p = data.predictions[0];
+    const res = $('draw-result');
+    res.replaceChildren(el('b', { text: String(p.pred) }), document.createTextNode(`${pct(p.conf, 1)} sure`),
+      el('br'), el('small', { text: data.model.epoch === 0 ? 'untrained model' : `model at epoch ${data.model.epoch}, step ${data.model.step}` }));
+    res.dataset.pred = p.pred;
+    const list = $('probs');
+    list.replaceChildren();
+    p.probs.forEach((q, k) => {
+      const fill = el('div', { class: 'fill' });
+      fill.style.width = `${(100 * q).toFixed(1)}%`;
+      list.append(el('li', { class: k === p.pred ? 'best' : '', 'data-digit': k, 'data-p': q },
+        el('span', { text: String(k) }), el('div', { class: 'track' }, fill),
+        el('span', { class: 'pct', text: pct(q, 1) })));
+    });
+  }
+
+  // ---------------------------------------------------------------- the event stream
+  function setConn(kind, text) {
+    const c = $('conn');
+    c.className = `pill conn-${kind}`;
+    c.textContent = text;
+  }
+
+  function applyState(d) {
+    state.limits = d.limits;
+    $('dev-name').textContent = d.device.name;
+    $('dev-name').title = d.device.description;
+    $('dev-backend').textContent = d.device.backend;
+    $('dev-type').textContent = d.device.type;
+    state.run = d.run;
+    setupForm(d.limits, d.run);
+    $('sub-hidden').textContent = d.run ? String(d.run.hidden) : 'H';
+    state.points = d.points.map((a) => ({ x: a[0], loss: a[1], accuracy: a[2], sps: a[3], epoch: a[4], step: a[5] }));
+    state.epochs = d.epochs;
+    updateLossChart();
+    updateAccChart();
+    renderConfusion(d.confusion);
+    renderPreviews(null);
+    renderWeights(null);
+    setStatus(d.state);
+  }
+
+  function onRun(d) {
+    state.run = d.run;
+    state.points = [];
+    state.epochs = [];
+    $('sub-hidden').textContent = String(d.run.hidden);
+    updateLossChart();
+    updateAccChart();
+    closeCell();
+    renderConfusion(null);
+    renderPreviews(null);
+    renderWeights(null);
+    updateProgress();
+    updateLog();
+  }
+
+  function onLoss(p) {
+    state.points.push({ x: p.x, loss: p.loss, accuracy: p.accuracy, sps: p.samples_per_second, epoch: p.epoch, step: p.step });
+    updateLossChart();
+    updateProgress();
+  }
+
+  function onEpoch(e) {
+    state.epochs.push(e);
+    updateLossChart();
+    updateAccChart();
+    renderConfusion({ epoch: e.epoch, matrix: e.confusion });
+    updateProgress();
+    updateLog();
+  }
+
+  let es = null;
+  function connect() {
+    setConn('connecting', 'connecting…');
+    es = new EventSource('/api/events');
+    es.onopen = () => setConn('live', 'live');
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        setConn('lost', 'disconnected, retrying…');
+        setTimeout(connect, 3000);
+      } else setConn('connecting', 'reconnecting…');
+    };
+    const on = (name, fn) => es.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
+    on('state', applyState);
+    on('run', onRun);
+    on('status', setStatus);
+    on('loss', onLoss);
+    on('epoch', onEpoch);
+    on('weights', renderWeights);
+    on('preview', renderPreviews);
+  }
+
+  clearPad();
+  renderConfusion(null);
+  updateButtons();
+  connect();
+
+  // for the browser test and the curious: the live objects behind the page
+  window.wgtrain = { state, lossPlot, accPlot };
+})();

@@ -62,7 +62,7 @@ int cmd_serve(int argc, char **argv) {
                 return EXIT_USAGE;
         } else if (flag_is(a, "--timeout-s")) {
             if (!(v = flag_value(argc, argv, &i, "--timeout-s")) ||
-                !parse_u32("--timeout-s", v, SRV_KEEPALIVE_S + 5, 3600, &o.connection_timeout_s))
+                !parse_u32("--timeout-s", v, 2, 3600, &o.connection_timeout_s))
                 return EXIT_USAGE;
         } else if (flag_is(a, "--max-connections")) {
             if (!(v = flag_value(argc, argv, &i, "--max-connections")) ||

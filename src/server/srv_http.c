@@ -184,7 +184,7 @@ static double mono_now(void) {
 
 /* libmicrohttpd asks for the next bytes of the stream; in thread-per-connection mode this
  * may block, so it waits (bounded) for the next event and sends a comment line every
- * SRV_KEEPALIVE_S seconds while nothing happens. */
+ * keepalive_s seconds while nothing happens, which keeps the stream inside the idle timeout. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     sse_stream *st = cls;
     srv_state *s = st->s;
@@ -199,7 +199,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     pthread_mutex_lock(&s->mu);
     while (!n && !c->current && !c->count && !s->shutdown && !c->overflow) {
         struct timespec ts;
-        deadline_after(&ts, c->last_write, SRV_KEEPALIVE_S);
+        deadline_after(&ts, c->last_write, s->keepalive_s);
         int rc = pthread_cond_timedwait(&c->cond, &s->mu, &ts);
         if (rc == ETIMEDOUT && !c->current && !c->count && !s->shutdown && !c->overflow) {
             static const char ka[] = ": keep-alive\n\n";

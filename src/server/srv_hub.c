@@ -127,7 +127,9 @@ void srv_hub_remove(srv_hub *h, srv_client *c) {
 void srv_hub_publish(srv_hub *h, srv_msg *m) {
     if (!m) return;
     for (srv_client *c = h->clients; c; c = c->next) {
+        uint64_t before = c->dropped;
         srv_client_push(c, m);
+        h->dropped += c->dropped - before;
         pthread_cond_signal(&c->cond);
     }
     h->published++;

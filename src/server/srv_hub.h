@@ -54,6 +54,7 @@ typedef struct srv_hub {
     srv_client *clients;
     unsigned count;
     uint64_t published;
+    uint64_t dropped; /* messages lost by slow clients, all clients together */
 } srv_hub;
 
 srv_client *srv_client_new(void);

@@ -121,6 +121,8 @@ int srv_run(const srv_options *o) {
     s.limits.hidden_max = MLP_MAX_HIDDEN;
     s.limits.test_count = test.count;
     s.report_every = o->report_every;
+    s.keepalive_s = o->connection_timeout_s / 2 < SRV_KEEPALIVE_S ? o->connection_timeout_s / 2 : SRV_KEEPALIVE_S;
+    if (s.keepalive_s < 1) s.keepalive_s = 1;
     s.gpu_opts = o->gpu;
     srv_host_rules_init(&s.host, o->host, port);
     s.test_pred = calloc(test.count, 1);

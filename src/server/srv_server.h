@@ -21,7 +21,7 @@
 
 #define SRV_PREVIEWS 6
 #define SRV_TILES_MAX 128         /* first-layer weight vectors sent as 28x28 tiles */
-#define SRV_KEEPALIVE_S 15        /* SSE comment this often on an idle stream */
+#define SRV_KEEPALIVE_S 15        /* SSE comment at most this far apart on an idle stream */
 #define SRV_PREDICT_WAIT_S 60     /* a predict request waits this long for the worker */
 
 typedef struct srv_options {
@@ -88,6 +88,7 @@ typedef struct srv_state {
     const mnist_set *train, *test;
     srv_limits limits;
     uint32_t report_every;
+    uint32_t keepalive_s; /* SSE comment this often on an idle stream: below the idle timeout */
     srv_host_rules host;
     cli_gpu_options gpu_opts;
     gpu_adapter_info device;

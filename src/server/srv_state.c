@@ -148,7 +148,7 @@ void srv_state_json(srv_state *s, srv_buf *b) {
         srv_buf_puts(b, "}");
     } else
         srv_buf_puts(b, "null");
-    srv_buf_printf(b, ",\"clients\":%u}", s->hub.count);
+    srv_buf_printf(b, ",\"clients\":%u,\"dropped\":%llu}", s->hub.count, (unsigned long long)s->hub.dropped);
 }
 
 void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_buf *json) {

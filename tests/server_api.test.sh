@@ -1,0 +1,442 @@
+#!/usr/bin/env bash
+# API tests of `wgtrain serve` over real HTTP on loopback: every bad input the dashboard API
+# must refuse (foreign Host or Origin, unknown path, wrong method, oversized body, non-JSON
+# content type, malformed or out-of-range parameters, train during a run), the run controls,
+# 50 concurrent SSE clients receiving the same epoch event, a stalled client that loses
+# intermediate updates but not the run, history for a client that connects mid-run, idle
+# timeouts and the connection limit, and a port already in use.
+#
+# Each server runs on a free port (--port 0) with a small training set, and is killed when
+# the test ends, however it ends. Node (installed by `make setup`) drives the requests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+[ -x build/wgtrain ] || { echo "build/wgtrain is missing: run make"; exit 1; }
+command -v node >/dev/null || { echo "node is missing: run make setup"; exit 1; }
+export WGTRAIN_BIN="$root/build/wgtrain"
+exec timeout -k 5 420 node --input-type=module - <<'EOF'
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import assert from 'node:assert/strict';
+
+const BIN = process.env.WGTRAIN_BIN;
+const children = new Set();
+const killAll = () => { for (const c of children) { try { c.kill('SIGKILL'); } catch {} } };
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(1); });
+
+let checks = 0;
+const check = (cond, msg) => { checks++; assert.ok(cond, msg); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log(...a);
+
+async function until(what, fn, timeoutMs = 60000, everyMs = 50) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function startServer(args) {
+  const proc = spawn(BIN, ['serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  const srv = { proc, out: '', err: '', exited: null };
+  proc.stdout.on('data', (d) => { srv.out += d; });
+  proc.stderr.on('data', (d) => { srv.err += d; });
+  proc.on('exit', (code, sig) => { srv.exited = code ?? sig; children.delete(proc); });
+  return until('the server to listen', () => {
+    if (srv.exited !== null) throw new Error(`server exited (${srv.exited}): ${srv.err}`);
+    const m = srv.out.match(/^listening on http:\/\/127\.0\.0\.1:(\d+)\n/);
+    if (m) srv.port = +m[1];
+    return m ? srv : null;
+  }, 90000);
+}
+
+async function stopServer(srv) {
+  if (srv.exited !== null) return srv.exited;
+  srv.proc.kill('SIGTERM');
+  return until('the server to exit', () => (srv.exited !== null ? String(srv.exited) : null), 30000);
+}
+
+function request(port, { method = 'GET', path = '/', headers = {}, body = null, host } = {}) {
+  return new Promise((resolve, reject) => {
+    const h = { Host: host ?? `127.0.0.1:${port}`, ...headers };
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: h, agent: false }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(data); } catch {}
+        resolve({ status: res.statusCode, headers: res.headers, body: data, json });
+      });
+    });
+    req.setTimeout(60000, () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
+    req.on('error', reject);
+    if (body !== null) req.write(body);
+    req.end();
+  });
+}
+
+const postJson = (port, path, obj, extra = {}) => request(port, {
+  method: 'POST', path, headers: { 'Content-Type': 'application/json', ...(extra.headers || {}) },
+  body: typeof obj === 'string' ? obj : JSON.stringify(obj),
+});
+
+/* Raw bytes in, everything the server sends back until it closes (or timeoutMs). */
+function raw(port, text, timeoutMs = 10000) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    const t = setTimeout(() => { s.destroy(); resolve({ data, closed: false }); }, timeoutMs);
+    s.on('connect', () => { if (text) s.write(text); });
+    s.on('data', (d) => { data += d; });
+    s.on('error', () => {});
+    s.on('close', () => { clearTimeout(t); resolve({ data, closed: true }); });
+  });
+}
+
+class SseClient {
+  constructor(port, { paused = false } = {}) {
+    this.events = [];
+    this.open = false;
+    this.ended = false;
+    this.req = http.request({
+      host: '127.0.0.1', port, path: '/api/events', agent: false,
+      headers: { Host: `127.0.0.1:${port}`, Accept: 'text/event-stream' },
+    }, (res) => {
+      this.res = res;
+      this.status = res.statusCode;
+      this.contentType = res.headers['content-type'];
+      this.open = true;
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let event = 'message';
+          const data = [];
+          let comment = false;
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) comment = true;
+            else if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data.push(line.slice(6));
+          }
+          if (data.length) this.events.push({ event, data: data.join('\n') });
+          else if (comment) this.events.push({ event: ':comment', data: block });
+        }
+      });
+      res.on('end', () => { this.ended = true; });
+      res.on('error', () => { this.ended = true; });
+      if (paused) res.pause();
+    });
+    this.req.on('error', () => { this.ended = true; });
+    this.req.end();
+  }
+  of(name) {
+    return this.events.filter((e) => e.event === name)
+      .map((e) => ({ raw: e.data, json: name.startsWith(':') ? null : JSON.parse(e.data) }));
+  }
+  find(name, pred = () => true) { return this.of(name).find((e) => pred(e.json)); }
+  close() { this.req.destroy(); }
+}
+
+const expectError = (r, status, field, what) => {
+  check(r.status === status, `${what}: status ${r.status}, want ${status}: ${r.body}`);
+  check(r.json && typeof r.json.error === 'string' && r.json.error.length > 0, `${what}: JSON error body: ${r.body}`);
+  check(/application\/json/.test(r.headers['content-type'] || ''), `${what}: JSON content type`);
+  if (field === '') check(!('field' in r.json), `${what}: names no field: ${r.body}`);
+  else if (field !== undefined) {
+    check(r.json.field === field, `${what}: field ${r.json && r.json.field}, want ${field}: ${r.body}`);
+    if (field) check(r.json.error.includes(field), `${what}: the message names ${field}: ${r.json.error}`);
+  }
+};
+
+async function state(port) {
+  const r = await request(port, { path: '/api/state' });
+  assert.equal(r.status, 200, r.body);
+  return r.json;
+}
+
+// ------------------------------------------------------------------------------------------
+const TRAIN = 1000;
+const srv = await startServer(['--train-limit', String(TRAIN), '--report-every', '2']);
+const P = srv.port;
+log(`server on port ${P}`);
+
+// the page and its files
+{
+  const r = await request(P, { path: '/' });
+  check(r.status === 200 && /text\/html/.test(r.headers['content-type']), 'GET / serves the page');
+  check(/default-src 'none'/.test(r.headers['content-security-policy'] || ''), 'the page has a CSP');
+  check(r.headers['x-content-type-options'] === 'nosniff', 'nosniff');
+  for (const f of ['/app.js', '/app.css', '/uPlot.iife.min.js', '/uPlot.min.css', '/index.html']) {
+    const x = await request(P, { path: f });
+    check(x.status === 200 && x.body.length > 100, `GET ${f}: ${x.status}`);
+  }
+  const h = await request(P, { method: 'HEAD', path: '/' });
+  check(h.status === 200 && h.body === '', 'HEAD /');
+}
+
+// Host and Origin: DNS rebinding and cross-site requests
+{
+  for (const host of ['evil.example', `evil.example:${P}`, `127.0.0.1:${P + 1}`, `127.0.0.1.nip.io:${P}`, '127.0.0.1']) {
+    expectError(await request(P, { path: '/api/state', host }), 403, undefined, `Host ${host}`);
+  }
+  expectError(await request(P, { path: '/', host: `attacker.test:${P}` }), 403, undefined, 'rebound page load');
+  check((await request(P, { path: '/api/state', host: `localhost:${P}` })).status === 200, 'Host localhost:PORT');
+  const noHost = await raw(P, 'GET /api/state HTTP/1.0\r\n\r\n');
+  check(/^HTTP\/1\.[01] 403/.test(noHost.data), `HTTP/1.0 without Host: ${noHost.data.slice(0, 40)}`);
+  for (const origin of ['http://evil.example', 'null', `https://127.0.0.1:${P}`, `http://127.0.0.1:${P + 1}`]) {
+    expectError(await postJson(P, '/api/train', { epochs: 1 }, { headers: { Origin: origin } }), 403, undefined, `Origin ${origin}`);
+    expectError(await request(P, { path: '/api/state', headers: { Origin: origin } }), 403, undefined, `GET with Origin ${origin}`);
+  }
+  const own = await request(P, { path: '/api/state', headers: { Origin: `http://127.0.0.1:${P}` } });
+  check(own.status === 200, 'own Origin accepted');
+  check((await state(P)).state.status === 'idle', 'refused requests changed nothing');
+}
+
+// unknown paths and wrong methods
+{
+  for (const path of ['/nope', '/api', '/api/', '/api/nope', '/api/state/x', '/index.html/x', '/../etc/passwd', '/README-section.md', '/%2e%2e/etc/passwd']) {
+    expectError(await request(P, { path }), 404, undefined, `GET ${path}`);
+  }
+  for (const [method, path, allow] of [['GET', '/api/train', 'POST'], ['GET', '/api/stop', 'POST'], ['GET', '/api/predict', 'POST'],
+    ['POST', '/api/state', 'GET, HEAD'], ['PUT', '/', 'GET, HEAD'], ['DELETE', '/api/stop', 'POST'], ['POST', '/', 'GET, HEAD'],
+    ['PATCH', '/api/train', 'POST'], ['OPTIONS', '/api/train', 'POST']]) {
+    const r = await request(P, { method, path, headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {}, body: method === 'POST' ? '{}' : null });
+    expectError(r, 405, undefined, `${method} ${path}`);
+    check(r.headers.allow === allow, `${method} ${path}: Allow ${r.headers.allow}`);
+  }
+  check((await state(P)).state.status === 'idle', 'GET /api/train started nothing');
+}
+
+// content type, body size
+{
+  for (const ct of [null, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp']) {
+    const headers = ct ? { 'Content-Type': ct } : {};
+    expectError(await request(P, { method: 'POST', path: '/api/train', headers, body: '{"epochs":1}' }), 415, undefined, `Content-Type ${ct}`);
+    expectError(await request(P, { method: 'POST', path: '/api/predict', headers, body: '{"indices":[1]}' }), 415, undefined, `predict with ${ct}`);
+  }
+  const big = JSON.stringify({ pixels: Array(784).fill(0), pad: 'x'.repeat(70 * 1024) });
+  expectError(await postJson(P, '/api/predict', big), 413, undefined, 'body over 64 KiB');
+  // the same without Content-Length (chunked): the cap holds while reading
+  const chunked = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: P, method: 'POST', path: '/api/train', agent: false,
+      headers: { Host: `127.0.0.1:${P}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
+      let d = '';
+      res.on('data', (x) => { d += x; });
+      res.on('end', () => resolve({ status: res.statusCode, body: d, json: JSON.parse(d), headers: res.headers }));
+    });
+    req.on('error', reject);
+    for (let i = 0; i < 80; i++) req.write('x'.repeat(1024));
+    req.end();
+  });
+  expectError(chunked, 413, undefined, 'chunked body over 64 KiB');
+  check((await postJson(P, '/api/stop', '')).status === 409, 'an empty body is {} for the controls');
+}
+
+// bad parameters: 400 naming the field
+{
+  const cases = [
+    [{ epochs: '3' }, 'epochs'], [{ epochs: true }, 'epochs'], [{ epochs: null }, 'epochs'], [{ epochs: [1] }, 'epochs'],
+    [{ epochs: 0 }, 'epochs'], [{ epochs: 1001 }, 'epochs'], [{ epochs: 1.5 }, 'epochs'], [{ epochs: -1 }, 'epochs'],
+    [{ batch: 0 }, 'batch'], [{ batch: TRAIN + 1 }, 'batch'], [{ batch: 'big' }, 'batch'], [{ batch: 64.5 }, 'batch'],
+    [{ lr: 0 }, 'lr'], [{ lr: -1 }, 'lr'], [{ lr: 11 }, 'lr'], [{ lr: '0.1' }, 'lr'], [{ lr: {} }, 'lr'],
+    [{ hidden: 0 }, 'hidden'], [{ hidden: 4097 }, 'hidden'], [{ hidden: 1e9 }, 'hidden'],
+    [{ momentum: 1 }, 'momentum'], [{ momentum: -0.5 }, 'momentum'], [{ momentum: false }, 'momentum'],
+    [{ seed: -1 }, 'seed'], [{ seed: 9007199254740992 }, 'seed'], [{ seed: 0.5 }, 'seed'],
+    [{ epochs: 1, learning_rate: 0.1 }, 'learning_rate'], [{ __proto__x: 1 }, '__proto__x'],
+  ];
+  for (const [body, field] of cases) expectError(await postJson(P, '/api/train', body), 400, field, `train ${JSON.stringify(body)}`);
+  const notJson = ['{"lr":NaN}', '{"lr":Infinity}', '{"lr":-Infinity}', '{"lr":1e999}', '{"epochs":1,"epochs":2}',
+    '{"epochs":1} x', '{"epochs":1}{}', '{"epochs":', '[1]', '"x"', '{epochs:1}', "{'epochs':1}", '{"epochs":01}',
+    '{"epochs":1,}', '\u00ef\u00bb\u00bf{}', '{"a":"\\u0000"}', '{"a":' + '['.repeat(40) + ']'.repeat(40) + '}'];
+  for (const body of notJson) expectError(await postJson(P, '/api/train', body), 400, undefined, `train body ${body.slice(0, 30)}`);
+  expectError(await postJson(P, '/api/train', '{"lr":NaN}'), 400, '', 'malformed JSON names no field');
+  const unknown = await postJson(P, '/api/train', { epochs: 1, bogus: 1 });
+  check(/unknown key 'bogus'/.test(unknown.json.error), `unknown key message: ${unknown.json.error}`);
+
+  for (const [body, field] of [[{ pixels: [1, 2, 3] }, 'pixels'], [{ pixels: Array(784).fill(256) }, 'pixels'],
+    [{ pixels: Array(784).fill(-1) }, 'pixels'], [{ pixels: Array(784).fill(0.5) }, 'pixels'], [{ pixels: 'abc' }, 'pixels'],
+    [{ indices: [10000] }, 'indices'], [{ indices: [] }, 'indices'], [{ indices: Array(101).fill(1) }, 'indices'],
+    [{ indices: ['1'] }, 'indices'], [{}, 'pixels'], [{ image: [] }, 'image']]) {
+    expectError(await postJson(P, '/api/predict', body), 400, field, `predict ${JSON.stringify(body).slice(0, 40)}`);
+  }
+  for (const path of ['/api/pause', '/api/resume', '/api/stop']) {
+    expectError(await postJson(P, path, { now: true }), 400, 'now', `${path} with a key`);
+    expectError(await postJson(P, path, '[]'), 400, '', `${path} with an array`);
+  }
+  for (const [path, field] of [['/api/digits', 'indices'], ['/api/digits?indices=', 'indices'], ['/api/digits?indices=abc', 'indices'],
+    ['/api/digits?indices=10000', 'indices'], ['/api/digits?indices=1,,2', 'indices'], ['/api/digits?indices=-1', 'indices'],
+    ['/api/digits?indices=1&x=2', 'x'], ['/api/digits?indices=1&indices=2', 'indices'], ['/api/state?debug=1', 'debug'],
+    ['/api/confusion?label=10&pred=1', 'label'], ['/api/confusion?label=1&pred=x', 'pred'], ['/api/confusion?label=1', 'pred'],
+    ['/api/confusion?label=1&pred=1&limit=0', 'limit'], ['/api/events?x=1', 'x']]) {
+    expectError(await request(P, { path }), 400, field, `GET ${path}`);
+  }
+  check((await state(P)).state.status === 'idle', 'no bad request started a run');
+}
+
+// before any run: nothing to control, no model to ask
+{
+  for (const path of ['/api/pause', '/api/resume', '/api/stop']) expectError(await postJson(P, path, {}), 409, undefined, `${path} when idle`);
+  expectError(await postJson(P, '/api/predict', { indices: [1] }), 409, undefined, 'predict without a model');
+  expectError(await request(P, { path: '/api/confusion?label=1&pred=1' }), 409, undefined, 'confusion before an epoch');
+  const d = await request(P, { path: '/api/digits?indices=0,9999' });
+  check(d.status === 200 && d.json.digits.length === 2 && d.json.digits[1].index === 9999, 'digits');
+  check(Buffer.from(d.json.digits[0].pixels, 'base64').length === 784 && d.json.digits[0].pred === null, 'digit pixels, no prediction yet');
+}
+
+// 50 concurrent SSE clients receive the same epoch event; a second Train gets 409
+{
+  const clients = Array.from({ length: 50 }, () => new SseClient(P));
+  await until('50 SSE streams with their first state event', () => clients.every((c) => c.find('state')), 30000);
+  check(clients.every((c) => c.status === 200 && /text\/event-stream/.test(c.contentType)), 'SSE responses');
+  check((await state(P)).clients >= 50, 'the server counts 50 clients');
+  const r = await postJson(P, '/api/train', { epochs: 1, batch: 50, hidden: 16, lr: 0.1, momentum: 0.9, seed: 7 });
+  check(r.status === 202 && r.json.run.id === 1 && r.json.run.steps_per_epoch === TRAIN / 50, `train accepted: ${r.body}`);
+  expectError(await postJson(P, '/api/train', { epochs: 1 }), 409, undefined, 'train while a run is going');
+  await until('the epoch event at all 50 clients', () => clients.every((c) => c.find('epoch')), 120000);
+  const first = clients[0].of('epoch')[0];
+  check(clients.every((c) => c.of('epoch').length === 1 && c.of('epoch')[0].raw === first.raw), 'all 50 got the same epoch event');
+  const ep = first.json;
+  check(ep.epoch === 1 && ep.test_accuracy > 0.5 && ep.confusion.flat().reduce((a, b) => a + b, 0) === 10000, `epoch event: ${first.raw.slice(0, 200)}`);
+  await until('status done at all clients', () => clients.every((c) => c.find('status', (s) => s.status === 'done')), 60000);
+  check(clients.every((c) => c.of('loss').length >= 1 && c.of('weights').length >= 1 && c.of('preview').length >= 1), 'loss, weights and previews streamed');
+  const w = clients[0].of('weights').at(-1).json;
+  check(w.tiles === 16 && Buffer.from(w.data, 'base64').length === 16 * 784 && w.scales.length === 16, 'weights: 16 tiles of 784 bytes');
+  const pv = clients[0].of('preview').at(-1).json;
+  check(pv.items.length === 6 && Buffer.from(pv.pixels, 'base64').length === 6 * 784, 'preview: six digits');
+  for (const c of clients) c.close();
+  // the previews are the server's own predictions
+  const again = await postJson(P, '/api/predict', { indices: pv.items.map((i) => i.index) });
+  check(again.status === 200 && again.json.predictions.every((p, k) => p.pred === pv.items[k].pred), 'preview labels = predictions');
+  const sum = again.json.predictions[0].probs.reduce((a, b) => a + b, 0);
+  check(Math.abs(sum - 1) < 1e-4, `probabilities sum to 1 (${sum})`);
+  const st = await state(P);
+  check(st.state.status === 'done' && st.epochs.length === 1 && st.points.length === TRAIN / 50 / 2 && st.confusion.epoch === 1, 'state after the run');
+  const cell = await request(P, { path: '/api/confusion?label=3&pred=3&limit=5' });
+  check(cell.status === 200 && cell.json.count === st.confusion.matrix[3][3] && cell.json.digits.length === Math.min(5, cell.json.count), 'a confusion cell');
+  const px = Array.from(Buffer.from((await request(P, { path: '/api/digits?indices=0' })).json.digits[0].pixels, 'base64'));
+  const drawn = await postJson(P, '/api/predict', { pixels: px });
+  check(drawn.status === 200 && drawn.json.predictions.length === 1 && drawn.json.predictions[0].probs.length === 10, 'predict from pixels');
+  check(drawn.json.predictions[0].pred === again.json.predictions[0].pred || pv.items[0].index !== 0, 'pixels and index agree');
+  log('50 SSE clients: ok');
+}
+
+// a stalled client loses intermediate updates, never the run; a late client gets the history
+{
+  const before = (await state(P)).dropped;
+  const slow = new SseClient(P, { paused: true });
+  const fast = new SseClient(P);
+  await until('both streams open', () => slow.open && fast.find('state'), 30000);
+  const t0 = Date.now();
+  const r = await postJson(P, '/api/train', { epochs: 2, batch: 5, hidden: 128, lr: 0.05, seed: 3 });
+  check(r.status === 202, `run 2 accepted: ${r.body}`);
+  await until('epoch 1 of run 2', () => fast.find('epoch', (e) => e.epoch === 1), 180000);
+  const late = new SseClient(P);
+  await until('the late client\'s state', () => late.find('state'), 30000);
+  const hist = late.find('state').json;
+  check(hist.run.id === 2 && hist.epochs.length >= 1 && hist.points.length >= 100, `history for a late client: ${hist.points.length} points, ${hist.epochs.length} epochs`);
+  check(late.of('weights').length + late.of('preview').length >= 1 || hist.state.status !== 'running', 'the late client gets the latest snapshots');
+  await until('run 2 done at the fast client', () => fast.find('status', (s) => s.status === 'done' && s.run === 2), 240000);
+  const seconds = (Date.now() - t0) / 1000;
+  const after = (await state(P)).dropped;
+  check(after > before, `the stalled client lost intermediate updates (${after - before} dropped)`);
+  check(slow.events.length < fast.events.length, `the stalled client is behind (${slow.events.length} < ${fast.events.length})`);
+  log(`run 2 took ${seconds.toFixed(1)} s with a stalled client; ${after - before} updates dropped`);
+  slow.res.resume();
+  await until('the stalled client catches up to the end of the run', () => slow.find('status', (s) => s.status === 'done' && s.run === 2), 60000);
+  check(slow.of('epoch').filter((e) => e.json.epoch >= 1).length === 2, 'the stalled client got both epochs');
+  check(fast.of('loss').length > slow.of('loss').length || fast.of('weights').length > slow.of('weights').length, 'it lost intermediate updates only');
+  for (const c of [slow, fast, late]) c.close();
+  log('stalled and late clients: ok');
+}
+
+// pause, predict while paused, resume, stop
+{
+  const es = new SseClient(P);
+  await until('state', () => es.find('state'), 30000);
+  const r = await postJson(P, '/api/train', { epochs: 200, batch: 10, hidden: 64 });
+  check(r.status === 202, 'run 3 accepted');
+  await until('run 3 running', () => es.find('status', (s) => s.status === 'running' && s.run === 3), 60000);
+  expectError(await postJson(P, '/api/resume', {}), 409, undefined, 'resume when not paused');
+  check((await postJson(P, '/api/pause', {})).status === 200, 'pause accepted');
+  expectError(await postJson(P, '/api/pause', {}), 409, undefined, 'pause twice');
+  await until('paused', () => es.find('status', (s) => s.status === 'paused'), 60000);
+  const p1 = (await state(P)).points.length;
+  await sleep(1200);
+  const s2 = await state(P);
+  check(s2.state.status === 'paused' && s2.points.length === p1, 'no training while paused');
+  const pr = await postJson(P, '/api/predict', { indices: [5, 6] });
+  check(pr.status === 200 && pr.json.predictions.length === 2, 'predict while paused');
+  check((await postJson(P, '/api/resume', {})).status === 200, 'resume accepted');
+  await until('points again', async () => (await state(P)).points.length > p1, 60000);
+  check((await postJson(P, '/api/stop', {})).status === 200, 'stop accepted');
+  expectError(await postJson(P, '/api/stop', {}), 409, undefined, 'stop twice');
+  await until('stopped', () => es.find('status', (s) => s.status === 'stopped' && s.run === 3), 60000);
+  check((await postJson(P, '/api/predict', { indices: [1] })).status === 200, 'the stopped model still answers');
+  // stop while paused
+  check((await postJson(P, '/api/train', { epochs: 200, batch: 10, hidden: 8 })).status === 202, 'run 4');
+  await until('run 4 running', () => es.find('status', (s) => s.status === 'running' && s.run === 4), 60000);
+  check((await postJson(P, '/api/pause', {})).status === 200, 'pause run 4');
+  await until('run 4 paused', () => es.find('status', (s) => s.status === 'paused' && s.run === 4), 60000);
+  check((await postJson(P, '/api/stop', {})).status === 200, 'stop while paused');
+  await until('run 4 stopped', () => es.find('status', (s) => s.status === 'stopped' && s.run === 4), 60000);
+  es.close();
+  log('pause/resume/stop: ok');
+}
+
+// a port in use is a clear error and exit 1; bad options exit 2
+{
+  const second = spawn(BIN, ['serve', '--port', String(P)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(second);
+  let err = '';
+  second.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise((resolve) => second.on('exit', (c) => { children.delete(second); resolve(c); }));
+  check(code === 1 && /already in use/.test(err), `port in use: exit ${code}: ${err}`);
+  for (const args of [['--port', '70000'], ['--port', 'x'], ['--bogus'], ['--timeout-s', '1']]) {
+    const p = spawn(BIN, ['serve', ...args], { stdio: 'ignore' });
+    children.add(p);
+    const c = await new Promise((resolve) => p.on('exit', (x) => { children.delete(p); resolve(x); }));
+    check(c === 2, `serve ${args.join(' ')}: exit ${c}`);
+  }
+}
+check(await stopServer(srv) === '0', 'SIGTERM: clean exit 0');
+
+// idle timeouts and the connection limit
+{
+  const s = await startServer(['--train-limit', '200', '--timeout-s', '2', '--max-connections', '8']);
+  const Q = s.port;
+  let t = Date.now();
+  const idle = await raw(Q, '', 15000);
+  check(idle.closed && Date.now() - t < 8000, `an idle connection is closed (${Date.now() - t} ms)`);
+  t = Date.now();
+  const partial = await raw(Q, 'GET /api/state HTTP/1.1\r\nHost: 127', 15000);
+  check(partial.closed && Date.now() - t < 8000, `a half-sent request is closed (${Date.now() - t} ms)`);
+  const es = new SseClient(Q);
+  await sleep(4500);
+  check(!es.ended && es.of(':comment').length >= 2, `an SSE stream outlives the idle timeout with keep-alives (${es.of(':comment').length})`);
+  const holders = Array.from({ length: 7 }, () => new SseClient(Q));
+  await until('8 streams open', () => holders.every((h) => h.open), 10000);
+  const refused = await raw(Q, `GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:${Q}\r\n\r\n`, 5000);
+  check(refused.closed && !/^HTTP\/1\.1 200/.test(refused.data), `the connection over the limit is refused (${JSON.stringify(refused.data.slice(0, 30))})`);
+  for (const h of holders) h.close();
+  es.close();
+  await until('a slot again', async () => {
+    try { return (await request(Q, { path: '/api/state' })).status === 200; } catch { return false; }
+  }, 10000, 200);
+  check(true, 'connections are accepted again below the limit');
+  check(await stopServer(s) === '0', 'second server exits cleanly');
+}
+
+console.log(`server_api: ${checks} checks passed`);
+process.exit(0);
+EOF

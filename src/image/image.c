@@ -158,21 +158,23 @@ img_status img_decode_pgm(const uint8_t *bytes, size_t len, img_gray *out, char 
     if (st) return st;
     if (!pnm_uint(&p, 65535, &maxval) || maxval == 0)
         return fail(IMG_ERR_CORRUPT, err, errlen, "PGM: maxval must be a whole number in 1..65535");
-    size_t n = (size_t)w * h;
+    size_t n = (size_t)w * h; /* n <= IMG_MAX_PIXELS: no overflow below */
+    /* enough bytes must be there before anything is allocated: a tiny file cannot claim memory */
+    if (!plain) {
+        /* exactly one whitespace byte, then the raster */
+        if (p.i >= p.n || !pnm_space(p.s[p.i]))
+            return fail(IMG_ERR_CORRUPT, err, errlen, "PGM: whitespace expected after maxval");
+        p.i++;
+        size_t need = n * (maxval > 255 ? 2 : 1);
+        if (p.n - p.i < need)
+            return fail(IMG_ERR_CORRUPT, err, errlen, "PGM: truncated: %zu bytes of pixels, %ux%u needs %zu", p.n - p.i, w, h, need);
+    } else if (p.n - p.i < 2 * n - 1) {
+        return fail(IMG_ERR_CORRUPT, err, errlen, "PGM: truncated: %zu bytes left cannot hold %zu pixels", p.n - p.i, n);
+    }
     uint8_t *g = malloc(n);
     if (!g) return fail(IMG_ERR_NOMEM, err, errlen, "out of memory for a %ux%u image", w, h);
     if (!plain) {
-        /* exactly one whitespace byte, then the raster */
-        if (p.i >= p.n || !pnm_space(p.s[p.i])) {
-            free(g);
-            return fail(IMG_ERR_CORRUPT, err, errlen, "PGM: whitespace expected after maxval");
-        }
-        p.i++;
-        size_t bps = maxval > 255 ? 2 : 1, need = n * bps; /* n <= IMG_MAX_PIXELS: no overflow */
-        if (p.n - p.i < need) {
-            free(g);
-            return fail(IMG_ERR_CORRUPT, err, errlen, "PGM: truncated: %zu bytes of pixels, %ux%u needs %zu", p.n - p.i, w, h, need);
-        }
+        size_t bps = maxval > 255 ? 2 : 1;
         const uint8_t *r = p.s + p.i;
         for (size_t k = 0; k < n; k++) {
             uint32_t v = bps == 2 ? (uint32_t)r[2 * k] << 8 | r[2 * k + 1] : r[k];

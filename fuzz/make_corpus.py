@@ -55,7 +55,7 @@ for h in (1, 2):
                   "global_step": "32", "steps_per_epoch": "16", "train_samples": "2000",
                   "train_fingerprint": "0123456789abcdef", "model_fingerprint": "%016x" % fnv_params(params),
                   "seed": "1", "hidden": str(h), "batch": "128", "epochs": "3", "lr": "0.0500000007",
-                  "momentum": "0.899999976", "schedule": "cosine", "save_every": "1",
+                  "momentum": "0.899999976", "schedule": "cosine", "save_every": "1", "kernels": "fused",
                   "rng": "splitmix64 seeded from (seed, epoch)", "data_order": "mlp_epoch_order(seed, e)"}
     put("checkpoint", "state_h%d.safetensors" % h,
         st_file([("optimizer.velocity", [n], [((i * 31) % 17 - 8) / 100.0 for i in range(n)])], state_meta))

@@ -186,6 +186,7 @@ static void test_round_trip(void) {
     s.cfg.epochs = 5;
     s.cfg.lr = 0.1f;
     s.cfg.momentum = 0.9f;
+    s.cfg.kernels = MLP_KERNELS_REFERENCE;
     s.epochs_done = 3;
     s.train_samples = 2000;
     s.steps_per_epoch = (2000 + s.cfg.batch - 1) / s.cfg.batch;
@@ -202,6 +203,7 @@ static void test_round_trip(void) {
               s2.cfg.epochs == 5 && s2.cfg.seed == s.cfg.seed && s2.save_every == 2 && s2.train_samples == 2000,
           "state fields");
     CHECK(s2.cfg.lr == 0.1f && s2.cfg.momentum == 0.9f && s2.cfg.schedule == s.cfg.schedule, "floats exactly");
+    CHECK(s2.cfg.kernels == MLP_KERNELS_REFERENCE, "kernel path");
     CHECK(s2.train_fingerprint == s.train_fingerprint && s2.model_fingerprint == s.model_fingerprint, "fingerprints");
     CHECK(s2.velocity && !memcmp(s2.velocity, s.velocity, pcount(h) * 4), "velocity bit for bit");
     CHECK(ckpt_model_decode(p, &m, err, sizeof err) == CKPT_ERR_TENSOR && strstr(err, "training-state"),
@@ -518,6 +520,8 @@ static void test_state_validation(void) {
         {"lr", " 0.1", "lr"},
         {"momentum", "1", "momentum"},
         {"schedule", "linear", "schedule"},
+        {"kernels", "fast", "kernels"},
+        {"kernels", NULL, "lacks metadata 'kernels'"},
         {"train_fingerprint", "xyz", "fingerprint"},
         {"model_fingerprint", "0123456789ABCDEF", "fingerprint"},
         {"surprise", "1", "unknown training-state metadata key"},
@@ -530,7 +534,7 @@ static void test_state_validation(void) {
             {"format", CKPT_STATE_FORMAT}, {"version", "1"}, {"epochs_done", "2"}, {"global_step", "32"}, {"steps_per_epoch", "16"},
             {"train_samples", "2000"}, {"train_fingerprint", "0123456789abcdef"}, {"model_fingerprint", "0000000000000001"},
             {"seed", "7"}, {"hidden", "2"}, {"batch", "128"}, {"epochs", "5"}, {"lr", "0.05"}, {"momentum", "0.9"},
-            {"schedule", "cosine"}, {"save_every", "1"},
+            {"schedule", "cosine"}, {"save_every", "1"}, {"kernels", "fused"},
         };
         bool replaced = false;
         for (size_t k = 0; k < sizeof base / sizeof *base; k++) {

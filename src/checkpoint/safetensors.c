@@ -861,6 +861,7 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     KV("momentum", "%.9g", (double)c->momentum);
     KV("schedule", "%s", c->schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
     KV("optimizer", "SGD%s", c->momentum > 0 ? " with momentum" : "");
+    KV("kernels", "%s", c->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     KV("loss", "cross-entropy (softmax)");
     KV("seed", "%llu", (unsigned long long)c->seed);
     KV("dataset", "MNIST");
@@ -884,7 +885,7 @@ void ckpt_json_fputs(const char *s, void *file) {
 
 static const char *const state_keys[] = {
     "format", "version", "epochs_done", "global_step", "steps_per_epoch", "train_samples", "train_fingerprint",
-    "model_fingerprint", "seed", "hidden", "batch", "epochs", "lr", "momentum", "schedule", "save_every",
+    "model_fingerprint", "seed", "hidden", "batch", "epochs", "lr", "momentum", "schedule", "save_every", "kernels",
 };
 static const char *const state_info_keys[] = {"rng", "data_order", "producer"};
 #define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
@@ -945,6 +946,7 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     KV("momentum", "%.9g", (double)s->cfg.momentum);
     KV("schedule", "%s", s->cfg.schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
     KV("save_every", "%u", s->save_every);
+    KV("kernels", "%s", s->cfg.kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     KV("rng", "splitmix64 seeded from (seed, epoch): seed and epochs_done are the whole RNG state");
     KV("data_order", "epoch e shuffles with mlp_epoch_order(seed, e); resume at the start of epoch epochs_done+1");
 #undef KV
@@ -1008,6 +1010,10 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     if (!strcmp(v[14], "cosine")) sched = MLP_SCHEDULE_COSINE;
     else if (!strcmp(v[14], "constant")) sched = MLP_SCHEDULE_CONSTANT;
     else return fail(CKPT_ERR_METADATA, err, errlen, "metadata schedule is '%s', not cosine or constant", v[14]);
+    mlp_kernels kernels;
+    if (!strcmp(v[16], "fused")) kernels = MLP_KERNELS_FUSED;
+    else if (!strcmp(v[16], "reference")) kernels = MLP_KERNELS_REFERENCE;
+    else return fail(CKPT_ERR_METADATA, err, errlen, "metadata kernels is '%s', not fused or reference", v[16]);
     uint64_t train_fp, model_fp;
     if (!parse_meta_hex64(v[6], &train_fp) || !parse_meta_hex64(v[7], &model_fp))
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata train_fingerprint and model_fingerprint must be 16 lowercase hex digits");
@@ -1038,6 +1044,7 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     out->cfg.lr = lr;
     out->cfg.momentum = momentum;
     out->cfg.schedule = sched;
+    out->cfg.kernels = kernels;
     out->cfg.seed = seed;
     out->epochs_done = (uint32_t)epochs_done;
     out->global_step = global_step;

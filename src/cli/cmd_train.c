@@ -135,7 +135,7 @@ static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
 
 /* Flags that --resume checks against the checkpoint (and fills in when not given). */
 typedef struct given_flags {
-    bool epochs, batch, hidden, seed, lr, momentum, schedule, train_limit, save_every;
+    bool epochs, batch, hidden, seed, lr, momentum, schedule, kernels, train_limit, save_every;
 } given_flags;
 
 /* Merges a checkpoint's config into cfg: a given flag must agree, a missing one is taken. */
@@ -161,6 +161,12 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
                            cfg->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant", dir,
                            c->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant");
     cfg->schedule = c->schedule;
+    /* the two kernel paths compute the same function, not the same bits: resume on the same one */
+    if (g->kernels && cfg->kernels != c->kernels)
+        return usage_error("--kernels %s conflicts with the checkpoint in %s (kernels %s)",
+                           cfg->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused", dir,
+                           c->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    cfg->kernels = c->kernels;
     if (g->train_limit && *train_limit != st->train_samples)
         return usage_error("--train-limit %u conflicts with the checkpoint in %s (trained on %u samples)", *train_limit, dir,
                            st->train_samples);
@@ -229,6 +235,7 @@ int cmd_train(int argc, char **argv) {
             if (!strcmp(v, "fused")) cfg.kernels = MLP_KERNELS_FUSED;
             else if (!strcmp(v, "reference")) cfg.kernels = MLP_KERNELS_REFERENCE;
             else return usage_error("--kernels must be fused or reference (got '%s')", v);
+            given.kernels = true;
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
             data = v;

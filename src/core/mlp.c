@@ -41,10 +41,11 @@ struct mlp_trainer {
     WGPUBindGroup bg_d1f, bg_d2f, bg_sx, bg_d2b, bg_d1b, bg_sgd;
     uint32_t groups_d1b, groups_sgd;
     /* fast path */
-    gpu_kernel *k_ffb, *k_fup;
-    WGPUBindGroup bg_ffb, bg_fup;
+    gpu_kernel *k_ffw, *k_fsm, *k_fup;
+    WGPUBindGroup bg_ffw, bg_fsm, bg_fup;
+    size_t acts_floats;
     gpu_buffer acts; /* hidden, dhidden, dlogits, per-sample metrics: carved */
-    uint32_t fused_tb, groups_fup;
+    uint32_t groups_fup;
     gpu_readback readback[READBACK_SLOTS];
     uint32_t *order_host;
     step_params *steps_host;
@@ -91,7 +92,7 @@ mlp_config mlp_config_default(void) {
     c.schedule = MLP_SCHEDULE_COSINE;
     c.seed = 1;
     c.report_every = 50;
-    c.kernels = MLP_KERNELS_FUSED;
+    c.kernels = MLP_KERNELS_AUTO;
     return c;
 }
 
@@ -278,6 +279,13 @@ static void eval_set_destroy(eval_set *e) {
     memset(e, 0, sizeof *e);
 }
 
+mlp_kernels mlp_resolve_kernels(gpu_context *gpu, mlp_kernels k) {
+    if (k != MLP_KERNELS_AUTO) return k;
+    /* measured in bench/NOTES.md: on lavapipe the fused kernels' workgroup barriers cost more
+     * than the dispatches they save */
+    return gpu_is_software(gpu) ? MLP_KERNELS_REFERENCE : MLP_KERNELS_FUSED;
+}
+
 /* Every kernel this trainer's config needs, from the context's pipeline cache. */
 static gpu_status load_kernels(mlp_trainer *t) {
     gpu_context *gpu = t->gpu;
@@ -297,29 +305,29 @@ static gpu_status load_kernels(mlp_trainer *t) {
     TRY(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
     TRY(gpu_kernel_get(gpu, "classify.wgsl", NULL, 0, &t->k_cls));
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-        /* samples per workgroup: as many as the adapter's workgroup memory holds, up to 8 */
-        uint32_t per_sample_bytes = MLP_INPUTS * 4 + 2 * MLP_CLASSES * 4;
-        t->fused_tb = gpu_info(gpu)->max_workgroup_storage / per_sample_bytes;
-        if (t->fused_tb > 8) t->fused_tb = 8;
-        if (t->fused_tb < 1) {
-            fail(t, MLP_ERR_GPU, "the adapter's workgroup memory (%u bytes) is too small for the fused kernels",
-                 gpu_info(gpu)->max_workgroup_storage);
+        /* the activation buffer's carve, shared by the three fused kernels */
+        uint32_t htiles = (h + 15) / 16;
+        double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_CLASSES,
+               a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_CLASSES;
+        gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)t->offsets[T_W1]}, {"OFF_B1", (double)t->offsets[T_B1]},
+                               {"OFF_W2", (double)t->offsets[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
+                               {"MAX_BATCH", b}};
+        gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)t->offsets[T_W2]}, {"OFF_B2", (double)t->offsets[T_B2]},
+                               {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
+                               {"MAX_BATCH", b}};
+        gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
+                               {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
+                               {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
+                               {"A_SAMP", a_samp}, {"A_X", a_x}};
+        TRY(gpu_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
+        TRY(gpu_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
+        TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 10, &t->k_fup));
+        t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
+        t->groups_fup = htiles * 13 + htiles + 1;
+        if ((uint64_t)((b + 7) / 8) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
+            fail(t, MLP_ERR_CONFIG, "--batch %u with --hidden %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;
         }
-        uint32_t w1_tiles = (h + 15) / 16 * 13, flat = (h + MLP_CLASSES * h + MLP_CLASSES + 255) / 256;
-        double bh = (double)b * h;
-        gpu_constant c_ffb[] = {{"HIDDEN", h}, {"TB", t->fused_tb}, {"OFF_W1", (double)t->offsets[T_W1]},
-                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
-                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
-                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}};
-        gpu_constant c_fup[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
-                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
-                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", 2 * bh},
-                                {"A_SAMP", 2 * bh + (double)b * MLP_CLASSES}, {"W1_TILES", w1_tiles},
-                                {"FLAT_GROUPS", flat}};
-        TRY(gpu_kernel_get(gpu, "fused_forward_backward.wgsl", c_ffb, 9, &t->k_ffb));
-        TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_fup, 11, &t->k_fup));
-        t->groups_fup = w1_tiles + flat + 1;
     }
 #undef TRY
     return GPU_OK;
@@ -330,6 +338,7 @@ mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char 
     if (!t) return MLP_ERR_GPU;
     t->gpu = gpu;
     t->cfg = *config;
+    t->cfg.kernels = mlp_resolve_kernels(gpu, config->kernels);
     carve(t);
     gpu_status s = load_kernels(t);
     if (s != GPU_OK) snprintf(err, errlen, "%s", t->error[0] ? t->error : gpu_error(gpu));
@@ -353,6 +362,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     *out = t; /* so the caller can read mlp_error() and must mlp_destroy() on failure too */
     t->gpu = gpu;
     t->cfg = *config;
+    t->cfg.kernels = mlp_resolve_kernels(gpu, config->kernels);
     char err[256];
     if (mlp_config_check(config, train->count, err, sizeof err) != MLP_OK) return fail(t, MLP_ERR_CONFIG, "%s", err);
     mlp_status ms = check_dataset(t, train, "training");
@@ -398,8 +408,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_buffer_create(gpu, &t->dhidden, "dhidden", (size_t)b * h * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->logits, "logits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dlogits, "dlogits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", ((size_t)2 * b * h + (size_t)b * MLP_CLASSES + 2 * b) * 4,
-                              GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", (t->acts_floats ? t->acts_floats : 1) * 4, GPU_STORAGE));
     for (int i = 0; i < READBACK_SLOTS; i++)
         TRY_GPU(gpu_readback_init(gpu, &t->readback[i], (uint64_t)config->report_every * 8));
 
@@ -430,14 +439,16 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     gpu_bind sgd[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
                       {"velocity", &t->velocity, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
-    if (config->kernels == MLP_KERNELS_FUSED) {
-        gpu_bind ffb[] = {step, {"images", &t->train_images, 0, 0}, {"labels", &t->train_labels, 0, 0},
-                          {"order", &t->order, 0, 0}, {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_ffb, ffb, 6, &t->bg_ffb));
-        gpu_bind fup[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                          {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
-                          {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_fup, fup, 7, &t->bg_fup));
+    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
+        gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
+                         {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 5, &t->bg_ffw));
+        gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
+                         {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
+        gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+                         {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 5, &t->bg_fup));
     }
 
     if (test) {
@@ -453,7 +464,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
 
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
-    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd, t->bg_ffb, t->bg_fup};
+    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd, t->bg_ffw, t->bg_fsm, t->bg_fup};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     gpu_buffer *bufs[] = {&t->params, &t->grads, &t->velocity, &t->train_images, &t->train_labels,
@@ -485,9 +496,11 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[6]) {
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
     uint32_t h = t->cfg.hidden;
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-        out[0] = (dispatch){t->k_ffb, t->bg_ffb, div_up(p->count, t->fused_tb)};
-        out[1] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup};
-        return 2;
+        uint32_t htiles = div_up(h, 16);
+        out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, 8) * htiles};
+        out[1] = (dispatch){t->k_fsm, t->bg_fsm, div_up(p->count, 4)};
+        out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup};
+        return 3;
     }
     out[0] = (dispatch){t->k_d1f, t->bg_d1f, div_up((uint64_t)p->count * h, t->k_d1f->workgroup_size)};
     out[1] = (dispatch){t->k_d2f, t->bg_d2f, div_up((uint64_t)p->count * MLP_CLASSES, t->k_d2f->workgroup_size)};

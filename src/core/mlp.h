@@ -28,9 +28,13 @@ typedef enum mlp_status {
 typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_schedule;
 
 /* Which kernels train: the seed's six readable kernels (one dispatch each per step), or the
- * fused pair (src/kernels/fused_*.wgsl: two dependent dispatches per step). Both compute the
+ * fused ones (src/kernels/fused_*.wgsl: three dependent dispatches per step). Both compute the
  * same function; tests hold them to the same trajectory. */
-typedef enum mlp_kernels { MLP_KERNELS_FUSED, MLP_KERNELS_REFERENCE } mlp_kernels;
+typedef enum mlp_kernels {
+    MLP_KERNELS_AUTO,      /* fused on GPUs; reference on CPU adapters (lavapipe), where it is faster */
+    MLP_KERNELS_FUSED,
+    MLP_KERNELS_REFERENCE,
+} mlp_kernels;
 
 typedef struct mlp_config {
     uint32_t hidden;       /* hidden units */
@@ -90,6 +94,9 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
 void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);
+
+/* The kernels `k` means on this adapter (resolves MLP_KERNELS_AUTO). */
+mlp_kernels mlp_resolve_kernels(gpu_context *gpu, mlp_kernels k);
 
 /* Compiles (and caches in the gpu context) every kernel this config needs, so a caller can
  * time pipeline compilation apart from data upload. mlp_create does it too when not done. */

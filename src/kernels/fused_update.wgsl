@@ -1,11 +1,11 @@
-// Fast path, dispatch 2 of 2 per step: every gradient is a reduction over the batch, and
-// each is applied the moment it is complete, so gradients never go to memory:
-//   W1 tiles (workgroups [0, W1_TILES)): dW1 = dhidden^T x as a tiled matmul, staged through
-//       workgroup memory TBATCH samples at a time; thread (tj, tk) owns 1 x 4 outputs.
-//   then flat workgroups: one thread per element of b1, W2, b2:
-//       db1[j] = sum_b dhidden[b][j];  dW2[c][j] = sum_b dlogits[b][c] hidden[b][j];
-//       db2[c] = sum_b dlogits[b][c]
-//   the last workgroup sums the per-sample losses and hits into metrics[step.index].
+// Fast path, dispatch 3 of 3 per step: every gradient is a reduction over the batch, applied
+// the moment it is complete, so gradients never go to memory. Workgroups, in order:
+//   W1 tiles   dW1[j][k] = sum_b dhidden[b][j] xbatch[b][k]: a tiled matmul, TJ hidden units x
+//              TK inputs per workgroup, staged through workgroup memory TBATCH samples at a
+//              time; thread (tj, tk) owns 1 x 4 outputs
+//   small tiles for TJ hidden units: dW2[c][j] = sum_b dlogits[b][c] hidden[b][j],
+//              db1[j] = sum_b dhidden[b][j]; the first also db2[c] = sum_b dlogits[b][c]
+//   metrics    the batch's loss and hits into metrics[step.index]
 // Update, as torch.optim.SGD: v = MOMENTUM * v + g; p -= lr * v (plain p -= lr * g at 0).
 
 struct Step {
@@ -25,29 +25,25 @@ override A_HID: u32 = 0;
 override A_DHID: u32;
 override A_DLOG: u32;
 override A_SAMP: u32;
-override W1_TILES: u32;   // ceil(HIDDEN / TJ) * K_TILES
-override FLAT_GROUPS: u32;  // ceil((HIDDEN + CLASSES * HIDDEN + CLASSES) / WG)
+override A_X: u32;
 const WG: u32 = 256u;
-const TJ: u32 = 16u;       // hidden units per W1 tile
+const TJ: u32 = 16u;       // hidden units per tile
 const TK: u32 = 64u;       // inputs per W1 tile (16 threads x 4)
 const K_TILES: u32 = 13u;  // ceil(784 / 64)
 const TBATCH: u32 = 32u;   // samples staged per round
 const INPUTS: u32 = 784u;
-const WORDS: u32 = 196u;
 const CLASSES: u32 = 10u;
-const PIXEL_MEAN: f32 = 0.1307;
-const PIXEL_STD: f32 = 0.3081;
 
 @group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<storage, read> images: array<u32>;
-@group(0) @binding(2) var<storage, read> order: array<u32>;
-@group(0) @binding(3) var<storage, read_write> params: array<f32>;
-@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
-@group(0) @binding(5) var<storage, read> acts: array<f32>;  // carved as in fused_forward_backward
-@group(0) @binding(6) var<storage, read_write> metrics: array<f32>;
+@group(0) @binding(1) var<storage, read_write> params: array<f32>;
+@group(0) @binding(2) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(3) var<storage, read> acts: array<f32>;
+@group(0) @binding(4) var<storage, read_write> metrics: array<f32>;
 
 var<workgroup> dh_tile: array<f32, TBATCH * TJ>;
 var<workgroup> x_tile: array<f32, TBATCH * TK>;
+var<workgroup> h_tile: array<f32, TBATCH * TJ>;
+var<workgroup> dl_tile: array<f32, TBATCH * CLASSES>;
 var<workgroup> loss_part: array<f32, WG>;
 var<workgroup> hit_part: array<f32, WG>;
 
@@ -60,45 +56,49 @@ fn apply(i: u32, g: f32) {
     params[i] -= step.lr * d;
 }
 
-fn pixel(sample: u32, k: u32) -> f32 {
-    let byte = (images[sample * WORDS + (k >> 2u)] >> ((k & 3u) * 8u)) & 0xffu;
-    return (f32(byte) * (1.0 / 255.0) - PIXEL_MEAN) / PIXEL_STD;
+fn stage_hidden(b0: u32, j0: u32, lid: u32, count: u32) {
+    for (var i = lid; i < TBATCH * TJ; i += WG) {
+        let b = b0 + i / TJ;
+        let j = j0 + i % TJ;
+        var dh = 0.0;
+        var h = 0.0;
+        if (b < count && j < HIDDEN) {
+            dh = acts[A_DHID + b * HIDDEN + j];
+            h = acts[A_HID + b * HIDDEN + j];
+        }
+        dh_tile[i] = dh;
+        h_tile[i] = h;
+    }
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let count = step.count;
-    if (wid.x < W1_TILES) {
+    let jtiles = (HIDDEN + TJ - 1u) / TJ;
+    let w1_tiles = jtiles * K_TILES;
+
+    if (wid.x < w1_tiles) {
         let j0 = (wid.x / K_TILES) * TJ;
         let k0 = (wid.x % K_TILES) * TK;
         let tj = lid / 16u;
         let tk = (lid % 16u) * 4u;
         var acc = vec4f(0.0);
         for (var b0 = 0u; b0 < count; b0 += TBATCH) {
-            for (var i = lid; i < TBATCH * TJ; i += WG) {
-                let b = b0 + i / TJ;
-                let j = j0 + i % TJ;
-                var v = 0.0;
-                if (b < count && j < HIDDEN) {
-                    v = acts[A_DHID + b * HIDDEN + j];
-                }
-                dh_tile[i] = v;
-            }
+            stage_hidden(b0, j0, lid, count);
             for (var i = lid; i < TBATCH * TK; i += WG) {
                 let b = b0 + i / TK;
                 let k = k0 + i % TK;
                 var v = 0.0;
                 if (b < count && k < INPUTS) {
-                    v = pixel(order[step.start + b], k);
+                    v = acts[A_X + b * INPUTS + k];
                 }
                 x_tile[i] = v;
             }
             workgroupBarrier();
             for (var b = 0u; b < TBATCH; b++) {
-                let d = dh_tile[b * TJ + tj];
-                let xs = vec4f(x_tile[b * TK + tk], x_tile[b * TK + tk + 1u], x_tile[b * TK + tk + 2u],
-                               x_tile[b * TK + tk + 3u]);
-                acc += d * xs;
+                let x = vec4f(x_tile[b * TK + tk], x_tile[b * TK + tk + 1u], x_tile[b * TK + tk + 2u],
+                              x_tile[b * TK + tk + 3u]);
+                acc += dh_tile[b * TJ + tj] * x;
             }
             workgroupBarrier();
         }
@@ -114,31 +114,54 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         return;
     }
 
-    let flat = wid.x - W1_TILES;
-    if (flat < FLAT_GROUPS) {
-        let e = flat * WG + lid;
-        if (e < HIDDEN) {
-            var g = 0.0;
-            for (var b = 0u; b < count; b++) {
-                g += acts[A_DHID + b * HIDDEN + e];
+    let small = wid.x - w1_tiles;
+    if (small < jtiles) {
+        let j0 = small * TJ;
+        // threads [0, 160): dW2[c][j0 + jj]; [160, 176): db1[j0 + jj]; [176, 186) in tile 0: db2[c]
+        var acc = 0.0;
+        for (var b0 = 0u; b0 < count; b0 += TBATCH) {
+            stage_hidden(b0, j0, lid, count);
+            for (var i = lid; i < TBATCH * CLASSES; i += WG) {
+                let b = b0 + i / CLASSES;
+                var v = 0.0;
+                if (b < count) {
+                    v = acts[A_DLOG + b * CLASSES + i % CLASSES];
+                }
+                dl_tile[i] = v;
             }
-            apply(OFF_B1 + e, g);
-        } else if (e < HIDDEN + CLASSES * HIDDEN) {
-            let i = e - HIDDEN;
-            let c = i / HIDDEN;
-            let j = i % HIDDEN;
-            var g = 0.0;
-            for (var b = 0u; b < count; b++) {
-                g += acts[A_DLOG + b * CLASSES + c] * acts[A_HID + b * HIDDEN + j];
+            workgroupBarrier();
+            if (lid < CLASSES * TJ) {
+                let c = lid / TJ;
+                let jj = lid % TJ;
+                for (var b = 0u; b < TBATCH; b++) {
+                    acc += dl_tile[b * CLASSES + c] * h_tile[b * TJ + jj];
+                }
+            } else if (lid < CLASSES * TJ + TJ) {
+                let jj = lid - CLASSES * TJ;
+                for (var b = 0u; b < TBATCH; b++) {
+                    acc += dh_tile[b * TJ + jj];
+                }
+            } else if (lid < CLASSES * TJ + TJ + CLASSES) {
+                let c = lid - CLASSES * TJ - TJ;
+                for (var b = 0u; b < TBATCH; b++) {
+                    acc += dl_tile[b * CLASSES + c];
+                }
             }
-            apply(OFF_W2 + i, g);
-        } else if (e < HIDDEN + CLASSES * HIDDEN + CLASSES) {
-            let c = e - HIDDEN - CLASSES * HIDDEN;
-            var g = 0.0;
-            for (var b = 0u; b < count; b++) {
-                g += acts[A_DLOG + b * CLASSES + c];
+            workgroupBarrier();
+        }
+        if (lid < CLASSES * TJ) {
+            let c = lid / TJ;
+            let j = j0 + lid % TJ;
+            if (j < HIDDEN) {
+                apply(OFF_W2 + c * HIDDEN + j, acc);
             }
-            apply(OFF_B2 + c, g);
+        } else if (lid < CLASSES * TJ + TJ) {
+            let j = j0 + lid - CLASSES * TJ;
+            if (j < HIDDEN) {
+                apply(OFF_B1 + j, acc);
+            }
+        } else if (lid < CLASSES * TJ + TJ + CLASSES && small == 0u) {
+            apply(OFF_B2 + lid - CLASSES * TJ - TJ, acc);
         }
         return;
     }

@@ -1,0 +1,93 @@
+// Fast path, dispatch 2 of 3 per step: per sample, finish layer 2 and go back to the hidden layer.
+//   logits[b][c]  = b2[c] + sum over hidden tiles of partial[tile][b][c]   (fixed order)
+//   dlogits[b][c] = (softmax - onehot) / count; per-sample loss and correctness
+//   dhidden[b][j] = (sum_c dlogits[b][c] w2[c][j]) * [hidden[b][j] > 0]
+// One workgroup per SB samples.
+
+struct Step {
+    start: u32,
+    count: u32,
+    lr: f32,
+    index: u32,
+}
+
+override HIDDEN: u32 = 128;
+override OFF_W2: u32;
+override OFF_B2: u32;
+override A_HID: u32 = 0;
+override A_DHID: u32;
+override A_DLOG: u32;
+override A_SAMP: u32;
+override A_PART: u32;
+override MAX_BATCH: u32;
+const WG: u32 = 128u;
+const SB: u32 = 4u;
+const TH: u32 = 16u;
+const CLASSES: u32 = 10u;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> labels: array<u32>;
+@group(0) @binding(2) var<storage, read> order: array<u32>;
+@group(0) @binding(3) var<storage, read> params: array<f32>;
+@group(0) @binding(4) var<storage, read_write> acts: array<f32>;
+
+var<workgroup> logit: array<f32, SB * CLASSES>;
+var<workgroup> dlogit: array<f32, SB * CLASSES>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+    let b0 = wid.x * SB;
+    let htiles = (HIDDEN + TH - 1u) / TH;
+    if (lid < SB * CLASSES) {
+        let b = b0 + lid / CLASSES;
+        let c = lid % CLASSES;
+        var sum = params[OFF_B2 + c];
+        if (b < step.count) {
+            for (var t = 0u; t < htiles; t++) {
+                sum += acts[A_PART + (t * MAX_BATCH + b) * CLASSES + c];
+            }
+        }
+        logit[lid] = sum;
+    }
+    workgroupBarrier();
+    let scale = 1.0 / f32(step.count);
+    if (lid < SB && b0 + lid < step.count) {
+        let b = b0 + lid;
+        let sample = order[step.start + b];
+        let label = (labels[sample >> 2u] >> ((sample & 3u) * 8u)) & 0xffu;
+        let row = lid * CLASSES;
+        var best = 0u;
+        var top = logit[row];
+        for (var c = 1u; c < CLASSES; c++) {
+            if (logit[row + c] > top) {
+                top = logit[row + c];
+                best = c;
+            }
+        }
+        var sum = 0.0;
+        for (var c = 0u; c < CLASSES; c++) {
+            sum += exp(logit[row + c] - top);
+        }
+        for (var c = 0u; c < CLASSES; c++) {
+            let g = (exp(logit[row + c] - top) / sum - select(0.0, 1.0, c == label)) * scale;
+            dlogit[row + c] = g;
+            acts[A_DLOG + b * CLASSES + c] = g;
+        }
+        acts[A_SAMP + 2u * b] = log(sum) + top - logit[row + label];
+        acts[A_SAMP + 2u * b + 1u] = select(0.0, 1.0, best == label);
+    }
+    workgroupBarrier();
+    for (var i = lid; i < SB * HIDDEN; i += WG) {
+        let s = i / HIDDEN;
+        let j = i % HIDDEN;
+        let b = b0 + s;
+        if (b < step.count) {
+            var acc = 0.0;
+            for (var c = 0u; c < CLASSES; c++) {
+                acc += dlogit[s * CLASSES + c] * params[OFF_W2 + c * HIDDEN + j];
+            }
+            let h = acts[A_HID + b * HIDDEN + j];
+            acts[A_DHID + b * HIDDEN + j] = select(0.0, acc, h > 0.0);
+        }
+    }
+}

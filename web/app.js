@@ -624,6 +624,9 @@
     $('dev-name').title = d.device.description;
     $('dev-backend').textContent = d.device.backend;
     $('dev-type').textContent = d.device.type;
+    $('dev-kernels').textContent = d.device.kernels;
+    $('dev-kernels').title = d.device.kernels === 'fused'
+      ? 'fused WGSL kernels: few dispatches per step' : "the seed's six readable WGSL kernels, one dispatch each";
     state.run = d.run;
     setupForm(d.limits, d.run);
     $('sub-hidden').textContent = d.run ? String(d.run.hidden) : 'H';

@@ -20,6 +20,7 @@ static const char *serve_help =
     "  --report-every N  steps between live updates: loss point, weights, previews (default 20)\n"
     "  --timeout-s N     idle timeout of an HTTP connection, seconds (default 30)\n"
     "  --max-connections N  concurrent connections (default 256; 128 per client address)\n"
+    "  --kernels K       fused (2 dispatches per step, default) or reference (the seed's 6 kernels)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -33,6 +34,7 @@ int cmd_serve(int argc, char **argv) {
     o.connection_timeout_s = 30;
     o.connection_limit = 256;
     o.per_ip_limit = 128;
+    o.kernels = mlp_config_default().kernels;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         uint32_t u;
@@ -64,6 +66,11 @@ int cmd_serve(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--timeout-s")) ||
                 !parse_u32("--timeout-s", v, 2, 3600, &o.connection_timeout_s))
                 return EXIT_USAGE;
+        } else if (flag_is(a, "--kernels")) {
+            if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
+            if (!strcmp(v, "fused")) o.kernels = MLP_KERNELS_FUSED;
+            else if (!strcmp(v, "reference")) o.kernels = MLP_KERNELS_REFERENCE;
+            else return usage_error("--kernels must be fused or reference (got '%s')", v);
         } else if (flag_is(a, "--max-connections")) {
             if (!(v = flag_value(argc, argv, &i, "--max-connections")) ||
                 !parse_u32("--max-connections", v, 8, 4096, &o.connection_limit))

@@ -121,6 +121,7 @@ int srv_run(const srv_options *o) {
     s.limits.hidden_max = MLP_MAX_HIDDEN;
     s.limits.test_count = test.count;
     s.report_every = o->report_every;
+    s.kernels = o->kernels;
     s.keepalive_s = o->connection_timeout_s / 2 < SRV_KEEPALIVE_S ? o->connection_timeout_s / 2 : SRV_KEEPALIVE_S;
     if (s.keepalive_s < 1) s.keepalive_s = 1;
     s.gpu_opts = o->gpu;

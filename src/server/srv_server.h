@@ -33,6 +33,7 @@ typedef struct srv_options {
     uint32_t connection_timeout_s;
     uint32_t connection_limit;
     uint32_t per_ip_limit;
+    mlp_kernels kernels;      /* which kernels train (as `wgtrain train --kernels`) */
     cli_gpu_options gpu;
 } srv_options;
 
@@ -89,6 +90,7 @@ typedef struct srv_state {
     srv_limits limits;
     uint32_t report_every;
     uint32_t keepalive_s; /* SSE comment this often on an idle stream: below the idle timeout */
+    mlp_kernels kernels;
     srv_host_rules host;
     cli_gpu_options gpu_opts;
     gpu_adapter_info device;

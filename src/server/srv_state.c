@@ -123,8 +123,8 @@ void srv_state_json(srv_state *s, srv_buf *b) {
     srv_buf_json_string(b, s->device.name);
     srv_buf_puts(b, ",\"description\":");
     srv_buf_json_string(b, s->device.description);
-    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\"}", gpu_backend_name(s->device.backend),
-                   gpu_adapter_type_name(s->device.type));
+    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}", gpu_backend_name(s->device.backend),
+                   gpu_adapter_type_name(s->device.type), s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
                    s->train->count, s->test->count, s->report_every, SRV_TILES_MAX, SRV_PREVIEWS);
     srv_buf_puts(b, ",\"limits\":");

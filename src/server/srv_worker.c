@@ -224,6 +224,7 @@ static void run_training(worker *w, const srv_train_params *rp) {
     cfg.momentum = (float)rp->momentum;
     cfg.seed = rp->seed;
     cfg.report_every = s->report_every;
+    cfg.kernels = s->kernels;
     mlp_dataset dtrain = {s->train->images, s->train->labels, s->train->count};
     mlp_dataset dtest = {s->test->images, s->test->labels, s->test->count};
     char msg[512];

@@ -1,0 +1,216 @@
+// End-to-end test of the training dashboard in a real browser: Debian's chromium, driven by
+// playwright-core, against `wgtrain serve` on a free loopback port. It presses Train for one
+// short epoch and checks what a person would see: both charts hold points, the six previews
+// show the server's own predictions for those images, a digit drawn with the mouse gets ten
+// probabilities summing to 1, the confusion matrix adds up to the test set and opens a cell,
+// the weight tiles are drawn. It saves a screenshot to build/test-artifacts/dashboard.png
+// and copies it to docs/dashboard.png for the README.
+//
+// Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(root, 'build/wgtrain');
+const CHROMIUM = '/usr/bin/chromium';
+const SHOT = path.join(root, 'build/test-artifacts/dashboard.png');
+const DOCS_SHOT = path.join(root, 'docs/dashboard.png');
+const TRAIN_IMAGES = 8000;
+
+let server = null;
+let context = null;
+let profile = null;
+let checks = 0;
+const check = (cond, msg) => { checks++; assert.ok(cond, msg); };
+const log = (...a) => console.log('dashboard:', ...a);
+
+async function cleanup() {
+  if (context) await context.close().catch(() => {});
+  context = null;
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  profile = null;
+}
+process.on('exit', () => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
+const watchdog = setTimeout(async () => {
+  console.error('dashboard: timed out after 300 s');
+  await cleanup();
+  process.exit(1);
+}, 300000);
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    server = spawn(BIN, ['serve', '--port', '0', '--train-limit', String(TRAIN_IMAGES), '--report-every', '5'], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`the server did not start in 90 s: ${err}`)), 90000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/^listening on (http:\/\/127\.0\.0\.1:(\d+))\n/);
+      if (m) { clearTimeout(t); resolve({ url: m[1], port: +m[2] }); }
+    });
+    server.stderr.on('data', (d) => { err += d; process.stderr.write(d); });
+    server.on('exit', (code) => { clearTimeout(t); reject(new Error(`the server exited (${code}): ${err}`)); });
+  });
+}
+
+function api(port, method, p, body) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? null : JSON.stringify(body);
+    const req = http.request({
+      host: '127.0.0.1', port, method, path: p, agent: false,
+      headers: { Host: `127.0.0.1:${port}`, ...(data ? { 'Content-Type': 'application/json' } : {}) },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        try { resolve({ status: res.statusCode, json: JSON.parse(text) }); } catch (e) { reject(new Error(`${p}: ${text}`)); }
+      });
+    });
+    req.setTimeout(60000, () => req.destroy(new Error(`${p}: no answer`)));
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+try {
+  assert.ok(fs.existsSync(BIN), `${BIN} is missing: run make`);
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: run make setup (or set WGTRAIN_SKIP_BROWSER=1)`);
+  const { url, port } = await startServer();
+  log(`server at ${url}`);
+
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wgtrain-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-quic', '--no-first-run'],
+    viewport: { width: 1440, height: 1000 },
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('requestfailed', (r) => { if (!r.url().endsWith('/api/events')) problems.push(`request failed: ${r.url()}`); });
+
+  await page.goto(url);
+  await page.waitForFunction(() => document.getElementById('conn').textContent === 'live', null, { timeout: 30000 });
+  const device = await page.textContent('#dev-name');
+  const backend = await page.textContent('#dev-backend');
+  check(device.length > 0 && device !== '…' && backend.length > 0, `device panel: ${device} (${backend})`);
+  check(await page.isEnabled('#btn-train'), 'Train is enabled');
+  check(/integer, 1 – 1000/.test(await page.textContent('.field[data-field="epochs"] .limits')), 'limits shown');
+
+  // a bad value is caught on the page before it reaches the server
+  await page.fill('#f-batch', '0');
+  await page.click('#btn-train');
+  check(/≥ 1/.test(await page.textContent('.field[data-field="batch"] .err')), 'batch 0 is marked');
+  check((await api(port, 'GET', '/api/state')).json.state.status === 'idle', 'nothing started');
+
+  // one short epoch
+  await page.fill('#f-epochs', '1');
+  await page.fill('#f-batch', '32');
+  await page.fill('#f-hidden', '128');
+  await page.click('#btn-train');
+  await page.waitForFunction(() => window.wgtrain.state.epochs.length >= 1, null, { timeout: 180000 });
+  log('epoch event received');
+  await page.waitForFunction(() => window.wgtrain.state.status.status === 'done', null, { timeout: 60000 });
+
+  // both charts hold points
+  const charts = await page.evaluate(() => {
+    const { lossPlot, accPlot } = window.wgtrain;
+    const n = (a) => a.filter((v) => v !== null && v !== undefined).length;
+    return { loss: n(lossPlot.data[1]), testLoss: n(lossPlot.data[2]), train: n(accPlot.data[1]), test: n(accPlot.data[2]),
+      canvases: document.querySelectorAll('#loss-chart canvas, #acc-chart canvas').length };
+  });
+  check(charts.loss >= 10 && charts.testLoss === 1, `loss chart points: ${JSON.stringify(charts)}`);
+  check(charts.train === 1 && charts.test === 1 && charts.canvases === 2, `accuracy chart points: ${JSON.stringify(charts)}`);
+
+  // the six previews show the server's predictions for those images
+  let previews = null;
+  let predicted = null;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    previews = await page.$$eval('#previews figure.preview', (figs) => figs.map((f) => ({
+      index: +f.dataset.index, label: +f.dataset.label, shown: f.querySelector('.pred').textContent,
+      right: f.classList.contains('right'),
+    })));
+    if (previews.length === 6) {
+      predicted = (await api(port, 'POST', '/api/predict', { indices: previews.map((p) => p.index) })).json.predictions;
+      if (previews.every((p, k) => p.shown === String(predicted[k].pred))) break;
+    }
+    await page.waitForTimeout(100);
+  }
+  check(previews.length === 6, `six previews (${previews.length})`);
+  previews.forEach((p, k) => {
+    check(p.shown === String(predicted[k].pred), `preview ${k} (#${p.index}) shows ${p.shown}, the server predicts ${predicted[k].pred}`);
+    check(p.label === predicted[k].label && p.right === (predicted[k].pred === p.label), `preview ${k} marked right/wrong`);
+  });
+
+  // a digit drawn with the mouse: ten probabilities summing to 1
+  const box = await page.locator('#draw').boundingBox();
+  const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];
+  await page.mouse.move(...at(0.3, 0.22));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.7, 0.22), { steps: 10 });
+  await page.mouse.move(...at(0.45, 0.85), { steps: 12 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelectorAll('#probs li').length === 10 && document.getElementById('draw-result').dataset.pred !== '', null, { timeout: 30000 });
+  const probs = await page.$$eval('#probs li', (lis) => lis.map((li) => +li.dataset.p));
+  const sum = probs.reduce((a, b) => a + b, 0);
+  check(probs.length === 10 && probs.every((p) => p >= 0 && p <= 1), `ten probabilities: ${probs}`);
+  check(Math.abs(sum - 1) < 1e-3, `the probabilities sum to 1 (${sum})`);
+  const drawnPred = +(await page.getAttribute('#draw-result', 'data-pred'));
+  check(drawnPred === probs.indexOf(Math.max(...probs)), 'the shown digit is the most probable');
+  log(`drawn digit classified as ${drawnPred} (${(100 * Math.max(...probs)).toFixed(1)}%)`);
+
+  // the confusion matrix adds up to the test set; a cell opens its digits
+  const testCount = (await api(port, 'GET', '/api/state')).json.data.test;
+  const counts = await page.$$eval('#cm td.cell', (tds) => tds.map((td) => +td.dataset.count));
+  check(counts.length === 100, `100 cells (${counts.length})`);
+  check(counts.reduce((a, b) => a + b, 0) === testCount, `the confusion matrix sums to ${testCount}`);
+  const cells = await page.$$eval('#cm td.cell', (tds) => tds.map((td) => ({ l: +td.dataset.label, p: +td.dataset.pred, n: +td.dataset.count })));
+  const wrong = cells.filter((c) => c.l !== c.p && c.n > 0).sort((a, b) => b.n - a.n)[0] || cells.find((c) => c.n > 0);
+  await page.click(`#cm td.cell[data-label="${wrong.l}"][data-pred="${wrong.p}"]`);
+  await page.waitForFunction((n) => document.querySelectorAll('#cell-digits figure').length === n, Math.min(wrong.n, 120), { timeout: 30000 });
+  check(new RegExp(`label ${wrong.l}, predicted ${wrong.p}: ${wrong.n} test image`).test(await page.textContent('#cell-title')), 'the cell view names its cell');
+
+  // the weight tiles are drawn
+  const tiles = await page.evaluate(() => {
+    const c = document.getElementById('weights');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 30) lit++;
+    return { w: c.width, h: c.height, lit, caption: document.getElementById('w-caption').textContent };
+  });
+  check(tiles.w === 16 * 29 + 1 && tiles.h === 8 * 29 + 1 && tiles.lit > 10000, `weight tiles drawn: ${JSON.stringify(tiles)}`);
+  check(/128 of 128 hidden units/.test(tiles.caption), tiles.caption);
+
+  // the epoch log
+  const logText = await page.textContent('#log');
+  check(/Epoch 1: loss=\d/.test(logText) && /Done: test accuracy/.test(logText), `epoch log: ${logText}`);
+  check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
+
+  fs.mkdirSync(path.dirname(SHOT), { recursive: true });
+  await page.screenshot({ path: SHOT, fullPage: true });
+  fs.mkdirSync(path.dirname(DOCS_SHOT), { recursive: true });
+  fs.copyFileSync(SHOT, DOCS_SHOT);
+  log(`screenshot: ${path.relative(root, SHOT)} (copied to ${path.relative(root, DOCS_SHOT)})`);
+
+  await cleanup();
+  clearTimeout(watchdog);
+  console.log(`dashboard: ${checks} checks passed`);
+} catch (err) {
+  console.error(err);
+  await cleanup();
+  process.exit(1);
+}

@@ -204,6 +204,8 @@ static void test_round_trip(void) {
           "state fields");
     CHECK(s2.cfg.lr == 0.1f && s2.cfg.momentum == 0.9f && s2.cfg.schedule == s.cfg.schedule, "floats exactly");
     CHECK(s2.cfg.kernels == MLP_KERNELS_REFERENCE, "kernel path");
+    CHECK(ckpt_meta_get(p, "lr") && !strcmp(ckpt_meta_get(p, "lr"), "0.1"), "lr written as the shortest exact decimal: %s",
+          ckpt_meta_get(p, "lr"));
     CHECK(s2.train_fingerprint == s.train_fingerprint && s2.model_fingerprint == s.model_fingerprint, "fingerprints");
     CHECK(s2.velocity && !memcmp(s2.velocity, s.velocity, pcount(h) * 4), "velocity bit for bit");
     CHECK(ckpt_model_decode(p, &m, err, sizeof err) == CKPT_ERR_TENSOR && strstr(err, "training-state"),
@@ -521,6 +523,7 @@ static void test_state_validation(void) {
         {"momentum", "1", "momentum"},
         {"schedule", "linear", "schedule"},
         {"kernels", "fast", "kernels"},
+        {"kernels", "auto", "kernels"},
         {"kernels", NULL, "lacks metadata 'kernels'"},
         {"train_fingerprint", "xyz", "fingerprint"},
         {"model_fingerprint", "0123456789ABCDEF", "fingerprint"},
@@ -572,6 +575,7 @@ static void test_state_validation(void) {
     ckpt_state s;
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
+    s.cfg.kernels = MLP_KERNELS_FUSED;
     s.cfg.hidden = h, s.cfg.batch = 128, s.cfg.epochs = 5;
     s.epochs_done = 2, s.steps_per_epoch = 16, s.global_step = 32, s.train_samples = 2000, s.save_every = 1;
     s.velocity = vel;
@@ -585,6 +589,8 @@ static void test_state_validation(void) {
     CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_OK, "baseline state: %s", err);
     ckpt_state_free(&s2);
     free(bytes);
+    s.cfg.kernels = MLP_KERNELS_AUTO;
+    CHECK(ckpt_state_encode(&s, &bytes, &len, err, sizeof err) == CKPT_ERR_METADATA, "a state must name the kernels that ran");
     /* a velocity of the wrong length */
     ckpt_out_tensor t = {CKPT_VELOCITY_TENSOR, 1, {pc - 1, 0, 0, 0}, vel};
     ckpt_kv kv[CKPT_MAX_META];
@@ -746,6 +752,7 @@ static void test_kill_during_save(void) {
     ckpt_state s;
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
+    s.cfg.kernels = MLP_KERNELS_FUSED;
     s.cfg.hidden = h, s.cfg.batch = 100, s.cfg.epochs = 100000;
     s.train_samples = 1000, s.steps_per_epoch = 10, s.save_every = 1;
     s.velocity = pb;
@@ -791,6 +798,7 @@ static void test_full_disk(void) {
     ckpt_state s;
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
+    s.cfg.kernels = MLP_KERNELS_FUSED;
     s.cfg.hidden = h, s.cfg.batch = 10, s.cfg.epochs = 10;
     s.train_samples = 100, s.steps_per_epoch = 10, s.save_every = 1, s.epochs_done = 2, s.global_step = 20;
     s.velocity = p;

@@ -148,7 +148,8 @@ uint64_t ckpt_params_fingerprint(const float *params, size_t count);
 /* ---- the training state ---- */
 
 typedef struct ckpt_state {
-    mlp_config cfg;          /* hidden, batch, epochs, lr, momentum, schedule, seed, kernels */
+    mlp_config cfg;          /* hidden, batch, epochs, lr, momentum, schedule, seed, kernels (resolved:
+                              * fused or reference, never auto) */
     uint32_t epochs_done;    /* 1..cfg.epochs */
     uint64_t global_step;    /* epochs_done * steps_per_epoch */
     uint32_t steps_per_epoch;

@@ -846,7 +846,22 @@ void ckpt_model_free(ckpt_model *m) {
     m->hidden = 0;
 }
 
+/* The shortest decimal that reads back as exactly this float ("0.05", not "0.0500000007"). */
+static void fmt_float(char *buf, size_t cap, float v) {
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, cap, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
+static const char *kernels_name(mlp_kernels k) {
+    return k == MLP_KERNELS_REFERENCE ? "reference" : k == MLP_KERNELS_FUSED ? "fused" : "auto";
+}
+
 size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
+    char lr[32], mom[32];
+    fmt_float(lr, sizeof lr, info->cfg.lr);
+    fmt_float(mom, sizeof mom, info->cfg.momentum);
     size_t n = 0;
     const mlp_config *c = &info->cfg;
 #define KV(k, ...) (snprintf(kv[n].key, sizeof kv[n].key, "%s", k), snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__), n++)
@@ -857,11 +872,11 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     KV("epoch", "%u", info->epoch);
     KV("epochs", "%u", c->epochs);
     KV("batch", "%u", c->batch);
-    KV("lr", "%.9g", (double)c->lr);
-    KV("momentum", "%.9g", (double)c->momentum);
+    KV("lr", "%s", lr);
+    KV("momentum", "%s", mom);
     KV("schedule", "%s", c->schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
     KV("optimizer", "SGD%s", c->momentum > 0 ? " with momentum" : "");
-    KV("kernels", "%s", c->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    KV("kernels", "%s", kernels_name(c->kernels));
     KV("loss", "cross-entropy (softmax)");
     KV("seed", "%llu", (unsigned long long)c->seed);
     KV("dataset", "MNIST");
@@ -926,6 +941,11 @@ static bool parse_meta_hex64(const char *s, uint64_t *out) {
 }
 
 ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_len, char *err, size_t errlen) {
+    if (s->cfg.kernels != MLP_KERNELS_FUSED && s->cfg.kernels != MLP_KERNELS_REFERENCE)
+        return fail(CKPT_ERR_METADATA, err, errlen, "training state needs the kernel path that ran (fused or reference), not auto");
+    char lr[32], mom[32];
+    fmt_float(lr, sizeof lr, s->cfg.lr);
+    fmt_float(mom, sizeof mom, s->cfg.momentum);
     ckpt_kv kv[N_STATE_KEYS + 3];
     size_t n = 0;
 #define KV(k, ...) (snprintf(kv[n].key, sizeof kv[n].key, "%s", k), snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__), n++)
@@ -942,11 +962,11 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     KV("hidden", "%u", s->cfg.hidden);
     KV("batch", "%u", s->cfg.batch);
     KV("epochs", "%u", s->cfg.epochs);
-    KV("lr", "%.9g", (double)s->cfg.lr);
-    KV("momentum", "%.9g", (double)s->cfg.momentum);
+    KV("lr", "%s", lr);
+    KV("momentum", "%s", mom);
     KV("schedule", "%s", s->cfg.schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
     KV("save_every", "%u", s->save_every);
-    KV("kernels", "%s", s->cfg.kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    KV("kernels", "%s", kernels_name(s->cfg.kernels));
     KV("rng", "splitmix64 seeded from (seed, epoch): seed and epochs_done are the whole RNG state");
     KV("data_order", "epoch e shuffles with mlp_epoch_order(seed, e); resume at the start of epoch epochs_done+1");
 #undef KV

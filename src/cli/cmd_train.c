@@ -154,16 +154,17 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
     SAME(batch, batch, "%u", unsigned);
     SAME(hidden, hidden, "%u", unsigned);
     SAME(seed, seed, "%llu", unsigned long long);
-    SAME(lr, lr, "%.9g", double);
-    SAME(momentum, momentum, "%.9g", double);
+    SAME(lr, lr, "%.7g", double);
+    SAME(momentum, momentum, "%.7g", double);
 #undef SAME
     if (g->schedule && cfg->schedule != c->schedule)
         return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)",
                            cfg->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant", dir,
                            c->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant");
     cfg->schedule = c->schedule;
-    /* the two kernel paths compute the same function, not the same bits: resume on the same one */
-    if (g->kernels && cfg->kernels != c->kernels)
+    /* the two kernel paths compute the same function, not the same bits: resume on the same one
+     * (the checkpoint records the path that ran; --kernels auto means "the checkpoint's") */
+    if (g->kernels && cfg->kernels != MLP_KERNELS_AUTO && cfg->kernels != c->kernels)
         return usage_error("--kernels %s conflicts with the checkpoint in %s (kernels %s)",
                            cfg->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused", dir,
                            c->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
@@ -372,7 +373,7 @@ int cmd_train(int argc, char **argv) {
         goto out;
     }
     sc.tr = tr;
-    sc.cfg = &cfg;
+    sc.cfg = mlp_get_config(tr); /* the resolved config: --kernels auto is recorded as what ran */
     sc.train_samples = train.count;
     sc.test_samples = test.count;
     sc.save_every = save_every;

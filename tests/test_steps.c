@@ -23,7 +23,7 @@ int main(void) {
     int results = 0;
     int failures = selfcheck_steps(gpu, 7, report, &results);
     CHECK(failures == 0, "%d step mismatches", failures);
-    CHECK(results == 6, "all six step checks should report, got %d", results);
+    CHECK(results == 8, "all eight step checks should report, got %d", results);
     gpu_context_destroy(gpu);
     return check_exit("test_steps");
 }

@@ -428,6 +428,7 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
         check_run(&h, &rng, "1 step, B=64 H=128", 64, 64, 128, 0.0f, kernels);
         check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9", 100, 40, 33, 0.9f, kernels);
         check_run(&h, &rng, "2 steps, N=37 B=19 H=20", 37, 19, 20, 0.0f, kernels);
+        check_run(&h, &rng, "2 steps, N=600 B=300 H=50 momentum 0.5", 600, 300, 50, 0.5f, kernels);
     }
     return h.failures;
 }

@@ -1,8 +1,10 @@
 // Fast path, dispatch 1 of 3 per step: layer 1 as a tiled matmul, plus layer 2's partial sums.
 // A workgroup owns a tile of TS samples x TH hidden units. It stages the tile's inputs (u8
 // pixels gathered through the shuffled order, normalised here) and weights through workgroup
-// memory KC inputs at a time, with each output's dot product split between two threads (half
-// the inputs each) to halve the dependent chain. Then, for its TH hidden units:
+// memory KC inputs at a time. The loop is latency-bound, not arithmetic-bound, so: the next
+// round's loads are issued into registers before this round's arithmetic; each output's dot
+// product is split between two threads (half the inputs each); and each thread keeps four
+// independent partial sums. Then, for its TH hidden units:
 //   hidden[b][j]            = relu(b1[j] + sum_k x[b][k] w1[j][k])
 //   partial[tile][b][c]     = sum over its j of hidden[b][j] w2[c][j]   (summed in a fixed
 //                             order by dispatch 2, so runs are bit-for-bit repeatable)
@@ -27,8 +29,8 @@ override MAX_BATCH: u32;
 const WG: u32 = 256u;
 const TS: u32 = 8u;    // samples per tile
 const TH: u32 = 16u;   // hidden units per tile
-const KC: u32 = 64u;   // inputs staged per round
-const KPAD: u32 = 65u; // padded row: the 16 weight rows fall in different banks
+const KC: u32 = 128u;  // inputs staged per round
+const KPAD: u32 = 129u; // padded row: the 16 weight rows fall in different banks
 const INPUTS: u32 = 784u;
 const WORDS: u32 = 196u;
 const CLASSES: u32 = 10u;
@@ -47,6 +49,35 @@ var<workgroup> part: array<f32, WG>;
 var<workgroup> hs: array<f32, TS * TH>;
 var<workgroup> sample_of: array<u32, TS>;
 
+// Four x elements of a round, lid + q * WG for q < 4: row i / KC of the tile, input k0 + i % KC.
+fn load_x4(k0: u32, b0: u32, lid: u32) -> vec4f {
+    var v = vec4f(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        let i = lid + q * WG;
+        let r = i / KC;
+        let k = k0 + i % KC;
+        if (k < INPUTS && b0 + r < step.count) {
+            let byte = (images[sample_of[r] * WORDS + (k >> 2u)] >> ((k & 3u) * 8u)) & 0xffu;
+            v[q] = (f32(byte) * (1.0 / 255.0) - PIXEL_MEAN) / PIXEL_STD;
+        }
+    }
+    return v;
+}
+
+// Four w1 elements of a round, first + q * WG for q < 4: hidden unit j0 + i / KC, input k0 + i % KC.
+fn load_w4(k0: u32, j0: u32, first: u32) -> vec4f {
+    var v = vec4f(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        let i = first + q * WG;
+        let r = i / KC;
+        let k = k0 + i % KC;
+        if (k < INPUTS && j0 + r < HIDDEN) {
+            v[q] = params[OFF_W1 + (j0 + r) * INPUTS + k];
+        }
+    }
+    return v;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let htiles = (HIDDEN + TH - 1u) / TH;
@@ -62,37 +93,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     workgroupBarrier();
 
-    var acc = 0.0;
+    // this thread's share of each round: x elements lid + q * WG (q < 4), w1 elements lid + q * WG (q < 8)
+    var xr = vec4f(0.0);
+    var wr0 = vec4f(0.0);
+    var wr1 = vec4f(0.0);
+    xr = load_x4(0u, b0, lid);
+    wr0 = load_w4(0u, j0, lid);
+    wr1 = load_w4(0u, j0, lid + 4u * WG);
+    var a = vec4f(0.0);
     for (var k0 = 0u; k0 < INPUTS; k0 += KC) {
-        for (var i = lid; i < TS * KC; i += WG) {
-            let r = i / KC;
-            let k = k0 + i % KC;
-            var v = 0.0;
-            if (k < INPUTS && b0 + r < step.count) {
-                let byte = (images[sample_of[r] * WORDS + (k >> 2u)] >> ((k & 3u) * 8u)) & 0xffu;
-                v = (f32(byte) * (1.0 / 255.0) - PIXEL_MEAN) / PIXEL_STD;
-                if (ht == 0u) {
-                    acts[A_X + (b0 + r) * INPUTS + k] = v;
-                }
+        for (var q = 0u; q < 4u; q++) {
+            let i = lid + q * WG;
+            xs[(i / KC) * KPAD + i % KC] = xr[q];
+            if (ht == 0u && k0 + i % KC < INPUTS && b0 + i / KC < step.count) {
+                acts[A_X + (b0 + i / KC) * INPUTS + k0 + i % KC] = xr[q];
             }
-            xs[r * KPAD + i % KC] = v;
-        }
-        for (var i = lid; i < TH * KC; i += WG) {
-            let r = i / KC;
-            let k = k0 + i % KC;
-            var v = 0.0;
-            if (k < INPUTS && j0 + r < HIDDEN) {
-                v = params[OFF_W1 + (j0 + r) * INPUTS + k];
-            }
-            ws[r * KPAD + i % KC] = v;
+            let i0 = lid + q * WG;
+            ws[(i0 / KC) * KPAD + i0 % KC] = wr0[q];
+            let i1 = lid + (q + 4u) * WG;
+            ws[(i1 / KC) * KPAD + i1 % KC] = wr1[q];
         }
         workgroupBarrier();
-        let kb = half * (KC / 2u);
-        for (var kk = kb; kk < kb + KC / 2u; kk++) {
-            acc += xs[s * KPAD + kk] * ws[jj * KPAD + kk];
+        if (k0 + KC < INPUTS) {
+            xr = load_x4(k0 + KC, b0, lid);
+            wr0 = load_w4(k0 + KC, j0, lid);
+            wr1 = load_w4(k0 + KC, j0, lid + 4u * WG);
+        }
+        let xrow = s * KPAD + half * (KC / 2u);
+        let wrow = jj * KPAD + half * (KC / 2u);
+        for (var kk = 0u; kk < KC / 2u; kk += 4u) {
+            a += vec4f(xs[xrow + kk], xs[xrow + kk + 1u], xs[xrow + kk + 2u], xs[xrow + kk + 3u]) *
+                 vec4f(ws[wrow + kk], ws[wrow + kk + 1u], ws[wrow + kk + 2u], ws[wrow + kk + 3u]);
         }
         workgroupBarrier();
     }
+    let acc = a.x + a.y + a.z + a.w;
     part[lid] = acc;
     workgroupBarrier();
     let b = b0 + s;

@@ -2,7 +2,8 @@
 // the moment it is complete, so gradients never go to memory. Workgroups, in order:
 //   W1 tiles   dW1[j][k] = sum_b dhidden[b][j] xbatch[b][k]: a tiled matmul, TJ hidden units x
 //              TK inputs per workgroup, staged through workgroup memory TBATCH samples at a
-//              time; thread (tj, tk) owns 1 x 4 outputs
+//              time, the next round's loads in flight during this round's arithmetic;
+//              thread (tj, tk) owns 1 x 4 outputs
 //   small tiles for TJ hidden units: dW2[c][j] = sum_b dlogits[b][c] hidden[b][j],
 //              db1[j] = sum_b dhidden[b][j]; the first also db2[c] = sum_b dlogits[b][c]
 //   metrics    the batch's loss and hits into metrics[step.index]
@@ -56,19 +57,56 @@ fn apply(i: u32, g: f32) {
     params[i] -= step.lr * d;
 }
 
-fn stage_hidden(b0: u32, j0: u32, lid: u32, count: u32) {
-    for (var i = lid; i < TBATCH * TJ; i += WG) {
+// Round loads, issued a round ahead: element i of a TBATCH x width tile is (b0 + i / width, i % width).
+fn load_dh2(b0: u32, j0: u32, lid: u32, count: u32) -> vec2f {
+    var v = vec2f(0.0);
+    for (var q = 0u; q < 2u; q++) {
+        let i = lid + q * WG;
         let b = b0 + i / TJ;
         let j = j0 + i % TJ;
-        var dh = 0.0;
-        var h = 0.0;
         if (b < count && j < HIDDEN) {
-            dh = acts[A_DHID + b * HIDDEN + j];
-            h = acts[A_HID + b * HIDDEN + j];
+            v[q] = acts[A_DHID + b * HIDDEN + j];
         }
-        dh_tile[i] = dh;
-        h_tile[i] = h;
     }
+    return v;
+}
+
+fn load_h2(b0: u32, j0: u32, lid: u32, count: u32) -> vec2f {
+    var v = vec2f(0.0);
+    for (var q = 0u; q < 2u; q++) {
+        let i = lid + q * WG;
+        let b = b0 + i / TJ;
+        let j = j0 + i % TJ;
+        if (b < count && j < HIDDEN) {
+            v[q] = acts[A_HID + b * HIDDEN + j];
+        }
+    }
+    return v;
+}
+
+fn load_x4(b0: u32, k0: u32, first: u32, count: u32) -> vec4f {
+    var v = vec4f(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        let i = first + q * WG;
+        let b = b0 + i / TK;
+        let k = k0 + i % TK;
+        if (b < count && k < INPUTS) {
+            v[q] = acts[A_X + b * INPUTS + k];
+        }
+    }
+    return v;
+}
+
+fn load_dl2(b0: u32, lid: u32, count: u32) -> vec2f {
+    var v = vec2f(0.0);
+    for (var q = 0u; q < 2u; q++) {
+        let i = lid + q * WG;
+        let b = b0 + i / CLASSES;
+        if (i < TBATCH * CLASSES && b < count) {
+            v[q] = acts[A_DLOG + b * CLASSES + i % CLASSES];
+        }
+    }
+    return v;
 }
 
 @compute @workgroup_size(WG)
@@ -82,26 +120,35 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let k0 = (wid.x % K_TILES) * TK;
         let tj = lid / 16u;
         let tk = (lid % 16u) * 4u;
-        var acc = vec4f(0.0);
+        var dh = load_dh2(0u, j0, lid, count);
+        var x0 = load_x4(0u, k0, lid, count);
+        var x1 = load_x4(0u, k0, lid + 4u * WG, count);
+        var acc0 = vec4f(0.0);
+        var acc1 = vec4f(0.0);
         for (var b0 = 0u; b0 < count; b0 += TBATCH) {
-            stage_hidden(b0, j0, lid, count);
-            for (var i = lid; i < TBATCH * TK; i += WG) {
-                let b = b0 + i / TK;
-                let k = k0 + i % TK;
-                var v = 0.0;
-                if (b < count && k < INPUTS) {
-                    v = acts[A_X + b * INPUTS + k];
-                }
-                x_tile[i] = v;
+            for (var q = 0u; q < 2u; q++) {
+                dh_tile[lid + q * WG] = dh[q];
+            }
+            for (var q = 0u; q < 4u; q++) {
+                x_tile[lid + q * WG] = x0[q];
+                x_tile[lid + (q + 4u) * WG] = x1[q];
             }
             workgroupBarrier();
-            for (var b = 0u; b < TBATCH; b++) {
-                let x = vec4f(x_tile[b * TK + tk], x_tile[b * TK + tk + 1u], x_tile[b * TK + tk + 2u],
-                              x_tile[b * TK + tk + 3u]);
-                acc += dh_tile[b * TJ + tj] * x;
+            if (b0 + TBATCH < count) {
+                dh = load_dh2(b0 + TBATCH, j0, lid, count);
+                x0 = load_x4(b0 + TBATCH, k0, lid, count);
+                x1 = load_x4(b0 + TBATCH, k0, lid + 4u * WG, count);
+            }
+            for (var b = 0u; b < TBATCH; b += 2u) {
+                acc0 += dh_tile[b * TJ + tj] *
+                        vec4f(x_tile[b * TK + tk], x_tile[b * TK + tk + 1u], x_tile[b * TK + tk + 2u], x_tile[b * TK + tk + 3u]);
+                let c = b + 1u;
+                acc1 += dh_tile[c * TJ + tj] *
+                        vec4f(x_tile[c * TK + tk], x_tile[c * TK + tk + 1u], x_tile[c * TK + tk + 2u], x_tile[c * TK + tk + 3u]);
             }
             workgroupBarrier();
         }
+        let acc = acc0 + acc1;
         let j = j0 + tj;
         if (j < HIDDEN) {
             for (var q = 0u; q < 4u; q++) {
@@ -119,17 +166,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let j0 = small * TJ;
         // threads [0, 160): dW2[c][j0 + jj]; [160, 176): db1[j0 + jj]; [176, 186) in tile 0: db2[c]
         var acc = 0.0;
+        var dh = load_dh2(0u, j0, lid, count);
+        var h = load_h2(0u, j0, lid, count);
+        var dl = load_dl2(0u, lid, count);
         for (var b0 = 0u; b0 < count; b0 += TBATCH) {
-            stage_hidden(b0, j0, lid, count);
-            for (var i = lid; i < TBATCH * CLASSES; i += WG) {
-                let b = b0 + i / CLASSES;
-                var v = 0.0;
-                if (b < count) {
-                    v = acts[A_DLOG + b * CLASSES + i % CLASSES];
+            for (var q = 0u; q < 2u; q++) {
+                dh_tile[lid + q * WG] = dh[q];
+                h_tile[lid + q * WG] = h[q];
+                if (lid + q * WG < TBATCH * CLASSES) {
+                    dl_tile[lid + q * WG] = dl[q];
                 }
-                dl_tile[i] = v;
             }
             workgroupBarrier();
+            if (b0 + TBATCH < count) {
+                dh = load_dh2(b0 + TBATCH, j0, lid, count);
+                h = load_h2(b0 + TBATCH, j0, lid, count);
+                dl = load_dl2(b0 + TBATCH, lid, count);
+            }
             if (lid < CLASSES * TJ) {
                 let c = lid / TJ;
                 let jj = lid % TJ;

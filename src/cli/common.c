@@ -114,6 +114,12 @@ gpu_context *cli_gpu_open(const cli_gpu_options *o) {
     d.backend = o->backend;
     d.timeout_ms = o->timeout_ms;
     d.timestamps = o->timestamps;
+    /* Dawn rounds timestamps (a browser's defence against timing attacks); a profiler wants them exact */
+    static const char *const exact_timestamps[] = {"timestamp_quantization"};
+    if (o->timestamps) {
+        d.disable_toggles = exact_timestamps;
+        d.disable_toggle_count = 1;
+    }
     if (o->kernels_dir) {
         g_disk.dir = o->kernels_dir;
         d.loader = load_from_disk;

@@ -41,8 +41,10 @@ struct mlp_trainer {
     WGPUBindGroup bg_d1f, bg_d2f, bg_sx, bg_d2b, bg_d1b, bg_sgd;
     uint32_t groups_d1b, groups_sgd;
     /* fast path */
-    gpu_kernel *k_ffw, *k_fsm, *k_fup;
-    WGPUBindGroup bg_ffw, bg_fsm, bg_fup;
+    gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
+    WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
+    gpu_buffer gpart; /* per-slice partial gradients, large batches */
+    uint32_t slices;
     size_t acts_floats;
     gpu_buffer acts; /* hidden, dhidden, dlogits, per-sample metrics: carved */
     uint32_t groups_fup;
@@ -315,13 +317,20 @@ static gpu_status load_kernels(mlp_trainer *t) {
         gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)t->offsets[T_W2]}, {"OFF_B2", (double)t->offsets[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
                                {"MAX_BATCH", b}};
+        /* batches beyond 256 samples split the gradient reductions over slices of the batch
+         * (bench/NOTES.md: a serial reduction over 1024 samples was the slowest part) */
+        t->slices = b > 256 ? (b + 255) / 256 : 1;
+        if (t->slices > 64) t->slices = 64;
         gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
                                {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
                                {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
-                               {"A_SAMP", a_samp}, {"A_X", a_x}};
+                               {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
+                               {"PARAMS", (double)t->param_floats}};
+        gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->param_floats}};
         TRY(gpu_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
         TRY(gpu_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
-        TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 10, &t->k_fup));
+        TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 12, &t->k_fup));
+        if (t->slices > 1) TRY(gpu_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
         t->groups_fup = htiles * 13 + htiles + 1;
         if ((uint64_t)((b + 7) / 8) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
@@ -446,9 +455,16 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
         gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                          {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
         TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
+        TRY_GPU(gpu_buffer_create(gpu, &t->gpart, "partial-gradients", (size_t)t->slices * t->param_floats * 4,
+                                  GPU_STORAGE));
         gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
-                         {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 5, &t->bg_fup));
+                         {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 6, &t->bg_fup));
+        if (t->slices > 1) {
+            gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+                             {"gpart", &t->gpart, 0, 0}};
+            TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 4, &t->bg_fap));
+        }
     }
 
     if (test) {
@@ -464,12 +480,12 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
 
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
-    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd, t->bg_ffw, t->bg_fsm, t->bg_fup};
+    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd, t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     gpu_buffer *bufs[] = {&t->params, &t->grads, &t->velocity, &t->train_images, &t->train_labels,
                           &t->order, &t->steps, &t->metrics, &t->confusion, &t->hidden,
-                          &t->logits, &t->dlogits, &t->dhidden, &t->acts};
+                          &t->logits, &t->dlogits, &t->dhidden, &t->acts, &t->gpart};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
     eval_set_destroy(&t->test);
@@ -487,35 +503,38 @@ void mlp_destroy(mlp_trainer *t) {
 typedef struct dispatch {
     gpu_kernel *k;
     WGPUBindGroup bg;
-    uint32_t groups;
+    uint32_t groups, rows; /* a groups x rows grid */
 } dispatch;
 
 static uint32_t div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) / d); }
 
 static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[6]) {
+    /* at most 6: the reference path */
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
     uint32_t h = t->cfg.hidden;
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         uint32_t htiles = div_up(h, 16);
-        out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, 8) * htiles};
-        out[1] = (dispatch){t->k_fsm, t->bg_fsm, div_up(p->count, 4)};
-        out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup};
-        return 3;
+        out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, 8) * htiles, 1};
+        out[1] = (dispatch){t->k_fsm, t->bg_fsm, div_up(p->count, 4), 1};
+        out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
+        if (t->slices == 1) return 3;
+        out[3] = (dispatch){t->k_fap, t->bg_fap, div_up(t->param_floats, 256), 1};
+        return 4;
     }
-    out[0] = (dispatch){t->k_d1f, t->bg_d1f, div_up((uint64_t)p->count * h, t->k_d1f->workgroup_size)};
-    out[1] = (dispatch){t->k_d2f, t->bg_d2f, div_up((uint64_t)p->count * MLP_CLASSES, t->k_d2f->workgroup_size)};
-    out[2] = (dispatch){t->k_sx, t->bg_sx, 1};
+    out[0] = (dispatch){t->k_d1f, t->bg_d1f, div_up((uint64_t)p->count * h, t->k_d1f->workgroup_size), 1};
+    out[1] = (dispatch){t->k_d2f, t->bg_d2f, div_up((uint64_t)p->count * MLP_CLASSES, t->k_d2f->workgroup_size), 1};
+    out[2] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
     out[3] = (dispatch){t->k_d2b, t->bg_d2b,
-                        div_up((uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)p->count * h, t->k_d2b->workgroup_size)};
-    out[4] = (dispatch){t->k_d1b, t->bg_d1b, t->groups_d1b};
-    out[5] = (dispatch){t->k_sgd, t->bg_sgd, t->groups_sgd};
+                        div_up((uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)p->count * h, t->k_d2b->workgroup_size), 1};
+    out[4] = (dispatch){t->k_d1b, t->bg_d1b, t->groups_d1b, 1};
+    out[5] = (dispatch){t->k_sgd, t->bg_sgd, t->groups_sgd, 1};
     return 6;
 }
 
 static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint32_t offset) {
     wgpuComputePassEncoderSetPipeline(pass, d->k->pipeline);
     wgpuComputePassEncoderSetBindGroup(pass, 0, d->bg, 1, &offset);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, d->groups, 1, 1);
+    wgpuComputePassEncoderDispatchWorkgroups(pass, d->groups, d->rows, 1);
 }
 
 static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s) {

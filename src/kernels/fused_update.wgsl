@@ -8,6 +8,11 @@
 //              db1[j] = sum_b dhidden[b][j]; the first also db2[c] = sum_b dlogits[b][c]
 //   metrics    the batch's loss and hits into metrics[step.index]
 // Update, as torch.optim.SGD: v = MOMENTUM * v + g; p -= lr * v (plain p -= lr * g at 0).
+//
+// Large batches (SLICES > 1): the reductions are split over the batch, workgroup row y of the
+// grid summing slice y only, and each writes its partial gradient to gpart[y][param] instead
+// of applying it; fused_apply.wgsl then adds the slices in order and applies the update. This
+// spreads a long serial reduction over SLICES times as many workgroups.
 
 struct Step {
     start: u32,
@@ -27,6 +32,8 @@ override A_DHID: u32;
 override A_DLOG: u32;
 override A_SAMP: u32;
 override A_X: u32;
+override SLICES: u32 = 1;
+override PARAMS: u32;  // floats in the parameter buffer (the stride of gpart)
 const WG: u32 = 256u;
 const TJ: u32 = 16u;       // hidden units per tile
 const TK: u32 = 64u;       // inputs per W1 tile (16 threads x 4)
@@ -40,6 +47,7 @@ const CLASSES: u32 = 10u;
 @group(0) @binding(2) var<storage, read_write> velocity: array<f32>;
 @group(0) @binding(3) var<storage, read> acts: array<f32>;
 @group(0) @binding(4) var<storage, read_write> metrics: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gpart: array<f32>;  // [SLICES][PARAMS]; unused at 1
 
 var<workgroup> dh_tile: array<f32, TBATCH * TJ>;
 var<workgroup> x_tile: array<f32, TBATCH * TK>;
@@ -48,7 +56,11 @@ var<workgroup> dl_tile: array<f32, TBATCH * CLASSES>;
 var<workgroup> loss_part: array<f32, WG>;
 var<workgroup> hit_part: array<f32, WG>;
 
-fn apply(i: u32, g: f32) {
+fn apply(i: u32, g: f32, slice: u32) {
+    if (SLICES > 1u) {
+        gpart[slice * PARAMS + i] = g;
+        return;
+    }
     var d = g;
     if (MOMENTUM != 0.0) {
         d = MOMENTUM * velocity[i] + g;
@@ -111,7 +123,11 @@ fn load_dl2(b0: u32, lid: u32, count: u32) -> vec2f {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-    let count = step.count;
+    // this workgroup row's slice of the batch: samples [lo, count)
+    let per_slice = (step.count + SLICES - 1u) / SLICES;
+    let lo = min(wid.y * per_slice, step.count);
+    let count = min(lo + per_slice, step.count);
+    let slice = wid.y;
     let jtiles = (HIDDEN + TJ - 1u) / TJ;
     let w1_tiles = jtiles * K_TILES;
 
@@ -120,12 +136,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let k0 = (wid.x % K_TILES) * TK;
         let tj = lid / 16u;
         let tk = (lid % 16u) * 4u;
-        var dh = load_dh2(0u, j0, lid, count);
-        var x0 = load_x4(0u, k0, lid, count);
-        var x1 = load_x4(0u, k0, lid + 4u * WG, count);
+        var dh = load_dh2(lo, j0, lid, count);
+        var x0 = load_x4(lo, k0, lid, count);
+        var x1 = load_x4(lo, k0, lid + 4u * WG, count);
         var acc0 = vec4f(0.0);
         var acc1 = vec4f(0.0);
-        for (var b0 = 0u; b0 < count; b0 += TBATCH) {
+        for (var b0 = lo; b0 < count; b0 += TBATCH) {
             for (var q = 0u; q < 2u; q++) {
                 dh_tile[lid + q * WG] = dh[q];
             }
@@ -154,7 +170,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             for (var q = 0u; q < 4u; q++) {
                 let k = k0 + tk + q;
                 if (k < INPUTS) {
-                    apply(OFF_W1 + j * INPUTS + k, acc[q]);
+                    apply(OFF_W1 + j * INPUTS + k, acc[q], slice);
                 }
             }
         }
@@ -166,10 +182,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let j0 = small * TJ;
         // threads [0, 160): dW2[c][j0 + jj]; [160, 176): db1[j0 + jj]; [176, 186) in tile 0: db2[c]
         var acc = 0.0;
-        var dh = load_dh2(0u, j0, lid, count);
-        var h = load_h2(0u, j0, lid, count);
-        var dl = load_dl2(0u, lid, count);
-        for (var b0 = 0u; b0 < count; b0 += TBATCH) {
+        var dh = load_dh2(lo, j0, lid, count);
+        var h = load_h2(lo, j0, lid, count);
+        var dl = load_dl2(lo, lid, count);
+        for (var b0 = lo; b0 < count; b0 += TBATCH) {
             for (var q = 0u; q < 2u; q++) {
                 dh_tile[lid + q * WG] = dh[q];
                 h_tile[lid + q * WG] = h[q];
@@ -206,23 +222,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             let c = lid / TJ;
             let j = j0 + lid % TJ;
             if (j < HIDDEN) {
-                apply(OFF_W2 + c * HIDDEN + j, acc);
+                apply(OFF_W2 + c * HIDDEN + j, acc, slice);
             }
         } else if (lid < CLASSES * TJ + TJ) {
             let j = j0 + lid - CLASSES * TJ;
             if (j < HIDDEN) {
-                apply(OFF_B1 + j, acc);
+                apply(OFF_B1 + j, acc, slice);
             }
         } else if (lid < CLASSES * TJ + TJ + CLASSES && small == 0u) {
-            apply(OFF_B2 + lid - CLASSES * TJ - TJ, acc);
+            apply(OFF_B2 + lid - CLASSES * TJ - TJ, acc, slice);
         }
         return;
     }
 
-    // the metrics workgroup
+    // the metrics workgroup (row 0 only: it sums the whole batch)
+    if (slice != 0u) {
+        return;
+    }
+    let all = step.count;
     var loss = 0.0;
     var hits = 0.0;
-    for (var b = lid; b < count; b += WG) {
+    for (var b = lid; b < all; b += WG) {
         loss += acts[A_SAMP + 2u * b];
         hits += acts[A_SAMP + 2u * b + 1u];
     }

@@ -1,0 +1,37 @@
+// Fast path, large batches only: adds the SLICES partial gradients that fused_update.wgsl
+// wrote, in slice order (so every run sums in the same order), and applies the update, as
+// torch.optim.SGD: v = MOMENTUM * v + g; p -= lr * v. One invocation per parameter.
+
+struct Step {
+    start: u32,
+    count: u32,
+    lr: f32,
+    index: u32,
+}
+
+override WG: u32 = 256;
+override MOMENTUM: f32 = 0.0;
+override SLICES: u32;
+override PARAMS: u32;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read_write> params: array<f32>;
+@group(0) @binding(2) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(3) var<storage, read> gpart: array<f32>;  // [SLICES][PARAMS]
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+    let i = gid.x;
+    if (i >= PARAMS) {
+        return;
+    }
+    var g = 0.0;
+    for (var s = 0u; s < SLICES; s++) {
+        g += gpart[s * PARAMS + i];
+    }
+    if (MOMENTUM != 0.0) {
+        g = MOMENTUM * velocity[i] + g;
+        velocity[i] = g;
+    }
+    params[i] -= step.lr * g;
+}

@@ -63,9 +63,9 @@ void srv_json_run(srv_buf *b, const srv_state *s) {
     }
     const srv_train_params *r = &s->run;
     srv_buf_printf(b, "{\"id\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":", s->run_id, r->epochs, r->batch);
-    srv_buf_json_number(b, r->lr, 9);
+    srv_buf_json_number(b, (float)r->lr, 7); /* the engine's float, shown as typed */
     srv_buf_printf(b, ",\"hidden\":%u,\"momentum\":", r->hidden);
-    srv_buf_json_number(b, r->momentum, 9);
+    srv_buf_json_number(b, (float)r->momentum, 7);
     srv_buf_printf(b, ",\"seed\":%llu,\"steps_per_epoch\":%u,\"train_count\":%u,\"test_count\":%u}",
                    (unsigned long long)r->seed, s->steps_per_epoch, s->train->count, s->test->count);
 }

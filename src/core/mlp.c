@@ -44,7 +44,7 @@ struct mlp_trainer {
     gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
     gpu_buffer gpart; /* per-slice partial gradients, large batches */
-    uint32_t slices, forward_ts;
+    uint32_t slices;
     size_t acts_floats;
     gpu_buffer acts; /* hidden, dhidden, dlogits, per-sample metrics: carved */
     uint32_t groups_fup;
@@ -311,11 +311,9 @@ static gpu_status load_kernels(mlp_trainer *t) {
         uint32_t htiles = (h + 15) / 16;
         double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_CLASSES,
                a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_CLASSES;
-        /* samples per forward tile: 8 where workgroup memory holds their 8 x 784 inputs */
-        t->forward_ts = gpu_info(gpu)->max_workgroup_storage >= 8 * 784 * 4 + 2048 ? 8 : 4;
-        gpu_constant c_fw[] = {{"HIDDEN", h}, {"TS", t->forward_ts}, {"OFF_W1", (double)t->offsets[T_W1]},
-                               {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
-                               {"A_PART", a_part}, {"A_X", a_x}, {"MAX_BATCH", b}};
+        gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)t->offsets[T_W1]}, {"OFF_B1", (double)t->offsets[T_B1]},
+                               {"OFF_W2", (double)t->offsets[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
+                               {"MAX_BATCH", b}};
         gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)t->offsets[T_W2]}, {"OFF_B2", (double)t->offsets[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
                                {"MAX_BATCH", b}};
@@ -329,13 +327,13 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
                                {"PARAMS", (double)t->param_floats}};
         gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->param_floats}};
-        TRY(gpu_kernel_get(gpu, "fused_forward.wgsl", c_fw, 8, &t->k_ffw));
+        TRY(gpu_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
         TRY(gpu_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
         TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 12, &t->k_fup));
         if (t->slices > 1) TRY(gpu_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
         t->groups_fup = htiles * 13 + htiles + 1;
-        if ((uint64_t)((b + t->forward_ts - 1) / t->forward_ts) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
+        if ((uint64_t)((b + 7) / 8) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "--batch %u with --hidden %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;
         }
@@ -452,8 +450,8 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                         {"params", &t->params, 0, 0}, {"params4", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 6, &t->bg_ffw));
+                         {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 5, &t->bg_ffw));
         gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                          {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
         TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
@@ -516,7 +514,7 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[6]) {
     uint32_t h = t->cfg.hidden;
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         uint32_t htiles = div_up(h, 16);
-        out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, t->forward_ts) * htiles, 1};
+        out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, 8) * htiles, 1};
         out[1] = (dispatch){t->k_fsm, t->bg_fsm, div_up(p->count, 4), 1};
         out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
         if (t->slices == 1) return 3;

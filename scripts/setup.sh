@@ -31,7 +31,10 @@ command -v npm >/dev/null || apt_install nodejs npm
 # so Debian 12 machines without a real GPU driver get Mesa 25 from bookworm-backports.
 mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 mesa_major=${mesa_version%%.*}; mesa_major=${mesa_major#*:}
-other_icd=$(ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | grep -v -E 'lvp|radeon|intel|virtio|nouveau|asahi|broadcom|freedreno|panfrost|powervr|gfxstream|dzn|^$' || true)
+# a non-Mesa driver (NVIDIA, AMD's amdvlk, ...) means a real GPU: leave Mesa alone
+other_icd=$(find /usr/share/vulkan/icd.d /etc/vulkan/icd.d -name '*.json' -printf '%f\n' 2>/dev/null |
+  grep -v -E '^(lvp|radeon|intel|intel_hasvk|virtio|nouveau|asahi|broadcom|freedreno|panfrost|powervr_mesa|gfxstream_vk|dzn)_icd' |
+  tr '\n' ' ' || true)
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 if [ -n "$other_icd" ]; then
   say "Vulkan driver present ($other_icd); leaving Mesa alone"

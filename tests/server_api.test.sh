@@ -11,9 +11,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-[ -x build/wgtrain ] || { echo "build/wgtrain is missing: run make"; exit 1; }
+# WGTRAIN_BIN may name another build of wgtrain (e.g. one with sanitizers)
+export WGTRAIN_BIN="${WGTRAIN_BIN:-$root/build/wgtrain}"
+[ -x "$WGTRAIN_BIN" ] || { echo "$WGTRAIN_BIN is missing: run make"; exit 1; }
 command -v node >/dev/null || { echo "node is missing: run make setup"; exit 1; }
-export WGTRAIN_BIN="$root/build/wgtrain"
 exec timeout -k 5 420 node --input-type=module - <<'EOF'
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -411,7 +412,10 @@ log(`server on port ${P}`);
     check(c === 2, `serve ${args.join(' ')}: exit ${c}`);
   }
 }
-check(await stopServer(srv) === '0', 'SIGTERM: clean exit 0');
+{
+  const code = await stopServer(srv);
+  check(code === '0', `SIGTERM: clean exit 0, got ${code}: ${srv.err.slice(-3000)}`);
+}
 
 // idle timeouts and the connection limit
 {
@@ -436,7 +440,8 @@ check(await stopServer(srv) === '0', 'SIGTERM: clean exit 0');
     try { return (await request(Q, { path: '/api/state' })).status === 200; } catch { return false; }
   }, 10000, 200);
   check(true, 'connections are accepted again below the limit');
-  check(await stopServer(s) === '0', 'second server exits cleanly');
+  const code = await stopServer(s);
+  check(code === '0', `second server: clean exit 0, got ${code}: ${s.err.slice(-3000)}`);
 }
 
 console.log(`server_api: ${checks} checks passed`);

@@ -654,10 +654,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap) {
-    fputs("wgtrain serve: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    size_t n = strlen(fmt);
-    if (!n || fmt[n - 1] != '\n') fputc('\n', stderr);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* a browser that went away while its event stream was ending: nothing to act on */
+    if (strstr(msg, "no longer available for sending")) return;
+    size_t n = strlen(msg);
+    fprintf(stderr, "wgtrain serve: %s%s", msg, n && msg[n - 1] == '\n' ? "" : "\n");
 }
 
 struct MHD_Daemon *srv_http_start(srv_state *s, int listen_fd, bool ipv6, const srv_options *o) {

@@ -261,7 +261,10 @@ log(`server on port ${P}`);
     '{"epochs":1} x', '{"epochs":1}{}', '{"epochs":', '[1]', '"x"', '{epochs:1}', "{'epochs':1}", '{"epochs":01}',
     '{"epochs":1,}', '\u00ef\u00bb\u00bf{}', '{"a":"\\u0000"}', '{"a":' + '['.repeat(40) + ']'.repeat(40) + '}'];
   for (const body of notJson) expectError(await postJson(P, '/api/train', body), 400, undefined, `train body ${body.slice(0, 30)}`);
-  expectError(await postJson(P, '/api/train', '{"lr":NaN}'), 400, '', 'malformed JSON names no field');
+  for (const [body, field] of [['{"lr":NaN}', 'lr'], ['{"lr":Infinity}', 'lr'], ['{"momentum":-Infinity}', 'momentum'],
+    ['{"seed":1e999}', 'seed'], ['{"epochs":1,"epochs":2}', 'epochs'], ['{"epochs":1} x', ''], ['[1]', '']]) {
+    expectError(await postJson(P, '/api/train', body), 400, field, `train body ${body}`);
+  }
   const unknown = await postJson(P, '/api/train', { epochs: 1, bogus: 1 });
   check(/unknown key 'bogus'/.test(unknown.json.error), `unknown key message: ${unknown.json.error}`);
 

@@ -15,7 +15,7 @@
 
 static bool parses(const char *text) {
     char err[256];
-    srv_json *v = srv_json_parse(text, strlen(text), err, sizeof err);
+    srv_json *v = srv_json_parse(text, strlen(text), err, sizeof err, NULL, 0);
     srv_json_free(v);
     return v != NULL;
 }
@@ -33,7 +33,7 @@ static void test_json(void) {
 
     char err[256];
     const char *t = "{\"s\":\"x\\\"y\\n\",\"n\":-2.5,\"a\":[true,false]}";
-    srv_json *v = srv_json_parse(t, strlen(t), err, sizeof err);
+    srv_json *v = srv_json_parse(t, strlen(t), err, sizeof err, NULL, 0);
     CHECK(v && v->type == SRV_JSON_OBJECT && v->count == 3, "object of 3");
     const srv_json *s = srv_json_get(v, "s"), *n = srv_json_get(v, "n"), *a = srv_json_get(v, "a");
     CHECK(s && s->type == SRV_JSON_STRING && !strcmp(s->string, "x\"y\n"), "string unescaped");
@@ -42,9 +42,15 @@ static void test_json(void) {
     CHECK(!srv_json_get(v, "missing"), "missing key");
     srv_json_free(v);
 
-    v = srv_json_parse("{\"a\":1,\"a\":2}", 13, err, sizeof err);
-    CHECK(!v && strstr(err, "duplicate key 'a'"), "duplicate message: %s", err);
-    v = srv_json_parse("{\"a\":1} x", 9, err, sizeof err);
+    char field[64];
+    v = srv_json_parse("{\"a\":1,\"a\":2}", 13, err, sizeof err, field, sizeof field);
+    CHECK(!v && strstr(err, "duplicate key 'a'") && !strcmp(field, "a"), "duplicate message: %s (field %s)", err, field);
+    v = srv_json_parse("{\"lr\": NaN}", 11, err, sizeof err, field, sizeof field);
+    CHECK(!v && !strcmp(field, "lr") && strstr(err, "NaN and Infinity"), "NaN names its key: %s (field %s)", err, field);
+    v = srv_json_parse("{\"a\":{\"b\":[1,}}", 15, err, sizeof err, field, sizeof field);
+    CHECK(!v && !strcmp(field, "a"), "a nested fault names the top-level key: %s (field %s)", err, field);
+    v = srv_json_parse("{\"a\":1} x", 9, err, sizeof err, field, sizeof field);
+    CHECK(!v && !strcmp(field, ""), "trailing data names no key (field %s)", field);
     CHECK(!v && strstr(err, "after the JSON value") && strstr(err, "byte 8"), "trailing message: %s", err);
 
     /* writer: escaping, numbers, base64 */
@@ -123,13 +129,15 @@ static void test_train_params(void) {
     CHECK(train_fails("{\"seed\":9007199254740992}", "seed"), "seed above 2^53-1");
     CHECK(train_fails("{\"seed\":-1}", "seed"), "negative seed");
     CHECK(train_fails("{\"epochs\":3,\"bogus\":1}", "bogus"), "unknown key");
-    CHECK(train_fails("{\"lr\":NaN}", ""), "NaN is not JSON");
-    CHECK(train_fails("{\"lr\":Infinity}", ""), "Infinity is not JSON");
-    CHECK(train_fails("{\"lr\":1e999}", ""), "overflow");
-    CHECK(train_fails("{\"epochs\":3,\"epochs\":4}", ""), "duplicate key");
+    CHECK(train_fails("{\"lr\":NaN}", "lr"), "NaN is not JSON");
+    CHECK(train_fails("{\"lr\":Infinity}", "lr"), "Infinity is not JSON");
+    CHECK(train_fails("{\"lr\":-Infinity}", "lr"), "-Infinity is not JSON");
+    CHECK(train_fails("{\"lr\":1e999}", "lr"), "overflow");
+    CHECK(train_fails("{\"epochs\":3,\"epochs\":4}", "epochs"), "duplicate key");
     CHECK(train_fails("{\"epochs\":3} trailing", ""), "trailing garbage");
     CHECK(train_fails("[1,2]", ""), "not an object");
-    CHECK(train_fails("{\"epochs\":", ""), "truncated");
+    CHECK(train_fails("{\"epochs\":", "epochs"), "truncated in a value");
+    CHECK(train_fails("{\"epochs\":1", ""), "truncated object");
 
     CHECK(srv_parse_empty("", 0, &e) && srv_parse_empty(" {} ", 4, &e), "empty control bodies");
     CHECK(!srv_parse_empty("{\"now\":1}", 9, &e) && !strcmp(e.field, "now"), "control body with a key");

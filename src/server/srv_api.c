@@ -54,9 +54,9 @@ static bool parse_object(const char *body, size_t len, bool empty_ok, srv_json *
         if (empty_ok) return true;
         return set_error(e, "", "the request body is empty; a JSON object is expected");
     }
-    char err[256];
-    srv_json *v = srv_json_parse(body, len, err, sizeof err);
-    if (!v) return set_error(e, "", "%s", err);
+    char err[256], field[64];
+    srv_json *v = srv_json_parse(body, len, err, sizeof err, field, sizeof field);
+    if (!v) return set_error(e, field, "%s", err);
     if (v->type != SRV_JSON_OBJECT) {
         set_error(e, "", "the body must be a JSON object, not %s", srv_json_type_name(v->type));
         srv_json_free(v);

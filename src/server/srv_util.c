@@ -132,18 +132,25 @@ typedef struct parser {
     char *err;
     size_t errlen;
     bool failed;
+    const char *member; /* key of the top-level member being parsed, or NULL */
+    char field[64];     /* the member at fault */
 } parser;
 
 static bool perr(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool perr(parser *ps, const char *fmt, ...) {
     if (ps->failed) return false;
     ps->failed = true;
+    if (ps->member) snprintf(ps->field, sizeof ps->field, "%s", ps->member);
     char msg[192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(ps->err, ps->errlen, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start), msg);
+    if (ps->field[0])
+        snprintf(ps->err, ps->errlen, "invalid JSON at byte %zu, in the value of '%s': %s", (size_t)(ps->p - ps->start),
+                 ps->field, msg);
+    else
+        snprintf(ps->err, ps->errlen, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start), msg);
     return false;
 }
 
@@ -301,6 +308,8 @@ static bool parse_string(parser *ps, char **out) {
 static bool parse_number(parser *ps, srv_json *out) {
     const char *s = ps->p, *q = s;
     if (q < ps->end && *q == '-') q++;
+    if (q < ps->end && (*q == 'N' || *q == 'n' || *q == 'I' || *q == 'i'))
+        return perr(ps, "NaN and Infinity are not JSON numbers");
     if (q >= ps->end || !(*q >= '0' && *q <= '9')) return perr(ps, "not a JSON value");
     if (*q == '0') {
         q++;
@@ -397,6 +406,7 @@ static bool parse_object(parser *ps, srv_json *out, int depth) {
                 char k[64];
                 snprintf(k, sizeof k, "%s", key);
                 free(key);
+                if (depth == 1) ps->member = out->keys[i];
                 return perr(ps, "duplicate key '%s'", k);
             }
         srv_json *v = &out->items[out->count];
@@ -406,7 +416,9 @@ static bool parse_object(parser *ps, srv_json *out, int depth) {
         skip_ws(ps);
         if (ps->p >= ps->end || *ps->p != ':') return perr(ps, "':' expected");
         ps->p++;
+        if (depth == 1) ps->member = key;
         if (!parse_value(ps, v, depth + 1)) return false;
+        if (depth == 1) ps->member = NULL;
         skip_ws(ps);
         if (ps->p < ps->end && *ps->p == ',') {
             ps->p++;
@@ -450,19 +462,20 @@ static bool parse_value(parser *ps, srv_json *out, int depth) {
     }
 }
 
-srv_json *srv_json_parse(const char *text, size_t len, char *err, size_t errlen) {
+srv_json *srv_json_parse(const char *text, size_t len, char *err, size_t errlen, char *field, size_t fieldlen) {
     srv_json *root = calloc(1, sizeof *root);
     if (!root) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    parser ps = {text, text, text + len, err, errlen, false};
+    parser ps = {text, text, text + len, err, errlen, false, NULL, ""};
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
         perr(&ps, "byte order mark");
     } else if (parse_value(&ps, root, 1)) {
         skip_ws(&ps);
         if (ps.p != ps.end) perr(&ps, "unexpected data after the JSON value");
     }
+    if (field && fieldlen) snprintf(field, fieldlen, "%s", ps.field);
     if (ps.failed) {
         srv_json_free(root);
         return NULL;

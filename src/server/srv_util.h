@@ -51,8 +51,10 @@ typedef struct srv_json {
 
 #define SRV_JSON_MAX_DEPTH 16
 
-/* Returns a tree to free with srv_json_free, or NULL with a one-line message in err. */
-srv_json *srv_json_parse(const char *text, size_t len, char *err, size_t errlen);
+/* Returns a tree to free with srv_json_free, or NULL with a one-line message in err. When the
+ * fault lies in the value of a member of the top-level object (or is a repeated key), field
+ * (when not NULL) gets that key; otherwise "". */
+srv_json *srv_json_parse(const char *text, size_t len, char *err, size_t errlen, char *field, size_t fieldlen);
 void srv_json_free(srv_json *v);
 /* Member of an object, or NULL. */
 const srv_json *srv_json_get(const srv_json *obj, const char *key);

@@ -332,7 +332,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
         TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 12, &t->k_fup));
         if (t->slices > 1) TRY(gpu_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
-        t->groups_fup = htiles * 13 + htiles + 1;
+        t->groups_fup = (h + 31) / 32 * 13 + htiles + 1; /* W1 tiles, small tiles, metrics */
         if ((uint64_t)((b + 7) / 8) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "--batch %u with --hidden %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;

@@ -1,9 +1,10 @@
 // Fast path, dispatch 3 of 3 per step: every gradient is a reduction over the batch, applied
 // the moment it is complete, so gradients never go to memory. Workgroups, in order:
-//   W1 tiles   dW1[j][k] = sum_b dhidden[b][j] xbatch[b][k]: a tiled matmul, TJ hidden units x
+//   W1 tiles   dW1[j][k] = sum_b dhidden[b][j] xbatch[b][k]: a tiled matmul, TJW hidden units x
 //              TK inputs per workgroup, staged through workgroup memory TBATCH samples at a
-//              time, the next round's loads in flight during this round's arithmetic;
-//              thread (tj, tk) owns 1 x 4 outputs
+//              time, the next round's loads in flight during this round's arithmetic; each
+//              thread owns 2 x 4 outputs, so one vec2 and one vec4 read from workgroup memory
+//              feed 8 multiply-adds (workgroup-memory bandwidth was the limit at 1 x 4)
 //   small tiles for TJ hidden units: dW2[c][j] = sum_b dlogits[b][c] hidden[b][j],
 //              db1[j] = sum_b dhidden[b][j]; the first also db2[c] = sum_b dlogits[b][c]
 //   metrics    the batch's loss and hits into metrics[step.index]
@@ -35,7 +36,8 @@ override A_X: u32;
 override SLICES: u32 = 1;
 override PARAMS: u32;  // floats in the parameter buffer (the stride of gpart)
 const WG: u32 = 256u;
-const TJ: u32 = 16u;       // hidden units per tile
+const TJ: u32 = 16u;       // hidden units per small tile
+const TJW: u32 = 32u;      // hidden units per W1 tile
 const TK: u32 = 64u;       // inputs per W1 tile (16 threads x 4)
 const K_TILES: u32 = 13u;  // ceil(784 / 64)
 const TBATCH: u32 = 32u;   // samples staged per round
@@ -49,12 +51,15 @@ const CLASSES: u32 = 10u;
 @group(0) @binding(4) var<storage, read_write> metrics: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gpart: array<f32>;  // [SLICES][PARAMS]; unused at 1
 
-var<workgroup> dh_tile: array<f32, TBATCH * TJ>;
-var<workgroup> x_tile: array<f32, TBATCH * TK>;
-var<workgroup> h_tile: array<f32, TBATCH * TJ>;
-var<workgroup> dl_tile: array<f32, TBATCH * CLASSES>;
-var<workgroup> loss_part: array<f32, WG>;
-var<workgroup> hit_part: array<f32, WG>;
+// Workgroup memory, 16 KiB in all (WebGPU's guaranteed minimum): each kind of workgroup uses
+// `scratch` its own way, and only W1 tiles use `x_tile`.
+var<workgroup> scratch: array<f32, 2048>;
+var<workgroup> x_tile: array<vec4f, TBATCH * TK / 4u>;
+const DH: u32 = 0u;      // small tiles: dhidden [TBATCH][TJ]
+const HH: u32 = 512u;    //              hidden [TBATCH][TJ]
+const DL: u32 = 1024u;   //              dlogits [TBATCH][CLASSES]
+const LOSS: u32 = 0u;    // metrics: per-thread loss and hits
+const HITS: u32 = 256u;
 
 fn apply(i: u32, g: f32, slice: u32) {
     if (SLICES > 1u) {
@@ -96,14 +101,28 @@ fn load_h2(b0: u32, j0: u32, lid: u32, count: u32) -> vec2f {
     return v;
 }
 
+// Four consecutive inputs of a TBATCH x TK tile, starting at element `first` (a multiple of 4).
 fn load_x4(b0: u32, k0: u32, first: u32, count: u32) -> vec4f {
     var v = vec4f(0.0);
+    let b = b0 + first / TK;
     for (var q = 0u; q < 4u; q++) {
-        let i = first + q * WG;
-        let b = b0 + i / TK;
-        let k = k0 + i % TK;
+        let k = k0 + first % TK + q;
         if (b < count && k < INPUTS) {
             v[q] = acts[A_X + b * INPUTS + k];
+        }
+    }
+    return v;
+}
+
+// dhidden for a TBATCH x TJW tile: elements lid + q * WG, q < 4.
+fn load_dhw4(b0: u32, j0: u32, lid: u32, count: u32) -> vec4f {
+    var v = vec4f(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        let i = lid + q * WG;
+        let b = b0 + i / TJW;
+        let j = j0 + i % TJW;
+        if (b < count && j < HIDDEN) {
+            v[q] = acts[A_DHID + b * HIDDEN + j];
         }
     }
     return v;
@@ -129,48 +148,46 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let count = min(lo + per_slice, step.count);
     let slice = wid.y;
     let jtiles = (HIDDEN + TJ - 1u) / TJ;
-    let w1_tiles = jtiles * K_TILES;
+    let w1_tiles = (HIDDEN + TJW - 1u) / TJW * K_TILES;
 
     if (wid.x < w1_tiles) {
-        let j0 = (wid.x / K_TILES) * TJ;
+        let j0 = (wid.x / K_TILES) * TJW;
         let k0 = (wid.x % K_TILES) * TK;
-        let tj = lid / 16u;
-        let tk = (lid % 16u) * 4u;
-        var dh = load_dh2(lo, j0, lid, count);
-        var x0 = load_x4(lo, k0, lid, count);
-        var x1 = load_x4(lo, k0, lid + 4u * WG, count);
+        let tj = (lid / 16u) * 2u;  // this thread's hidden units: j0 + tj, j0 + tj + 1
+        let tk = lid % 16u;         // and inputs k0 + 4 tk .. + 3
+        var dh = load_dhw4(lo, j0, lid, count);
+        var x0 = load_x4(lo, k0, lid * 4u, count);
+        var x1 = load_x4(lo, k0, (lid + WG) * 4u, count);
         var acc0 = vec4f(0.0);
         var acc1 = vec4f(0.0);
         for (var b0 = lo; b0 < count; b0 += TBATCH) {
-            for (var q = 0u; q < 2u; q++) {
-                dh_tile[lid + q * WG] = dh[q];
-            }
             for (var q = 0u; q < 4u; q++) {
-                x_tile[lid + q * WG] = x0[q];
-                x_tile[lid + (q + 4u) * WG] = x1[q];
+                scratch[lid + q * WG] = dh[q];
             }
+            x_tile[lid] = x0;
+            x_tile[lid + WG] = x1;
             workgroupBarrier();
             if (b0 + TBATCH < count) {
-                dh = load_dh2(b0 + TBATCH, j0, lid, count);
-                x0 = load_x4(b0 + TBATCH, k0, lid, count);
-                x1 = load_x4(b0 + TBATCH, k0, lid + 4u * WG, count);
+                dh = load_dhw4(b0 + TBATCH, j0, lid, count);
+                x0 = load_x4(b0 + TBATCH, k0, lid * 4u, count);
+                x1 = load_x4(b0 + TBATCH, k0, (lid + WG) * 4u, count);
             }
-            for (var b = 0u; b < TBATCH; b += 2u) {
-                acc0 += dh_tile[b * TJ + tj] *
-                        vec4f(x_tile[b * TK + tk], x_tile[b * TK + tk + 1u], x_tile[b * TK + tk + 2u], x_tile[b * TK + tk + 3u]);
-                let c = b + 1u;
-                acc1 += dh_tile[c * TJ + tj] *
-                        vec4f(x_tile[c * TK + tk], x_tile[c * TK + tk + 1u], x_tile[c * TK + tk + 2u], x_tile[c * TK + tk + 3u]);
+            for (var b = 0u; b < TBATCH; b++) {
+                let x = x_tile[b * (TK / 4u) + tk];
+                acc0 += scratch[b * TJW + tj] * x;
+                acc1 += scratch[b * TJW + tj + 1u] * x;
             }
             workgroupBarrier();
         }
-        let acc = acc0 + acc1;
-        let j = j0 + tj;
-        if (j < HIDDEN) {
-            for (var q = 0u; q < 4u; q++) {
-                let k = k0 + tk + q;
-                if (k < INPUTS) {
-                    apply(OFF_W1 + j * INPUTS + k, acc[q], slice);
+        for (var r = 0u; r < 2u; r++) {
+            let j = j0 + tj + r;
+            let acc = select(acc0, acc1, r == 1u);
+            if (j < HIDDEN) {
+                for (var q = 0u; q < 4u; q++) {
+                    let k = k0 + 4u * tk + q;
+                    if (k < INPUTS) {
+                        apply(OFF_W1 + j * INPUTS + k, acc[q], slice);
+                    }
                 }
             }
         }
@@ -187,10 +204,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         var dl = load_dl2(lo, lid, count);
         for (var b0 = lo; b0 < count; b0 += TBATCH) {
             for (var q = 0u; q < 2u; q++) {
-                dh_tile[lid + q * WG] = dh[q];
-                h_tile[lid + q * WG] = h[q];
+                scratch[DH + lid + q * WG] = dh[q];
+                scratch[HH + lid + q * WG] = h[q];
                 if (lid + q * WG < TBATCH * CLASSES) {
-                    dl_tile[lid + q * WG] = dl[q];
+                    scratch[DL + lid + q * WG] = dl[q];
                 }
             }
             workgroupBarrier();
@@ -203,17 +220,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
                 let c = lid / TJ;
                 let jj = lid % TJ;
                 for (var b = 0u; b < TBATCH; b++) {
-                    acc += dl_tile[b * CLASSES + c] * h_tile[b * TJ + jj];
+                    acc += scratch[DL + b * CLASSES + c] * scratch[HH + b * TJ + jj];
                 }
             } else if (lid < CLASSES * TJ + TJ) {
                 let jj = lid - CLASSES * TJ;
                 for (var b = 0u; b < TBATCH; b++) {
-                    acc += dh_tile[b * TJ + jj];
+                    acc += scratch[DH + b * TJ + jj];
                 }
             } else if (lid < CLASSES * TJ + TJ + CLASSES) {
                 let c = lid - CLASSES * TJ - TJ;
                 for (var b = 0u; b < TBATCH; b++) {
-                    acc += dl_tile[b * CLASSES + c];
+                    acc += scratch[DL + b * CLASSES + c];
                 }
             }
             workgroupBarrier();
@@ -246,18 +263,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         loss += acts[A_SAMP + 2u * b];
         hits += acts[A_SAMP + 2u * b + 1u];
     }
-    loss_part[lid] = loss;
-    hit_part[lid] = hits;
+    scratch[LOSS + lid] = loss;
+    scratch[HITS + lid] = hits;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
         if (lid < stride) {
-            loss_part[lid] += loss_part[lid + stride];
-            hit_part[lid] += hit_part[lid + stride];
+            scratch[LOSS + lid] += scratch[LOSS + lid + stride];
+            scratch[HITS + lid] += scratch[HITS + lid + stride];
         }
         workgroupBarrier();
     }
     if (lid == 0u) {
-        metrics[2u * step.index] = loss_part[0];
-        metrics[2u * step.index + 1u] = hit_part[0];
+        metrics[2u * step.index] = scratch[LOSS];
+        metrics[2u * step.index + 1u] = scratch[HITS];
     }
 }

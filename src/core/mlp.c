@@ -450,8 +450,8 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                         {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 5, &t->bg_ffw));
+                         {"params", &t->params, 0, 0}, {"params4", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 6, &t->bg_ffw));
         gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                          {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
         TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));

@@ -1,15 +1,17 @@
-// Fast path, dispatch 1 of 3 per step: layer 1 as a tiled matmul, plus layer 2's partial sums.
-// A workgroup owns a tile of TS samples x TH hidden units. It stages the tile's inputs (u8
-// pixels gathered through the shuffled order, normalised here) and weights through workgroup
-// memory KC inputs at a time. The loop is latency-bound, not arithmetic-bound, so: the next
-// round's loads are issued into registers before this round's arithmetic; each output's dot
-// product is split between two threads (half the inputs each); and each thread keeps four
-// independent partial sums. Then, for its TH hidden units:
-//   hidden[b][j]            = relu(b1[j] + sum_k x[b][k] w1[j][k])
-//   partial[tile][b][c]     = sum over its j of hidden[b][j] w2[c][j]   (summed in a fixed
-//                             order by dispatch 2, so runs are bit-for-bit repeatable)
-//   xbatch[b][k]            = the normalised inputs, for the weight gradient in dispatch 3
-//                             (written by the hidden-tile-0 workgroups only)
+// Fast path, dispatch 1 of 3 per step: layer 1 for a tile of TS samples x TH hidden units,
+// plus layer 2's partial sums for those hidden units.
+//
+// The tile's inputs (u8 pixels gathered through the shuffled order, normalised here) and
+// weights are staged through workgroup memory KC inputs per round, as vec4s, the next round's
+// loads in flight during this round's arithmetic. Each thread owns 2 samples x 2 hidden units
+// over a KS-th of each round's inputs: four vec4 reads feed 16 multiply-adds, because reads
+// from workgroup memory, not arithmetic, bound this loop. The KS partial sums of every output
+// are then added in a fixed order.
+//   hidden[b][j]        = relu(b1[j] + sum_k x[b][k] w1[j][k])
+//   partial[tile][b][c] = sum over its j of hidden[b][j] w2[c][j]   (summed in a fixed order
+//                         by dispatch 2, so runs are bit-for-bit repeatable)
+//   xbatch[b][k]        = the normalised inputs, for the weight gradient in dispatch 3
+//                         (written by the workgroups of hidden tile 0)
 
 struct Step {
     start: u32,
@@ -19,20 +21,21 @@ struct Step {
 }
 
 override HIDDEN: u32 = 128;
-override OFF_W1: u32 = 0;
+override OFF_W1: u32 = 0;  // a multiple of 4: the engine aligns every tensor to 64 floats
 override OFF_B1: u32;
 override OFF_W2: u32;
 override A_HID: u32 = 0;
 override A_PART: u32;
 override A_X: u32;
 override MAX_BATCH: u32;
-const WG: u32 = 256u;
-const TS: u32 = 8u;    // samples per tile
-const TH: u32 = 16u;   // hidden units per tile
-const KC: u32 = 128u;  // inputs staged per round
-const KPAD: u32 = 129u; // padded row: the 16 weight rows fall in different banks
+const TS: u32 = 8u;        // samples per tile
+const TH: u32 = 16u;       // hidden units per tile
+const KS: u32 = 7u;        // threads sharing each output's dot product
+const WG: u32 = 224u;      // (TS / 2) x (TH / 2) x KS
+const KC4: u32 = 28u;      // vec4s of inputs per round: 112 inputs, 7 rounds of 784
+const ROW: u32 = 29u;      // padded row of vec4s, so rows start in different banks
 const INPUTS: u32 = 784u;
-const WORDS: u32 = 196u;
+const WORDS: u32 = 196u;   // u32 words (and vec4s) per image
 const CLASSES: u32 = 10u;
 const PIXEL_MEAN: f32 = 0.1307;
 const PIXEL_STD: f32 = 0.3081;
@@ -41,41 +44,36 @@ const PIXEL_STD: f32 = 0.3081;
 @group(0) @binding(1) var<storage, read> images: array<u32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
 @group(0) @binding(3) var<storage, read> params: array<f32>;
-@group(0) @binding(4) var<storage, read_write> acts: array<f32>;  // carved: see mlp.c
+@group(0) @binding(4) var<storage, read> params4: array<vec4f>;  // the same buffer, as vec4s
+@group(0) @binding(5) var<storage, read_write> acts: array<f32>;  // carved: see mlp.c
 
-var<workgroup> xs: array<f32, TS * KPAD>;
-var<workgroup> ws: array<f32, TH * KPAD>;
-var<workgroup> part: array<f32, WG>;
+var<workgroup> xs: array<vec4f, TS * ROW>;
+var<workgroup> ws: array<vec4f, TH * ROW>;
+var<workgroup> part: array<f32, TS * TH * KS>;
 var<workgroup> hs: array<f32, TS * TH>;
 var<workgroup> sample_of: array<u32, TS>;
 
-// Four x elements of a round, lid + q * WG for q < 4: row i / KC of the tile, input k0 + i % KC.
-fn load_x4(k0: u32, b0: u32, lid: u32) -> vec4f {
-    var v = vec4f(0.0);
-    for (var q = 0u; q < 4u; q++) {
-        let i = lid + q * WG;
-        let r = i / KC;
-        let k = k0 + i % KC;
-        if (k < INPUTS && b0 + r < step.count) {
-            let byte = (images[sample_of[r] * WORDS + (k >> 2u)] >> ((k & 3u) * 8u)) & 0xffu;
-            v[q] = (f32(byte) * (1.0 / 255.0) - PIXEL_MEAN) / PIXEL_STD;
-        }
-    }
-    return v;
+fn normalise(word: u32) -> vec4f {
+    let bytes = vec4f(f32(word & 0xffu), f32((word >> 8u) & 0xffu), f32((word >> 16u) & 0xffu), f32(word >> 24u));
+    return (bytes * (1.0 / 255.0) - PIXEL_MEAN) / PIXEL_STD;
 }
 
-// Four w1 elements of a round, first + q * WG for q < 4: hidden unit j0 + i / KC, input k0 + i % KC.
-fn load_w4(k0: u32, j0: u32, first: u32) -> vec4f {
-    var v = vec4f(0.0);
-    for (var q = 0u; q < 4u; q++) {
-        let i = first + q * WG;
-        let r = i / KC;
-        let k = k0 + i % KC;
-        if (k < INPUTS && j0 + r < HIDDEN) {
-            v[q] = params[OFF_W1 + (j0 + r) * INPUTS + k];
-        }
+// This thread's staging share of round r: one vec4 of inputs (row lid / KC4) ...
+fn load_x(r: u32, b0: u32, lid: u32) -> vec4f {
+    let row = lid / KC4;
+    if (b0 + row >= step.count) {
+        return vec4f(0.0);
     }
-    return v;
+    return normalise(images[sample_of[row] * WORDS + r * KC4 + lid % KC4]);
+}
+
+// ... and two vec4s of weights (rows i / KC4 for i = lid and lid + WG).
+fn load_w(r: u32, j0: u32, i: u32) -> vec4f {
+    let row = i / KC4;
+    if (j0 + row >= HIDDEN) {
+        return vec4f(0.0);
+    }
+    return params4[OFF_W1 / 4u + (j0 + row) * WORDS + r * KC4 + i % KC4];
 }
 
 @compute @workgroup_size(WG)
@@ -84,58 +82,67 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let ht = wid.x % htiles;
     let b0 = (wid.x / htiles) * TS;
     let j0 = ht * TH;
-    let o = lid % (TS * TH);
-    let s = o / TH;
-    let jj = o % TH;
-    let half = lid / (TS * TH);  // which half of each staged round this thread sums
+    let ks = lid % KS;               // this thread's share of the inputs: vec4s ks, ks + KS, ...
+    let hp = (lid / KS) % (TH / 2u); // hidden units j0 + 2 hp, + 1
+    let sp = lid / (KS * TH / 2u);   // samples b0 + 2 sp, + 1
     if (lid < TS) {
         sample_of[lid] = order[step.start + min(b0 + lid, step.count - 1u)];
     }
     workgroupBarrier();
 
-    // this thread's share of each round: x elements lid + q * WG (q < 4), w1 elements lid + q * WG (q < 8)
-    var xr = vec4f(0.0);
-    var wr0 = vec4f(0.0);
-    var wr1 = vec4f(0.0);
-    xr = load_x4(0u, b0, lid);
-    wr0 = load_w4(0u, j0, lid);
-    wr1 = load_w4(0u, j0, lid + 4u * WG);
-    var a = vec4f(0.0);
-    for (var k0 = 0u; k0 < INPUTS; k0 += KC) {
-        for (var q = 0u; q < 4u; q++) {
-            let i = lid + q * WG;
-            xs[(i / KC) * KPAD + i % KC] = xr[q];
-            if (ht == 0u && k0 + i % KC < INPUTS && b0 + i / KC < step.count) {
-                acts[A_X + (b0 + i / KC) * INPUTS + k0 + i % KC] = xr[q];
-            }
-            let i0 = lid + q * WG;
-            ws[(i0 / KC) * KPAD + i0 % KC] = wr0[q];
-            let i1 = lid + (q + 4u) * WG;
-            ws[(i1 / KC) * KPAD + i1 % KC] = wr1[q];
+    var xr = load_x(0u, b0, lid);
+    var wr0 = load_w(0u, j0, lid);
+    var wr1 = load_w(0u, j0, lid + WG);
+    var a00 = vec4f(0.0);  // sample 2sp, unit 2hp
+    var a01 = vec4f(0.0);  // sample 2sp, unit 2hp + 1
+    var a10 = vec4f(0.0);
+    var a11 = vec4f(0.0);
+    for (var r = 0u; r < WORDS / KC4; r++) {
+        xs[(lid / KC4) * ROW + lid % KC4] = xr;
+        if (ht == 0u && b0 + lid / KC4 < step.count) {
+            let x = A_X + (b0 + lid / KC4) * INPUTS + 4u * (r * KC4 + lid % KC4);
+            acts[x] = xr.x;
+            acts[x + 1u] = xr.y;
+            acts[x + 2u] = xr.z;
+            acts[x + 3u] = xr.w;
         }
+        ws[(lid / KC4) * ROW + lid % KC4] = wr0;
+        ws[((lid + WG) / KC4) * ROW + (lid + WG) % KC4] = wr1;
         workgroupBarrier();
-        if (k0 + KC < INPUTS) {
-            xr = load_x4(k0 + KC, b0, lid);
-            wr0 = load_w4(k0 + KC, j0, lid);
-            wr1 = load_w4(k0 + KC, j0, lid + 4u * WG);
+        if (r + 1u < WORDS / KC4) {
+            xr = load_x(r + 1u, b0, lid);
+            wr0 = load_w(r + 1u, j0, lid);
+            wr1 = load_w(r + 1u, j0, lid + WG);
         }
-        let xrow = s * KPAD + half * (KC / 2u);
-        let wrow = jj * KPAD + half * (KC / 2u);
-        for (var kk = 0u; kk < KC / 2u; kk += 4u) {
-            a += vec4f(xs[xrow + kk], xs[xrow + kk + 1u], xs[xrow + kk + 2u], xs[xrow + kk + 3u]) *
-                 vec4f(ws[wrow + kk], ws[wrow + kk + 1u], ws[wrow + kk + 2u], ws[wrow + kk + 3u]);
+        for (var k = ks; k < KC4; k += KS) {
+            let x0 = xs[(2u * sp) * ROW + k];
+            let x1 = xs[(2u * sp + 1u) * ROW + k];
+            let w0 = ws[(2u * hp) * ROW + k];
+            let w1 = ws[(2u * hp + 1u) * ROW + k];
+            a00 += x0 * w0;
+            a01 += x0 * w1;
+            a10 += x1 * w0;
+            a11 += x1 * w1;
         }
         workgroupBarrier();
     }
-    let acc = a.x + a.y + a.z + a.w;
-    part[lid] = acc;
+    // outputs o = s * TH + j (within the tile); KS partial sums each
+    let o00 = (2u * sp) * TH + 2u * hp;
+    part[o00 * KS + ks] = a00.x + a00.y + a00.z + a00.w;
+    part[(o00 + 1u) * KS + ks] = a01.x + a01.y + a01.z + a01.w;
+    part[(o00 + TH) * KS + ks] = a10.x + a10.y + a10.z + a10.w;
+    part[(o00 + TH + 1u) * KS + ks] = a11.x + a11.y + a11.z + a11.w;
     workgroupBarrier();
-    let b = b0 + s;
-    let j = j0 + jj;
-    if (half == 0u) {
+    for (var o = lid; o < TS * TH; o += WG) {
+        let b = b0 + o / TH;
+        let j = j0 + o % TH;
         var h = 0.0;
         if (b < step.count && j < HIDDEN) {
-            h = max(part[lid] + part[lid + TS * TH] + params[OFF_B1 + j], 0.0);
+            var sum = params[OFF_B1 + j];
+            for (var q = 0u; q < KS; q++) {
+                sum += part[o * KS + q];
+            }
+            h = max(sum, 0.0);
             acts[A_HID + b * HIDDEN + j] = h;
         }
         hs[o] = h;

@@ -15,12 +15,12 @@ python3 bench/torch_reference.py --data $DATA --modes eager,graph > torch.jsonl
 python3 bench/torch_reference.py --data $DATA --modes compiled >> torch.jsonl
 python3 bench/torch_reference.py --data $DATA --skip-speed --time-to-accuracy >> torch.jsonl
 CMDS
-./build/wgtrain bench --data "$DATA" --json --time-to-accuracy > "$OUT/wgtrain-fused.jsonl" 2> "$OUT/wgtrain-fused.err"
-./build/wgtrain bench --data "$DATA" --json --kernels reference --batches 64,256,1024 > "$OUT/wgtrain-reference.jsonl" 2> "$OUT/wgtrain-reference.err"
+./build/wgtrain bench --data "$DATA" --json --time-to-accuracy > "$OUT/wgtrain-fused.jsonl" 2>> "$OUT/errors.log"
+./build/wgtrain bench --data "$DATA" --json --kernels reference --batches 64,256,1024 > "$OUT/wgtrain-reference.jsonl" 2>> "$OUT/errors.log"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/inductor
-python3 bench/torch_reference.py --data "$DATA" --modes eager,graph > "$OUT/torch.jsonl" 2> "$OUT/torch-graph.err"
-timeout 420 python3 bench/torch_reference.py --data "$DATA" --modes compiled >> "$OUT/torch.jsonl" 2> "$OUT/torch-compiled.err"
-python3 bench/torch_reference.py --data "$DATA" --skip-speed --time-to-accuracy >> "$OUT/torch.jsonl" 2> "$OUT/torch-tta.err"
+python3 bench/torch_reference.py --data "$DATA" --modes eager,graph > "$OUT/torch.jsonl" 2>> "$OUT/errors.log"
+timeout 360 python3 bench/torch_reference.py --data "$DATA" --modes compiled >> "$OUT/torch.jsonl" 2>> "$OUT/errors.log"
+python3 bench/torch_reference.py --data "$DATA" --skip-speed --time-to-accuracy >> "$OUT/torch.jsonl" 2>> "$OUT/errors.log"
 python3 bench/make_results.py --fused "$OUT/wgtrain-fused.jsonl" --reference "$OUT/wgtrain-reference.jsonl" \
   --torch "$OUT/torch.jsonl" --card "${card:-unknown}" --date "$(date -u +%Y-%m-%d)" \
   --commands "$OUT/commands.txt" > "$OUT/RESULTS.md"

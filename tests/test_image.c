@@ -196,6 +196,31 @@ static void test_preprocess_synthetic(void) {
     CHECK(img_to_mnist(&im, out, err, sizeof err) == IMG_OK, "noisy bar: %s", err);
     stats(out, &cy, &cx, &box);
     CHECK(box == 20 && out[0] == 0 && out[14 * 28 + 14] == 255, "noise floor removed, bar kept (box %d)", box);
+    /* a dark bar on paper with a soft shadow inside the page (darker than anything on the
+     * border): the shadow is background, not ink */
+    {
+        uint8_t *sp = malloc(300 * 200);
+        for (int y = 0; y < 200; y++)
+            for (int x = 0; x < 300; x++) {
+                double d = hypot(x - 80.0, y - 100.0) / 60.0;
+                sp[y * 300 + x] = (uint8_t)(245 - 70 * exp(-d * d));
+            }
+        for (int y = 40; y < 160; y++)
+            for (int x = 180; x < 204; x++) sp[y * 300 + x] = 30;
+        img_gray shadow = {300, 200, sp};
+        CHECK(img_to_mnist(&shadow, out, err, sizeof err) == IMG_OK, "shadow: %s", err);
+        stats(out, &cy, &cx, &box);
+        int ncols = 0, nrows = 0;
+        for (int k = 0; k < 28; k++) {
+            int c = 0, r = 0;
+            for (int j = 0; j < 28; j++) c += out[j * 28 + k] > 0, r += out[k * 28 + j] > 0;
+            ncols += c > 0, nrows += r > 0;
+        }
+        CHECK(box == 20 && fabs(cy - 14) <= 0.5 && fabs(cx - 14) <= 0.5 && ncols == 4 && nrows == 20,
+              "a shadow inside the page is not ink (box %d, centre %.1f,%.1f, ink in %d columns and %d rows, want 4 and 20)", box,
+              cy, cx, ncols, nrows);
+        free(sp);
+    }
     /* a tiny digit (a 3x3 plus) is enlarged to 20x20 */
     memset(px, 0, 100 * 80);
     px[30 * 100 + 31] = px[31 * 100 + 30] = px[31 * 100 + 31] = px[31 * 100 + 32] = px[32 * 100 + 31] = 255;
@@ -234,7 +259,7 @@ static void test_preprocess_mnist(void) {
         return;
     }
     int n = 500, identical = 0, same_as_original = 0, enlarged_same = 0;
-    double worst = 0;
+    double worst = 0, shaded_diff = 0, shaded_worst = 0;
     for (int k = 0; k < n; k++) {
         const uint8_t *digit = test.images + (size_t)k * 784;
         img_gray im = {28, 28, (uint8_t *)digit};
@@ -259,6 +284,21 @@ static void test_preprocess_mnist(void) {
         CHECK(img_to_mnist(&big, out2, err, sizeof err) == IMG_OK, "enlarged digit %d: %s", k, err);
         enlarged_same += !memcmp(out, out2, 784);
         same_as_original += !memcmp(out2, digit, 784);
+        /* the same, photographed on grey paper with a soft shadow beside the digit */
+        for (int y = 0; y < 110; y++)
+            for (int x = 0; x < 150; x++) {
+                double d = hypot(x - 20.0, y - 60.0) / 25.0;
+                int bg = (int)(235 - 60 * exp(-d * d));
+                int sx = x - 40, sy = y - 5;
+                int ink = sx >= 0 && sx < 84 && sy >= 0 && sy < 84 ? digit[(sy / 3) * 28 + sx / 3] : 0;
+                canvas[y * 150 + x] = (uint8_t)(bg - ink * (bg - 20) / 255);
+            }
+        uint8_t out3[784];
+        CHECK(img_to_mnist(&big, out3, err, sizeof err) == IMG_OK, "shaded digit %d: %s", k, err);
+        double d3 = 0;
+        for (int i = 0; i < 784; i++) d3 += abs((int)out3[i] - (int)out[i]);
+        shaded_diff += d3 / 784;
+        if (d3 / 784 > shaded_worst) shaded_worst = d3 / 784;
         free(canvas);
     }
     printf("MNIST round trip over %d test digits: %d unchanged, worst mean |diff| %.2f/255; inverted 3x copies equal the "
@@ -267,6 +307,9 @@ static void test_preprocess_mnist(void) {
     CHECK(identical >= n * 8 / 10, "most MNIST digits come back unchanged (%d/%d)", identical, n);
     CHECK(worst < 40, "no digit changes much (worst mean diff %.2f)", worst);
     CHECK(enlarged_same == n, "an inverted, 3x enlarged, moved copy gives the same input (%d/%d)", enlarged_same, n);
+    printf("on shaded grey paper: mean |diff| %.2f/255 from the clean result, worst %.2f\n", shaded_diff / n, shaded_worst);
+    CHECK(shaded_diff / n < 12 && shaded_worst < 40, "a shadow beside the digit barely changes the input (mean %.2f, worst %.2f)",
+          shaded_diff / n, shaded_worst);
     /* write one as PNG and PGM and read it back through the files */
     char path[512];
     img_gray d0 = {28, 28, test.images};

@@ -107,8 +107,13 @@ img_status img_to_mnist(const img_gray *in, uint8_t out[IMG_MNIST_SIDE * IMG_MNI
         return fail(IMG_ERR_BLANK, err, errlen, "no digit found: nothing stands out from the %s background",
                     invert ? "light" : "dark");
 
-    /* bounding box of the ink */
-    uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0;
+    /* Bounding box of the ink: everything above the background level (x0..y1), but no more than
+     * a small margin beyond the strong ink (above the midpoint between background and the
+     * darkest ink, sx0..sy1). On a clean image the two differ by the anti-aliased rim and nothing
+     * changes; on a photo, a shadow or uneven lighting inside the page rises above the border's
+     * level, and is cut off here. */
+    int strong = (floor_level + maxv) / 2;
+    uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0, sx0 = w, sy0 = h, sx1 = 0, sy1 = 0;
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++) {
             int v = invert ? 255 - px[(size_t)y * w + x] : px[(size_t)y * w + x];
@@ -118,7 +123,47 @@ img_status img_to_mnist(const img_gray *in, uint8_t out[IMG_MNIST_SIDE * IMG_MNI
                 if (y < y0) y0 = y;
                 if (y > y1) y1 = y;
             }
+            if (v > strong) {
+                if (x < sx0) sx0 = x;
+                if (x > sx1) sx1 = x;
+                if (y < sy0) sy0 = y;
+                if (y > sy1) sy1 = y;
+            }
         }
+    if (sx0 <= sx1) {
+        uint32_t sw0 = sx1 - sx0 + 1, sh0 = sy1 - sy0 + 1, big = sw0 > sh0 ? sw0 : sh0;
+        uint32_t m = big * 15 / 100 > 3 ? big * 15 / 100 : 3;
+        bool clamped = false;
+        if (sx0 > m && x0 < sx0 - m) x0 = sx0 - m, clamped = true;
+        if (sy0 > m && y0 < sy0 - m) y0 = sy0 - m, clamped = true;
+        if (x1 > sx1 + m) x1 = sx1 + m, clamped = true;
+        if (y1 > sy1 + m) y1 = sy1 + m, clamped = true;
+        if (clamped) {
+            /* what lies outside the box is background: its level becomes the floor */
+            int outside = floor_level;
+            for (uint32_t y = 0; y < h; y++)
+                for (uint32_t x = 0; x < w; x++) {
+                    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) continue;
+                    int v = invert ? 255 - px[(size_t)y * w + x] : px[(size_t)y * w + x];
+                    if (v > outside && v <= strong) outside = v;
+                }
+            floor_level = outside;
+            if (maxv - floor_level < 16) floor_level = maxv - 16;
+            /* and the box shrinks to what stands above that floor */
+            uint32_t bx0 = x1, by0 = y1, bx1 = x0, by1 = y0;
+            for (uint32_t y = y0; y <= y1; y++)
+                for (uint32_t x = x0; x <= x1; x++) {
+                    int v = invert ? 255 - px[(size_t)y * w + x] : px[(size_t)y * w + x];
+                    if (v > floor_level) {
+                        if (x < bx0) bx0 = x;
+                        if (x > bx1) bx1 = x;
+                        if (y < by0) by0 = y;
+                        if (y > by1) by1 = y;
+                    }
+                }
+            if (bx0 <= bx1 && by0 <= by1) x0 = bx0, y0 = by0, x1 = bx1, y1 = by1;
+        }
+    }
     uint32_t cw = x1 - x0 + 1, ch = y1 - y0 + 1, longest = cw > ch ? cw : ch;
     uint32_t sw = (uint32_t)lround((double)cw * IMG_MNIST_BOX / longest), sh = (uint32_t)lround((double)ch * IMG_MNIST_BOX / longest);
     if (sw < 1) sw = 1;

@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--card", required=True)
     ap.add_argument("--date", required=True)
     ap.add_argument("--commands", required=True, help="file with the exact commands run")
+    ap.add_argument("--note", default="", help="a paragraph printed under the speed table")
     a = ap.parse_args()
     fused, ref, torch = load(a.fused), load(a.reference), load(a.torch)
     speed = lambda rows: {r["batch"]: r for r in rows if r.get("event") == "speed"}
@@ -42,7 +43,8 @@ def main():
     out = []
     out.append("# Benchmark: wgtrain against PyTorch on the same GPU\n")
     out.append(f"Card: **{a.card}**. Date: {a.date}. PyTorch {tv}. wgtrain through Dawn (npm bun-webgpu-linux-x64 "
-               "0.1.7) on Vulkan. All figures from one device run, made by `bench/run_device.sh`.\n")
+               "0.1.7) on Vulkan. All figures from one session on one lent machine, made by `bench/run_device.sh` "
+               "(the exact commands are at the end).\n")
     out.append("Workload: the 784-128-10 MLP, plain SGD (lr 0.1), full MNIST (60,000 images) resident on the GPU, "
                "reshuffled every epoch. ms/epoch is the median of 5 timed epochs after one warm-up epoch "
                "(compilation and graph capture happen in the warm-up).\n")
@@ -58,6 +60,8 @@ def main():
         ratio = f"**{best / fm:.2f}×**" if best and fm else "—"
         out.append(f"| {b} | {fmt(fm)} | {fmt(rm)} | {fmt(te)} | {fmt(tg)} | {fmt(tc)} | {ratio} |")
     out.append("")
+    if a.note:
+        out.append(a.note + "\n")
     out.append("Samples per second, wgtrain fused: " + ", ".join(
         f"batch {b}: {f[b]['samples_per_second'] / 1e6:.2f}M" for b in batches if b in f) + ".\n")
     out.append("## GPU time per dispatch (timestamp queries, each dispatch in its own timed pass)\n")

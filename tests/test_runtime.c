@@ -1,0 +1,165 @@
+/* The GPU runtime's error paths: binding declarations read from WGSL, bindings by name (missing,
+ * extra, repeated, wrong kind), shader compile errors with file, line and column, validation
+ * errors through error scopes, buffer growth, and readback. Each failure must be the exact
+ * gpu_status with a one-line message naming the kernel file and the binding. */
+#include <string.h>
+
+#include "check.h"
+#include "cli/dawn_library.h"
+#include "gpu/gpu.h"
+
+static const char *GOOD =
+    "// a kernel for the tests\n"
+    "struct P { n: u32, a: u32, b: u32, c: u32 }\n"
+    "@group(0) @binding(0) var<uniform> p: P;\n"
+    "/* a comment with @group(0) @binding(9) var<storage> ghost: array<f32>; inside */\n"
+    "@binding(1) @group(0) var<storage, read> src: array<f32>;\n"
+    "@group(0) @binding(2)\n  var<storage, read_write> dst: array<f32>;\n"
+    "override WG: u32 = 32;\n"
+    "@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) {\n"
+    "  if (g.x < p.n) { dst[g.x] = 2.0 * src[g.x]; }\n"
+    "}\n";
+
+static const char *BROKEN =
+    "@group(0) @binding(0) var<storage, read_write> dst: array<f32>;\n"
+    "@compute @workgroup_size(1) fn main() {\n"
+    "  dst[0] = undefined_name;\n"
+    "}\n";
+
+static const char *loader(void *user, const char *name) {
+    if (!strcmp(name, "good.wgsl")) return GOOD;
+    if (!strcmp(name, "broken.wgsl")) return BROKEN;
+    return NULL;
+}
+
+static bool one_line(const char *s) { return s && *s && !strchr(s, '\n'); }
+
+static void parse_case(const char *wgsl, gpu_status want, const char *needle) {
+    gpu_binding_decl d[GPU_MAX_BINDINGS];
+    int n = 0;
+    char err[256] = "";
+    gpu_status s = gpu_parse_bindings("case.wgsl", wgsl, d, GPU_MAX_BINDINGS, &n, err, sizeof err);
+    CHECK(s == want, "parse status %d, want %d (%s) for: %s", s, want, err, wgsl);
+    if (needle) CHECK(strstr(err, needle) && strstr(err, "case.wgsl") && one_line(err), "message '%s' should name case.wgsl and contain '%s'", err, needle);
+}
+
+int main(void) {
+    /* declarations, no GPU needed */
+    gpu_binding_decl d[GPU_MAX_BINDINGS];
+    int n = 0;
+    char err[256];
+    CHECK(gpu_parse_bindings("good.wgsl", GOOD, d, GPU_MAX_BINDINGS, &n, err, sizeof err) == GPU_OK, "%s", err);
+    CHECK(n == 3, "three bindings (the commented one ignored), got %d", n);
+    if (n == 3) {
+        CHECK(!strcmp(d[0].name, "p") && d[0].access == GPU_ACCESS_UNIFORM && d[0].binding == 0, "p uniform at 0");
+        CHECK(!strcmp(d[1].name, "src") && d[1].access == GPU_ACCESS_READ && d[1].binding == 1, "src read at 1 (attributes in either order)");
+        CHECK(!strcmp(d[2].name, "dst") && d[2].access == GPU_ACCESS_READ_WRITE && d[2].binding == 2, "dst read_write at 2 (across lines)");
+    }
+    parse_case("@group(0) var<storage> x: array<f32>;", GPU_ERR_BINDING, "needs both @group and @binding");
+    parse_case("@group(1) @binding(0) var<storage> x: array<f32>;", GPU_ERR_BINDING, "group 1");
+    parse_case("@group(0) @binding(0) var<storage> x: array<f32>;\n@group(0) @binding(0) var<storage> y: array<f32>;",
+               GPU_ERR_BINDING, "declared twice");
+    parse_case("@group(0) @binding(0) var<private> x: f32;", GPU_ERR_BINDING, "unsupported address space");
+    parse_case("@group(0) @binding(0) var t: texture_2d<f32>;", GPU_ERR_BINDING, "only var<storage> and var<uniform>");
+    parse_case("@group(0) @binding(3) var<storage, read> x: array<f32>;", GPU_OK, NULL);
+
+    CHECK(dawn_library_open(err, sizeof err), "%s", err);
+    gpu_context_desc desc = {0};
+    desc.backend = WGPUBackendType_Vulkan;
+    desc.loader = loader;
+    desc.timeout_ms = 20000;
+    gpu_context *g = NULL;
+    char cerr[1024];
+    CHECK(gpu_context_create(&desc, &g, cerr, sizeof cerr) == GPU_OK, "%s", cerr);
+    if (!g) return check_exit("test_runtime");
+
+    /* a missing kernel file, and a WGSL error with its line and column */
+    gpu_kernel *k = NULL;
+    CHECK(gpu_kernel_get(g, "absent.wgsl", NULL, 0, &k) == GPU_ERR_KERNEL_SOURCE, "absent kernel");
+    CHECK(strstr(gpu_error(g), "absent.wgsl") != NULL, "names the file: %s", gpu_error(g));
+    CHECK(gpu_kernel_get(g, "broken.wgsl", NULL, 0, &k) == GPU_ERR_SHADER_COMPILE, "broken kernel: %s", gpu_error(g));
+    CHECK(!strncmp(gpu_error(g), "broken.wgsl:3:", 14) && strstr(gpu_error(g), "error") && one_line(gpu_error(g)),
+          "compile error at broken.wgsl:3:col: %s", gpu_error(g));
+
+    /* a good kernel, cached by file and constants */
+    gpu_constant wg64[] = {{"WG", 64}};
+    gpu_kernel *k2 = NULL, *k3 = NULL;
+    CHECK(gpu_kernel_get(g, "good.wgsl", NULL, 0, &k) == GPU_OK, "%s", gpu_error(g));
+    CHECK(gpu_kernel_get(g, "good.wgsl", NULL, 0, &k2) == GPU_OK && k2 == k, "cached pipeline reused");
+    CHECK(gpu_kernel_get(g, "good.wgsl", wg64, 1, &k3) == GPU_OK && k3 != k && k3->workgroup_size == 64 &&
+              k->workgroup_size == 32, "constants make a new pipeline; WG read from the override (%u, %u)",
+          k ? k->workgroup_size : 0, k3 ? k3->workgroup_size : 0);
+
+    gpu_buffer u, src, dst;
+    CHECK(gpu_buffer_create(g, &u, "params", 256, GPU_UNIFORM) == GPU_OK, "%s", gpu_error(g));
+    CHECK(gpu_buffer_create(g, &src, "src", 400, GPU_STORAGE) == GPU_OK, "%s", gpu_error(g));
+    CHECK(gpu_buffer_create(g, &dst, "dst", 400, GPU_STORAGE) == GPU_OK, "%s", gpu_error(g));
+    WGPUBindGroup bg = NULL;
+    gpu_bind missing[] = {{"p", &u, 0, 16}, {"src", &src, 0, 0}};
+    CHECK(gpu_bind_group(g, k, missing, 2, &bg) == GPU_ERR_BINDING && strstr(gpu_error(g), "good.wgsl") &&
+              strstr(gpu_error(g), "'dst'") && strstr(gpu_error(g), "not given"), "missing: %s", gpu_error(g));
+    gpu_bind extra[] = {{"p", &u, 0, 16}, {"src", &src, 0, 0}, {"dst", &dst, 0, 0}, {"bias", &src, 0, 0}};
+    CHECK(gpu_bind_group(g, k, extra, 4, &bg) == GPU_ERR_BINDING && strstr(gpu_error(g), "no binding named 'bias'"),
+          "extra: %s", gpu_error(g));
+    gpu_bind twice[] = {{"p", &u, 0, 16}, {"src", &src, 0, 0}, {"src", &src, 0, 0}};
+    CHECK(gpu_bind_group(g, k, twice, 3, &bg) == GPU_ERR_BINDING && strstr(gpu_error(g), "given twice"),
+          "twice: %s", gpu_error(g));
+    gpu_bind wrong[] = {{"p", &src, 0, 16}, {"src", &src, 0, 0}, {"dst", &dst, 0, 0}};
+    CHECK(gpu_bind_group(g, k, wrong, 3, &bg) == GPU_ERR_BINDING && strstr(gpu_error(g), "'p' is var<uniform>") &&
+              strstr(gpu_error(g), "src"), "wrong kind: %s", gpu_error(g));
+    gpu_bind wrong2[] = {{"p", &u, 0, 16}, {"src", &u, 0, 0}, {"dst", &dst, 0, 0}};
+    CHECK(gpu_bind_group(g, k, wrong2, 3, &bg) == GPU_ERR_BINDING && strstr(gpu_error(g), "'src' is var<storage>"),
+          "storage given a uniform buffer: %s", gpu_error(g));
+    /* a range WebGPU rejects: caught by an error scope, reported as validation */
+    gpu_bind past_end[] = {{"p", &u, 0, 16}, {"src", &src, 512, 64}, {"dst", &dst, 0, 0}};
+    CHECK(gpu_bind_group(g, k, past_end, 3, &bg) == GPU_ERR_VALIDATION && strstr(gpu_error(g), "good.wgsl") &&
+              one_line(gpu_error(g)), "out of range: %s", gpu_error(g));
+    CHECK(gpu_health(g) == GPU_OK, "scoped errors do not poison the context: %s", gpu_error(g));
+
+    /* a real dispatch, the result read back */
+    gpu_bind ok[] = {{"p", &u, 0, 16}, {"src", &src, 0, 0}, {"dst", &dst, 0, 0}};
+    CHECK(gpu_bind_group(g, k, ok, 3, &bg) == GPU_OK, "%s", gpu_error(g));
+    float in[100], out[100];
+    for (int i = 0; i < 100; i++) in[i] = (float)i - 7.5f;
+    uint32_t params[4] = {100, 0, 0, 0};
+    CHECK(gpu_buffer_write(g, &u, 0, params, sizeof params) == GPU_OK, "%s", gpu_error(g));
+    CHECK(gpu_buffer_write(g, &src, 0, in, sizeof in) == GPU_OK, "%s", gpu_error(g));
+    uint32_t groups = 0;
+    CHECK(gpu_groups_1d(g, k, 100, &groups) == GPU_OK && groups == 4, "100 invocations of 32: %u groups", groups);
+    if (bg) {
+        WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+        WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+        uint32_t zero = 0;
+        wgpuComputePassEncoderSetPipeline(pass, k->pipeline);
+        wgpuComputePassEncoderSetBindGroup(pass, 0, bg, 1, &zero);
+        wgpuComputePassEncoderDispatchWorkgroups(pass, groups, 1, 1);
+        wgpuComputePassEncoderEnd(pass);
+        wgpuComputePassEncoderRelease(pass);
+        WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
+        wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
+        wgpuCommandBufferRelease(cmd);
+        wgpuCommandEncoderRelease(enc);
+        CHECK(gpu_finish(g) == GPU_OK, "%s", gpu_error(g));
+        CHECK(gpu_buffer_read(g, &dst, 0, out, sizeof out) == GPU_OK, "%s", gpu_error(g));
+        int wrong_values = 0;
+        for (int i = 0; i < 100; i++) wrong_values += out[i] != 2.0f * in[i];
+        CHECK(wrong_values == 0, "dst = 2 src: %d wrong", wrong_values);
+        wgpuBindGroupRelease(bg);
+    }
+
+    /* a write past the end, and growth */
+    CHECK(gpu_buffer_write(g, &src, 396, in, 8) == GPU_ERR_VALIDATION && strstr(gpu_error(g), "src"),
+          "write past the end: %s", gpu_error(g));
+    bool changed = false;
+    CHECK(gpu_buffer_reserve(g, &src, 200, &changed) == GPU_OK && !changed && src.size == 400, "big enough: kept");
+    CHECK(gpu_buffer_reserve(g, &src, 4000, &changed) == GPU_OK && changed && src.size >= 4000 &&
+              !strcmp(src.label, "src") && (src.usage & WGPUBufferUsage_Storage), "grown, same label and usage");
+    CHECK(gpu_groups_1d(g, k, (uint64_t)gpu_info(g)->max_workgroups_per_dim * 32 + 1, &groups) == GPU_ERR_LIMIT &&
+              strstr(gpu_error(g), "good.wgsl"), "too many workgroups: %s", gpu_error(g));
+
+    gpu_buffer_destroy(&u);
+    gpu_buffer_destroy(&src);
+    gpu_buffer_destroy(&dst);
+    gpu_context_destroy(g);
+    return check_exit("test_runtime");
+}

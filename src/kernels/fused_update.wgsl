@@ -75,27 +75,15 @@ fn apply(i: u32, g: f32, slice: u32) {
 }
 
 // Round loads, issued a round ahead: element i of a TBATCH x width tile is (b0 + i / width, i % width).
-fn load_dh2(b0: u32, j0: u32, lid: u32, count: u32) -> vec2f {
+// Two elements of a TBATCH x TJ tile of one [count][HIDDEN] region (hidden or dhidden) of acts.
+fn load_hidden2(region: u32, b0: u32, j0: u32, lid: u32, count: u32) -> vec2f {
     var v = vec2f(0.0);
     for (var q = 0u; q < 2u; q++) {
         let i = lid + q * WG;
         let b = b0 + i / TJ;
         let j = j0 + i % TJ;
         if (b < count && j < HIDDEN) {
-            v[q] = acts[A_DHID + b * HIDDEN + j];
-        }
-    }
-    return v;
-}
-
-fn load_h2(b0: u32, j0: u32, lid: u32, count: u32) -> vec2f {
-    var v = vec2f(0.0);
-    for (var q = 0u; q < 2u; q++) {
-        let i = lid + q * WG;
-        let b = b0 + i / TJ;
-        let j = j0 + i % TJ;
-        if (b < count && j < HIDDEN) {
-            v[q] = acts[A_HID + b * HIDDEN + j];
+            v[q] = acts[region + b * HIDDEN + j];
         }
     }
     return v;
@@ -199,8 +187,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let j0 = small * TJ;
         // threads [0, 160): dW2[c][j0 + jj]; [160, 176): db1[j0 + jj]; [176, 186) in tile 0: db2[c]
         var acc = 0.0;
-        var dh = load_dh2(lo, j0, lid, count);
-        var h = load_h2(lo, j0, lid, count);
+        var dh = load_hidden2(A_DHID, lo, j0, lid, count);
+        var h = load_hidden2(A_HID, lo, j0, lid, count);
         var dl = load_dl2(lo, lid, count);
         for (var b0 = lo; b0 < count; b0 += TBATCH) {
             for (var q = 0u; q < 2u; q++) {
@@ -212,8 +200,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             }
             workgroupBarrier();
             if (b0 + TBATCH < count) {
-                dh = load_dh2(b0 + TBATCH, j0, lid, count);
-                h = load_h2(b0 + TBATCH, j0, lid, count);
+                dh = load_hidden2(A_DHID, b0 + TBATCH, j0, lid, count);
+                h = load_hidden2(A_HID, b0 + TBATCH, j0, lid, count);
                 dl = load_dl2(b0 + TBATCH, lid, count);
             }
             if (lid < CLASSES * TJ) {

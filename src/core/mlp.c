@@ -31,7 +31,8 @@ struct mlp_trainer {
     uint32_t train_count, steps_per_epoch, epochs_done;
     char error[1024];
 
-    /* parameters: one allocation carved by a size table, tensors 256-byte aligned */
+    /* parameters: one allocation carved by a size table, tensors 256-byte aligned; the
+     * momentum buffer and (reference path) the gradients are carved the same way */
     size_t sizes[T_COUNT], offsets[T_COUNT], param_floats;
     gpu_buffer params, grads, velocity;
 
@@ -46,11 +47,11 @@ struct mlp_trainer {
     gpu_buffer gpart; /* per-slice partial gradients, large batches */
     uint32_t slices;
     size_t acts_floats;
-    gpu_buffer acts; /* hidden, dhidden, dlogits, per-sample metrics: carved */
+    gpu_buffer acts; /* carved: hidden, dhidden, dlogits, per-sample metrics, layer-2 partial
+                      * sums, the gathered inputs (offsets in load_kernels) */
     uint32_t groups_fup;
     gpu_readback readback[READBACK_SLOTS];
     uint32_t *order_host;
-    step_params *steps_host;
     unsigned char *steps_upload;
 
     eval_set test;
@@ -297,16 +298,18 @@ static gpu_status load_kernels(mlp_trainer *t) {
         gpu_status s_ = (expr);            \
         if (s_ != GPU_OK) return s_;       \
     } while (0)
+    /* evaluation always runs the seed's forward kernels; training runs one path or the other */
     gpu_constant c_hidden[] = {{"HIDDEN", h}};
-    gpu_constant c_sgd[] = {{"MOMENTUM", t->cfg.momentum}};
     TRY(gpu_kernel_get(gpu, "dense1_forward.wgsl", c_hidden, 1, &t->k_d1f));
     TRY(gpu_kernel_get(gpu, "dense2_forward.wgsl", c_hidden, 1, &t->k_d2f));
-    TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", NULL, 0, &t->k_sx));
-    TRY(gpu_kernel_get(gpu, "dense2_backward.wgsl", c_hidden, 1, &t->k_d2b));
-    TRY(gpu_kernel_get(gpu, "dense1_backward.wgsl", c_hidden, 1, &t->k_d1b));
-    TRY(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
     TRY(gpu_kernel_get(gpu, "classify.wgsl", NULL, 0, &t->k_cls));
-    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
+    if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
+        gpu_constant c_sgd[] = {{"MOMENTUM", t->cfg.momentum}};
+        TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", NULL, 0, &t->k_sx));
+        TRY(gpu_kernel_get(gpu, "dense2_backward.wgsl", c_hidden, 1, &t->k_d2b));
+        TRY(gpu_kernel_get(gpu, "dense1_backward.wgsl", c_hidden, 1, &t->k_d1b));
+        TRY(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
+    } else {
         /* the activation buffer's carve, shared by the three fused kernels */
         uint32_t htiles = (h + 15) / 16;
         double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_CLASSES,
@@ -363,6 +366,71 @@ static mlp_status check_dataset(mlp_trainer *t, const mlp_dataset *d, const char
     return MLP_OK;
 }
 
+/* The seed's six kernels: one buffer per activation and a gradient buffer carved like the
+ * parameters, bound by name once; every step reuses the bind groups with its own offset. */
+static mlp_status setup_reference_path(mlp_trainer *t) {
+    gpu_context *gpu = t->gpu;
+    uint32_t h = t->cfg.hidden, b = t->cfg.batch, unused;
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &unused));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &unused));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &unused));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d1b, (uint64_t)h * MLP_INPUTS + h, &t->groups_d1b));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_sgd, t->param_floats, &t->groups_sgd));
+    TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->param_floats * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->hidden, "hidden", (size_t)b * h * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->dhidden, "dhidden", (size_t)b * h * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->logits, "logits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->dlogits, "dlogits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
+    gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
+    gpu_bind d1f[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
+                      tensor("w1", &t->params, t, T_W1), tensor("b1", &t->params, t, T_B1),
+                      {"hidden", &t->hidden, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_d1f, d1f, 6, &t->bg_d1f));
+    gpu_bind d2f[] = {step, {"hidden", &t->hidden, 0, 0}, tensor("w2", &t->params, t, T_W2),
+                      tensor("b2", &t->params, t, T_B2), {"logits", &t->logits, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_d2f, d2f, 5, &t->bg_d2f));
+    gpu_bind sx[] = {step, {"logits", &t->logits, 0, 0}, {"labels", &t->train_labels, 0, 0},
+                     {"order", &t->order, 0, 0}, {"dlogits", &t->dlogits, 0, 0}, {"metrics", &t->metrics, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
+    gpu_bind d2b[] = {step, {"dlogits", &t->dlogits, 0, 0}, {"hidden", &t->hidden, 0, 0},
+                      tensor("w2", &t->params, t, T_W2), tensor("dw2", &t->grads, t, T_W2),
+                      tensor("db2", &t->grads, t, T_B2), {"dhidden", &t->dhidden, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_d2b, d2b, 7, &t->bg_d2b));
+    gpu_bind d1b[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
+                      {"dhidden", &t->dhidden, 0, 0}, tensor("dw1", &t->grads, t, T_W1),
+                      tensor("db1", &t->grads, t, T_B1)};
+    TRY_GPU(gpu_bind_group(gpu, t->k_d1b, d1b, 6, &t->bg_d1b));
+    gpu_bind sgd[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
+                      {"velocity", &t->velocity, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
+    return MLP_OK;
+}
+
+/* The fused kernels: one carved activation buffer (see load_kernels), partial gradients for
+ * large batches, bound by name once. */
+static mlp_status setup_fused_path(mlp_trainer *t) {
+    gpu_context *gpu = t->gpu;
+    TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", t->acts_floats * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->gpart, "partial-gradients", (size_t)t->slices * t->param_floats * 4,
+                              GPU_STORAGE));
+    gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
+    gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
+                     {"params", &t->params, 0, 0}, {"params4", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 6, &t->bg_ffw));
+    gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
+                     {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
+    gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+                     {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 6, &t->bg_fup));
+    if (t->slices > 1) {
+        gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+                         {"gpart", &t->gpart, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 4, &t->bg_fap));
+    }
+    return MLP_OK;
+}
+
 mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_dataset *train,
                       const mlp_dataset *test, mlp_trainer **out) {
     *out = NULL;
@@ -386,11 +454,6 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     gpu_status ks = load_kernels(t);
     if (ks != GPU_OK) return t->error[0] ? MLP_ERR_GPU : gpu_fail(t, ks);
     uint32_t unused;
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &unused));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &unused));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &unused));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1b, (uint64_t)h * MLP_INPUTS + h, &t->groups_d1b));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_sgd, t->param_floats, &t->groups_sgd));
     TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)EVAL_CHUNK * h, &unused));
 
     /* data, once */
@@ -401,9 +464,8 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_buffer_create(gpu, &t->metrics, "metrics", (size_t)t->steps_per_epoch * 8, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", MLP_CLASSES * MLP_CLASSES * 4, GPU_STORAGE));
 
-    /* parameters: one allocation each for params, grads and velocity, carved the same way */
+    /* parameters and momentum: one allocation each, carved by the size table */
     TRY_GPU(gpu_buffer_create(gpu, &t->params, "params", t->param_floats * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->param_floats * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->velocity, "velocity", t->param_floats * 4, GPU_STORAGE));
     float *init = malloc(mlp_param_count(h) * sizeof(float));
     if (!init) return fail(t, MLP_ERR_GPU, "out of memory");
@@ -412,60 +474,14 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     free(init);
     if (ms != MLP_OK) return ms;
 
-    /* activations for one minibatch */
-    TRY_GPU(gpu_buffer_create(gpu, &t->hidden, "hidden", (size_t)b * h * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->dhidden, "dhidden", (size_t)b * h * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->logits, "logits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->dlogits, "dlogits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", (t->acts_floats ? t->acts_floats : 1) * 4, GPU_STORAGE));
     for (int i = 0; i < READBACK_SLOTS; i++)
         TRY_GPU(gpu_readback_init(gpu, &t->readback[i], (uint64_t)config->report_every * 8));
-
     t->order_host = malloc((size_t)train->count * 4);
     t->steps_upload = calloc(t->steps_per_epoch, STEP_STRIDE);
     if (!t->order_host || !t->steps_upload) return fail(t, MLP_ERR_GPU, "out of memory");
 
-    /* bind by name, once: every step reuses these with its own dynamic offset */
-    gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
-    gpu_bind d1f[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                      tensor("w1", &t->params, t, T_W1), tensor("b1", &t->params, t, T_B1),
-                      {"hidden", &t->hidden, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d1f, d1f, 6, &t->bg_d1f));
-    gpu_bind d2f[] = {step, {"hidden", &t->hidden, 0, 0}, tensor("w2", &t->params, t, T_W2),
-                      tensor("b2", &t->params, t, T_B2), {"logits", &t->logits, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d2f, d2f, 5, &t->bg_d2f));
-    gpu_bind sx[] = {step, {"logits", &t->logits, 0, 0}, {"labels", &t->train_labels, 0, 0},
-                     {"order", &t->order, 0, 0}, {"dlogits", &t->dlogits, 0, 0}, {"metrics", &t->metrics, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
-    gpu_bind d2b[] = {step, {"dlogits", &t->dlogits, 0, 0}, {"hidden", &t->hidden, 0, 0},
-                      tensor("w2", &t->params, t, T_W2), tensor("dw2", &t->grads, t, T_W2),
-                      tensor("db2", &t->grads, t, T_B2), {"dhidden", &t->dhidden, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d2b, d2b, 7, &t->bg_d2b));
-    gpu_bind d1b[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                      {"dhidden", &t->dhidden, 0, 0}, tensor("dw1", &t->grads, t, T_W1),
-                      tensor("db1", &t->grads, t, T_B1)};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d1b, d1b, 6, &t->bg_d1b));
-    gpu_bind sgd[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
-                      {"velocity", &t->velocity, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
-    if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-        gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                         {"params", &t->params, 0, 0}, {"params4", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 6, &t->bg_ffw));
-        gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
-                         {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
-        TRY_GPU(gpu_buffer_create(gpu, &t->gpart, "partial-gradients", (size_t)t->slices * t->param_floats * 4,
-                                  GPU_STORAGE));
-        gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
-                         {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 6, &t->bg_fup));
-        if (t->slices > 1) {
-            gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
-                             {"gpart", &t->gpart, 0, 0}};
-            TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 4, &t->bg_fap));
-        }
-    }
+    ms = t->cfg.kernels == MLP_KERNELS_REFERENCE ? setup_reference_path(t) : setup_fused_path(t);
+    if (ms != MLP_OK) return ms;
 
     if (test) {
         ms = eval_set_create(t, &t->test, "test", test->images, test->labels, test->count);

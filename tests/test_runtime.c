@@ -157,6 +157,12 @@ int main(void) {
     CHECK(gpu_groups_1d(g, k, (uint64_t)gpu_info(g)->max_workgroups_per_dim * 32 + 1, &groups) == GPU_ERR_LIMIT &&
               strstr(gpu_error(g), "good.wgsl"), "too many workgroups: %s", gpu_error(g));
 
+    /* a device that goes away mid-run: the next wait ends with an error, not a hang */
+    wgpuDeviceDestroy(gpu_device(g));
+    gpu_status lost = gpu_buffer_read(g, &dst, 0, out, sizeof out);
+    CHECK(lost != GPU_OK && one_line(gpu_error(g)), "reading from a destroyed device fails: %s (%s)",
+          gpu_status_name(lost), gpu_error(g));
+
     gpu_buffer_destroy(&u);
     gpu_buffer_destroy(&src);
     gpu_buffer_destroy(&dst);

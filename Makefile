@@ -18,7 +18,7 @@ LDFLAGS += -Wl,-z,lazy
 LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
            -lz -lpng -lmicrohttpd -lpthread -ldl -lm
 
-LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/checkpoint/*.c src/image/*.c) \
+LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
              $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 GEN_SRC   := build/gen/kernels_embedded.c build/gen/web_embedded.c
 LIB_OBJ   := $(patsubst %.c,build/obj/%.o,$(LIB_SRC)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRC))

@@ -5,6 +5,7 @@
  * Messages written to err are one line and do not name a file (these functions never see
  * one); mnist_load_dir() prefixes them with "FILE: ". */
 #include "data/idx.h"
+#include "util/message.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -17,14 +18,10 @@ static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 
 static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        for (char *p = err; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    message_vformat(err, errlen, fmt, ap);
+    va_end(ap);
     return st;
 }
 

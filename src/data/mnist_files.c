@@ -6,6 +6,7 @@
  *
  * Every error message is one line, "FILE: what is wrong". */
 #include "data/idx.h"
+#include "util/message.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,17 +28,11 @@
 static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Formats err and turns any control character (a newline in a path, say) into '?', so that
- * the message stays one line. */
 static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        for (char *p = err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    message_vformat(err, errlen, fmt, ap);
+    va_end(ap);
     return st;
 }
 

@@ -452,7 +452,6 @@ const gpu_adapter_info *gpu_info(const gpu_context *ctx) { return &ctx->info; }
 WGPUDevice gpu_device(const gpu_context *ctx) { return ctx->device; }
 WGPUQueue gpu_queue(const gpu_context *ctx) { return ctx->queue; }
 bool gpu_has_timestamps(const gpu_context *ctx) { return ctx->timestamps; }
-bool gpu_is_software(const gpu_context *ctx) { return adapter_class(&ctx->info) == 1; }
 const char *gpu_error(const gpu_context *ctx) { return ctx->error; }
 
 gpu_status gpu_health(gpu_context *ctx) {

@@ -82,8 +82,6 @@ const gpu_adapter_info *gpu_info(const gpu_context *ctx);
 WGPUDevice gpu_device(const gpu_context *ctx);
 WGPUQueue gpu_queue(const gpu_context *ctx);
 bool gpu_has_timestamps(const gpu_context *ctx);
-/* True for CPU rasterisers (lavapipe/llvmpipe, SwiftShader): no GPU behind the adapter. */
-bool gpu_is_software(const gpu_context *ctx);
 /* The message of the last failure on this context (one line). */
 const char *gpu_error(const gpu_context *ctx);
 /* Sticky: set once the device is lost or an uncaptured error arrived. */

@@ -7,6 +7,7 @@
  * leftover temp (".NAME.tmp-PID-N" or ".tmp-epoch-N-PID-N") is ignored by every reader and
  * removed by the next save once its writer process is gone. */
 #include "checkpoint/ckpt.h"
+#include "util/message.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,14 +25,10 @@ static ckpt_status fail(ckpt_status st, char *err, size_t errlen, const char *fm
     __attribute__((format(printf, 4, 5)));
 
 static ckpt_status fail(ckpt_status st, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        for (char *p = err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    message_vformat(err, errlen, fmt, ap);
+    va_end(ap);
     return st;
 }
 

@@ -8,6 +8,7 @@
  *
  * Every message is one line and names no file (ckpt_io.c prefixes the path). */
 #include "checkpoint/ckpt.h"
+#include "util/message.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -18,16 +19,11 @@
 static ckpt_status fail(ckpt_status st, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Formats err and turns control characters (a "\n" escaped in a tensor name, say) into '?'. */
 static ckpt_status fail(ckpt_status st, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        for (char *p = err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    message_vformat(err, errlen, fmt, ap);
+    va_end(ap);
     return st;
 }
 

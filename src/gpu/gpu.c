@@ -632,8 +632,8 @@ gpu_status gpu_readback_collect(gpu_readback *rb, void *dst) {
 }
 
 gpu_status gpu_buffer_read(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, void *dst, size_t size) {
-    if (offset + size > buf->size)
-        return fail(ctx, GPU_ERR_VALIDATION, "read of %zu bytes at %llu is outside buffer %s", size,
+    if (offset + size > buf->size || (offset & 3))
+        return fail(ctx, GPU_ERR_VALIDATION, "read of %zu bytes at %llu does not fit buffer %s (4-byte aligned)", size,
                     (unsigned long long)offset, buf->label);
     size_t padded = (size + 3) & ~(size_t)3;
     gpu_readback rb;
@@ -646,8 +646,7 @@ gpu_status gpu_buffer_read(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, v
     }
     gpu_scope_push(ctx);
     WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(ctx->device, NULL);
-    uint64_t copy_offset = offset & ~3ull; /* offset is 4-aligned for float/u32 buffers */
-    gpu_readback_encode(&rb, enc, buf, copy_offset, padded);
+    gpu_readback_encode(&rb, enc, buf, offset, padded);
     WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
     wgpuQueueSubmit(ctx->queue, 1, &cmd);
     wgpuCommandBufferRelease(cmd);

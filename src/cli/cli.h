@@ -27,6 +27,10 @@ const char *cli_default_data_dir(void);
 /* Loads a split; prints the error and returns false on failure. */
 bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out);
 
+/* Parses a --kernels value: fused, reference, and auto where allow_auto. On anything else prints
+ * the usage error and returns false. */
+bool cli_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out);
+
 double cli_now(void);
 /* Silences stderr (Dawn's discovery warnings) until cli_release_stderr(); WGTRAIN_DEBUG=1 keeps it. */
 void cli_hold_stderr(void);

@@ -207,10 +207,8 @@ int cmd_bench(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--target")) || !parse_float("--target", v, &o.target)) return EXIT_USAGE;
             if (o.target <= 0 || o.target > 1) return usage_error("--target must be in (0, 1] (got %s)", v);
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
-            if (!strcmp(v, "fused")) o.kernels = MLP_KERNELS_FUSED;
-            else if (!strcmp(v, "reference")) o.kernels = MLP_KERNELS_REFERENCE;
-            else return usage_error("--kernels must be fused or reference (got '%s')", v);
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, false, &o.kernels))
+                return EXIT_USAGE;
         } else if (flag_is(a, "--batches")) {
             if (!(v = flag_value(argc, argv, &i, "--batches"))) return EXIT_USAGE;
             o.batch_count = 0;

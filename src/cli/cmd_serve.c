@@ -67,10 +67,8 @@ int cmd_serve(int argc, char **argv) {
                 !parse_u32("--timeout-s", v, 2, 3600, &o.connection_timeout_s))
                 return EXIT_USAGE;
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
-            if (!strcmp(v, "fused")) o.kernels = MLP_KERNELS_FUSED;
-            else if (!strcmp(v, "reference")) o.kernels = MLP_KERNELS_REFERENCE;
-            else return usage_error("--kernels must be fused or reference (got '%s')", v);
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, false, &o.kernels))
+                return EXIT_USAGE;
         } else if (flag_is(a, "--max-connections")) {
             if (!(v = flag_value(argc, argv, &i, "--max-connections")) ||
                 !parse_u32("--max-connections", v, 8, 4096, &o.connection_limit))

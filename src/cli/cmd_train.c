@@ -233,11 +233,8 @@ int cmd_train(int argc, char **argv) {
             else return usage_error("--schedule must be cosine or constant (got '%s')", v);
             given.schedule = true;
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels"))) return EXIT_USAGE;
-            if (!strcmp(v, "fused")) cfg.kernels = MLP_KERNELS_FUSED;
-            else if (!strcmp(v, "reference")) cfg.kernels = MLP_KERNELS_REFERENCE;
-            else if (!strcmp(v, "auto")) cfg.kernels = MLP_KERNELS_AUTO;
-            else return usage_error("--kernels must be auto, fused or reference (got '%s')", v);
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, true, &cfg.kernels))
+                return EXIT_USAGE;
             given.kernels = true;
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;

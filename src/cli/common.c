@@ -16,6 +16,17 @@ double cli_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+bool cli_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out) {
+    if (!strcmp(v, "fused")) *out = MLP_KERNELS_FUSED;
+    else if (!strcmp(v, "reference")) *out = MLP_KERNELS_REFERENCE;
+    else if (allow_auto && !strcmp(v, "auto")) *out = MLP_KERNELS_AUTO;
+    else {
+        usage_error("--kernels must be %sfused or reference (got '%s')", allow_auto ? "auto, " : "", v);
+        return false;
+    }
+    return true;
+}
+
 int cli_gpu_flag(int argc, char **argv, int *i, cli_gpu_options *o) {
     const char *a = argv[*i], *v;
     if (flag_is(a, "--adapter")) {

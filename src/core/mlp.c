@@ -133,7 +133,7 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
 
 /* ---- deterministic randomness (splitmix64): same seed, same run, on any machine ---- */
 
-static uint64_t splitmix64(uint64_t *state) {
+uint64_t mlp_splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -141,7 +141,7 @@ static uint64_t splitmix64(uint64_t *state) {
 }
 
 static float uniform_pm(uint64_t *state, float bound) {
-    double u = (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
+    double u = (double)(mlp_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
     return (float)((2.0 * u - 1.0) * bound);
 }
 
@@ -149,7 +149,7 @@ void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order)
     uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(epoch + 1));
     for (uint32_t i = 0; i < n; i++) order[i] = i;
     for (uint32_t i = n; i > 1; i--) {
-        uint32_t j = (uint32_t)(((unsigned __int128)splitmix64(&state) * i) >> 64);
+        uint32_t j = (uint32_t)(((unsigned __int128)mlp_splitmix64(&state) * i) >> 64);
         uint32_t tmp = order[i - 1];
         order[i - 1] = order[j];
         order[j] = tmp;
@@ -713,10 +713,11 @@ mlp_status mlp_evaluate(mlp_trainer *t, mlp_eval_result *out) {
         free(losses), free(probs), free(pred);
         return fail(t, MLP_ERR_GPU, "out of memory");
     }
-    gpu_status gs = gpu_buffer_read(t->gpu, &t->confusion, 0, out->confusion, sizeof out->confusion);
-    if (gs == GPU_OK) gs = gpu_buffer_read(t->gpu, &e->losses, 0, losses, (size_t)n * 4);
-    if (gs == GPU_OK) gs = gpu_buffer_read(t->gpu, &e->predicted, 0, pred, (size_t)n * 4);
-    if (gs == GPU_OK) gs = gpu_buffer_read(t->gpu, &e->probs, 0, probs, (size_t)n * MLP_CLASSES * 4);
+    gpu_read reads[] = {{&t->confusion, 0, out->confusion, sizeof out->confusion},
+                        {&e->losses, 0, losses, (size_t)n * 4},
+                        {&e->predicted, 0, pred, (size_t)n * 4},
+                        {&e->probs, 0, probs, (size_t)n * MLP_CLASSES * 4}};
+    gpu_status gs = gpu_buffers_read(t->gpu, reads, 4);
     if (gs == GPU_OK) {
         double loss = 0;
         uint64_t correct = 0;

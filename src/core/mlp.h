@@ -140,6 +140,9 @@ mlp_status mlp_write_velocity(mlp_trainer *t, const float *src);
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs);
 const mlp_config *mlp_get_config(const mlp_trainer *t);
 
+/* The engine's random numbers (splitmix64): the same sequence on every machine. */
+uint64_t mlp_splitmix64(uint64_t *state);
+
 /* The sample order of an epoch (1-based) for this seed: a Fisher-Yates shuffle. Pure CPU, so
  * tests and the reference can replay exactly what the GPU trained on. */
 void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order);

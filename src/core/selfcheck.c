@@ -11,12 +11,7 @@
 
 /* ---- random inputs ---- */
 
-static uint64_t next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t next(uint64_t *s) { return mlp_splitmix64(s); }
 
 static float rnd(uint64_t *s, float lo, float hi) {
     return lo + (hi - lo) * (float)((double)(next(s) >> 11) / 9007199254740992.0);

@@ -631,35 +631,52 @@ gpu_status gpu_readback_collect(gpu_readback *rb, void *dst) {
     return GPU_OK;
 }
 
-gpu_status gpu_buffer_read(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, void *dst, size_t size) {
-    if (offset + size > buf->size || (offset & 3))
-        return fail(ctx, GPU_ERR_VALIDATION, "read of %zu bytes at %llu does not fit buffer %s (4-byte aligned)", size,
-                    (unsigned long long)offset, buf->label);
-    size_t padded = (size + 3) & ~(size_t)3;
-    gpu_readback rb;
-    gpu_status s = gpu_readback_init(ctx, &rb, padded);
-    if (s != GPU_OK) return s;
-    unsigned char *tmp = malloc(padded);
-    if (!tmp) {
-        gpu_readback_release(&rb);
-        return fail(ctx, GPU_ERR_OUT_OF_MEMORY, "out of memory");
+gpu_status gpu_buffers_read(gpu_context *ctx, const gpu_read *reads, int count) {
+    uint64_t total = 0;
+    for (int i = 0; i < count; i++) {
+        const gpu_read *r = &reads[i];
+        if (r->offset + r->size > r->buffer->size || (r->offset & 3))
+            return fail(ctx, GPU_ERR_VALIDATION, "read of %zu bytes at %llu does not fit buffer %s (4-byte aligned)",
+                        r->size, (unsigned long long)r->offset, r->buffer->label);
+        total += (r->size + 3) & ~(size_t)3;
     }
+    /* one staging buffer, one submit and one wait for all of them */
+    gpu_buffer staging;
+    gpu_status s = gpu_buffer_create(ctx, &staging, "readback-staging", total,
+                                     WGPUBufferUsage_MapRead | WGPUBufferUsage_CopyDst);
+    if (s != GPU_OK) return s;
     gpu_scope_push(ctx);
     WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(ctx->device, NULL);
-    gpu_readback_encode(&rb, enc, buf, offset, padded);
+    uint64_t at = 0;
+    for (int i = 0; i < count; i++) {
+        size_t padded = (reads[i].size + 3) & ~(size_t)3;
+        if (padded) wgpuCommandEncoderCopyBufferToBuffer(enc, reads[i].buffer->handle, reads[i].offset, staging.handle, at, padded);
+        at += padded;
+    }
     WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
     wgpuQueueSubmit(ctx->queue, 1, &cmd);
     wgpuCommandBufferRelease(cmd);
     wgpuCommandEncoderRelease(enc);
     char what[96];
-    snprintf(what, sizeof what, "reading buffer %s", buf->label);
+    snprintf(what, sizeof what, "reading buffer %s%s", reads[0].buffer->label, count > 1 ? " and others" : "");
     s = gpu_scope_pop(ctx, what);
+    gpu_readback rb = {staging.handle, staging.size, staging.size, {0}, 0, ctx};
     if (s == GPU_OK) s = gpu_readback_request(&rb);
-    if (s == GPU_OK) s = gpu_readback_collect(&rb, tmp);
-    if (s == GPU_OK) memcpy(dst, tmp, size);
-    free(tmp);
-    gpu_readback_release(&rb);
+    if (s == GPU_OK && rb.state == 2) s = gpu_wait(ctx, rb.future, "reading results back from the GPU");
+    if (s == GPU_OK && rb.state != 3) s = fail(ctx, GPU_ERR_MAP, "mapping a readback buffer failed");
+    if (s == GPU_OK) {
+        const unsigned char *p = wgpuBufferGetConstMappedRange(staging.handle, 0, staging.size);
+        if (!p) s = fail(ctx, GPU_ERR_MAP, "mapped range of a readback buffer is unavailable");
+        for (int i = 0; p && i < count; p += (reads[i].size + 3) & ~(size_t)3, i++) memcpy(reads[i].dst, p, reads[i].size);
+        wgpuBufferUnmap(staging.handle);
+    }
+    gpu_buffer_destroy(&staging);
     return s;
+}
+
+gpu_status gpu_buffer_read(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, void *dst, size_t size) {
+    gpu_read r = {buf, offset, dst, size};
+    return gpu_buffers_read(ctx, &r, 1);
 }
 
 gpu_status gpu_finish(gpu_context *ctx) {

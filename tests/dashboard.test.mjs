@@ -4,7 +4,7 @@
 // show the server's own predictions for those images, a digit drawn with the mouse gets ten
 // probabilities summing to 1, the confusion matrix adds up to the test set and opens a cell,
 // the weight tiles are drawn. It saves a screenshot to build/test-artifacts/dashboard.png
-// and copies it to docs/dashboard.png for the README.
+// (`make screenshots` copies it to docs/ for the README; tests never write tracked files).
 //
 // Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
 import { spawn } from 'node:child_process';
@@ -20,7 +20,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(root, 'build/wgtrain');
 const CHROMIUM = '/usr/bin/chromium';
 const SHOT = path.join(root, 'build/test-artifacts/dashboard.png');
-const DOCS_SHOT = path.join(root, 'docs/dashboard.png');
 const TRAIN_IMAGES = 8000;
 
 let server = null;
@@ -202,9 +201,7 @@ try {
 
   fs.mkdirSync(path.dirname(SHOT), { recursive: true });
   await page.screenshot({ path: SHOT, fullPage: true });
-  fs.mkdirSync(path.dirname(DOCS_SHOT), { recursive: true });
-  fs.copyFileSync(SHOT, DOCS_SHOT);
-  log(`screenshot: ${path.relative(root, SHOT)} (copied to ${path.relative(root, DOCS_SHOT)})`);
+  log(`screenshot: ${path.relative(root, SHOT)}`);
 
   await cleanup();
   clearTimeout(watchdog);

@@ -1,6 +1,10 @@
-/* wgtrain dashboard: watches and steers training that runs in the server (wgtrain serve).
- * Everything arrives over one Server-Sent Events stream (/api/events): first the whole state
- * so far, then live events. Charts are uPlot; digits and weights are drawn on canvases. */
+/* wgtrain dashboard: watches and steers a training run on one of two trainers (trainers.js):
+ * this browser's GPU, through the engine compiled to WebAssembly in a Worker, or the server's
+ * GPU when `wgtrain serve` served the page. Both deliver the same events (first the whole state
+ * so far, then live events) and answer the same requests. Charts are uPlot; digits and weights
+ * are drawn on canvases. The URL's query holds the configuration (epochs, batch, lr, momentum,
+ * hidden, seed, train_limit, trainer=browser|server, autostart=1, check=1), so a run can be
+ * shared as a link. */
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -55,21 +59,9 @@
     return e;
   }
 
-  async function post(path, body) {
-    let res;
-    try {
-      res = await fetch(path, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body ?? {}),
-      });
-    } catch (err) {
-      return { ok: false, status: 0, data: { error: 'the server cannot be reached' } };
-    }
-    let data = null;
-    try { data = await res.json(); } catch (err) { data = null; }
-    return { ok: res.ok, status: res.status, data };
-  }
+  let trainer = null; // the active trainer (trainers.js)
+  const post = (path, body) => trainer.post(path, body);
+  const query = new URLSearchParams(location.search);
 
   // ---------------------------------------------------------------- charts (uPlot)
   const axis = (label, values) => ({
@@ -158,7 +150,8 @@
       const inp = input(name);
       box.querySelector('.limits').textContent = limitText(name, l);
       if (l.integer) { inp.min = l.min; inp.max = l.max; }
-      if (!state.formFilled) inp.value = String(run && run[name] !== undefined ? run[name] : l.default);
+      // the link's query first (a shared run), then the current run, then the defaults
+      if (!state.formFilled) inp.value = query.has(name) ? query.get(name) : String(run && run[name] !== undefined ? run[name] : l.default);
     }
     state.formFilled = true;
   }
@@ -211,6 +204,12 @@
     if (!ok) { setMsg('Fix the marked fields first.', true); return; }
     setMsg('Starting…');
     $('btn-train').disabled = true;
+    if (query.has('train_limit')) {
+      const n = Number(query.get('train_limit'));
+      if (!Number.isInteger(n) || n < 1) { setMsg(`train_limit must be a whole number ≥ 1 (got '${query.get('train_limit')}')`, true); updateButtons(); return; }
+      body.trainLimit = n;
+    }
+    if (query.has('kernels')) body.kernels = query.get('kernels');
     const r = await post('/api/train', body);
     if (r.ok) { setMsg(''); return; }
     updateButtons();
@@ -254,6 +253,7 @@
     updateButtons();
     updateProgress();
     updateLog();
+    if (trainer) updateModelButtons();
   }
 
   const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
@@ -287,21 +287,28 @@
   }
 
   // ---------------------------------------------------------------- epoch log
+  // The CLI's own lines (wgtrain train), so a run reads the same wherever it trained.
   function updateLog() {
+    if (state.checked) return; // the log shows the kernel check instead
     const lines = [];
     const r = state.run;
+    const d = state.device;
     if (r) {
-      lines.push(`Run ${r.id}: ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, batch ${r.batch}, lr ${r.lr}, ` +
-        `hidden ${r.hidden}, momentum ${r.momentum}, seed ${r.seed} · ${r.train_count} training images, ` +
-        `${r.steps_per_epoch} steps per epoch`);
+      lines.push(`wgtrain: ${d ? `${d.name} (${d.backend}, ${d.type}), ` : ''}${r.train_count} train / ${r.test_count} test images, ` +
+        `batch ${r.batch}, lr ${r.lr}, hidden ${r.hidden}, ${r.epochs} epochs${d ? `, ${d.kernels} kernels` : ''}`);
     }
+    let total = 0;
     for (const e of state.epochs) {
+      total += e.seconds;
       lines.push(`Epoch ${e.epoch}: loss=${fixed(e.loss)} train_acc=${pct(e.train_accuracy)} ` +
-        `test_acc=${pct(e.test_accuracy)} test_loss=${fixed(e.test_loss)} time=${fixed(e.seconds, 2)}s ` +
-        `samples/s=${thousands(e.samples_per_second)}`);
+        `test_acc=${pct(e.test_accuracy)} time=${fixed(e.seconds, 2)}s samples/s=${fixed(e.samples_per_second, 0)}`);
     }
     const st = state.status;
-    if (r && (st.status === 'done' || st.status === 'stopped' || st.status === 'error'))
+    const last = state.epochs[state.epochs.length - 1];
+    if (r && st.status === 'done' && last)
+      lines.push(`Done: test accuracy ${pct(last.test_accuracy)} after ${last.epoch} epochs, ${fixed(total, 1)}s of training ` +
+        `(${fixed(total / state.epochs.length, 2)}s per epoch)`);
+    else if (r && (st.status === 'stopped' || st.status === 'error'))
       lines.push(`${cap(st.status)}${st.message ? ': ' + st.message : ''}`);
     const log = $('log');
     const text = lines.join('\n');
@@ -422,15 +429,12 @@
     const view = $('cell-view');
     view.hidden = false;
     $('cell-title').textContent = `label ${label}, predicted ${pred}: loading…`;
-    let data;
-    try {
-      const res = await fetch(`/api/confusion?label=${label}&pred=${pred}&limit=120`);
-      data = await res.json();
-      if (!res.ok) throw new Error(data.error || res.status);
-    } catch (err) {
-      $('cell-title').textContent = `label ${label}, predicted ${pred}: ${err.message}`;
+    const r = await trainer.get('/api/confusion', { label, pred, limit: 120 });
+    if (!r.ok) {
+      $('cell-title').textContent = `label ${label}, predicted ${pred}: ${(r.data && r.data.error) || r.status}`;
       return;
     }
+    const data = r.data;
     const box = $('cell-digits');
     box.replaceChildren();
     for (const d of data.digits) {
@@ -618,8 +622,10 @@
     c.textContent = text;
   }
 
-  function applyState(d) {
+  // device: the browser adapter's own info (vendor, architecture, fallback) when in the browser
+  function applyState(d, device) {
     state.limits = d.limits;
+    state.device = d.device;
     $('dev-name').textContent = d.device.name;
     $('dev-name').title = d.device.description;
     $('dev-backend').textContent = d.device.backend;
@@ -627,17 +633,28 @@
     $('dev-kernels').textContent = d.device.kernels;
     $('dev-kernels').title = d.device.kernels === 'fused'
       ? 'fused WGSL kernels: few dispatches per step' : "the seed's six readable WGSL kernels, one dispatch each";
+    $('dev-vendor').textContent = device ? (device.vendor || 'not reported') : '–';
+    $('dev-arch').textContent = device ? (device.architecture || 'not reported') : '–';
+    $('dev-fallback').textContent = device ? (device.isFallbackAdapter ? 'yes (software)' : 'no') : '–';
+    for (const id of ['dev-vendor', 'dev-arch', 'dev-fallback']) $(id).parentElement.hidden = !device;
     state.run = d.run;
     setupForm(d.limits, d.run);
     $('sub-hidden').textContent = d.run ? String(d.run.hidden) : 'H';
     state.points = d.points.map((a) => ({ x: a[0], loss: a[1], accuracy: a[2], sps: a[3], epoch: a[4], step: a[5] }));
     state.epochs = d.epochs;
+    state.dataCount = d.data;
     updateLossChart();
     updateAccChart();
     renderConfusion(d.confusion);
     renderPreviews(null);
     renderWeights(null);
     setStatus(d.state);
+    updateModelButtons();
+    if (!state.autostarted && query.get('autostart') === '1' && !ACTIVE.has(d.state.status)) {
+      state.autostarted = true;
+      form.requestSubmit();
+    }
+    if (!state.checked && query.get('check') === '1' && trainer.kind === 'browser') runCheck();
   }
 
   function onRun(d) {
@@ -670,32 +687,166 @@
     updateLog();
   }
 
-  let es = null;
-  function connect() {
-    setConn('connecting', 'connecting…');
-    es = new EventSource('/api/events');
-    es.onopen = () => setConn('live', 'live');
-    es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setConn('lost', 'disconnected, retrying…');
-        setTimeout(connect, 3000);
-      } else setConn('connecting', 'reconnecting…');
-    };
-    const on = (name, fn) => es.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
-    on('state', applyState);
-    on('run', onRun);
-    on('status', setStatus);
-    on('loss', onLoss);
-    on('epoch', onEpoch);
-    on('weights', renderWeights);
-    on('preview', renderPreviews);
+  // ---------------------------------------------------------------- choosing the trainer
+  const handlers = {
+    conn: setConn, state: applyState, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch,
+    weights: renderWeights, preview: renderPreviews, check: onCheck, fatal: (msg) => showBanner(cantTrainHere(msg)),
+  };
+
+  // "the browser offers no WebGPU adapter" -> one sentence that says what to do instead
+  function cantTrainHere(why) {
+    const text = why.charAt(0).toUpperCase() + why.slice(1).replace(/\.$/, '');
+    return `${text}, so this browser cannot train here.` + (state.serverAvailable ? ' Train on the server instead:'
+      : ' Train on a server instead: run ./build/wgtrain serve and open its page.');
   }
 
+  function showBanner(text) {
+    const b = $('banner');
+    b.hidden = !text;
+    $('banner-text').textContent = text || '';
+    $('banner-server').hidden = !(text && state.serverAvailable && trainer && trainer.kind === 'browser');
+  }
+
+  function use(kind) {
+    if (trainer && trainer.kind === kind) return;
+    if (trainer) trainer.close();
+    showBanner('');
+    state.formFilled = false;
+    const T = kind === 'server' ? window.WgTrainers.ServerTrainer : window.WgTrainers.BrowserTrainer;
+    trainer = new T();
+    for (const el2 of document.querySelectorAll('input[name="trainer"]')) el2.checked = el2.value === kind;
+    document.body.dataset.trainer = kind;
+    $('sub-where').textContent = kind === 'server' ? "run by the server's GPU" : "run by this browser's GPU";
+    $('foot').textContent = kind === 'server'
+      ? 'wgtrain serve · training runs on the server through the same engine as wgtrain train; this page only watches and steers it.'
+      : 'Training runs in this browser: the wgtrain engine compiled to WebAssembly, in a Worker, on this browser\'s WebGPU.';
+    updateModelButtons();
+    if (kind === 'browser') {
+      const why = window.WgTrainers.BrowserTrainer.unsupported();
+      if (why) {
+        setConn('lost', 'not available');
+        showBanner(cantTrainHere(why));
+        return;
+      }
+    }
+    trainer.connect(handlers);
+  }
+
+  for (const r of document.querySelectorAll('input[name="trainer"]')) r.addEventListener('change', () => use(r.value));
+  $('banner-server').addEventListener('click', () => use('server'));
+
+  // ---------------------------------------------------------------- models and data (browser trainer)
+  function updateModelButtons() {
+    const browser = trainer && trainer.kind === 'browser';
+    $('model-tools').hidden = !browser;
+    const active = ACTIVE.has(state.status.status);
+    $('btn-download').disabled = !browser || active || !(state.status.model && state.status.model.ready);
+    $('btn-load').disabled = !browser || active;
+  }
+
+  function setModelMsg(text, isError = false) {
+    const m = $('model-msg');
+    m.textContent = text;
+    m.classList.toggle('error', isError);
+  }
+
+  $('btn-download').addEventListener('click', async () => {
+    const r = await trainer.saveModel();
+    if (!r.ok) return setModelMsg((r.data && r.data.error) || `could not save the model (${r.status})`, true);
+    const url = URL.createObjectURL(new Blob([r.bytes], { type: 'application/octet-stream' }));
+    const a = el('a', { href: url, download: `wgtrain-mnist-h${state.run ? state.run.hidden : 'H'}.safetensors` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    setModelMsg(`Saved: ${r.bytes.length.toLocaleString('en-US')} bytes of safetensors (loads with wgtrain eval --model).`);
+  });
+
+  $('btn-load').addEventListener('click', () => $('file-input').click());
+  $('file-input').addEventListener('change', () => {
+    takeFiles([...$('file-input').files]);
+    $('file-input').value = '';
+  });
+  document.addEventListener('dragover', (ev) => {
+    if (trainer && trainer.kind === 'browser') ev.preventDefault();
+  });
+  document.addEventListener('drop', (ev) => {
+    if (!trainer || trainer.kind !== 'browser') return;
+    ev.preventDefault();
+    takeFiles([...ev.dataTransfer.files]);
+  });
+
+  // One .safetensors file: a model. Four files: an IDX data set (raw or .gz), told apart by
+  // their names (train/t10k or test, images/labels).
+  async function takeFiles(files) {
+    if (!files.length) return;
+    if (files.length === 1 && /\.safetensors$/i.test(files[0].name)) {
+      setModelMsg(`Loading ${files[0].name}…`);
+      const r = await trainer.loadModel(new Uint8Array(await files[0].arrayBuffer()));
+      if (!r.ok) return setModelMsg(`${files[0].name}: ${(r.data && r.data.error) || r.status}`, true);
+      renderConfusion(r.data.confusion);
+      setModelMsg(`Loaded ${files[0].name}: hidden ${r.data.hidden}, test accuracy ${pct(r.data.test_accuracy)} here.`);
+      return;
+    }
+    const role = (f) => {
+      const n = f.name.toLowerCase();
+      const split = /t10k|test/.test(n) ? 2 : /train/.test(n) ? 0 : -1;
+      const kind = /label/.test(n) ? 1 : /image/.test(n) ? 0 : -1;
+      return split < 0 || kind < 0 ? -1 : split + kind;
+    };
+    const slots = [null, null, null, null];
+    for (const f of files) if (role(f) >= 0) slots[role(f)] = f;
+    if (files.length !== 4 || slots.includes(null))
+      return setModelMsg('Drop one .safetensors model, or the four IDX files of a data set (train-images, train-labels, ' +
+        't10k-images and t10k-labels, raw or .gz).', true);
+    setModelMsg('Reading the four IDX files…');
+    const r = await trainer.loadData(await Promise.all(slots.map((f) => f.arrayBuffer())));
+    if (!r.ok) return setModelMsg((r.data && r.data.error) || `the files were refused (${r.status})`, true);
+    applyState(r.data, trainer.device);
+    setModelMsg(`Data set loaded: ${r.data.data.train.toLocaleString('en-US')} training and ${r.data.data.test.toLocaleString('en-US')} test images.`);
+  }
+
+  // ---------------------------------------------------------------- ?check=1: kernels against the CPU reference
+  function onCheck(r) {
+    state.checkResults.push(r);
+    const line = r.error ? `FAIL ${r.kernel} ${r.shape} ${r.error}`
+      : `${r.pass ? 'ok  ' : 'FAIL'} ${r.kernel} ${r.tensor} ${r.shape} rel ${Number(r.rel_error).toExponential(2)}${r.nan ? ' NaN!' : ''}`;
+    state.checkLines.push(line);
+    $('log').textContent = state.checkLines.join('\n');
+  }
+
+  async function runCheck() {
+    state.checked = true;
+    state.checkResults = [];
+    state.checkLines = ['Checking every kernel against the CPU reference, in this browser…'];
+    $('log').textContent = state.checkLines[0];
+    const r = await trainer.check(1);
+    const failures = r.ok ? r.data.failures : -1;
+    state.checkLines.push(r.ok ? `${failures ? 'FAILED' : 'all kernels match the CPU reference'}: ${failures} failure${failures === 1 ? '' : 's'}`
+      : `check failed: ${(r.data && r.data.error) || r.status}`);
+    $('log').textContent = state.checkLines.join('\n');
+    window.wgtrain.check = { done: true, failures, results: state.checkResults };
+  }
+
+  // ---------------------------------------------------------------- start
+  state.checkResults = [];
+  state.checkLines = [];
   clearPad();
   renderConfusion(null);
   updateButtons();
-  connect();
-
-  // for the browser test and the curious: the live objects behind the page
-  window.wgtrain = { state, lossPlot, accPlot };
+  // for the browser tests and the curious: the live objects behind the page
+  window.wgtrain = { state, lossPlot, accPlot, check: null, get trainer() { return trainer; } };
+  (async () => {
+    state.serverAvailable = await window.WgTrainers.ServerTrainer.available();
+    $('opt-server').disabled = !state.serverAvailable;
+    $('opt-server').parentElement.title = state.serverAvailable ? "train on the GPU of the machine running wgtrain serve"
+      : 'this page was not served by wgtrain serve';
+    const asked = query.get('trainer');
+    let kind = asked === 'browser' || asked === 'server' ? asked : state.serverAvailable ? 'server' : 'browser';
+    if (kind === 'server' && !state.serverAvailable) {
+      kind = 'browser';
+      setMsg('trainer=server: this page was not served by wgtrain serve, so it trains in this browser.', true);
+    }
+    use(kind);
+  })();
 })();

@@ -148,7 +148,7 @@ async function init(msg) {
   if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function')
     throw new Error('this browser lacks WebAssembly JSPI (WebAssembly.Suspending), which the engine needs');
   const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) throw new Error('the browser offers no WebGPU adapter');
+  if (!adapter) throw new Error('the browser offers no WebGPU adapter (WebGPU is disabled, or no GPU or software adapter is available)');
   const info = adapter.info || {};
   const device = { vendor: info.vendor || '', architecture: info.architecture || '', isFallbackAdapter: !!info.isFallbackAdapter,
     description: info.description || '' };

@@ -130,3 +130,34 @@ void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *
         memcpy(images + (size_t)i * MLP_INPUTS, test_images + (size_t)indices[i] * MLP_INPUTS, MLP_INPUTS);
     }
 }
+
+void srv_json_predictions(srv_buf *b, uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices,
+                          const uint8_t *labels, const float *probs, uint32_t n) {
+    srv_buf_printf(b, "{\"model\":{\"run\":%u,\"epoch\":%u,\"step\":%u},\"predictions\":[", run, epoch, step);
+    for (uint32_t i = 0; i < n; i++) {
+        const float *pr = probs + (size_t)i * MLP_CLASSES;
+        int k = srv_argmax10(pr);
+        srv_buf_puts(b, i ? ",{" : "{");
+        if (indices) srv_buf_printf(b, "\"index\":%u,\"label\":%u,", indices[i], labels[i]);
+        srv_buf_printf(b, "\"pred\":%d,\"conf\":", k);
+        srv_buf_json_number(b, pr[k], 7);
+        srv_buf_puts(b, ",\"probs\":");
+        srv_json_probs(b, pr);
+        srv_buf_puts(b, "}");
+    }
+    srv_buf_puts(b, "]}");
+}
+
+void srv_json_digit(srv_buf *b, uint32_t index, int label, bool has_pred, uint32_t pred, float conf,
+                    const uint8_t *image) {
+    srv_buf_printf(b, "{\"index\":%u", index);
+    if (label >= 0) srv_buf_printf(b, ",\"label\":%d", label);
+    if (has_pred) {
+        srv_buf_printf(b, ",\"pred\":%u,\"conf\":", pred);
+        srv_buf_json_number(b, conf, 7);
+    } else
+        srv_buf_puts(b, ",\"pred\":null,\"conf\":null");
+    srv_buf_puts(b, ",\"pixels\":\"");
+    srv_buf_base64(b, image, MLP_INPUTS);
+    srv_buf_puts(b, "\"}");
+}

@@ -43,6 +43,15 @@ void srv_json_preview(srv_buf *b, uint32_t epoch, uint32_t step, const uint32_t 
  * indices, labels and images. */
 void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *test_labels, uint32_t test_count,
                       uint32_t *indices, uint8_t *labels, uint8_t *images);
+/* The answer to a predict request: {"model":{"run","epoch","step"},"predictions":[{"index",
+ * "label" (when indices is not NULL), "pred", "conf", "probs"}]}. labels[i] is the label of
+ * indices[i]. */
+void srv_json_predictions(srv_buf *b, uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices,
+                          const uint8_t *labels, const float *probs, uint32_t n);
+/* One test digit: {"index", "label" (when with_label), "pred", "conf" (null without
+ * predictions), "pixels": base64 of its 784 bytes}. */
+void srv_json_digit(srv_buf *b, uint32_t index, int label, bool has_pred, uint32_t pred, float conf,
+                    const uint8_t *image);
 /* Ten probabilities as a JSON array. */
 void srv_json_probs(srv_buf *b, const float *p);
 int srv_argmax10(const float *p);

@@ -6,6 +6,8 @@
  * by srv_api.c (400 naming the field), then the state (409). GET and HEAD never change state.
  *
  *   GET  /  /index.html  /app.js  /app.css  /uPlot.*   the page (embedded by tools/embed.c)
+ *   GET  /data/NAME.gz   the data set the server holds, as gzip IDX (srv_data.c), for the
+ *                        page's browser trainer
  *   GET  /api/state                  everything so far (the same as the first SSE event)
  *   GET  /api/events                 Server-Sent Events: state, run, status, loss, epoch,
  *                                    weights, preview
@@ -135,6 +137,7 @@ static const char *mime_type(const char *name) {
     if (!strcmp(dot, ".html")) return "text/html; charset=utf-8";
     if (!strcmp(dot, ".css")) return "text/css; charset=utf-8";
     if (!strcmp(dot, ".js")) return "text/javascript; charset=utf-8";
+    if (!strcmp(dot, ".wasm")) return "application/wasm";
     return "application/octet-stream";
 }
 
@@ -146,8 +149,9 @@ static enum MHD_Result send_static(struct MHD_Connection *c, const embedded_file
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     if (strstr(f->name, ".html"))
         MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+                                "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; "
+                                "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                                "frame-ancestors 'none'");
     return queue(c, MHD_HTTP_OK, r);
 }
 
@@ -295,16 +299,9 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
 }
 
 static void digit_json(srv_buf *b, const srv_state *s, uint32_t i, bool with_label) {
-    srv_buf_printf(b, "{\"index\":%u", i);
-    if (with_label) srv_buf_printf(b, ",\"label\":%u", s->test->labels[i]);
-    if (s->confusion_epoch) {
-        srv_buf_printf(b, ",\"pred\":%u,\"conf\":", s->test_pred[i]);
-        srv_buf_json_number(b, s->test_conf[i], 7);
-    } else
-        srv_buf_puts(b, ",\"pred\":null,\"conf\":null");
-    srv_buf_puts(b, ",\"pixels\":\"");
-    srv_buf_base64(b, s->test->images + (size_t)i * MLP_INPUTS, MLP_INPUTS);
-    srv_buf_puts(b, "\"}");
+    srv_json_digit(b, i, with_label ? s->test->labels[i] : -1, s->confusion_epoch != 0,
+                   s->confusion_epoch ? s->test_pred[i] : 0, s->confusion_epoch ? s->test_conf[i] : 0,
+                   s->test->images + (size_t)i * MLP_INPUTS);
 }
 
 static enum MHD_Result get_digits(srv_state *s, struct MHD_Connection *c) {
@@ -485,25 +482,9 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
     srv_buf b = {0};
     unsigned code = MHD_HTTP_OK;
     if (p->state == 1) {
-        srv_buf_printf(&b, "{\"model\":{\"run\":%u,\"epoch\":%u,\"step\":%u},\"predictions\":[", s->run_id, p->epoch,
-                       p->step);
-        for (uint32_t i = 0; i < p->n; i++) {
-            const float *pr = p->probs + (size_t)i * MLP_CLASSES;
-            int k = 0;
-            for (int j = 1; j < MLP_CLASSES; j++)
-                if (pr[j] > pr[k]) k = j;
-            srv_buf_puts(&b, i ? ",{" : "{");
-            if (in.indices) srv_buf_printf(&b, "\"index\":%u,\"label\":%u,", in.indices[i], s->test->labels[in.indices[i]]);
-            srv_buf_printf(&b, "\"pred\":%d,\"conf\":", k);
-            srv_buf_json_number(&b, pr[k], 7);
-            srv_buf_puts(&b, ",\"probs\":[");
-            for (int j = 0; j < MLP_CLASSES; j++) {
-                if (j) srv_buf_puts(&b, ",");
-                srv_buf_json_number(&b, pr[j], 7);
-            }
-            srv_buf_puts(&b, "]}");
-        }
-        srv_buf_puts(&b, "]}");
+        uint8_t labels[SRV_INDICES_MAX];
+        for (uint32_t i = 0; in.indices && i < p->n && i < SRV_INDICES_MAX; i++) labels[i] = s->test->labels[in.indices[i]];
+        srv_json_predictions(&b, s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n);
     } else {
         code = p->state == 0 ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_CONFLICT;
         srv_buf_puts(&b, "{\"error\":");
@@ -540,7 +521,7 @@ static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const
     return MHD_NO;
 }
 
-static const route_def *find_route(const char *url, const embedded_file **file) {
+static const route_def *find_route(const srv_state *s, const char *url, const embedded_file **file) {
     *file = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (!strcmp(url, routes[i].path)) return &routes[i];
@@ -548,6 +529,8 @@ static const route_def *find_route(const char *url, const embedded_file **file) 
     if (!strcmp(url, "/")) url = "/index.html";
     if (url[0] == '/' && url[1] && !strchr(url + 1, '/'))
         *file = embedded_find(web_files, url + 1);
+    else if (!strncmp(url, "/data/", 6) && !strchr(url + 6, '/'))
+        *file = srv_data_file(s, url + 6);
     return *file ? &static_route : NULL;
 }
 
@@ -575,7 +558,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(c, MHD_HTTP_FORBIDDEN, NULL, NULL,
                               "cross-origin request from '%.100s' refused", origin);
 
-        rq->route = find_route(url, &rq->file);
+        rq->route = find_route(s, url, &rq->file);
         if (!rq->route) return send_error(c, MHD_HTTP_NOT_FOUND, NULL, NULL, "no such resource: %.200s", url);
         bool is_get = !strcmp(method, MHD_HTTP_METHOD_GET), is_head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
         bool is_post = !strcmp(method, MHD_HTTP_METHOD_POST);

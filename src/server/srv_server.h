@@ -125,6 +125,12 @@ void srv_predict_unref(srv_state *s, srv_predict *p);
 void srv_json_run(srv_buf *b, const srv_state *s);
 void srv_json_status(srv_buf *b, const srv_state *s);
 
+/* ---- srv_data.c ---- */
+/* data/NAME.gz: the training or test set the server holds, as a gzip'd IDX file; NULL for
+ * any other name (or when compression fails). */
+struct embedded_file;
+const struct embedded_file *srv_data_file(const srv_state *s, const char *name);
+
 /* ---- srv_worker.c ---- */
 void *srv_worker_main(void *state);
 

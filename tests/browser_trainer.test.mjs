@@ -1,0 +1,210 @@
+// The trainer inside the browser, end to end: the static site of `make web` (build/web), served
+// by Python's plain http.server with no wgtrain process behind it, in Debian's headless
+// chromium (playwright-core) on its SwiftShader WebGPU adapter.
+//
+//  1. ?epochs=1&train_limit=5000&autostart=1 trains to the end in the page: test accuracy at
+//     least 85% and within 1.0 point of `wgtrain train --epochs 1 --train-limit 5000` (same
+//     settings, natively on lavapipe); the epoch log holds the CLI's own lines.
+//  2. "Download model" saves safetensors; `wgtrain eval --model` on it gives the page's test
+//     accuracy, and loading it back into the page through the file picker gives it again.
+//  3. ?check=1 runs every kernel against the CPU reference inside the browser: zero failures,
+//     every relative error under 1e-5.
+//  4. Without --enable-unsafe-webgpu (no adapter), and with JSPI missing, the page says so in
+//     one line, throws no exception, and stays usable.
+//  5. The page, wasm and JS (without the data) stay under 400 KB gzipped.
+// It saves build/test-artifacts/browser-trainer.png (`make screenshots` copies it to docs/).
+// Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SITE = path.join(root, 'build/web');
+const BIN = path.join(root, 'build/wgtrain');
+const ART = path.join(root, 'build/test-artifacts');
+const TRAIN_LIMIT = 5000;
+const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-quic', '--no-first-run'];
+
+let server = null;
+const contexts = [];
+const profiles = [];
+let checks = 0;
+const check = (cond, msg) => { checks++; assert.ok(cond, msg); console.log(`ok   ${msg}`); };
+const log = (...a) => console.log('browser_trainer:', ...a);
+
+async function cleanup() {
+  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  for (const p of profiles.splice(0)) fs.rmSync(p, { recursive: true, force: true });
+}
+process.on('exit', () => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
+const watchdog = setTimeout(async () => {
+  console.error('browser_trainer: timed out after 600 s');
+  await cleanup();
+  process.exit(1);
+}, 600000);
+
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+
+async function staticServer() {
+  const port = await freePort();
+  server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', SITE],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); }).on('error', () => resolve(false));
+    });
+    if (up) return `http://127.0.0.1:${port}`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('python3 -m http.server did not start');
+}
+
+async function browser(webgpu = true) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wgtrain-chromium-'));
+  profiles.push(profile);
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', headless: true, acceptDownloads: true,
+    args: [...BASE_ARGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])], viewport: { width: 1280, height: 1000 },
+  });
+  contexts.push(ctx);
+  return ctx;
+}
+
+// A page with its exceptions collected (a failed resource such as the /api/state probe is no exception).
+async function open(ctx, url, init) {
+  const page = await ctx.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text()); });
+  if (init) await page.addInitScript(init);
+  await page.goto(url);
+  return { page, problems };
+}
+
+const finished = () => window.wgtrain && ['done', 'error', 'stopped'].includes(window.wgtrain.state.status.status);
+
+function nativeRun() {
+  const out = execFileSync(BIN, ['train', '--epochs', '1', '--train-limit', String(TRAIN_LIMIT), '--json'], { encoding: 'utf8' });
+  const epoch = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'epoch');
+  return epoch.test_accuracy;
+}
+
+function evalAccuracy(file) {
+  const out = execFileSync(BIN, ['eval', '--model', file], { encoding: 'utf8' });
+  const m = out.match(/test accuracy:?\s*([\d.]+)%/i) || out.match(/([\d.]+)%/);
+  assert.ok(m, `wgtrain eval printed an accuracy: ${out}`);
+  return Number(m[1]) / 100;
+}
+
+try {
+  // 5. the size budget, before anything else: what a visitor downloads besides the data
+  let gz = 0;
+  for (const f of fs.readdirSync(SITE)) {
+    const p = path.join(SITE, f);
+    if (fs.statSync(p).isFile()) gz += zlib.gzipSync(fs.readFileSync(p), { level: 9 }).length;
+  }
+  check(gz < 400 * 1024, `page, wasm and JS are ${(gz / 1024).toFixed(0)} KB gzipped (< 400 KB)`);
+
+  const url = await staticServer();
+  const ctx = await browser(true);
+
+  // 1. a run in the page, against the same run natively
+  const native = nativeRun();
+  const { page, problems } = await open(ctx, `${url}/?epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`);
+  await page.waitForFunction(finished, null, { timeout: 300000, polling: 500 });
+  const run = await page.evaluate(() => ({
+    status: window.wgtrain.state.status, epochs: window.wgtrain.state.epochs, trainer: window.wgtrain.trainer.kind,
+    log: document.getElementById('log').textContent, vendor: document.getElementById('dev-vendor').textContent,
+    fallback: document.getElementById('dev-fallback').textContent, points: window.wgtrain.state.points.length,
+  }));
+  check(run.trainer === 'browser', 'a static page trains in the browser');
+  check(run.status.status === 'done', `the run ended done: ${run.status.message}`);
+  const acc = run.epochs[0].test_accuracy;
+  check(acc >= 0.85, `browser test accuracy ${(100 * acc).toFixed(2)}% >= 85%`);
+  check(Math.abs(acc - native) <= 0.01, `browser ${(100 * acc).toFixed(2)}% within 1.0 point of native ${(100 * native).toFixed(2)}%`);
+  check(/^wgtrain: .+, 5000 train \/ 10000 test images, batch 128, lr 0\.05, hidden 128, 1 epochs, \w+ kernels$/m.test(run.log),
+    `the log's first line is the CLI's: ${run.log.split('\n')[0]}`);
+  check(/^Epoch 1: loss=\d+\.\d{4} train_acc=\d+\.\d{2}% test_acc=\d+\.\d{2}% time=\d+\.\d{2}s samples\/s=\d+$/m.test(run.log),
+    'the epoch line is the CLI\'s');
+  check(new RegExp(`^Done: test accuracy ${(100 * acc).toFixed(2)}% after 1 epochs, \\d+\\.\\ds of training \\(\\d+\\.\\d{2}s per epoch\\)$`, 'm').test(run.log),
+    'the closing line is the CLI\'s');
+  check(run.vendor !== '–' && /yes|no/.test(run.fallback), `device panel: vendor ${run.vendor}, fallback ${run.fallback}`);
+  const cells = await page.$$eval('#cm td.cell', (tds) => tds.reduce((a, td) => a + Number(td.dataset.count), 0));
+  check(cells === 10000, `the confusion matrix adds up to the test set (${cells})`);
+  await page.click('#cm td.cell:not(.zero)');
+  await page.waitForFunction(() => /test image/.test(document.getElementById('cell-title').textContent), null, { timeout: 60000 });
+  check(await page.$$eval('#cell-digits canvas', (c) => c.length) > 0, 'a confusion cell opens onto its digits');
+  const previews = await page.$$eval('#previews figure', (f) => f.length);
+  check(previews === 6, 'six previews');
+
+  // draw a digit: ten probabilities from the browser's model
+  const box = await page.$('#draw').then((e) => e.boundingBox());
+  await page.mouse.move(box.x + 140, box.y + 50);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 140, box.y + 150, { steps: 8 });
+  await page.mouse.move(box.x + 140, box.y + 240, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelectorAll('#probs li').length === 10, null, { timeout: 60000 });
+  const probs = await page.$$eval('#probs li', (li) => li.map((x) => Number(x.dataset.p)));
+  check(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'a drawn digit gets ten probabilities summing to 1');
+
+  // 2. the model, out of the page and back
+  fs.mkdirSync(ART, { recursive: true });
+  const modelPath = path.join(ART, 'browser-model.safetensors');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#btn-download')]);
+  await download.saveAs(modelPath);
+  const evalAcc = evalAccuracy(modelPath);
+  check(Math.abs(evalAcc - acc) < 1e-4, `wgtrain eval on the downloaded model: ${(100 * evalAcc).toFixed(2)}% (page ${(100 * acc).toFixed(2)}%)`);
+  await page.setInputFiles('#file-input', modelPath);
+  await page.waitForFunction(() => /^Loaded|:/.test(document.getElementById('model-msg').textContent) &&
+    !/Loading/.test(document.getElementById('model-msg').textContent), null, { timeout: 120000 });
+  const loaded = await page.textContent('#model-msg');
+  check(loaded.includes(`test accuracy ${(100 * acc).toFixed(2)}%`), `the model loads back into the page: ${loaded}`);
+  await page.setInputFiles('#file-input', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
+  await page.waitForFunction(() => document.getElementById('model-msg').classList.contains('error'), null, { timeout: 60000 });
+  check(/^broken\.safetensors: /.test(await page.textContent('#model-msg')), `a broken model file is one clear message: ${await page.textContent('#model-msg')}`);
+  check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
+  await page.screenshot({ path: path.join(ART, 'browser-trainer.png'), fullPage: true });
+  await page.close();
+
+  // 3. the kernels against the CPU reference, inside the browser
+  const c = await open(ctx, `${url}/?check=1`);
+  await c.page.waitForFunction(() => window.wgtrain && window.wgtrain.check && window.wgtrain.check.done, null, { timeout: 300000, polling: 500 });
+  const res = await c.page.evaluate(() => window.wgtrain.check);
+  check(res.failures === 0 && res.results.length >= 20, `?check=1: ${res.results.length} checks, ${res.failures} failures`);
+  check(res.results.every((r) => r.pass && !r.nan && !r.error && r.rel_error < 1e-5), 'every kernel within 1e-5 of the CPU reference, no NaN');
+  check(c.problems.length === 0, `no page errors: ${c.problems.join('; ')}`);
+
+  // 4. what this browser cannot do: one clear line, no exception, the page still answers
+  const bannerText = (p) => p.evaluate(() => (document.getElementById('banner').hidden ? '' : document.getElementById('banner-text').textContent));
+  const j = await open(ctx, `${url}/`, () => { delete WebAssembly.Suspending; });
+  await j.page.waitForFunction(() => !document.getElementById('banner').hidden, null, { timeout: 30000 });
+  const jspi = await bannerText(j.page);
+  check(/JSPI/.test(jspi) && /wgtrain serve/.test(jspi) && !jspi.includes('\n'), `without JSPI: "${jspi}"`);
+  check(j.problems.length === 0, `without JSPI: no page errors (${j.problems.join('; ')})`);
+  const nogpu = await browser(false);
+  const n = await open(nogpu, `${url}/`);
+  await n.page.waitForFunction(() => !document.getElementById('banner').hidden, null, { timeout: 60000 });
+  const msg = await bannerText(n.page);
+  check(/WebGPU/.test(msg) && /cannot train here/.test(msg) && !msg.includes('\n'), `without WebGPU: "${msg}"`);
+  await n.page.click('#btn-clear');
+  check(n.problems.length === 0, `without WebGPU: no page errors (${n.problems.join('; ')})`);
+
+  await cleanup();
+  clearTimeout(watchdog);
+  console.log(`browser_trainer: ${checks} checks passed`);
+} catch (err) {
+  console.error(err);
+  await cleanup();
+  process.exit(1);
+}

@@ -108,9 +108,18 @@ build/wasm/imports.txt: src/web/imports.txt
 	@mkdir -p $(@D)
 	grep -v '^#' $< > $@
 
-build/web/wgtrain.wasm: $(WASM_OBJ) build/wasm/imports.txt
+build/web/wgtrain.wasm: $(WASM_OBJ) build/wasm/imports.txt tools/wasm_imports.mjs
 	@mkdir -p $(@D)
-	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr $(WASM_LDFLAGS) -o $@ $(WASM_OBJ)
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr $(WASM_LDFLAGS) -o $@.tmp $(WASM_OBJ)
+	node tools/wasm_imports.mjs $@.tmp build/wasm/imports.txt && mv $@.tmp $@
+
+# the engine linked with one probe file of tests/wasm_probe/, through the same link and import
+# check as wgtrain.wasm: tests/web_build.test.sh shows that stray calls fail the build
+build/wasm-probe/%.wasm: tests/wasm_probe/%.c $(WASM_OBJ) build/wasm/imports.txt tools/wasm_imports.mjs
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -c -o $(@:.wasm=.o) $<
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr $(WASM_LDFLAGS) -o $@.tmp $(WASM_OBJ) $(@:.wasm=.o)
+	node tools/wasm_imports.mjs $@.tmp build/wasm/imports.txt && mv $@.tmp $@
 
 # struct offsets for the bridge, printed by the same compiler for the same target
 build/tools/wasm_layout.wasm: tools/wasm_layout.c src/gpu/webgpu.h

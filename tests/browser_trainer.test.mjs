@@ -12,6 +12,8 @@
 //  4. Without --enable-unsafe-webgpu (no adapter), and with JSPI missing, the page says so in
 //     one line, throws no exception, and stays usable.
 //  5. The page, wasm and JS (without the data) stay under 400 KB gzipped.
+//  6. A WGSL compile error and a lost device are one clear message each, and the page goes
+//     on (after the loss, on a new device).
 // It saves build/test-artifacts/browser-trainer.png (`make screenshots` copies it to docs/).
 // Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
 import { execFileSync, spawn } from 'node:child_process';
@@ -184,6 +186,35 @@ try {
   check(res.failures === 0 && res.results.length >= 20, `?check=1: ${res.results.length} checks, ${res.failures} failures`);
   check(res.results.every((r) => r.pass && !r.nan && !r.error && r.rel_error < 1e-5), 'every kernel within 1e-5 of the CPU reference, no NaN');
   check(c.problems.length === 0, `no page errors: ${c.problems.join('; ')}`);
+
+  // 6. GPU failures during use: a WGSL compile error and a lost device are one clear message,
+  // and the page stays usable (after the loss, on a new device)
+  const e = await open(ctx, `${url}/?epochs=1&train_limit=1000`);
+  const statusIs = (st) => e.page.waitForFunction((s) => window.wgtrain.state.status.status === s, st, { timeout: 120000, polling: 200 });
+  await e.page.waitForFunction(() => window.wgtrain && window.wgtrain.state.limits, null, { timeout: 60000 });
+  const set = await e.page.evaluate(() => window.wgtrain.trainer.setKernel('fused_forward.wgsl', 'fn broken( {'));
+  check(set.ok, 'a kernel can be replaced from the page');
+  await e.page.click('#btn-train');
+  await statusIs('error');
+  const compileMsg = await e.page.textContent('#form-msg');
+  check(/^Training failed: fused_forward\.wgsl:1:\d+: error: /.test(compileMsg) && !compileMsg.includes('\n'), `a WGSL compile error: "${compileMsg}"`);
+  await e.page.evaluate(() => window.wgtrain.trainer.setKernel('fused_forward.wgsl', null));
+  await e.page.fill('#f-epochs', '3');
+  await e.page.click('#btn-train');
+  await e.page.waitForFunction(() => window.wgtrain.state.points.length > 0, null, { timeout: 120000, polling: 200 });
+  const worker = e.page.workers()[0];
+  await worker.evaluate(() => self.wgtrainBridge.devices.at(-1).destroy());
+  await statusIs('error');
+  await e.page.waitForFunction(() => /press Train to start again/.test(document.getElementById('form-msg').textContent), null, { timeout: 60000 });
+  const lostMsg = await e.page.textContent('#form-msg');
+  check(/^Training failed: .+ The WebGPU device was lost \(.+\); a new one is ready: press Train to start again\.$/.test(lostMsg),
+    `a lost device: "${lostMsg}"`);
+  await e.page.fill('#f-epochs', '1');
+  await e.page.click('#btn-train');
+  await statusIs('done');
+  check(true, 'after the loss, the next run trains on a new device');
+  check(e.problems.length === 0, `GPU failures: no page errors (${e.problems.join('; ')})`);
+  await e.page.close();
 
   // 4. what this browser cannot do: one clear line, no exception, the page still answers
   const bannerText = (p) => p.evaluate(() => (document.getElementById('banner').hidden ? '' : document.getElementById('banner-text').textContent));

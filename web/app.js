@@ -691,6 +691,7 @@
   const handlers = {
     conn: setConn, state: applyState, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch,
     weights: renderWeights, preview: renderPreviews, check: onCheck, fatal: (msg) => showBanner(cantTrainHere(msg)),
+    reopened: (d) => setMsg(`${$('form-msg').textContent} ${cap(d.message)}: press Train to start again.`, true),
   };
 
   // "the browser offers no WebGPU adapter" -> one sentence that says what to do instead

@@ -78,7 +78,9 @@ function wasiShim() {
 const host = {
   host_event(namePtr, json, len) {
     const name = cString(namePtr);
-    post({ type: 'event', name, data: text.decode(new Uint8Array(wasm.memory.buffer, json, len)) });
+    const data = text.decode(new Uint8Array(wasm.memory.buffer, json, len));
+    post({ type: 'event', name, data });
+    if (name === 'status') runFailed = /"status":"error"/.test(data);
     // the run's first event answers the train call (202), as POST /api/train does
     if (name === 'run' && pendingTrain !== null) {
       reply(pendingTrain, 202, { ok: true });
@@ -161,6 +163,7 @@ async function init(msg) {
   wasm = instance.exports;
   bridge.bind(wasm);
   wasm._initialize();
+  self.wgtrainBridge = bridge; // for the browser tests and the curious, as window.wgtrain on the page
   calls = {
     open: WebAssembly.promising(wasm.wg_open),
     train: WebAssembly.promising(wasm.wg_train),
@@ -202,9 +205,26 @@ async function train(msg) {
     } finally {
       wasm.free(p);
       inRun = false;
+      if (runFailed) await reopenIfLost();
       serveQueued();
     }
   });
+}
+
+// After the device is lost, a new adapter and device, so that the page stays usable: the next
+// Train starts on them (the data stays loaded).
+let runFailed = false;
+async function reopenIfLost() {
+  runFailed = false;
+  const device = bridge.devices.at(-1);
+  const lost = device && await Promise.race([device.lost, new Promise((r) => setTimeout(() => r(null), 500))]);
+  if (!lost) return;
+  wasm.wg_close();
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return post({ type: 'fatal', message: 'the WebGPU device was lost, and the browser offers no adapter any more' });
+  bridge.setAdapter(adapter);
+  if ((await calls.open()) !== 0) return post({ type: 'fatal', message: lastError() });
+  post({ type: 'event', name: 'reopened', data: JSON.stringify({ message: `the WebGPU device was lost (${lost.message || lost.reason}); a new one is ready` }) });
 }
 
 function onMessage(msg) {
@@ -221,6 +241,15 @@ function onMessage(msg) {
       const rc = wasm ? wasm.wg_control(CONTROL[msg.op] || 0) : -1;
       return rc === 0 ? reply(msg.id, 200, { ok: true }) : reply(msg.id, 409, { error: `nothing to ${msg.op}`, status: 409 });
     }
+    case 'kernel':
+      return enqueue(async () => {
+        const n = copyIn(utf8.encode(msg.name + '\0'));
+        const src = msg.source == null ? 0 : copyIn(utf8.encode(msg.source + '\0'));
+        const rc = wasm.wg_set_kernel(n, src);
+        wasm.free(n);
+        if (src) wasm.free(src);
+        reply(msg.id, rc === 0 ? 200 : 400, rc === 0 ? { ok: true } : { error: lastError(), status: 400 });
+      });
     case 'state':
       return reply(msg.id, 200, JSON.parse(cString(wasm.wg_state_json())));
     case 'check':

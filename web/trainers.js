@@ -9,7 +9,7 @@
  * ...) with {ok, status, data}, so every panel of app.js works with either. */
 'use strict';
 (() => {
-  const EVENTS = ['state', 'run', 'status', 'loss', 'epoch', 'weights', 'preview', 'check'];
+  const EVENTS = ['state', 'run', 'status', 'loss', 'epoch', 'weights', 'preview', 'check', 'reopened'];
 
   class ServerTrainer {
     constructor() {
@@ -186,6 +186,10 @@
     loadData(buffers) { return this.call('data', { files: buffers }, buffers); }
 
     check(seed = 1) { return this.call('check', { seed }); }
+
+    // The browser's --kernels-dir: replace one kernel's WGSL (null restores the embedded one),
+    // e.g. wgtrain.trainer.setKernel('fused_forward.wgsl', source) on the console.
+    setKernel(name, source) { return this.call('kernel', { name, source }); }
   }
 
   window.WgTrainers = { ServerTrainer, BrowserTrainer };

@@ -38,7 +38,8 @@ function errorType(e) {
 // adapter: the GPUAdapter the Worker already obtained (it checks for one before starting the
 // engine, so that "no adapter" is the page's own clear message). onError: uncaught failures
 // inside a callback.
-export function createBridge({ adapter, onError = (e) => console.error(e) }) {
+export function createBridge({ adapter: firstAdapter, onError = (e) => console.error(e) }) {
+  let adapter = firstAdapter; // requestDevice consumes an adapter: setAdapter() gives a new one
   let exports = null; // the wasm instance's exports, set by bind()
   let view = null;
   const utf8 = new TextEncoder();
@@ -126,6 +127,8 @@ export function createBridge({ adapter, onError = (e) => console.error(e) }) {
   function safely(fn) {
     try { fn(); } catch (e) { onError(e); }
   }
+  const devices = []; // every GPUDevice made, for the Worker's tests and the curious
+  const destroyedByEngine = new WeakSet(); // devices that C's wgpuDeviceDestroy ended
   const futures = new Map(); // id (BigInt) -> { settled, fire, mode, promise }
   let nextFuture = 1n;
   // Starts a future that settles with promise; deliver(result) calls the C callback.
@@ -257,9 +260,12 @@ export function createBridge({ adapter, onError = (e) => console.error(e) }) {
         // the callbacks take `WGPUDevice const *`: one cell in wasm memory holds the handle
         const cell = exports.malloc(4);
         setU32(cell, handle);
+        devices.push(device);
         if (lost && lost.fn) {
-          device.lost.then((l) => safely(() => withView(l.message, (msg) =>
-            callback(lost.fn)(cell, l.reason === 'destroyed' ? 2 : 1, msg, lost.u1, lost.u2))));
+          // "destroyed" tells C that its own wgpuDeviceDestroy ended the device; a device
+          // destroyed by anything else is, for the engine, lost (reason unknown)
+          device.lost.then((l) => safely(() => withView(l.message || 'the device was lost', (msg) =>
+            callback(lost.fn)(cell, l.reason === 'destroyed' && destroyedByEngine.has(device) ? 2 : 1, msg, lost.u1, lost.u2))));
         }
         if (uncaptured && uncaptured.fn) {
           device.addEventListener('uncapturederror', (ev) => safely(() => withView(ev.error.message, (msg) =>
@@ -366,7 +372,10 @@ export function createBridge({ adapter, onError = (e) => console.error(e) }) {
           callback(info.fn)(r.ok ? 1 : 3, r.ok ? errorType(err) : ERROR_TYPE.unknown, msg, info.u1, info.u2));
       });
     },
-    wgpuDeviceDestroy: (d) => get(d).destroy(),
+    wgpuDeviceDestroy(d) {
+      destroyedByEngine.add(get(d));
+      get(d).destroy();
+    },
     wgpuDeviceRelease: release,
 
     wgpuShaderModuleGetCompilationInfo(m, infoPtr) {
@@ -501,6 +510,8 @@ export function createBridge({ adapter, onError = (e) => console.error(e) }) {
 
   return {
     imports,
+    devices,
     bind(instanceExports) { exports = instanceExports; },
+    setAdapter(a) { adapter = a; },
   };
 }

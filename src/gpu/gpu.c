@@ -424,8 +424,7 @@ done:
     return GPU_OK;
 }
 
-void gpu_context_destroy(gpu_context *ctx) {
-    if (!ctx) return;
+void gpu_kernels_forget(gpu_context *ctx) {
     for (int i = 0; i < ctx->kernel_count; i++) {
         gpu_kernel *k = ctx->kernels[i];
         if (k->pipeline) wgpuComputePipelineRelease(k->pipeline);
@@ -433,6 +432,12 @@ void gpu_context_destroy(gpu_context *ctx) {
         if (k->layout) wgpuBindGroupLayoutRelease(k->layout);
         free(k);
     }
+    ctx->kernel_count = 0;
+}
+
+void gpu_context_destroy(gpu_context *ctx) {
+    if (!ctx) return;
+    gpu_kernels_forget(ctx);
     gpu_readback_release(&ctx->finish_rb);
     gpu_buffer_destroy(&ctx->finish_src);
     if (ctx->queue) wgpuQueueRelease(ctx->queue);
@@ -568,6 +573,7 @@ gpu_status gpu_buffer_write(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, 
 static void on_map(WGPUMapAsyncStatus status, WGPUStringView message, void *u1, void *u2) {
     gpu_readback *rb = u1;
     rb->state = status == WGPUMapAsyncStatus_Success ? 3 : -1;
+    if (status != WGPUMapAsyncStatus_Success) sv_copy(rb->message, sizeof rb->message, message);
 }
 
 gpu_status gpu_readback_init(gpu_context *ctx, gpu_readback *rb, uint64_t capacity) {
@@ -617,7 +623,7 @@ gpu_status gpu_readback_collect(gpu_readback *rb, void *dst) {
     if (rb->state != 3) {
         rb->state = 0;
         if (ctx->sticky != GPU_OK) return fail(ctx, ctx->sticky, "%s", ctx->sticky_error);
-        return fail(ctx, GPU_ERR_MAP, "mapping a readback buffer failed");
+        return fail(ctx, GPU_ERR_MAP, "mapping a readback buffer failed%s%s", rb->message[0] ? ": " : "", rb->message);
     }
     const void *p = wgpuBufferGetConstMappedRange(rb->staging, 0, rb->size);
     if (!p) {
@@ -660,10 +666,11 @@ gpu_status gpu_buffers_read(gpu_context *ctx, const gpu_read *reads, int count) 
     char what[96];
     snprintf(what, sizeof what, "reading buffer %s%s", reads[0].buffer->label, count > 1 ? " and others" : "");
     s = gpu_scope_pop(ctx, what);
-    gpu_readback rb = {staging.handle, staging.size, staging.size, {0}, 0, ctx};
+    gpu_readback rb = {.staging = staging.handle, .capacity = staging.size, .size = staging.size, .ctx = ctx};
     if (s == GPU_OK) s = gpu_readback_request(&rb);
     if (s == GPU_OK && rb.state == 2) s = gpu_wait(ctx, rb.future, "reading results back from the GPU");
-    if (s == GPU_OK && rb.state != 3) s = fail(ctx, GPU_ERR_MAP, "mapping a readback buffer failed");
+    if (s == GPU_OK && rb.state != 3)
+        s = fail(ctx, GPU_ERR_MAP, "mapping a readback buffer failed%s%s", rb.message[0] ? ": " : "", rb.message);
     if (s == GPU_OK) {
         const unsigned char *p = wgpuBufferGetConstMappedRange(staging.handle, 0, staging.size);
         if (!p) s = fail(ctx, GPU_ERR_MAP, "mapped range of a readback buffer is unavailable");

@@ -124,6 +124,7 @@ typedef struct gpu_readback {
     WGPUFuture future;
     int state; /* 0 idle, 1 copy encoded, 2 map requested, 3 mapped, -1 failed */
     gpu_context *ctx;
+    char message[160]; /* why the map failed, as the implementation said */
 } gpu_readback;
 
 gpu_status gpu_readback_init(gpu_context *ctx, gpu_readback *rb, uint64_t capacity);
@@ -161,6 +162,11 @@ typedef struct gpu_kernel {
     WGPUPipelineLayout pipeline_layout;
     WGPUComputePipeline pipeline;
 } gpu_kernel;
+
+/* Drops every cached pipeline, so the next gpu_kernel_get compiles again: for a host whose
+ * loader now returns other source. Kernels handed out before are freed: callers holding them
+ * (a trainer) must be destroyed first. */
+void gpu_kernels_forget(gpu_context *ctx);
 
 /* Parses the @group/@binding declarations of WGSL source. Only group 0 is supported.
  * Returns GPU_ERR_BINDING with a message naming the file and binding for anything else. */

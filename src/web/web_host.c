@@ -28,6 +28,7 @@
 #include "core/mlp.h"
 #include "core/selfcheck.h"
 #include "data/idx.h"
+#include "gpu/embedded.h"
 #include "gpu/gpu.h"
 #include "server/srv_api.h"
 #include "server/srv_events.h"
@@ -179,11 +180,58 @@ WEB_EXPORT(wg_error) const char *wg_error(void) { return W.error; }
 WEB_EXPORT(wg_result) const char *wg_result(void) { return W.result.data ? W.result.data : ""; }
 WEB_EXPORT(wg_result_len) size_t wg_result_len(void) { return W.result.len; }
 
+/* Kernel sources set from the page (wgtrain.trainer.setKernel(name, wgsl) on the console),
+ * the browser's --kernels-dir: they replace the embedded file of the same name. */
+#define WEB_MAX_OVERRIDES 16
+static struct {
+    char name[64];
+    char *source;
+} overrides[WEB_MAX_OVERRIDES];
+
+static const char *kernel_source(void *user, const char *name) {
+    (void)user;
+    for (int i = 0; i < WEB_MAX_OVERRIDES; i++)
+        if (overrides[i].source && !strcmp(overrides[i].name, name)) return overrides[i].source;
+    const embedded_file *f = embedded_find(kernels_files, name);
+    return f ? f->data : NULL;
+}
+
+/* Replaces (or, with source NULL, restores) one kernel's WGSL; the current model is dropped
+ * and every pipeline compiles again from the new source. 0 on success. */
+WEB_EXPORT(wg_set_kernel) int wg_set_kernel(const char *name, const char *source) {
+    if (W.in_run) return set_error("a run is in progress: stop it before changing a kernel"), -1;
+    if (!embedded_find(kernels_files, name)) return set_error("there is no kernel named %s", name), -1;
+    int slot = -1;
+    for (int i = 0; i < WEB_MAX_OVERRIDES; i++)
+        if ((overrides[i].source && !strcmp(overrides[i].name, name)) || (slot < 0 && !overrides[i].source)) slot = i;
+    if (slot < 0) return set_error("too many kernels replaced"), -1;
+    char *copy = source ? strdup(source) : NULL;
+    if (source && !copy) return set_error("out of memory"), -1;
+    free(overrides[slot].source);
+    snprintf(overrides[slot].name, sizeof overrides[slot].name, "%s", name);
+    overrides[slot].source = copy;
+    mlp_destroy(W.tr);
+    W.tr = NULL;
+    W.has_model = false;
+    if (W.gpu) gpu_kernels_forget(W.gpu);
+    return 0;
+}
+
+/* Closes the device (after it was lost, so that wg_open can start again on a new one). */
+WEB_EXPORT(wg_close) void wg_close(void) {
+    mlp_destroy(W.tr);
+    W.tr = NULL;
+    W.has_model = false;
+    gpu_context_destroy(W.gpu);
+    W.gpu = NULL;
+}
+
 /* Opens the browser's adapter and device (through the bridge). 0 on success. */
 WEB_EXPORT(wg_open) int wg_open(void) {
     if (W.gpu) return 0;
     gpu_context_desc d = {0};
     d.timeout_ms = 60000;
+    d.loader = kernel_source;
     char err[1024];
     if (gpu_context_create(&d, &W.gpu, err, sizeof err) != GPU_OK) {
         set_error("%s", err);

@@ -93,7 +93,7 @@ try {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--disable-quic', '--no-first-run'],
+      '--disable-sync', '--disable-quic', '--no-first-run', '--enable-unsafe-webgpu'],
     viewport: { width: 1440, height: 1000 },
   });
   const page = context.pages()[0] || await context.newPage();
@@ -202,6 +202,29 @@ try {
   fs.mkdirSync(path.dirname(SHOT), { recursive: true });
   await page.screenshot({ path: SHOT, fullPage: true });
   log(`screenshot: ${path.relative(root, SHOT)}`);
+
+  // the same site trains in the browser too: `wgtrain serve` serves the wasm engine (CSP allows
+  // it) and its own data set as the gzip IDX files the browser trainer fetches
+  check(await page.isEnabled('#opt-browser') && await page.isEnabled('#opt-server'), 'served by wgtrain serve: both trainers offered');
+  const bpage = await context.newPage();
+  bpage.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await bpage.goto(`${url}/?trainer=browser&epochs=1&train_limit=2000&autostart=1`);
+  await bpage.waitForFunction(() => window.wgtrain && ['done', 'error'].includes(window.wgtrain.state.status.status), null,
+    { timeout: 180000, polling: 500 });
+  const brun = await bpage.evaluate(() => ({ status: window.wgtrain.state.status, kind: window.wgtrain.trainer.kind,
+    train: window.wgtrain.state.run && window.wgtrain.state.run.train_count }));
+  check(brun.kind === 'browser' && brun.status.status === 'done' && brun.train === 2000,
+    `the served page trains in the browser on the server's data: ${JSON.stringify(brun.status.message)}`);
+  const jspi = await context.newPage();
+  await jspi.addInitScript(() => { delete WebAssembly.Suspending; });
+  await jspi.goto(`${url}/?trainer=browser`);
+  await jspi.waitForFunction(() => !document.getElementById('banner').hidden, null, { timeout: 30000 });
+  check(await jspi.isVisible('#banner-server'), 'without JSPI, the served page offers training on the server');
+  await jspi.click('#banner-server');
+  await jspi.waitForFunction(() => window.wgtrain.trainer.kind === 'server' && document.getElementById('conn').textContent === 'live',
+    null, { timeout: 30000 });
+  check(true, 'one click switches to the server\'s GPU');
+  check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
 
   await cleanup();
   clearTimeout(watchdog);

@@ -172,11 +172,11 @@ try {
     !/Loading/.test(document.getElementById('model-msg').textContent), null, { timeout: 120000 });
   const loaded = await page.textContent('#model-msg');
   check(loaded.includes(`test accuracy ${(100 * acc).toFixed(2)}%`), `the model loads back into the page: ${loaded}`);
+  await page.screenshot({ path: path.join(ART, 'browser-trainer.png'), fullPage: true });
   await page.setInputFiles('#file-input', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
   await page.waitForFunction(() => document.getElementById('model-msg').classList.contains('error'), null, { timeout: 60000 });
   check(/^broken\.safetensors: /.test(await page.textContent('#model-msg')), `a broken model file is one clear message: ${await page.textContent('#model-msg')}`);
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
-  await page.screenshot({ path: path.join(ART, 'browser-trainer.png'), fullPage: true });
   await page.close();
 
   // 3. the kernels against the CPU reference, inside the browser
@@ -192,13 +192,13 @@ try {
   const e = await open(ctx, `${url}/?epochs=1&train_limit=1000`);
   const statusIs = (st) => e.page.waitForFunction((s) => window.wgtrain.state.status.status === s, st, { timeout: 120000, polling: 200 });
   await e.page.waitForFunction(() => window.wgtrain && window.wgtrain.state.limits, null, { timeout: 60000 });
-  const set = await e.page.evaluate(() => window.wgtrain.trainer.setKernel('fused_forward.wgsl', 'fn broken( {'));
+  const set = await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense1_forward.wgsl', 'fn broken( {'));
   check(set.ok, 'a kernel can be replaced from the page');
   await e.page.click('#btn-train');
   await statusIs('error');
   const compileMsg = await e.page.textContent('#form-msg');
-  check(/^Training failed: fused_forward\.wgsl:1:\d+: error: /.test(compileMsg) && !compileMsg.includes('\n'), `a WGSL compile error: "${compileMsg}"`);
-  await e.page.evaluate(() => window.wgtrain.trainer.setKernel('fused_forward.wgsl', null));
+  check(/^Training failed: dense1_forward\.wgsl:1:\d+: error: /.test(compileMsg) && !compileMsg.includes('\n'), `a WGSL compile error: "${compileMsg}"`);
+  await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense1_forward.wgsl', null));
   await e.page.fill('#f-epochs', '3');
   await e.page.click('#btn-train');
   await e.page.waitForFunction(() => window.wgtrain.state.points.length > 0, null, { timeout: 120000, polling: 200 });

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define STEP_STRIDE 256   /* dynamic uniform offsets must be 256-byte aligned */
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
@@ -283,9 +284,15 @@ static void eval_set_destroy(eval_set *e) {
 }
 
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, mlp_kernels k) {
+    if (k != MLP_KERNELS_AUTO) return k;
     /* the fused kernels are the faster path on every adapter measured (bench/NOTES.md: the
-     * H100, and lavapipe at 6.2 s per epoch against 13.3 s) */
-    return k == MLP_KERNELS_AUTO ? MLP_KERNELS_FUSED : k;
+     * H100, and lavapipe at 6.2 s per epoch against 13.3 s) but SwiftShader, the browsers'
+     * software adapter, which pays dearly for their workgroup barriers: 12.5 s against 18.9 s
+     * for 5,000 images in headless Chromium (bench/RESULTS.md, "In the browser") */
+    const gpu_adapter_info *info = gpu_info(gpu);
+    bool swiftshader = false;
+    for (const char *p = info->name; *p && !swiftshader; p++) swiftshader = !strncasecmp(p, "swiftshader", 11);
+    return swiftshader ? MLP_KERNELS_REFERENCE : MLP_KERNELS_FUSED;
 }
 
 /* Every kernel this trainer's config needs, from the context's pipeline cache. */

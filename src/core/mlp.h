@@ -31,7 +31,7 @@ typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_sch
  * fused ones (src/kernels/fused_*.wgsl: three dependent dispatches per step). Both compute the
  * same function; tests hold them to the same trajectory. */
 typedef enum mlp_kernels {
-    MLP_KERNELS_AUTO,      /* wgtrain's choice: the fused kernels, fastest on every adapter measured */
+    MLP_KERNELS_AUTO,      /* wgtrain's choice: fused, but reference on SwiftShader (bench/RESULTS.md) */
     MLP_KERNELS_FUSED,
     MLP_KERNELS_REFERENCE,
 } mlp_kernels;

@@ -220,7 +220,12 @@ int cmd_train(int argc, char **argv) {
             given.seed = true;
         } else if (flag_is(a, "--lr")) {
             if (!(v = flag_value(argc, argv, &i, "--lr")) || !parse_float("--lr", v, &cfg.lr)) return EXIT_USAGE;
-            if (!(cfg.lr > 0)) return usage_error("--lr must be > 0 (got %s)", v);
+            if (!(cfg.lr > 0)) {
+                if (strtod(v, NULL) > 0) /* positive, but below float32's smallest value */
+                    return usage_error("--lr %s rounds to 0 in float32 (the smallest positive float32 is about 1.4e-45): "
+                                       "it must be > 0", v);
+                return usage_error("--lr must be > 0 (got %s)", v);
+            }
             given.lr = true;
         } else if (flag_is(a, "--momentum")) {
             if (!(v = flag_value(argc, argv, &i, "--momentum")) || !parse_float("--momentum", v, &cfg.momentum)) return EXIT_USAGE;
@@ -324,6 +329,12 @@ int cmd_train(int argc, char **argv) {
     if (!cli_load_mnist(data, MNIST_TRAIN, &train) || !cli_load_mnist(data, MNIST_TEST, &test)) {
         mnist_free(&train);
         EXIT_EARLY(1);
+    }
+    if (train.count == 0) {
+        char path[PATH_MAX + 64];
+        cli_mnist_images_path(data, MNIST_TRAIN, path, sizeof path);
+        mnist_free(&train), mnist_free(&test);
+        EXIT_EARLY(runtime_error("%s: holds 0 training images: there is nothing to train on", path));
     }
     if (train_limit && train_limit < train.count) train.count = train_limit;
     if (cfg.batch > train.count) {

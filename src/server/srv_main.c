@@ -99,6 +99,15 @@ int srv_run(const srv_options *o) {
         close(fd);
         return 1;
     }
+    if (train.count == 0) {
+        char path[4200];
+        cli_mnist_images_path(dir, MNIST_TRAIN, path, sizeof path);
+        runtime_error("serve: %s: holds 0 training images: there is nothing to train on", path);
+        mnist_free(&train);
+        mnist_free(&test);
+        close(fd);
+        return 1;
+    }
     if (o->train_limit && o->train_limit < train.count) train.count = o->train_limit;
 
     /* SIGINT/SIGTERM are taken by sigwait below: every thread made from here on blocks them */

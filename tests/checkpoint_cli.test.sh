@@ -291,7 +291,7 @@ expect_error 1 "photo.jpg: a JPEG image: only PNG and PGM are read" -- predict -
 expect_error 1 "cut.png: PNG does not decode" -- predict --model "$TMP/A.st" "$TMP/cut.png"
 expect_error 1 "short.pgm: PGM: truncated" -- predict --model "$TMP/A.st" "$TMP/short.pgm"
 expect_error 1 "blank.pgm: no digit found" -- predict --model "$TMP/A.st" "$TMP/blank.pgm"
-expect_error 1 "emptydir: not a regular file" -- predict --model "$TMP/A.st" "$TMP/emptydir"
+expect_error 1 "emptydir: is a folder, expected a file" -- predict --model "$TMP/A.st" "$TMP/emptydir"
 cp "$TMP/digit0.pgm" "$TMP/-dash.pgm"
 ( cd "$TMP" && "$WGTRAIN" predict --model A.st -- -dash.pgm ) 2>&1 | grep -q '^-dash.pgm: ' && ok "predict -- takes names that start with '-'" \
   || bad "predict -- -dash.pgm"

@@ -7,6 +7,7 @@
  * leftover temp (".NAME.tmp-PID-N" or ".tmp-epoch-N-PID-N") is ignored by every reader and
  * removed by the next save once its writer process is gone. */
 #include "checkpoint/ckpt.h"
+#include "util/file_read.h"
 #include "util/message.h"
 
 #include <dirent.h>
@@ -54,59 +55,13 @@ size_t ckpt_max_file_size(void) {
 }
 
 ckpt_status ckpt_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t errlen) {
-    *out = NULL;
-    *out_len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) return fail(CKPT_ERR_MISSING, err, errlen, "%s: no such file", path);
-        return fail(CKPT_ERR_IO, err, errlen, "%s: cannot open: %s", path, strerror(e));
+    switch (file_read_capped(path, ckpt_max_file_size(), " (the largest checkpoint)", out, out_len, err, errlen)) {
+    case FILE_READ_OK: return CKPT_OK;
+    case FILE_READ_MISSING: return CKPT_ERR_MISSING;
+    case FILE_READ_TOO_LARGE: return CKPT_ERR_TOO_LARGE;
+    case FILE_READ_NOMEM: return CKPT_ERR_NOMEM;
+    default: return CKPT_ERR_IO;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return fail(CKPT_ERR_IO, err, errlen, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return fail(CKPT_ERR_IO, err, errlen, "%s: %s, expected a .safetensors file", path,
-                    S_ISDIR(sb.st_mode) ? "is a folder" : "is not a regular file");
-    }
-    size_t max = ckpt_max_file_size();
-    if (sb.st_size < 0 || (unsigned long long)sb.st_size > max) {
-        close(fd);
-        return fail(CKPT_ERR_TOO_LARGE, err, errlen, "%s: file is %lld bytes, more than the largest checkpoint (%zu bytes)", path,
-                    (long long)sb.st_size, max);
-    }
-    size_t size = (size_t)sb.st_size;
-    uint8_t *buf = malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        return fail(CKPT_ERR_NOMEM, err, errlen, "%s: out of memory for %zu bytes", path, size);
-    }
-    size_t have = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + have, size + 1 - have);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            return fail(CKPT_ERR_IO, err, errlen, "%s: read error: %s", path, strerror(e));
-        }
-        if (r == 0) break;
-        have += (size_t)r;
-        if (have > size) {
-            free(buf);
-            close(fd);
-            return fail(CKPT_ERR_IO, err, errlen, "%s: file grew while being read", path);
-        }
-    }
-    close(fd);
-    *out = buf;
-    *out_len = have;
-    return CKPT_OK;
 }
 
 /* ---- paths ---- */

@@ -16,7 +16,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP
 CFLAGS  += -DWGPU_IMPORT="__attribute__((weak))"
 LDFLAGS += -Wl,-z,lazy
 LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
-           -lz -lpng -lmicrohttpd -lpthread -ldl -lm
+           -lz -lpng -lmicrohttpd -lnettle -lpthread -ldl -lm
 
 LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
              $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))

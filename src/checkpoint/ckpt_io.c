@@ -367,17 +367,30 @@ ckpt_status ckpt_dir_save(const char *dir, uint32_t epoch, const uint8_t *model,
 
 /* ---- loading ---- */
 
-static ckpt_status load_parsed(const char *path, uint8_t **bytes, ckpt_parsed *p, char *err, size_t errlen) {
+/* Reads, parses and checks the tensor data against the file's "sha256" digest. *unverified is
+ * set when the file has no digest (another tool's, or an older wgtrain's). */
+static ckpt_status load_parsed(const char *path, uint8_t **bytes, ckpt_parsed *p, bool *unverified, char *err,
+                               size_t errlen) {
     size_t len;
+    bool present = false;
     ckpt_status st = ckpt_read_file(path, bytes, &len, err, errlen);
     if (st) return st;
     st = ckpt_parse(*bytes, len, p, err, errlen);
+    if (!st) st = ckpt_verify_digest(*bytes, len, p, &present, err, errlen);
     if (st) {
         free(*bytes);
         *bytes = NULL;
         return prefix(st, path, err, errlen);
     }
+    *unverified = !present;
     return CKPT_OK;
+}
+
+/* The one-line notice for a file that loaded but carries no digest. */
+static void note_unverified(const char *path) {
+    char line[PATH_MAX + 128];
+    message_format(line, sizeof line, "wgtrain: note: %s has no sha256 digest; its tensor data cannot be verified", path);
+    fprintf(stderr, "%s\n", line);
 }
 
 ckpt_status ckpt_load_model(const char *path, ckpt_model *out, ckpt_parsed *parsed, char *resolved, size_t resolved_len,
@@ -402,12 +415,14 @@ ckpt_status ckpt_load_model(const char *path, ckpt_model *out, ckpt_parsed *pars
     ckpt_parsed *p = parsed ? parsed : malloc(sizeof *p);
     if (!p) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory");
     uint8_t *bytes = NULL;
-    st = load_parsed(file, &bytes, p, err, errlen);
+    bool unverified = false;
+    st = load_parsed(file, &bytes, p, &unverified, err, errlen);
     if (!st) st = prefix(ckpt_model_decode(p, out, err, errlen), file, err, errlen);
     if (!st && parsed)
         for (uint32_t i = 0; i < p->ntensors; i++) p->tensors[i].data = NULL; /* the buffer goes away */
     free(bytes);
     if (!parsed) free(p);
+    if (!st && unverified) note_unverified(file);
     return st;
 }
 
@@ -434,12 +449,13 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
     ckpt_parsed *p = malloc(sizeof *p);
     if (!p) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory");
     uint8_t *bytes = NULL;
-    st = load_parsed(sfile, &bytes, p, err, errlen);
+    bool state_unverified = false, model_unverified = false;
+    st = load_parsed(sfile, &bytes, p, &state_unverified, err, errlen);
     if (!st) st = prefix(ckpt_state_decode(p, state, err, errlen), sfile, err, errlen);
     free(bytes);
     bytes = NULL;
     if (!st) {
-        st = load_parsed(mfile, &bytes, p, err, errlen);
+        st = load_parsed(mfile, &bytes, p, &model_unverified, err, errlen);
         if (!st) st = prefix(ckpt_model_decode(p, model, err, errlen), mfile, err, errlen);
     }
     free(bytes);
@@ -463,6 +479,9 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
     if (st) {
         ckpt_model_free(model);
         ckpt_state_free(state);
+    } else {
+        if (model_unverified) note_unverified(mfile);
+        if (state_unverified) note_unverified(sfile);
     }
     return st;
 }

@@ -82,4 +82,19 @@ PY
 expect_error 1 "cannot resume: .*epoch-000001/training_state.safetensors: tensor data does not match the file's sha256 digest" -- \
   train --resume "$TMP/ck" --data "$TMP/small"
 
+# ---- 5. a file-size limit: one line that names it, never a signal ----------------------------
+# Under ulimit -f 5000 lavapipe cannot size its memory files: that was SIGBUS (rc 135) in train
+# and SIGXFSZ (rc 153) in eval. On a real GPU the run may succeed instead, which is fine too.
+printf '#!/usr/bin/env bash\nulimit -f "$1"; shift; exec "$@"\n' > "$TMP/limit.sh"; chmod +x "$TMP/limit.sh"
+limited() { local f=$1; shift; WGTRAIN_WRAP="$TMP/limit.sh $f" "$@"; }
+if "$WGTRAIN" devices 2>/dev/null | grep -qi 'llvmpipe\|lavapipe'; then
+  limited 5000 expect_error 1 "file-size limit of 5120000 bytes \(ulimit -f 5000\)" -- train --data "$TMP/small" --epochs 1
+  limited 5000 expect_error 1 "file-size limit of 5120000 bytes \(ulimit -f 5000\)" -- eval --model "$TMP/m.st" --data "$TMP/small"
+fi
+# a limit below the files the run will write is said before training, not after it
+limited 100 expect_error 1 "--save .*big.st: the file-size limit \(ulimit -f 100, 102400 bytes\) is smaller than the [0-9]+-byte model file" -- \
+  train --data "$TMP/small" --epochs 1 --save "$TMP/big.st"
+limited 100 expect_error 1 "--checkpoint-dir .*ck2: the file-size limit \(ulimit -f 100" -- \
+  train --data "$TMP/small" --epochs 1 --checkpoint-dir "$TMP/ck2"
+
 finish

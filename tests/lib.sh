@@ -15,7 +15,7 @@ bad()  { checks=$((checks+1)); failures=$((failures+1)); echo "FAIL $*"; }
 expect_error() {
   local code=$1 pattern=$2; shift 3
   local out err rc
-  out=$(${WGTRAIN_TIMEOUT_WRAP:-} "$WGTRAIN" "$@" 2>"$TMP/stderr" </dev/null); rc=$?
+  out=$(${WGTRAIN_WRAP:-} "$WGTRAIN" "$@" 2>"$TMP/stderr" </dev/null); rc=$?
   err=$(cat "$TMP/stderr")
   local lines; lines=$(printf '%s' "$err" | grep -c '')
   if [ "$rc" -ne "$code" ]; then bad "$* -> exit $rc, want $code (stderr: $err)"; return; fi
@@ -24,13 +24,14 @@ expect_error() {
   ok "$* -> exit $code: $err"
 }
 
+# WGTRAIN_WRAP, when set, is a command (split on spaces) that expect_error runs wgtrain under.
 # expect_error_within SECONDS CODE PATTERN -- ARGS...: as expect_error, and wgtrain must end
 # within SECONDS (it is killed at 10x that, so that a hang fails the test instead of stalling it).
 expect_error_within() {
   local limit=$1; shift
   local t0 t1 ms before=$failures
   t0=$(date +%s%N)
-  WGTRAIN_TIMEOUT_WRAP="timeout -s KILL $((limit * 10))" expect_error "$@"
+  WGTRAIN_WRAP="timeout -s KILL $((limit * 10))" expect_error "$@"
   t1=$(date +%s%N); ms=$(( (t1 - t0) / 1000000 ))
   [ "$failures" -ne "$before" ] && return
   if [ "$ms" -gt $((limit * 1000)) ]; then bad "${*:4} took ${ms} ms, more than ${limit} s"; else ok "${*:4} ended in ${ms} ms"; fi

@@ -46,7 +46,7 @@ static bool is_nospace(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG;
 static ckpt_status io_status(int e) { return is_nospace(e) ? CKPT_ERR_NOSPACE : CKPT_ERR_IO; }
 
 static const char *nospace_text(int e) {
-    return e == EFBIG ? "file size limit reached" : e == EDQUOT ? "disk quota exceeded" : "no space left on device";
+    return e == EFBIG ? "file size limit reached (ulimit -f)" : e == EDQUOT ? "disk quota exceeded" : "no space left on device";
 }
 
 size_t ckpt_max_file_size(void) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,7 +323,18 @@ int cmd_train(int argc, char **argv) {
                                      "another folder",
                                      ckpt_dir, latest, ckpt_dir));
     }
-    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is then a clear EFBIG error, not a kill */
+    /* SIGXFSZ is ignored (main.c), so a write past a file-size limit is an EFBIG error. Better
+     * still, a limit smaller than the files this run will write is said now, not after training. */
+    if (save_path || ckpt_dir) {
+        struct rlimit rl;
+        size_t need = 8 + 4096 + mlp_param_count(cfg.hidden) * sizeof(float); /* header + weights */
+        if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+            EXIT_EARLY(runtime_error("%s %s: the file-size limit (ulimit -f %llu, %llu bytes) is smaller than the %zu-byte "
+                                     "%s this run writes: raise it, e.g. 'ulimit -f unlimited'",
+                                     save_path ? "--save" : "--checkpoint-dir", save_path ? save_path : ckpt_dir,
+                                     (unsigned long long)(rl.rlim_cur / 1024), (unsigned long long)rl.rlim_cur, need,
+                                     save_path ? "model file" : "checkpoint file"));
+    }
 
     if (!data) data = cli_default_data_dir();
     mnist_set train = {0}, test = {0};

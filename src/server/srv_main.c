@@ -154,7 +154,7 @@ int srv_run(const srv_options *o) {
     struct MHD_Daemon *d = gpu_ok ? srv_http_start(&s, fd, ipv6, o) : NULL;
     if (gpu_ok && !d) runtime_error("serve: libmicrohttpd could not start on %s port %u", o->host, port);
     if (d) {
-        fd = -1; /* the daemon owns and closes it */
+        fd = -1; /* the gate (srv_gate.h) owns and closes it */
         char auth[300];
         srv_host_authority(&s.host, auth, sizeof auth);
         printf("listening on http://%s\n", auth);

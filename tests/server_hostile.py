@@ -261,7 +261,8 @@ check(code == 200, f"the server still answers after the flood ({code} in {dt:.2f
 flood_lines = [l for l in err if b"503" in l or b"refused" in l or b"limit" in l]
 check(len(flood_lines) <= 2, f"the flood wrote {len(flood_lines)} stderr lines, not one per connection: "
       f"{b''.join(flood_lines)[:300]!r}")
-check(stop_server(proc) == 0, "the server exits cleanly after the flood")
+rc = stop_server(proc)
+check(rc == 0, f"the server exits cleanly after the flood (exit {rc}): {b''.join(err[-3:])[-300:]!r}")
 
 # ---- 2. over the cap, with every slot being served: 503 with Retry-After ------------------
 proc, P, err = start_server("--max-connections", "8")
@@ -286,7 +287,8 @@ while time.monotonic() - t0 < 5:
         break
     time.sleep(0.1)
 check(code == 200, f"once the streams close, GET answers again ({time.monotonic() - t0:.2f} s)")
-check(stop_server(proc) == 0, "the second server exits cleanly")
+rc = stop_server(proc)
+check(rc == 0, f"the second server exits cleanly (exit {rc})")
 
 print(f"{checks} checks, {failures} failed")
 sys.exit(1 if failures or not checks else 0)

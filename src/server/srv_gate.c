@@ -291,12 +291,14 @@ static void drop(srv_gate *g, waiting *w) {
     forget(g, w);
 }
 
-/* The connection that has waited longest, of one address (ip) or of any. */
-static waiting *oldest(srv_gate *g, const ip_key *ip) {
+/* The connection that has waited longest, of one address (ip) or of any, if it has waited at
+ * least SRV_GATE_GRACE_S: a connection accepted a moment ago has had no time to send its headers
+ * yet, and must not be pushed out by a burst of newcomers behind it. */
+static waiting *oldest(srv_gate *g, const ip_key *ip, double now) {
     waiting *best = NULL;
     for (size_t i = 0; i < g->nwait; i++)
         if ((!ip || key_eq(&g->wait[i]->ip, ip)) && (!best || g->wait[i]->since < best->since)) best = g->wait[i];
-    return best;
+    return best && now - best->since >= SRV_GATE_GRACE_S ? best : NULL;
 }
 
 static void admit(srv_gate *g, int fd, const struct sockaddr_storage *ss, socklen_t sl) {
@@ -309,17 +311,17 @@ static void admit(srv_gate *g, int fd, const struct sockaddr_storage *ss, sockle
     bool ip_full = wait_ip + served_ip >= g->per_ip, all_full = g->nwait + served_all >= g->limit;
     if (ip_full || all_full) {
         /* the oldest connection still without complete headers yields its place */
-        waiting *v = oldest(g, ip_full ? &ip : NULL);
+        waiting *v = oldest(g, ip_full ? &ip : NULL, now_s());
         if (v) {
             log_refusal(g, "connection limit reached; the oldest connections still sending their headers make room");
             refuse(g, v, 503, "the server is busy and this request was the slowest to arrive: try again");
-        } else if (g->nwait >= g->reserve) {
-            log_refusal(g, "connection limit reached and every connection is being served");
+        } else if (g->nwait >= g->limit + g->reserve) {
+            log_refusal(g, "connection limit reached, and the gate's reserve is full too");
             reply_and_close(fd, 503, "too many connections: try again in a moment");
             return;
         }
-        /* else: every counted connection is being served; this one waits in the reserve and gets
-         * 503 when its headers arrive, unless a place has come free by then */
+        /* else it waits in the reserve: when its headers arrive it is served if libmicrohttpd
+         * has a place for it then, and gets 503 otherwise */
     }
     waiting *w = calloc(1, sizeof *w);
     if (w && g->nwait == g->cap_wait) {
@@ -395,31 +397,37 @@ static void *gate_main(void *arg) {
     for (;;) {
         int n = epoll_wait(g->ep, evs, 64, 250);
         if (n < 0 && errno != EINTR) break;
-        bool stop = false;
+        bool stop = false, incoming = false;
         for (int k = 0; k < n; k++) {
             if (evs[k].data.ptr == &g->listen_fd) {
-                for (;;) {
-                    struct sockaddr_storage ss;
-                    socklen_t sl = sizeof ss;
-                    int fd = accept4(g->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (fd < 0) {
-                        if (errno == EINTR || errno == ECONNABORTED) continue;
-                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                            log_refusal(g, "out of file descriptors");
-                            struct timespec ts = {0, 50 * 1000000L};
-                            nanosleep(&ts, NULL); /* the backlog waits; no busy loop */
-                        }
-                        break;
-                    }
-                    admit(g, fd, &ss, sl);
-                }
+                incoming = true;
             } else if (evs[k].data.ptr == &g->wake_fd) {
                 stop = true;
             } else {
+                /* frees at most its own entry, which no other event of this batch names */
                 examine(g, evs[k].data.ptr, (evs[k].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
             }
         }
         if (stop) break;
+        /* accepting may push waiting connections out (and free them): only after the batch's
+         * events, which point at them, have been handled */
+        if (incoming) {
+            for (;;) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                int fd = accept4(g->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                    if (errno == EINTR || errno == ECONNABORTED) continue;
+                    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        log_refusal(g, "out of file descriptors");
+                        struct timespec ts = {0, 50 * 1000000L};
+                        nanosleep(&ts, NULL); /* the backlog waits; no busy loop */
+                    }
+                    break;
+                }
+                admit(g, fd, &ss, sl);
+            }
+        }
         double t = now_s();
         for (size_t i = 0; i < g->nwait;) {
             waiting *w = g->wait[i];
@@ -443,7 +451,7 @@ srv_gate *srv_gate_new(int listen_fd, uint32_t connection_limit, uint32_t per_ip
     g->listen_fd = listen_fd;
     g->limit = connection_limit;
     g->per_ip = per_ip_limit < connection_limit ? per_ip_limit : connection_limit;
-    g->reserve = connection_limit / 4 > 16 ? connection_limit / 4 : 16;
+    g->reserve = connection_limit / 2 > 16 ? connection_limit / 2 : 16;
     g->deadline = header_deadline_s;
     g->ep = epoll_create1(EPOLL_CLOEXEC);
     g->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

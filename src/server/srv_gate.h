@@ -24,10 +24,13 @@
  *   - caps, per client address (per_ip_limit) and in all (connection_limit), count the
  *     connections waiting here plus those libmicrohttpd serves (MHD_OPTION_NOTIFY_CONNECTION).
  *     A new connection over a cap takes the place of the oldest connection still waiting for
- *     its headers (that one gets 503): connections that have sent nothing useful yield to
- *     newcomers, so a legitimate request always gets in and is answered in milliseconds. Only
- *     when every counted connection is being served does a newcomer get 503 with Retry-After
- *     (when its headers arrive, or at once when even the gate's reserve is full);
+ *     its headers, if that one has waited SRV_GATE_GRACE_S (it gets 503): connections that have
+ *     sent nothing useful yield to newcomers. Otherwise the newcomer waits in a reserve (half
+ *     the connection limit again) and is served when its headers arrive if libmicrohttpd has a
+ *     place then. So a legitimate request, whose headers come in milliseconds, gets in and is
+ *     answered even from the address of a flood. Only when every counted connection is being
+ *     served does it get 503 with Retry-After (when its headers arrive, or at once when even
+ *     the reserve is full);
  *   - a flood of refusals writes one stderr line per minute, not one per connection. */
 #ifndef WGTRAIN_SRV_GATE_H
 #define WGTRAIN_SRV_GATE_H
@@ -40,6 +43,7 @@
 #define SRV_HEADER_DEADLINE_S 5.0  /* seconds from accept to complete request headers */
 #define SRV_GATE_MAX_HEADER 16384  /* bytes of request line + headers accepted */
 #define SRV_RETRY_AFTER_S 2        /* Retry-After of a 503 */
+#define SRV_GATE_GRACE_S 1.0       /* a waiting connection younger than this is never pushed out */
 
 typedef struct srv_gate srv_gate;
 

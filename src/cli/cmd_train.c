@@ -4,7 +4,6 @@
  * stopped (same seed, same adapter). */
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP
 CFLAGS  += -DWGPU_IMPORT="__attribute__((weak))"
 LDFLAGS += -Wl,-z,lazy
 LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
-           -lz -lpng -lmicrohttpd -lpthread -ldl -lm
+           -lz -lpng -lmicrohttpd -lnettle -lpthread -ldl -lm
 
 LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
              $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
@@ -84,7 +84,7 @@ WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
 WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c \
                src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/server/srv_util.c \
-               src/server/srv_api.c src/server/srv_events.c src/web/web_host.c
+               src/server/srv_api.c src/server/srv_events.c src/web/web_host.c src/web/web_sha256.c
 WASM_OBJ    := $(patsubst %.c,build/wasm/%.o,$(WASM_SRC)) build/wasm/gen/kernels_embedded.o
 WASM_LDFLAGS := -mexec-model=reactor -Wl,--allow-undefined-file=build/wasm/imports.txt \
                -Wl,--export=malloc -Wl,--export=free -Wl,--export-table -Wl,--growable-table \

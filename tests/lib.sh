@@ -15,13 +15,26 @@ bad()  { checks=$((checks+1)); failures=$((failures+1)); echo "FAIL $*"; }
 expect_error() {
   local code=$1 pattern=$2; shift 3
   local out err rc
-  out=$("$WGTRAIN" "$@" 2>"$TMP/stderr" </dev/null); rc=$?
+  out=$(${WGTRAIN_WRAP:-} "$WGTRAIN" "$@" 2>"$TMP/stderr" </dev/null); rc=$?
   err=$(cat "$TMP/stderr")
   local lines; lines=$(printf '%s' "$err" | grep -c '')
   if [ "$rc" -ne "$code" ]; then bad "$* -> exit $rc, want $code (stderr: $err)"; return; fi
   if [ "$lines" -ne 1 ]; then bad "$* -> $lines stderr lines, want 1: $err"; return; fi
   if ! printf '%s' "$err" | grep -Eq "^wgtrain: .*($pattern)"; then bad "$* -> '$err' does not match /$pattern/"; return; fi
   ok "$* -> exit $code: $err"
+}
+
+# WGTRAIN_WRAP, when set, is a command (split on spaces) that expect_error runs wgtrain under.
+# expect_error_within SECONDS CODE PATTERN -- ARGS...: as expect_error, and wgtrain must end
+# within SECONDS (it is killed at 10x that, so that a hang fails the test instead of stalling it).
+expect_error_within() {
+  local limit=$1; shift
+  local t0 t1 ms before=$failures
+  t0=$(date +%s%N)
+  WGTRAIN_WRAP="timeout -s KILL $((limit * 10))" expect_error "$@"
+  t1=$(date +%s%N); ms=$(( (t1 - t0) / 1000000 ))
+  [ "$failures" -ne "$before" ] && return
+  if [ "$ms" -gt $((limit * 1000)) ]; then bad "${*:4} took ${ms} ms, more than ${limit} s"; else ok "${*:4} ended in ${ms} ms"; fi
 }
 
 # Header bytes of an IDX file: magic rank, then big-endian dims.

@@ -612,6 +612,67 @@ static void test_state_validation(void) {
     free(p), free(vel);
 }
 
+/* The "sha256" digest: the hash itself (FIPS 180-2 vectors), what the writer records, and what
+ * a load does with a file whose tensor data changed, whose digest is malformed, or that has none. */
+static void test_digest(void) {
+    static const struct {
+        const char *in, *hex;
+    } vec[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    for (size_t v = 0; v < sizeof vec / sizeof *vec; v++) {
+        uint8_t d[32];
+        char hex[65];
+        ckpt_sha256(vec[v].in, strlen(vec[v].in), d);
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        CHECK(!strcmp(hex, vec[v].hex), "sha256('%s') = %s, want %s", vec[v].in, hex, vec[v].hex);
+    }
+
+    uint32_t h = 16;
+    size_t n = mlp_param_count(h);
+    float *params = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) params[i] = (float)i * 0.001f - 0.5f;
+    ckpt_model_info info = {mlp_config_default(), 2, 1000, 10000, 0.5};
+    info.cfg.hidden = h;
+    ckpt_kv meta[CKPT_MAX_META];
+    size_t nmeta = ckpt_model_metadata(&info, meta);
+    uint8_t *bytes;
+    size_t len;
+    char err[1024];
+    CHECK(ckpt_model_encode(h, params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
+    ckpt_parsed *p = malloc(sizeof *p);
+    CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "parse: %s", err);
+    const char *rec = ckpt_meta_get(p, CKPT_DIGEST_KEY);
+    uint8_t d[32];
+    char hex[65] = "";
+    ckpt_sha256(bytes + 8 + p->header_len, len - 8 - (size_t)p->header_len, d);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    CHECK(rec && !strcmp(rec, hex), "the writer records the sha256 of the data section (%s, want %s)", rec ? rec : "none", hex);
+    bool present = false;
+    CHECK(ckpt_verify_digest(bytes, len, p, &present, err, sizeof err) == CKPT_OK && present, "intact file verifies: %s", err);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/digest.safetensors", g_root);
+    /* one exponent bit of one weight: still a finite number, so only the digest can tell */
+    bytes[len - 4 * 100 + 3] ^= 0x10;
+    CHECK(ckpt_write_atomic(path, bytes, len, err, sizeof err) == CKPT_OK, "write: %s", err);
+    ckpt_model m;
+    ckpt_status st = ckpt_load_model(path, &m, NULL, NULL, 0, err, sizeof err);
+    CHECK(st == CKPT_ERR_DIGEST && strstr(err, path) && strstr(err, "does not match the file's sha256 digest"),
+          "a flipped bit is refused, naming the file: %s %s", ckpt_status_name(st), err);
+    bytes[len - 4 * 100 + 3] ^= 0x10;
+    /* re-encoding a file that has a digest replaces it in place (no second key) */
+    uint8_t *again;
+    size_t again_len;
+    CHECK(ckpt_model_encode(h, params, p->meta, p->nmeta, &again, &again_len, err, sizeof err) == CKPT_OK, "re-encode: %s", err);
+    CHECK(again_len == len && !memcmp(again, bytes, len), "re-encoding with the recorded digest gives the same bytes");
+    free(again);
+    free(bytes), free(p), free(params);
+}
+
 /* The writer escapes what it is given, and its output always re-parses. */
 static void test_writer_escaping(void) {
     ckpt_kv kv[3];
@@ -879,6 +940,7 @@ int main(void) {
     test_malformed();
     test_state_validation();
     test_writer_escaping();
+    test_digest();
     test_file_errors();
     test_kill_during_save();
     test_full_disk();

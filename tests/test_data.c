@@ -309,7 +309,14 @@ static void test_missing(void) {
     path_join(sub, sizeof sub, d, TRAIN_IMAGES);
     CHECK(mkdir(sub, 0700) == 0, "mkdir %s", sub);
     expect_load("directory in place of file", d, MNIST_TRAIN, IDX_ERR_IO, TRAIN_IMAGES,
-                "directory", NULL);
+                "is a folder, expected a file", NULL);
+
+    /* a FIFO where a file should be: refused at once (an open() without O_NONBLOCK would wait
+     * for a writer forever; a hang here fails the test run's time limit) */
+    d = case_dir("fifo_not_file");
+    path_join(sub, sizeof sub, d, TRAIN_IMAGES);
+    CHECK(mkfifo(sub, 0600) == 0, "mkfifo %s", sub);
+    expect_load("FIFO in place of file", d, MNIST_TRAIN, IDX_ERR_IO, TRAIN_IMAGES, "is a FIFO, expected a file", NULL);
 
     /* an unreadable file (root reads anything, so only as another user) */
     if (geteuid() != 0) {

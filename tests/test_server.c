@@ -10,6 +10,7 @@
 
 #include "core/mlp.h"
 #include "server/srv_api.h"
+#include "server/srv_gate.h"
 #include "server/srv_hub.h"
 #include "server/srv_util.h"
 
@@ -300,7 +301,48 @@ static void test_hub(void) {
     srv_msg_unref(e);
 }
 
+/* The gate's header check (srv_gate.c): what it answers itself, before libmicrohttpd could. */
+static void test_gate_headers(void) {
+    static const struct {
+        const char *req;
+        int want;
+        const char *why;
+    } cases[] = {
+        {"GET /api/state HTTP/1.1\r\nHost: a:1\r\n\r\n", 0, ""},
+        {"GET / HTTP/1.0\r\n\r\n", 0, ""}, /* HTTP/1.0 needs no Host (the Host rules then say 403) */
+        {"GET / HTTP/1.1\nHost: a\n\n", 0, ""},
+        {"POST /api/stop HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n", 0, ""},
+        {"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, "2 Host headers"},
+        {"GET / HTTP/1.1\r\n\r\n", 400, "must have a Host header"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400, "malformed Content-Length"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400, "malformed Content-Length"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400, "malformed Content-Length"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 413, "larger"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", 400, "2 Content-Length"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "both"},
+        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "malformed request line"},
+        {"GET / x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "malformed request line"},
+        {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HTTP/1.0 and HTTP/1.1"},
+        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, "header name"},
+        {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400, "folding"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nX\r\n\r\n", 400, "without ':'"},
+        {"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400, "control character"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *r = cases[i].req;
+        size_t len = strlen(r), end = srv_gate_header_end(r, len);
+        char why[200] = "";
+        CHECK(end == len, "header end of case %zu: %zu of %zu", i, end, len);
+        int got = srv_gate_check_headers(r, end, why, sizeof why);
+        CHECK(got == cases[i].want && strstr(why, cases[i].why), "case %zu: %d '%s', want %d '%s'", i, got, why, cases[i].want,
+              cases[i].why);
+    }
+    CHECK(srv_gate_header_end("GET / HTTP/1.1\r\nHost: a\r\n", 25) == 0, "incomplete headers");
+    CHECK(srv_gate_header_end("GET / HTTP/1.1\r\n\r\nbody", 22) == 18, "the header block ends before the body");
+}
+
 int main(void) {
+    test_gate_headers();
     test_json();
     test_train_params();
     test_predict_params();

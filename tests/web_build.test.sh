@@ -23,8 +23,9 @@ else bad "allow-list and webgpu.h differ: $(diff <(echo "$declared") <(echo "$li
 if [ "$declared" = "$bridged" ]; then ok "the bridge implements exactly webgpu.h's subset"
 else bad "bridge and webgpu.h differ: $(diff <(echo "$declared") <(echo "$bridged") | tr '\n' ' ')"; fi
 for h in $(grep -v '^#' "$LIST" | grep '^host_'); do
-  if grep -Eq "^  $h[(:]" web/engine_worker.js && grep -q "WEB_IMPORT($h)" src/web/web_host.c; then ok "$h is declared by the host and provided by the Worker"
-  else bad "$h: not both declared in src/web/web_host.c and provided in web/engine_worker.js"; fi
+  if grep -Eq "^  (async )?$h[(:]" web/engine_worker.js && grep -Eq "WEB_IMPORT\($h\)|import_name\(\"$h\"\)" src/web/*.c; then
+    ok "$h is declared by the host and provided by the Worker"
+  else bad "$h: not both declared in src/web/ and provided in web/engine_worker.js"; fi
 done
 
 # layouts come from the compiler, and differ from x86-64 where the issue says they do

@@ -88,6 +88,11 @@ const host = {
     }
   },
   host_now: () => performance.now(),
+  // SHA-256 of saved and loaded models (ckpt_sha256), by WebCrypto: suspending, its answer is a Promise
+  async host_sha256(data, len, out) {
+    const digest = await crypto.subtle.digest('SHA-256', new Uint8Array(wasm.memory.buffer, data, len).slice());
+    new Uint8Array(wasm.memory.buffer, out, 32).set(new Uint8Array(digest));
+  },
   // Gives the event loop a turn (a macrotask, so that messages are delivered); with block set,
   // waits for the next message. Returns how many requests wait.
   host_poll(block) {
@@ -158,6 +163,7 @@ async function init(msg) {
   const env = { ...bridge.imports, ...host };
   env.wgpuInstanceWaitAny = new WebAssembly.Suspending(bridge.imports.wgpuInstanceWaitAny);
   env.host_poll = new WebAssembly.Suspending(host.host_poll);
+  env.host_sha256 = new WebAssembly.Suspending(host.host_sha256);
   const module = await WebAssembly.compileStreaming(fetch(msg.wasm || 'wgtrain.wasm'));
   const instance = await WebAssembly.instantiate(module, { env, wasi_snapshot_preview1: wasiShim() });
   wasm = instance.exports;

@@ -67,6 +67,7 @@ typedef enum ckpt_status {
     CKPT_ERR_VALUE,       /* a NaN or infinite value */
     CKPT_ERR_METADATA,    /* training-state metadata missing, malformed or inconsistent */
     CKPT_ERR_MISMATCH,    /* model and training state are not from the same checkpoint */
+    CKPT_ERR_DIGEST,      /* the tensor data does not match the "sha256" metadata, or that is malformed */
 } ckpt_status;
 
 const char *ckpt_status_name(ckpt_status s);
@@ -101,8 +102,25 @@ ckpt_status ckpt_json_validate(const uint8_t *s, size_t len, char *err, size_t e
 const char *ckpt_meta_get(const ckpt_parsed *p, const char *key);
 const ckpt_tensor *ckpt_find_tensor(const ckpt_parsed *p, const char *name);
 
-/* Serialises tensors (F32, data in host floats) and string metadata into a malloc'd file. The
- * header is padded with spaces so that the data section starts 8-byte aligned. */
+/* Integrity: every file wgtrain writes records the SHA-256 of its whole data section (the bytes
+ * after the header, exactly) as 64 lowercase hex digits in the metadata key "sha256". Metadata
+ * is free-form in safetensors, so PyTorch and other readers load the file as before. */
+#define CKPT_DIGEST_KEY "sha256"
+/* SHA-256 of len bytes. Not implemented here, so that this parser stays memory-only and builds
+ * anywhere: the native build links src/checkpoint/sha256_nettle.c (GNU Nettle); a browser build
+ * provides its own. */
+void ckpt_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Checks the "sha256" metadata of a parsed file (bytes, len: the whole file given to ckpt_parse)
+ * against its data section. No such key: CKPT_OK with *present false (a file from another tool,
+ * or from an older wgtrain, which the caller may load with a notice). A malformed value or a
+ * mismatch: CKPT_ERR_DIGEST. */
+ckpt_status ckpt_verify_digest(const uint8_t *bytes, size_t len, const ckpt_parsed *p, bool *present, char *err,
+                               size_t errlen);
+
+/* Serialises tensors (F32, data in host floats) and string metadata into a malloc'd file, with
+ * the "sha256" digest of the data section added to the metadata (a "sha256" entry among meta
+ * is replaced by the fresh digest, in place). The header is padded with spaces so that the data
+ * section starts 8-byte aligned. */
 typedef struct ckpt_out_tensor {
     const char *name;
     uint32_t rank;

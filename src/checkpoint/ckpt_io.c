@@ -7,6 +7,7 @@
  * leftover temp (".NAME.tmp-PID-N" or ".tmp-epoch-N-PID-N") is ignored by every reader and
  * removed by the next save once its writer process is gone. */
 #include "checkpoint/ckpt.h"
+#include "util/file_read.h"
 #include "util/message.h"
 
 #include <dirent.h>
@@ -45,7 +46,7 @@ static bool is_nospace(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG;
 static ckpt_status io_status(int e) { return is_nospace(e) ? CKPT_ERR_NOSPACE : CKPT_ERR_IO; }
 
 static const char *nospace_text(int e) {
-    return e == EFBIG ? "file size limit reached" : e == EDQUOT ? "disk quota exceeded" : "no space left on device";
+    return e == EFBIG ? "file size limit reached (ulimit -f)" : e == EDQUOT ? "disk quota exceeded" : "no space left on device";
 }
 
 size_t ckpt_max_file_size(void) {
@@ -54,59 +55,13 @@ size_t ckpt_max_file_size(void) {
 }
 
 ckpt_status ckpt_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t errlen) {
-    *out = NULL;
-    *out_len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) return fail(CKPT_ERR_MISSING, err, errlen, "%s: no such file", path);
-        return fail(CKPT_ERR_IO, err, errlen, "%s: cannot open: %s", path, strerror(e));
+    switch (file_read_capped(path, ckpt_max_file_size(), " (the largest checkpoint)", out, out_len, err, errlen)) {
+    case FILE_READ_OK: return CKPT_OK;
+    case FILE_READ_MISSING: return CKPT_ERR_MISSING;
+    case FILE_READ_TOO_LARGE: return CKPT_ERR_TOO_LARGE;
+    case FILE_READ_NOMEM: return CKPT_ERR_NOMEM;
+    default: return CKPT_ERR_IO;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return fail(CKPT_ERR_IO, err, errlen, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return fail(CKPT_ERR_IO, err, errlen, "%s: %s, expected a .safetensors file", path,
-                    S_ISDIR(sb.st_mode) ? "is a folder" : "is not a regular file");
-    }
-    size_t max = ckpt_max_file_size();
-    if (sb.st_size < 0 || (unsigned long long)sb.st_size > max) {
-        close(fd);
-        return fail(CKPT_ERR_TOO_LARGE, err, errlen, "%s: file is %lld bytes, more than the largest checkpoint (%zu bytes)", path,
-                    (long long)sb.st_size, max);
-    }
-    size_t size = (size_t)sb.st_size;
-    uint8_t *buf = malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        return fail(CKPT_ERR_NOMEM, err, errlen, "%s: out of memory for %zu bytes", path, size);
-    }
-    size_t have = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + have, size + 1 - have);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            return fail(CKPT_ERR_IO, err, errlen, "%s: read error: %s", path, strerror(e));
-        }
-        if (r == 0) break;
-        have += (size_t)r;
-        if (have > size) {
-            free(buf);
-            close(fd);
-            return fail(CKPT_ERR_IO, err, errlen, "%s: file grew while being read", path);
-        }
-    }
-    close(fd);
-    *out = buf;
-    *out_len = have;
-    return CKPT_OK;
 }
 
 /* ---- paths ---- */
@@ -412,17 +367,30 @@ ckpt_status ckpt_dir_save(const char *dir, uint32_t epoch, const uint8_t *model,
 
 /* ---- loading ---- */
 
-static ckpt_status load_parsed(const char *path, uint8_t **bytes, ckpt_parsed *p, char *err, size_t errlen) {
+/* Reads, parses and checks the tensor data against the file's "sha256" digest. *unverified is
+ * set when the file has no digest (another tool's, or an older wgtrain's). */
+static ckpt_status load_parsed(const char *path, uint8_t **bytes, ckpt_parsed *p, bool *unverified, char *err,
+                               size_t errlen) {
     size_t len;
+    bool present = false;
     ckpt_status st = ckpt_read_file(path, bytes, &len, err, errlen);
     if (st) return st;
     st = ckpt_parse(*bytes, len, p, err, errlen);
+    if (!st) st = ckpt_verify_digest(*bytes, len, p, &present, err, errlen);
     if (st) {
         free(*bytes);
         *bytes = NULL;
         return prefix(st, path, err, errlen);
     }
+    *unverified = !present;
     return CKPT_OK;
+}
+
+/* The one-line notice for a file that loaded but carries no digest. */
+static void note_unverified(const char *path) {
+    char line[PATH_MAX + 128];
+    message_format(line, sizeof line, "wgtrain: note: %s has no sha256 digest; its tensor data cannot be verified", path);
+    fprintf(stderr, "%s\n", line);
 }
 
 ckpt_status ckpt_load_model(const char *path, ckpt_model *out, ckpt_parsed *parsed, char *resolved, size_t resolved_len,
@@ -447,12 +415,14 @@ ckpt_status ckpt_load_model(const char *path, ckpt_model *out, ckpt_parsed *pars
     ckpt_parsed *p = parsed ? parsed : malloc(sizeof *p);
     if (!p) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory");
     uint8_t *bytes = NULL;
-    st = load_parsed(file, &bytes, p, err, errlen);
+    bool unverified = false;
+    st = load_parsed(file, &bytes, p, &unverified, err, errlen);
     if (!st) st = prefix(ckpt_model_decode(p, out, err, errlen), file, err, errlen);
     if (!st && parsed)
         for (uint32_t i = 0; i < p->ntensors; i++) p->tensors[i].data = NULL; /* the buffer goes away */
     free(bytes);
     if (!parsed) free(p);
+    if (!st && unverified) note_unverified(file);
     return st;
 }
 
@@ -479,12 +449,13 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
     ckpt_parsed *p = malloc(sizeof *p);
     if (!p) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory");
     uint8_t *bytes = NULL;
-    st = load_parsed(sfile, &bytes, p, err, errlen);
+    bool state_unverified = false, model_unverified = false;
+    st = load_parsed(sfile, &bytes, p, &state_unverified, err, errlen);
     if (!st) st = prefix(ckpt_state_decode(p, state, err, errlen), sfile, err, errlen);
     free(bytes);
     bytes = NULL;
     if (!st) {
-        st = load_parsed(mfile, &bytes, p, err, errlen);
+        st = load_parsed(mfile, &bytes, p, &model_unverified, err, errlen);
         if (!st) st = prefix(ckpt_model_decode(p, model, err, errlen), mfile, err, errlen);
     }
     free(bytes);
@@ -508,6 +479,9 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
     if (st) {
         ckpt_model_free(model);
         ckpt_state_free(state);
+    } else {
+        if (model_unverified) note_unverified(mfile);
+        if (state_unverified) note_unverified(sfile);
     }
     return st;
 }

@@ -48,6 +48,7 @@ const char *ckpt_status_name(ckpt_status s) {
     case CKPT_ERR_VALUE: return "CKPT_ERR_VALUE";
     case CKPT_ERR_METADATA: return "CKPT_ERR_METADATA";
     case CKPT_ERR_MISMATCH: return "CKPT_ERR_MISMATCH";
+    case CKPT_ERR_DIGEST: return "CKPT_ERR_DIGEST";
     }
     return "(unknown status)";
 }
@@ -637,71 +638,36 @@ static void sb_json_string(sbuf *b, const char *s) {
     sb_str(b, "\"");
 }
 
+static void hex_digest(const uint8_t d[32], char out[65]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) out[2 * i] = hex[d[i] >> 4], out[2 * i + 1] = hex[d[i] & 15];
+    out[64] = '\0';
+}
+
 ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, const ckpt_kv *meta, size_t nmeta,
                            uint8_t **out, size_t *out_len, char *err, size_t errlen) {
     *out = NULL;
     *out_len = 0;
-    if (ntensors > CKPT_MAX_TENSORS || nmeta > CKPT_MAX_META)
+    /* the digest takes one metadata entry: the caller's "sha256" (replaced) or a new one at the end */
+    bool caller_digest = false;
+    for (size_t i = 0; i < nmeta; i++) caller_digest |= !strcmp(meta[i].key, CKPT_DIGEST_KEY);
+    if (ntensors > CKPT_MAX_TENSORS || nmeta + !caller_digest > CKPT_MAX_META)
         return fail(CKPT_ERR_SCHEMA, err, errlen, "too many tensors or metadata entries to write");
-    sbuf h = {0};
-    sb_str(&h, "{");
-    if (nmeta) {
-        sb_str(&h, "\"__metadata__\":{");
-        for (size_t i = 0; i < nmeta; i++) {
-            if (i) sb_str(&h, ",");
-            sb_json_string(&h, meta[i].key);
-            sb_str(&h, ":");
-            sb_json_string(&h, meta[i].value);
-        }
-        sb_str(&h, "}");
-    }
+    /* the data section first: its SHA-256 goes into the header */
     uint64_t off = 0;
     for (size_t i = 0; i < ntensors; i++) {
         const ckpt_out_tensor *t = &tensors[i];
         uint64_t count = 1, bytes;
+        if (t->rank > CKPT_MAX_RANK) return fail(CKPT_ERR_SIZE, err, errlen, "tensor sizes overflow");
         for (uint32_t d = 0; d < t->rank; d++)
-            if (__builtin_mul_overflow(count, t->shape[d], &count)) goto overflow;
-        if (__builtin_mul_overflow(count, (uint64_t)4, &bytes) || t->rank > CKPT_MAX_RANK) goto overflow;
-        if (nmeta || i) sb_str(&h, ",");
-        sb_json_string(&h, t->name);
-        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
-        char num[48];
-        for (uint32_t d = 0; d < t->rank; d++) {
-            snprintf(num, sizeof num, d ? ",%llu" : "%llu", (unsigned long long)t->shape[d]);
-            sb_str(&h, num);
-        }
-        uint64_t end;
-        if (__builtin_add_overflow(off, bytes, &end)) goto overflow;
-        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)end);
-        sb_str(&h, num);
-        off = end;
+            if (__builtin_mul_overflow(count, t->shape[d], &count)) return fail(CKPT_ERR_SIZE, err, errlen, "tensor sizes overflow");
+        if (__builtin_mul_overflow(count, (uint64_t)4, &bytes) || __builtin_add_overflow(off, bytes, &off) ||
+            off > SIZE_MAX - CKPT_MAX_HEADER - 16)
+            return fail(CKPT_ERR_SIZE, err, errlen, "tensor sizes overflow");
     }
-    sb_str(&h, "}");
-    while (!h.oom && h.n % 8) sb_str(&h, " ");
-    if (h.oom) {
-        free(h.p);
-        return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory building the header");
-    }
-    if (h.n > CKPT_MAX_HEADER) {
-        free(h.p);
-        return fail(CKPT_ERR_HEADER_SIZE, err, errlen, "header would be %zu bytes, over the %llu-byte limit", h.n,
-                    (unsigned long long)CKPT_MAX_HEADER);
-    }
-    size_t total;
-    if (off > SIZE_MAX || __builtin_add_overflow((size_t)off, h.n + 8, &total)) {
-        free(h.p);
-        goto overflow;
-    }
-    uint8_t *buf = malloc(total ? total : 1);
-    if (!buf) {
-        free(h.p);
-        return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for a %zu-byte file", total);
-    }
-    uint64_t n = h.n;
-    for (int k = 0; k < 8; k++) buf[k] = (uint8_t)(n >> (8 * k));
-    memcpy(buf + 8, h.p, h.n);
-    free(h.p);
-    uint8_t *d = buf + 8 + h.n;
+    uint8_t *data = malloc(off ? (size_t)off : 1);
+    if (!data) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %llu bytes of tensor data", (unsigned long long)off);
+    uint8_t *d = data;
     for (size_t i = 0; i < ntensors; i++) {
         const ckpt_out_tensor *t = &tensors[i];
         uint64_t count = 1;
@@ -713,12 +679,93 @@ ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, cons
             d += 4;
         }
     }
+    uint8_t digest[32];
+    char digest_hex[65];
+    ckpt_sha256(data, (size_t)off, digest);
+    hex_digest(digest, digest_hex);
+
+    sbuf h = {0};
+    sb_str(&h, "{\"__metadata__\":{");
+    for (size_t i = 0; i < nmeta; i++) {
+        if (i) sb_str(&h, ",");
+        sb_json_string(&h, meta[i].key);
+        sb_str(&h, ":");
+        sb_json_string(&h, strcmp(meta[i].key, CKPT_DIGEST_KEY) ? meta[i].value : digest_hex);
+    }
+    if (!caller_digest) {
+        if (nmeta) sb_str(&h, ",");
+        sb_json_string(&h, CKPT_DIGEST_KEY);
+        sb_str(&h, ":");
+        sb_json_string(&h, digest_hex);
+    }
+    sb_str(&h, "}");
+    off = 0;
+    for (size_t i = 0; i < ntensors; i++) {
+        const ckpt_out_tensor *t = &tensors[i];
+        uint64_t count = 1;
+        for (uint32_t dd = 0; dd < t->rank; dd++) count *= t->shape[dd];
+        sb_str(&h, ",");
+        sb_json_string(&h, t->name);
+        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        char num[48];
+        for (uint32_t dd = 0; dd < t->rank; dd++) {
+            snprintf(num, sizeof num, dd ? ",%llu" : "%llu", (unsigned long long)t->shape[dd]);
+            sb_str(&h, num);
+        }
+        uint64_t end = off + count * 4;
+        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)end);
+        sb_str(&h, num);
+        off = end;
+    }
+    sb_str(&h, "}");
+    while (!h.oom && h.n % 8) sb_str(&h, " ");
+    if (h.oom) {
+        free(h.p), free(data);
+        return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory building the header");
+    }
+    if (h.n > CKPT_MAX_HEADER) {
+        free(h.p), free(data);
+        return fail(CKPT_ERR_HEADER_SIZE, err, errlen, "header would be %zu bytes, over the %llu-byte limit", h.n,
+                    (unsigned long long)CKPT_MAX_HEADER);
+    }
+    size_t total = 8 + h.n + (size_t)off;
+    uint8_t *buf = malloc(total);
+    if (!buf) {
+        free(h.p), free(data);
+        return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for a %zu-byte file", total);
+    }
+    uint64_t n = h.n;
+    for (int k = 0; k < 8; k++) buf[k] = (uint8_t)(n >> (8 * k));
+    memcpy(buf + 8, h.p, h.n);
+    memcpy(buf + 8 + h.n, data, (size_t)off);
+    free(h.p), free(data);
     *out = buf;
     *out_len = total;
     return CKPT_OK;
-overflow:
-    free(h.p);
-    return fail(CKPT_ERR_SIZE, err, errlen, "tensor sizes overflow");
+}
+
+ckpt_status ckpt_verify_digest(const uint8_t *bytes, size_t len, const ckpt_parsed *p, bool *present, char *err,
+                               size_t errlen) {
+    *present = false;
+    const char *want = ckpt_meta_get(p, CKPT_DIGEST_KEY);
+    if (!want) return CKPT_OK;
+    *present = true;
+    bool hex = strlen(want) == 64;
+    for (size_t i = 0; hex && i < 64; i++) hex = (want[i] >= '0' && want[i] <= '9') || (want[i] >= 'a' && want[i] <= 'f');
+    if (!hex)
+        return fail(CKPT_ERR_DIGEST, err, errlen, "metadata %s is '%.80s', not 64 lowercase hex digits", CKPT_DIGEST_KEY, want);
+    uint64_t start = 8 + p->header_len;
+    if (start > len) return fail(CKPT_ERR_TRUNCATED, err, errlen, "file ends inside its header");
+    uint8_t digest[32];
+    char got[65];
+    ckpt_sha256(bytes + start, len - (size_t)start, digest);
+    hex_digest(digest, got);
+    if (strcmp(got, want) != 0)
+        return fail(CKPT_ERR_DIGEST, err, errlen,
+                    "tensor data does not match the file's sha256 digest (recorded %.12s..., computed %.12s...): the file "
+                    "is corrupt or was altered",
+                    want, got);
+    return CKPT_OK;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -898,7 +945,7 @@ static const char *const state_keys[] = {
     "format", "version", "epochs_done", "global_step", "steps_per_epoch", "train_samples", "train_fingerprint",
     "model_fingerprint", "seed", "hidden", "batch", "epochs", "lr", "momentum", "schedule", "save_every", "kernels",
 };
-static const char *const state_info_keys[] = {"rng", "data_order", "producer"};
+static const char *const state_info_keys[] = {"rng", "data_order", "producer", CKPT_DIGEST_KEY};
 #define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
 
 static bool parse_meta_u64(const char *s, uint64_t max, uint64_t *out) {

@@ -2,6 +2,7 @@
 #ifndef WGTRAIN_CLI_H
 #define WGTRAIN_CLI_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/mlp.h"
@@ -26,6 +27,8 @@ gpu_context *cli_gpu_open(const cli_gpu_options *o);
 const char *cli_default_data_dir(void);
 /* Loads a split; prints the error and returns false on failure. */
 bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out);
+/* The images file of a split that mnist_load_dir reads: DIR/NAME, or DIR/NAME.gz when only that exists. */
+void cli_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap);
 
 /* Parses a --kernels value: fused, reference, and auto where allow_auto. On anything else prints
  * the usage error and returns false. */

@@ -4,10 +4,10 @@
  * stopped (same seed, same adapter). */
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,7 +220,12 @@ int cmd_train(int argc, char **argv) {
             given.seed = true;
         } else if (flag_is(a, "--lr")) {
             if (!(v = flag_value(argc, argv, &i, "--lr")) || !parse_float("--lr", v, &cfg.lr)) return EXIT_USAGE;
-            if (!(cfg.lr > 0)) return usage_error("--lr must be > 0 (got %s)", v);
+            if (!(cfg.lr > 0)) {
+                if (strtod(v, NULL) > 0) /* positive, but below float32's smallest value */
+                    return usage_error("--lr %s rounds to 0 in float32 (the smallest positive float32 is about 1.4e-45): "
+                                       "it must be > 0", v);
+                return usage_error("--lr must be > 0 (got %s)", v);
+            }
             given.lr = true;
         } else if (flag_is(a, "--momentum")) {
             if (!(v = flag_value(argc, argv, &i, "--momentum")) || !parse_float("--momentum", v, &cfg.momentum)) return EXIT_USAGE;
@@ -317,13 +322,30 @@ int cmd_train(int argc, char **argv) {
                                      "another folder",
                                      ckpt_dir, latest, ckpt_dir));
     }
-    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is then a clear EFBIG error, not a kill */
+    /* SIGXFSZ is ignored (main.c), so a write past a file-size limit is an EFBIG error. Better
+     * still, a limit smaller than the files this run will write is said now, not after training. */
+    if (save_path || ckpt_dir) {
+        struct rlimit rl;
+        size_t need = 8 + 4096 + mlp_param_count(cfg.hidden) * sizeof(float); /* header + weights */
+        if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+            EXIT_EARLY(runtime_error("%s %s: the file-size limit (ulimit -f %llu, %llu bytes) is smaller than the %zu-byte "
+                                     "%s this run writes: raise it, e.g. 'ulimit -f unlimited'",
+                                     save_path ? "--save" : "--checkpoint-dir", save_path ? save_path : ckpt_dir,
+                                     (unsigned long long)(rl.rlim_cur / 1024), (unsigned long long)rl.rlim_cur, need,
+                                     save_path ? "model file" : "checkpoint file"));
+    }
 
     if (!data) data = cli_default_data_dir();
     mnist_set train = {0}, test = {0};
     if (!cli_load_mnist(data, MNIST_TRAIN, &train) || !cli_load_mnist(data, MNIST_TEST, &test)) {
         mnist_free(&train);
         EXIT_EARLY(1);
+    }
+    if (train.count == 0) {
+        char path[PATH_MAX + 64];
+        cli_mnist_images_path(data, MNIST_TRAIN, path, sizeof path);
+        mnist_free(&train), mnist_free(&test);
+        EXIT_EARLY(runtime_error("%s: holds 0 training images: there is nothing to train on", path));
     }
     if (train_limit && train_limit < train.count) train.count = train_limit;
     if (cfg.batch > train.count) {

@@ -160,3 +160,11 @@ bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out) {
     }
     return true;
 }
+
+void cli_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap) {
+    const char *name = split == MNIST_TEST ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte";
+    size_t n = strlen(dir);
+    const char *sep = n && dir[n - 1] == '/' ? "" : "/";
+    snprintf(path, cap, "%s%s%s", dir, sep, name);
+    if (access(path, F_OK) != 0) snprintf(path, cap, "%s%s%s.gz", dir, sep, name);
+}

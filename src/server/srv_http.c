@@ -1,4 +1,8 @@
-/* The HTTP side of wgtrain serve, on libmicrohttpd (one thread per connection).
+/* The HTTP side of wgtrain serve, on libmicrohttpd (one thread per connection), behind the
+ * gate (srv_gate.h), which accepts every connection, enforces the header deadline and the
+ * connection caps, answers malformed requests itself and hands libmicrohttpd only complete,
+ * well-formed request headers. Every response closes its connection, so every request passes
+ * the gate.
  *
  * Every request passes, in order: the Host check and the Origin check (403: DNS rebinding
  * and cross-site requests), the route (404), the method (405), the declared body size (413),
@@ -18,6 +22,7 @@
  *   POST /api/predict   {"pixels":[784]} | {"indices":[...]} -> probabilities, by the worker */
 #include <errno.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +31,11 @@
 #include <time.h>
 
 #include "gpu/embedded.h"
+#include "server/srv_gate.h"
 #include "server/srv_server.h"
 
 #define SSE_BLOCK (64 * 1024)
+#define SSE_PROBE_S 0.5 /* a stream checks this often whether its client has gone */
 #define HTTP_413 413 /* named PAYLOAD_TOO_LARGE or CONTENT_TOO_LARGE by libmicrohttpd version */
 #define HTTP_415 415
 
@@ -80,6 +87,8 @@ typedef struct request {
 /* ---- responses ---- */
 
 static void common_headers(struct MHD_Response *r) {
+    /* one request per connection: the next one comes through the gate again (srv_gate.h) */
+    MHD_add_response_header(r, "Connection", "close");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
@@ -170,7 +179,20 @@ static enum MHD_Result get_state(srv_state *s, struct MHD_Connection *c) {
 typedef struct sse_stream {
     srv_state *s;
     srv_client *client;
+    int fd; /* the connection's socket (libmicrohttpd's), -1 if unknown */
 } sse_stream;
+
+/* Whether the client of an event stream has gone: it sends nothing after its request, so an
+ * end of file, a hang-up or an error on the socket means it closed or vanished. Without this a
+ * dead client would hold its connection until the next keep-alive write failed. */
+static bool client_gone(int fd) {
+    if (fd < 0) return false;
+    struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
+    char ch;
+    return (p.revents & POLLIN) && recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 
 static void deadline_after(struct timespec *ts, double from, double seconds) {
     double t = from + seconds;
@@ -188,7 +210,8 @@ static double mono_now(void) {
 
 /* libmicrohttpd asks for the next bytes of the stream; in thread-per-connection mode this
  * may block, so it waits (bounded) for the next event and sends a comment line every
- * keepalive_s seconds while nothing happens, which keeps the stream inside the idle timeout. */
+ * keepalive_s seconds while nothing happens, which keeps the stream inside the idle timeout.
+ * It waits in slices of SSE_PROBE_S and ends the stream as soon as its client has gone. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     sse_stream *st = cls;
     srv_state *s = st->s;
@@ -202,17 +225,22 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     }
     pthread_mutex_lock(&s->mu);
     while (!n && !c->current && !c->count && !s->shutdown && !c->overflow) {
-        struct timespec ts;
-        deadline_after(&ts, c->last_write, s->keepalive_s);
-        int rc = pthread_cond_timedwait(&c->cond, &s->mu, &ts);
-        if (rc == ETIMEDOUT && !c->current && !c->count && !s->shutdown && !c->overflow) {
+        double t = mono_now(), due = c->last_write + s->keepalive_s;
+        if (t >= due) {
             static const char ka[] = ": keep-alive\n\n";
             if (max >= sizeof ka) {
                 memcpy(buf, ka, sizeof ka - 1);
                 n = sizeof ka - 1;
             }
-            c->last_write = mono_now();
+            c->last_write = t;
             break;
+        }
+        struct timespec ts;
+        deadline_after(&ts, t, due - t < SSE_PROBE_S ? due - t : SSE_PROBE_S);
+        pthread_cond_timedwait(&c->cond, &s->mu, &ts);
+        if (client_gone(st->fd)) {
+            pthread_mutex_unlock(&s->mu);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         }
     }
     if (c->overflow || (s->shutdown && !n)) {
@@ -266,6 +294,8 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
         }
         st->s = s;
         st->client = cl;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        st->fd = ci ? ci->connect_fd : -1;
         /* The history and the registration happen under one lock: nothing is missed or doubled. */
         pthread_mutex_lock(&s->mu);
         srv_state_json(s, &b);
@@ -641,26 +671,67 @@ static void on_log(void *cls, const char *fmt, va_list ap) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     /* a browser that went away while its event stream was ending: nothing to act on */
     if (strstr(msg, "no longer available for sending")) return;
+    /* a flood must not become a flood of lines: libmicrohttpd's refusals, one line a minute */
+    if (strstr(msg, "connection limit") || strstr(msg, "Closing inbound connection")) {
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        static double last = -1;
+        static unsigned long quiet = 0;
+        pthread_mutex_lock(&mu);
+        double t = mono_now();
+        bool say = last < 0 || t - last >= 60;
+        if (say) last = t;
+        unsigned long n = quiet;
+        quiet = say ? 0 : quiet + 1;
+        pthread_mutex_unlock(&mu);
+        if (!say) return;
+        fprintf(stderr, "wgtrain serve: libmicrohttpd refused connections over its limit (%lu more since the last such "
+                        "line; at most one line a minute)\n", n);
+        return;
+    }
     size_t n = strlen(msg);
     fprintf(stderr, "wgtrain serve: %s%s", msg, n && msg[n - 1] == '\n' ? "" : "\n");
 }
 
+static srv_gate *g_gate; /* one server per process */
+
 struct MHD_Daemon *srv_http_start(srv_state *s, int listen_fd, bool ipv6, const srv_options *o) {
+    (void)ipv6; /* the gate owns the socket, whatever its family */
+    double deadline = SRV_HEADER_DEADLINE_S;
+    if (deadline > o->connection_timeout_s) deadline = o->connection_timeout_s;
+    srv_gate *g = srv_gate_new(listen_fd, o->connection_limit, o->per_ip_limit, deadline);
+    if (!g) return NULL;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, /* first, so that it takes every message */
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->connection_timeout_s,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->connection_limit,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o->per_ip_limit,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
-                            MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_END);
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    /* The gate keeps libmicrohttpd's connections within connection_limit; its own limit is a
+     * backstop with slack, since a connection leaves the gate's count a moment before it leaves
+     * libmicrohttpd's. Per address the gate counts alone. */
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                         MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, /* first, so that it takes every message */
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->connection_timeout_s,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->connection_limit + o->connection_limit / 4 + 8),
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+                         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                         MHD_OPTION_NOTIFY_CONNECTION, srv_gate_notify, g,
+                         MHD_OPTION_END);
+    if (!d) {
+        srv_gate_free(g); /* listen_fd stays the caller's */
+        return NULL;
+    }
+    if (srv_gate_start(g, d) != 0) {
+        MHD_stop_daemon(d);
+        srv_gate_free(g);
+        return NULL;
+    }
+    g_gate = g;
+    return d;
 }
 
 void srv_http_stop(struct MHD_Daemon *d) {
+    srv_gate_stop(g_gate); /* no new connections */
     if (d) MHD_stop_daemon(d);
+    srv_gate_free(g_gate);
+    g_gate = NULL;
 }

@@ -99,6 +99,15 @@ int srv_run(const srv_options *o) {
         close(fd);
         return 1;
     }
+    if (train.count == 0) {
+        char path[4200];
+        cli_mnist_images_path(dir, MNIST_TRAIN, path, sizeof path);
+        runtime_error("serve: %s: holds 0 training images: there is nothing to train on", path);
+        mnist_free(&train);
+        mnist_free(&test);
+        close(fd);
+        return 1;
+    }
     if (o->train_limit && o->train_limit < train.count) train.count = o->train_limit;
 
     /* SIGINT/SIGTERM are taken by sigwait below: every thread made from here on blocks them */
@@ -145,7 +154,7 @@ int srv_run(const srv_options *o) {
     struct MHD_Daemon *d = gpu_ok ? srv_http_start(&s, fd, ipv6, o) : NULL;
     if (gpu_ok && !d) runtime_error("serve: libmicrohttpd could not start on %s port %u", o->host, port);
     if (d) {
-        fd = -1; /* the daemon owns and closes it */
+        fd = -1; /* the gate (srv_gate.h) owns and closes it */
         char auth[300];
         srv_host_authority(&s.host, auth, sizeof auth);
         printf("listening on http://%s\n", auth);

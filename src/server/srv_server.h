@@ -1,6 +1,7 @@
 /* wgtrain serve: the live training dashboard.
  *
- * Threads: libmicrohttpd runs one thread per connection (plus its listener); one worker
+ * Threads: the gate (srv_gate.h) accepts every connection and holds it until its request
+ * headers are complete; libmicrohttpd then runs one thread per connection; one worker
  * thread owns the GPU context and the trainer, and is the only thread that calls mlp_* or
  * gpu_*. They share srv_state under one mutex: HTTP handlers post commands (train, pause,
  * resume, stop, predict) and read snapshots; the worker publishes events (srv_hub.h) and

@@ -206,6 +206,7 @@ try {
   // the same site trains in the browser too: `wgtrain serve` serves the wasm engine (CSP allows
   // it) and its own data set as the gzip IDX files the browser trainer fetches
   check(await page.isEnabled('#opt-browser') && await page.isEnabled('#opt-server'), 'served by wgtrain serve: both trainers offered');
+  check(!(await page.isVisible('#model-tools')), "the browser's model tools are not shown for the server's trainer");
   const bpage = await context.newPage();
   bpage.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await bpage.goto(`${url}/?trainer=browser&epochs=1&train_limit=2000&autostart=1`);

@@ -206,6 +206,21 @@ try {
   await e.page.fill('#f-epochs', '3');
   await e.page.click('#btn-train');
   await e.page.waitForFunction(() => window.wgtrain.state.points.length > 0, null, { timeout: 120000, polling: 200 });
+  // pause holds the run at its next report, the draw pad is answered meanwhile, resume goes on
+  await e.page.click('#btn-pause');
+  await statusIs('paused');
+  const pausedAt = await e.page.evaluate(() => window.wgtrain.state.points.length);
+  const pad = await e.page.$('#draw').then((x) => x.boundingBox());
+  await e.page.mouse.move(pad.x + 140, pad.y + 60);
+  await e.page.mouse.down();
+  await e.page.mouse.move(pad.x + 140, pad.y + 220, { steps: 6 });
+  await e.page.mouse.up();
+  await e.page.waitForFunction(() => document.querySelectorAll('#probs li').length === 10, null, { timeout: 60000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  check(await e.page.evaluate(() => window.wgtrain.state.points.length) === pausedAt, 'paused: no steps, yet a drawn digit is classified');
+  await e.page.click('#btn-pause'); // now labelled Resume
+  await e.page.waitForFunction((n) => window.wgtrain.state.points.length > n, pausedAt, { timeout: 120000, polling: 200 });
+  check(true, 'resumed: the run goes on');
   const worker = e.page.workers()[0];
   await worker.evaluate(() => self.wgtrainBridge.devices.at(-1).destroy());
   await statusIs('error');

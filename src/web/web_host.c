@@ -48,6 +48,9 @@ enum web_op {
 };
 
 #define WEB_MAX_PIXELS_IMAGES 8
+/* steps between progress reports: a browser's software adapter runs a few steps a second, and
+ * the page should move more often than the CLI's every 50 */
+#define WEB_REPORT_EVERY 10
 
 typedef struct web_request {
     uint32_t head[6]; /* op, id, label, pred, limit, n */
@@ -313,7 +316,7 @@ WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
                    info ? gpu_backend_name(info->backend) : "webgpu", info ? gpu_adapter_type_name(info->type) : "unknown",
                    W.gpu && mlp_resolve_kernels(W.gpu, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
-                   W.train.count, W.test.count, mlp_config_default().report_every, SRV_TILES_MAX, SRV_PREVIEWS);
+                   W.train.count, W.test.count, WEB_REPORT_EVERY, SRV_TILES_MAX, SRV_PREVIEWS);
     srv_buf_puts(b, ",\"limits\":");
     srv_limits_json(b, &W.limits);
     srv_buf_puts(b, ",\"run\":");
@@ -546,7 +549,7 @@ static void publish_snapshots(uint32_t epoch, uint32_t step) {
  * counted in the epoch's). Returns false when the run should stop. */
 static bool page_turn(void) {
     for (;;) {
-        if (host_poll(W.pause_requested && !W.stop_requested)) serve_queued();
+        if (host_poll(0)) serve_queued();
         if (W.stop_requested) return false;
         if (!W.pause_requested) break;
         if (W.status != WEB_PAUSED) set_status(WEB_PAUSED, "");
@@ -650,6 +653,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     cfg.lr = (float)p.lr;
     cfg.momentum = (float)p.momentum;
     cfg.seed = p.seed;
+    cfg.report_every = WEB_REPORT_EVERY;
     cfg.kernels = kernels == 1 ? MLP_KERNELS_FUSED : kernels == 2 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_AUTO;
     mlp_destroy(W.tr);
     W.tr = NULL;

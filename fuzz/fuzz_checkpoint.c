@@ -15,7 +15,6 @@ static void check_message(const char *err, size_t cap) {
     if (n == cap || n == 0 || memchr(err, '\n', n)) abort();
 }
 
-static size_t pcount(uint32_t h) { return (size_t)h * 784 + h + (size_t)10 * h + 10; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static ckpt_parsed p, q;
@@ -34,11 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ckpt_model_decode(&p, &m, err, sizeof err) == CKPT_OK) {
         uint8_t *bytes;
         size_t len;
-        if (ckpt_model_encode(m.hidden, m.params, p.meta, p.nmeta, &bytes, &len, err, sizeof err) != CKPT_OK) abort();
+        if (ckpt_model_encode(&m.arch, m.params, p.meta, p.nmeta, &bytes, &len, err, sizeof err) != CKPT_OK) abort();
         ckpt_model m2;
         if (ckpt_parse(bytes, len, &q, err, sizeof err) != CKPT_OK) abort();
         if (ckpt_model_decode(&q, &m2, err, sizeof err) != CKPT_OK) abort();
-        if (m2.hidden != m.hidden || memcmp(m2.params, m.params, pcount(m.hidden) * 4) != 0) abort();
+        if (!model_arch_equal(&m2.arch, &m.arch) || memcmp(m2.params, m.params, model_param_count(&m.arch) * 4) != 0) abort();
         if (q.nmeta != p.nmeta) abort();
         for (uint32_t i = 0; i < p.nmeta; i++)
             if (strcmp(q.meta[i].key, p.meta[i].key) || strcmp(q.meta[i].value, p.meta[i].value)) abort();
@@ -56,9 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ckpt_state s2;
         if (ckpt_parse(bytes, len, &q, err, sizeof err) != CKPT_OK) abort();
         if (ckpt_state_decode(&q, &s2, err, sizeof err) != CKPT_OK) abort();
-        if (s2.epochs_done != s.epochs_done || s2.global_step != s.global_step || s2.cfg.hidden != s.cfg.hidden ||
+        if (s2.epochs_done != s.epochs_done || s2.global_step != s.global_step || !model_arch_equal(&s2.cfg.arch, &s.cfg.arch) || s2.cfg.init != s.cfg.init ||
             s2.cfg.lr != s.cfg.lr || s2.cfg.momentum != s.cfg.momentum || s2.cfg.seed != s.cfg.seed ||
-            memcmp(s2.velocity, s.velocity, pcount(s.cfg.hidden) * 4) != 0)
+            memcmp(s2.velocity, s.velocity, model_param_count(&s.cfg.arch) * 4) != 0)
             abort();
         ckpt_state_free(&s2);
         ckpt_state_free(&s);

@@ -27,6 +27,9 @@
 
 static char g_root[] = "/tmp/wgtrain_test_ckpt.XXXXXX";
 
+/* the seed's model with h hidden units */
+#define ARCH(h) (&(model_arch){784, 10, 1, {(h)}, MODEL_ACT_RELU})
+
 static size_t pcount(uint32_t h) { return (size_t)h * 784 + h + (size_t)10 * h + 10; }
 
 static float *random_params(uint32_t h, uint32_t seed) {
@@ -134,13 +137,13 @@ static void test_round_trip(void) {
     params[0] = -0.0f;
     params[1] = 1e-45f; /* a denormal survives bit for bit */
     ckpt_model_info info = {mlp_config_default(), 3, 2000, 10000, 0.9123};
-    info.cfg.hidden = h;
+    info.cfg.arch.hidden[0] = h;
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
     uint8_t *bytes;
     size_t len;
     char err[512];
-    CHECK(ckpt_model_encode(h, params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
+    CHECK(ckpt_model_encode(ARCH(h), params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
     uint64_t hl = 0;
     for (int k = 7; k >= 0; k--) hl = hl << 8 | bytes[k];
     CHECK((8 + hl) % 8 == 0, "data section 8-byte aligned (header %llu)", (unsigned long long)hl);
@@ -157,7 +160,7 @@ static void test_round_trip(void) {
     CHECK(ckpt_meta_get(p, "seed") && ckpt_meta_get(p, "lr") && ckpt_meta_get(p, "batch") && ckpt_meta_get(p, "dataset"), "hyperparameters");
     ckpt_model m;
     CHECK(ckpt_model_decode(p, &m, err, sizeof err) == CKPT_OK, "decode: %s", err);
-    CHECK(m.hidden == h, "hidden %u", m.hidden);
+    CHECK(m.arch.hidden_layers == 1 && m.arch.hidden[0] == h && m.arch.activation == MODEL_ACT_RELU, "hidden %u", m.arch.hidden[0]);
     CHECK(m.params && !memcmp(m.params, params, pcount(h) * 4), "parameters bit for bit");
     ckpt_model_free(&m);
 
@@ -199,7 +202,7 @@ static void test_round_trip(void) {
     CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "state parse: %s", err);
     ckpt_state s2;
     CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_OK, "state decode: %s", err);
-    CHECK(s2.epochs_done == 3 && s2.global_step == s.global_step && s2.cfg.hidden == h && s2.cfg.batch == s.cfg.batch &&
+    CHECK(s2.epochs_done == 3 && s2.global_step == s.global_step && s2.cfg.arch.hidden[0] == h && s2.cfg.arch.hidden_layers == 1 && s2.cfg.batch == s.cfg.batch &&
               s2.cfg.epochs == 5 && s2.cfg.seed == s.cfg.seed && s2.save_every == 2 && s2.train_samples == 2000,
           "state fields");
     CHECK(s2.cfg.lr == 0.1f && s2.cfg.momentum == 0.9f && s2.cfg.schedule == s.cfg.schedule, "floats exactly");
@@ -219,7 +222,7 @@ static void test_round_trip(void) {
     CHECK(ckpt_dir_prepare(dir, err, sizeof err) == CKPT_OK, "prepare: %s", err);
     uint8_t *mb, *sb;
     size_t ml, sl;
-    ckpt_model_encode(h, params, meta, nmeta, &mb, &ml, err, sizeof err);
+    ckpt_model_encode(ARCH(h), params, meta, nmeta, &mb, &ml, err, sizeof err);
     ckpt_state_encode(&s, &sb, &sl, err, sizeof err);
     CHECK(ckpt_dir_save(dir, 3, mb, ml, sb, sl, saved, sizeof saved, err, sizeof err) == CKPT_OK, "dir save: %s", err);
     CHECK(strstr(saved, "epoch-000003") != NULL, "saved to %s", saved);
@@ -242,7 +245,7 @@ static void test_round_trip(void) {
     ckpt_state_encode(&s, &sb, &sl, err, sizeof err);
     info.epoch = 4;
     nmeta = ckpt_model_metadata(&info, meta);
-    ckpt_model_encode(h, params, meta, nmeta, &mb, &ml, err, sizeof err);
+    ckpt_model_encode(ARCH(h), params, meta, nmeta, &mb, &ml, err, sizeof err);
     CHECK(ckpt_dir_save(dir, 4, mb, ml, sb, sl, saved, sizeof saved, err, sizeof err) == CKPT_OK, "dir save 4: %s", err);
     uint32_t latest = 0;
     CHECK(ckpt_dir_latest(dir, &latest, folder, sizeof folder, err, sizeof err) == CKPT_OK && latest == 4, "latest is 4");
@@ -261,7 +264,7 @@ static void test_round_trip(void) {
     float *other = random_params(h, 9);
     uint8_t *ob;
     size_t ol;
-    ckpt_model_encode(h, other, NULL, 0, &ob, &ol, err, sizeof err);
+    ckpt_model_encode(ARCH(h), other, NULL, 0, &ob, &ol, err, sizeof err);
     snprintf(f1, sizeof f1, "%s/%s", mix, CKPT_MODEL_FILE);
     ckpt_write_atomic(f1, ob, ol, err, sizeof err);
     snprintf(f1, sizeof f1, "%s/%s", mix, CKPT_STATE_FILE);
@@ -272,7 +275,7 @@ static void test_round_trip(void) {
     free(ob);
     info.epoch = 3;
     nmeta = ckpt_model_metadata(&info, meta);
-    ckpt_model_encode(h, params, meta, nmeta, &ob, &ol, err, sizeof err); /* epoch 3 in meta; state says 4 */
+    ckpt_model_encode(ARCH(h), params, meta, nmeta, &ob, &ol, err, sizeof err); /* epoch 3 in meta; state says 4 */
     snprintf(f1, sizeof f1, "%s/%s", mix, CKPT_MODEL_FILE);
     ckpt_write_atomic(f1, ob, ol, err, sizeof err);
     CHECK(ckpt_load_resume(mix, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_ERR_MISMATCH && strstr(err, "epoch"),
@@ -515,7 +518,11 @@ static void test_state_validation(void) {
         {"batch", "9000", "not a whole number in 0..8192"},
         {"batch", "3000", "larger than train_samples"},
         {"hidden", "3", NULL}, /* velocity shape no longer fits */
-        {"hidden", "5000", "0..4096"},
+        {"hidden", "5000", "1..4096"},
+        {"hidden", "64,0", "1..4096"},
+        {"hidden", "1,2,3,4,5,6,7,8,9", "1..4096"},
+        {"activation", "swish", "activation 'swish'"},
+        {"init", "he", "init 'he'"},
         {"lr", "nan", "lr"},
         {"lr", "0", "lr"},
         {"lr", "1e999", "lr"},
@@ -576,7 +583,7 @@ static void test_state_validation(void) {
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
     s.cfg.kernels = MLP_KERNELS_FUSED;
-    s.cfg.hidden = h, s.cfg.batch = 128, s.cfg.epochs = 5;
+    s.cfg.arch.hidden[0] = h, s.cfg.batch = 128, s.cfg.epochs = 5;
     s.epochs_done = 2, s.steps_per_epoch = 16, s.global_step = 32, s.train_samples = 2000, s.save_every = 1;
     s.velocity = vel;
     uint8_t *bytes;
@@ -710,8 +717,8 @@ static void test_kill_during_save(void) {
     float *pa = random_params(h, 11), *pb = random_params(h, 12);
     uint8_t *a, *b;
     size_t la, lb;
-    ckpt_model_encode(h, pa, NULL, 0, &a, &la, err, sizeof err);
-    ckpt_model_encode(h, pb, NULL, 0, &b, &lb, err, sizeof err);
+    ckpt_model_encode(ARCH(h), pa, NULL, 0, &a, &la, err, sizeof err);
+    ckpt_model_encode(ARCH(h), pb, NULL, 0, &b, &lb, err, sizeof err);
     CHECK(ckpt_write_atomic(path, a, la, err, sizeof err) == CKPT_OK, "first save: %s", err);
     srand((unsigned)time(NULL));
     int rounds = 40, old_or_new = 0, mid_write = 0;
@@ -753,7 +760,7 @@ static void test_kill_during_save(void) {
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
     s.cfg.kernels = MLP_KERNELS_FUSED;
-    s.cfg.hidden = h, s.cfg.batch = 100, s.cfg.epochs = 100000;
+    s.cfg.arch.hidden[0] = h, s.cfg.batch = 100, s.cfg.epochs = 100000;
     s.train_samples = 1000, s.steps_per_epoch = 10, s.save_every = 1;
     s.velocity = pb;
     s.model_fingerprint = ckpt_params_fingerprint(pa, pcount(h));
@@ -793,13 +800,13 @@ static void test_full_disk(void) {
     float *p = random_params(h, 21);
     uint8_t *small, *big, *state;
     size_t ls, lb, lst;
-    ckpt_model_encode(1, p, NULL, 0, &small, &ls, err, sizeof err);
-    ckpt_model_encode(h, p, NULL, 0, &big, &lb, err, sizeof err);
+    ckpt_model_encode(ARCH(1), p, NULL, 0, &small, &ls, err, sizeof err);
+    ckpt_model_encode(ARCH(h), p, NULL, 0, &big, &lb, err, sizeof err);
     ckpt_state s;
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
     s.cfg.kernels = MLP_KERNELS_FUSED;
-    s.cfg.hidden = h, s.cfg.batch = 10, s.cfg.epochs = 10;
+    s.cfg.arch.hidden[0] = h, s.cfg.batch = 10, s.cfg.epochs = 10;
     s.train_samples = 100, s.steps_per_epoch = 10, s.save_every = 1, s.epochs_done = 2, s.global_step = 20;
     s.velocity = p;
     s.model_fingerprint = ckpt_params_fingerprint(p, pcount(h));

@@ -28,7 +28,7 @@ static const char *eval_help =
 static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, const mlp_dataset *test, mlp_trainer **tr) {
     static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
     mlp_config cfg = mlp_config_default();
-    cfg.hidden = m->hidden;
+    cfg.arch = m->arch;
     cfg.batch = 1;
     cfg.epochs = 1;
     mlp_dataset dummy = {zero_image, zero_label, 1};
@@ -102,11 +102,13 @@ int cmd_eval(int argc, char **argv) {
     /* metadata is untrusted: show the epoch only when it is a plain number */
     const char *epoch = ckpt_meta_get(parsed, "epoch");
     if (epoch && (!*epoch || strlen(epoch) > 9 || strspn(epoch, "0123456789") != strlen(epoch))) epoch = NULL;
+    char hidden[128];
+    model_hidden_format(&model.arch, hidden, sizeof hidden);
     if (json) {
         printf("{\"model\":");
         ckpt_json_fputs(resolved, stdout);
-        printf(",\"hidden\":%u,\"epoch\":%s,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f,\"loss\":%.6f,\"per_class\":[",
-               model.hidden, epoch ? epoch : "null", ev.count, correct, ev.accuracy, ev.loss);
+        printf(",\"hidden\":[%s],\"activation\":\"%s\",\"epoch\":%s,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f,\"loss\":%.6f,\"per_class\":[",
+               hidden, model_activation_name(model.arch.activation), epoch ? epoch : "null", ev.count, correct, ev.accuracy, ev.loss);
         for (int c = 0; c < MLP_CLASSES; c++)
             printf("%s{\"digit\":%d,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f}", c ? "," : "", c, per[c], ev.confusion[c][c],
                    per[c] ? (double)ev.confusion[c][c] / per[c] : 0.0);
@@ -118,7 +120,8 @@ int cmd_eval(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("Model: %s (784-%u-10%s%s)\n", resolved, model.hidden, epoch ? ", epoch " : "", epoch ? epoch : "");
+        for (char *c = hidden; *c; c++) *c = *c == ',' ? '-' : *c;
+        printf("Model: %s (784-%s-10 %s%s%s)\n", resolved, hidden, model_activation_name(model.arch.activation), epoch ? ", epoch " : "", epoch ? epoch : "");
         printf("Test accuracy: %.2f%% (%u/%u), loss %.4f\n", 100 * ev.accuracy, correct, ev.count, ev.loss);
         printf("Per-class accuracy:\n");
         for (int c = 0; c < MLP_CLASSES; c++)

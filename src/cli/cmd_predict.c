@@ -33,7 +33,7 @@ static const char *predict_help =
 static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, mlp_trainer **tr) {
     static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
     mlp_config cfg = mlp_config_default();
-    cfg.hidden = m->hidden;
+    cfg.arch = m->arch;
     cfg.batch = 1;
     cfg.epochs = 1;
     mlp_dataset dummy = {zero_image, zero_label, 1};

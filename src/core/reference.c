@@ -244,3 +244,109 @@ double ref_mlp_loss(const ref_mlp *m, float *grads, const uint8_t *images, const
                     const uint32_t *order, uint32_t start, int batch) {
     return mlp_forward_backward(m, grads, NULL, images, labels, order, start, batch);
 }
+
+/* ---- activations ---- */
+
+static double act_value(double x, model_activation act) {
+    switch (act) {
+    case MODEL_ACT_RELU: return x > 0 ? x : 0;
+    case MODEL_ACT_GELU: return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
+    case MODEL_ACT_TANH: return tanh(x);
+    case MODEL_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case MODEL_ACT_LEAKY_RELU: return x > 0 ? x : 0.01 * x;
+    default: return x;
+    }
+}
+
+static double act_derivative(double x, model_activation act) {
+    switch (act) {
+    case MODEL_ACT_RELU: return x > 0 ? 1 : 0;
+    case MODEL_ACT_GELU: return 0.5 * (1.0 + erf(x * M_SQRT1_2)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
+    case MODEL_ACT_TANH: {
+        double t = tanh(x);
+        return 1 - t * t;
+    }
+    case MODEL_ACT_SIGMOID: {
+        double s = 1.0 / (1.0 + exp(-x));
+        return s * (1 - s);
+    }
+    case MODEL_ACT_LEAKY_RELU: return x > 0 ? 1 : 0.01;
+    default: return 1;
+    }
+}
+
+void activation_forward(float *out, const float *pre, int n, model_activation act) {
+    for (int i = 0; i < n; i++) out[i] = (float)act_value((double)pre[i], act);
+}
+
+void activation_backward(float *dpre, const float *pre, const float *dout, int n, model_activation act) {
+    for (int i = 0; i < n; i++) dpre[i] = (float)((double)dout[i] * act_derivative((double)pre[i], act));
+}
+
+/* ---- any model ---- */
+
+void ref_model_point(ref_model *m, const model_arch *arch, float *params) {
+    m->arch = *arch;
+    model_layout_make(arch, 1, &m->layout);
+    m->params = params;
+}
+
+double ref_model_loss(const ref_model *m, float *grads, uint32_t *correct_out, const uint8_t *images,
+                      const uint8_t *labels, const uint32_t *order, uint32_t start, int B) {
+    const model_layout *L = &m->layout;
+    const int layers = (int)L->layers, C = (int)m->arch.classes;
+    /* acts[0] = x; for hidden layer l: pre[l] (before the activation), acts[l + 1] (after);
+     * the last dense layer's output is the logits */
+    float *acts[MODEL_MAX_LAYERS + 1], *pre[MODEL_MAX_LAYERS];
+    acts[0] = xcalloc((size_t)B * L->fan_in[0], sizeof(float));
+    input_gather_forward(acts[0], images, order, start, B, (int)L->fan_in[0]);
+    for (int l = 0; l < layers; l++) {
+        size_t n = (size_t)B * L->fan_out[l];
+        pre[l] = xcalloc(n, sizeof(float));
+        acts[l + 1] = xcalloc(n, sizeof(float));
+        dense_forward(pre[l], acts[l], m->params + L->offsets[2 * l], m->params + L->offsets[2 * l + 1], B,
+                      (int)L->fan_in[l], (int)L->fan_out[l]);
+        activation_forward(acts[l + 1], pre[l], (int)n, l < layers - 1 ? m->arch.activation : MODEL_ACT_NONE);
+    }
+    uint8_t *batch_labels = xcalloc((size_t)B, 1);
+    for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + (uint32_t)b]];
+    uint32_t *correct = xcalloc((size_t)B, sizeof(uint32_t));
+    float *dz = grads ? xcalloc((size_t)B * (size_t)C, sizeof(float)) : NULL;
+    double loss = softmax_xent_forward_backward(dz, NULL, correct, acts[layers], batch_labels, B, C);
+    if (grads) {
+        /* dz: the gradient at layer l's pre-activation, walking back */
+        for (int l = layers - 1; l >= 0; l--) {
+            size_t nin = (size_t)B * L->fan_in[l];
+            float *dinp = l > 0 ? xcalloc(nin, sizeof(float)) : NULL;
+            dense_backward(dinp, grads + L->offsets[2 * l], grads + L->offsets[2 * l + 1], dz, acts[l],
+                           m->params + L->offsets[2 * l], B, (int)L->fan_in[l], (int)L->fan_out[l]);
+            free(dz);
+            dz = NULL;
+            if (l > 0) {
+                dz = xcalloc(nin, sizeof(float));
+                activation_backward(dz, pre[l - 1], dinp, (int)nin, m->arch.activation);
+                free(dinp);
+            }
+        }
+    }
+    if (correct_out) {
+        uint32_t n = 0;
+        for (int b = 0; b < B; b++) n += correct[b];
+        *correct_out = n;
+    }
+    free(dz);
+    free(correct);
+    free(batch_labels);
+    for (int l = 0; l < layers; l++) free(pre[l]), free(acts[l + 1]);
+    free(acts[0]);
+    return loss;
+}
+
+ref_step_result ref_model_step(ref_model *m, float *grads, float *velocity, const uint8_t *images,
+                               const uint8_t *labels, const uint32_t *order, uint32_t start, int batch,
+                               float lr, float momentum) {
+    ref_step_result r = {0, 0};
+    r.loss = ref_model_loss(m, grads, &r.correct, images, labels, order, start, batch);
+    sgd_update(m->params, velocity, grads, m->layout.count, lr, momentum);
+    return r;
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/model.h"
+
 #define REF_PIXEL_MEAN 0.1307f
 #define REF_PIXEL_STD 0.3081f
 
@@ -30,6 +32,11 @@ void dense_backward(float *dinp, float *dw, float *dbias, const float *dout, con
 void relu_forward(float *out, const float *inp, int n);
 /* dinp[i] = out[i] > 0 ? dout[i] : 0 (the mask is taken from the forward output). */
 void relu_backward(float *dinp, const float *out, const float *dout, int n);
+
+/* Any hidden activation (model.h's enum; MODEL_ACT_NONE is the identity). Derivatives are taken
+ * at the pre-activation: dinp[i] = dout[i] * act'(pre[i]). GELU is the exact (erf) one. */
+void activation_forward(float *out, const float *pre, int n, model_activation act);
+void activation_backward(float *dpre, const float *pre, const float *dout, int n, model_activation act);
 
 /* Softmax + cross-entropy for labels in [0, C). losses[b] = -log softmax(logits[b])[label];
  * correct[b] = 1 when the first maximum of logits[b] is the label;
@@ -73,5 +80,26 @@ ref_step_result ref_mlp_step(ref_mlp *m, float *grads, float *velocity, const ui
  * not NULL, also writes the gradient of that mean loss. */
 double ref_mlp_loss(const ref_mlp *m, float *grads, const uint8_t *images, const uint8_t *labels,
                     const uint32_t *order, uint32_t start, int batch);
+
+/* ---- any model of the layer table (model.h) ---- */
+
+typedef struct ref_model {
+    model_arch arch;
+    model_layout layout;  /* packed: model_layout_make(arch, 1) */
+    float *params;        /* layout.count floats: w0, b0, w1, b1, ... */
+} ref_model;
+
+void ref_model_point(ref_model *m, const model_arch *arch, float *params);
+
+/* Mean loss of a batch (the images order[start..start+batch) of the data set); with grads
+ * (layout.count floats) also the gradient of that mean, and *correct the argmax == label
+ * count (may be NULL). Sequence: gather -> (dense -> act) x hidden -> dense -> softmax/xent,
+ * then the backward in reverse. */
+double ref_model_loss(const ref_model *m, float *grads, uint32_t *correct, const uint8_t *images,
+                      const uint8_t *labels, const uint32_t *order, uint32_t start, int batch);
+/* ref_model_loss with gradients, then sgd_update over every parameter. */
+ref_step_result ref_model_step(ref_model *m, float *grads, float *velocity, const uint8_t *images,
+                               const uint8_t *labels, const uint32_t *order, uint32_t start, int batch,
+                               float lr, float momentum);
 
 #endif

@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ckpt_state_decode(&q, &s2, err, sizeof err) != CKPT_OK) abort();
         if (s2.epochs_done != s.epochs_done || s2.global_step != s.global_step || !model_arch_equal(&s2.cfg.arch, &s.cfg.arch) || s2.cfg.init != s.cfg.init ||
             s2.cfg.lr != s.cfg.lr || s2.cfg.momentum != s.cfg.momentum || s2.cfg.seed != s.cfg.seed ||
-            memcmp(s2.velocity, s.velocity, model_param_count(&s.cfg.arch) * 4) != 0)
+            s2.cfg.optimizer != s.cfg.optimizer || memcmp(s2.slot[0], s.slot[0], model_param_count(&s.cfg.arch) * 4) != 0 ||
+            (s.slot[1] && memcmp(s2.slot[1], s.slot[1], model_param_count(&s.cfg.arch) * 4) != 0))
             abort();
         ckpt_state_free(&s2);
         ckpt_state_free(&s);

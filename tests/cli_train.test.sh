@@ -59,9 +59,23 @@ expect_error 2 "--activation must be relu, gelu, tanh, sigmoid or leaky_relu \\(
 expect_error 2 "--init must be torch, kaiming or xavier" -- train --init he
 expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --hidden 64,32 --kernels fused
 expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --activation gelu --kernels fused
+expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --optimizer adam --kernels fused
+expect_error 2 "--optimizer must be sgd, momentum, nesterov, adam or adamw \\(got 'lion'\\)" -- train --optimizer lion
+expect_error 2 "--optimizer sgd has no momentum" -- train --optimizer sgd --momentum 0.5
+expect_error 2 "--optimizer nesterov needs --momentum > 0" -- train --optimizer nesterov --momentum 0
+expect_error 2 "--momentum is for sgd-family optimizers; adam takes --beta1" -- train --optimizer adam --momentum 0.9
+expect_error 2 "--weight-decay must be in \\[0, 1\\]" -- train --weight-decay -1
+expect_error 2 "--beta1 must be in \\[0, 1\\)" -- train --optimizer adam --beta1 1
+expect_error 2 "--beta2 must be in \\[0, 1\\)" -- train --optimizer adam --beta2 1.5
+expect_error 2 "--eps must be in \\(0, 1\\]" -- train --optimizer adam --eps 0
+expect_error 2 "--clip-grad-norm must be a finite number >= 0" -- train --clip-grad-norm -1
+expect_error 2 "--warmup: 'x' is not a whole number" -- train --warmup x
+expect_error 2 "--schedule must be constant, cosine, step or onecycle" -- train --schedule linear
+expect_error 2 "--label-smoothing must be in \\[0, 1\\)" -- train --label-smoothing 1
+expect_error 2 "--dropout must be in \\[0, 1\\)" -- train --dropout 1
+expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --dropout 0.1 --kernels fused
 expect_error 2 "--momentum must be in" -- train --momentum 1
 expect_error 2 "--backend must be" -- train --backend quantum
-expect_error 2 "--schedule must be cosine or constant" -- train --schedule linear
 
 # the model as data: a three-layer GELU model trains on the per-layer kernels (auto picks them),
 # saves as torch.nn.Sequential names it, and eval gives the accuracy training reported
@@ -99,6 +113,15 @@ if (JSON.stringify(e.hidden) !== "[64,32]" || e.activation !== "gelu" || Math.ab
 "$WGTRAIN" train --data "$TMP/deep" --epochs 1 --hidden 64,32 --activation tanh --json --kernels reference >"$TMP/t2.json" 2>/dev/null
 [ "$(strip "$TMP/t1.json")" = "$(strip "$TMP/t2.json")" ] && grep -q '"epoch":1' "$TMP/t1.json" \
   && ok "--kernels auto on a deep tanh model is the per-layer path: identical numbers" || bad "auto vs reference differ on a deep model"
+
+# the issue's two-layer AdamW figure: >= 90% after one epoch on 10,000 images (at batch 64; at
+# the default batch of 128 it ends at 89.8%, see bench/NOTES.md)
+"$WGTRAIN" train --hidden 256,128 --optimizer adamw --lr 0.001 --epochs 1 --train-limit 10000 --batch 64 --json >"$TMP/adamw.json" 2>"$TMP/adamw.err"
+rc=$?
+acc=$(grep '"event":"done"' "$TMP/adamw.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
+if [ $rc -eq 0 ] && [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0.90)}" && grep -q '"optimizer":"adamw"' "$TMP/adamw.json"; then
+  ok "784-256-128-10 AdamW lr 0.001, 1 epoch on 10k images: test accuracy $acc >= 0.90"
+else bad "two-layer AdamW: rc=$rc accuracy '$acc' (want >= 0.90) $(cat "$TMP/adamw.err")"; fi
 
 # no usable adapter
 expect_error 1 "no adapter matches --adapter no-such-gpu" -- train --adapter no-such-gpu --epochs 1

@@ -197,7 +197,7 @@ static void test_round_trip(void) {
     s.save_every = 2;
     s.train_fingerprint = 0x0123456789abcdefull;
     s.model_fingerprint = ckpt_params_fingerprint(params, pcount(h));
-    s.velocity = random_params(h, 2);
+    s.slot[0] = random_params(h, 2);
     CHECK(ckpt_state_encode(&s, &bytes, &len, err, sizeof err) == CKPT_OK, "state encode: %s", err);
     CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "state parse: %s", err);
     ckpt_state s2;
@@ -210,11 +210,43 @@ static void test_round_trip(void) {
     CHECK(ckpt_meta_get(p, "lr") && !strcmp(ckpt_meta_get(p, "lr"), "0.1"), "lr written as the shortest exact decimal: %s",
           ckpt_meta_get(p, "lr"));
     CHECK(s2.train_fingerprint == s.train_fingerprint && s2.model_fingerprint == s.model_fingerprint, "fingerprints");
-    CHECK(s2.velocity && !memcmp(s2.velocity, s.velocity, pcount(h) * 4), "velocity bit for bit");
+    CHECK(s2.slot[0] && !memcmp(s2.slot[0], s.slot[0], pcount(h) * 4), "velocity bit for bit");
     CHECK(ckpt_model_decode(p, &m, err, sizeof err) == CKPT_ERR_TENSOR && strstr(err, "training-state"),
           "a training-state file is not a model: %s", err);
     ckpt_state_free(&s2);
     free(bytes);
+
+    /* Adam's two slots and its hyperparameters round-trip too; velocity is then refused */
+    {
+        ckpt_state sa = s;
+        sa.cfg.optimizer = OPTIM_ADAMW;
+        sa.cfg.weight_decay = 0.01f, sa.cfg.beta1 = 0.8f, sa.cfg.beta2 = 0.99f, sa.cfg.eps = 1e-7f;
+        sa.cfg.clip_grad_norm = 2.5f, sa.cfg.warmup = 40, sa.cfg.schedule = MLP_SCHEDULE_ONECYCLE;
+        sa.slot[1] = random_params(h, 3);
+        CHECK(ckpt_state_encode(&sa, &bytes, &len, err, sizeof err) == CKPT_OK, "adamw state encode: %s", err);
+        CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK && p->ntensors == 2 && ckpt_find_tensor(p, "optimizer.exp_avg") &&
+                  ckpt_find_tensor(p, "optimizer.exp_avg_sq"),
+              "adamw state holds optimizer.exp_avg and optimizer.exp_avg_sq: %s", err);
+        CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_OK, "adamw state decode: %s", err);
+        CHECK(s2.cfg.optimizer == OPTIM_ADAMW && s2.cfg.weight_decay == 0.01f && s2.cfg.beta1 == 0.8f && s2.cfg.beta2 == 0.99f &&
+                  s2.cfg.eps == 1e-7f && s2.cfg.clip_grad_norm == 2.5f && s2.cfg.warmup == 40 &&
+                  s2.cfg.schedule == MLP_SCHEDULE_ONECYCLE,
+              "adamw hyperparameters exactly");
+        CHECK(!memcmp(s2.slot[0], sa.slot[0], pcount(h) * 4) && !memcmp(s2.slot[1], sa.slot[1], pcount(h) * 4),
+              "exp_avg and exp_avg_sq bit for bit");
+        ckpt_state_free(&s2);
+        free(bytes);
+        /* the same metadata over a momentum buffer: the file does not hold what adamw keeps */
+        ckpt_kv kv[CKPT_MAX_META];
+        for (uint32_t i = 0; i < p->nmeta; i++) kv[i] = p->meta[i];
+        ckpt_out_tensor vt = {CKPT_VELOCITY_TENSOR, 1, {pcount(h), 0, 0, 0}, sa.slot[0]};
+        ckpt_serialize(&vt, 1, kv, p->nmeta, &bytes, &len, err, sizeof err);
+        CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "parse: %s", err);
+        CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_ERR_TENSOR && strstr(err, "adamw keeps only optimizer.exp_avg"),
+              "velocity in an adamw state: %s", err);
+        free(bytes);
+        free(sa.slot[1]);
+    }
 
     /* a folder checkpoint and resume loading */
     char dir[256], saved[512], folder[512];
@@ -229,7 +261,7 @@ static void test_round_trip(void) {
     ckpt_state s3;
     CHECK(ckpt_load_resume(dir, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_OK, "load_resume: %s", err);
     CHECK(!strcmp(folder, saved), "resume folder %s", folder);
-    CHECK(m.params && !memcmp(m.params, params, pcount(h) * 4) && s3.velocity && !memcmp(s3.velocity, s.velocity, pcount(h) * 4),
+    CHECK(m.params && !memcmp(m.params, params, pcount(h) * 4) && s3.slot[0] && !memcmp(s3.slot[0], s.slot[0], pcount(h) * 4),
           "resume data");
     ckpt_model_free(&m), ckpt_state_free(&s3);
     /* also straight from the epoch folder, and eval-style from the root */
@@ -283,7 +315,7 @@ static void test_round_trip(void) {
     CHECK(ckpt_load_resume(g_root, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_ERR_MISSING, "no checkpoint: %s", err);
     snprintf(f1, sizeof f1, "%s/nonexistent", g_root);
     CHECK(ckpt_load_resume(f1, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_ERR_MISSING, "missing folder: %s", err);
-    free(ob), free(other), free(mb), free(sb), free(s.velocity), free(params), free(p);
+    free(ob), free(other), free(mb), free(sb), free(s.slot[0]), free(params), free(p);
 }
 
 /* ---- malformed files ---- */
@@ -585,7 +617,7 @@ static void test_state_validation(void) {
     s.cfg.kernels = MLP_KERNELS_FUSED;
     s.cfg.arch.hidden[0] = h, s.cfg.batch = 128, s.cfg.epochs = 5;
     s.epochs_done = 2, s.steps_per_epoch = 16, s.global_step = 32, s.train_samples = 2000, s.save_every = 1;
-    s.velocity = vel;
+    s.slot[0] = vel;
     uint8_t *bytes;
     size_t len;
     char err[512];
@@ -762,7 +794,7 @@ static void test_kill_during_save(void) {
     s.cfg.kernels = MLP_KERNELS_FUSED;
     s.cfg.arch.hidden[0] = h, s.cfg.batch = 100, s.cfg.epochs = 100000;
     s.train_samples = 1000, s.steps_per_epoch = 10, s.save_every = 1;
-    s.velocity = pb;
+    s.slot[0] = pb;
     s.model_fingerprint = ckpt_params_fingerprint(pa, pcount(h));
     for (int r = 0; r < 25; r++) {
         pid_t pid = fork();
@@ -808,7 +840,7 @@ static void test_full_disk(void) {
     s.cfg.kernels = MLP_KERNELS_FUSED;
     s.cfg.arch.hidden[0] = h, s.cfg.batch = 10, s.cfg.epochs = 10;
     s.train_samples = 100, s.steps_per_epoch = 10, s.save_every = 1, s.epochs_done = 2, s.global_step = 20;
-    s.velocity = p;
+    s.slot[0] = p;
     s.model_fingerprint = ckpt_params_fingerprint(p, pcount(h));
     ckpt_state_encode(&s, &state, &lst, err, sizeof err);
     snprintf(path, sizeof path, "%s/limit.safetensors", g_root);

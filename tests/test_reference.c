@@ -334,6 +334,41 @@ static void test_model_gradient_check(void) {
         free(params), free(grads);
         free_dataset(&d);
     }
+    /* dropout (a fixed mask: the noise seed is fixed) and label smoothing keep the loss smooth
+     * in every parameter under tanh: the same check, no outlier allowed */
+    {
+        const int B2 = 6;
+        model_arch a = {30, 4, 2, {9, 6}, MODEL_ACT_TANH};
+        dataset d = make_dataset(11, (int)a.inputs, (int)a.classes, 0.3);
+        size_t np = model_param_count(&a);
+        float *params = xmalloc(np * sizeof(float)), *grads = xmalloc(np * sizeof(float));
+        model_init_params(&a, MODEL_INIT_XAVIER, 5, params);
+        ref_model m;
+        ref_model_point(&m, &a, params);
+        m.dropout = 0.3f, m.label_smoothing = 0.1f, m.noise = 0x1234567u;
+        ref_model_loss(&m, grads, NULL, d.images, d.labels, d.order, 2, B2);
+        int over = 0, dropped = 0;
+        double worst = 0;
+        for (size_t j = 0; j < np; j++) {
+            double num = (4.0 * model_diff(&m, j, 2e-2f, &d, 2, B2) - model_diff(&m, j, 4e-2f, &d, 2, B2)) / 3.0;
+            double r = fabs(num - grads[j]) / fmax(1e-4, fabs(num) + fabs(grads[j]));
+            over += r >= 1e-2;
+            if (fabs(num) + fabs(grads[j]) >= 1e-3 && r > worst) worst = r;
+        }
+        for (uint32_t i = 0; i < (uint32_t)B2 * 9; i++) dropped += !dropout_keep(m.noise, 0, i, m.dropout);
+        printf("model gradient check 30-9-6-4 tanh, dropout 0.3 (%d of %d units of layer 0 dropped), smoothing 0.1: max relative "
+               "error %.3e above 1e-3, %d >= 1e-2\n", dropped, B2 * 9, worst, over);
+        CHECK(dropped > 0 && dropped < B2 * 9, "the mask drops some units, not all: %d of %d", dropped, B2 * 9);
+        CHECK(over == 0 && worst < 1e-3, "dropout + smoothing gradient: %d outliers, worst %g", over, worst);
+        /* smoothing 0 is exactly the unsmoothed loss */
+        float lg[8] = {1, -2, 0.5f, 3, 0, 0, -1, 2}, d1[8], d2[8];
+        uint8_t lb[2] = {3, 1};
+        CHECK(softmax_xent_smoothed(d1, NULL, NULL, lg, lb, 2, 4, 0.0f) == softmax_xent_forward_backward(d2, NULL, NULL, lg, lb, 2, 4) &&
+                  !memcmp(d1, d2, sizeof d1),
+              "smoothing 0 is the plain cross-entropy");
+        free(params), free(grads);
+        free_dataset(&d);
+    }
     /* the seed's model through the layer table is the seed's model: same loss, same gradient */
     {
         const int I = 784, H = 7, C = 10, B2 = 5;

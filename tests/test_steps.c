@@ -18,7 +18,7 @@ int main(void) {
     int results = 0;
     int failures = selfcheck_steps(gpu, 7, report, &results);
     CHECK(failures == 0, "%d step mismatches", failures);
-    CHECK(results == 14, "all 14 step checks should report, got %d", results);
+    CHECK(results == 20, "all 20 step checks should report, got %d", results);
     gpu_context_destroy(gpu);
     return check_exit("test_steps");
 }

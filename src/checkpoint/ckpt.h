@@ -9,9 +9,12 @@
  * its shape, input normalisation and test accuracy (strings, as the format requires). A file
  * without an "activation" entry (written before wgtrain had others, or by PyTorch) is ReLU.
  *
- * A training-state file holds one tensor, "optimizer.velocity" [P] (the SGD momentum buffer,
- * flattened in the parameter layout of mlp.h), and metadata with the epochs done, global step,
- * every hyperparameter that shapes the run, the training-set size and fingerprints of the
+ * A training-state file holds the optimizer's state slots, each [P] and flattened in the
+ * parameter layout of mlp.h: "optimizer.velocity" (the SGD family's momentum buffer) or
+ * "optimizer.exp_avg" and "optimizer.exp_avg_sq" (Adam, AdamW; their step count is the global
+ * step), and metadata with the epochs done, global step, every hyperparameter that shapes the
+ * run (optimizer, weight decay, betas, eps, clipping, schedule, warmup: files written before
+ * these existed ran SGD with momentum and none of the others), the training-set size and fingerprints of the
  * training data and of the model file's weights. The engine's randomness is splitmix64 seeded
  * from (seed, epoch) (mlp_epoch_order), so the seed plus the epoch counter *is* the RNG state,
  * and a checkpoint is always taken at an epoch boundary: the data-order position is "start of
@@ -161,7 +164,8 @@ typedef struct ckpt_state {
     uint32_t save_every;     /* --save-every of the run */
     uint64_t train_fingerprint; /* ckpt_fnv1a64 of the training images then labels */
     uint64_t model_fingerprint; /* ckpt_params_fingerprint of the model saved with it */
-    float *velocity;         /* mlp_param_count(&cfg.arch) floats; malloc'd */
+    float *slot[OPTIM_MAX_SLOTS]; /* optim_slots(cfg.optimizer) of them, mlp_param_count(&cfg.arch)
+                              * floats each, malloc'd: velocity, or exp_avg and exp_avg_sq */
 } ckpt_state;
 
 ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_len, char *err, size_t errlen);

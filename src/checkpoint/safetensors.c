@@ -905,6 +905,8 @@ static const char *kernels_name(mlp_kernels k) {
     return k == MLP_KERNELS_REFERENCE ? "reference" : k == MLP_KERNELS_FUSED ? "fused" : "auto";
 }
 
+static const char *const schedule_names[] = {"constant", "cosine", "step", "onecycle"};
+
 size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     char lr[32], mom[32];
     fmt_float(lr, sizeof lr, info->cfg.lr);
@@ -927,8 +929,23 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     KV("batch", "%u", c->batch);
     KV("lr", "%s", lr);
     KV("momentum", "%s", mom);
-    KV("schedule", "%s", c->schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
-    KV("optimizer", "SGD%s", c->momentum > 0 ? " with momentum" : "");
+    KV("schedule", "%s", (unsigned)c->schedule < 4 ? schedule_names[c->schedule] : "?");
+    KV("optimizer", "%s", optim_name(c->optimizer));
+    char wd[32], b1[32], b2[32], eps[32], clip[32];
+    fmt_float(wd, sizeof wd, c->weight_decay);
+    fmt_float(b1, sizeof b1, c->beta1);
+    fmt_float(b2, sizeof b2, c->beta2);
+    fmt_float(eps, sizeof eps, c->eps);
+    fmt_float(clip, sizeof clip, c->clip_grad_norm);
+    KV("weight_decay", "%s", wd);
+    if (c->optimizer >= OPTIM_ADAM) KV("betas", "%s,%s", b1, b2), KV("eps", "%s", eps);
+    if (c->clip_grad_norm > 0) KV("clip_grad_norm", "%s", clip);
+    if (c->warmup) KV("warmup", "%u", c->warmup);
+    char ls[32], dr[32];
+    fmt_float(ls, sizeof ls, c->label_smoothing);
+    fmt_float(dr, sizeof dr, c->dropout);
+    if (c->label_smoothing > 0) KV("label_smoothing", "%s", ls);
+    if (c->dropout > 0) KV("dropout", "%s", dr);
     KV("kernels", "%s", kernels_name(c->kernels));
     KV("loss", "cross-entropy (softmax)");
     KV("seed", "%llu", (unsigned long long)c->seed);
@@ -957,7 +974,8 @@ static const char *const state_keys[] = {
 };
 static const char *const state_info_keys[] = {"rng", "data_order", "producer"};
 /* keys a training state written before they existed lacks (their values then: relu, torch) */
-static const char *const state_optional_keys[] = {"activation", "init"};
+static const char *const state_optional_keys[] = {"activation", "init", "optimizer", "weight_decay", "beta1", "beta2",
+                                                  "eps", "clip_grad_norm", "warmup", "label_smoothing", "dropout"};
 #define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
 #define N_STATE_OPTIONAL (sizeof state_optional_keys / sizeof *state_optional_keys)
 
@@ -1020,18 +1038,41 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     KV("hidden", "%s", hidden);
     KV("activation", "%s", model_activation_name(s->cfg.arch.activation));
     KV("init", "%s", model_init_name(s->cfg.init));
+    char f[7][32];
+    fmt_float(f[5], sizeof f[5], s->cfg.label_smoothing);
+    fmt_float(f[6], sizeof f[6], s->cfg.dropout);
+    KV("label_smoothing", "%s", f[5]);
+    KV("dropout", "%s", f[6]);
+    fmt_float(f[0], sizeof f[0], s->cfg.weight_decay);
+    fmt_float(f[1], sizeof f[1], s->cfg.beta1);
+    fmt_float(f[2], sizeof f[2], s->cfg.beta2);
+    fmt_float(f[3], sizeof f[3], s->cfg.eps);
+    fmt_float(f[4], sizeof f[4], s->cfg.clip_grad_norm);
+    KV("optimizer", "%s", optim_name(s->cfg.optimizer));
+    KV("weight_decay", "%s", f[0]);
+    KV("beta1", "%s", f[1]);
+    KV("beta2", "%s", f[2]);
+    KV("eps", "%s", f[3]);
+    KV("clip_grad_norm", "%s", f[4]);
+    KV("warmup", "%u", s->cfg.warmup);
     KV("batch", "%u", s->cfg.batch);
     KV("epochs", "%u", s->cfg.epochs);
     KV("lr", "%s", lr);
     KV("momentum", "%s", mom);
-    KV("schedule", "%s", s->cfg.schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
+    KV("schedule", "%s", (unsigned)s->cfg.schedule < 4 ? schedule_names[s->cfg.schedule] : "?");
     KV("save_every", "%u", s->save_every);
     KV("kernels", "%s", kernels_name(s->cfg.kernels));
     KV("rng", "splitmix64 seeded from (seed, epoch): seed and epochs_done are the whole RNG state");
     KV("data_order", "epoch e shuffles with mlp_epoch_order(seed, e); resume at the start of epoch epochs_done+1");
 #undef KV
-    ckpt_out_tensor t = {CKPT_VELOCITY_TENSOR, 1, {model_param_count(&s->cfg.arch), 0, 0, 0}, s->velocity};
-    return ckpt_serialize(&t, 1, kv, n, out, out_len, err, errlen);
+    ckpt_out_tensor t[OPTIM_MAX_SLOTS];
+    char names[OPTIM_MAX_SLOTS][48];
+    uint32_t slots = optim_slots(s->cfg.optimizer);
+    for (uint32_t k = 0; k < slots; k++) {
+        snprintf(names[k], sizeof names[k], "optimizer.%s", optim_slot_name(s->cfg.optimizer, k));
+        t[k] = (ckpt_out_tensor){names[k], 1, {model_param_count(&s->cfg.arch), 0, 0, 0}, s->slot[k]};
+    }
+    return ckpt_serialize(t, slots, kv, n, out, out_len, err, errlen);
 }
 
 ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, size_t errlen) {
@@ -1098,10 +1139,34 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata lr '%s' is not a number in (0, 1000]", v[12]);
     if (!parse_meta_f32(v[13], &momentum) || momentum < 0.0f || momentum >= 1.0f)
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata momentum '%s' is not a number in [0, 1)", v[13]);
-    mlp_schedule sched;
-    if (!strcmp(v[14], "cosine")) sched = MLP_SCHEDULE_COSINE;
-    else if (!strcmp(v[14], "constant")) sched = MLP_SCHEDULE_CONSTANT;
-    else return fail(CKPT_ERR_METADATA, err, errlen, "metadata schedule is '%s', not cosine or constant", v[14]);
+    int sched = -1;
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(v[14], schedule_names[k])) sched = k;
+    if (sched < 0)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata schedule is '%s', not constant, cosine, step or onecycle", v[14]);
+    /* the optimizer: files written before it was chosen ran SGD, with momentum when > 0 */
+    optim_config o = {momentum > 0 ? OPTIM_MOMENTUM : OPTIM_SGD, momentum, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f};
+    float smoothing = 0.0f, dropout = 0.0f;
+    const char *opt_s = ckpt_meta_get(p, "optimizer");
+    if (opt_s && !optim_parse(opt_s, &o.kind))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata optimizer '%s' is not sgd, momentum, nesterov, adam or adamw", opt_s);
+    struct {
+        const char *key;
+        float *dst;
+    } floats[] = {{"weight_decay", &o.weight_decay}, {"beta1", &o.beta1}, {"beta2", &o.beta2}, {"eps", &o.eps},
+                  {"clip_grad_norm", &o.clip_grad_norm}, {"label_smoothing", &smoothing}, {"dropout", &dropout}};
+    for (size_t k = 0; k < sizeof floats / sizeof *floats; k++) {
+        const char *fs = ckpt_meta_get(p, floats[k].key);
+        if (fs && !parse_meta_f32(fs, floats[k].dst))
+            return fail(CKPT_ERR_METADATA, err, errlen, "metadata %s '%s' is not a number", floats[k].key, fs);
+    }
+    if (!optim_check(&o, why, sizeof why)) return fail(CKPT_ERR_METADATA, err, errlen, "metadata: %s", why);
+    if (!(smoothing >= 0.0f && smoothing < 1.0f) || !(dropout >= 0.0f && dropout < 1.0f))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata label_smoothing and dropout must be in [0, 1)");
+    uint64_t warmup = 0;
+    const char *warm_s = ckpt_meta_get(p, "warmup");
+    if (warm_s && !parse_meta_u64(warm_s, 10000000, &warmup))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata warmup is '%s', not a whole number in 0..10000000", warm_s);
     mlp_kernels kernels;
     if (!strcmp(v[16], "fused")) kernels = MLP_KERNELS_FUSED;
     else if (!strcmp(v[16], "reference")) kernels = MLP_KERNELS_REFERENCE;
@@ -1110,25 +1175,44 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     if (!parse_meta_hex64(v[6], &train_fp) || !parse_meta_hex64(v[7], &model_fp))
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata train_fingerprint and model_fingerprint must be 16 lowercase hex digits");
 
-    for (uint32_t i = 0; i < p->ntensors; i++)
-        if (strcmp(p->tensors[i].name, CKPT_VELOCITY_TENSOR) != 0)
-            return fail(CKPT_ERR_TENSOR, err, errlen, "unexpected tensor '%s' in a training-state file (it holds only %s)",
-                        p->tensors[i].name, CKPT_VELOCITY_TENSOR);
-    const ckpt_tensor *t = ckpt_find_tensor(p, CKPT_VELOCITY_TENSOR);
-    if (!t) return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s'", CKPT_VELOCITY_TENSOR);
-    size_t pc = model_param_count(&arch);
-    if (t->rank != 1 || t->shape[0] != pc) {
-        char shape[160];
-        format_shape(shape, sizeof shape, t);
-        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%zu] for hidden %s", CKPT_VELOCITY_TENSOR,
-                    shape, pc, hidden_s);
+    /* exactly the optimizer's state slots, each [P] */
+    uint32_t slots = optim_slots(o.kind);
+    char names[OPTIM_MAX_SLOTS][48], list[120] = "";
+    for (uint32_t k = 0; k < slots; k++) {
+        snprintf(names[k], sizeof names[k], "optimizer.%s", optim_slot_name(o.kind, k));
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? " and " : "", names[k]);
     }
-    out->velocity = malloc(pc * sizeof(float));
-    if (!out->velocity) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu floats", pc);
-    ckpt_status st = copy_finite(t, out->velocity, err, errlen);
-    if (st) {
-        ckpt_state_free(out);
-        return st;
+    for (uint32_t i = 0; i < p->ntensors; i++) {
+        bool known = false;
+        for (uint32_t k = 0; k < slots; k++) known |= !strcmp(p->tensors[i].name, names[k]);
+        if (!known)
+            return fail(CKPT_ERR_TENSOR, err, errlen, "unexpected tensor '%s' in a training-state file (%s keeps only %s)",
+                        p->tensors[i].name, optim_name(o.kind), list);
+    }
+    size_t pc = model_param_count(&arch);
+    for (uint32_t k = 0; k < slots; k++) {
+        const ckpt_tensor *t = ckpt_find_tensor(p, names[k]);
+        if (!t) {
+            ckpt_state_free(out);
+            return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s'", names[k]);
+        }
+        if (t->rank != 1 || t->shape[0] != pc) {
+            char shape[160];
+            format_shape(shape, sizeof shape, t);
+            ckpt_state_free(out);
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%zu] for hidden %s", names[k], shape, pc,
+                        hidden_s);
+        }
+        out->slot[k] = malloc(pc * sizeof(float));
+        if (!out->slot[k]) {
+            ckpt_state_free(out);
+            return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu floats", pc);
+        }
+        ckpt_status st = copy_finite(t, out->slot[k], err, errlen);
+        if (st) {
+            ckpt_state_free(out);
+            return st;
+        }
     }
     out->cfg.arch = arch;
     out->cfg.init = init;
@@ -1136,7 +1220,16 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     out->cfg.epochs = (uint32_t)epochs;
     out->cfg.lr = lr;
     out->cfg.momentum = momentum;
-    out->cfg.schedule = sched;
+    out->cfg.optimizer = o.kind;
+    out->cfg.weight_decay = o.weight_decay;
+    out->cfg.beta1 = o.beta1;
+    out->cfg.beta2 = o.beta2;
+    out->cfg.eps = o.eps;
+    out->cfg.clip_grad_norm = o.clip_grad_norm;
+    out->cfg.warmup = (uint32_t)warmup;
+    out->cfg.label_smoothing = smoothing;
+    out->cfg.dropout = dropout;
+    out->cfg.schedule = (mlp_schedule)sched;
     out->cfg.kernels = kernels;
     out->cfg.seed = seed;
     out->epochs_done = (uint32_t)epochs_done;
@@ -1151,6 +1244,8 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
 
 void ckpt_state_free(ckpt_state *s) {
     if (!s) return;
-    free(s->velocity);
-    s->velocity = NULL;
+    for (int k = 0; k < OPTIM_MAX_SLOTS; k++) {
+        free(s->slot[k]);
+        s->slot[k] = NULL;
+    }
 }

@@ -22,8 +22,17 @@ static const char *train_help =
     "  --epochs N        epochs to train (default %u)\n"
     "  --batch N         samples per step, 1..%d (default %u)\n"
     "  --lr X            peak learning rate, > 0 (default %g)\n"
-    "  --momentum X      SGD momentum in [0, 1) (default %g)\n"
-    "  --schedule S      learning rate over the run: cosine or constant (default cosine)\n"
+    "  --optimizer O     sgd, momentum, nesterov, adam or adamw, as torch.optim (default momentum)\n"
+    "  --momentum X      momentum of momentum and nesterov, in [0, 1) (default %g)\n"
+    "  --weight-decay X  L2 penalty (sgd, momentum, nesterov, adam) or decoupled decay (adamw)\n"
+    "                    (default 0; 0.01 for adamw, as torch.optim.AdamW)\n"
+    "  --beta1 X --beta2 X --eps X  Adam's coefficients (defaults 0.9, 0.999, 1e-8)\n"
+    "  --clip-grad-norm X  clip the gradients' global norm to X before each step (default 0: off)\n"
+    "  --schedule S      learning rate over the run: constant, cosine, step (x0.1 every third of\n"
+    "                    the epochs) or onecycle (OneCycleLR) (default cosine)\n"
+    "  --warmup N        linear warmup over the first N steps (default 0)\n"
+    "  --label-smoothing X  of the cross-entropy target, in [0, 1) (default 0)\n"
+    "  --dropout P       inverted dropout on the hidden layers while training, in [0, 1) (default 0)\n"
     "  --kernels K       auto (the default: fused where it applies, else reference), fused (3\n"
     "                    dispatches per step; one hidden ReLU layer) or reference (per-layer\n"
     "                    kernels, one dispatch each; any model)\n"
@@ -80,7 +89,7 @@ typedef struct save_ctx {
     uint32_t train_samples, test_samples, save_every;
     uint64_t train_fingerprint;
     size_t nparams;
-    float *params, *velocity; /* scratch, nparams floats each */
+    float *params, *slot[OPTIM_MAX_SLOTS]; /* scratch, nparams floats each */
 } save_ctx;
 
 /* Serialises the model file of the trainer's current weights (params left in ctx->params). */
@@ -110,7 +119,8 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
     size_t model_len = 0, state_len = 0;
     char err[1024];
     int rc = encode_model(c, epoch, test_accuracy, &model, &model_len);
-    if (!rc && mlp_read_velocity(c->tr, c->velocity) != MLP_OK) rc = runtime_error("%s", mlp_error(c->tr));
+    for (uint32_t k = 0; !rc && k < optim_slots(c->cfg->optimizer); k++)
+        if (mlp_read_state(c->tr, k, c->slot[k]) != MLP_OK) rc = runtime_error("%s", mlp_error(c->tr));
     if (!rc) {
         ckpt_state s;
         memset(&s, 0, sizeof s);
@@ -122,7 +132,7 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
         s.save_every = c->save_every;
         s.train_fingerprint = c->train_fingerprint;
         s.model_fingerprint = ckpt_params_fingerprint(c->params, c->nparams);
-        s.velocity = c->velocity;
+        for (int k = 0; k < OPTIM_MAX_SLOTS; k++) s.slot[k] = c->slot[k];
         if (ckpt_state_encode(&s, &state, &state_len, err, sizeof err) != CKPT_OK) rc = runtime_error("%s", err);
     }
     if (!rc && ckpt_dir_save(dir, epoch, model, model_len, state, state_len, saved, saved_len, err, sizeof err) != CKPT_OK)
@@ -140,6 +150,7 @@ static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
 /* Flags that --resume checks against the checkpoint (and fills in when not given). */
 typedef struct given_flags {
     bool epochs, batch, hidden, activation, init, seed, lr, momentum, schedule, kernels, train_limit, save_every;
+    bool optimizer, weight_decay, beta1, beta2, eps, clip_grad_norm, warmup, label_smoothing, dropout;
 } given_flags;
 
 /* Merges a checkpoint's config into cfg: a given flag must agree, a missing one is taken. */
@@ -158,7 +169,19 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
     SAME(seed, seed, "%llu", unsigned long long);
     SAME(lr, lr, "%.7g", double);
     SAME(momentum, momentum, "%.7g", double);
+    SAME(weight_decay, weight_decay, "%.7g", double);
+    SAME(beta1, beta1, "%.7g", double);
+    SAME(beta2, beta2, "%.7g", double);
+    SAME(eps, eps, "%.7g", double);
+    SAME(clip_grad_norm, clip_grad_norm, "%.7g", double);
+    SAME(warmup, warmup, "%u", unsigned);
+    SAME(label_smoothing, label_smoothing, "%.7g", double);
+    SAME(dropout, dropout, "%.7g", double);
 #undef SAME
+    if (g->optimizer && cfg->optimizer != c->optimizer)
+        return usage_error("--optimizer %s conflicts with the checkpoint in %s (optimizer %s)", optim_name(cfg->optimizer), dir,
+                           optim_name(c->optimizer));
+    cfg->optimizer = c->optimizer;
     /* the model's layer table and init scheme */
     char want[128], have[128];
     model_hidden_format(&cfg->arch, want, sizeof want);
@@ -174,9 +197,8 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
     cfg->arch = c->arch;
     cfg->init = c->init;
     if (g->schedule && cfg->schedule != c->schedule)
-        return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)",
-                           cfg->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant", dir,
-                           c->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant");
+        return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)", mlp_schedule_name(cfg->schedule), dir,
+                           mlp_schedule_name(c->schedule));
     cfg->schedule = c->schedule;
     /* the two kernel paths compute the same function, not the same bits: resume on the same one
      * (the checkpoint records the path that ran; --kernels auto means "the checkpoint's") */
@@ -255,10 +277,40 @@ int cmd_train(int argc, char **argv) {
             given.momentum = true;
         } else if (flag_is(a, "--schedule")) {
             if (!(v = flag_value(argc, argv, &i, "--schedule"))) return EXIT_USAGE;
-            if (!strcmp(v, "cosine")) cfg.schedule = MLP_SCHEDULE_COSINE;
-            else if (!strcmp(v, "constant")) cfg.schedule = MLP_SCHEDULE_CONSTANT;
-            else return usage_error("--schedule must be cosine or constant (got '%s')", v);
+            if (!mlp_schedule_parse(v, &cfg.schedule))
+                return usage_error("--schedule must be constant, cosine, step or onecycle (got '%s')", v);
             given.schedule = true;
+        } else if (flag_is(a, "--optimizer")) {
+            if (!(v = flag_value(argc, argv, &i, "--optimizer"))) return EXIT_USAGE;
+            if (!optim_parse(v, &cfg.optimizer))
+                return usage_error("--optimizer must be sgd, momentum, nesterov, adam or adamw (got '%s')", v);
+            given.optimizer = true;
+        } else if (flag_is(a, "--weight-decay")) {
+            if (!(v = flag_value(argc, argv, &i, "--weight-decay")) || !parse_float("--weight-decay", v, &cfg.weight_decay)) return EXIT_USAGE;
+            given.weight_decay = true;
+        } else if (flag_is(a, "--beta1")) {
+            if (!(v = flag_value(argc, argv, &i, "--beta1")) || !parse_float("--beta1", v, &cfg.beta1)) return EXIT_USAGE;
+            given.beta1 = true;
+        } else if (flag_is(a, "--beta2")) {
+            if (!(v = flag_value(argc, argv, &i, "--beta2")) || !parse_float("--beta2", v, &cfg.beta2)) return EXIT_USAGE;
+            given.beta2 = true;
+        } else if (flag_is(a, "--eps")) {
+            if (!(v = flag_value(argc, argv, &i, "--eps")) || !parse_float("--eps", v, &cfg.eps)) return EXIT_USAGE;
+            given.eps = true;
+        } else if (flag_is(a, "--clip-grad-norm")) {
+            if (!(v = flag_value(argc, argv, &i, "--clip-grad-norm")) || !parse_float("--clip-grad-norm", v, &cfg.clip_grad_norm))
+                return EXIT_USAGE;
+            given.clip_grad_norm = true;
+        } else if (flag_is(a, "--label-smoothing")) {
+            if (!(v = flag_value(argc, argv, &i, "--label-smoothing")) || !parse_float("--label-smoothing", v, &cfg.label_smoothing))
+                return EXIT_USAGE;
+            given.label_smoothing = true;
+        } else if (flag_is(a, "--dropout")) {
+            if (!(v = flag_value(argc, argv, &i, "--dropout")) || !parse_float("--dropout", v, &cfg.dropout)) return EXIT_USAGE;
+            given.dropout = true;
+        } else if (flag_is(a, "--warmup")) {
+            if (!(v = flag_value(argc, argv, &i, "--warmup")) || !parse_u32("--warmup", v, 0, 10000000, &cfg.warmup)) return EXIT_USAGE;
+            given.warmup = true;
         } else if (flag_is(a, "--kernels")) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, true, &cfg.kernels))
                 return EXIT_USAGE;
@@ -288,6 +340,13 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (given.save_every && !ckpt_dir && !resume_dir) return usage_error("--save-every needs --checkpoint-dir");
+    /* sgd is momentum 0: the default momentum belongs to the momentum optimizer */
+    if (cfg.optimizer == OPTIM_SGD && !given.momentum) cfg.momentum = 0.0f;
+    if (cfg.optimizer >= OPTIM_ADAM && given.momentum)
+        return usage_error("--momentum is for sgd-family optimizers; %s takes --beta1 and --beta2", optim_name(cfg.optimizer));
+    if (cfg.optimizer >= OPTIM_ADAM) cfg.momentum = 0.0f;
+    /* torch.optim.AdamW's default weight decay */
+    if (cfg.optimizer == OPTIM_ADAMW && !given.weight_decay) cfg.weight_decay = 0.01f;
 
     /* --resume: the checkpoint fixes the run; flags may repeat it but not change it */
     char err[1024];
@@ -325,6 +384,8 @@ int cmd_train(int argc, char **argv) {
     snprintf(model_text, sizeof model_text, "%s%s%s%s%s", hidden_list, cfg.arch.activation != MODEL_ACT_RELU ? " " : "",
              cfg.arch.activation != MODEL_ACT_RELU ? model_activation_name(cfg.arch.activation) : "",
              cfg.init != MODEL_INIT_TORCH ? ", init " : "", cfg.init != MODEL_INIT_TORCH ? model_init_name(cfg.init) : "");
+    if (cfg.optimizer != OPTIM_MOMENTUM) /* the default optimizer reads as before too */
+        snprintf(model_text + strlen(model_text), sizeof model_text - strlen(model_text), ", %s", optim_name(cfg.optimizer));
     if (stop_after > cfg.epochs) EXIT_EARLY(usage_error("--stop-after %u is past --epochs %u", stop_after, cfg.epochs));
     uint32_t first_epoch = resume_dir ? resume_state.epochs_done : 0, last_epoch = stop_after ? stop_after : cfg.epochs;
 
@@ -394,7 +455,7 @@ int cmd_train(int argc, char **argv) {
     mlp_status st = mlp_create(gpu, &cfg, &dtrain, &dtest, &tr);
     if (st == MLP_OK && resume_dir) {
         st = mlp_write_params(tr, resume_model.params);
-        if (st == MLP_OK) st = mlp_write_velocity(tr, resume_state.velocity);
+        for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg.optimizer); k++) st = mlp_write_state(tr, k, resume_state.slot[k]);
         if (st == MLP_OK) mlp_set_epochs_done(tr, resume_state.epochs_done);
     }
     double t_setup = cli_now() - t0;
@@ -411,8 +472,9 @@ int cmd_train(int argc, char **argv) {
     sc.nparams = mlp_param_count(&cfg.arch);
     if (save_path || ckpt_dir) {
         sc.params = malloc(sc.nparams * sizeof(float));
-        sc.velocity = malloc(sc.nparams * sizeof(float));
-        if (!sc.params || !sc.velocity) {
+        sc.slot[0] = malloc(sc.nparams * sizeof(float));
+        sc.slot[1] = malloc(sc.nparams * sizeof(float));
+        if (!sc.params || !sc.slot[0] || !sc.slot[1]) {
             rc = runtime_error("out of memory");
             goto out;
         }
@@ -430,11 +492,12 @@ int cmd_train(int argc, char **argv) {
     if (json)
         printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
                "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":[%s],\"activation\":\"%s\","
-               "\"init\":\"%s\",\"seed\":%llu,"
+               "\"init\":\"%s\",\"optimizer\":\"%s\",\"seed\":%llu,"
                "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
                cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, hidden_list,
-               model_activation_name(cfg.arch.activation), model_init_name(cfg.init), (unsigned long long)cfg.seed,
+               model_activation_name(cfg.arch.activation), model_init_name(cfg.init), optim_name(cfg.optimizer),
+               (unsigned long long)cfg.seed,
                kernels_name, t_device, t_setup);
     else
         printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
@@ -503,7 +566,8 @@ int cmd_train(int argc, char **argv) {
                last_epoch, total, ran ? total / ran : 0.0);
 out:
     free(sc.params);
-    free(sc.velocity);
+    free(sc.slot[0]);
+    free(sc.slot[1]);
     ckpt_model_free(&resume_model);
     ckpt_state_free(&resume_state);
     mlp_destroy(tr);

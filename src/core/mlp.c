@@ -10,12 +10,17 @@
 #define STEP_STRIDE 256   /* dynamic uniform offsets must be 256-byte aligned */
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
 #define READBACK_SLOTS 2  /* metrics of chunk k are read while chunk k+1 runs */
-#define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 3) /* per-layer path: gather, L forward, loss, L backward, update */
+/* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
+#define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 5)
+#define NORM_GROUPS 64    /* workgroups of the gradient norm's first pass */
 
-typedef struct step_params { /* matches `struct Step` in the kernels */
+typedef struct step_params { /* matches `struct Step` in the kernels (most read the first four) */
     uint32_t start, count;
     float lr;
     uint32_t index;
+    float bc1, bc2; /* Adam's bias corrections of this step */
+    uint32_t noise; /* dropout's seed of this step */
+    uint32_t pad;
 } step_params;
 
 /* the fused kernels' tensors: the seed's model, whose layer table has exactly these four */
@@ -34,9 +39,11 @@ struct mlp_trainer {
     char error[1024];
 
     /* parameters: one allocation carved by the layer table's size table, tensors 256-byte
-     * aligned; the momentum buffer and (per-layer path) the gradients are carved the same way */
+     * aligned; the gradients (per-layer path) are carved the same way, and so is each of the
+     * optimizer's state slots in `state` (slot k at k * lay.carved floats) */
     model_layout lay;
-    gpu_buffer params, grads, velocity;
+    uint32_t slots;
+    gpu_buffer params, grads, state;
 
     gpu_buffer train_images, train_labels, order, steps, metrics, confusion;
     /* per-layer path: the gathered inputs, each layer's pre-activation, output and dz (the
@@ -44,9 +51,10 @@ struct mlp_trainer {
      * the bindings a layer does not use (a read one and a written one: never the same buffer) */
     gpu_buffer x, pre[MODEL_MAX_LAYERS], out[MODEL_MAX_LAYERS], dz[MODEL_MAX_LAYERS], dummy_r, dummy_w;
     gpu_kernel *k_gather, *k_fwd[MODEL_MAX_LAYERS], *k_efwd[MODEL_MAX_LAYERS], *k_bwd[MODEL_MAX_LAYERS];
-    gpu_kernel *k_sx, *k_sgd, *k_cls;
-    WGPUBindGroup bg_gather, bg_fwd[MODEL_MAX_LAYERS], bg_bwd[MODEL_MAX_LAYERS], bg_sx, bg_sgd;
-    uint32_t groups_bwd_fixed[MODEL_MAX_LAYERS], groups_sgd;
+    gpu_kernel *k_sx, *k_opt, *k_norm[2], *k_cls;
+    WGPUBindGroup bg_gather, bg_fwd[MODEL_MAX_LAYERS], bg_bwd[MODEL_MAX_LAYERS], bg_sx, bg_opt, bg_norm[2];
+    gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
+    uint32_t groups_bwd_fixed[MODEL_MAX_LAYERS], groups_opt;
     /* fast path */
     gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
@@ -99,6 +107,10 @@ mlp_config mlp_config_default(void) {
     c.epochs = 12;
     c.lr = 0.05f;
     c.momentum = 0.9f;
+    c.optimizer = OPTIM_MOMENTUM;
+    c.beta1 = 0.9f; /* torch.optim.Adam's defaults */
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
     c.schedule = MLP_SCHEDULE_COSINE;
     c.seed = 1;
     c.report_every = 50;
@@ -128,8 +140,22 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
         snprintf(err, errlen, "--lr must be a finite number > 0 and <= 1000 (got %g)", (double)c->lr);
         return MLP_ERR_CONFIG;
     }
-    if (!isfinite(c->momentum) || c->momentum < 0.0f || c->momentum >= 1.0f) {
-        snprintf(err, errlen, "--momentum must be in [0, 1) (got %g)", (double)c->momentum);
+    optim_config o = mlp_optim(c);
+    if (!optim_check(&o, err, errlen)) return MLP_ERR_CONFIG;
+    if (c->schedule > MLP_SCHEDULE_ONECYCLE) {
+        snprintf(err, errlen, "unknown schedule %d", (int)c->schedule);
+        return MLP_ERR_CONFIG;
+    }
+    if (!isfinite(c->label_smoothing) || c->label_smoothing < 0.0f || c->label_smoothing >= 1.0f) {
+        snprintf(err, errlen, "--label-smoothing must be in [0, 1) (got %g)", (double)c->label_smoothing);
+        return MLP_ERR_CONFIG;
+    }
+    if (!isfinite(c->dropout) || c->dropout < 0.0f || c->dropout >= 1.0f) {
+        snprintf(err, errlen, "--dropout must be in [0, 1) (got %g)", (double)c->dropout);
+        return MLP_ERR_CONFIG;
+    }
+    if (c->warmup > 10000000) {
+        snprintf(err, errlen, "--warmup must be at most 10000000 steps (got %u)", c->warmup);
         return MLP_ERR_CONFIG;
     }
     if (c->report_every < 1) {
@@ -137,8 +163,8 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
         return MLP_ERR_CONFIG;
     }
     if (c->kernels == MLP_KERNELS_FUSED && !mlp_fused_applies(c)) {
-        snprintf(err, errlen, "--kernels fused covers one hidden ReLU layer on 784 inputs and 10 classes; "
-                              "use --kernels auto or reference for this model");
+        snprintf(err, errlen, "--kernels fused covers one hidden ReLU layer on 784 inputs and 10 classes, trained by SGD "
+                              "or momentum without weight decay or clipping; use --kernels auto or reference here");
         return MLP_ERR_CONFIG;
     }
     return MLP_OK;
@@ -159,10 +185,59 @@ void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order)
     }
 }
 
+static const char *const schedule_names[] = {"constant", "cosine", "step", "onecycle"};
+
+const char *mlp_schedule_name(mlp_schedule s) { return (unsigned)s < 4 ? schedule_names[s] : "?"; }
+
+bool mlp_schedule_parse(const char *s, mlp_schedule *out) {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, schedule_names[i])) {
+            *out = (mlp_schedule)i;
+            return true;
+        }
+    return false;
+}
+
+/* OneCycleLR's two phases with cos annealing (torch.optim.lr_scheduler.OneCycleLR, three_phase
+ * False): up from lr / 25 to lr until step 0.3 * S - 1, then down to lr / 25 / 1e4 at S - 1. */
+static double onecycle(double lr, uint64_t step, uint64_t total) {
+    double initial = lr / 25.0, min_lr = initial / 1e4;
+    double end1 = 0.3 * (double)total - 1.0, end2 = (double)total - 1.0, s = (double)step;
+    double start, end, pct;
+    if (s <= end1) {
+        start = initial, end = lr, pct = end1 > 0 ? s / end1 : 1.0;
+    } else {
+        start = lr, end = min_lr, pct = end2 > end1 ? (s - end1) / (end2 - end1) : 1.0;
+    }
+    return end + (start - end) / 2.0 * (cos(M_PI * pct) + 1.0);
+}
+
 float mlp_step_lr(const mlp_config *c, uint64_t step, uint64_t total_steps) {
-    if (c->schedule == MLP_SCHEDULE_CONSTANT || total_steps == 0) return c->lr;
-    double x = (double)step / (double)total_steps;
-    return (float)(c->lr * 0.5 * (1.0 + cos(M_PI * x)));
+    float lr = c->lr;
+    if (total_steps > 0) {
+        if (c->schedule == MLP_SCHEDULE_COSINE) {
+            double x = (double)step / (double)total_steps;
+            lr = (float)(c->lr * 0.5 * (1.0 + cos(M_PI * x)));
+        } else if (c->schedule == MLP_SCHEDULE_STEP) {
+            uint64_t per_epoch = total_steps / (c->epochs ? c->epochs : 1), every = c->epochs / 3 ? c->epochs / 3 : 1;
+            uint64_t epoch = per_epoch ? step / per_epoch : 0;
+            lr = (float)(c->lr * pow(0.1, (double)(epoch / every)));
+        } else if (c->schedule == MLP_SCHEDULE_ONECYCLE) {
+            lr = (float)onecycle(c->lr, step, total_steps);
+        }
+    }
+    if (c->warmup && step < c->warmup) lr = (float)((double)lr * (double)(step + 1) / (double)c->warmup);
+    return lr;
+}
+
+uint32_t mlp_step_noise(uint64_t seed, uint64_t step) {
+    uint64_t state = seed ^ 0xD6E8FEB86659FD93ull ^ (step * 0x9E3779B97F4A7C15ull);
+    return (uint32_t)(mlp_splitmix64(&state) >> 32);
+}
+
+optim_config mlp_optim(const mlp_config *c) {
+    optim_config o = {c->optimizer, c->momentum, c->weight_decay, c->beta1, c->beta2, c->eps, c->clip_grad_norm};
+    return o;
 }
 
 size_t mlp_param_count(const model_arch *arch) { return model_param_count(arch); }
@@ -239,7 +314,7 @@ static mlp_status eval_set_create(mlp_trainer *t, eval_set *e, const char *name,
         ord[i] = i;
     }
     for (uint32_t c = 0; c < e->chunks; c++) {
-        step_params p = {c * EVAL_CHUNK, 0, 0.0f, c};
+        step_params p = {c * EVAL_CHUNK, 0, 0.0f, c, 0, 0, 0, 0};
         p.count = count - p.start < EVAL_CHUNK ? count - p.start : EVAL_CHUNK;
         memcpy(steps + (size_t)c * STEP_STRIDE, &p, sizeof p);
     }
@@ -276,7 +351,8 @@ static void eval_set_destroy(eval_set *e) {
 bool mlp_fused_applies(const mlp_config *c) {
     const model_arch *a = &c->arch;
     return a->inputs == MLP_INPUTS && a->classes == MLP_CLASSES && a->hidden_layers == 1 &&
-           a->activation == MODEL_ACT_RELU;
+           a->activation == MODEL_ACT_RELU && (c->optimizer == OPTIM_SGD || c->optimizer == OPTIM_MOMENTUM) &&
+           c->weight_decay == 0.0f && c->clip_grad_norm == 0.0f && c->label_smoothing == 0.0f && c->dropout == 0.0f;
 }
 
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k) {
@@ -308,16 +384,28 @@ static gpu_status load_kernels(mlp_trainer *t) {
     if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
         for (uint32_t l = 0; l < layers(t); l++) {
             bool hidden = l + 1 < layers(t);
+            float drop = t->cfg.dropout;
             gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
-                                    {"STORE_PRE", hidden}};
-            TRY(gpu_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 4, &t->k_fwd[l]));
+                                    {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l}};
+            TRY(gpu_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
-                                    {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0}};
-            TRY(gpu_kernel_get(gpu, "dense_backward.wgsl", c_bwd, 4, &t->k_bwd[l]));
+                                    {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
+                                    {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0}};
+            TRY(gpu_kernel_get(gpu, "dense_backward.wgsl", c_bwd, 6, &t->k_bwd[l]));
         }
-        gpu_constant c_sgd[] = {{"MOMENTUM", t->cfg.momentum}};
-        TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", c_classes, 1, &t->k_sx));
-        TRY(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
+        const mlp_config *c = &t->cfg;
+        bool clip = c->clip_grad_norm > 0;
+        gpu_constant c_opt[] = {{"OPT", optim_kernel_op(c->optimizer)}, {"MOMENTUM", c->momentum},
+                                {"WEIGHT_DECAY", c->weight_decay}, {"BETA1", c->beta1}, {"BETA2", c->beta2},
+                                {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
+        gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}};
+        TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 2, &t->k_sx));
+        TRY(gpu_kernel_get(gpu, "optimizer.wgsl", c_opt, 8, &t->k_opt));
+        for (int pass = 0; clip && pass < 2; pass++) {
+            gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"GROUPS", NORM_GROUPS},
+                                     {"MAX_NORM", c->clip_grad_norm}};
+            TRY(gpu_kernel_get(gpu, "grad_norm.wgsl", c_norm, 4, &t->k_norm[pass]));
+        }
     } else {
         /* the activation buffer's carve, shared by the three fused kernels */
         uint32_t h = t->cfg.arch.hidden[0];
@@ -391,7 +479,7 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
         TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], fixed + (l ? (uint64_t)b * t->lay.fan_in[l] : 0), &unused));
         t->groups_bwd_fixed[l] = (uint32_t)fixed;
     }
-    TRY_GPU(gpu_groups_1d(gpu, t->k_sgd, t->lay.carved, &t->groups_sgd));
+    TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
     TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->lay.carved * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->x, "inputs", (size_t)b * t->cfg.arch.inputs * 4, GPU_STORAGE));
     for (uint32_t l = 0; l < L; l++) {
@@ -420,9 +508,18 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     gpu_bind sx[] = {step, {"logits", &t->out[L - 1], 0, 0}, {"labels", &t->train_labels, 0, 0},
                      {"order", &t->order, 0, 0}, {"dlogits", &t->dz[L - 1], 0, 0}, {"metrics", &t->metrics, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
-    gpu_bind sgd[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
-                      {"velocity", &t->velocity, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
+    bool clip = t->cfg.clip_grad_norm > 0;
+    if (clip) {
+        TRY_GPU(gpu_buffer_create(gpu, &t->norm_partial, "grad-norm-partials", NORM_GROUPS * 4, GPU_STORAGE));
+        TRY_GPU(gpu_buffer_create(gpu, &t->clip, "grad-clip", 16, GPU_STORAGE));
+        for (int pass = 0; pass < 2; pass++) {
+            gpu_bind norm[] = {step, {"grads", &t->grads, 0, 0}, {"partial", &t->norm_partial, 0, 0}, {"clip", &t->clip, 0, 0}};
+            TRY_GPU(gpu_bind_group(gpu, t->k_norm[pass], norm, 4, &t->bg_norm[pass]));
+        }
+    }
+    gpu_bind opt[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
+                      {"state", &t->state, 0, 0}, {"clip", clip ? &t->clip : &t->dummy_r, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_opt, opt, 5, &t->bg_opt));
     return MLP_OK;
 }
 
@@ -440,11 +537,11 @@ static mlp_status setup_fused_path(mlp_trainer *t) {
     gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                      {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
-    gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+    gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                      {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 6, &t->bg_fup));
     if (t->slices > 1) {
-        gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+        gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                          {"gpart", &t->gpart, 0, 0}};
         TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 4, &t->bg_fap));
     }
@@ -489,9 +586,10 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
 
-    /* parameters and momentum: one allocation each, carved by the size table */
+    /* parameters and the optimizer's state slots: one allocation each, carved by the size table */
+    t->slots = optim_slots(config->optimizer);
     TRY_GPU(gpu_buffer_create(gpu, &t->params, "params", t->lay.carved * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->velocity, "velocity", t->lay.carved * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->state, "optimizer-state", (size_t)t->slots * t->lay.carved * 4, GPU_STORAGE));
     float *init = malloc(t->lay.count * sizeof(float));
     if (!init) return fail(t, MLP_ERR_GPU, "out of memory");
     mlp_init_params(config, init);
@@ -521,7 +619,8 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
 
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
-    WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_sgd, t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap};
+    WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
+                              t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
@@ -531,9 +630,9 @@ void mlp_destroy(mlp_trainer *t) {
         gpu_buffer_destroy(&t->out[l]);
         gpu_buffer_destroy(&t->dz[l]);
     }
-    gpu_buffer *bufs[] = {&t->params, &t->grads, &t->velocity, &t->train_images, &t->train_labels,
+    gpu_buffer *bufs[] = {&t->params, &t->grads, &t->state, &t->train_images, &t->train_labels,
                           &t->order, &t->steps, &t->metrics, &t->confusion, &t->x, &t->dummy_r,
-                          &t->dummy_w, &t->acts, &t->gpart};
+                          &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
     eval_set_destroy(&t->test);
@@ -577,7 +676,11 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
         uint64_t inv = t->groups_bwd_fixed[l] + (l ? (uint64_t)p->count * t->lay.fan_in[l] : 0);
         out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], div_up(inv, t->k_bwd[l]->workgroup_size), 1};
     }
-    out[n++] = (dispatch){t->k_sgd, t->bg_sgd, t->groups_sgd, 1};
+    if (t->cfg.clip_grad_norm > 0) {
+        out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], NORM_GROUPS, 1};
+        out[n++] = (dispatch){t->k_norm[1], t->bg_norm[1], 1, 1};
+    }
+    out[n++] = (dispatch){t->k_opt, t->bg_opt, t->groups_opt, 1};
     return n;
 }
 
@@ -653,9 +756,13 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
     mlp_epoch_order(t->cfg.seed, epoch, t->train_count, t->order_host);
     TRY_GPU(gpu_buffer_write(g, &t->order, 0, t->order_host, (size_t)t->train_count * 4));
     for (uint32_t s = 0; s < steps; s++) {
-        step_params p = {s * b, 0, 0.0f, s};
+        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, 0};
         p.count = t->train_count - p.start < b ? t->train_count - p.start : b;
-        p.lr = mlp_step_lr(&t->cfg, (uint64_t)(epoch - 1) * steps + s, total_steps);
+        uint64_t global = (uint64_t)(epoch - 1) * steps + s;
+        p.lr = mlp_step_lr(&t->cfg, global, total_steps);
+        optim_config o = mlp_optim(&t->cfg);
+        optim_bias_corrections(&o, global + 1, &p.bc1, &p.bc2);
+        p.noise = mlp_step_noise(t->cfg.seed, global);
         memcpy(t->steps_upload + (size_t)s * STEP_STRIDE, &p, sizeof p);
     }
     TRY_GPU(gpu_buffer_write(g, &t->steps, 0, t->steps_upload, (size_t)steps * STEP_STRIDE));
@@ -791,10 +898,11 @@ mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float 
 
 /* ---- parameters ---- */
 
-static mlp_status read_carved(mlp_trainer *t, gpu_buffer *buf, float *dst) {
+/* Reads one carved copy of the parameter layout (at float `base` of buf) packed into dst. */
+static mlp_status read_carved(mlp_trainer *t, gpu_buffer *buf, size_t base, float *dst) {
     float *all = malloc(t->lay.carved * 4);
     if (!all) return fail(t, MLP_ERR_GPU, "out of memory");
-    gpu_status s = gpu_buffer_read(t->gpu, buf, 0, all, t->lay.carved * 4);
+    gpu_status s = gpu_buffer_read(t->gpu, buf, base * 4, all, t->lay.carved * 4);
     if (s == GPU_OK) {
         size_t o = 0;
         for (uint32_t i = 0; i < t->lay.tensors; i++) {
@@ -806,7 +914,7 @@ static mlp_status read_carved(mlp_trainer *t, gpu_buffer *buf, float *dst) {
     return gpu_fail(t, s);
 }
 
-static mlp_status write_carved(mlp_trainer *t, gpu_buffer *buf, const float *src) {
+static mlp_status write_carved(mlp_trainer *t, gpu_buffer *buf, size_t base, const float *src) {
     float *all = calloc(t->lay.carved, 4);
     if (!all) return fail(t, MLP_ERR_GPU, "out of memory");
     size_t o = 0;
@@ -814,15 +922,23 @@ static mlp_status write_carved(mlp_trainer *t, gpu_buffer *buf, const float *src
         memcpy(all + t->lay.offsets[i], src + o, t->lay.sizes[i] * 4);
         o += t->lay.sizes[i];
     }
-    gpu_status s = gpu_buffer_write(t->gpu, buf, 0, all, t->lay.carved * 4);
+    gpu_status s = gpu_buffer_write(t->gpu, buf, base * 4, all, t->lay.carved * 4);
     free(all);
     return gpu_fail(t, s);
 }
 
-mlp_status mlp_read_params(mlp_trainer *t, float *dst) { return read_carved(t, &t->params, dst); }
-mlp_status mlp_write_params(mlp_trainer *t, const float *src) { return write_carved(t, &t->params, src); }
-mlp_status mlp_read_velocity(mlp_trainer *t, float *dst) { return read_carved(t, &t->velocity, dst); }
-mlp_status mlp_write_velocity(mlp_trainer *t, const float *src) { return write_carved(t, &t->velocity, src); }
+mlp_status mlp_read_params(mlp_trainer *t, float *dst) { return read_carved(t, &t->params, 0, dst); }
+mlp_status mlp_write_params(mlp_trainer *t, const float *src) { return write_carved(t, &t->params, 0, src); }
+
+mlp_status mlp_read_state(mlp_trainer *t, uint32_t slot, float *dst) {
+    if (slot >= t->slots) return fail(t, MLP_ERR_CONFIG, "the optimizer has no state slot %u", slot);
+    return read_carved(t, &t->state, (size_t)slot * t->lay.carved, dst);
+}
+
+mlp_status mlp_write_state(mlp_trainer *t, uint32_t slot, const float *src) {
+    if (slot >= t->slots) return fail(t, MLP_ERR_CONFIG, "the optimizer has no state slot %u", slot);
+    return write_carved(t, &t->state, (size_t)slot * t->lay.carved, src);
+}
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs) { t->epochs_done = epochs; }
 const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }
 

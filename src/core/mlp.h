@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/model.h"
+#include "core/optim.h"
 #include "gpu/gpu.h"
 
 #define MLP_INPUTS 784 /* MNIST: 28x28 */
@@ -27,7 +28,14 @@ typedef enum mlp_status {
     MLP_ERR_STOPPED,  /* the progress callback asked to stop */
 } mlp_status;
 
-typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_schedule;
+/* The learning rate of step s of S (0-based over the whole run), as PyTorch's schedulers
+ * stepped once per step: constant; cosine = CosineAnnealingLR(T_max=S, eta_min=0); step =
+ * StepLR(step_size = max(1, epochs / 3) epochs, gamma = 0.1); onecycle = OneCycleLR(max_lr=lr,
+ * total_steps=S, pct_start=0.3, cos, div_factor=25, final_div_factor=1e4, cycle_momentum=False).
+ * --warmup N multiplies any of them by min(1, (s + 1) / N). */
+typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE, MLP_SCHEDULE_STEP, MLP_SCHEDULE_ONECYCLE } mlp_schedule;
+const char *mlp_schedule_name(mlp_schedule s);
+bool mlp_schedule_parse(const char *s, mlp_schedule *out);
 
 /* Which kernels train: the readable per-layer kernels (input_gather, dense_forward and
  * dense_backward per layer, softmax_xent_backward, sgd_update: one dispatch each), which train
@@ -47,8 +55,15 @@ typedef struct mlp_config {
     uint32_t batch;        /* samples per step */
     uint32_t epochs;       /* epochs the schedule spans */
     float lr;              /* peak learning rate */
-    float momentum;        /* 0: plain SGD */
+    float momentum;        /* SGD family (0: plain SGD) */
+    optim_kind optimizer;  /* the update: SGD, momentum, Nesterov, Adam, AdamW (optim.h) */
+    float weight_decay;    /* L2 (SGD, Adam) or decoupled (AdamW) */
+    float beta1, beta2, eps; /* Adam family */
+    float clip_grad_norm;  /* > 0: clip_grad_norm_(max_norm) before every step */
     mlp_schedule schedule; /* learning rate over the run */
+    uint32_t warmup;       /* steps of linear warmup */
+    float label_smoothing; /* of the cross-entropy's target, in [0, 1) */
+    float dropout;         /* inverted dropout on the hidden layers while training, in [0, 1) */
     uint64_t seed;         /* initial weights and every epoch's shuffle */
     uint32_t report_every; /* steps between progress reports (metrics readback) */
     mlp_kernels kernels;
@@ -140,12 +155,15 @@ size_t mlp_param_count(const model_arch *arch);
 mlp_status mlp_read_params(mlp_trainer *t, float *dst);
 mlp_status mlp_write_params(mlp_trainer *t, const float *src);
 
-/* Optimizer state for checkpoints: the momentum buffer (mlp_param_count floats, same layout
- * as the parameters; zeros when momentum is 0) and the number of epochs done, which with the
- * seed fixes the data order and learning rate of every later step. Resuming from these gives
- * the same weights, bit for bit, as the run that never stopped. */
-mlp_status mlp_read_velocity(mlp_trainer *t, float *dst);
-mlp_status mlp_write_velocity(mlp_trainer *t, const float *src);
+/* Optimizer state for checkpoints: its slots (optim_slots: the momentum buffer, or Adam's
+ * exp_avg and exp_avg_sq; each mlp_param_count floats in the parameter layout) and the number of
+ * epochs done, which with the seed fixes the data order, learning rate and Adam step count of
+ * every later step. Resuming from these gives the same weights, bit for bit, as the run that
+ * never stopped. */
+mlp_status mlp_read_state(mlp_trainer *t, uint32_t slot, float *dst);
+mlp_status mlp_write_state(mlp_trainer *t, uint32_t slot, const float *src);
+/* The optimizer of a config, as optim.h describes it. */
+optim_config mlp_optim(const mlp_config *c);
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs);
 const mlp_config *mlp_get_config(const mlp_trainer *t);
 
@@ -155,6 +173,9 @@ uint64_t mlp_splitmix64(uint64_t *state);
 /* The sample order of an epoch (1-based) for this seed: a Fisher-Yates shuffle. Pure CPU, so
  * tests and the reference can replay exactly what the GPU trained on. */
 void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
+/* Dropout's noise seed of a step (0-based over the whole run): with the seed it fixes the
+ * masks, so runs (and resumed runs) are reproducible. */
+uint32_t mlp_step_noise(uint64_t seed, uint64_t step);
 /* The learning rate of a step (0-based over the whole run). */
 float mlp_step_lr(const mlp_config *c, uint64_t step, uint64_t total_steps);
 /* The initial parameters of a config (what mlp_create uploads), in mlp_read_params layout. */

@@ -5,13 +5,18 @@
 //   [.., + count*IN)       dprev[b][i] = act'(prev_pre[b][i]) * sum_o dz[b][o] * w[o][i]
 // The last part (only when HAS_PREV: layer 0's input is the data) is the previous layer's dz,
 // its activation's derivative folded in so no activation needs a backward kernel of its own.
-// PREV_ACT takes the values of ACT in dense_forward.wgsl.
+// PREV_ACT takes the values of ACT in dense_forward.wgsl; with PREV_DROPOUT the previous
+// layer's dropout mask (redrawn as dense_forward.wgsl drew it) scales dprev too.
 
 struct Step {
     start: u32,
     count: u32,
     lr: f32,
     index: u32,
+    bc1: f32,
+    bc2: f32,
+    noise: u32,
+    pad: u32,
 }
 
 override WG: u32 = 64;
@@ -19,6 +24,8 @@ override IN: u32 = 128;
 override OUT: u32 = 10;
 override PREV_ACT: u32 = 1;
 override HAS_PREV: bool = true;
+override PREV_DROPOUT: f32 = 0.0;
+override PREV_LAYER: u32 = 0;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;              // [count][OUT]
@@ -34,6 +41,21 @@ fn erf_approx(x: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.3275911 * a);
     let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
     return sign(x) * (1.0 - poly * exp(-a * a));
+}
+
+fn hash32(v: u32) -> u32 {
+    var x = v;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn keep(layer: u32, i: u32) -> bool {
+    let h = hash32(i ^ hash32(step.noise ^ (layer * 0x9e3779b9u)));
+    return f32(h >> 8u) * (1.0 / 16777216.0) >= PREV_DROPOUT;
 }
 
 fn act_derivative(z: f32) -> f32 {
@@ -86,5 +108,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var o = 0u; o < OUT; o++) {
         acc += dz[b * OUT + o] * w[o * IN + i];
     }
-    dprev[k] = acc * act_derivative(prev_pre[k]);
+    var d = acc * act_derivative(prev_pre[k]);
+    if (PREV_DROPOUT > 0.0) {
+        d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), keep(PREV_LAYER, k));
+    }
+    dprev[k] = d;
 }

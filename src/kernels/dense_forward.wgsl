@@ -1,6 +1,8 @@
 // A dense layer's forward with any activation (one kernel for every layer of the table):
 //   pre[b][o] = bias[o] + sum_i inp[b][i] * w[o][i]   (kept when STORE_PRE: the backward's input)
-//   out[b][o] = act(pre[b][o])
+//   out[b][o] = act(pre[b][o]), times keep[b][o] / (1 - DROPOUT) when training with dropout
+// (inverted dropout: keep is 0 with probability DROPOUT, drawn from a hash of the step's noise
+// seed, the layer and the element, so the backward and the CPU reference redraw the same mask)
 // ACT: 0 none (the logits), 1 ReLU, 2 GELU (erf), 3 tanh, 4 sigmoid, 5 leaky ReLU (0.01), the
 // values of model_activation in src/core/model.h. One invocation per (sample, output).
 
@@ -9,6 +11,10 @@ struct Step {
     count: u32,
     lr: f32,
     index: u32,
+    bc1: f32,
+    bc2: f32,
+    noise: u32,  // dropout's seed of this step
+    pad: u32,
 }
 
 override WG: u32 = 64;
@@ -16,6 +22,8 @@ override IN: u32 = 784;
 override OUT: u32 = 128;
 override ACT: u32 = 1;
 override STORE_PRE: bool = true;
+override DROPOUT: f32 = 0.0;
+override LAYER: u32 = 0;  // this layer's index: its own dropout mask
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> inp: array<f32>;         // [count][IN]
@@ -30,6 +38,22 @@ fn erf_approx(x: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.3275911 * a);
     let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
     return sign(x) * (1.0 - poly * exp(-a * a));
+}
+
+// lowbias32 (Wellons): a cheap, well-mixed 32-bit hash; dropout_keep in reference.c is the same
+fn hash32(v: u32) -> u32 {
+    var x = v;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn keep(layer: u32, i: u32) -> bool {
+    let h = hash32(i ^ hash32(step.noise ^ (layer * 0x9e3779b9u)));
+    return f32(h >> 8u) * (1.0 / 16777216.0) >= DROPOUT;
 }
 
 fn act(z: f32) -> f32 {
@@ -59,5 +83,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     if (STORE_PRE) {
         pre[t] = z;
     }
-    out[t] = act(z);
+    var y = act(z);
+    if (DROPOUT > 0.0) {
+        y = select(0.0, y * (1.0 / (1.0 - DROPOUT)), keep(LAYER, t));
+    }
+    out[t] = y;
 }

@@ -23,19 +23,6 @@ static const char *eval_help =
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
     "  --timeout-ms N    bound on every GPU wait (default 60000)\n";
 
-/* A trainer used only for inference: the model's weights, a one-image dummy training set
- * (mlp_create wants one) and the given test set (may be NULL). */
-static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, const mlp_dataset *test, mlp_trainer **tr) {
-    static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
-    mlp_config cfg = mlp_config_default();
-    cfg.arch = m->arch;
-    cfg.batch = 1;
-    cfg.epochs = 1;
-    mlp_dataset dummy = {zero_image, zero_label, 1};
-    mlp_status st = mlp_create(gpu, &cfg, &dummy, test, tr);
-    if (st == MLP_OK) st = mlp_write_params(*tr, m->params);
-    return st;
-}
 
 int cmd_eval(int argc, char **argv) {
     cli_gpu_options gpu_opts = {0};
@@ -88,7 +75,7 @@ int cmd_eval(int argc, char **argv) {
     }
     mlp_dataset dtest = {test.images, test.labels, test.count};
     mlp_eval_result ev;
-    mlp_status st = inference_trainer(gpu, &model, &dtest, &tr);
+    mlp_status st = mlp_model_create(gpu, &model.arch, model.params, &dtest, &tr);
     if (st == MLP_OK) st = mlp_evaluate(tr, &ev);
     if (st != MLP_OK) {
         rc = runtime_error("%s", mlp_error(tr));

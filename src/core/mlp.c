@@ -36,6 +36,7 @@ struct mlp_trainer {
     gpu_context *gpu;
     mlp_config cfg;
     uint32_t train_count, steps_per_epoch, epochs_done;
+    bool inference; /* an mlp_model_create model: evaluation and prediction only */
     char error[1024];
 
     /* parameters: one allocation carved by the layer table's size table, tensors 256-byte
@@ -381,6 +382,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
     }
     gpu_constant c_classes[] = {{"CLASSES", classes}};
     TRY(gpu_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
+    if (t->inference) return GPU_OK;
     if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
         for (uint32_t l = 0; l < layers(t); l++) {
             bool hidden = l + 1 < layers(t);
@@ -548,6 +550,31 @@ static mlp_status setup_fused_path(mlp_trainer *t) {
     return MLP_OK;
 }
 
+/* Evaluation's share of mlp_create: the eval kernels and their limits, the confusion matrix,
+ * the unused-binding stand-ins and the parameters. */
+static mlp_status setup_model(mlp_trainer *t) {
+    gpu_context *gpu = t->gpu;
+    uint32_t classes = t->cfg.arch.classes, unused;
+    TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
+    for (uint32_t l = 0; l < layers(t); l++)
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)EVAL_CHUNK * t->lay.fan_out[l], &unused));
+    TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->params, "params", t->lay.carved * 4, GPU_STORAGE));
+    return MLP_OK;
+}
+
+static mlp_status setup_test_set(mlp_trainer *t, const mlp_dataset *test) {
+    mlp_status ms = eval_set_create(t, &t->test, "test", test->images, test->labels, test->count);
+    if (ms != MLP_OK) return ms;
+    t->has_test = true;
+    t->test_pred = calloc(test->count, 1);
+    t->test_conf = calloc(test->count, sizeof(float));
+    if (!t->test_pred || !t->test_conf) return fail(t, MLP_ERR_GPU, "out of memory");
+    return MLP_OK;
+}
+
 mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_dataset *train,
                       const mlp_dataset *test, mlp_trainer **out) {
     *out = NULL;
@@ -570,10 +597,8 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
 
     gpu_status ks = load_kernels(t);
     if (ks != GPU_OK) return t->error[0] ? MLP_ERR_GPU : gpu_fail(t, ks);
-    uint32_t unused;
-    TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * inputs, &unused));
-    for (uint32_t l = 0; l < layers(t); l++)
-        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)EVAL_CHUNK * t->lay.fan_out[l], &unused));
+    ms = setup_model(t);
+    if (ms != MLP_OK) return ms;
 
     /* data, once */
     TRY_GPU(upload_bytes(gpu, &t->train_images, "train-images", train->images, (size_t)train->count * inputs, GPU_STORAGE));
@@ -581,14 +606,9 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(gpu_buffer_create(gpu, &t->order, "order", (size_t)train->count * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->steps, "steps", (size_t)t->steps_per_epoch * STEP_STRIDE, GPU_UNIFORM));
     TRY_GPU(gpu_buffer_create(gpu, &t->metrics, "metrics", (size_t)t->steps_per_epoch * 8, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion",
-                              (size_t)config->arch.classes * config->arch.classes * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
 
-    /* parameters and the optimizer's state slots: one allocation each, carved by the size table */
+    /* the optimizer's state slots: one allocation, carved by the size table as the parameters */
     t->slots = optim_slots(config->optimizer);
-    TRY_GPU(gpu_buffer_create(gpu, &t->params, "params", t->lay.carved * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->state, "optimizer-state", (size_t)t->slots * t->lay.carved * 4, GPU_STORAGE));
     float *init = malloc(t->lay.count * sizeof(float));
     if (!init) return fail(t, MLP_ERR_GPU, "out of memory");
@@ -606,15 +626,36 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     ms = t->cfg.kernels == MLP_KERNELS_REFERENCE ? setup_reference_path(t) : setup_fused_path(t);
     if (ms != MLP_OK) return ms;
 
+    return test ? setup_test_set(t, test) : MLP_OK;
+}
+
+mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const float *params, const mlp_dataset *test,
+                            mlp_trainer **out) {
+    *out = NULL;
+    mlp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return MLP_ERR_GPU;
+    *out = t; /* as mlp_create: the caller reads mlp_error() and must mlp_destroy() */
+    t->gpu = gpu;
+    t->inference = true;
+    t->cfg = mlp_config_default();
+    t->cfg.arch = *arch;
+    t->cfg.kernels = MLP_KERNELS_REFERENCE;
+    char err[256];
+    if (!model_arch_check(arch, err, sizeof err)) return fail(t, MLP_ERR_CONFIG, "%s", err);
     if (test) {
-        ms = eval_set_create(t, &t->test, "test", test->images, test->labels, test->count);
-        if (ms != MLP_OK) return ms;
-        t->has_test = true;
-        t->test_pred = calloc(test->count, 1);
-        t->test_conf = calloc(test->count, sizeof(float));
-        if (!t->test_pred || !t->test_conf) return fail(t, MLP_ERR_GPU, "out of memory");
+        if (!test->images || !test->labels || test->count == 0) return fail(t, MLP_ERR_DATA, "the test set is empty");
+        for (uint32_t i = 0; i < test->count; i++)
+            if (test->labels[i] >= arch->classes)
+                return fail(t, MLP_ERR_DATA, "test label %u is %u, past the model's %u classes (0-%u)", i, test->labels[i],
+                            arch->classes, arch->classes - 1);
     }
-    return MLP_OK;
+    carve(t);
+    gpu_status ks = load_kernels(t);
+    if (ks != GPU_OK) return t->error[0] ? MLP_ERR_GPU : gpu_fail(t, ks);
+    mlp_status ms = setup_model(t);
+    if (ms == MLP_OK) ms = mlp_write_params(t, params);
+    if (ms == MLP_OK && test) ms = setup_test_set(t, test);
+    return ms;
 }
 
 void mlp_destroy(mlp_trainer *t) {
@@ -748,6 +789,7 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
 }
 
 mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out) {
+    if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model cannot train");
     gpu_context *g = t->gpu;
     uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch, b = t->cfg.batch;
     uint64_t total_steps = (uint64_t)steps * t->cfg.epochs;
@@ -946,6 +988,10 @@ const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }
 
 int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, int max) {
     gpu_context *g = t->gpu;
+    if (t->inference) {
+        fail(t, MLP_ERR_CONFIG, "an inference model has no training kernels to profile");
+        return -1;
+    }
     if (!gpu_has_timestamps(g)) {
         fail(t, MLP_ERR_GPU, "this adapter or device has no timestamp queries");
         return -1;

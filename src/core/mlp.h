@@ -112,6 +112,13 @@ typedef struct mlp_trainer mlp_trainer;
  * test may be NULL. */
 mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_dataset *train,
                       const mlp_dataset *test, mlp_trainer **out);
+/* An inference model: a layer table's weights (mlp_read_params layout) on the GPU with the
+ * forward kernels only, no training set, optimizer state or training buffers. It serves
+ * evaluation (of test, which may be NULL) and prediction: mlp_evaluate, mlp_predict,
+ * mlp_test_predictions, mlp_read_params, mlp_error and mlp_destroy work on it; training and
+ * profiling refuse. */
+mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const float *params, const mlp_dataset *test,
+                            mlp_trainer **out);
 void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);

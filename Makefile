@@ -82,7 +82,7 @@ build/tests/%: build/obj/tests/%.o build/libwgtrain.a | check-dawn
 WASM_CC     ?= $(firstword $(shell command -v clang-14 clang-19 clang 2>/dev/null))
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP \
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
-WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c \
+WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c \
                src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/server/srv_util.c \
                src/server/srv_api.c src/server/srv_events.c src/web/web_host.c src/web/web_sha256.c
 WASM_OBJ    := $(patsubst %.c,build/wasm/%.o,$(WASM_SRC)) build/wasm/gen/kernels_embedded.o

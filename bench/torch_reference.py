@@ -11,6 +11,14 @@ and the same optimiser (plain SGD, lr 0.1, for the speed table). Three ways to r
   compiled  as graph, with the loss function built by torch.compile (max-autotune)
 
 Prints one JSON object per line, as `wgtrain bench --json` does.
+
+--train runs one eager training run with the options of `wgtrain train` instead (--hidden
+256,128, --activation, --init, --dropout, --optimizer sgd|momentum|nesterov|adam|adamw,
+--weight-decay, --beta1/--beta2/--eps, --clip-grad-norm, --label-smoothing, --schedule
+constant|cosine|step|onecycle, --warmup), the same semantics as wgtrain's: the schedule is
+stepped once per step, StepLR steps every max(1, epochs // 3) epochs by 0.1, OneCycleLR has
+cycle_momentum=False, the warmup multiplies the schedule by min(1, (s + 1) / warmup), and
+AdamW's weight decay defaults to 0.01 as torch's.
 """
 import argparse
 import gzip
@@ -225,6 +233,92 @@ def time_to_accuracy(data, args):
                           "median_seconds": round(statistics.median(reached), 4) if reached else None}), flush=True)
 
 
+def lr_factor(args, steps_per_epoch):
+    """The multiplier of --lr at global step s, as mlp_step_lr computes it."""
+    total = steps_per_epoch * args.train_epochs
+
+    def f(s):
+        if args.schedule == "cosine":
+            x = 0.5 * (1 + math.cos(math.pi * s / total))
+        elif args.schedule == "step":
+            every = max(1, args.train_epochs // 3)
+            x = 0.1 ** ((s // steps_per_epoch) // every)
+        elif args.schedule == "onecycle":
+            lr = 1.0
+            initial, end1, end2 = lr / 25.0, 0.3 * total - 1.0, total - 1.0
+            low = initial / 1e4
+            if s <= end1:
+                a, b, pct = initial, lr, (s / end1 if end1 > 0 else 1.0)
+            else:
+                a, b, pct = lr, low, ((s - end1) / (end2 - end1) if end2 > end1 else 1.0)
+            x = b + (a - b) / 2.0 * (math.cos(math.pi * pct) + 1.0)
+        else:
+            x = 1.0
+        if args.warmup and s < args.warmup:
+            x *= (s + 1) / args.warmup
+        return x
+    return f
+
+
+def train(data, args):
+    """One eager run with wgtrain train's options; prints an epoch line per epoch."""
+    torch.manual_seed(args.seed)
+    x, y, xt, yt = data
+    dev = x.device
+    acts = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid,
+            "leaky_relu": torch.nn.LeakyReLU}
+    widths = [784] + [int(h) for h in args.hidden.split(",")] + [10]
+    layers = []
+    for i in range(len(widths) - 1):
+        lin = torch.nn.Linear(widths[i], widths[i + 1])
+        if args.init == "kaiming":
+            torch.nn.init.kaiming_uniform_(lin.weight, nonlinearity="relu")
+            torch.nn.init.zeros_(lin.bias)
+        elif args.init == "xavier":
+            torch.nn.init.xavier_uniform_(lin.weight)
+            torch.nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if i < len(widths) - 2:
+            layers.append(acts[args.activation]())
+            if args.dropout > 0:
+                layers.append(torch.nn.Dropout(args.dropout))
+    model = torch.nn.Sequential(*layers).to(dev)  # state_dict names: 0.weight, 0.bias, 2.weight, ...
+    wd = args.weight_decay if args.weight_decay is not None else (0.01 if args.optimizer == "adamw" else 0.0)
+    p = model.parameters()
+    if args.optimizer in ("sgd", "momentum", "nesterov"):
+        mom = 0.0 if args.optimizer == "sgd" else args.momentum
+        opt = torch.optim.SGD(p, lr=args.lr, momentum=mom, nesterov=args.optimizer == "nesterov", weight_decay=wd)
+    else:
+        cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.AdamW
+        opt = cls(p, lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps, weight_decay=wd)
+    n = x.shape[0] if not args.train_limit else min(args.train_limit, x.shape[0])
+    steps = (n + args.batch - 1) // args.batch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(args, steps))
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    gen = torch.Generator(device="cpu").manual_seed(args.seed)
+    for epoch in range(1, args.train_epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=gen).to(dev)
+        total = 0.0
+        for s in range(steps):
+            idx = perm[s * args.batch:(s + 1) * args.batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            if args.clip_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad_norm)
+            opt.step()
+            sched.step()
+            total += loss.item() * idx.numel()
+        sync()
+        model.eval()
+        with torch.no_grad():
+            acc = (model(xt).argmax(1) == yt).float().mean().item()
+        print(json.dumps({"event": "epoch", "framework": "torch", "epoch": epoch, "loss": round(total / n, 6),
+                          "test_accuracy": round(acc, 6), "seconds": round(time.perf_counter() - t0, 4)}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, help="folder with the four MNIST IDX files (raw or .gz)")
@@ -238,12 +332,36 @@ def main():
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--device", default="cuda", help=argparse.SUPPRESS)  # cpu: smoke-test eager mode only
+    # --train: one run with wgtrain train's options (see the module docstring)
+    ap.add_argument("--train", action="store_true")
+    ap.add_argument("--hidden", default="128")
+    ap.add_argument("--activation", default="relu", choices=["relu", "gelu", "tanh", "sigmoid", "leaky_relu"])
+    ap.add_argument("--init", default="torch", choices=["torch", "kaiming", "xavier"])
+    ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--optimizer", default="momentum", choices=["sgd", "momentum", "nesterov", "adam", "adamw"])
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--weight-decay", type=float, default=None)
+    ap.add_argument("--beta1", type=float, default=0.9)
+    ap.add_argument("--beta2", type=float, default=0.999)
+    ap.add_argument("--eps", type=float, default=1e-8)
+    ap.add_argument("--clip-grad-norm", type=float, default=0.0)
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--schedule", default="cosine", choices=["constant", "cosine", "step", "onecycle"])
+    ap.add_argument("--warmup", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--train-epochs", type=int, default=12)
+    ap.add_argument("--train-limit", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("torch_reference: needs a CUDA GPU")
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32, as wgtrain computes
     torch.backends.cudnn.allow_tf32 = False
     data = load_mnist(args.data, args.device)
+    if args.train:
+        train(data, args)
+        return
     if not args.skip_speed:
         speed(data, args)
     if args.time_to_accuracy:

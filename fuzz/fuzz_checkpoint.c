@@ -16,7 +16,6 @@ static void check_message(const char *err, size_t cap) {
     if (n == cap || n == 0 || memchr(err, '\n', n)) abort();
 }
 
-static size_t pcount(uint32_t h) { return (size_t)h * 784 + h + (size_t)10 * h + 10; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static ckpt_parsed p, q;
@@ -39,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *bytes;
         size_t len;
         /* the writer adds a "sha256" entry, which needs room among CKPT_MAX_META */
-        if (ckpt_model_encode(m.hidden, m.params, p.meta, p.nmeta, &bytes, &len, err, sizeof err) != CKPT_OK) {
+        if (ckpt_model_encode(&m.arch, m.params, p.meta, p.nmeta, &bytes, &len, err, sizeof err) != CKPT_OK) {
             if (had_digest || p.nmeta < CKPT_MAX_META) abort();
             ckpt_model_free(&m);
             return 0;
@@ -48,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ckpt_parse(bytes, len, &q, err, sizeof err) != CKPT_OK) abort();
         if (ckpt_verify_digest(bytes, len, &q, &present, err, sizeof err) != CKPT_OK || !present) abort();
         if (ckpt_model_decode(&q, &m2, err, sizeof err) != CKPT_OK) abort();
-        if (m2.hidden != m.hidden || memcmp(m2.params, m.params, pcount(m.hidden) * 4) != 0) abort();
+        if (!model_arch_equal(&m2.arch, &m.arch) || memcmp(m2.params, m.params, model_param_count(&m.arch) * 4) != 0) abort();
         if (q.nmeta != p.nmeta + !had_digest) abort();
         for (uint32_t i = 0; i < p.nmeta; i++)
             if (strcmp(q.meta[i].key, p.meta[i].key) ||
@@ -68,9 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ckpt_state s2;
         if (ckpt_parse(bytes, len, &q, err, sizeof err) != CKPT_OK) abort();
         if (ckpt_state_decode(&q, &s2, err, sizeof err) != CKPT_OK) abort();
-        if (s2.epochs_done != s.epochs_done || s2.global_step != s.global_step || s2.cfg.hidden != s.cfg.hidden ||
+        if (s2.epochs_done != s.epochs_done || s2.global_step != s.global_step || !model_arch_equal(&s2.cfg.arch, &s.cfg.arch) || s2.cfg.init != s.cfg.init ||
             s2.cfg.lr != s.cfg.lr || s2.cfg.momentum != s.cfg.momentum || s2.cfg.seed != s.cfg.seed ||
-            memcmp(s2.velocity, s.velocity, pcount(s.cfg.hidden) * 4) != 0)
+            s2.cfg.optimizer != s.cfg.optimizer || memcmp(s2.slot[0], s.slot[0], model_param_count(&s.cfg.arch) * 4) != 0 ||
+            (s.slot[1] && memcmp(s2.slot[1], s.slot[1], model_param_count(&s.cfg.arch) * 4) != 0))
             abort();
         ckpt_state_free(&s2);
         ckpt_state_free(&s);

@@ -50,7 +50,7 @@ e.confusion.forEach((r, i) => { if (r.length !== 10) process.exit(2); r.forEach(
   if (e.per_class[i].samples !== r.reduce((a, b) => a + b, 0) || e.per_class[i].correct !== r[i]) process.exit(3); });
 if (sum !== 10000 || diag !== e.correct || Math.abs(e.accuracy - diag / 10000) > 1e-9) process.exit(4);
 if (Math.abs(e.accuracy - Number(process.argv[2])) > 1e-6) process.exit(5);
-if (e.hidden !== 32 || e.epoch !== 3) process.exit(6);' "$TMP/eval.json" "$train_acc" \
+if (JSON.stringify(e.hidden) !== "[32]" || e.activation !== "relu" || e.epoch !== 3) process.exit(6);' "$TMP/eval.json" "$train_acc" \
   && ok "eval --json: confusion sums to 10000, per-class agrees, accuracy equals training's ($train_acc)" \
   || bad "eval --json (node exit $?): $(head -c 300 "$TMP/eval.json")"
 
@@ -124,6 +124,29 @@ cmp -s "$TMP/A.st" "$TMP/D1/epoch-000003/model.safetensors" && [ ! -e "$TMP/D1/e
   || bad "--save-every: $(grep checkpoint "$TMP/d2.json"; ls -a "$TMP/D2")"
 "$WGTRAIN" eval --model "$TMP/D2" --data "$TMP/small" --json >"$TMP/d2eval.json" 2>&1 && grep -q 'epoch-000003/model.safetensors' "$TMP/d2eval.json" \
   && ok "eval --model DIR uses the latest checkpoint" || bad "eval on a checkpoint dir: $(cat "$TMP/d2eval.json")"
+
+# a deeper model resumes bit for bit too, and flags that would change its layer table conflict
+DEEP=(--data "$TMP/small" --epochs 2 --hidden 48,24 --activation leaky_relu --init kaiming --dropout 0.2 --label-smoothing 0.05 --seed 5)
+"$WGTRAIN" train "${DEEP[@]}" --save "$TMP/E.st" >/dev/null 2>&1
+"$WGTRAIN" train "${DEEP[@]}" --stop-after 1 --checkpoint-dir "$TMP/DE" >/dev/null 2>&1
+cp -r "$TMP/DE" "$TMP/DE2" # kept at epoch 1 for the conflicts below
+"$WGTRAIN" train --data "$TMP/small" --resume "$TMP/DE" --save "$TMP/F.st" >"$TMP/f.txt" 2>&1
+[ -s "$TMP/E.st" ] && cmp -s "$TMP/E.st" "$TMP/F.st" && ok "784-48-24-10 leaky ReLU, kaiming init, dropout 0.2, smoothing 0.05: resumed run byte-identical to the uninterrupted one" \
+  || bad "deep resume differs: $(cat "$TMP/f.txt")"
+expect_error 2 "--hidden 48 conflicts with the checkpoint.*hidden 48,24" -- train --data "$TMP/small" --resume "$TMP/DE2" --hidden 48
+expect_error 2 "--activation relu conflicts with the checkpoint.*activation leaky_relu" -- train --data "$TMP/small" --resume "$TMP/DE2" --activation relu
+expect_error 2 "--init torch conflicts with the checkpoint.*init kaiming" -- train --data "$TMP/small" --resume "$TMP/DE2" --init torch
+
+# Adam's state (exp_avg, exp_avg_sq, the step count in the global step) resumes bit for bit too
+ADAM=(--data "$TMP/small" --epochs 2 --hidden 32,16 --optimizer adam --lr 0.002 --weight-decay 0.001 --clip-grad-norm 1 --schedule onecycle --warmup 5 --seed 9)
+"$WGTRAIN" train "${ADAM[@]}" --save "$TMP/G.st" >/dev/null 2>&1
+"$WGTRAIN" train "${ADAM[@]}" --stop-after 1 --checkpoint-dir "$TMP/DA" >/dev/null 2>&1
+cp -r "$TMP/DA" "$TMP/DA2"
+"$WGTRAIN" train --data "$TMP/small" --resume "$TMP/DA" --save "$TMP/H.st" >"$TMP/h.txt" 2>&1
+[ -s "$TMP/G.st" ] && cmp -s "$TMP/G.st" "$TMP/H.st" && ok "Adam with weight decay, clipping, onecycle and warmup: resumed run byte-identical" \
+  || bad "Adam resume differs: $(cat "$TMP/h.txt")"
+expect_error 2 "--optimizer adamw conflicts with the checkpoint.*optimizer adam" -- train --data "$TMP/small" --resume "$TMP/DA2" --optimizer adamw
+expect_error 2 "--warmup 6 conflicts with the checkpoint.*warmup 5" -- train --data "$TMP/small" --resume "$TMP/DA2" --warmup 6
 
 # SIGKILL at random moments, resuming each time from whatever is on disk: the end result is still
 # the uninterrupted run, byte for byte, and no broken checkpoint is ever left in place

@@ -52,9 +52,77 @@ expect_error 2 "--lr must be finite" -- train --lr inf
 expect_error 2 "--lr: '0.1.2' is not a number" -- train --lr 0.1.2
 expect_error 2 "--lr needs a value" -- train --lr
 expect_error 2 "--hidden must be between 1 and" -- train --hidden 0
+expect_error 2 "--hidden must be between 1 and 4096 for every layer" -- train --hidden 64,5000
+expect_error 2 "--hidden must be a width or a comma-separated list of widths" -- train --hidden 64,
+expect_error 2 "--hidden must be a width or a comma-separated list of widths" -- train --hidden 64x32
+expect_error 2 "--hidden lists at most 8 layers" -- train --hidden 1,2,3,4,5,6,7,8,9
+expect_error 2 "--activation must be relu, gelu, tanh, sigmoid or leaky_relu \\(got 'swish'\\)" -- train --activation swish
+expect_error 2 "--init must be torch, kaiming or xavier" -- train --init he
+expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --hidden 64,32 --kernels fused
+expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --activation gelu --kernels fused
+expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --optimizer adam --kernels fused
+expect_error 2 "--optimizer must be sgd, momentum, nesterov, adam or adamw \\(got 'lion'\\)" -- train --optimizer lion
+expect_error 2 "--optimizer sgd has no momentum" -- train --optimizer sgd --momentum 0.5
+expect_error 2 "--optimizer nesterov needs --momentum > 0" -- train --optimizer nesterov --momentum 0
+expect_error 2 "--momentum is for sgd-family optimizers; adam takes --beta1" -- train --optimizer adam --momentum 0.9
+expect_error 2 "--weight-decay must be in \\[0, 1\\]" -- train --weight-decay -1
+expect_error 2 "--beta1 must be in \\[0, 1\\)" -- train --optimizer adam --beta1 1
+expect_error 2 "--beta2 must be in \\[0, 1\\)" -- train --optimizer adam --beta2 1.5
+expect_error 2 "--eps must be in \\(0, 1\\]" -- train --optimizer adam --eps 0
+expect_error 2 "--clip-grad-norm must be a finite number >= 0" -- train --clip-grad-norm -1
+expect_error 2 "--warmup: 'x' is not a whole number" -- train --warmup x
+expect_error 2 "--schedule must be constant, cosine, step or onecycle" -- train --schedule linear
+expect_error 2 "--label-smoothing must be in \\[0, 1\\)" -- train --label-smoothing 1
+expect_error 2 "--dropout must be in \\[0, 1\\)" -- train --dropout 1
+expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --dropout 0.1 --kernels fused
 expect_error 2 "--momentum must be in" -- train --momentum 1
 expect_error 2 "--backend must be" -- train --backend quantum
-expect_error 2 "--schedule must be cosine or constant" -- train --schedule linear
+
+# the model as data: a three-layer GELU model trains on the per-layer kernels (auto picks them),
+# saves as torch.nn.Sequential names it, and eval gives the accuracy training reported
+make_set "$TMP/deep" 2000
+"$WGTRAIN" train --data "$TMP/deep" --epochs 2 --hidden 64,32 --activation gelu --init xavier --seed 3 --save "$TMP/deep.st" \
+  --json >"$TMP/deep.json" 2>"$TMP/deep.err"
+rc=$?
+deep_acc=$(grep '"event":"done"' "$TMP/deep.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
+if [ $rc -eq 0 ] && grep -q '"hidden":\[64,32\],"activation":"gelu","init":"xavier"' "$TMP/deep.json" \
+   && grep -q '"kernels":"reference"' "$TMP/deep.json" && awk "BEGIN{exit !($deep_acc >= 0.80)}"; then
+  ok "784-64-32-10 GELU, xavier init: per-layer kernels, test accuracy $deep_acc >= 0.80 after 2 epochs on 2000 images"
+else bad "deep model run: rc=$rc acc '$deep_acc' $(head -c 400 "$TMP/deep.json") $(cat "$TMP/deep.err")"; fi
+node -e '
+const b = require("fs").readFileSync(process.argv[1]);
+const n = Number(b.readBigUInt64LE(0)), h = JSON.parse(b.subarray(8, 8 + n).toString());
+const want = {"0.weight": [64, 784], "0.bias": [64], "2.weight": [32, 64], "2.bias": [32], "4.weight": [10, 32], "4.bias": [10]};
+if (Object.keys(h).filter(k => k !== "__metadata__").sort().join(",") !== Object.keys(want).sort().join(",")) process.exit(1);
+for (const k in want) if (h[k].dtype !== "F32" || JSON.stringify(h[k].shape) !== JSON.stringify(want[k])) process.exit(2);
+const m = h.__metadata__;
+if (m.hidden !== "64,32" || m.layers !== "784,64,32,10" || m.activation !== "gelu" || m.init !== "xavier") process.exit(3);
+if (m.architecture !== "torch.nn.Sequential(Linear(784, 64), GELU(), Linear(64, 32), GELU(), Linear(32, 10))") process.exit(4);' "$TMP/deep.st" \
+  && ok "deep.st: 0/2/4.weight and .bias as Sequential names them, layers and activation in the metadata" \
+  || bad "deep.st layout or metadata (node exit $?)"
+"$WGTRAIN" eval --model "$TMP/deep.st" --data "$TMP/deep" --json >"$TMP/deep-eval.json" 2>&1
+node -e '
+const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+if (JSON.stringify(e.hidden) !== "[64,32]" || e.activation !== "gelu" || Math.abs(e.accuracy - Number(process.argv[2])) > 1e-6) process.exit(1);' \
+  "$TMP/deep-eval.json" "$deep_acc" && ok "eval loads the deep model: same accuracy as training ($deep_acc)" \
+  || bad "eval of the deep model: $(head -c 300 "$TMP/deep-eval.json")"
+{ printf 'P5\n28 28\n255\n'; tail -c +17 "$MNIST/t10k-images-idx3-ubyte" | head -c 784; } > "$TMP/seven.pgm"
+"$WGTRAIN" predict --model "$TMP/deep.st" "$TMP/seven.pgm" >"$TMP/deep-predict.txt" 2>&1 && grep -q ': 7 ' "$TMP/deep-predict.txt" \
+  && ok "predict with the deep model: the first test digit is a 7" || bad "predict with the deep model: $(cat "$TMP/deep-predict.txt")"
+# the same model through --kernels auto and --kernels reference: one path, the same numbers
+"$WGTRAIN" train --data "$TMP/deep" --epochs 1 --hidden 64,32 --activation tanh --json >"$TMP/t1.json" 2>/dev/null
+"$WGTRAIN" train --data "$TMP/deep" --epochs 1 --hidden 64,32 --activation tanh --json --kernels reference >"$TMP/t2.json" 2>/dev/null
+[ "$(strip "$TMP/t1.json")" = "$(strip "$TMP/t2.json")" ] && grep -q '"epoch":1' "$TMP/t1.json" \
+  && ok "--kernels auto on a deep tanh model is the per-layer path: identical numbers" || bad "auto vs reference differ on a deep model"
+
+# the issue's two-layer AdamW figure: >= 90% after one epoch on 10,000 images (at batch 64; at
+# the default batch of 128 it ends at 89.8%, see bench/NOTES.md)
+"$WGTRAIN" train --hidden 256,128 --optimizer adamw --lr 0.001 --epochs 1 --train-limit 10000 --batch 64 --json >"$TMP/adamw.json" 2>"$TMP/adamw.err"
+rc=$?
+acc=$(grep '"event":"done"' "$TMP/adamw.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
+if [ $rc -eq 0 ] && [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0.90)}" && grep -q '"optimizer":"adamw"' "$TMP/adamw.json"; then
+  ok "784-256-128-10 AdamW lr 0.001, 1 epoch on 10k images: test accuracy $acc >= 0.90"
+else bad "two-layer AdamW: rc=$rc accuracy '$acc' (want >= 0.90) $(cat "$TMP/adamw.err")"; fi
 
 # a training set of zero images is a data fault (exit 1) naming the file, not a usage error about --batch
 d="$TMP/zero"; make_set "$d" 0

@@ -27,6 +27,9 @@
 
 static char g_root[] = "/tmp/wgtrain_test_ckpt.XXXXXX";
 
+/* the seed's model with h hidden units */
+#define ARCH(h) (&(model_arch){784, 10, 1, {(h)}, MODEL_ACT_RELU})
+
 static size_t pcount(uint32_t h) { return (size_t)h * 784 + h + (size_t)10 * h + 10; }
 
 static float *random_params(uint32_t h, uint32_t seed) {
@@ -134,13 +137,13 @@ static void test_round_trip(void) {
     params[0] = -0.0f;
     params[1] = 1e-45f; /* a denormal survives bit for bit */
     ckpt_model_info info = {mlp_config_default(), 3, 2000, 10000, 0.9123};
-    info.cfg.hidden = h;
+    info.cfg.arch.hidden[0] = h;
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
     uint8_t *bytes;
     size_t len;
     char err[512];
-    CHECK(ckpt_model_encode(h, params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
+    CHECK(ckpt_model_encode(ARCH(h), params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
     uint64_t hl = 0;
     for (int k = 7; k >= 0; k--) hl = hl << 8 | bytes[k];
     CHECK((8 + hl) % 8 == 0, "data section 8-byte aligned (header %llu)", (unsigned long long)hl);
@@ -157,7 +160,7 @@ static void test_round_trip(void) {
     CHECK(ckpt_meta_get(p, "seed") && ckpt_meta_get(p, "lr") && ckpt_meta_get(p, "batch") && ckpt_meta_get(p, "dataset"), "hyperparameters");
     ckpt_model m;
     CHECK(ckpt_model_decode(p, &m, err, sizeof err) == CKPT_OK, "decode: %s", err);
-    CHECK(m.hidden == h, "hidden %u", m.hidden);
+    CHECK(m.arch.hidden_layers == 1 && m.arch.hidden[0] == h && m.arch.activation == MODEL_ACT_RELU, "hidden %u", m.arch.hidden[0]);
     CHECK(m.params && !memcmp(m.params, params, pcount(h) * 4), "parameters bit for bit");
     ckpt_model_free(&m);
 
@@ -194,12 +197,12 @@ static void test_round_trip(void) {
     s.save_every = 2;
     s.train_fingerprint = 0x0123456789abcdefull;
     s.model_fingerprint = ckpt_params_fingerprint(params, pcount(h));
-    s.velocity = random_params(h, 2);
+    s.slot[0] = random_params(h, 2);
     CHECK(ckpt_state_encode(&s, &bytes, &len, err, sizeof err) == CKPT_OK, "state encode: %s", err);
     CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "state parse: %s", err);
     ckpt_state s2;
     CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_OK, "state decode: %s", err);
-    CHECK(s2.epochs_done == 3 && s2.global_step == s.global_step && s2.cfg.hidden == h && s2.cfg.batch == s.cfg.batch &&
+    CHECK(s2.epochs_done == 3 && s2.global_step == s.global_step && s2.cfg.arch.hidden[0] == h && s2.cfg.arch.hidden_layers == 1 && s2.cfg.batch == s.cfg.batch &&
               s2.cfg.epochs == 5 && s2.cfg.seed == s.cfg.seed && s2.save_every == 2 && s2.train_samples == 2000,
           "state fields");
     CHECK(s2.cfg.lr == 0.1f && s2.cfg.momentum == 0.9f && s2.cfg.schedule == s.cfg.schedule, "floats exactly");
@@ -207,11 +210,43 @@ static void test_round_trip(void) {
     CHECK(ckpt_meta_get(p, "lr") && !strcmp(ckpt_meta_get(p, "lr"), "0.1"), "lr written as the shortest exact decimal: %s",
           ckpt_meta_get(p, "lr"));
     CHECK(s2.train_fingerprint == s.train_fingerprint && s2.model_fingerprint == s.model_fingerprint, "fingerprints");
-    CHECK(s2.velocity && !memcmp(s2.velocity, s.velocity, pcount(h) * 4), "velocity bit for bit");
+    CHECK(s2.slot[0] && !memcmp(s2.slot[0], s.slot[0], pcount(h) * 4), "velocity bit for bit");
     CHECK(ckpt_model_decode(p, &m, err, sizeof err) == CKPT_ERR_TENSOR && strstr(err, "training-state"),
           "a training-state file is not a model: %s", err);
     ckpt_state_free(&s2);
     free(bytes);
+
+    /* Adam's two slots and its hyperparameters round-trip too; velocity is then refused */
+    {
+        ckpt_state sa = s;
+        sa.cfg.optimizer = OPTIM_ADAMW;
+        sa.cfg.weight_decay = 0.01f, sa.cfg.beta1 = 0.8f, sa.cfg.beta2 = 0.99f, sa.cfg.eps = 1e-7f;
+        sa.cfg.clip_grad_norm = 2.5f, sa.cfg.warmup = 40, sa.cfg.schedule = MLP_SCHEDULE_ONECYCLE;
+        sa.slot[1] = random_params(h, 3);
+        CHECK(ckpt_state_encode(&sa, &bytes, &len, err, sizeof err) == CKPT_OK, "adamw state encode: %s", err);
+        CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK && p->ntensors == 2 && ckpt_find_tensor(p, "optimizer.exp_avg") &&
+                  ckpt_find_tensor(p, "optimizer.exp_avg_sq"),
+              "adamw state holds optimizer.exp_avg and optimizer.exp_avg_sq: %s", err);
+        CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_OK, "adamw state decode: %s", err);
+        CHECK(s2.cfg.optimizer == OPTIM_ADAMW && s2.cfg.weight_decay == 0.01f && s2.cfg.beta1 == 0.8f && s2.cfg.beta2 == 0.99f &&
+                  s2.cfg.eps == 1e-7f && s2.cfg.clip_grad_norm == 2.5f && s2.cfg.warmup == 40 &&
+                  s2.cfg.schedule == MLP_SCHEDULE_ONECYCLE,
+              "adamw hyperparameters exactly");
+        CHECK(!memcmp(s2.slot[0], sa.slot[0], pcount(h) * 4) && !memcmp(s2.slot[1], sa.slot[1], pcount(h) * 4),
+              "exp_avg and exp_avg_sq bit for bit");
+        ckpt_state_free(&s2);
+        free(bytes);
+        /* the same metadata over a momentum buffer: the file does not hold what adamw keeps */
+        ckpt_kv kv[CKPT_MAX_META];
+        for (uint32_t i = 0; i < p->nmeta; i++) kv[i] = p->meta[i];
+        ckpt_out_tensor vt = {CKPT_VELOCITY_TENSOR, 1, {pcount(h), 0, 0, 0}, sa.slot[0]};
+        ckpt_serialize(&vt, 1, kv, p->nmeta, &bytes, &len, err, sizeof err);
+        CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "parse: %s", err);
+        CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_ERR_TENSOR && strstr(err, "adamw keeps only optimizer.exp_avg"),
+              "velocity in an adamw state: %s", err);
+        free(bytes);
+        free(sa.slot[1]);
+    }
 
     /* a folder checkpoint and resume loading */
     char dir[256], saved[512], folder[512];
@@ -219,14 +254,14 @@ static void test_round_trip(void) {
     CHECK(ckpt_dir_prepare(dir, err, sizeof err) == CKPT_OK, "prepare: %s", err);
     uint8_t *mb, *sb;
     size_t ml, sl;
-    ckpt_model_encode(h, params, meta, nmeta, &mb, &ml, err, sizeof err);
+    ckpt_model_encode(ARCH(h), params, meta, nmeta, &mb, &ml, err, sizeof err);
     ckpt_state_encode(&s, &sb, &sl, err, sizeof err);
     CHECK(ckpt_dir_save(dir, 3, mb, ml, sb, sl, saved, sizeof saved, err, sizeof err) == CKPT_OK, "dir save: %s", err);
     CHECK(strstr(saved, "epoch-000003") != NULL, "saved to %s", saved);
     ckpt_state s3;
     CHECK(ckpt_load_resume(dir, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_OK, "load_resume: %s", err);
     CHECK(!strcmp(folder, saved), "resume folder %s", folder);
-    CHECK(m.params && !memcmp(m.params, params, pcount(h) * 4) && s3.velocity && !memcmp(s3.velocity, s.velocity, pcount(h) * 4),
+    CHECK(m.params && !memcmp(m.params, params, pcount(h) * 4) && s3.slot[0] && !memcmp(s3.slot[0], s.slot[0], pcount(h) * 4),
           "resume data");
     ckpt_model_free(&m), ckpt_state_free(&s3);
     /* also straight from the epoch folder, and eval-style from the root */
@@ -242,7 +277,7 @@ static void test_round_trip(void) {
     ckpt_state_encode(&s, &sb, &sl, err, sizeof err);
     info.epoch = 4;
     nmeta = ckpt_model_metadata(&info, meta);
-    ckpt_model_encode(h, params, meta, nmeta, &mb, &ml, err, sizeof err);
+    ckpt_model_encode(ARCH(h), params, meta, nmeta, &mb, &ml, err, sizeof err);
     CHECK(ckpt_dir_save(dir, 4, mb, ml, sb, sl, saved, sizeof saved, err, sizeof err) == CKPT_OK, "dir save 4: %s", err);
     uint32_t latest = 0;
     CHECK(ckpt_dir_latest(dir, &latest, folder, sizeof folder, err, sizeof err) == CKPT_OK && latest == 4, "latest is 4");
@@ -261,7 +296,7 @@ static void test_round_trip(void) {
     float *other = random_params(h, 9);
     uint8_t *ob;
     size_t ol;
-    ckpt_model_encode(h, other, NULL, 0, &ob, &ol, err, sizeof err);
+    ckpt_model_encode(ARCH(h), other, NULL, 0, &ob, &ol, err, sizeof err);
     snprintf(f1, sizeof f1, "%s/%s", mix, CKPT_MODEL_FILE);
     ckpt_write_atomic(f1, ob, ol, err, sizeof err);
     snprintf(f1, sizeof f1, "%s/%s", mix, CKPT_STATE_FILE);
@@ -272,7 +307,7 @@ static void test_round_trip(void) {
     free(ob);
     info.epoch = 3;
     nmeta = ckpt_model_metadata(&info, meta);
-    ckpt_model_encode(h, params, meta, nmeta, &ob, &ol, err, sizeof err); /* epoch 3 in meta; state says 4 */
+    ckpt_model_encode(ARCH(h), params, meta, nmeta, &ob, &ol, err, sizeof err); /* epoch 3 in meta; state says 4 */
     snprintf(f1, sizeof f1, "%s/%s", mix, CKPT_MODEL_FILE);
     ckpt_write_atomic(f1, ob, ol, err, sizeof err);
     CHECK(ckpt_load_resume(mix, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_ERR_MISMATCH && strstr(err, "epoch"),
@@ -280,7 +315,7 @@ static void test_round_trip(void) {
     CHECK(ckpt_load_resume(g_root, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_ERR_MISSING, "no checkpoint: %s", err);
     snprintf(f1, sizeof f1, "%s/nonexistent", g_root);
     CHECK(ckpt_load_resume(f1, &m, &s3, folder, sizeof folder, err, sizeof err) == CKPT_ERR_MISSING, "missing folder: %s", err);
-    free(ob), free(other), free(mb), free(sb), free(s.velocity), free(params), free(p);
+    free(ob), free(other), free(mb), free(sb), free(s.slot[0]), free(params), free(p);
 }
 
 /* ---- malformed files ---- */
@@ -515,7 +550,11 @@ static void test_state_validation(void) {
         {"batch", "9000", "not a whole number in 0..8192"},
         {"batch", "3000", "larger than train_samples"},
         {"hidden", "3", NULL}, /* velocity shape no longer fits */
-        {"hidden", "5000", "0..4096"},
+        {"hidden", "5000", "1..4096"},
+        {"hidden", "64,0", "1..4096"},
+        {"hidden", "1,2,3,4,5,6,7,8,9", "1..4096"},
+        {"activation", "swish", "activation 'swish'"},
+        {"init", "he", "init 'he'"},
         {"lr", "nan", "lr"},
         {"lr", "0", "lr"},
         {"lr", "1e999", "lr"},
@@ -576,9 +615,9 @@ static void test_state_validation(void) {
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
     s.cfg.kernels = MLP_KERNELS_FUSED;
-    s.cfg.hidden = h, s.cfg.batch = 128, s.cfg.epochs = 5;
+    s.cfg.arch.hidden[0] = h, s.cfg.batch = 128, s.cfg.epochs = 5;
     s.epochs_done = 2, s.steps_per_epoch = 16, s.global_step = 32, s.train_samples = 2000, s.save_every = 1;
-    s.velocity = vel;
+    s.slot[0] = vel;
     uint8_t *bytes;
     size_t len;
     char err[512];
@@ -631,18 +670,17 @@ static void test_digest(void) {
         CHECK(!strcmp(hex, vec[v].hex), "sha256('%s') = %s, want %s", vec[v].in, hex, vec[v].hex);
     }
 
-    uint32_t h = 16;
-    size_t n = mlp_param_count(h);
+    ckpt_model_info info = {mlp_config_default(), 2, 1000, 10000, 0.5};
+    info.cfg.arch.hidden[0] = 16;
+    size_t n = mlp_param_count(&info.cfg.arch);
     float *params = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) params[i] = (float)i * 0.001f - 0.5f;
-    ckpt_model_info info = {mlp_config_default(), 2, 1000, 10000, 0.5};
-    info.cfg.hidden = h;
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
     uint8_t *bytes;
     size_t len;
     char err[1024];
-    CHECK(ckpt_model_encode(h, params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
+    CHECK(ckpt_model_encode(&info.cfg.arch, params, meta, nmeta, &bytes, &len, err, sizeof err) == CKPT_OK, "encode: %s", err);
     ckpt_parsed *p = malloc(sizeof *p);
     CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "parse: %s", err);
     const char *rec = ckpt_meta_get(p, CKPT_DIGEST_KEY);
@@ -667,7 +705,7 @@ static void test_digest(void) {
     /* re-encoding a file that has a digest replaces it in place (no second key) */
     uint8_t *again;
     size_t again_len;
-    CHECK(ckpt_model_encode(h, params, p->meta, p->nmeta, &again, &again_len, err, sizeof err) == CKPT_OK, "re-encode: %s", err);
+    CHECK(ckpt_model_encode(&info.cfg.arch, params, p->meta, p->nmeta, &again, &again_len, err, sizeof err) == CKPT_OK, "re-encode: %s", err);
     CHECK(again_len == len && !memcmp(again, bytes, len), "re-encoding with the recorded digest gives the same bytes");
     free(again);
     free(bytes), free(p), free(params);
@@ -771,8 +809,8 @@ static void test_kill_during_save(void) {
     float *pa = random_params(h, 11), *pb = random_params(h, 12);
     uint8_t *a, *b;
     size_t la, lb;
-    ckpt_model_encode(h, pa, NULL, 0, &a, &la, err, sizeof err);
-    ckpt_model_encode(h, pb, NULL, 0, &b, &lb, err, sizeof err);
+    ckpt_model_encode(ARCH(h), pa, NULL, 0, &a, &la, err, sizeof err);
+    ckpt_model_encode(ARCH(h), pb, NULL, 0, &b, &lb, err, sizeof err);
     CHECK(ckpt_write_atomic(path, a, la, err, sizeof err) == CKPT_OK, "first save: %s", err);
     srand((unsigned)time(NULL));
     int rounds = 40, old_or_new = 0, mid_write = 0;
@@ -814,9 +852,9 @@ static void test_kill_during_save(void) {
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
     s.cfg.kernels = MLP_KERNELS_FUSED;
-    s.cfg.hidden = h, s.cfg.batch = 100, s.cfg.epochs = 100000;
+    s.cfg.arch.hidden[0] = h, s.cfg.batch = 100, s.cfg.epochs = 100000;
     s.train_samples = 1000, s.steps_per_epoch = 10, s.save_every = 1;
-    s.velocity = pb;
+    s.slot[0] = pb;
     s.model_fingerprint = ckpt_params_fingerprint(pa, pcount(h));
     for (int r = 0; r < 25; r++) {
         pid_t pid = fork();
@@ -854,15 +892,15 @@ static void test_full_disk(void) {
     float *p = random_params(h, 21);
     uint8_t *small, *big, *state;
     size_t ls, lb, lst;
-    ckpt_model_encode(1, p, NULL, 0, &small, &ls, err, sizeof err);
-    ckpt_model_encode(h, p, NULL, 0, &big, &lb, err, sizeof err);
+    ckpt_model_encode(ARCH(1), p, NULL, 0, &small, &ls, err, sizeof err);
+    ckpt_model_encode(ARCH(h), p, NULL, 0, &big, &lb, err, sizeof err);
     ckpt_state s;
     memset(&s, 0, sizeof s);
     s.cfg = mlp_config_default();
     s.cfg.kernels = MLP_KERNELS_FUSED;
-    s.cfg.hidden = h, s.cfg.batch = 10, s.cfg.epochs = 10;
+    s.cfg.arch.hidden[0] = h, s.cfg.batch = 10, s.cfg.epochs = 10;
     s.train_samples = 100, s.steps_per_epoch = 10, s.save_every = 1, s.epochs_done = 2, s.global_step = 20;
-    s.velocity = p;
+    s.slot[0] = p;
     s.model_fingerprint = ckpt_params_fingerprint(p, pcount(h));
     ckpt_state_encode(&s, &state, &lst, err, sizeof err);
     snprintf(path, sizeof path, "%s/limit.safetensors", g_root);

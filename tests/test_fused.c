@@ -1,7 +1,9 @@
 /* The fast path against the readable one: 50 steps of real MNIST training with the fused
- * kernels and with the seed's six kernels, from the same weights and data order. The per-step
- * losses must agree within float tolerance and the final weights within 1e-4 relative. */
+ * kernels and with the per-layer kernels (the generic path, where both apply), from the same weights and data order. The per-step
+ * losses must agree within float tolerance and the final weights within 1e-4 relative. Also the
+ * inference model (mlp_model_create) against the trainer whose weights it holds. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,42 @@ static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint3
     return ok;
 }
 
+/* An inference model (mlp_model_create: weights, no training set) evaluates exactly as the
+ * trainer that made the weights, at depth, and refuses to train. */
+static void check_inference_model(gpu_context *gpu, const mnist_set *m) {
+    mlp_config c = mlp_config_default();
+    c.arch.hidden_layers = 2, c.arch.hidden[0] = 48, c.arch.hidden[1] = 24, c.arch.activation = MODEL_ACT_TANH;
+    c.epochs = 1;
+    mlp_dataset train = {m->images, m->labels, 3000}, test = {m->images + 3000 * 784, m->labels + 3000, 2500};
+    mlp_trainer *t = NULL, *model = NULL;
+    size_t np = mlp_param_count(&c.arch);
+    float *p = malloc(np * 4);
+    mlp_eval_result a, b;
+    bool ok = p && mlp_create(gpu, &c, &train, &test, &t) == MLP_OK && mlp_train_epoch(t, NULL, NULL, NULL) == MLP_OK &&
+              mlp_evaluate(t, &a) == MLP_OK && mlp_read_params(t, p) == MLP_OK;
+    CHECK(ok, "training the 784-48-24-10 tanh model: %s", t ? mlp_error(t) : "no trainer");
+    if (ok) {
+        ok = mlp_model_create(gpu, &c.arch, p, &test, &model) == MLP_OK && mlp_evaluate(model, &b) == MLP_OK;
+        CHECK(ok, "inference model: %s", model ? mlp_error(model) : "none");
+    }
+    if (ok) {
+        CHECK(a.accuracy == b.accuracy && a.loss == b.loss && !memcmp(a.confusion, b.confusion, sizeof a.confusion) &&
+                  !memcmp(mlp_test_predictions(t), mlp_test_predictions(model), test.count),
+              "inference model evaluates as its trainer: %.4f/%.6f vs %.4f/%.6f", a.accuracy, a.loss, b.accuracy, b.loss);
+        CHECK(a.accuracy > 0.5, "the model learnt something: %.4f", a.accuracy);
+        float probs_t[10], probs_m[10];
+        CHECK(mlp_predict(t, test.images, 1, probs_t) == MLP_OK && mlp_predict(model, test.images, 1, probs_m) == MLP_OK &&
+                  !memcmp(probs_t, probs_m, sizeof probs_t),
+              "predict agrees");
+        CHECK(mlp_train_epoch(model, NULL, NULL, NULL) == MLP_ERR_CONFIG && strstr(mlp_error(model), "cannot train"),
+              "an inference model refuses to train: %s", mlp_error(model));
+        printf("inference model 784-48-24-10 tanh: accuracy %.4f, loss %.6f, as its trainer\n", b.accuracy, b.loss);
+    }
+    mlp_destroy(model);
+    mlp_destroy(t);
+    free(p);
+}
+
 int main(void) {
     char err[1024];
     gpu_context *gpu = fixture_gpu();
@@ -51,7 +89,8 @@ int main(void) {
     const uint32_t batches[] = {64, 100};
     for (int bi = 0; bi < 2; bi++) {
         uint32_t b = batches[bi];
-        size_t np = mlp_param_count(128);
+        mlp_config dc = mlp_config_default();
+        size_t np = mlp_param_count(&dc.arch);
         float *pf = malloc(np * 4), *pr = malloc(np * 4);
         trace tf, tr;
         if (run(gpu, MLP_KERNELS_FUSED, &m, b, &tf, pf) && run(gpu, MLP_KERNELS_REFERENCE, &m, b, &tr, pr)) {
@@ -76,6 +115,7 @@ int main(void) {
         }
         free(pf), free(pr);
     }
+    check_inference_model(gpu, &m);
     gpu_context_destroy(gpu);
     mnist_free(&m);
     return check_exit("test_fused");

@@ -1,5 +1,6 @@
 /* Tests of the CPU reference (src/core/reference.c):
- *   1. finite-difference gradient check of ref_mlp_loss's analytic gradient;
+ *   1. finite-difference gradient check of ref_mlp_loss's analytic gradient, and of
+ *      ref_model_loss's at depth 2 for every activation;
  *   2. dense_forward / dense_backward against a naive double recomputation at odd sizes;
  *   3. softmax_xent_forward_backward: loss, gradient, first-maximum "correct", huge logits;
  *   4. ref_mlp_step: a small step lowers the batch loss; plain and momentum SGD as specified;
@@ -276,6 +277,117 @@ static void test_gradient_check(void) {
     free(grads);
     free(labels);
     free_dataset(&d);
+}
+
+/* ---- 1b. the same check for any model of the layer table: depth 2, every activation ---- */
+
+static double model_diff(ref_model *m, size_t j, float eps, const dataset *d, uint32_t start, int B) {
+    float saved = m->params[j], p_plus = saved + eps, p_minus = saved - eps;
+    m->params[j] = p_plus;
+    double lp = ref_model_loss(m, NULL, NULL, d->images, d->labels, d->order, start, B);
+    m->params[j] = p_minus;
+    double lm = ref_model_loss(m, NULL, NULL, d->images, d->labels, d->order, start, B);
+    m->params[j] = saved;
+    return (lp - lm) / ((double)p_plus - (double)p_minus);
+}
+
+static void test_model_gradient_check(void) {
+    const int B = 6, N = 11;
+    const uint32_t start = 3;
+    for (int act = MODEL_ACT_RELU; act <= MODEL_ACT_LEAKY_RELU; act++) {
+        model_arch a = {30, 4, 2, {9, 6}, (model_activation)act};
+        dataset d = make_dataset(N, (int)a.inputs, (int)a.classes, 0.3);
+        size_t np = model_param_count(&a);
+        float *params = xmalloc(np * sizeof(float)), *grads = xmalloc(np * sizeof(float));
+        model_init_params(&a, MODEL_INIT_TORCH, 11 + (uint64_t)act, params);
+        ref_model m;
+        ref_model_point(&m, &a, params);
+        for (size_t i = 0; i < np; i++) grads[i] = NAN; /* must be overwritten everywhere */
+        double loss = ref_model_loss(&m, grads, NULL, d.images, d.labels, d.order, start, B);
+        CHECK(isfinite(loss) && loss > 0, "%s: loss %g", model_activation_name(a.activation), loss);
+        /* every parameter, Richardson-extrapolated central differences as in test 1. The smooth
+         * activations take a larger step: their error falls as the step grows (float noise of
+         * the loss, ~1e-8 / eps, dominates; measured 2e-3 at eps 1e-2, 5e-4 at 4e-2, for
+         * sigmoid's small gradients). ReLU's and leaky ReLU's kinks want a small step and can
+         * spoil a few samples, so a few outliers are allowed there. */
+        bool kinked = act == MODEL_ACT_RELU || act == MODEL_ACT_LEAKY_RELU;
+        const float EPS_FULL = kinked ? 1e-2f : 4e-2f, EPS_HALF = EPS_FULL / 2;
+        int over = 0, nonzero = 0, checked = 0;
+        double max_rel = 0, worst_big = 0;
+        for (size_t j = 0; j < np; j++) {
+            double ana = grads[j];
+            double num = (4.0 * model_diff(&m, j, EPS_HALF, &d, start, B) - model_diff(&m, j, EPS_FULL, &d, start, B)) / 3.0;
+            double r = fabs(num - ana) / fmax(1e-4, fabs(num) + fabs(ana));
+            CHECK(isfinite(ana) && isfinite(num), "%s: gradient %zu not finite", model_activation_name(a.activation), j);
+            nonzero += ana != 0;
+            checked++;
+            if (r >= 1e-2) over++;
+            if (r > max_rel) max_rel = r;
+            if (fabs(num) + fabs(ana) >= 1e-3 && r > worst_big) worst_big = r;
+        }
+        printf("model gradient check 30-9-6-4 %s: %d params, %d nonzero, max relative error %.3e (%.3e above 1e-3), %d >= 1e-2\n",
+               model_activation_name(a.activation), checked, nonzero, max_rel, worst_big, over);
+        CHECK(over <= (kinked ? checked / 50 : 0), "%s: %d of %d relative errors >= 1e-2", model_activation_name(a.activation),
+              over, checked);
+        if (!kinked) CHECK(worst_big < 1e-3, "%s: relative error %g on a large gradient", model_activation_name(a.activation), worst_big);
+        CHECK(nonzero >= checked / 2, "%s: only %d of %d gradients nonzero", model_activation_name(a.activation), nonzero, checked);
+        free(params), free(grads);
+        free_dataset(&d);
+    }
+    /* dropout (a fixed mask: the noise seed is fixed) and label smoothing keep the loss smooth
+     * in every parameter under tanh: the same check, no outlier allowed */
+    {
+        const int B2 = 6;
+        model_arch a = {30, 4, 2, {9, 6}, MODEL_ACT_TANH};
+        dataset d = make_dataset(11, (int)a.inputs, (int)a.classes, 0.3);
+        size_t np = model_param_count(&a);
+        float *params = xmalloc(np * sizeof(float)), *grads = xmalloc(np * sizeof(float));
+        model_init_params(&a, MODEL_INIT_XAVIER, 5, params);
+        ref_model m;
+        ref_model_point(&m, &a, params);
+        m.dropout = 0.3f, m.label_smoothing = 0.1f, m.noise = 0x1234567u;
+        ref_model_loss(&m, grads, NULL, d.images, d.labels, d.order, 2, B2);
+        int over = 0, dropped = 0;
+        double worst = 0;
+        for (size_t j = 0; j < np; j++) {
+            double num = (4.0 * model_diff(&m, j, 2e-2f, &d, 2, B2) - model_diff(&m, j, 4e-2f, &d, 2, B2)) / 3.0;
+            double r = fabs(num - grads[j]) / fmax(1e-4, fabs(num) + fabs(grads[j]));
+            over += r >= 1e-2;
+            if (fabs(num) + fabs(grads[j]) >= 1e-3 && r > worst) worst = r;
+        }
+        for (uint32_t i = 0; i < (uint32_t)B2 * 9; i++) dropped += !dropout_keep(m.noise, 0, i, m.dropout);
+        printf("model gradient check 30-9-6-4 tanh, dropout 0.3 (%d of %d units of layer 0 dropped), smoothing 0.1: max relative "
+               "error %.3e above 1e-3, %d >= 1e-2\n", dropped, B2 * 9, worst, over);
+        CHECK(dropped > 0 && dropped < B2 * 9, "the mask drops some units, not all: %d of %d", dropped, B2 * 9);
+        CHECK(over == 0 && worst < 1e-3, "dropout + smoothing gradient: %d outliers, worst %g", over, worst);
+        /* smoothing 0 is exactly the unsmoothed loss */
+        float lg[8] = {1, -2, 0.5f, 3, 0, 0, -1, 2}, d1[8], d2[8];
+        uint8_t lb[2] = {3, 1};
+        CHECK(softmax_xent_smoothed(d1, NULL, NULL, lg, lb, 2, 4, 0.0f) == softmax_xent_forward_backward(d2, NULL, NULL, lg, lb, 2, 4) &&
+                  !memcmp(d1, d2, sizeof d1),
+              "smoothing 0 is the plain cross-entropy");
+        free(params), free(grads);
+        free_dataset(&d);
+    }
+    /* the seed's model through the layer table is the seed's model: same loss, same gradient */
+    {
+        const int I = 784, H = 7, C = 10, B2 = 5;
+        dataset d = make_dataset(12, I, C, 0.2);
+        model_arch a = {784, 10, 1, {7}, MODEL_ACT_RELU};
+        size_t np = model_param_count(&a);
+        CHECK(np == (size_t)H * I + H + (size_t)C * H + C, "size table of 784-7-10: %zu", np);
+        float *params = xmalloc(np * 4), *g1 = xmalloc(np * 4), *g2 = xmalloc(np * 4);
+        model_init_params(&a, MODEL_INIT_TORCH, 3, params);
+        ref_model m;
+        ref_mlp old;
+        ref_model_point(&m, &a, params);
+        ref_mlp_point(&old, params, I, H, C);
+        double l1 = ref_model_loss(&m, g1, NULL, d.images, d.labels, d.order, 2, B2);
+        double l2 = ref_mlp_loss(&old, g2, d.images, d.labels, d.order, 2, B2);
+        CHECK(l1 == l2 && memcmp(g1, g2, np * 4) == 0, "ref_model and ref_mlp differ on 784-7-10 (%.17g vs %.17g)", l1, l2);
+        free(params), free(g1), free(g2);
+        free_dataset(&d);
+    }
 }
 
 /* ---- 2. dense layer against a naive double recomputation ---- */
@@ -589,6 +701,7 @@ static void test_overfit(void) {
 
 int main(void) {
     test_gradient_check();
+    test_model_gradient_check();
     test_dense();
     test_softmax_xent();
     test_step();

@@ -1,15 +1,20 @@
 /* Checkpoints: safetensors model files and resumable training state.
  *
- * A model file holds exactly the tensors of
- *   torch.nn.Sequential(Linear(784, H), ReLU(), Linear(H, 10))
- * named "0.weight" [H,784], "0.bias" [H], "2.weight" [10,H], "2.bias" [10], all F32, so that
+ * A model file holds exactly the tensors of the layer table's (core/model.h)
+ *   torch.nn.Sequential(Linear(784, h0), Act(), Linear(h0, h1), Act(), ..., Linear(hn, 10))
+ * named as Sequential names them: "0.weight" [h0,784], "0.bias" [h0], "2.weight" [h1,h0], ...,
+ * the activation modules in between holding no tensors, all F32, so that
  * model.load_state_dict(safetensors.torch.load_file(PATH)) works with strict=True. Its
- * "__metadata__" records the hyperparameters, epoch, seed, data set, input normalisation and
- * test accuracy (strings, as the format requires).
+ * "__metadata__" records the layers, activation, hyperparameters, epoch, seed, data set and
+ * its shape, input normalisation and test accuracy (strings, as the format requires). A file
+ * without an "activation" entry (written before wgtrain had others, or by PyTorch) is ReLU.
  *
- * A training-state file holds one tensor, "optimizer.velocity" [P] (the SGD momentum buffer,
- * flattened in the parameter layout of mlp.h), and metadata with the epochs done, global step,
- * every hyperparameter that shapes the run, the training-set size and fingerprints of the
+ * A training-state file holds the optimizer's state slots, each [P] and flattened in the
+ * parameter layout of mlp.h: "optimizer.velocity" (the SGD family's momentum buffer) or
+ * "optimizer.exp_avg" and "optimizer.exp_avg_sq" (Adam, AdamW; their step count is the global
+ * step), and metadata with the epochs done, global step, every hyperparameter that shapes the
+ * run (optimizer, weight decay, betas, eps, clipping, schedule, warmup: files written before
+ * these existed ran SGD with momentum and none of the others), the training-set size and fingerprints of the
  * training data and of the model file's weights. The engine's randomness is splitmix64 seeded
  * from (seed, epoch) (mlp_epoch_order), so the seed plus the epoch counter *is* the RNG state,
  * and a checkpoint is always taken at an epoch boundary: the data-order position is "start of
@@ -34,7 +39,7 @@
 #include "core/mlp.h"
 
 #define CKPT_MAX_HEADER ((uint64_t)1 << 20) /* bytes of JSON header accepted */
-#define CKPT_MAX_TENSORS 16
+#define CKPT_MAX_TENSORS 32
 #define CKPT_MAX_META 32
 #define CKPT_MAX_NAME 128   /* bytes of a tensor name or metadata key */
 #define CKPT_MAX_VALUE 512  /* bytes of a metadata value */
@@ -63,7 +68,7 @@ typedef enum ckpt_status {
     CKPT_ERR_OFFSETS,     /* byte ranges out of bounds, overlapping or leaving a gap */
     CKPT_ERR_TRAILING,    /* bytes after the last tensor */
     CKPT_ERR_TENSOR,      /* a tensor missing, or one the model does not have */
-    CKPT_ERR_SHAPE,       /* shapes that do not fit the 784-H-10 model */
+    CKPT_ERR_SHAPE,       /* shapes that do not chain into a 784-...-10 model */
     CKPT_ERR_VALUE,       /* a NaN or infinite value */
     CKPT_ERR_METADATA,    /* training-state metadata missing, malformed or inconsistent */
     CKPT_ERR_MISMATCH,    /* model and training state are not from the same checkpoint */
@@ -133,19 +138,21 @@ ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, cons
 /* ---- the model ---- */
 
 typedef struct ckpt_model {
-    uint32_t hidden;
-    float *params; /* mlp_param_count(hidden) floats in mlp_read_params layout; malloc'd */
+    model_arch arch;
+    float *params; /* mlp_param_count(&arch) floats in mlp_read_params layout; malloc'd */
 } ckpt_model;
 
-/* Exactly the four tensors, F32, shapes consistent with one hidden size in 1..MLP_MAX_HIDDEN,
- * every value finite. Metadata is optional here (a file saved from PyTorch loads too). */
+/* Exactly the tensors 0.weight, 0.bias, 2.weight, ... of one to MODEL_MAX_HIDDEN_LAYERS hidden
+ * layers, F32, shapes chaining from 784 inputs through widths in 1..MLP_MAX_HIDDEN to 10
+ * classes, every value finite. Metadata is optional here (a file saved from PyTorch loads
+ * too); its "activation", when present, must name one wgtrain has. */
 ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, size_t errlen);
-ckpt_status ckpt_model_encode(uint32_t hidden, const float *params, const ckpt_kv *meta, size_t nmeta,
+ckpt_status ckpt_model_encode(const model_arch *arch, const float *params, const ckpt_kv *meta, size_t nmeta,
                               uint8_t **out, size_t *out_len, char *err, size_t errlen);
 void ckpt_model_free(ckpt_model *m);
 
-/* The metadata wgtrain writes into a model file: format "pt", architecture, every
- * hyperparameter, epoch, seed, data set, input normalisation and test accuracy (omitted when
+/* The metadata wgtrain writes into a model file: format "pt", architecture, layers,
+ * activation, init, every hyperparameter, epoch, seed, data set, input normalisation and test accuracy (omitted when
  * test_accuracy < 0). Returns the number of entries written to kv (at most CKPT_MAX_META). */
 typedef struct ckpt_model_info {
     mlp_config cfg;
@@ -166,8 +173,8 @@ uint64_t ckpt_params_fingerprint(const float *params, size_t count);
 /* ---- the training state ---- */
 
 typedef struct ckpt_state {
-    mlp_config cfg;          /* hidden, batch, epochs, lr, momentum, schedule, seed, kernels (resolved:
-                              * fused or reference, never auto) */
+    mlp_config cfg;          /* arch (hidden widths, activation), init, batch, epochs, lr, momentum,
+                              * schedule, seed, kernels (resolved: fused or reference, never auto) */
     uint32_t epochs_done;    /* 1..cfg.epochs */
     uint64_t global_step;    /* epochs_done * steps_per_epoch */
     uint32_t steps_per_epoch;
@@ -175,18 +182,20 @@ typedef struct ckpt_state {
     uint32_t save_every;     /* --save-every of the run */
     uint64_t train_fingerprint; /* ckpt_fnv1a64 of the training images then labels */
     uint64_t model_fingerprint; /* ckpt_params_fingerprint of the model saved with it */
-    float *velocity;         /* mlp_param_count(cfg.hidden) floats; malloc'd */
+    float *slot[OPTIM_MAX_SLOTS]; /* optim_slots(cfg.optimizer) of them, mlp_param_count(&cfg.arch)
+                              * floats each, malloc'd: velocity, or exp_avg and exp_avg_sq */
 } ckpt_state;
 
 ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_len, char *err, size_t errlen);
-/* Every metadata key must be present and well formed, no unknown keys, and the values must
+/* Every metadata key must be present and well formed (activation and init may be missing in a
+ * state written before they existed: relu and torch), no unknown keys, and the values must
  * agree with each other (steps, global step, config limits, velocity shape). */
 ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, size_t errlen);
 void ckpt_state_free(ckpt_state *s);
 
 /* ---- files (ckpt_io.c) ---- */
 
-/* Largest file accepted: a CKPT_MAX_HEADER header plus the weights of an MLP_MAX_HIDDEN model. */
+/* Largest file accepted: a CKPT_MAX_HEADER header plus MODEL_MAX_PARAMS weights. */
 size_t ckpt_max_file_size(void);
 /* Reads a whole regular file (at most ckpt_max_file_size() bytes) into a malloc'd buffer. */
 ckpt_status ckpt_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t errlen);

@@ -50,8 +50,7 @@ static const char *nospace_text(int e) {
 }
 
 size_t ckpt_max_file_size(void) {
-    size_t p = (size_t)MLP_MAX_HIDDEN * MLP_INPUTS + MLP_MAX_HIDDEN + (size_t)MLP_CLASSES * MLP_MAX_HIDDEN + MLP_CLASSES;
-    return 8 + (size_t)CKPT_MAX_HEADER + p * 4;
+    return 8 + (size_t)CKPT_MAX_HEADER + MODEL_MAX_PARAMS * 4;
 }
 
 ckpt_status ckpt_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t errlen) {
@@ -459,11 +458,15 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
         if (!st) st = prefix(ckpt_model_decode(p, model, err, errlen), mfile, err, errlen);
     }
     free(bytes);
-    if (!st && model->hidden != state->cfg.hidden)
-        st = fail(CKPT_ERR_MISMATCH, err, errlen, "%s: model has hidden %u but its training state says %u", ep, model->hidden,
-                  state->cfg.hidden);
+    if (!st && !model_arch_equal(&model->arch, &state->cfg.arch)) {
+        char a[128], b[128];
+        model_hidden_format(&model->arch, a, sizeof a);
+        model_hidden_format(&state->cfg.arch, b, sizeof b);
+        st = fail(CKPT_ERR_MISMATCH, err, errlen, "%s: model has hidden %s (%s) but its training state says %s (%s)", ep, a,
+                  model_activation_name(model->arch.activation), b, model_activation_name(state->cfg.arch.activation));
+    }
     if (!st) {
-        size_t n = (size_t)model->hidden * MLP_INPUTS + model->hidden + (size_t)MLP_CLASSES * model->hidden + MLP_CLASSES;
+        size_t n = model_param_count(&model->arch);
         if (ckpt_params_fingerprint(model->params, n) != state->model_fingerprint)
             st = fail(CKPT_ERR_MISMATCH, err, errlen, "%s: %s and %s are not from the same checkpoint (weights fingerprint differs)",
                       ep, CKPT_MODEL_FILE, CKPT_STATE_FILE);

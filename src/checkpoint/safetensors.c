@@ -797,10 +797,6 @@ uint64_t ckpt_params_fingerprint(const float *params, size_t count) {
     return h;
 }
 
-static size_t param_count(uint32_t hidden) {
-    return (size_t)hidden * MLP_INPUTS + hidden + (size_t)MLP_CLASSES * hidden + MLP_CLASSES;
-}
-
 /* Copies a tensor's F32 data into dst, refusing NaN and infinities. */
 static ckpt_status copy_finite(const ckpt_tensor *t, float *dst, char *err, size_t errlen) {
     for (uint64_t k = 0; k < t->count; k++) {
@@ -815,78 +811,133 @@ static ckpt_status copy_finite(const ckpt_tensor *t, float *dst, char *err, size
 
 /* ---- the model ---------------------------------------------------------------------------- */
 
-static const char *const model_names[4] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+/* "<k>.weight" or "<k>.bias", k a decimal without leading zeros: the Sequential module k */
+static bool layer_tensor_name(const char *name, uint32_t *module, bool *weight) {
+    const char *p = name;
+    if (!is_digit((uint8_t)*p) || (p[0] == '0' && is_digit((uint8_t)p[1]))) return false;
+    uint32_t k = 0;
+    for (; is_digit((uint8_t)*p); p++) {
+        if (k > 1000) return false;
+        k = k * 10 + (uint32_t)(*p - '0');
+    }
+    if (!strcmp(p, ".weight")) *weight = true;
+    else if (!strcmp(p, ".bias")) *weight = false;
+    else return false;
+    *module = k;
+    return true;
+}
+
+/* The names a model of `layers` dense layers holds, for messages: "0.weight, 0.bias, 2.weight, 2.bias" */
+static void expected_names(char *buf, size_t cap, uint32_t layers) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (uint32_t l = 0; l < layers && n < cap; l++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%u.weight, %u.bias", l ? ", " : "", 2 * l, 2 * l);
+}
 
 ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
+    /* every tensor must be a Linear layer of Sequential: even module indices, activations between */
+    uint32_t layers = 0;
     for (uint32_t i = 0; i < p->ntensors; i++) {
-        bool known = false;
-        for (int k = 0; k < 4; k++) known |= !strcmp(p->tensors[i].name, model_names[k]);
-        if (!known)
+        uint32_t module;
+        bool weight;
+        const char *name = p->tensors[i].name;
+        if (!layer_tensor_name(name, &module, &weight) || module % 2 || module / 2 >= MODEL_MAX_LAYERS)
             return fail(CKPT_ERR_TENSOR, err, errlen,
-                        "unexpected tensor '%s': a model holds only 0.weight, 0.bias, 2.weight and 2.bias%s",
-                        p->tensors[i].name,
-                        !strcmp(p->tensors[i].name, CKPT_VELOCITY_TENSOR) ? " (this is a training-state file)" : "");
+                        "unexpected tensor '%s': a model holds only the Linear layers of torch.nn.Sequential "
+                        "(0.weight, 0.bias, 2.weight, 2.bias, ..., at most %d layers)%s",
+                        name, MODEL_MAX_LAYERS, !strcmp(name, CKPT_VELOCITY_TENSOR) ? " (this is a training-state file)" : "");
+        if (module / 2 + 1 > layers) layers = module / 2 + 1;
     }
-    const ckpt_tensor *t[4];
-    for (int k = 0; k < 4; k++)
-        if (!(t[k] = ckpt_find_tensor(p, model_names[k])))
-            return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s' (a model holds 0.weight, 0.bias, 2.weight, 2.bias)",
-                        model_names[k]);
+    if (layers < 2) layers = 2; /* at least one hidden layer: a missing 2.weight is named */
+    char names[512];
+    expected_names(names, sizeof names, layers);
+    const ckpt_tensor *w[MODEL_MAX_LAYERS], *b[MODEL_MAX_LAYERS];
+    for (uint32_t l = 0; l < layers; l++) {
+        char wn[32], bn[32];
+        snprintf(wn, sizeof wn, "%u.weight", 2 * l);
+        snprintf(bn, sizeof bn, "%u.bias", 2 * l);
+        if (!(w[l] = ckpt_find_tensor(p, wn)))
+            return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s' (this model holds %s)", wn, names);
+        if (!(b[l] = ckpt_find_tensor(p, bn)))
+            return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s' (this model holds %s)", bn, names);
+    }
     char shape[160];
-    format_shape(shape, sizeof shape, t[0]);
-    if (t[0]->rank != 2 || t[0]->shape[1] != MLP_INPUTS)
+    format_shape(shape, sizeof shape, w[0]);
+    if (w[0]->rank != 2 || w[0]->shape[1] != MLP_INPUTS)
         return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '0.weight' has shape %s, expected [H, %d]", shape, MLP_INPUTS);
-    uint64_t h = t[0]->shape[0];
-    if (h < 1 || h > MLP_MAX_HIDDEN)
-        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '0.weight' has shape %s: hidden size %llu is outside 1..%d", shape,
-                    (unsigned long long)h, MLP_MAX_HIDDEN);
-    const uint64_t want[4][2] = {{h, MLP_INPUTS}, {h, 0}, {MLP_CLASSES, h}, {MLP_CLASSES, 0}};
-    const uint32_t rank[4] = {2, 1, 2, 1};
-    for (int k = 1; k < 4; k++) {
-        bool ok = t[k]->rank == rank[k] && t[k]->shape[0] == want[k][0] && (rank[k] == 1 || t[k]->shape[1] == want[k][1]);
-        if (!ok) {
-            format_shape(shape, sizeof shape, t[k]);
-            char exp[64];
-            if (rank[k] == 1) snprintf(exp, sizeof exp, "[%llu]", (unsigned long long)want[k][0]);
-            else snprintf(exp, sizeof exp, "[%llu, %llu]", (unsigned long long)want[k][0], (unsigned long long)want[k][1]);
-            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected %s to match 0.weight [%llu, %d]",
-                        model_names[k], shape, exp, (unsigned long long)h, MLP_INPUTS);
+    model_arch a = model_arch_default();
+    a.hidden_layers = layers - 1;
+    uint64_t fan_in = MLP_INPUTS;
+    for (uint32_t l = 0; l < layers; l++) {
+        bool last = l + 1 == layers;
+        uint64_t rows = w[l]->rank == 2 ? w[l]->shape[0] : 0;
+        format_shape(shape, sizeof shape, w[l]);
+        if (!last && (rows < 1 || rows > MLP_MAX_HIDDEN) && w[l]->rank == 2 && w[l]->shape[1] == fan_in)
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s: hidden size %llu is outside 1..%d", w[l]->name,
+                        shape, (unsigned long long)rows, MLP_MAX_HIDDEN);
+        uint64_t want_rows = last ? MLP_CLASSES : rows;
+        if (w[l]->rank != 2 || w[l]->shape[0] != want_rows || w[l]->shape[1] != fan_in) {
+            if (last)
+                return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%d, %llu] to match %s", w[l]->name,
+                            shape, MLP_CLASSES, (unsigned long long)fan_in, l ? w[l - 1]->name : "the inputs");
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [H, %llu] to match %s", w[l]->name, shape,
+                        (unsigned long long)fan_in, w[l - 1]->name);
         }
+        if (b[l]->rank != 1 || b[l]->shape[0] != w[l]->shape[0]) {
+            format_shape(shape, sizeof shape, b[l]);
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%llu] to match %s", b[l]->name, shape,
+                        (unsigned long long)w[l]->shape[0], w[l]->name);
+        }
+        if (!last) a.hidden[l] = (uint32_t)rows;
+        fan_in = w[l]->shape[0];
     }
-    out->hidden = (uint32_t)h;
-    out->params = malloc(param_count(out->hidden) * sizeof(float));
-    if (!out->params) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %llu parameters", (unsigned long long)param_count(out->hidden));
+    const char *act = ckpt_meta_get(p, "activation");
+    if (act && !model_activation_parse(act, &a.activation))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata activation '%s' is not relu, gelu, tanh, sigmoid or leaky_relu", act);
+    char why[160];
+    if (!model_arch_check(&a, why, sizeof why)) return fail(CKPT_ERR_SHAPE, err, errlen, "%s", why);
+    out->arch = a;
+    size_t n = model_param_count(&a);
+    out->params = malloc(n * sizeof(float));
+    if (!out->params) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu parameters", n);
     size_t o = 0;
-    for (int k = 0; k < 4; k++) {
-        ckpt_status st = copy_finite(t[k], out->params + o, err, errlen);
+    for (uint32_t l = 0; l < layers; l++) {
+        ckpt_status st = copy_finite(w[l], out->params + o, err, errlen);
+        o += (size_t)w[l]->count;
+        if (!st) st = copy_finite(b[l], out->params + o, err, errlen);
+        o += (size_t)b[l]->count;
         if (st) {
             ckpt_model_free(out);
             return st;
         }
-        o += (size_t)t[k]->count;
     }
     return CKPT_OK;
 }
 
-ckpt_status ckpt_model_encode(uint32_t hidden, const float *params, const ckpt_kv *meta, size_t nmeta, uint8_t **out,
+ckpt_status ckpt_model_encode(const model_arch *arch, const float *params, const ckpt_kv *meta, size_t nmeta, uint8_t **out,
                               size_t *out_len, char *err, size_t errlen) {
-    if (hidden < 1 || hidden > MLP_MAX_HIDDEN) return fail(CKPT_ERR_SHAPE, err, errlen, "hidden size %u is out of range", hidden);
-    size_t n1 = (size_t)hidden * MLP_INPUTS, n2 = (size_t)MLP_CLASSES * hidden;
-    ckpt_out_tensor t[4] = {
-        {"0.weight", 2, {hidden, MLP_INPUTS, 0, 0}, params},
-        {"0.bias", 1, {hidden, 0, 0, 0}, params + n1},
-        {"2.weight", 2, {MLP_CLASSES, hidden, 0, 0}, params + n1 + hidden},
-        {"2.bias", 1, {MLP_CLASSES, 0, 0, 0}, params + n1 + hidden + n2},
-    };
-    return ckpt_serialize(t, 4, meta, nmeta, out, out_len, err, errlen);
+    char why[160];
+    if (!model_arch_check(arch, why, sizeof why)) return fail(CKPT_ERR_SHAPE, err, errlen, "%s", why);
+    model_layout lay;
+    model_layout_make(arch, 1, &lay);
+    ckpt_out_tensor t[MODEL_MAX_TENSORS];
+    char names[MODEL_MAX_TENSORS][24];
+    for (uint32_t l = 0; l < lay.layers; l++) {
+        snprintf(names[2 * l], sizeof names[0], "%u.weight", 2 * l);
+        snprintf(names[2 * l + 1], sizeof names[0], "%u.bias", 2 * l);
+        t[2 * l] = (ckpt_out_tensor){names[2 * l], 2, {lay.fan_out[l], lay.fan_in[l], 0, 0}, params + lay.offsets[2 * l]};
+        t[2 * l + 1] = (ckpt_out_tensor){names[2 * l + 1], 1, {lay.fan_out[l], 0, 0, 0}, params + lay.offsets[2 * l + 1]};
+    }
+    return ckpt_serialize(t, lay.tensors, meta, nmeta, out, out_len, err, errlen);
 }
 
 void ckpt_model_free(ckpt_model *m) {
     if (!m) return;
     free(m->params);
     m->params = NULL;
-    m->hidden = 0;
+    memset(&m->arch, 0, sizeof m->arch);
 }
 
 /* The shortest decimal that reads back as exactly this float ("0.05", not "0.0500000007"). */
@@ -901,6 +952,8 @@ static const char *kernels_name(mlp_kernels k) {
     return k == MLP_KERNELS_REFERENCE ? "reference" : k == MLP_KERNELS_FUSED ? "fused" : "auto";
 }
 
+static const char *const schedule_names[] = {"constant", "cosine", "step", "onecycle"};
+
 size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     char lr[32], mom[32];
     fmt_float(lr, sizeof lr, info->cfg.lr);
@@ -910,15 +963,36 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
 #define KV(k, ...) (snprintf(kv[n].key, sizeof kv[n].key, "%s", k), snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__), n++)
     KV("format", "pt");
     KV("producer", "wgtrain");
-    KV("architecture", "torch.nn.Sequential(Linear(784, %u), ReLU(), Linear(%u, 10))", c->hidden, c->hidden);
-    KV("hidden", "%u", c->hidden);
+    char arch[CKPT_MAX_VALUE + 1], hidden[128];
+    model_describe(&c->arch, arch, sizeof arch);
+    model_hidden_format(&c->arch, hidden, sizeof hidden);
+    KV("architecture", "%s", arch);
+    KV("hidden", "%s", hidden);
+    KV("layers", "%u,%s,%u", c->arch.inputs, hidden, c->arch.classes);
+    KV("activation", "%s", model_activation_name(c->arch.activation));
+    KV("init", "%s", model_init_name(c->init));
     KV("epoch", "%u", info->epoch);
     KV("epochs", "%u", c->epochs);
     KV("batch", "%u", c->batch);
     KV("lr", "%s", lr);
     KV("momentum", "%s", mom);
-    KV("schedule", "%s", c->schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
-    KV("optimizer", "SGD%s", c->momentum > 0 ? " with momentum" : "");
+    KV("schedule", "%s", (unsigned)c->schedule < 4 ? schedule_names[c->schedule] : "?");
+    KV("optimizer", "%s", optim_name(c->optimizer));
+    char wd[32], b1[32], b2[32], eps[32], clip[32];
+    fmt_float(wd, sizeof wd, c->weight_decay);
+    fmt_float(b1, sizeof b1, c->beta1);
+    fmt_float(b2, sizeof b2, c->beta2);
+    fmt_float(eps, sizeof eps, c->eps);
+    fmt_float(clip, sizeof clip, c->clip_grad_norm);
+    KV("weight_decay", "%s", wd);
+    if (c->optimizer >= OPTIM_ADAM) KV("betas", "%s,%s", b1, b2), KV("eps", "%s", eps);
+    if (c->clip_grad_norm > 0) KV("clip_grad_norm", "%s", clip);
+    if (c->warmup) KV("warmup", "%u", c->warmup);
+    char ls[32], dr[32];
+    fmt_float(ls, sizeof ls, c->label_smoothing);
+    fmt_float(dr, sizeof dr, c->dropout);
+    if (c->label_smoothing > 0) KV("label_smoothing", "%s", ls);
+    if (c->dropout > 0) KV("dropout", "%s", dr);
     KV("kernels", "%s", kernels_name(c->kernels));
     KV("loss", "cross-entropy (softmax)");
     KV("seed", "%llu", (unsigned long long)c->seed);
@@ -946,7 +1020,11 @@ static const char *const state_keys[] = {
     "model_fingerprint", "seed", "hidden", "batch", "epochs", "lr", "momentum", "schedule", "save_every", "kernels",
 };
 static const char *const state_info_keys[] = {"rng", "data_order", "producer", CKPT_DIGEST_KEY};
+/* keys a training state written before they existed lacks (their values then: relu, torch) */
+static const char *const state_optional_keys[] = {"activation", "init", "optimizer", "weight_decay", "beta1", "beta2",
+                                                  "eps", "clip_grad_norm", "warmup", "label_smoothing", "dropout"};
 #define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
+#define N_STATE_OPTIONAL (sizeof state_optional_keys / sizeof *state_optional_keys)
 
 static bool parse_meta_u64(const char *s, uint64_t max, uint64_t *out) {
     if (!*s || (s[0] == '0' && s[1])) return false;
@@ -989,7 +1067,7 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     char lr[32], mom[32];
     fmt_float(lr, sizeof lr, s->cfg.lr);
     fmt_float(mom, sizeof mom, s->cfg.momentum);
-    ckpt_kv kv[N_STATE_KEYS + 3];
+    ckpt_kv kv[N_STATE_KEYS + N_STATE_OPTIONAL + 3];
     size_t n = 0;
 #define KV(k, ...) (snprintf(kv[n].key, sizeof kv[n].key, "%s", k), snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__), n++)
     KV("format", "%s", CKPT_STATE_FORMAT);
@@ -1002,19 +1080,46 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     KV("train_fingerprint", "%016llx", (unsigned long long)s->train_fingerprint);
     KV("model_fingerprint", "%016llx", (unsigned long long)s->model_fingerprint);
     KV("seed", "%llu", (unsigned long long)s->cfg.seed);
-    KV("hidden", "%u", s->cfg.hidden);
+    char hidden[128];
+    model_hidden_format(&s->cfg.arch, hidden, sizeof hidden);
+    KV("hidden", "%s", hidden);
+    KV("activation", "%s", model_activation_name(s->cfg.arch.activation));
+    KV("init", "%s", model_init_name(s->cfg.init));
+    char f[7][32];
+    fmt_float(f[5], sizeof f[5], s->cfg.label_smoothing);
+    fmt_float(f[6], sizeof f[6], s->cfg.dropout);
+    KV("label_smoothing", "%s", f[5]);
+    KV("dropout", "%s", f[6]);
+    fmt_float(f[0], sizeof f[0], s->cfg.weight_decay);
+    fmt_float(f[1], sizeof f[1], s->cfg.beta1);
+    fmt_float(f[2], sizeof f[2], s->cfg.beta2);
+    fmt_float(f[3], sizeof f[3], s->cfg.eps);
+    fmt_float(f[4], sizeof f[4], s->cfg.clip_grad_norm);
+    KV("optimizer", "%s", optim_name(s->cfg.optimizer));
+    KV("weight_decay", "%s", f[0]);
+    KV("beta1", "%s", f[1]);
+    KV("beta2", "%s", f[2]);
+    KV("eps", "%s", f[3]);
+    KV("clip_grad_norm", "%s", f[4]);
+    KV("warmup", "%u", s->cfg.warmup);
     KV("batch", "%u", s->cfg.batch);
     KV("epochs", "%u", s->cfg.epochs);
     KV("lr", "%s", lr);
     KV("momentum", "%s", mom);
-    KV("schedule", "%s", s->cfg.schedule == MLP_SCHEDULE_CONSTANT ? "constant" : "cosine");
+    KV("schedule", "%s", (unsigned)s->cfg.schedule < 4 ? schedule_names[s->cfg.schedule] : "?");
     KV("save_every", "%u", s->save_every);
     KV("kernels", "%s", kernels_name(s->cfg.kernels));
     KV("rng", "splitmix64 seeded from (seed, epoch): seed and epochs_done are the whole RNG state");
     KV("data_order", "epoch e shuffles with mlp_epoch_order(seed, e); resume at the start of epoch epochs_done+1");
 #undef KV
-    ckpt_out_tensor t = {CKPT_VELOCITY_TENSOR, 1, {param_count(s->cfg.hidden), 0, 0, 0}, s->velocity};
-    return ckpt_serialize(&t, 1, kv, n, out, out_len, err, errlen);
+    ckpt_out_tensor t[OPTIM_MAX_SLOTS];
+    char names[OPTIM_MAX_SLOTS][48];
+    uint32_t slots = optim_slots(s->cfg.optimizer);
+    for (uint32_t k = 0; k < slots; k++) {
+        snprintf(names[k], sizeof names[k], "optimizer.%s", optim_slot_name(s->cfg.optimizer, k));
+        t[k] = (ckpt_out_tensor){names[k], 1, {model_param_count(&s->cfg.arch), 0, 0, 0}, s->slot[k]};
+    }
+    return ckpt_serialize(t, slots, kv, n, out, out_len, err, errlen);
 }
 
 ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, size_t errlen) {
@@ -1024,6 +1129,7 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
         for (size_t k = 0; k < N_STATE_KEYS; k++) known |= !strcmp(p->meta[i].key, state_keys[k]);
         for (size_t k = 0; k < sizeof state_info_keys / sizeof *state_info_keys; k++)
             known |= !strcmp(p->meta[i].key, state_info_keys[k]);
+        for (size_t k = 0; k < N_STATE_OPTIONAL; k++) known |= !strcmp(p->meta[i].key, state_optional_keys[k]);
         if (!known) return fail(CKPT_ERR_METADATA, err, errlen, "unknown training-state metadata key '%s'", p->meta[i].key);
     }
     const char *v[N_STATE_KEYS];
@@ -1035,13 +1141,13 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata format is '%s', expected '%s'", v[0], CKPT_STATE_FORMAT);
     if (strcmp(v[1], "1") != 0)
         return fail(CKPT_ERR_METADATA, err, errlen, "training-state version '%s' is not supported (this wgtrain reads 1)", v[1]);
-    uint64_t epochs_done, global_step, spe, samples, seed, hidden, batch, epochs, save_every;
+    uint64_t epochs_done, global_step, spe, samples, seed, batch, epochs, save_every;
     struct {
         const char *key;
         uint64_t max, *dst;
     } ints[] = {
         {"epochs_done", 100000, &epochs_done}, {"global_step", UINT64_MAX, &global_step}, {"steps_per_epoch", UINT32_MAX, &spe},
-        {"train_samples", UINT32_MAX, &samples}, {"seed", UINT64_MAX, &seed}, {"hidden", MLP_MAX_HIDDEN, &hidden},
+        {"train_samples", UINT32_MAX, &samples}, {"seed", UINT64_MAX, &seed},
         {"batch", MLP_MAX_BATCH, &batch}, {"epochs", 100000, &epochs}, {"save_every", 100000, &save_every},
     };
     for (size_t k = 0; k < sizeof ints / sizeof *ints; k++) {
@@ -1050,7 +1156,18 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
             return fail(CKPT_ERR_METADATA, err, errlen, "metadata %s is '%s', not a whole number in 0..%llu", ints[k].key, s,
                         (unsigned long long)ints[k].max);
     }
-    if (hidden < 1 || batch < 1 || epochs < 1 || samples < 1 || save_every < 1 || epochs_done < 1)
+    model_arch arch = model_arch_default();
+    char why[256];
+    const char *hidden_s = ckpt_meta_get(p, "hidden"), *act_s = ckpt_meta_get(p, "activation"), *init_s = ckpt_meta_get(p, "init");
+    if (!model_hidden_parse(hidden_s, &arch, why, sizeof why))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata hidden is '%s', not a list of widths 1..%d", hidden_s, MLP_MAX_HIDDEN);
+    if (act_s && !model_activation_parse(act_s, &arch.activation))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata activation '%s' is not relu, gelu, tanh, sigmoid or leaky_relu", act_s);
+    model_init init = MODEL_INIT_TORCH;
+    if (init_s && !model_init_parse(init_s, &init))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata init '%s' is not torch, kaiming or xavier", init_s);
+    if (!model_arch_check(&arch, why, sizeof why)) return fail(CKPT_ERR_METADATA, err, errlen, "metadata: %s", why);
+    if (batch < 1 || epochs < 1 || samples < 1 || save_every < 1 || epochs_done < 1)
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata hidden, batch, epochs, train_samples, save_every and epochs_done must be >= 1");
     if (epochs_done > epochs)
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata epochs_done %llu is more than epochs %llu", (unsigned long long)epochs_done,
@@ -1069,10 +1186,34 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata lr '%s' is not a number in (0, 1000]", v[12]);
     if (!parse_meta_f32(v[13], &momentum) || momentum < 0.0f || momentum >= 1.0f)
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata momentum '%s' is not a number in [0, 1)", v[13]);
-    mlp_schedule sched;
-    if (!strcmp(v[14], "cosine")) sched = MLP_SCHEDULE_COSINE;
-    else if (!strcmp(v[14], "constant")) sched = MLP_SCHEDULE_CONSTANT;
-    else return fail(CKPT_ERR_METADATA, err, errlen, "metadata schedule is '%s', not cosine or constant", v[14]);
+    int sched = -1;
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(v[14], schedule_names[k])) sched = k;
+    if (sched < 0)
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata schedule is '%s', not constant, cosine, step or onecycle", v[14]);
+    /* the optimizer: files written before it was chosen ran SGD, with momentum when > 0 */
+    optim_config o = {momentum > 0 ? OPTIM_MOMENTUM : OPTIM_SGD, momentum, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f};
+    float smoothing = 0.0f, dropout = 0.0f;
+    const char *opt_s = ckpt_meta_get(p, "optimizer");
+    if (opt_s && !optim_parse(opt_s, &o.kind))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata optimizer '%s' is not sgd, momentum, nesterov, adam or adamw", opt_s);
+    struct {
+        const char *key;
+        float *dst;
+    } floats[] = {{"weight_decay", &o.weight_decay}, {"beta1", &o.beta1}, {"beta2", &o.beta2}, {"eps", &o.eps},
+                  {"clip_grad_norm", &o.clip_grad_norm}, {"label_smoothing", &smoothing}, {"dropout", &dropout}};
+    for (size_t k = 0; k < sizeof floats / sizeof *floats; k++) {
+        const char *fs = ckpt_meta_get(p, floats[k].key);
+        if (fs && !parse_meta_f32(fs, floats[k].dst))
+            return fail(CKPT_ERR_METADATA, err, errlen, "metadata %s '%s' is not a number", floats[k].key, fs);
+    }
+    if (!optim_check(&o, why, sizeof why)) return fail(CKPT_ERR_METADATA, err, errlen, "metadata: %s", why);
+    if (!(smoothing >= 0.0f && smoothing < 1.0f) || !(dropout >= 0.0f && dropout < 1.0f))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata label_smoothing and dropout must be in [0, 1)");
+    uint64_t warmup = 0;
+    const char *warm_s = ckpt_meta_get(p, "warmup");
+    if (warm_s && !parse_meta_u64(warm_s, 10000000, &warmup))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata warmup is '%s', not a whole number in 0..10000000", warm_s);
     mlp_kernels kernels;
     if (!strcmp(v[16], "fused")) kernels = MLP_KERNELS_FUSED;
     else if (!strcmp(v[16], "reference")) kernels = MLP_KERNELS_REFERENCE;
@@ -1081,32 +1222,61 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     if (!parse_meta_hex64(v[6], &train_fp) || !parse_meta_hex64(v[7], &model_fp))
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata train_fingerprint and model_fingerprint must be 16 lowercase hex digits");
 
-    for (uint32_t i = 0; i < p->ntensors; i++)
-        if (strcmp(p->tensors[i].name, CKPT_VELOCITY_TENSOR) != 0)
-            return fail(CKPT_ERR_TENSOR, err, errlen, "unexpected tensor '%s' in a training-state file (it holds only %s)",
-                        p->tensors[i].name, CKPT_VELOCITY_TENSOR);
-    const ckpt_tensor *t = ckpt_find_tensor(p, CKPT_VELOCITY_TENSOR);
-    if (!t) return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s'", CKPT_VELOCITY_TENSOR);
-    size_t pc = param_count((uint32_t)hidden);
-    if (t->rank != 1 || t->shape[0] != pc) {
-        char shape[160];
-        format_shape(shape, sizeof shape, t);
-        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%zu] for hidden %llu", CKPT_VELOCITY_TENSOR,
-                    shape, pc, (unsigned long long)hidden);
+    /* exactly the optimizer's state slots, each [P] */
+    uint32_t slots = optim_slots(o.kind);
+    char names[OPTIM_MAX_SLOTS][48], list[120] = "";
+    for (uint32_t k = 0; k < slots; k++) {
+        snprintf(names[k], sizeof names[k], "optimizer.%s", optim_slot_name(o.kind, k));
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? " and " : "", names[k]);
     }
-    out->velocity = malloc(pc * sizeof(float));
-    if (!out->velocity) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu floats", pc);
-    ckpt_status st = copy_finite(t, out->velocity, err, errlen);
-    if (st) {
-        ckpt_state_free(out);
-        return st;
+    for (uint32_t i = 0; i < p->ntensors; i++) {
+        bool known = false;
+        for (uint32_t k = 0; k < slots; k++) known |= !strcmp(p->tensors[i].name, names[k]);
+        if (!known)
+            return fail(CKPT_ERR_TENSOR, err, errlen, "unexpected tensor '%s' in a training-state file (%s keeps only %s)",
+                        p->tensors[i].name, optim_name(o.kind), list);
     }
-    out->cfg.hidden = (uint32_t)hidden;
+    size_t pc = model_param_count(&arch);
+    for (uint32_t k = 0; k < slots; k++) {
+        const ckpt_tensor *t = ckpt_find_tensor(p, names[k]);
+        if (!t) {
+            ckpt_state_free(out);
+            return fail(CKPT_ERR_TENSOR, err, errlen, "missing tensor '%s'", names[k]);
+        }
+        if (t->rank != 1 || t->shape[0] != pc) {
+            char shape[160];
+            format_shape(shape, sizeof shape, t);
+            ckpt_state_free(out);
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%zu] for hidden %s", names[k], shape, pc,
+                        hidden_s);
+        }
+        out->slot[k] = malloc(pc * sizeof(float));
+        if (!out->slot[k]) {
+            ckpt_state_free(out);
+            return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu floats", pc);
+        }
+        ckpt_status st = copy_finite(t, out->slot[k], err, errlen);
+        if (st) {
+            ckpt_state_free(out);
+            return st;
+        }
+    }
+    out->cfg.arch = arch;
+    out->cfg.init = init;
     out->cfg.batch = (uint32_t)batch;
     out->cfg.epochs = (uint32_t)epochs;
     out->cfg.lr = lr;
     out->cfg.momentum = momentum;
-    out->cfg.schedule = sched;
+    out->cfg.optimizer = o.kind;
+    out->cfg.weight_decay = o.weight_decay;
+    out->cfg.beta1 = o.beta1;
+    out->cfg.beta2 = o.beta2;
+    out->cfg.eps = o.eps;
+    out->cfg.clip_grad_norm = o.clip_grad_norm;
+    out->cfg.warmup = (uint32_t)warmup;
+    out->cfg.label_smoothing = smoothing;
+    out->cfg.dropout = dropout;
+    out->cfg.schedule = (mlp_schedule)sched;
     out->cfg.kernels = kernels;
     out->cfg.seed = seed;
     out->epochs_done = (uint32_t)epochs_done;
@@ -1121,6 +1291,8 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
 
 void ckpt_state_free(ckpt_state *s) {
     if (!s) return;
-    free(s->velocity);
-    s->velocity = NULL;
+    for (int k = 0; k < OPTIM_MAX_SLOTS; k++) {
+        free(s->slot[k]);
+        s->slot[k] = NULL;
+    }
 }

@@ -23,19 +23,6 @@ static const char *eval_help =
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
     "  --timeout-ms N    bound on every GPU wait (default 60000)\n";
 
-/* A trainer used only for inference: the model's weights, a one-image dummy training set
- * (mlp_create wants one) and the given test set (may be NULL). */
-static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, const mlp_dataset *test, mlp_trainer **tr) {
-    static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
-    mlp_config cfg = mlp_config_default();
-    cfg.hidden = m->hidden;
-    cfg.batch = 1;
-    cfg.epochs = 1;
-    mlp_dataset dummy = {zero_image, zero_label, 1};
-    mlp_status st = mlp_create(gpu, &cfg, &dummy, test, tr);
-    if (st == MLP_OK) st = mlp_write_params(*tr, m->params);
-    return st;
-}
 
 int cmd_eval(int argc, char **argv) {
     cli_gpu_options gpu_opts = {0};
@@ -88,7 +75,7 @@ int cmd_eval(int argc, char **argv) {
     }
     mlp_dataset dtest = {test.images, test.labels, test.count};
     mlp_eval_result ev;
-    mlp_status st = inference_trainer(gpu, &model, &dtest, &tr);
+    mlp_status st = mlp_model_create(gpu, &model.arch, model.params, &dtest, &tr);
     if (st == MLP_OK) st = mlp_evaluate(tr, &ev);
     if (st != MLP_OK) {
         rc = runtime_error("%s", mlp_error(tr));
@@ -102,11 +89,13 @@ int cmd_eval(int argc, char **argv) {
     /* metadata is untrusted: show the epoch only when it is a plain number */
     const char *epoch = ckpt_meta_get(parsed, "epoch");
     if (epoch && (!*epoch || strlen(epoch) > 9 || strspn(epoch, "0123456789") != strlen(epoch))) epoch = NULL;
+    char hidden[128];
+    model_hidden_format(&model.arch, hidden, sizeof hidden);
     if (json) {
         printf("{\"model\":");
         ckpt_json_fputs(resolved, stdout);
-        printf(",\"hidden\":%u,\"epoch\":%s,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f,\"loss\":%.6f,\"per_class\":[",
-               model.hidden, epoch ? epoch : "null", ev.count, correct, ev.accuracy, ev.loss);
+        printf(",\"hidden\":[%s],\"activation\":\"%s\",\"epoch\":%s,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f,\"loss\":%.6f,\"per_class\":[",
+               hidden, model_activation_name(model.arch.activation), epoch ? epoch : "null", ev.count, correct, ev.accuracy, ev.loss);
         for (int c = 0; c < MLP_CLASSES; c++)
             printf("%s{\"digit\":%d,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f}", c ? "," : "", c, per[c], ev.confusion[c][c],
                    per[c] ? (double)ev.confusion[c][c] / per[c] : 0.0);
@@ -118,7 +107,8 @@ int cmd_eval(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("Model: %s (784-%u-10%s%s)\n", resolved, model.hidden, epoch ? ", epoch " : "", epoch ? epoch : "");
+        for (char *c = hidden; *c; c++) *c = *c == ',' ? '-' : *c;
+        printf("Model: %s (784-%s-10 %s%s%s)\n", resolved, hidden, model_activation_name(model.arch.activation), epoch ? ", epoch " : "", epoch ? epoch : "");
         printf("Test accuracy: %.2f%% (%u/%u), loss %.4f\n", 100 * ev.accuracy, correct, ev.count, ev.loss);
         printf("Per-class accuracy:\n");
         for (int c = 0; c < MLP_CLASSES; c++)

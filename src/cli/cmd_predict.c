@@ -28,19 +28,6 @@ static const char *predict_help =
     "  --timeout-ms N    bound on every GPU wait (default 60000)\n"
     "  --                every later argument is an image, even one starting with '-'\n";
 
-/* A trainer used only for inference: the model's weights and a one-image dummy training set
- * (mlp_create wants one). */
-static mlp_status inference_trainer(gpu_context *gpu, const ckpt_model *m, mlp_trainer **tr) {
-    static const uint8_t zero_image[MLP_INPUTS], zero_label[1];
-    mlp_config cfg = mlp_config_default();
-    cfg.hidden = m->hidden;
-    cfg.batch = 1;
-    cfg.epochs = 1;
-    mlp_dataset dummy = {zero_image, zero_label, 1};
-    mlp_status st = mlp_create(gpu, &cfg, &dummy, NULL, tr);
-    if (st == MLP_OK) st = mlp_write_params(*tr, m->params);
-    return st;
-}
 
 static void show(const uint8_t *img) {
     static const char ramp[] = " .:-=+*#%@";
@@ -130,7 +117,7 @@ int cmd_predict(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    mlp_status st = inference_trainer(gpu, &model, &tr);
+    mlp_status st = mlp_model_create(gpu, &model.arch, model.params, NULL, &tr);
     if (st == MLP_OK) st = mlp_predict(tr, inputs, n, probs);
     if (st != MLP_OK) {
         rc = runtime_error("%s", mlp_error(tr));

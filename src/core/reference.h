@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/model.h"
+#include "core/optim.h"
+
 #define REF_PIXEL_MEAN 0.1307f
 #define REF_PIXEL_STD 0.3081f
 
@@ -31,16 +34,41 @@ void relu_forward(float *out, const float *inp, int n);
 /* dinp[i] = out[i] > 0 ? dout[i] : 0 (the mask is taken from the forward output). */
 void relu_backward(float *dinp, const float *out, const float *dout, int n);
 
+/* Any hidden activation (model.h's enum; MODEL_ACT_NONE is the identity). Derivatives are taken
+ * at the pre-activation: dinp[i] = dout[i] * act'(pre[i]). GELU is the exact (erf) one. */
+void activation_forward(float *out, const float *pre, int n, model_activation act);
+void activation_backward(float *dpre, const float *pre, const float *dout, int n, model_activation act);
+
 /* Softmax + cross-entropy for labels in [0, C). losses[b] = -log softmax(logits[b])[label];
  * correct[b] = 1 when the first maximum of logits[b] is the label;
  * dlogits[b][c] = (softmax[b][c] - [c == label]) / B (the gradient of the batch mean).
  * Returns the mean loss. */
 double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *correct,
                                      const float *logits, const uint8_t *labels, int B, int C);
+/* The same with label smoothing s (torch's CrossEntropyLoss(label_smoothing=s)): the target
+ * is q[c] = (1 - s) [c == label] + s / C, the loss -sum_c q[c] log softmax[c], dlogits
+ * (softmax - q) / B. s = 0 is exactly softmax_xent_forward_backward. */
+double softmax_xent_smoothed(float *dlogits, float *losses, uint32_t *correct, const float *logits,
+                             const uint8_t *labels, int B, int C, float s);
+
+/* Inverted dropout's mask, as dense_forward.wgsl draws it: element i (b * width + o) of hidden
+ * layer `layer` is kept at this step's noise seed unless a hash of the three falls below p. */
+int dropout_keep(uint32_t noise, uint32_t layer, uint32_t i, float p);
+/* out[i] = keep ? inp[i] / (1 - p) : 0 (in place allowed); the backward is the same map. */
+void dropout_forward(float *out, const float *inp, int n, float p, uint32_t noise, uint32_t layer);
 
 /* SGD with optional momentum, as torch.optim.SGD (dampening 0, no Nesterov):
  * v = momentum * v + g; p -= lr * v. With momentum == 0, v is not touched (may be NULL). */
 void sgd_update(float *p, float *v, const float *g, size_t n, float lr, float momentum);
+
+/* Any optimizer of optim.h over n parameters, as optimizer.wgsl computes it in float (see its
+ * comment for the formulas): state holds optim_slots(o->kind) slots of `stride` floats each
+ * (slot k of parameter i at state[k * stride + i]); g is scaled by clip first (1: no clipping);
+ * bc1, bc2 are Adam's bias corrections of this step (optim_bias_corrections). */
+void optimizer_update(float *p, float *state, size_t stride, const float *g, size_t n, const optim_config *o,
+                      float lr, float bc1, float bc2, float clip);
+/* clip_grad_norm_'s factor: min(1, max_norm / (||g|| + 1e-6)), the norm accumulated in double. */
+float clip_factor(const float *g, size_t n, float max_norm);
 
 /* ---- the whole 784-H-10 model ---- */
 
@@ -73,5 +101,30 @@ ref_step_result ref_mlp_step(ref_mlp *m, float *grads, float *velocity, const ui
  * not NULL, also writes the gradient of that mean loss. */
 double ref_mlp_loss(const ref_mlp *m, float *grads, const uint8_t *images, const uint8_t *labels,
                     const uint32_t *order, uint32_t start, int batch);
+
+/* ---- any model of the layer table (model.h) ---- */
+
+typedef struct ref_model {
+    model_arch arch;
+    model_layout layout;  /* packed: model_layout_make(arch, 1) */
+    float *params;        /* layout.count floats: w0, b0, w1, b1, ... */
+    /* training options, 0 after ref_model_point: label smoothing of the loss, and dropout on
+     * the hidden layers with the mask of noise seed `noise` */
+    float label_smoothing, dropout;
+    uint32_t noise;
+} ref_model;
+
+void ref_model_point(ref_model *m, const model_arch *arch, float *params);
+
+/* Mean loss of a batch (the images order[start..start+batch) of the data set); with grads
+ * (layout.count floats) also the gradient of that mean, and *correct the argmax == label
+ * count (may be NULL). Sequence: gather -> (dense -> act -> dropout) x hidden -> dense ->
+ * softmax/xent (smoothed), then the backward in reverse. */
+double ref_model_loss(const ref_model *m, float *grads, uint32_t *correct, const uint8_t *images,
+                      const uint8_t *labels, const uint32_t *order, uint32_t start, int batch);
+/* ref_model_loss with gradients, then sgd_update over every parameter. */
+ref_step_result ref_model_step(ref_model *m, float *grads, float *velocity, const uint8_t *images,
+                               const uint8_t *labels, const uint32_t *order, uint32_t start, int batch,
+                               float lr, float momentum);
 
 #endif

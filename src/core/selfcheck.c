@@ -136,7 +136,7 @@ static bool run_kernel(harness *h, const char *file, const gpu_constant *consts,
         binds[i].name = args[i].name;
         binds[i].buffer = &bufs[i];
         binds[i].offset = 0;
-        binds[i].size = args[i].kind == UNI ? 16 : 0;
+        binds[i].size = args[i].kind == UNI ? args[i].bytes : 0;
     }
     WGPUBindGroup bg = NULL;
     uint32_t groups = 1;
@@ -169,10 +169,12 @@ static bool run_kernel(harness *h, const char *file, const gpu_constant *consts,
     return true;
 }
 
-typedef struct step_params {
+typedef struct step_params { /* the kernels' Step: most read the first four fields */
     uint32_t start, count;
     float lr;
     uint32_t index;
+    float bc1, bc2;
+    uint32_t noise, pad;
 } step_params;
 
 /* u8 arrays travel as packed words; pad a copy to whole words */
@@ -182,68 +184,116 @@ static uint8_t *padded_bytes(const uint8_t *src, size_t n) {
     return p;
 }
 
-static void check_shape(harness *h, uint64_t *rng, int B, int H) {
-    const int D = MLP_INPUTS, C = MLP_CLASSES;
+static float *alloc_floats(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
+
+/* input_gather: B samples of D pixels gathered through a permutation of N = B + 5 images. */
+static void check_gather(harness *h, uint64_t *rng, int B, int D) {
     char shape[48];
-    snprintf(shape, sizeof shape, "B=%d H=%d", B, H);
-    uint32_t N = (uint32_t)B + 5; /* a few more images than the batch, gathered through a permutation */
-    uint32_t start = 3 < N - (uint32_t)B ? 3 : N - (uint32_t)B;
-    size_t nw1 = (size_t)H * D, nw2 = (size_t)C * H;
-    uint8_t *images = malloc((size_t)N * D), *labels = malloc(N);
+    snprintf(shape, sizeof shape, "B=%d D=%d", B, D);
+    uint32_t N = (uint32_t)B + 5, start = 3;
+    uint8_t *images = malloc((size_t)N * D), *gimages = NULL;
     uint32_t *order = malloc(N * 4);
-    float *w1 = malloc(nw1 * 4), *b1 = malloc((size_t)H * 4), *w2 = malloc(nw2 * 4), *b2 = malloc(C * 4);
-    float *x = malloc((size_t)B * D * 4), *pre = malloc((size_t)B * H * 4), *hid = malloc((size_t)B * H * 4);
-    float *logits = malloc((size_t)B * C * 4), *dlogits = malloc((size_t)B * C * 4), *losses = malloc((size_t)B * 4);
-    uint32_t *correct = malloc((size_t)B * 4);
-    float *dh_raw = malloc((size_t)B * H * 4), *dh = malloc((size_t)B * H * 4);
-    float *dw1 = malloc(nw1 * 4), *db1 = malloc((size_t)H * 4), *dw2 = malloc(nw2 * 4), *db2 = malloc(C * 4);
-    float *out_a = malloc(nw1 * 4 + (size_t)B * H * 4), *out_b = malloc((size_t)B * H * 4 + 64), *out_c = malloc((size_t)B * H * 4 + 64);
-    uint8_t *gimages = NULL, *glabels = NULL;
-    gpu_constant ch[] = {{"HIDDEN", H}};
-    if (!images || !labels || !order || !w1 || !b1 || !w2 || !b2 || !x || !pre || !hid || !logits || !dlogits ||
-        !losses || !correct || !dh_raw || !dh || !dw1 || !db1 || !dw2 || !db2 || !out_a || !out_b || !out_c) {
+    float *x = alloc_floats((size_t)B * D), *got = alloc_floats((size_t)B * D);
+    if (images && order && x && got) {
+        fill_bytes(rng, images, (size_t)N * D, 256);
+        permutation(rng, order, N);
+        gimages = padded_bytes(images, (size_t)N * D);
+        input_gather_forward(x, images, order, start, B, D);
+        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+        gpu_constant cg[] = {{"INPUTS", D}};
+        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"images", gimages, ((size_t)N * D + 3) & ~(size_t)3, IN},
+                   {"order", order, N * 4, IN}, {"x", got, (size_t)B * D * 4, OUT}};
+        if (gimages && run_kernel(h, "input_gather.wgsl", cg, 1, a, 4, (uint64_t)B * D, shape))
+            emit_compare(h, "input_gather.wgsl", "x", shape, got, x, (size_t)B * D);
+    }
+    free(images), free(gimages), free(order), free(x), free(got);
+}
+
+/* dense_forward with activation act, and dense_backward into a previous layer whose
+ * activation is act (HAS_PREV) or into the data (no dprev), at B x I -> O. */
+static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_activation act, float drop) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%d %d->%d %s%s", B, I, O, model_activation_name(act), drop > 0 ? " dropout" : "");
+    const uint32_t noise = (uint32_t)next(rng), layer = 1; /* this layer's mask; the previous one is layer 0 */
+    size_t nin = (size_t)B * I, nout = (size_t)B * O, nw = (size_t)O * I;
+    float *inp = alloc_floats(nin), *w = alloc_floats(nw), *bias = alloc_floats((size_t)O);
+    float *pre = alloc_floats(nout), *out = alloc_floats(nout), *gpre = alloc_floats(nout), *gout = alloc_floats(nout);
+    float *dz = alloc_floats(nout), *prev_pre = alloc_floats(nin), *dinp = alloc_floats(nin), *dprev = alloc_floats(nin);
+    float *dw = alloc_floats(nw), *db = alloc_floats((size_t)O), *gdw = alloc_floats(nw), *gdb = alloc_floats((size_t)O);
+    float *gdprev = alloc_floats(nin), dummy[4] = {0, 0, 0, 0};
+    if (!inp || !w || !bias || !pre || !out || !gpre || !gout || !dz || !prev_pre || !dinp || !dprev || !dw || !db ||
+        !gdw || !gdb || !gdprev) {
+        emit_error(h, "dense", shape, "out of memory");
+        goto done;
+    }
+    fill(rng, inp, nin, -1.5f, 1.5f);
+    fill(rng, w, nw, -0.3f, 0.3f);
+    fill(rng, bias, (size_t)O, -0.2f, 0.2f);
+    dense_forward(pre, inp, w, bias, B, I, O);
+    activation_forward(out, pre, (int)nout, act);
+    if (drop > 0) dropout_forward(out, out, (int)nout, drop, noise, layer);
+    {
+        step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
+        gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
+        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
+                   {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT}};
+        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, nout, shape)) {
+            emit_compare(h, "dense_forward.wgsl", "pre", shape, gpre, pre, nout);
+            emit_compare(h, "dense_forward.wgsl", "out", shape, gout, out, nout);
+        }
+    }
+    fill(rng, dz, nout, -0.2f, 0.2f);
+    fill(rng, prev_pre, nin, -2.0f, 2.0f);
+    dense_backward(dinp, dw, db, dz, inp, w, B, I, O);
+    activation_backward(dprev, prev_pre, dinp, (int)nin, act);
+    if (drop > 0) dropout_forward(dprev, dprev, (int)nin, drop, noise, layer - 1);
+    for (int has_prev = 1; has_prev >= 0; has_prev--) {
+        step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
+        gpu_constant cb[] = {{"IN", I}, {"OUT", O}, {"PREV_ACT", act}, {"HAS_PREV", has_prev}, {"PREV_DROPOUT", drop},
+                             {"PREV_LAYER", layer - 1}};
+        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"dz", dz, nout * 4, IN}, {"inp", inp, nin * 4, IN},
+                   {"w", w, nw * 4, IN}, {"prev_pre", has_prev ? prev_pre : dummy, has_prev ? nin * 4 : 16, IN},
+                   {"dw", gdw, nw * 4, OUT}, {"db", gdb, (size_t)O * 4, OUT},
+                   {"dprev", has_prev ? gdprev : dummy, has_prev ? nin * 4 : 16, OUT}};
+        uint64_t inv = nw + (uint64_t)O + (has_prev ? nin : 0);
+        if (run_kernel(h, "dense_backward.wgsl", cb, 6, a, 8, inv, shape)) {
+            emit_compare(h, "dense_backward.wgsl", "dw", shape, gdw, dw, nw);
+            emit_compare(h, "dense_backward.wgsl", "db", shape, gdb, db, (size_t)O);
+            if (has_prev) emit_compare(h, "dense_backward.wgsl", "dprev", shape, gdprev, dprev, nin);
+        }
+    }
+done:
+    free(inp), free(w), free(bias), free(pre), free(out), free(gpre), free(gout), free(dz), free(prev_pre);
+    free(dinp), free(dprev), free(dw), free(db), free(gdw), free(gdb), free(gdprev);
+}
+
+/* softmax_xent_backward and classify at B samples of C classes. */
+static void check_loss(harness *h, uint64_t *rng, int B, int C, float smoothing) {
+    char shape[48];
+    snprintf(shape, sizeof shape, "B=%d C=%d smoothing=%g", B, C, (double)smoothing);
+    uint32_t N = (uint32_t)B + 5;
+    uint32_t start = 3 < N - (uint32_t)B ? 3 : N - (uint32_t)B;
+    uint8_t *labels = malloc(N), *glabels = NULL;
+    uint32_t *order = malloc(N * 4), *correct = malloc((size_t)B * 4);
+    float *logits = alloc_floats((size_t)B * C), *dlogits = alloc_floats((size_t)B * C);
+    float *losses = alloc_floats((size_t)B), *out_a = alloc_floats((size_t)B * C);
+    if (!labels || !order || !correct || !logits || !dlogits || !losses || !out_a) {
         emit_error(h, "setup", shape, "out of memory");
         goto done;
     }
-    fill_bytes(rng, images, (size_t)N * D, 256);
-    fill_bytes(rng, labels, N, C);
+    fill_bytes(rng, labels, N, (unsigned)C);
     permutation(rng, order, N);
-    fill(rng, w1, nw1, -0.05f, 0.05f);
-    fill(rng, b1, (size_t)H, -0.1f, 0.1f);
-    fill(rng, w2, nw2, -0.3f, 0.3f);
-    fill(rng, b2, C, -0.1f, 0.1f);
-    gimages = padded_bytes(images, (size_t)N * D);
+    /* logits scaled up so the softmax is not flat */
+    fill(rng, logits, (size_t)B * C, -3.0f, 3.0f);
     glabels = padded_bytes(labels, N);
-    if (!gimages || !glabels) goto done;
-    step_params sp = {start, (uint32_t)B, 0.0f, 2};
-
-    /* dense1_forward: gather, normalise, matmul, bias, ReLU */
-    input_gather_forward(x, images, order, start, B, D);
-    dense_forward(pre, x, w1, b1, B, D, H);
-    relu_forward(hid, pre, B * H);
-    {
-        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"images", gimages, ((size_t)N * D + 3) & ~3u, IN},
-                   {"order", order, N * 4, IN}, {"w1", w1, nw1 * 4, IN},
-                   {"b1", b1, (size_t)H * 4, IN}, {"hidden", out_a, (size_t)B * H * 4, OUT}};
-        if (run_kernel(h, "dense1_forward.wgsl", ch, 1, a, 6, (uint64_t)B * H, shape))
-            emit_compare(h, "dense1_forward.wgsl", "hidden", shape, out_a, hid, (size_t)B * H);
-    }
-    /* dense2_forward */
-    dense_forward(logits, hid, w2, b2, B, H, C);
-    {
-        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"hidden", hid, (size_t)B * H * 4, IN},
-                   {"w2", w2, nw2 * 4, IN}, {"b2", b2, C * 4, IN},
-                   {"logits", out_a, (size_t)B * C * 4, OUT}};
-        if (run_kernel(h, "dense2_forward.wgsl", ch, 1, a, 5, (uint64_t)B * C, shape))
-            emit_compare(h, "dense2_forward.wgsl", "logits", shape, out_a, logits, (size_t)B * C);
-    }
-    /* softmax + cross-entropy: logits scaled up so the softmax is not flat */
-    for (int i = 0; i < B * C; i++) logits[i] *= 3.0f;
+    if (!glabels) goto done;
+    step_params sp = {start, (uint32_t)B, 0.0f, 2, 0, 0, 0, 0};
+    gpu_constant cc[] = {{"CLASSES", C}};
     {
         uint8_t *batch_labels = malloc((size_t)B);
         if (!batch_labels) goto done;
         for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + b]];
-        double mean = softmax_xent_forward_backward(dlogits, losses, correct, logits, batch_labels, B, C);
+        double mean = softmax_xent_smoothed(dlogits, losses, correct, logits, batch_labels, B, C, smoothing);
         free(batch_labels);
         uint32_t ref_correct = 0;
         for (int b = 0; b < B; b++) ref_correct += correct[b];
@@ -252,49 +302,23 @@ static void check_shape(harness *h, uint64_t *rng, int B, int H) {
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"logits", logits, (size_t)B * C * 4, IN},
                    {"labels", glabels, (N + 3) & ~3u, IN}, {"order", order, N * 4, IN},
                    {"dlogits", out_a, (size_t)B * C * 4, OUT}, {"metrics", metrics, sizeof metrics, OUT}};
-        if (run_kernel(h, "softmax_xent_backward.wgsl", NULL, 0, a, 6, 1, shape)) {
+        gpu_constant cs[] = {{"CLASSES", C}, {"SMOOTHING", smoothing}};
+        if (run_kernel(h, "softmax_xent_backward.wgsl", cs, 2, a, 6, 1, shape)) {
             emit_compare(h, "softmax_xent_backward.wgsl", "dlogits", shape, out_a, dlogits, (size_t)B * C);
             emit_compare(h, "softmax_xent_backward.wgsl", "loss sum", shape, &metrics[2 * sp.index], &metrics_ref[0], 1);
             uint32_t got = (uint32_t)metrics[2 * sp.index + 1], want = ref_correct;
             emit_exact(h, "softmax_xent_backward.wgsl", "correct", shape, &got, &want, 1);
         }
     }
-    /* dense2_backward: dW2, db2 and the ReLU-masked dHidden; hidden with some exact zeros */
-    fill(rng, hid, (size_t)B * H, -1.0f, 1.0f);
-    for (int i = 0; i < B * H; i++)
-        if (hid[i] < 0) hid[i] = 0;
-    fill(rng, dlogits, (size_t)B * C, -0.2f, 0.2f);
-    dense_backward(dh_raw, dw2, db2, dlogits, hid, w2, B, H, C);
-    relu_backward(dh, hid, dh_raw, B * H);
-    {
-        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"dlogits", dlogits, (size_t)B * C * 4, IN},
-                   {"hidden", hid, (size_t)B * H * 4, IN}, {"w2", w2, nw2 * 4, IN},
-                   {"dw2", out_a, nw2 * 4, OUT}, {"db2", out_b, C * 4, OUT},
-                   {"dhidden", out_c, (size_t)B * H * 4, OUT}};
-        if (run_kernel(h, "dense2_backward.wgsl", ch, 1, a, 7, (uint64_t)C * H + C + (uint64_t)B * H, shape)) {
-            emit_compare(h, "dense2_backward.wgsl", "dw2", shape, out_a, dw2, nw2);
-            emit_compare(h, "dense2_backward.wgsl", "db2", shape, out_b, db2, C);
-            emit_compare(h, "dense2_backward.wgsl", "dhidden", shape, out_c, dh, (size_t)B * H);
-        }
-    }
-    /* dense1_backward: dW1 from re-gathered inputs, db1 */
-    dense_backward(NULL, dw1, db1, dh, x, w1, B, D, H);
-    {
-        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"images", gimages, ((size_t)N * D + 3) & ~3u, IN},
-                   {"order", order, N * 4, IN}, {"dhidden", dh, (size_t)B * H * 4, IN},
-                   {"dw1", out_a, nw1 * 4, OUT}, {"db1", out_b, (size_t)H * 4, OUT}};
-        if (run_kernel(h, "dense1_backward.wgsl", ch, 1, a, 6, (uint64_t)(H + 3) / 4 * (D / 4) + (uint64_t)H, shape)) { /* 4x4 blocks */
-            emit_compare(h, "dense1_backward.wgsl", "dw1", shape, out_a, dw1, nw1);
-            emit_compare(h, "dense1_backward.wgsl", "db1", shape, out_b, db1, (size_t)H);
-        }
-    }
     /* classify: probabilities, predictions and confusion counts of a labelled chunk */
     {
-        float *probs_ref = malloc((size_t)B * C * 4), *loss_ref = malloc((size_t)B * 4);
-        uint32_t *pred_ref = malloc((size_t)B * 4), *pred = malloc((size_t)B * 4), conf_ref[100] = {0}, conf[100];
+        size_t cc2 = (size_t)C * C;
+        float *probs_ref = alloc_floats((size_t)B * C), *loss_ref = alloc_floats((size_t)B);
+        uint32_t *pred_ref = malloc((size_t)B * 4), *pred = malloc((size_t)B * 4), *conf_ref = calloc(cc2, 4),
+                 *conf = calloc(cc2, 4);
         uint8_t *lab = malloc((size_t)B);
-        float *probs = malloc((size_t)B * C * 4), *loss = malloc((size_t)B * 4);
-        if (probs_ref && loss_ref && pred_ref && pred && lab && probs && loss) {
+        float *probs = alloc_floats((size_t)B * C), *loss = alloc_floats((size_t)B);
+        if (probs_ref && loss_ref && pred_ref && pred && lab && probs && loss && conf_ref && conf) {
             memcpy(lab, labels, (size_t)B);
             softmax_xent_forward_backward(dlogits, loss_ref, correct, logits, lab, B, C);
             for (int b = 0; b < B; b++) {
@@ -306,87 +330,148 @@ static void check_shape(harness *h, uint64_t *rng, int B, int H) {
                 for (int c = 0; c < C; c++) probs_ref[b * C + c] = dlogits[b * C + c] * B + (c == lab[b] ? 1.0f : 0.0f);
             }
             uint8_t *glab = padded_bytes(lab, (size_t)B);
-            step_params cp = {0, (uint32_t)B, 0.0f, 0};
-            memset(conf, 0, sizeof conf);
+            step_params cp = {0, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
             arg a[] = {{"step", &cp, sizeof cp, UNI}, {"logits", logits, (size_t)B * C * 4, IN},
                        {"labels", glab, ((size_t)B + 3) & ~(size_t)3, IN},
                        {"probs", probs, (size_t)B * C * 4, OUT}, {"losses", loss, (size_t)B * 4, OUT},
-                       {"predicted", pred, (size_t)B * 4, OUT}, {"confusion", conf, sizeof conf, INOUT}};
-            if (glab && run_kernel(h, "classify.wgsl", NULL, 0, a, 7, (uint64_t)B, shape)) {
+                       {"predicted", pred, (size_t)B * 4, OUT}, {"confusion", conf, cc2 * 4, INOUT}};
+            if (glab && run_kernel(h, "classify.wgsl", cc, 1, a, 7, (uint64_t)B, shape)) {
                 emit_compare(h, "classify.wgsl", "probs", shape, probs, probs_ref, (size_t)B * C);
                 emit_compare(h, "classify.wgsl", "losses", shape, loss, loss_ref, (size_t)B);
                 emit_exact(h, "classify.wgsl", "predicted", shape, pred, pred_ref, (size_t)B);
-                emit_exact(h, "classify.wgsl", "confusion", shape, conf, conf_ref, 100);
+                emit_exact(h, "classify.wgsl", "confusion", shape, conf, conf_ref, cc2);
             }
             free(glab);
         }
         free(probs_ref), free(loss_ref), free(pred_ref), free(pred), free(lab), free(probs), free(loss);
+        free(conf_ref), free(conf);
     }
 done:
-    free(images), free(labels), free(order), free(w1), free(b1), free(w2), free(b2), free(x), free(pre), free(hid);
-    free(logits), free(dlogits), free(losses), free(correct), free(dh_raw), free(dh), free(dw1), free(db1), free(dw2);
-    free(db2), free(out_a), free(out_b), free(out_c), free(gimages), free(glabels);
+    free(labels), free(glabels), free(order), free(correct), free(logits), free(dlogits), free(losses), free(out_a);
 }
 
-static void check_sgd(harness *h, uint64_t *rng, size_t n, float momentum) {
-    char shape[48];
-    snprintf(shape, sizeof shape, "n=%zu momentum=%g", n, (double)momentum);
-    float *p = malloc(n * 4), *g = malloc(n * 4), *v = malloc(n * 4), *p_ref = malloc(n * 4), *v_ref = malloc(n * 4);
-    if (p && g && v && p_ref && v_ref) {
+/* optimizer.wgsl against optimizer_update over n parameters, with the state slots the
+ * optimizer keeps; clip < 1 stands for a clip_grad_norm_ factor read from its buffer. */
+static void check_optimizer(harness *h, uint64_t *rng, size_t n, const optim_config *o, float clip) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "n=%zu %s m=%g wd=%g clip=%g", n, optim_name(o->kind), (double)o->momentum,
+             (double)o->weight_decay, (double)clip);
+    uint32_t slots = optim_slots(o->kind);
+    float *p = alloc_floats(n), *g = alloc_floats(n), *st = alloc_floats(slots * n), *p_ref = alloc_floats(n);
+    float *st_ref = alloc_floats(slots * n);
+    if (p && g && st && p_ref && st_ref) {
         fill(rng, p, n, -1, 1);
         fill(rng, g, n, -1, 1);
-        fill(rng, v, n, -1, 1);
+        fill(rng, st, n, -0.5f, 0.5f);
+        if (slots > 1) fill(rng, st + n, n, 0.0f, 0.5f); /* exp_avg_sq >= 0 */
         memcpy(p_ref, p, n * 4);
-        memcpy(v_ref, v, n * 4);
-        step_params sp = {0, 0, 0.05f, 0};
-        sgd_update(p_ref, v_ref, g, n, sp.lr, momentum);
-        gpu_constant cm[] = {{"MOMENTUM", momentum}};
+        memcpy(st_ref, st, slots * n * 4);
+        step_params sp = {0, 0, 0.01f, 0, 0, 0, 0, 0};
+        optim_bias_corrections(o, 7, &sp.bc1, &sp.bc2); /* the 7th step */
+        optimizer_update(p_ref, st_ref, n, g, n, o, sp.lr, sp.bc1, sp.bc2, clip);
+        float clip_buf[4] = {clip, 0, 0, 0};
+        gpu_constant co[] = {{"OPT", optim_kernel_op(o->kind)}, {"MOMENTUM", o->momentum}, {"WEIGHT_DECAY", o->weight_decay},
+                             {"BETA1", o->beta1}, {"BETA2", o->beta2}, {"EPS", o->eps}, {"CLIP", clip < 1.0f},
+                             {"PARAMS", (double)n}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"params", p, n * 4, INOUT}, {"grads", g, n * 4, IN},
-                   {"velocity", v, n * 4, INOUT}};
-        if (run_kernel(h, "sgd_update.wgsl", cm, 1, a, 4, n, shape)) {
-            emit_compare(h, "sgd_update.wgsl", "params", shape, p, p_ref, n);
-            if (momentum != 0) emit_compare(h, "sgd_update.wgsl", "velocity", shape, v, v_ref, n);
+                   {"state", st, slots * n * 4, INOUT}, {"clip", clip_buf, sizeof clip_buf, IN}};
+        if (run_kernel(h, "optimizer.wgsl", co, 8, a, 5, n, shape)) {
+            emit_compare(h, "optimizer.wgsl", "params", shape, p, p_ref, n);
+            if (o->momentum != 0 || slots > 1) emit_compare(h, "optimizer.wgsl", "state", shape, st, st_ref, slots * n);
         }
     }
-    free(p), free(g), free(v), free(p_ref), free(v_ref);
+    free(p), free(g), free(st), free(p_ref), free(st_ref);
+}
+
+/* grad_norm.wgsl's two passes against clip_factor. */
+static void check_grad_norm(harness *h, uint64_t *rng, size_t n, float max_norm) {
+    char shape[48];
+    snprintf(shape, sizeof shape, "n=%zu max_norm=%g", n, (double)max_norm);
+    float *g = alloc_floats(n);
+    if (g) {
+        fill(rng, g, n, -0.1f, 0.1f);
+        float want = clip_factor(g, n, max_norm), partial[64], clip[4] = {NAN, NAN, NAN, NAN};
+        gpu_constant c0[] = {{"PASS", 0}, {"PARAMS", (double)n}, {"GROUPS", 64}, {"MAX_NORM", max_norm}};
+        gpu_constant c1[] = {{"PASS", 1}, {"PARAMS", (double)n}, {"GROUPS", 64}, {"MAX_NORM", max_norm}};
+        step_params sp = {0, 0, 0, 0, 0, 0, 0, 0};
+        arg a0[] = {{"step", &sp, sizeof sp, UNI}, {"grads", g, n * 4, IN}, {"partial", partial, sizeof partial, OUT},
+                    {"clip", clip, sizeof clip, OUT}};
+        if (run_kernel(h, "grad_norm.wgsl", c0, 4, a0, 4, 64 * 256, shape)) {
+            arg a1[] = {{"step", &sp, sizeof sp, UNI}, {"grads", g, n * 4, IN}, {"partial", partial, sizeof partial, IN},
+                        {"clip", clip, sizeof clip, OUT}};
+            if (run_kernel(h, "grad_norm.wgsl", c1, 4, a1, 4, 256, shape))
+                emit_compare(h, "grad_norm.wgsl", "clip factor", shape, clip, &want, 1);
+        }
+    }
+    free(g);
 }
 
 int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, void *user) {
     harness h = {gpu, report, user, 0};
     uint64_t rng = seed;
-    /* (batch, hidden): tiny, odd, not multiples of any workgroup size, and the default model */
-    static const int shapes[][2] = {{1, 1}, {3, 7}, {17, 33}, {64, 128}, {65, 100}};
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(&h, &rng, shapes[i][0], shapes[i][1]);
-    check_sgd(&h, &rng, 1, 0.0f);
-    check_sgd(&h, &rng, 1000, 0.0f);
-    check_sgd(&h, &rng, 101770, 0.9f);
+    /* shapes tiny, odd, not multiples of any workgroup size, and the default model's */
+    static const int gathers[][2] = {{1, 1}, {3, 7}, {17, 784}, {65, 100}};
+    for (size_t i = 0; i < sizeof gathers / sizeof *gathers; i++) check_gather(&h, &rng, gathers[i][0], gathers[i][1]);
+    /* (batch, in, out): every activation at an awkward shape, ReLU at the default model's too */
+    static const int dense[][3] = {{1, 1, 1}, {3, 7, 5}, {17, 33, 10}, {65, 100, 37}};
+    for (int act = MODEL_ACT_RELU; act <= MODEL_ACT_LEAKY_RELU; act++)
+        for (size_t i = 0; i < sizeof dense / sizeof *dense; i++)
+            check_dense(&h, &rng, dense[i][0], dense[i][1], dense[i][2], (model_activation)act, 0.0f);
+    check_dense(&h, &rng, 64, 784, 128, MODEL_ACT_RELU, 0.0f);
+    check_dense(&h, &rng, 64, 128, 10, MODEL_ACT_RELU, 0.0f);
+    /* inverted dropout's mask, redrawn by the backward */
+    check_dense(&h, &rng, 17, 33, 10, MODEL_ACT_GELU, 0.3f);
+    check_dense(&h, &rng, 65, 100, 37, MODEL_ACT_RELU, 0.5f);
+    static const int losses[][2] = {{1, 2}, {3, 10}, {17, 3}, {64, 10}, {300, 37}};
+    for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) check_loss(&h, &rng, losses[i][0], losses[i][1], 0.0f);
+    check_loss(&h, &rng, 17, 3, 0.1f);
+    check_loss(&h, &rng, 300, 37, 0.25f);
+    /* every optimizer, with and without weight decay and clipping, at odd sizes */
+    const optim_config sgd = {OPTIM_SGD, 0, 0, 0.9f, 0.999f, 1e-8f, 0};
+    optim_config o = sgd;
+    check_optimizer(&h, &rng, 1, &o, 1.0f);
+    check_optimizer(&h, &rng, 1000, &o, 0.3f);
+    o.kind = OPTIM_MOMENTUM, o.momentum = 0.9f;
+    check_optimizer(&h, &rng, 101770, &o, 1.0f);
+    o.weight_decay = 0.01f;
+    check_optimizer(&h, &rng, 777, &o, 0.5f);
+    o.kind = OPTIM_NESTEROV;
+    check_optimizer(&h, &rng, 1001, &o, 1.0f);
+    for (int k = OPTIM_ADAM; k <= OPTIM_ADAMW; k++)
+        for (int wd = 0; wd < 2; wd++) {
+            o = sgd;
+            o.kind = (optim_kind)k;
+            o.weight_decay = wd ? 0.05f : 0.0f;
+            check_optimizer(&h, &rng, wd ? 4099 : 33, &o, wd ? 0.25f : 1.0f);
+        }
+    check_grad_norm(&h, &rng, 1, 1.0f);
+    check_grad_norm(&h, &rng, 100000, 1.0f);
+    check_grad_norm(&h, &rng, 5000, 100.0f);
     return h.failures;
 }
 
 /* ---- training steps through the engine ---- */
 
-static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, uint32_t batch, uint32_t hidden,
-                      float momentum, mlp_kernels kernels) {
-    uint8_t *images = malloc((size_t)n * MLP_INPUTS), *labels = malloc(n);
+/* Trains one epoch of n random samples through the engine with config c (its seed drawn here)
+ * and replays the same steps on the reference: ref_model_loss, clip_factor, optimizer_update,
+ * with the engine's learning rate and bias corrections of every step. */
+static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, const mlp_config *tmpl) {
+    mlp_config c = *tmpl;
+    const model_arch *arch = &c.arch;
+    uint32_t batch = c.batch, slots = optim_slots(c.optimizer);
+    uint8_t *images = malloc((size_t)n * arch->inputs), *labels = malloc(n);
     uint32_t *order = malloc(n * 4);
-    size_t np = mlp_param_count(hidden);
-    float *p0 = malloc(np * 4), *gpu_p = malloc(np * 4), *grads = malloc(np * 4), *vel = calloc(np, 4);
+    size_t np = mlp_param_count(arch);
+    float *p0 = malloc(np * 4), *gpu_p = malloc(np * 4), *grads = malloc(np * 4), *state = calloc(slots * np, 4);
     mlp_trainer *t = NULL;
-    if (!images || !labels || !order || !p0 || !gpu_p || !grads || !vel) {
+    if (!images || !labels || !order || !p0 || !gpu_p || !grads || !state) {
         emit_error(h, "training step", shape, "out of memory");
         goto done;
     }
-    fill_bytes(rng, images, (size_t)n * MLP_INPUTS, 256);
-    fill_bytes(rng, labels, n, MLP_CLASSES);
-    mlp_config c = mlp_config_default();
-    c.hidden = hidden;
-    c.batch = batch;
+    fill_bytes(rng, images, (size_t)n * arch->inputs, 256);
+    fill_bytes(rng, labels, n, arch->classes);
     c.epochs = 1;
-    c.lr = 0.05f;
-    c.momentum = momentum;
-    c.schedule = MLP_SCHEDULE_CONSTANT;
     c.seed = next(rng);
-    c.kernels = kernels;
     mlp_dataset d = {images, labels, n};
     if (mlp_create(h->gpu, &c, &d, NULL, &t) != MLP_OK || mlp_read_params(t, p0) != MLP_OK ||
         mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK || mlp_read_params(t, gpu_p) != MLP_OK) {
@@ -394,16 +479,24 @@ static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, 
         goto done;
     }
     /* replay on the reference: same order, same steps */
-    ref_mlp m;
-    ref_mlp_point(&m, p0, MLP_INPUTS, (int)hidden, MLP_CLASSES);
+    ref_model m;
+    ref_model_point(&m, arch, p0);
+    m.label_smoothing = c.label_smoothing;
+    m.dropout = c.dropout;
     mlp_epoch_order(c.seed, 1, n, order);
-    for (uint32_t start = 0; start < n; start += batch) {
+    optim_config o = mlp_optim(&c);
+    uint64_t steps = (n + batch - 1) / batch, s = 0;
+    for (uint32_t start = 0; start < n; start += batch, s++) {
         uint32_t count = n - start < batch ? n - start : batch;
-        ref_mlp_step(&m, grads, momentum != 0 ? vel : NULL, images, labels, order, start, (int)count, c.lr, momentum);
+        m.noise = mlp_step_noise(c.seed, s);
+        ref_model_loss(&m, grads, NULL, images, labels, order, start, (int)count);
+        float clip = o.clip_grad_norm > 0 ? clip_factor(grads, np, o.clip_grad_norm) : 1.0f, bc1, bc2;
+        optim_bias_corrections(&o, s + 1, &bc1, &bc2);
+        optimizer_update(m.params, state, np, grads, np, &o, mlp_step_lr(&c, s, steps), bc1, bc2, clip);
     }
     selfcheck_result r;
     memset(&r, 0, sizeof r);
-    snprintf(r.kernel, sizeof r.kernel, "%s", kernels == MLP_KERNELS_FUSED ? "training step (fused)" : "training step");
+    snprintf(r.kernel, sizeof r.kernel, "%s", c.kernels == MLP_KERNELS_FUSED ? "training step (fused)" : "training step");
     snprintf(r.tensor, sizeof r.tensor, "weights");
     snprintf(r.shape, sizeof r.shape, "%s", shape);
     compare(&r, gpu_p, p0, np);
@@ -412,7 +505,30 @@ static void check_run(harness *h, uint64_t *rng, const char *shape, uint32_t n, 
     emit(h, &r);
 done:
     mlp_destroy(t);
-    free(images), free(labels), free(order), free(p0), free(gpu_p), free(grads), free(vel);
+    free(images), free(labels), free(order), free(p0), free(gpu_p), free(grads), free(state);
+}
+
+static mlp_config run_config(const model_arch *a, uint32_t batch, float lr, float momentum, mlp_kernels kernels) {
+    mlp_config c = mlp_config_default();
+    c.arch = *a;
+    c.batch = batch;
+    c.lr = lr;
+    c.momentum = momentum;
+    c.optimizer = momentum ? OPTIM_MOMENTUM : OPTIM_SGD;
+    c.schedule = MLP_SCHEDULE_CONSTANT;
+    c.kernels = kernels;
+    return c;
+}
+
+static model_arch arch_of(uint32_t inputs, uint32_t classes, model_activation act, uint32_t h0, uint32_t h1) {
+    model_arch a = model_arch_default();
+    a.inputs = inputs;
+    a.classes = classes;
+    a.activation = act;
+    a.hidden[0] = h0;
+    a.hidden[1] = h1;
+    a.hidden_layers = h1 ? 2 : 1;
+    return a;
 }
 
 int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, void *user) {
@@ -420,10 +536,51 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
     uint64_t rng = seed ^ 0xABCDEF;
     for (int k = 0; k < 2; k++) {
         mlp_kernels kernels = k == 0 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_FUSED;
-        check_run(&h, &rng, "1 step, B=64 H=128", 64, 64, 128, 0.0f, kernels);
-        check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9", 100, 40, 33, 0.9f, kernels);
-        check_run(&h, &rng, "2 steps, N=37 B=19 H=20", 37, 19, 20, 0.0f, kernels);
-        check_run(&h, &rng, "2 steps, N=600 B=300 H=50 momentum 0.5", 600, 300, 50, 0.5f, kernels);
+        model_arch a128 = arch_of(784, 10, MODEL_ACT_RELU, 128, 0), a33 = arch_of(784, 10, MODEL_ACT_RELU, 33, 0);
+        model_arch a20 = arch_of(784, 10, MODEL_ACT_RELU, 20, 0), a50 = arch_of(784, 10, MODEL_ACT_RELU, 50, 0);
+        mlp_config c = run_config(&a128, 64, 0.05f, 0.0f, kernels);
+        check_run(&h, &rng, "1 step, B=64 H=128", 64, &c);
+        c = run_config(&a33, 40, 0.05f, 0.9f, kernels);
+        check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9", 100, &c);
+        c = run_config(&a20, 19, 0.05f, 0.0f, kernels);
+        check_run(&h, &rng, "2 steps, N=37 B=19 H=20", 37, &c);
+        c = run_config(&a50, 300, 0.05f, 0.5f, kernels);
+        check_run(&h, &rng, "2 steps, N=600 B=300 H=50 momentum 0.5", 600, &c);
     }
+    /* the per-layer path at depth, every activation, and shapes other than MNIST's */
+    for (int act = MODEL_ACT_RELU; act <= MODEL_ACT_LEAKY_RELU; act++) {
+        model_arch a = arch_of(50, 7, (model_activation)act, 31, 17);
+        char shape[64];
+        snprintf(shape, sizeof shape, "3 steps, N=75 B=30 50-31-17-7 %s momentum 0.9", model_activation_name(a.activation));
+        mlp_config c = run_config(&a, 30, 0.05f, 0.9f, MLP_KERNELS_REFERENCE);
+        check_run(&h, &rng, shape, 75, &c);
+    }
+    model_arch deep = arch_of(784, 10, MODEL_ACT_TANH, 64, 40);
+    deep.hidden_layers = 3;
+    deep.hidden[2] = 20;
+    mlp_config dc = run_config(&deep, 45, 0.05f, 0.0f, MLP_KERNELS_REFERENCE);
+    check_run(&h, &rng, "2 steps, N=90 B=45 784-64-40-20-10 tanh", 90, &dc);
+    /* a 20-step trajectory of every optimizer, with weight decay, clipping, warmup and a
+     * schedule, against the CPU */
+    model_arch small = arch_of(784, 10, MODEL_ACT_RELU, 24, 12);
+    for (int k = OPTIM_SGD; k <= OPTIM_ADAMW; k++) {
+        mlp_config c = run_config(&small, 16, k >= OPTIM_ADAM ? 1e-3f : 0.05f, k == OPTIM_SGD ? 0.0f : 0.9f,
+                                  MLP_KERNELS_REFERENCE);
+        c.optimizer = (optim_kind)k;
+        c.weight_decay = k == OPTIM_SGD ? 0.0f : 0.01f;
+        c.clip_grad_norm = k == OPTIM_NESTEROV || k == OPTIM_ADAMW ? 0.5f : 0.0f;
+        c.schedule = k == OPTIM_ADAMW ? MLP_SCHEDULE_ONECYCLE : MLP_SCHEDULE_COSINE;
+        c.warmup = k == OPTIM_ADAM ? 5 : 0;
+        char shape[64];
+        snprintf(shape, sizeof shape, "20 steps, B=16 784-24-12-10 %s wd %g clip %g", optim_name(c.optimizer),
+                 (double)c.weight_decay, (double)c.clip_grad_norm);
+        check_run(&h, &rng, shape, 320, &c);
+    }
+    /* dropout and label smoothing through the engine */
+    mlp_config dr = run_config(&small, 16, 0.05f, 0.9f, MLP_KERNELS_REFERENCE);
+    dr.arch.activation = MODEL_ACT_GELU;
+    dr.dropout = 0.3f;
+    dr.label_smoothing = 0.1f;
+    check_run(&h, &rng, "20 steps, B=16 784-24-12-10 gelu dropout 0.3 smoothing 0.1", 320, &dr);
     return h.failures;
 }

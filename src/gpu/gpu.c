@@ -9,7 +9,7 @@
 
 #include "gpu/embedded.h"
 
-#define MAX_KERNELS 64
+#define MAX_KERNELS 1024 /* variants: every (file, constants) pair a process uses; the self-checks use ~150 */
 
 struct gpu_context {
     WGPUInstance instance;

@@ -1,7 +1,9 @@
 // Softmax + cross-entropy and its gradient w.r.t. the logits (seed kernel 3), plus the
 // step's metrics, reduced on the GPU so training never reads back per-sample values:
-//   dlogits[b][c] = (softmax(logits[b])[c] - [c == label]) / count
-//   metrics[2 * step.index]     = sum over the batch of -log softmax[label]
+//   dlogits[b][c] = (softmax(logits[b])[c] - q[c]) / count
+//   metrics[2 * step.index]     = sum over the batch of -sum_c q[c] log softmax[c]
+// with q = (1 - SMOOTHING) [c == label] + SMOOTHING / CLASSES, torch's CrossEntropyLoss with
+// label_smoothing (SMOOTHING 0: the one-hot label, computed exactly as without smoothing)
 //   metrics[2 * step.index + 1] = number of samples whose first argmax is the label
 // One workgroup does the whole batch (it is only count x CLASSES values), which makes the
 // metric reduction a plain workgroup reduction.
@@ -15,6 +17,7 @@ struct Step {
 
 override WG: u32 = 256;
 override CLASSES: u32 = 10;
+override SMOOTHING: f32 = 0.0;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;  // [count][CLASSES]
@@ -52,9 +55,21 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         }
         for (var c = 0u; c < CLASSES; c++) {
             let p = exp(logits[row + c] - top) / sum;
-            dlogits[row + c] = (p - select(0.0, 1.0, c == label)) * scale;
+            var q = select(0.0, 1.0, c == label);
+            if (SMOOTHING > 0.0) {
+                q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
+            }
+            dlogits[row + c] = (p - q) * scale;
         }
-        loss += log(sum) + top - logits[row + label];
+        var nll = log(sum) + top - logits[row + label];
+        if (SMOOTHING > 0.0) {
+            var all = 0.0;
+            for (var c = 0u; c < CLASSES; c++) {
+                all += log(sum) + top - logits[row + c];
+            }
+            nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+        }
+        loss += nll;
         correct += select(0u, 1u, best == label);
     }
     loss_part[lid] = loss;

@@ -15,7 +15,7 @@
 
 srv_train_params srv_train_defaults(const srv_limits *lim) {
     mlp_config d = mlp_config_default();
-    srv_train_params p = {d.epochs, d.batch, d.hidden, (double)d.lr, (double)d.momentum, d.seed};
+    srv_train_params p = {d.epochs, d.batch, d.arch.hidden[0], (double)d.lr, (double)d.momentum, d.seed};
     if (p.epochs > SRV_EPOCHS_MAX) p.epochs = SRV_EPOCHS_MAX;
     if (p.batch > lim->batch_max) p.batch = lim->batch_max;
     if (p.hidden > lim->hidden_max) p.hidden = lim->hidden_max;

@@ -65,7 +65,7 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     srv_state *s = w->s;
     const mlp_config *cfg = mlp_get_config(w->tr);
     srv_buf wj = {0}, pj = {0};
-    if (mlp_read_params(w->tr, w->params) == MLP_OK) srv_json_weights(&wj, w->params, cfg->hidden, epoch, step);
+    if (mlp_read_params(w->tr, w->params) == MLP_OK) srv_json_weights(&wj, w->params, cfg->arch.hidden[0], epoch, step);
 
     uint32_t idx[SRV_PREVIEWS];
     uint8_t labels[SRV_PREVIEWS];
@@ -145,7 +145,7 @@ static void run_training(worker *w, const srv_train_params *rp) {
     mlp_config cfg = mlp_config_default();
     cfg.epochs = rp->epochs;
     cfg.batch = rp->batch;
-    cfg.hidden = rp->hidden;
+    cfg.arch.hidden[0] = rp->hidden; /* the dashboard trains the seed's one hidden layer */
     cfg.lr = (float)rp->lr;
     cfg.momentum = (float)rp->momentum;
     cfg.seed = rp->seed;
@@ -158,11 +158,11 @@ static void run_training(worker *w, const srv_train_params *rp) {
     uint32_t run = s->run_id, steps = s->steps_per_epoch;
     pthread_mutex_unlock(&s->mu);
     printf("run %u: epochs %u, batch %u, lr %g, hidden %u, momentum %g, seed %llu\n", run, cfg.epochs, cfg.batch,
-           (double)cfg.lr, cfg.hidden, (double)cfg.momentum, (unsigned long long)cfg.seed);
+           (double)cfg.lr, cfg.arch.hidden[0], (double)cfg.momentum, (unsigned long long)cfg.seed);
     fflush(stdout);
 
     mlp_status st = mlp_create(w->gpu, &cfg, &dtrain, &dtest, &w->tr);
-    size_t n = mlp_param_count(cfg.hidden);
+    size_t n = mlp_param_count(&cfg.arch);
     if (st == MLP_OK && n > w->param_cap) {
         float *np = realloc(w->params, n * sizeof *np);
         if (np) w->params = np, w->param_cap = n;

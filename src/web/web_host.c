@@ -312,9 +312,10 @@ WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
     srv_buf_json_string(b, info ? info->name : "");
     srv_buf_puts(b, ",\"description\":");
     srv_buf_json_string(b, info ? info->description : "");
+    mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
     srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}",
                    info ? gpu_backend_name(info->backend) : "webgpu", info ? gpu_adapter_type_name(info->type) : "unknown",
-                   W.gpu && mlp_resolve_kernels(W.gpu, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+                   W.gpu && mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
                    W.train.count, W.test.count, WEB_REPORT_EVERY, SRV_TILES_MAX, SRV_PREVIEWS);
     srv_buf_puts(b, ",\"limits\":");
@@ -420,7 +421,7 @@ static void serve_digits(const web_request *r, bool cell) {
 static void serve_save(const web_request *r) {
     if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
     const mlp_config *cfg = mlp_get_config(W.tr);
-    size_t n = mlp_param_count(cfg->hidden);
+    size_t n = mlp_param_count(&cfg->arch);
     if (!ensure_params(n)) return reply_error(R_ID(r), 500, "out of memory");
     if (mlp_read_params(W.tr, W.params) != MLP_OK) return reply_error(R_ID(r), 500, mlp_error(W.tr));
     ckpt_model_info info = {*cfg, W.model_epoch, W.model_train_samples, W.test.count, W.model_accuracy};
@@ -429,7 +430,7 @@ static void serve_save(const web_request *r) {
     uint8_t *bytes = NULL;
     size_t len = 0;
     char err[512];
-    if (ckpt_model_encode(cfg->hidden, W.params, meta, nmeta, &bytes, &len, err, sizeof err) != CKPT_OK)
+    if (ckpt_model_encode(&cfg->arch, W.params, meta, nmeta, &bytes, &len, err, sizeof err) != CKPT_OK)
         return reply_error(R_ID(r), 500, err);
     host_reply_bytes(R_ID(r), bytes, len);
     free(bytes);
@@ -455,7 +456,7 @@ static void serve_load(const web_request *r) {
     uint32_t file_epoch = epoch_meta ? (uint32_t)strtoul(epoch_meta, NULL, 10) : 0;
     free(parsed);
     mlp_config cfg = mlp_config_default();
-    cfg.hidden = m.hidden;
+    cfg.arch = m.arch;
     if (cfg.batch > W.train.count) cfg.batch = W.train.count;
     mlp_destroy(W.tr);
     W.tr = NULL;
@@ -477,7 +478,7 @@ static void serve_load(const web_request *r) {
     W.run_id = 0;
     W.npoints = W.nepochs = 0;
     srv_buf b = {0};
-    srv_buf_printf(&b, "{\"hidden\":%u,\"epoch\":%u,\"test_accuracy\":", cfg.hidden, file_epoch);
+    srv_buf_printf(&b, "{\"hidden\":%u,\"epoch\":%u,\"test_accuracy\":", cfg.arch.hidden[0], file_epoch);
     srv_buf_json_number(&b, ev.accuracy, 7);
     srv_buf_puts(&b, ",\"test_loss\":");
     srv_buf_json_number(&b, ev.loss, 7);
@@ -532,8 +533,8 @@ WEB_EXPORT(wg_control) int wg_control(int op) {
 static void publish_snapshots(uint32_t epoch, uint32_t step) {
     const mlp_config *cfg = mlp_get_config(W.tr);
     srv_buf wj = {0}, pj = {0};
-    if (ensure_params(mlp_param_count(cfg->hidden)) && mlp_read_params(W.tr, W.params) == MLP_OK)
-        srv_json_weights(&wj, W.params, cfg->hidden, epoch, step);
+    if (ensure_params(mlp_param_count(&cfg->arch)) && mlp_read_params(W.tr, W.params) == MLP_OK)
+        srv_json_weights(&wj, W.params, cfg->arch.hidden[0], epoch, step);
     uint32_t idx[SRV_PREVIEWS];
     uint8_t labels[SRV_PREVIEWS];
     uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
@@ -649,7 +650,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     mlp_config cfg = mlp_config_default();
     cfg.epochs = p.epochs;
     cfg.batch = p.batch;
-    cfg.hidden = p.hidden;
+    cfg.arch.hidden[0] = p.hidden; /* the dashboard trains the seed's one hidden layer */
     cfg.lr = (float)p.lr;
     cfg.momentum = (float)p.momentum;
     cfg.seed = p.seed;

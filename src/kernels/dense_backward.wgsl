@@ -1,0 +1,116 @@
+// A dense layer's backward, given dz = dLoss/dpre of its outputs. One dispatch, three
+// outputs, split by invocation index:
+//   [0, OUT*IN)            dw[o][i] = sum_b dz[b][o] * inp[b][i]
+//   [.., + OUT)            db[o]    = sum_b dz[b][o]
+//   [.., + count*IN)       dprev[b][i] = act'(prev_pre[b][i]) * sum_o dz[b][o] * w[o][i]
+// The last part (only when HAS_PREV: layer 0's input is the data) is the previous layer's dz,
+// its activation's derivative folded in so no activation needs a backward kernel of its own.
+// PREV_ACT takes the values of ACT in dense_forward.wgsl; with PREV_DROPOUT the previous
+// layer's dropout mask (redrawn as dense_forward.wgsl drew it) scales dprev too.
+
+struct Step {
+    start: u32,
+    count: u32,
+    lr: f32,
+    index: u32,
+    bc1: f32,
+    bc2: f32,
+    noise: u32,
+    pad: u32,
+}
+
+override WG: u32 = 64;
+override IN: u32 = 128;
+override OUT: u32 = 10;
+override PREV_ACT: u32 = 1;
+override HAS_PREV: bool = true;
+override PREV_DROPOUT: f32 = 0.0;
+override PREV_LAYER: u32 = 0;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> dz: array<f32>;              // [count][OUT]
+@group(0) @binding(2) var<storage, read> inp: array<f32>;             // [count][IN]
+@group(0) @binding(3) var<storage, read> w: array<f32>;               // [OUT][IN]
+@group(0) @binding(4) var<storage, read> prev_pre: array<f32>;        // [count][IN], or unused
+@group(0) @binding(5) var<storage, read_write> dw: array<f32>;        // [OUT][IN]
+@group(0) @binding(6) var<storage, read_write> db: array<f32>;        // [OUT]
+@group(0) @binding(7) var<storage, read_write> dprev: array<f32>;     // [count][IN], or unused
+
+fn erf_approx(x: f32) -> f32 {
+    let a = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * a);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return sign(x) * (1.0 - poly * exp(-a * a));
+}
+
+fn hash32(v: u32) -> u32 {
+    var x = v;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn keep(layer: u32, i: u32) -> bool {
+    let h = hash32(i ^ hash32(step.noise ^ (layer * 0x9e3779b9u)));
+    return f32(h >> 8u) * (1.0 / 16777216.0) >= PREV_DROPOUT;
+}
+
+fn act_derivative(z: f32) -> f32 {
+    switch PREV_ACT {
+        case 1u: { return select(0.0, 1.0, z > 0.0); }
+        case 2u: { return 0.5 * (1.0 + erf_approx(z * 0.70710678)) + z * exp(-0.5 * z * z) * 0.39894228; }
+        case 3u: {
+            let y = tanh(clamp(z, -15.0, 15.0));
+            return 1.0 - y * y;
+        }
+        case 4u: {
+            let s = 1.0 / (1.0 + exp(-z));
+            return s * (1.0 - s);
+        }
+        case 5u: { return select(0.01, 1.0, z > 0.0); }
+        default: { return 1.0; }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+    let t = gid.x;
+    let n_w = OUT * IN;
+    if (t < n_w) {
+        let o = t / IN;
+        let i = t % IN;
+        var acc = 0.0;
+        for (var b = 0u; b < step.count; b++) {
+            acc += dz[b * OUT + o] * inp[b * IN + i];
+        }
+        dw[t] = acc;
+        return;
+    }
+    if (t < n_w + OUT) {
+        let o = t - n_w;
+        var acc = 0.0;
+        for (var b = 0u; b < step.count; b++) {
+            acc += dz[b * OUT + o];
+        }
+        db[o] = acc;
+        return;
+    }
+    let k = t - n_w - OUT;
+    if (!HAS_PREV || k >= step.count * IN) {
+        return;
+    }
+    let b = k / IN;
+    let i = k % IN;
+    var acc = 0.0;
+    for (var o = 0u; o < OUT; o++) {
+        acc += dz[b * OUT + o] * w[o * IN + i];
+    }
+    var d = acc * act_derivative(prev_pre[k]);
+    if (PREV_DROPOUT > 0.0) {
+        d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), keep(PREV_LAYER, k));
+    }
+    dprev[k] = d;
+}

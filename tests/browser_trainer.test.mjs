@@ -197,13 +197,13 @@ try {
   const e = await open(ctx, `${url}/?epochs=1&train_limit=1000`);
   const statusIs = (st) => e.page.waitForFunction((s) => window.wgtrain.state.status.status === s, st, { timeout: 120000, polling: 200 });
   await e.page.waitForFunction(() => window.wgtrain && window.wgtrain.state.limits, null, { timeout: 60000 });
-  const set = await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense1_forward.wgsl', 'fn broken( {'));
+  const set = await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense_forward.wgsl', 'fn broken( {'));
   check(set.ok, 'a kernel can be replaced from the page');
   await e.page.click('#btn-train');
   await statusIs('error');
   const compileMsg = await e.page.textContent('#form-msg');
-  check(/^Training failed: dense1_forward\.wgsl:1:\d+: error: /.test(compileMsg) && !compileMsg.includes('\n'), `a WGSL compile error: "${compileMsg}"`);
-  await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense1_forward.wgsl', null));
+  check(/^Training failed: dense_forward\.wgsl:1:\d+: error: /.test(compileMsg) && !compileMsg.includes('\n'), `a WGSL compile error: "${compileMsg}"`);
+  await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense_forward.wgsl', null));
   await e.page.fill('#f-epochs', '3');
   await e.page.click('#btn-train');
   await e.page.waitForFunction(() => window.wgtrain.state.points.length > 0, null, { timeout: 120000, polling: 200 });

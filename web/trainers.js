@@ -188,7 +188,7 @@
     check(seed = 1) { return this.call('check', { seed }); }
 
     // The browser's --kernels-dir: replace one kernel's WGSL (null restores the embedded one),
-    // e.g. wgtrain.trainer.setKernel('fused_forward.wgsl', source) on the console.
+    // e.g. wgtrain.trainer.setKernel('dense_forward.wgsl', source) on the console.
     setKernel(name, source) { return this.call('kernel', { name, source }); }
   }
 

@@ -350,6 +350,14 @@ static void eval_set_destroy(eval_set *e) {
     memset(e, 0, sizeof *e);
 }
 
+uint64_t mlp_dense_forward_invocations(uint32_t count, uint32_t out) {
+    return (uint64_t)((count + 3) / 4) * ((out + 3) / 4);
+}
+
+uint64_t mlp_dense_backward_invocations(uint32_t count, uint32_t in, uint32_t out, bool has_prev) {
+    return (uint64_t)((out + 3) / 4) * ((in + 3) / 4) + out + (has_prev ? (uint64_t)count * in : 0);
+}
+
 bool mlp_fused_applies(const mlp_config *c) {
     const model_arch *a = &c->arch;
     return a->inputs == MLP_INPUTS && a->classes == MLP_CLASSES && a->hidden_layers == 1 &&
@@ -359,14 +367,11 @@ bool mlp_fused_applies(const mlp_config *c) {
 
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k) {
     if (k != MLP_KERNELS_AUTO) return k;
-    /* the fused kernels are the faster path wherever they apply on every adapter measured
-     * (bench/NOTES.md: the H100, and lavapipe at 6.2 s per epoch against 13.3 s) but SwiftShader,
-     * the browsers' software adapter, which pays dearly for their workgroup barriers
-     * (bench/RESULTS.md, "In the browser") */
-    const gpu_adapter_info *info = gpu_info(gpu);
-    bool swiftshader = false;
-    for (const char *p = info->name; *p && !swiftshader; p++) swiftshader = !strncasecmp(p, "swiftshader", 11);
-    return mlp_fused_applies(c) && !swiftshader ? MLP_KERNELS_FUSED : MLP_KERNELS_REFERENCE;
+    /* the fused kernels are the faster path on real GPUs wherever they apply (bench/NOTES.md:
+     * the H100), the per-layer kernels, in 4x4 blocks without workgroup barriers, on CPU
+     * adapters: 5.8 s per epoch against 10.9 s on lavapipe, and 1,200 to 1,500 samples/s against
+     * 150 to 190 on SwiftShader in headless Chromium (bench/RESULTS.md, "In the browser") */
+    return mlp_fused_applies(c) && !gpu_adapter_is_software(gpu_info(gpu)) ? MLP_KERNELS_FUSED : MLP_KERNELS_REFERENCE;
 }
 
 /* Every kernel this trainer's config needs, from the context's pipeline cache. */
@@ -482,9 +487,9 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     uint32_t b = t->cfg.batch, L = layers(t), unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < L; l++) {
-        uint64_t fixed = (uint64_t)t->lay.fan_in[l] * t->lay.fan_out[l] + t->lay.fan_out[l];
-        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)b * t->lay.fan_out[l], &unused));
-        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], fixed + (l ? (uint64_t)b * t->lay.fan_in[l] : 0), &unused));
+        uint64_t fixed = mlp_dense_backward_invocations(0, t->lay.fan_in[l], t->lay.fan_out[l], false);
+        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], mlp_dense_forward_invocations(b, t->lay.fan_out[l]), &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], mlp_dense_backward_invocations(b, t->lay.fan_in[l], t->lay.fan_out[l], l > 0), &unused));
         t->groups_bwd_fixed[l] = (uint32_t)fixed;
     }
     TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
@@ -563,7 +568,7 @@ static mlp_status setup_model(mlp_trainer *t) {
     uint32_t classes = t->cfg.arch.classes, unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < layers(t); l++)
-        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)EVAL_CHUNK * t->lay.fan_out[l], &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], mlp_dense_forward_invocations(EVAL_CHUNK, t->lay.fan_out[l]), &unused));
     TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
@@ -717,7 +722,7 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     uint32_t L = layers(t);
     out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
     for (uint32_t l = 0; l < L; l++)
-        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up((uint64_t)p->count * t->lay.fan_out[l], t->k_fwd[l]->workgroup_size), 1};
+        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up(mlp_dense_forward_invocations(p->count, t->lay.fan_out[l]), t->k_fwd[l]->workgroup_size), 1};
     out[n++] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
     for (uint32_t l = L; l-- > 0;) {
         uint64_t inv = t->groups_bwd_fixed[l] + (l ? (uint64_t)p->count * t->lay.fan_in[l] : 0);
@@ -873,7 +878,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
         dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
         encode_dispatch(pass, &d, off);
         for (uint32_t l = 0; l < layers(t); l++) {
-            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up((uint64_t)n * t->lay.fan_out[l], t->k_efwd[l]->workgroup_size), 1};
+            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up(mlp_dense_forward_invocations(n, t->lay.fan_out[l]), t->k_efwd[l]->workgroup_size), 1};
             encode_dispatch(pass, &d, off);
         }
         d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1};

@@ -44,7 +44,7 @@ bool mlp_schedule_parse(const char *s, mlp_schedule *out);
  * classes. Where both apply they compute the same function; tests hold them to the same
  * trajectory. */
 typedef enum mlp_kernels {
-    MLP_KERNELS_AUTO,      /* wgtrain's choice: fused where it applies, but not on SwiftShader (bench/RESULTS.md) */
+    MLP_KERNELS_AUTO,      /* wgtrain's choice: fused where it applies on a real GPU, else per-layer */
     MLP_KERNELS_FUSED,
     MLP_KERNELS_REFERENCE, /* the per-layer kernels */
 } mlp_kernels;
@@ -122,6 +122,11 @@ mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const floa
 void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);
+
+/* Invocations of the per-layer kernels for count samples, which work in 4x4 blocks
+ * (src/kernels/dense_forward.wgsl, dense_backward.wgsl): the one place their shape is known. */
+uint64_t mlp_dense_forward_invocations(uint32_t count, uint32_t out);
+uint64_t mlp_dense_backward_invocations(uint32_t count, uint32_t in, uint32_t out, bool has_prev);
 
 /* The kernels `k` means for this config on this adapter (resolves MLP_KERNELS_AUTO). */
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k);

@@ -237,7 +237,7 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
                    {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT}};
-        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, nout, shape)) {
+        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, mlp_dense_forward_invocations((uint32_t)B, (uint32_t)O), shape)) {
             emit_compare(h, "dense_forward.wgsl", "pre", shape, gpre, pre, nout);
             emit_compare(h, "dense_forward.wgsl", "out", shape, gout, out, nout);
         }
@@ -255,7 +255,7 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
                    {"w", w, nw * 4, IN}, {"prev_pre", has_prev ? prev_pre : dummy, has_prev ? nin * 4 : 16, IN},
                    {"dw", gdw, nw * 4, OUT}, {"db", gdb, (size_t)O * 4, OUT},
                    {"dprev", has_prev ? gdprev : dummy, has_prev ? nin * 4 : 16, OUT}};
-        uint64_t inv = nw + (uint64_t)O + (has_prev ? nin : 0);
+        uint64_t inv = mlp_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
         if (run_kernel(h, "dense_backward.wgsl", cb, 6, a, 8, inv, shape)) {
             emit_compare(h, "dense_backward.wgsl", "dw", shape, gdw, dw, nw);
             emit_compare(h, "dense_backward.wgsl", "db", shape, gdb, db, (size_t)O);

@@ -265,9 +265,13 @@ static int adapter_rank(const gpu_adapter_info *i) {
     return 16 * adapter_class(i) + backend;
 }
 
+bool gpu_adapter_is_software(const gpu_adapter_info *i) {
+    return i->type == WGPUAdapterType_CPU || contains_ci(i->name, "llvmpipe") || contains_ci(i->name, "swiftshader") ||
+           contains_ci(i->name, "lavapipe");
+}
+
 static int adapter_class(const gpu_adapter_info *i) {
-    if (contains_ci(i->name, "llvmpipe") || contains_ci(i->name, "swiftshader") || contains_ci(i->name, "lavapipe"))
-        return 1;
+    if (gpu_adapter_is_software(i)) return 1;
     switch (i->type) {
     case WGPUAdapterType_DiscreteGPU: return 4;
     case WGPUAdapterType_IntegratedGPU: return 3;

@@ -67,6 +67,9 @@ typedef struct gpu_adapter_info {
 
 const char *gpu_backend_name(WGPUBackendType b);
 const char *gpu_adapter_type_name(WGPUAdapterType t);
+/* A CPU that emulates a GPU (lavapipe/llvmpipe, SwiftShader): by type, or by name where the
+ * backend reports none (GL). */
+bool gpu_adapter_is_software(const gpu_adapter_info *i);
 /* "vulkan", "gl", "gles", "metal", "d3d12", "d3d11", "null" -> backend; false if unknown. */
 bool gpu_backend_parse(const char *s, WGPUBackendType *out);
 

@@ -1,6 +1,7 @@
 // A dense layer's backward, given dz = dLoss/dpre of its outputs. One dispatch, three
 // outputs, split by invocation index:
-//   [0, OUT*IN)            dw[o][i] = sum_b dz[b][o] * inp[b][i]
+//   [0, ceil(OUT/4)*ceil(IN/4))  dw[o][i] = sum_b dz[b][o] * inp[b][i], one 4x4 block of dw each
+//                          (each dz loaded serves four inputs, each input four outputs)
 //   [.., + OUT)            db[o]    = sum_b dz[b][o]
 //   [.., + count*IN)       dprev[b][i] = act'(prev_pre[b][i]) * sum_o dz[b][o] * w[o][i]
 // The last part (only when HAS_PREV: layer 0's input is the data) is the previous layer's dz,
@@ -78,15 +79,31 @@ fn act_derivative(z: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
     let t = gid.x;
-    let n_w = OUT * IN;
+    let in_groups = (IN + 3u) / 4u;
+    let n_w = ((OUT + 3u) / 4u) * in_groups;
     if (t < n_w) {
-        let o = t / IN;
-        let i = t % IN;
-        var acc = 0.0;
+        let o0 = (t / in_groups) * 4u;
+        let i0 = (t % in_groups) * 4u;
+        // columns past the layer repeat the last one (in bounds), and are not stored
+        let oc = vec4u(min(o0, OUT - 1u), min(o0 + 1u, OUT - 1u), min(o0 + 2u, OUT - 1u), min(o0 + 3u, OUT - 1u));
+        let ic = vec4u(min(i0, IN - 1u), min(i0 + 1u, IN - 1u), min(i0 + 2u, IN - 1u), min(i0 + 3u, IN - 1u));
+        var acc: array<vec4f, 4>; // acc[r][c]: output o0 + r, input i0 + c
         for (var b = 0u; b < step.count; b++) {
-            acc += dz[b * OUT + o] * inp[b * IN + i];
+            let zrow = b * OUT;
+            let xrow = b * IN;
+            let x = vec4f(inp[xrow + ic.x], inp[xrow + ic.y], inp[xrow + ic.z], inp[xrow + ic.w]);
+            acc[0] += dz[zrow + oc.x] * x;
+            acc[1] += dz[zrow + oc.y] * x;
+            acc[2] += dz[zrow + oc.z] * x;
+            acc[3] += dz[zrow + oc.w] * x;
         }
-        dw[t] = acc;
+        for (var r = 0u; r < 4u; r++) {
+            for (var c = 0u; c < 4u; c++) {
+                if (o0 + r < OUT && i0 + c < IN) {
+                    dw[(o0 + r) * IN + i0 + c] = acc[r][c];
+                }
+            }
+        }
         return;
     }
     if (t < n_w + OUT) {

@@ -4,7 +4,10 @@
 // (inverted dropout: keep is 0 with probability DROPOUT, drawn from a hash of the step's noise
 // seed, the layer and the element, so the backward and the CPU reference redraw the same mask)
 // ACT: 0 none (the logits), 1 ReLU, 2 GELU (erf), 3 tanh, 4 sigmoid, 5 leaky ReLU (0.01), the
-// values of model_activation in src/core/model.h. One invocation per (sample, output).
+// values of model_activation in src/core/model.h. One invocation per 4x4 block of (sample,
+// output): each input loaded serves four outputs and each weight four samples, so the loop does
+// 16 multiply-adds for 8 loads (the invocations per layer: mlp_dense_forward_invocations). On CPU
+// adapters (SwiftShader in the browser, lavapipe) the loads are most of the cost.
 
 struct Step {
     start: u32,
@@ -69,23 +72,40 @@ fn act(z: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-    let t = gid.x;
-    if (t >= step.count * OUT) {
+    let groups = (OUT + 3u) / 4u;
+    let b0 = (gid.x / groups) * 4u;
+    let o0 = (gid.x % groups) * 4u;
+    if (b0 >= step.count) {
         return;
     }
-    let b = t / OUT;
-    let o = t % OUT;
-    var acc = 0.0;
+    // rows past the batch or the layer repeat the last one (in bounds), and are not stored
+    let xr = vec4u(min(b0, step.count - 1u), min(b0 + 1u, step.count - 1u), min(b0 + 2u, step.count - 1u),
+                   min(b0 + 3u, step.count - 1u)) * IN;
+    let wr = vec4u(min(o0, OUT - 1u), min(o0 + 1u, OUT - 1u), min(o0 + 2u, OUT - 1u), min(o0 + 3u, OUT - 1u)) * IN;
+    var acc: array<vec4f, 4>; // acc[r][c]: sample b0 + r, output o0 + c
     for (var i = 0u; i < IN; i++) {
-        acc += inp[b * IN + i] * w[o * IN + i];
+        let wv = vec4f(w[wr.x + i], w[wr.y + i], w[wr.z + i], w[wr.w + i]);
+        acc[0] += inp[xr.x + i] * wv;
+        acc[1] += inp[xr.y + i] * wv;
+        acc[2] += inp[xr.z + i] * wv;
+        acc[3] += inp[xr.w + i] * wv;
     }
-    let z = acc + bias[o];
-    if (STORE_PRE) {
-        pre[t] = z;
+    for (var r = 0u; r < 4u; r++) {
+        for (var c = 0u; c < 4u; c++) {
+            let b = b0 + r;
+            let o = o0 + c;
+            if (b < step.count && o < OUT) {
+                let t = b * OUT + o;
+                let z = acc[r][c] + bias[o];
+                if (STORE_PRE) {
+                    pre[t] = z;
+                }
+                var y = act(z);
+                if (DROPOUT > 0.0) {
+                    y = select(0.0, y * (1.0 / (1.0 - DROPOUT)), keep(LAYER, t));
+                }
+                out[t] = y;
+            }
+        }
     }
-    var y = act(z);
-    if (DROPOUT > 0.0) {
-        y = select(0.0, y * (1.0 / (1.0 - DROPOUT)), keep(LAYER, t));
-    }
-    out[t] = y;
 }

@@ -13,6 +13,7 @@
 /* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
 #define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 5)
 #define NORM_GROUPS 64    /* workgroups of the gradient norm's first pass */
+#define DENSE_TILE 4      /* dense_forward.wgsl's block: TB samples x TO outputs per invocation */
 
 typedef struct step_params { /* matches `struct Step` in the kernels (most read the first four) */
     uint32_t start, count;
@@ -255,6 +256,11 @@ static gpu_bind tensor(const char *name, gpu_buffer *b, mlp_trainer *t, uint32_t
 }
 
 static uint32_t layers(const mlp_trainer *t) { return t->lay.layers; }
+
+/* dense_forward.wgsl's invocations for `count` samples of `out` outputs: one per block */
+static uint64_t forward_blocks(uint64_t count, uint64_t out) {
+    return ((count + DENSE_TILE - 1) / DENSE_TILE) * ((out + DENSE_TILE - 1) / DENSE_TILE);
+}
 static model_activation layer_act(const mlp_trainer *t, uint32_t l) {
     return l + 1 < t->lay.layers ? t->cfg.arch.activation : MODEL_ACT_NONE;
 }
@@ -477,7 +483,7 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < L; l++) {
         uint64_t fixed = (uint64_t)t->lay.fan_in[l] * t->lay.fan_out[l] + t->lay.fan_out[l];
-        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)b * t->lay.fan_out[l], &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], forward_blocks(b, t->lay.fan_out[l]), &unused));
         TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], fixed + (l ? (uint64_t)b * t->lay.fan_in[l] : 0), &unused));
         t->groups_bwd_fixed[l] = (uint32_t)fixed;
     }
@@ -557,7 +563,7 @@ static mlp_status setup_model(mlp_trainer *t) {
     uint32_t classes = t->cfg.arch.classes, unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < layers(t); l++)
-        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)EVAL_CHUNK * t->lay.fan_out[l], &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], forward_blocks(EVAL_CHUNK, t->lay.fan_out[l]), &unused));
     TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
@@ -711,7 +717,7 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     uint32_t L = layers(t);
     out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
     for (uint32_t l = 0; l < L; l++)
-        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up((uint64_t)p->count * t->lay.fan_out[l], t->k_fwd[l]->workgroup_size), 1};
+        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up(forward_blocks(p->count, t->lay.fan_out[l]), t->k_fwd[l]->workgroup_size), 1};
     out[n++] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
     for (uint32_t l = L; l-- > 0;) {
         uint64_t inv = t->groups_bwd_fixed[l] + (l ? (uint64_t)p->count * t->lay.fan_in[l] : 0);
@@ -867,7 +873,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
         dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
         encode_dispatch(pass, &d, off);
         for (uint32_t l = 0; l < layers(t); l++) {
-            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up((uint64_t)n * t->lay.fan_out[l], t->k_efwd[l]->workgroup_size), 1};
+            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up(forward_blocks(n, t->lay.fan_out[l]), t->k_efwd[l]->workgroup_size), 1};
             encode_dispatch(pass, &d, off);
         }
         d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1};

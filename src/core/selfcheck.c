@@ -237,7 +237,9 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
                    {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT}};
-        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, nout, shape)) {
+        /* one invocation per block of 4 samples x 4 outputs (DENSE_TILE in mlp.c) */
+        uint64_t blocks = (uint64_t)((B + 3) / 4) * (uint64_t)((O + 3) / 4);
+        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, blocks, shape)) {
             emit_compare(h, "dense_forward.wgsl", "pre", shape, gpre, pre, nout);
             emit_compare(h, "dense_forward.wgsl", "out", shape, gout, out, nout);
         }

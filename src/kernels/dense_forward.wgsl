@@ -67,19 +67,18 @@ fn act(z: f32) -> f32 {
     }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-    let t = gid.x;
-    if (t >= step.count * OUT) {
+// Each invocation computes a block of TB samples x TO outputs (DENSE_TILE in src/core/mlp.c,
+// which sizes the grid): 8 loads feed 16 multiply-adds where one output per invocation needs 2
+// per 1. Every output is still one sequential sum over i, so the block changes no result.
+const TB: u32 = 4u;
+const TO: u32 = 4u;
+
+fn store(b: u32, o: u32, acc: f32) {
+    if (b >= step.count || o >= OUT) {
         return;
     }
-    let b = t / OUT;
-    let o = t % OUT;
-    var acc = 0.0;
-    for (var i = 0u; i < IN; i++) {
-        acc += inp[b * IN + i] * w[o * IN + i];
-    }
     let z = acc + bias[o];
+    let t = b * OUT + o;
     if (STORE_PRE) {
         pre[t] = z;
     }
@@ -88,4 +87,41 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         y = select(0.0, y * (1.0 / (1.0 - DROPOUT)), keep(LAYER, t));
     }
     out[t] = y;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+    let blocks_o = (OUT + TO - 1u) / TO;
+    let b0 = (gid.x / blocks_o) * TB;
+    let o0 = (gid.x % blocks_o) * TO;
+    if (b0 >= step.count) {
+        return;
+    }
+    // rows past the batch or the layer read row 0 (in bounds) and are never stored
+    let n = step.count;
+    let r0 = select(0u, b0 * IN, b0 < n);
+    let r1 = select(0u, (b0 + 1u) * IN, b0 + 1u < n);
+    let r2 = select(0u, (b0 + 2u) * IN, b0 + 2u < n);
+    let r3 = select(0u, (b0 + 3u) * IN, b0 + 3u < n);
+    let q0 = select(0u, o0 * IN, o0 < OUT);
+    let q1 = select(0u, (o0 + 1u) * IN, o0 + 1u < OUT);
+    let q2 = select(0u, (o0 + 2u) * IN, o0 + 2u < OUT);
+    let q3 = select(0u, (o0 + 3u) * IN, o0 + 3u < OUT);
+    var a0 = vec4f(0.0);  // sample b0 + k, outputs o0 .. o0 + 3
+    var a1 = vec4f(0.0);
+    var a2 = vec4f(0.0);
+    var a3 = vec4f(0.0);
+    for (var i = 0u; i < IN; i++) {
+        let wv = vec4f(w[q0 + i], w[q1 + i], w[q2 + i], w[q3 + i]);
+        a0 += inp[r0 + i] * wv;
+        a1 += inp[r1 + i] * wv;
+        a2 += inp[r2 + i] * wv;
+        a3 += inp[r3 + i] * wv;
+    }
+    for (var j = 0u; j < TO; j++) {
+        store(b0, o0 + j, a0[j]);
+        store(b0 + 1u, o0 + j, a1[j]);
+        store(b0 + 2u, o0 + j, a2[j]);
+        store(b0 + 3u, o0 + j, a3[j]);
+    }
 }

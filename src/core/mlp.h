@@ -75,7 +75,7 @@ mlp_config mlp_config_default(void);
 mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err, size_t errlen);
 
 typedef struct mlp_dataset {
-    const uint8_t *images; /* count * 784 bytes, row-major 28x28 */
+    const uint8_t *images; /* count * arch.inputs bytes (MNIST: 784, row-major 28x28) */
     const uint8_t *labels; /* count bytes, each < 10 */
     uint32_t count;
 } mlp_dataset;
@@ -102,7 +102,7 @@ typedef struct mlp_eval_result {
     uint32_t count;
     double loss;
     double accuracy;
-    uint32_t confusion[MLP_CLASSES][MLP_CLASSES]; /* [label][predicted] */
+    uint32_t confusion[MLP_CLASSES][MLP_CLASSES]; /* [label][predicted]; filled for 10-class models */
 } mlp_eval_result;
 
 typedef struct mlp_trainer mlp_trainer;
@@ -157,7 +157,7 @@ mlp_status mlp_evaluate(mlp_trainer *t, mlp_eval_result *out);
 const uint8_t *mlp_test_predictions(const mlp_trainer *t);
 const float *mlp_test_confidences(const mlp_trainer *t);
 
-/* Classifies n images (n * 784 bytes, MNIST-style) on the GPU: probs gets n * 10. */
+/* Classifies n images (n * arch.inputs bytes, MNIST-style) on the GPU: probs gets n * arch.classes. */
 mlp_status mlp_predict(mlp_trainer *t, const uint8_t *images, uint32_t n, float *probs);
 
 /* Parameters in the layout of the layer table's torch.nn.Sequential: w0 [h0][inputs], b0 [h0],

@@ -8,21 +8,9 @@
 #include "util/message.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    message_vformat(err, errlen, fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -42,25 +30,25 @@ static void format_dims(char *buf, size_t n, const uint32_t *dims, uint32_t rank
 idx_status idx_parse(const uint8_t *bytes, size_t len, idx_array *out, char *err, size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!out || (!bytes && len))
-        return fail(IDX_ERR_IO, err, errlen, "idx_parse called without a buffer");
+        return message_fail(IDX_ERR_IO, err, errlen, "idx_parse called without a buffer");
     if (len < 4)
-        return fail(IDX_ERR_TRUNCATED, err, errlen,
+        return message_fail(IDX_ERR_TRUNCATED, err, errlen,
                     "file is %zu bytes, too short for the 4-byte IDX magic number", len);
     uint32_t magic = be32(bytes);
     if (bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08)
-        return fail(IDX_ERR_MAGIC, err, errlen,
+        return message_fail(IDX_ERR_MAGIC, err, errlen,
                     "not an IDX file of unsigned bytes (magic 0x%08x, expected 0x00000801 or "
                     "0x00000803)",
                     (unsigned)magic);
     uint32_t rank = bytes[3];
     if (rank != 1 && rank != 3)
-        return fail(IDX_ERR_MAGIC, err, errlen,
+        return message_fail(IDX_ERR_MAGIC, err, errlen,
                     "IDX file has rank %u (magic 0x%08x), expected rank 1 (0x00000801) or 3 "
                     "(0x00000803)",
                     (unsigned)rank, (unsigned)magic);
     size_t header = 4 + 4 * (size_t)rank;
     if (len < header)
-        return fail(IDX_ERR_TRUNCATED, err, errlen,
+        return message_fail(IDX_ERR_TRUNCATED, err, errlen,
                     "file is %zu bytes, shorter than its %zu-byte IDX header", len, header);
 
     uint32_t dims[3] = {0, 0, 0};
@@ -71,10 +59,10 @@ idx_status idx_parse(const uint8_t *bytes, size_t len, idx_array *out, char *err
     size_t count = 1, total;
     for (uint32_t i = 0; i < rank; i++)
         if (__builtin_mul_overflow(count, (size_t)dims[i], &count))
-            return fail(IDX_ERR_OVERFLOW, err, errlen,
+            return message_fail(IDX_ERR_OVERFLOW, err, errlen,
                         "header dimensions %s overflow the size of memory", dimstr);
     if (__builtin_add_overflow(count, header, &total))
-        return fail(IDX_ERR_OVERFLOW, err, errlen,
+        return message_fail(IDX_ERR_OVERFLOW, err, errlen,
                     "header dimensions %s plus the %zu-byte header overflow the size of memory",
                     dimstr, header);
 
@@ -82,11 +70,11 @@ idx_status idx_parse(const uint8_t *bytes, size_t len, idx_array *out, char *err
     const char *what = rank == 3 ? "pixels" : "labels";
     size_t held = len - header;
     if (len < total)
-        return fail(IDX_ERR_TRUNCATED, err, errlen,
+        return message_fail(IDX_ERR_TRUNCATED, err, errlen,
                     "header says %s = %zu bytes of %s but the file holds %zu", dimstr, count,
                     what, held);
     if (len > total)
-        return fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
+        return message_fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
                     "header says %s = %zu bytes of %s but the file holds %zu (%zu extra bytes)",
                     dimstr, count, what, held, held - count);
 

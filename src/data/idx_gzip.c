@@ -4,22 +4,10 @@
 #include "util/message.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    message_vformat(err, errlen, fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 int idx_is_gzip(const uint8_t *bytes, size_t len) {
     return bytes && len >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
@@ -30,7 +18,7 @@ idx_status idx_gunzip(const uint8_t *bytes, size_t len, size_t max_out, uint8_t 
     if (out) *out = NULL;
     if (out_len) *out_len = 0;
     if (!out || !out_len || (!bytes && len))
-        return fail(IDX_ERR_IO, err, errlen, "idx_gunzip called without a buffer");
+        return message_fail(IDX_ERR_IO, err, errlen, "idx_gunzip called without a buffer");
 
     /* The buffer may grow to max_out + 1 bytes: holding that extra byte proves the stream
      * decompresses to more than max_out without ever allocating more. */
@@ -47,14 +35,14 @@ idx_status idx_gunzip(const uint8_t *bytes, size_t len, size_t max_out, uint8_t 
     if (cap > limit) cap = limit;
     if (cap == 0) cap = 1;
     uint8_t *buf = malloc(cap);
-    if (!buf) return fail(IDX_ERR_NOMEM, err, errlen, "out of memory for %zu bytes", cap);
+    if (!buf) return message_fail(IDX_ERR_NOMEM, err, errlen, "out of memory for %zu bytes", cap);
 
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     int zrc = inflateInit2(&zs, 16 + MAX_WBITS);
     if (zrc != Z_OK) {
         free(buf);
-        return fail(zrc == Z_MEM_ERROR ? IDX_ERR_NOMEM : IDX_ERR_GZIP, err, errlen,
+        return message_fail(zrc == Z_MEM_ERROR ? IDX_ERR_NOMEM : IDX_ERR_GZIP, err, errlen,
                     "cannot start gzip inflation (zlib error %d)", zrc);
     }
 
@@ -71,14 +59,14 @@ idx_status idx_gunzip(const uint8_t *bytes, size_t len, size_t max_out, uint8_t 
         }
         if (have == cap) {
             if (cap >= limit) {
-                st = fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
+                st = message_fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
                           "gzip stream decompresses to more than the %zu-byte limit", max_out);
                 break;
             }
             size_t ncap = cap > limit / 2 ? limit : cap * 2;
             uint8_t *nbuf = realloc(buf, ncap);
             if (!nbuf) {
-                st = fail(IDX_ERR_NOMEM, err, errlen, "out of memory for %zu bytes", ncap);
+                st = message_fail(IDX_ERR_NOMEM, err, errlen, "out of memory for %zu bytes", ncap);
                 break;
             }
             buf = nbuf;
@@ -100,31 +88,31 @@ idx_status idx_gunzip(const uint8_t *bytes, size_t len, size_t max_out, uint8_t 
             size_t off = (size_t)((const uint8_t *)zs.next_in - bytes);
             if (idx_is_gzip(bytes + off, len - off)) {
                 if (inflateReset(&zs) != Z_OK) {
-                    st = fail(IDX_ERR_GZIP, err, errlen, "cannot reset gzip inflation");
+                    st = message_fail(IDX_ERR_GZIP, err, errlen, "cannot reset gzip inflation");
                     break;
                 }
                 continue;
             }
-            st = fail(IDX_ERR_GZIP, err, errlen,
+            st = message_fail(IDX_ERR_GZIP, err, errlen,
                       "%zu bytes of trailing data after the gzip stream", rest);
             break;
         }
         if (zrc == Z_OK) continue;
         if (zrc == Z_BUF_ERROR) {
             if (zs.avail_in == 0 && fed == len) {
-                st = fail(IDX_ERR_GZIP, err, errlen, "gzip stream is truncated");
+                st = message_fail(IDX_ERR_GZIP, err, errlen, "gzip stream is truncated");
                 break;
             }
             if (have == cap) continue; /* out of room: grow above */
-            st = fail(IDX_ERR_GZIP, err, errlen, "gzip inflation made no progress");
+            st = message_fail(IDX_ERR_GZIP, err, errlen, "gzip inflation made no progress");
             break;
         }
         if (zrc == Z_MEM_ERROR) {
-            st = fail(IDX_ERR_NOMEM, err, errlen, "out of memory while inflating gzip");
+            st = message_fail(IDX_ERR_NOMEM, err, errlen, "out of memory while inflating gzip");
             break;
         }
         /* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
-        st = fail(IDX_ERR_GZIP, err, errlen, "gzip stream is corrupt (%s)",
+        st = message_fail(IDX_ERR_GZIP, err, errlen, "gzip stream is corrupt (%s)",
                   zs.msg ? zs.msg : zrc == Z_NEED_DICT ? "needs a preset dictionary"
                                                          : "zlib error");
         break;
@@ -137,7 +125,7 @@ idx_status idx_gunzip(const uint8_t *bytes, size_t len, size_t max_out, uint8_t 
     }
     if (have > max_out) { /* the stream ended just as it filled the max_out + 1 bytes */
         free(buf);
-        return fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
+        return message_fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
                     "gzip stream decompresses to more than the %zu-byte limit", max_out);
     }
     if (have < cap && have > 0) {

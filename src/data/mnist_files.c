@@ -9,7 +9,6 @@
 #include "util/file_read.h"
 #include "util/message.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +21,6 @@
  * header; labels get 1 MiB, which is more than one per image that fits in 64 MiB. */
 #define MNIST_IMAGES_MAX ((size_t)64 * 1024 * 1024 + 16)
 #define MNIST_LABELS_MAX ((size_t)1024 * 1024 + 8)
-
-static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static idx_status fail(idx_status st, char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    message_vformat(err, errlen, fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 /* "<dir>/<name><suffix>", malloc'd; NULL when out of memory. */
 static char *join_path(const char *dir, const char *name, const char *suffix) {
@@ -60,7 +48,7 @@ static idx_status load_idx(const char *dir, const char *name, uint32_t rank, siz
     if (!plain || !gz) {
         free(plain);
         free(gz);
-        return fail(IDX_ERR_NOMEM, err, errlen, "%s/%s: out of memory", dir, name);
+        return message_fail(IDX_ERR_NOMEM, err, errlen, "%s/%s: out of memory", dir, name);
     }
 
     /* A gzip file may hold a little more than its content (headers, stored blocks). */
@@ -78,11 +66,11 @@ static idx_status load_idx(const char *dir, const char *name, uint32_t rank, siz
         if (fr == FILE_READ_MISSING) {
             struct stat sb;
             if (stat(dir, &sb) != 0)
-                st = fail(IDX_ERR_MISSING, err, errlen,
+                st = message_fail(IDX_ERR_MISSING, err, errlen,
                           "%s: not found (directory %s does not exist; " MNIST_SETUP_HINT ")",
                           plain, dir);
             else
-                st = fail(IDX_ERR_MISSING, err, errlen,
+                st = message_fail(IDX_ERR_MISSING, err, errlen,
                           "%s: not found (nor %s.gz; " MNIST_SETUP_HINT ")", plain, name);
         } else if (fr == FILE_READ_TOO_LARGE) {
             st = IDX_ERR_SIZE_MISMATCH;
@@ -105,12 +93,12 @@ static idx_status load_idx(const char *dir, const char *name, uint32_t rank, siz
         size_t raw_len = 0;
         st = idx_gunzip(file, file_len, max, &raw, &raw_len, msg, sizeof msg);
         free(file);
-        if (st != IDX_OK) return fail(st, err, errlen, "%s: %s", path, msg);
+        if (st != IDX_OK) return message_fail(st, err, errlen, "%s: %s", path, msg);
         file = raw;
         file_len = raw_len;
     } else if (file_len > max) {
         free(file);
-        return fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
+        return message_fail(IDX_ERR_SIZE_MISMATCH, err, errlen,
                     "%s: file is %zu bytes, more than the %zu-byte limit for this file", path,
                     file_len, max);
     }
@@ -118,11 +106,11 @@ static idx_status load_idx(const char *dir, const char *name, uint32_t rank, siz
     st = idx_parse(file, file_len, arr, msg, sizeof msg);
     if (st != IDX_OK) {
         free(file);
-        return fail(st, err, errlen, "%s: %s", path, msg);
+        return message_fail(st, err, errlen, "%s: %s", path, msg);
     }
     if (arr->rank != rank) {
         free(file);
-        return fail(IDX_ERR_MAGIC, err, errlen,
+        return message_fail(IDX_ERR_MAGIC, err, errlen,
                     "%s: IDX file has rank %u (magic 0x%08x), expected %s of rank %u "
                     "(magic 0x%08x)",
                     path, (unsigned)arr->rank, 0x800u | arr->rank,
@@ -143,7 +131,7 @@ static uint8_t *take_payload(uint8_t *buf, const uint8_t *data, size_t count) {
 idx_status mnist_load_dir(const char *dir, mnist_split split, mnist_set *out, char *err,
                           size_t errlen) {
     if (err && errlen) err[0] = '\0';
-    if (!out) return fail(IDX_ERR_IO, err, errlen, "mnist_load_dir called without a result");
+    if (!out) return message_fail(IDX_ERR_IO, err, errlen, "mnist_load_dir called without a result");
     memset(out, 0, sizeof *out);
     if (!dir || !*dir) dir = ".";
     const char *images_name = split == MNIST_TEST ? "t10k-images-idx3-ubyte"
@@ -158,20 +146,20 @@ idx_status mnist_load_dir(const char *dir, mnist_split split, mnist_set *out, ch
                              errlen);
     if (st != IDX_OK) goto done;
     if (img.dims[1] != 28 || img.dims[2] != 28) {
-        st = fail(IDX_ERR_SHAPE, err, errlen, "%s: images are %ux%u, expected 28x28", ipath,
+        st = message_fail(IDX_ERR_SHAPE, err, errlen, "%s: images are %ux%u, expected 28x28", ipath,
                   (unsigned)img.dims[1], (unsigned)img.dims[2]);
         goto done;
     }
     st = load_idx(dir, labels_name, 1, MNIST_LABELS_MAX, &lbuf, &lab, &lpath, err, errlen);
     if (st != IDX_OK) goto done;
     if (lab.dims[0] != img.dims[0]) {
-        st = fail(IDX_ERR_COUNT_MISMATCH, err, errlen, "%s: holds %u labels but %s holds %u images",
+        st = message_fail(IDX_ERR_COUNT_MISMATCH, err, errlen, "%s: holds %u labels but %s holds %u images",
                   lpath, (unsigned)lab.dims[0], ipath, (unsigned)img.dims[0]);
         goto done;
     }
     for (size_t i = 0; i < lab.count; i++) {
         if (lab.data[i] >= 10) {
-            st = fail(IDX_ERR_LABEL_RANGE, err, errlen,
+            st = message_fail(IDX_ERR_LABEL_RANGE, err, errlen,
                       "%s: label %u at index %zu is out of range (expected 0 to 9)", lpath,
                       (unsigned)lab.data[i], i);
             goto done;

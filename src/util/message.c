@@ -15,3 +15,11 @@ void message_format(char *dst, size_t cap, const char *fmt, ...) {
     message_vformat(dst, cap, fmt, ap);
     va_end(ap);
 }
+
+int message_fail(int status, char *dst, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    message_vformat(dst, cap, fmt, ap);
+    va_end(ap);
+    return status;
+}

@@ -11,5 +11,7 @@
  * characters with '?'. */
 void message_vformat(char *dst, size_t cap, const char *fmt, va_list ap);
 void message_format(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* message_format, then returns status: a failing path is one `return message_fail(...)`. */
+int message_fail(int status, char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -455,16 +455,13 @@ static void serve_load(const web_request *r) {
     const char *epoch_meta = ckpt_meta_get(parsed, "epoch");
     uint32_t file_epoch = epoch_meta ? (uint32_t)strtoul(epoch_meta, NULL, 10) : 0;
     free(parsed);
-    mlp_config cfg = mlp_config_default();
-    cfg.arch = m.arch;
-    if (cfg.batch > W.train.count) cfg.batch = W.train.count;
     mlp_destroy(W.tr);
     W.tr = NULL;
     W.has_model = false;
-    mlp_dataset dtrain = {W.train.images, W.train.labels, W.train.count};
+    /* an inference model: the file's weights and the forward kernels, no training buffers */
     mlp_dataset dtest = {W.test.images, W.test.labels, W.test.count};
-    mlp_status st = mlp_create(W.gpu, &cfg, &dtrain, &dtest, &W.tr);
-    if (st == MLP_OK) st = mlp_write_params(W.tr, m.params);
+    mlp_status st = mlp_model_create(W.gpu, &m.arch, m.params, &dtest, &W.tr);
+    model_arch arch = m.arch;
     ckpt_model_free(&m);
     mlp_eval_result ev;
     if (st == MLP_OK) st = evaluate(&ev);
@@ -478,7 +475,7 @@ static void serve_load(const web_request *r) {
     W.run_id = 0;
     W.npoints = W.nepochs = 0;
     srv_buf b = {0};
-    srv_buf_printf(&b, "{\"hidden\":%u,\"epoch\":%u,\"test_accuracy\":", cfg.arch.hidden[0], file_epoch);
+    srv_buf_printf(&b, "{\"hidden\":%u,\"epoch\":%u,\"test_accuracy\":", arch.hidden[0], file_epoch);
     srv_buf_json_number(&b, ev.accuracy, 7);
     srv_buf_puts(&b, ",\"test_loss\":");
     srv_buf_json_number(&b, ev.loss, 7);

@@ -161,3 +161,33 @@ void srv_json_digit(srv_buf *b, uint32_t index, int label, bool has_pred, uint32
     srv_buf_base64(b, image, MLP_INPUTS);
     srv_buf_puts(b, "\"}");
 }
+
+void srv_json_device(srv_buf *b, const gpu_adapter_info *info, const char *kernels) {
+    srv_buf_puts(b, "\"device\":{\"name\":");
+    srv_buf_json_string(b, info->name);
+    srv_buf_puts(b, ",\"description\":");
+    srv_buf_json_string(b, info->description);
+    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}", gpu_backend_name(info->backend),
+                   gpu_adapter_type_name(info->type), kernels);
+}
+
+void srv_json_history(srv_buf *b, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
+                      const uint32_t confusion[MLP_CLASSES][MLP_CLASSES], uint32_t confusion_epoch) {
+    srv_buf_puts(b, ",\"points\":[");
+    for (size_t i = 0; i < npoints; i++) {
+        if (i) srv_buf_puts(b, ",");
+        srv_json_point(b, &points[i]);
+    }
+    srv_buf_puts(b, "],\"epochs\":[");
+    for (size_t i = 0; i < nepochs; i++) {
+        if (i) srv_buf_puts(b, ",");
+        srv_json_epoch(b, &epochs[i]);
+    }
+    srv_buf_puts(b, "],\"confusion\":");
+    if (confusion_epoch) {
+        srv_buf_printf(b, "{\"epoch\":%u,\"matrix\":", confusion_epoch);
+        srv_json_confusion(b, confusion);
+        srv_buf_puts(b, "}");
+    } else
+        srv_buf_puts(b, "null");
+}

@@ -27,6 +27,12 @@ typedef struct srv_epoch {
 void srv_json_epoch(srv_buf *b, const srv_epoch *e);
 /* [x, loss, accuracy, samples/s, epoch, step]: the compact form of the state snapshot */
 void srv_json_point(srv_buf *b, const srv_point *p);
+/* The parts of the state snapshot (GET /api/state, the first SSE event) that both hosts write:
+ * "device":{name, description, backend, type, kernels} and, after it,
+ * ,"points":[...],"epochs":[...],"confusion":{"epoch","matrix"} or null. */
+void srv_json_device(srv_buf *b, const gpu_adapter_info *info, const char *kernels);
+void srv_json_history(srv_buf *b, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
+                      const uint32_t confusion[MLP_CLASSES][MLP_CLASSES], uint32_t confusion_epoch);
 /* The "loss" event: {"x":..,"loss":..,"accuracy":..,"samples_per_second":..,"epoch","step","steps"} */
 void srv_json_loss(srv_buf *b, const srv_point *p, uint32_t steps);
 void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]);

@@ -81,35 +81,16 @@ void srv_json_status(srv_buf *b, const srv_state *s) {
 void srv_state_json(srv_state *s, srv_buf *b) {
     srv_buf_puts(b, "{\"state\":");
     srv_json_status(b, s);
-    srv_buf_puts(b, ",\"device\":{\"name\":");
-    srv_buf_json_string(b, s->device.name);
-    srv_buf_puts(b, ",\"description\":");
-    srv_buf_json_string(b, s->device.description);
-    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}", gpu_backend_name(s->device.backend),
-                   gpu_adapter_type_name(s->device.type), s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    srv_buf_puts(b, ",");
+    srv_json_device(b, &s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
                    s->train->count, s->test->count, s->report_every, SRV_TILES_MAX, SRV_PREVIEWS);
     srv_buf_puts(b, ",\"limits\":");
     srv_limits_json(b, &s->limits);
     srv_buf_puts(b, ",\"run\":");
     srv_json_run(b, s);
-    srv_buf_puts(b, ",\"points\":[");
-    for (size_t i = 0; i < s->npoints; i++) {
-        if (i) srv_buf_puts(b, ",");
-        srv_json_point(b, &s->points[i]);
-    }
-    srv_buf_puts(b, "],\"epochs\":[");
-    for (size_t i = 0; i < s->nepochs; i++) {
-        if (i) srv_buf_puts(b, ",");
-        srv_json_epoch(b, &s->epochs[i]);
-    }
-    srv_buf_puts(b, "],\"confusion\":");
-    if (s->confusion_epoch) {
-        srv_buf_printf(b, "{\"epoch\":%u,\"matrix\":", s->confusion_epoch);
-        srv_json_confusion(b, (const uint32_t(*)[MLP_CLASSES])s->confusion);
-        srv_buf_puts(b, "}");
-    } else
-        srv_buf_puts(b, "null");
+    srv_json_history(b, s->points, s->npoints, s->epochs, s->nepochs, (const uint32_t(*)[MLP_CLASSES])s->confusion,
+                     s->confusion_epoch);
     srv_buf_printf(b, ",\"clients\":%u,\"dropped\":%llu}", s->hub.count, (unsigned long long)s->hub.dropped);
 }
 

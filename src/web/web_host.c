@@ -305,40 +305,22 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
 WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
     srv_buf *b = &W.result;
     srv_buf_reset(b);
-    const gpu_adapter_info *info = W.gpu ? gpu_info(W.gpu) : NULL;
     srv_buf_puts(b, "{\"state\":");
     json_status(b);
-    srv_buf_puts(b, ",\"device\":{\"name\":");
-    srv_buf_json_string(b, info ? info->name : "");
-    srv_buf_puts(b, ",\"description\":");
-    srv_buf_json_string(b, info ? info->description : "");
-    mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
-    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}",
-                   info ? gpu_backend_name(info->backend) : "webgpu", info ? gpu_adapter_type_name(info->type) : "unknown",
-                   W.gpu && mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    if (W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
+        mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
+        srv_buf_puts(b, ",");
+        srv_json_device(b, gpu_info(W.gpu),
+                        mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    }
     srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
                    W.train.count, W.test.count, WEB_REPORT_EVERY, SRV_TILES_MAX, SRV_PREVIEWS);
     srv_buf_puts(b, ",\"limits\":");
     srv_limits_json(b, &W.limits);
     srv_buf_puts(b, ",\"run\":");
     json_run(b);
-    srv_buf_puts(b, ",\"points\":[");
-    for (size_t i = 0; i < W.npoints; i++) {
-        if (i) srv_buf_puts(b, ",");
-        srv_json_point(b, &W.points[i]);
-    }
-    srv_buf_puts(b, "],\"epochs\":[");
-    for (size_t i = 0; i < W.nepochs; i++) {
-        if (i) srv_buf_puts(b, ",");
-        srv_json_epoch(b, &W.epochs[i]);
-    }
-    srv_buf_puts(b, "],\"confusion\":");
-    if (W.confusion_epoch) {
-        srv_buf_printf(b, "{\"epoch\":%u,\"matrix\":", W.confusion_epoch);
-        srv_json_confusion(b, (const uint32_t(*)[MLP_CLASSES])W.confusion);
-        srv_buf_puts(b, "}");
-    } else
-        srv_buf_puts(b, "null");
+    srv_json_history(b, W.points, W.npoints, W.epochs, W.nepochs, (const uint32_t(*)[MLP_CLASSES])W.confusion,
+                     W.confusion_epoch);
     srv_buf_puts(b, "}");
     return wg_result();
 }

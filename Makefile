@@ -9,7 +9,7 @@ WARN    += -Werror
 endif
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP
-# Dawn is opened with dlopen at start (src/cli/dawn_library.c) so that a missing library is a
+# Dawn is opened with dlopen at start (src/host/dawn_library.c) so that a missing library is a
 # clear message, not a loader error. The wgpu* calls stay plain direct calls: declared weak,
 # they are linked against Dawn without making it a hard dependency (--as-needed records no
 # DT_NEEDED for weak references) and are bound lazily, after the dlopen.
@@ -19,7 +19,7 @@ LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
            -lz -lpng -lmicrohttpd -lnettle -lpthread -ldl -lm
 
 LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
-             $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+             $(wildcard src/host/*.c) $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 GEN_SRC   := build/gen/kernels_embedded.c build/gen/web_embedded.c
 LIB_OBJ   := $(patsubst %.c,build/obj/%.o,$(LIB_SRC)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRC))
 TEST_SRC  := $(wildcard tests/test_*.c)

@@ -4,7 +4,7 @@
 #define WGTRAIN_GPU_FIXTURE_H
 
 #include "check.h"
-#include "cli/dawn_library.h"
+#include "host/dawn_library.h"
 #include "gpu/gpu.h"
 
 static inline gpu_context *fixture_gpu(void) {

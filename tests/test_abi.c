@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "cli/dawn_library.h"
+#include "host/dawn_library.h"
 #include "gpu/webgpu.h"
 
 static WGPUInstance inst;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "cli/dawn_library.h"
+#include "host/dawn_library.h"
 #include "gpu/gpu.h"
 
 static const char *GOOD =

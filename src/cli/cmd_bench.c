@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 
 static const char *bench_help =
@@ -65,13 +65,13 @@ static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset 
         double times[64];
         uint32_t timed = o->epochs < 64 ? o->epochs : 64;
         for (uint32_t e = 0; e <= timed; e++) {
-            double t0 = cli_now();
+            double t0 = host_now();
             if (mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK) {
                 int rc = runtime_error("batch %u: %s", c.batch, mlp_error(t));
                 mlp_destroy(t);
                 return rc;
             }
-            if (e > 0) times[e - 1] = cli_now() - t0; /* epoch 0 warms up */
+            if (e > 0) times[e - 1] = host_now() - t0; /* epoch 0 warms up */
         }
         double ms = 1000.0 * median(times, (int)timed);
         uint32_t steps = (train->count + c.batch - 1) / c.batch;
@@ -114,18 +114,18 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
         c.kernels = o->kernels;
         c.epochs = o->max_epochs;
         char err[512];
-        double t0 = cli_now();
+        double t0 = host_now();
         if (mlp_prepare_kernels(gpu, &c, err, sizeof err) != MLP_OK) return runtime_error("%s", err);
-        if (seed == 1) compile_s = cli_now() - t0;
+        if (seed == 1) compile_s = host_now() - t0;
         mlp_trainer *t = NULL;
-        t0 = cli_now();
+        t0 = host_now();
         if (mlp_create(gpu, &c, train, test, &t) != MLP_OK) {
             int rc = runtime_error("%s", mlp_error(t));
             mlp_destroy(t);
             return rc;
         }
-        if (seed == 1) upload_first = cli_now() - t0;
-        double start = cli_now(), at = -1;
+        if (seed == 1) upload_first = host_now() - t0;
+        double start = host_now(), at = -1;
         uint32_t epoch = 0;
         double acc = 0;
         for (epoch = 1; epoch <= c.epochs; epoch++) {
@@ -137,7 +137,7 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
             }
             acc = ev.accuracy;
             if (acc >= o->target) {
-                at = cli_now() - start;
+                at = host_now() - start;
                 break;
             }
         }
@@ -145,11 +145,11 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
         if (o->json)
             printf("{\"event\":\"time_to_accuracy_seed\",\"seed\":%u,\"reached\":%s,\"seconds\":%.4f,\"epochs\":%u,"
                    "\"test_accuracy\":%.4f}\n",
-                   seed, at >= 0 ? "true" : "false", at >= 0 ? at : cli_now() - start,
+                   seed, at >= 0 ? "true" : "false", at >= 0 ? at : host_now() - start,
                    epoch > c.epochs ? c.epochs : epoch, acc);
         else
             printf("seed %u: %s %.4f after %u epochs, %.3f s\n", seed, at >= 0 ? "reached" : "did not reach", acc,
-                   epoch > c.epochs ? c.epochs : epoch, at >= 0 ? at : cli_now() - start);
+                   epoch > c.epochs ? c.epochs : epoch, at >= 0 ? at : host_now() - start);
         fflush(stdout);
         mlp_destroy(t);
     }
@@ -181,12 +181,12 @@ int cmd_bench(int argc, char **argv) {
     o.max_epochs = 12;
     o.target = 0.98f;
     o.kernels = MLP_KERNELS_FUSED;
-    cli_gpu_options g = {0};
+    host_gpu_options g = {0};
     g.timestamps = true;
     const char *data = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
-        int r = cli_gpu_flag(argc, argv, &i, &g);
+        int r = host_gpu_flag(argc, argv, &i, &g);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -207,7 +207,7 @@ int cmd_bench(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--target")) || !parse_float("--target", v, &o.target)) return EXIT_USAGE;
             if (o.target <= 0 || o.target > 1) return usage_error("--target must be in (0, 1] (got %s)", v);
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, false, &o.kernels))
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, false, &o.kernels))
                 return EXIT_USAGE;
         } else if (flag_is(a, "--batches")) {
             if (!(v = flag_value(argc, argv, &i, "--batches"))) return EXIT_USAGE;
@@ -223,15 +223,15 @@ int cmd_bench(int argc, char **argv) {
             if (!(data = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
         } else return usage_error("unknown option '%s' for bench", a);
     }
-    if (!data) data = cli_default_data_dir();
+    if (!data) data = host_default_data_dir();
     mnist_set train = {0}, test = {0};
-    if (!cli_load_mnist(data, MNIST_TRAIN, &train) || !cli_load_mnist(data, MNIST_TEST, &test)) {
+    if (!host_load_mnist(data, MNIST_TRAIN, &train) || !host_load_mnist(data, MNIST_TEST, &test)) {
         mnist_free(&train);
         return 1;
     }
-    double t0 = cli_now();
-    gpu_context *gpu = cli_gpu_open(&g);
-    double device_s = cli_now() - t0;
+    double t0 = host_now();
+    gpu_context *gpu = host_gpu_open(&g);
+    double device_s = host_now() - t0;
     int rc = 1;
     if (gpu) {
         const gpu_adapter_info *info = gpu_info(gpu);

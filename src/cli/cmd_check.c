@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 #include "core/selfcheck.h"
 
@@ -29,12 +29,12 @@ static void report(void *user, const selfcheck_result *r) {
 }
 
 int cmd_check(int argc, char **argv) {
-    cli_gpu_options o = {0};
+    host_gpu_options o = {0};
     check_state st = {false, false, 0};
     uint64_t seed = 1;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        int g = cli_gpu_flag(argc, argv, &i, &o);
+        int g = host_gpu_flag(argc, argv, &i, &o);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(argv[i], "--json")) st.json = true;
@@ -48,7 +48,7 @@ int cmd_check(int argc, char **argv) {
             return 0;
         } else return usage_error("unknown option '%s' for check", argv[i]);
     }
-    gpu_context *gpu = cli_gpu_open(&o);
+    gpu_context *gpu = host_gpu_open(&o);
     if (!gpu) return 1;
     if (!st.json) printf("adapter: %s (%s)\n", gpu_info(gpu)->name, gpu_backend_name(gpu_info(gpu)->backend));
     int failures = selfcheck_kernels(gpu, seed, report, &st);

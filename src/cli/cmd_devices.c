@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
-#include "cli/dawn_library.h"
+#include "host/dawn_library.h"
 
 int cmd_devices(int argc, char **argv) {
     bool json = false;
@@ -18,9 +18,9 @@ int cmd_devices(int argc, char **argv) {
     char err[512];
     if (!dawn_library_open(err, sizeof err)) return runtime_error("%s", err);
     gpu_adapter_info a[32];
-    cli_hold_stderr();
+    host_hold_stderr();
     int n = gpu_list_adapters(a, 32);
-    cli_release_stderr();
+    host_release_stderr();
     if (json) printf("[");
     for (int i = 0; i < n; i++) {
         if (json)

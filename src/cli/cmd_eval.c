@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "checkpoint/ckpt.h"
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 
 static const char *eval_help =
@@ -25,12 +25,12 @@ static const char *eval_help =
 
 
 int cmd_eval(int argc, char **argv) {
-    cli_gpu_options gpu_opts = {0};
+    host_gpu_options gpu_opts = {0};
     const char *model_path = NULL, *data = NULL;
     bool json = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
-        int g = cli_gpu_flag(argc, argv, &i, &gpu_opts);
+        int g = host_gpu_flag(argc, argv, &i, &gpu_opts);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -59,16 +59,16 @@ int cmd_eval(int argc, char **argv) {
         free(parsed);
         return runtime_error("%s", err);
     }
-    if (!data) data = cli_default_data_dir();
+    if (!data) data = host_default_data_dir();
     mnist_set test = {0};
-    if (!cli_load_mnist(data, MNIST_TEST, &test)) {
+    if (!host_load_mnist(data, MNIST_TEST, &test)) {
         ckpt_model_free(&model);
         free(parsed);
         return 1;
     }
     int rc = 0;
     mlp_trainer *tr = NULL;
-    gpu_context *gpu = cli_gpu_open(&gpu_opts);
+    gpu_context *gpu = host_gpu_open(&gpu_opts);
     if (!gpu) {
         rc = 1;
         goto out;

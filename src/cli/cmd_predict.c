@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "checkpoint/ckpt.h"
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 #include "image/image.h"
 
@@ -42,7 +42,7 @@ static void show(const uint8_t *img) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    cli_gpu_options gpu_opts = {0};
+    host_gpu_options gpu_opts = {0};
     const char *model_path = NULL;
     bool json = false, show_input = false, only_images = false;
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
@@ -58,7 +58,7 @@ int cmd_predict(int argc, char **argv) {
             paths[n++] = a;
             continue;
         }
-        int g = cli_gpu_flag(argc, argv, &i, &gpu_opts);
+        int g = host_gpu_flag(argc, argv, &i, &gpu_opts);
         if (g < 0) return free(paths), EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -113,7 +113,7 @@ int cmd_predict(int argc, char **argv) {
             goto out;
         }
     }
-    if (!(gpu = cli_gpu_open(&gpu_opts))) {
+    if (!(gpu = host_gpu_open(&gpu_opts))) {
         rc = 1;
         goto out;
     }

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 #include "server/srv_server.h"
 
@@ -38,7 +38,7 @@ int cmd_serve(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         uint32_t u;
-        int g = cli_gpu_flag(argc, argv, &i, &o.gpu);
+        int g = host_gpu_flag(argc, argv, &i, &o.gpu);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -67,7 +67,7 @@ int cmd_serve(int argc, char **argv) {
                 !parse_u32("--timeout-s", v, 2, 3600, &o.connection_timeout_s))
                 return EXIT_USAGE;
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, false, &o.kernels))
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, false, &o.kernels))
                 return EXIT_USAGE;
         } else if (flag_is(a, "--max-connections")) {
             if (!(v = flag_value(argc, argv, &i, "--max-connections")) ||

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "checkpoint/ckpt.h"
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 
 static const char *train_help =
@@ -75,7 +75,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
     bar[width] = 0;
-    double dt = cli_now() - s->epoch_start;
+    double dt = host_now() - s->epoch_start;
     printf("\rEpoch %u [%s] %u/%u loss=%.4f acc=%.2f%% %.0f samples/s ", p->epoch, bar, p->step, p->steps,
            p->loss, 100.0 * p->accuracy, dt > 0 ? (double)p->samples / dt : 0.0);
     fflush(stdout);
@@ -222,7 +222,7 @@ static bool same_path(const char *a, const char *b) {
 
 int cmd_train(int argc, char **argv) {
     mlp_config cfg = mlp_config_default();
-    cli_gpu_options gpu_opts = {0};
+    host_gpu_options gpu_opts = {0};
     const char *data = NULL;
     uint32_t train_limit = 0;
     bool json = false;
@@ -231,7 +231,7 @@ int cmd_train(int argc, char **argv) {
     given_flags given = {0};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
-        int g = cli_gpu_flag(argc, argv, &i, &gpu_opts);
+        int g = host_gpu_flag(argc, argv, &i, &gpu_opts);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -317,7 +317,7 @@ int cmd_train(int argc, char **argv) {
             if (!(v = flag_value(argc, argv, &i, "--warmup")) || !parse_u32("--warmup", v, 0, 10000000, &cfg.warmup)) return EXIT_USAGE;
             given.warmup = true;
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !cli_parse_kernels(v, true, &cfg.kernels))
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, true, &cfg.kernels))
                 return EXIT_USAGE;
             given.kernels = true;
         } else if (flag_is(a, "--data")) {
@@ -429,15 +429,15 @@ int cmd_train(int argc, char **argv) {
                                      save_path ? "model file" : "checkpoint file"));
     }
 
-    if (!data) data = cli_default_data_dir();
+    if (!data) data = host_default_data_dir();
     mnist_set train = {0}, test = {0};
-    if (!cli_load_mnist(data, MNIST_TRAIN, &train) || !cli_load_mnist(data, MNIST_TEST, &test)) {
+    if (!host_load_mnist(data, MNIST_TRAIN, &train) || !host_load_mnist(data, MNIST_TEST, &test)) {
         mnist_free(&train);
         EXIT_EARLY(1);
     }
     if (train.count == 0) {
         char path[PATH_MAX + 64];
-        cli_mnist_images_path(data, MNIST_TRAIN, path, sizeof path);
+        host_mnist_images_path(data, MNIST_TRAIN, path, sizeof path);
         mnist_free(&train), mnist_free(&test);
         EXIT_EARLY(runtime_error("%s: holds 0 training images: there is nothing to train on", path));
     }
@@ -461,26 +461,26 @@ int cmd_train(int argc, char **argv) {
     }
 #undef EXIT_EARLY
 
-    double t0 = cli_now();
-    gpu_context *gpu = cli_gpu_open(&gpu_opts);
+    double t0 = host_now();
+    gpu_context *gpu = host_gpu_open(&gpu_opts);
     if (!gpu) {
         mnist_free(&train), mnist_free(&test);
         ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);
         return 1;
     }
-    double t_device = cli_now() - t0;
+    double t_device = host_now() - t0;
     const gpu_adapter_info *info = gpu_info(gpu);
     mlp_dataset dtrain = {train.images, train.labels, train.count}, dtest = {test.images, test.labels, test.count};
     mlp_trainer *tr = NULL;
     save_ctx sc = {0};
-    t0 = cli_now();
+    t0 = host_now();
     mlp_status st = mlp_create(gpu, &cfg, &dtrain, &dtest, &tr);
     if (st == MLP_OK && resume_dir) {
         st = mlp_write_params(tr, resume_model.params);
         for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg.optimizer); k++) st = mlp_write_state(tr, k, resume_state.slot[k]);
         if (st == MLP_OK) mlp_set_epochs_done(tr, resume_state.epochs_done);
     }
-    double t_setup = cli_now() - t0;
+    double t_setup = host_now() - t0;
     if (st != MLP_OK) {
         rc = runtime_error("%s", mlp_error(tr));
         goto out;
@@ -532,7 +532,7 @@ int cmd_train(int argc, char **argv) {
     for (uint32_t e = first_epoch; e < last_epoch; e++) {
         mlp_epoch_result r;
         mlp_eval_result ev;
-        ps.epoch_start = cli_now();
+        ps.epoch_start = host_now();
         st = mlp_train_epoch(tr, on_progress, &ps, &r);
         if (ps.tty && !json) printf("\r\033[K");
         if (st != MLP_OK) {
@@ -540,7 +540,7 @@ int cmd_train(int argc, char **argv) {
             rc = runtime_error("%s", mlp_error(tr));
             goto out;
         }
-        double dt = cli_now() - ps.epoch_start;
+        double dt = host_now() - ps.epoch_start;
         total += dt;
         st = mlp_evaluate(tr, &ev);
         if (st != MLP_OK) {

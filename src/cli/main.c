@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "host/args.h"
 #include "cli/cli.h"
 
 static const char *help =

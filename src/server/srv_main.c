@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "host/args.h"
 #include "server/srv_server.h"
 
 /* Binds and listens; returns the socket or -1 after printing why. */
@@ -93,15 +93,15 @@ int srv_run(const srv_options *o) {
     if (fd < 0) return 1;
 
     mnist_set train = {0}, test = {0};
-    const char *dir = o->data_dir ? o->data_dir : cli_default_data_dir();
-    if (!cli_load_mnist(dir, MNIST_TRAIN, &train) || !cli_load_mnist(dir, MNIST_TEST, &test)) {
+    const char *dir = o->data_dir ? o->data_dir : host_default_data_dir();
+    if (!host_load_mnist(dir, MNIST_TRAIN, &train) || !host_load_mnist(dir, MNIST_TEST, &test)) {
         mnist_free(&train);
         close(fd);
         return 1;
     }
     if (train.count == 0) {
         char path[4200];
-        cli_mnist_images_path(dir, MNIST_TRAIN, path, sizeof path);
+        host_mnist_images_path(dir, MNIST_TRAIN, path, sizeof path);
         runtime_error("serve: %s: holds 0 training images: there is nothing to train on", path);
         mnist_free(&train);
         mnist_free(&test);

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cli/cli.h"
+#include "host/host.h"
 #include "core/mlp.h"
 #include "server/srv_api.h"
 #include "server/srv_events.h"
@@ -34,7 +34,7 @@ typedef struct srv_options {
     uint32_t connection_limit;
     uint32_t per_ip_limit;
     mlp_kernels kernels;      /* which kernels train (as `wgtrain train --kernels`) */
-    cli_gpu_options gpu;
+    host_gpu_options gpu;
 } srv_options;
 
 /* Runs the server until SIGINT or SIGTERM. Returns the process exit code. */
@@ -81,7 +81,7 @@ typedef struct srv_state {
     uint32_t keepalive_s; /* SSE comment this often on an idle stream: below the idle timeout */
     mlp_kernels kernels;
     srv_host_rules host;
-    cli_gpu_options gpu_opts;
+    host_gpu_options gpu_opts;
     gpu_adapter_info device;
     int gpu_ready; /* 0 opening, 1 ready, -1 failed */
 

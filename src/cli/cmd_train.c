@@ -220,265 +220,359 @@ static bool same_path(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int cmd_train(int argc, char **argv) {
-    mlp_config cfg = mlp_config_default();
-    host_gpu_options gpu_opts = {0};
-    const char *data = NULL;
-    uint32_t train_limit = 0;
-    bool json = false;
-    const char *save_path = NULL, *ckpt_dir = NULL, *resume_dir = NULL;
-    uint32_t save_every = 1, stop_after = 0;
-    given_flags given = {0};
+/* Everything the flags say, and what resuming adds. */
+typedef struct train_options {
+    mlp_config cfg;
+    host_gpu_options gpu;
+    const char *data;
+    uint32_t train_limit, save_every, stop_after;
+    bool json;
+    const char *save_path, *ckpt_dir, *resume_dir;
+    given_flags given;
+} train_options;
+
+/* Parses the flags into o. Returns -1 to go on, else the exit code (0 after --help). */
+static int parse_train_flags(int argc, char **argv, train_options *o) {
+    mlp_config *c = &o->cfg;
+    given_flags *g = &o->given;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
-        int g = host_gpu_flag(argc, argv, &i, &gpu_opts);
-        if (g < 0) return EXIT_USAGE;
-        if (g > 0) continue;
+        int gpu_flag = host_gpu_flag(argc, argv, &i, &o->gpu);
+        if (gpu_flag < 0) return EXIT_USAGE;
+        if (gpu_flag > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             print_help();
             return 0;
         } else if (!strcmp(a, "--json")) {
-            json = true;
+            o->json = true;
         } else if (flag_is(a, "--epochs")) {
-            if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 100000, &cfg.epochs)) return EXIT_USAGE;
-            given.epochs = true;
+            if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 100000, &c->epochs)) return EXIT_USAGE;
+            g->epochs = true;
         } else if (flag_is(a, "--batch")) {
-            if (!(v = flag_value(argc, argv, &i, "--batch")) || !parse_u32("--batch", v, 1, MLP_MAX_BATCH, &cfg.batch)) return EXIT_USAGE;
-            given.batch = true;
+            if (!(v = flag_value(argc, argv, &i, "--batch")) || !parse_u32("--batch", v, 1, MLP_MAX_BATCH, &c->batch)) return EXIT_USAGE;
+            g->batch = true;
         } else if (flag_is(a, "--hidden")) {
             if (!(v = flag_value(argc, argv, &i, "--hidden"))) return EXIT_USAGE;
             char why[256];
-            if (!model_hidden_parse(v, &cfg.arch, why, sizeof why)) return usage_error("%s", why);
-            given.hidden = true;
+            if (!model_hidden_parse(v, &c->arch, why, sizeof why)) return usage_error("%s", why);
+            g->hidden = true;
         } else if (flag_is(a, "--activation")) {
             if (!(v = flag_value(argc, argv, &i, "--activation"))) return EXIT_USAGE;
-            if (!model_activation_parse(v, &cfg.arch.activation))
+            if (!model_activation_parse(v, &c->arch.activation))
                 return usage_error("--activation must be relu, gelu, tanh, sigmoid or leaky_relu (got '%s')", v);
-            given.activation = true;
+            g->activation = true;
         } else if (flag_is(a, "--init")) {
             if (!(v = flag_value(argc, argv, &i, "--init"))) return EXIT_USAGE;
-            if (!model_init_parse(v, &cfg.init)) return usage_error("--init must be torch, kaiming or xavier (got '%s')", v);
-            given.init = true;
+            if (!model_init_parse(v, &c->init)) return usage_error("--init must be torch, kaiming or xavier (got '%s')", v);
+            g->init = true;
         } else if (flag_is(a, "--report-every")) {
-            if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &cfg.report_every)) return EXIT_USAGE;
+            if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &c->report_every)) return EXIT_USAGE;
         } else if (flag_is(a, "--train-limit")) {
-            if (!(v = flag_value(argc, argv, &i, "--train-limit")) || !parse_u32("--train-limit", v, 1, UINT32_MAX, &train_limit)) return EXIT_USAGE;
-            given.train_limit = true;
+            if (!(v = flag_value(argc, argv, &i, "--train-limit")) || !parse_u32("--train-limit", v, 1, UINT32_MAX, &o->train_limit)) return EXIT_USAGE;
+            g->train_limit = true;
         } else if (flag_is(a, "--seed")) {
-            if (!(v = flag_value(argc, argv, &i, "--seed")) || !parse_u64("--seed", v, &cfg.seed)) return EXIT_USAGE;
-            given.seed = true;
+            if (!(v = flag_value(argc, argv, &i, "--seed")) || !parse_u64("--seed", v, &c->seed)) return EXIT_USAGE;
+            g->seed = true;
         } else if (flag_is(a, "--lr")) {
-            if (!(v = flag_value(argc, argv, &i, "--lr")) || !parse_float("--lr", v, &cfg.lr)) return EXIT_USAGE;
-            if (!(cfg.lr > 0)) {
+            if (!(v = flag_value(argc, argv, &i, "--lr")) || !parse_float("--lr", v, &c->lr)) return EXIT_USAGE;
+            if (!(c->lr > 0)) {
                 if (strtod(v, NULL) > 0) /* positive, but below float32's smallest value */
                     return usage_error("--lr %s rounds to 0 in float32 (the smallest positive float32 is about 1.4e-45): "
                                        "it must be > 0", v);
                 return usage_error("--lr must be > 0 (got %s)", v);
             }
-            given.lr = true;
+            g->lr = true;
         } else if (flag_is(a, "--momentum")) {
-            if (!(v = flag_value(argc, argv, &i, "--momentum")) || !parse_float("--momentum", v, &cfg.momentum)) return EXIT_USAGE;
-            if (cfg.momentum < 0 || cfg.momentum >= 1) return usage_error("--momentum must be in [0, 1) (got %s)", v);
-            given.momentum = true;
+            if (!(v = flag_value(argc, argv, &i, "--momentum")) || !parse_float("--momentum", v, &c->momentum)) return EXIT_USAGE;
+            if (c->momentum < 0 || c->momentum >= 1) return usage_error("--momentum must be in [0, 1) (got %s)", v);
+            g->momentum = true;
         } else if (flag_is(a, "--schedule")) {
             if (!(v = flag_value(argc, argv, &i, "--schedule"))) return EXIT_USAGE;
-            if (!mlp_schedule_parse(v, &cfg.schedule))
+            if (!mlp_schedule_parse(v, &c->schedule))
                 return usage_error("--schedule must be constant, cosine, step or onecycle (got '%s')", v);
-            given.schedule = true;
+            g->schedule = true;
         } else if (flag_is(a, "--optimizer")) {
             if (!(v = flag_value(argc, argv, &i, "--optimizer"))) return EXIT_USAGE;
-            if (!optim_parse(v, &cfg.optimizer))
+            if (!optim_parse(v, &c->optimizer))
                 return usage_error("--optimizer must be sgd, momentum, nesterov, adam or adamw (got '%s')", v);
-            given.optimizer = true;
+            g->optimizer = true;
         } else if (flag_is(a, "--weight-decay")) {
-            if (!(v = flag_value(argc, argv, &i, "--weight-decay")) || !parse_float("--weight-decay", v, &cfg.weight_decay)) return EXIT_USAGE;
-            given.weight_decay = true;
+            if (!(v = flag_value(argc, argv, &i, "--weight-decay")) || !parse_float("--weight-decay", v, &c->weight_decay)) return EXIT_USAGE;
+            g->weight_decay = true;
         } else if (flag_is(a, "--beta1")) {
-            if (!(v = flag_value(argc, argv, &i, "--beta1")) || !parse_float("--beta1", v, &cfg.beta1)) return EXIT_USAGE;
-            given.beta1 = true;
+            if (!(v = flag_value(argc, argv, &i, "--beta1")) || !parse_float("--beta1", v, &c->beta1)) return EXIT_USAGE;
+            g->beta1 = true;
         } else if (flag_is(a, "--beta2")) {
-            if (!(v = flag_value(argc, argv, &i, "--beta2")) || !parse_float("--beta2", v, &cfg.beta2)) return EXIT_USAGE;
-            given.beta2 = true;
+            if (!(v = flag_value(argc, argv, &i, "--beta2")) || !parse_float("--beta2", v, &c->beta2)) return EXIT_USAGE;
+            g->beta2 = true;
         } else if (flag_is(a, "--eps")) {
-            if (!(v = flag_value(argc, argv, &i, "--eps")) || !parse_float("--eps", v, &cfg.eps)) return EXIT_USAGE;
-            given.eps = true;
+            if (!(v = flag_value(argc, argv, &i, "--eps")) || !parse_float("--eps", v, &c->eps)) return EXIT_USAGE;
+            g->eps = true;
         } else if (flag_is(a, "--clip-grad-norm")) {
-            if (!(v = flag_value(argc, argv, &i, "--clip-grad-norm")) || !parse_float("--clip-grad-norm", v, &cfg.clip_grad_norm))
+            if (!(v = flag_value(argc, argv, &i, "--clip-grad-norm")) || !parse_float("--clip-grad-norm", v, &c->clip_grad_norm))
                 return EXIT_USAGE;
-            given.clip_grad_norm = true;
+            g->clip_grad_norm = true;
         } else if (flag_is(a, "--label-smoothing")) {
-            if (!(v = flag_value(argc, argv, &i, "--label-smoothing")) || !parse_float("--label-smoothing", v, &cfg.label_smoothing))
+            if (!(v = flag_value(argc, argv, &i, "--label-smoothing")) || !parse_float("--label-smoothing", v, &c->label_smoothing))
                 return EXIT_USAGE;
-            given.label_smoothing = true;
+            g->label_smoothing = true;
         } else if (flag_is(a, "--dropout")) {
-            if (!(v = flag_value(argc, argv, &i, "--dropout")) || !parse_float("--dropout", v, &cfg.dropout)) return EXIT_USAGE;
-            given.dropout = true;
+            if (!(v = flag_value(argc, argv, &i, "--dropout")) || !parse_float("--dropout", v, &c->dropout)) return EXIT_USAGE;
+            g->dropout = true;
         } else if (flag_is(a, "--warmup")) {
-            if (!(v = flag_value(argc, argv, &i, "--warmup")) || !parse_u32("--warmup", v, 0, 10000000, &cfg.warmup)) return EXIT_USAGE;
-            given.warmup = true;
+            if (!(v = flag_value(argc, argv, &i, "--warmup")) || !parse_u32("--warmup", v, 0, 10000000, &c->warmup)) return EXIT_USAGE;
+            g->warmup = true;
         } else if (flag_is(a, "--kernels")) {
-            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, true, &cfg.kernels))
+            if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, true, &c->kernels))
                 return EXIT_USAGE;
-            given.kernels = true;
+            g->kernels = true;
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
-            data = v;
+            o->data = v;
         } else if (flag_is(a, "--save")) {
             if (!(v = flag_value(argc, argv, &i, "--save"))) return EXIT_USAGE;
             if (!*v) return usage_error("--save needs a file name");
-            save_path = v;
+            o->save_path = v;
         } else if (flag_is(a, "--checkpoint-dir")) {
             if (!(v = flag_value(argc, argv, &i, "--checkpoint-dir"))) return EXIT_USAGE;
             if (!*v) return usage_error("--checkpoint-dir needs a folder name");
-            ckpt_dir = v;
+            o->ckpt_dir = v;
         } else if (flag_is(a, "--save-every")) {
-            if (!(v = flag_value(argc, argv, &i, "--save-every")) || !parse_u32("--save-every", v, 1, 100000, &save_every)) return EXIT_USAGE;
-            given.save_every = true;
+            if (!(v = flag_value(argc, argv, &i, "--save-every")) || !parse_u32("--save-every", v, 1, 100000, &o->save_every)) return EXIT_USAGE;
+            g->save_every = true;
         } else if (flag_is(a, "--resume")) {
             if (!(v = flag_value(argc, argv, &i, "--resume"))) return EXIT_USAGE;
             if (!*v) return usage_error("--resume needs a checkpoint folder");
-            resume_dir = v;
+            o->resume_dir = v;
         } else if (flag_is(a, "--stop-after")) {
-            if (!(v = flag_value(argc, argv, &i, "--stop-after")) || !parse_u32("--stop-after", v, 1, 100000, &stop_after)) return EXIT_USAGE;
+            if (!(v = flag_value(argc, argv, &i, "--stop-after")) || !parse_u32("--stop-after", v, 1, 100000, &o->stop_after)) return EXIT_USAGE;
         } else {
             return usage_error("unknown option '%s' for train", a);
         }
     }
-    if (given.save_every && !ckpt_dir && !resume_dir) return usage_error("--save-every needs --checkpoint-dir");
+    if (g->save_every && !o->ckpt_dir && !o->resume_dir) return usage_error("--save-every needs --checkpoint-dir");
     /* sgd is momentum 0: the default momentum belongs to the momentum optimizer */
-    if (cfg.optimizer == OPTIM_SGD && !given.momentum) cfg.momentum = 0.0f;
-    if (cfg.optimizer >= OPTIM_ADAM && given.momentum)
-        return usage_error("--momentum is for sgd-family optimizers; %s takes --beta1 and --beta2", optim_name(cfg.optimizer));
-    if (cfg.optimizer >= OPTIM_ADAM) cfg.momentum = 0.0f;
+    if (c->optimizer == OPTIM_SGD && !g->momentum) c->momentum = 0.0f;
+    if (c->optimizer >= OPTIM_ADAM && g->momentum)
+        return usage_error("--momentum is for sgd-family optimizers; %s takes --beta1 and --beta2", optim_name(c->optimizer));
+    if (c->optimizer >= OPTIM_ADAM) c->momentum = 0.0f;
     /* torch.optim.AdamW's default weight decay */
-    if (cfg.optimizer == OPTIM_ADAMW && !given.weight_decay) cfg.weight_decay = 0.01f;
+    if (c->optimizer == OPTIM_ADAMW && !g->weight_decay) c->weight_decay = 0.01f;
+    return -1;
+}
 
-    /* --resume: the checkpoint fixes the run; flags may repeat it but not change it */
+/* A checkpoint to resume from: its model and training state, read before anything else. */
+typedef struct resume_point {
+    ckpt_model model;
+    ckpt_state state;
+    char folder[PATH_MAX];
+} resume_point;
+
+static void resume_free(resume_point *r) {
+    ckpt_model_free(&r->model);
+    ckpt_state_free(&r->state);
+}
+
+/* --resume: the checkpoint fixes the run; flags may repeat it but not change it. Returns 0 or
+ * the exit code. */
+static int load_resume(train_options *o, resume_point *r) {
     char err[1024];
-    ckpt_model resume_model = {0};
-    ckpt_state resume_state;
-    memset(&resume_state, 0, sizeof resume_state);
-    char resume_folder[PATH_MAX] = "";
-    if (resume_dir) {
-        if (ckpt_load_resume(resume_dir, &resume_model, &resume_state, resume_folder, sizeof resume_folder, err, sizeof err) != CKPT_OK)
-            return runtime_error("cannot resume: %s", err);
-        int urc = merge_resume(&resume_state, &given, &cfg, &train_limit, &save_every, resume_dir);
-        if (!urc && resume_state.epochs_done >= cfg.epochs)
-            urc = runtime_error("%s already finished all %u epochs: nothing to resume", resume_folder, cfg.epochs);
-        if (!urc && stop_after && stop_after <= resume_state.epochs_done)
-            urc = usage_error("--stop-after %u: the checkpoint in %s is already at epoch %u", stop_after, resume_dir,
-                              resume_state.epochs_done);
-        /* a --checkpoint-dir resumed keeps receiving checkpoints unless told otherwise */
-        if (!urc && !ckpt_dir && strcmp(resume_folder, resume_dir) != 0) ckpt_dir = resume_dir;
-        if (urc) {
-            ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);
-            return urc;
-        }
-    }
-    int rc = 0;
-#define EXIT_EARLY(expr)                                                          \
-    do {                                                                          \
-        rc = (expr);                                                              \
-        ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);           \
-        return rc;                                                                \
-    } while (0)
-    if (mlp_config_check(&cfg, 0, err, sizeof err) != MLP_OK) EXIT_EARLY(usage_error("%s", err));
-    char hidden_list[128], model_text[160];
-    model_hidden_format(&cfg.arch, hidden_list, sizeof hidden_list);
-    /* the seed's model reads as before ("hidden 128"); others name their activation and init */
-    snprintf(model_text, sizeof model_text, "%s%s%s%s%s", hidden_list, cfg.arch.activation != MODEL_ACT_RELU ? " " : "",
-             cfg.arch.activation != MODEL_ACT_RELU ? model_activation_name(cfg.arch.activation) : "",
-             cfg.init != MODEL_INIT_TORCH ? ", init " : "", cfg.init != MODEL_INIT_TORCH ? model_init_name(cfg.init) : "");
-    if (cfg.optimizer != OPTIM_MOMENTUM) /* the default optimizer reads as before too */
-        snprintf(model_text + strlen(model_text), sizeof model_text - strlen(model_text), ", %s", optim_name(cfg.optimizer));
-    if (stop_after > cfg.epochs) EXIT_EARLY(usage_error("--stop-after %u is past --epochs %u", stop_after, cfg.epochs));
-    uint32_t first_epoch = resume_dir ? resume_state.epochs_done : 0, last_epoch = stop_after ? stop_after : cfg.epochs;
+    if (ckpt_load_resume(o->resume_dir, &r->model, &r->state, r->folder, sizeof r->folder, err, sizeof err) != CKPT_OK)
+        return runtime_error("cannot resume: %s", err);
+    int rc = merge_resume(&r->state, &o->given, &o->cfg, &o->train_limit, &o->save_every, o->resume_dir);
+    if (rc) return rc;
+    if (r->state.epochs_done >= o->cfg.epochs)
+        return runtime_error("%s already finished all %u epochs: nothing to resume", r->folder, o->cfg.epochs);
+    if (o->stop_after && o->stop_after <= r->state.epochs_done)
+        return usage_error("--stop-after %u: the checkpoint in %s is already at epoch %u", o->stop_after, o->resume_dir,
+                           r->state.epochs_done);
+    /* a --checkpoint-dir resumed keeps receiving checkpoints unless told otherwise */
+    if (!o->ckpt_dir && strcmp(r->folder, o->resume_dir) != 0) o->ckpt_dir = o->resume_dir;
+    return 0;
+}
 
-    /* fail before training, not after it: the places to save must be usable */
-    if (save_path) {
+/* Fails before training, not after it: the places to save must be usable. Returns 0 or the
+ * exit code. */
+static int check_outputs(const train_options *o) {
+    char err[1024];
+    if (o->save_path) {
         struct stat sb;
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", save_path);
+        snprintf(dir, sizeof dir, "%s", o->save_path);
         char *slash = strrchr(dir, '/');
         if (slash) *(slash == dir ? slash + 1 : slash) = 0;
         else snprintf(dir, sizeof dir, ".");
-        if (stat(save_path, &sb) == 0 && S_ISDIR(sb.st_mode)) EXIT_EARLY(runtime_error("--save %s: is a folder, expected a file name", save_path));
-        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) EXIT_EARLY(runtime_error("--save %s: folder '%s' does not exist", save_path, dir));
-        if (access(dir, W_OK | X_OK) != 0) EXIT_EARLY(runtime_error("--save %s: folder '%s' is not writable", save_path, dir));
+        if (stat(o->save_path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return runtime_error("--save %s: is a folder, expected a file name", o->save_path);
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return runtime_error("--save %s: folder '%s' does not exist", o->save_path, dir);
+        if (access(dir, W_OK | X_OK) != 0) return runtime_error("--save %s: folder '%s' is not writable", o->save_path, dir);
     }
-    if (ckpt_dir) {
-        if (ckpt_dir_prepare(ckpt_dir, err, sizeof err) != CKPT_OK) EXIT_EARLY(runtime_error("--checkpoint-dir: %s", err));
+    if (o->ckpt_dir) {
+        if (ckpt_dir_prepare(o->ckpt_dir, err, sizeof err) != CKPT_OK) return runtime_error("--checkpoint-dir: %s", err);
         uint32_t latest;
         char latest_path[PATH_MAX];
-        bool resuming_here = resume_dir && same_path(ckpt_dir, resume_dir);
-        if (!resuming_here && ckpt_dir_latest(ckpt_dir, &latest, latest_path, sizeof latest_path, NULL, 0) == CKPT_OK)
-            EXIT_EARLY(runtime_error("--checkpoint-dir %s already holds checkpoints (epoch %u): continue with --resume %s, or use "
-                                     "another folder",
-                                     ckpt_dir, latest, ckpt_dir));
+        bool resuming_here = o->resume_dir && same_path(o->ckpt_dir, o->resume_dir);
+        if (!resuming_here && ckpt_dir_latest(o->ckpt_dir, &latest, latest_path, sizeof latest_path, NULL, 0) == CKPT_OK)
+            return runtime_error("--checkpoint-dir %s already holds checkpoints (epoch %u): continue with --resume %s, or use "
+                                 "another folder",
+                                 o->ckpt_dir, latest, o->ckpt_dir);
     }
     /* SIGXFSZ is ignored (main.c), so a write past a file-size limit is an EFBIG error. Better
      * still, a limit smaller than the files this run will write is said now, not after training. */
-    if (save_path || ckpt_dir) {
+    if (o->save_path || o->ckpt_dir) {
         struct rlimit rl;
-        size_t need = 8 + 4096 + mlp_param_count(&cfg.arch) * sizeof(float); /* header + weights */
+        size_t need = 8 + 4096 + mlp_param_count(&o->cfg.arch) * sizeof(float); /* header + weights */
         if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-            EXIT_EARLY(runtime_error("%s %s: the file-size limit (ulimit -f %llu, %llu bytes) is smaller than the %zu-byte "
-                                     "%s this run writes: raise it, e.g. 'ulimit -f unlimited'",
-                                     save_path ? "--save" : "--checkpoint-dir", save_path ? save_path : ckpt_dir,
-                                     (unsigned long long)(rl.rlim_cur / 1024), (unsigned long long)rl.rlim_cur, need,
-                                     save_path ? "model file" : "checkpoint file"));
+            return runtime_error("%s %s: the file-size limit (ulimit -f %llu, %llu bytes) is smaller than the %zu-byte "
+                                 "%s this run writes: raise it, e.g. 'ulimit -f unlimited'",
+                                 o->save_path ? "--save" : "--checkpoint-dir", o->save_path ? o->save_path : o->ckpt_dir,
+                                 (unsigned long long)(rl.rlim_cur / 1024), (unsigned long long)rl.rlim_cur, need,
+                                 o->save_path ? "model file" : "checkpoint file");
     }
+    return 0;
+}
 
-    if (!data) data = host_default_data_dir();
-    mnist_set train = {0}, test = {0};
-    if (!host_load_mnist(data, MNIST_TRAIN, &train) || !host_load_mnist(data, MNIST_TEST, &test)) {
-        mnist_free(&train);
-        EXIT_EARLY(1);
-    }
-    if (train.count == 0) {
+/* Loads the training and test sets, applies --train-limit and checks them against the config
+ * and the checkpoint being resumed (r may be NULL). Returns 0 or the exit code (sets freed). */
+static int load_data(const train_options *o, const resume_point *r, mnist_set *train, mnist_set *test, uint64_t *fingerprint) {
+    const char *data = o->data ? o->data : host_default_data_dir();
+    int rc = 0;
+    if (!host_load_mnist(data, MNIST_TRAIN, train) || !host_load_mnist(data, MNIST_TEST, test)) {
+        rc = 1;
+    } else if (train->count == 0) {
         char path[PATH_MAX + 64];
         host_mnist_images_path(data, MNIST_TRAIN, path, sizeof path);
-        mnist_free(&train), mnist_free(&test);
-        EXIT_EARLY(runtime_error("%s: holds 0 training images: there is nothing to train on", path));
+        rc = runtime_error("%s: holds 0 training images: there is nothing to train on", path);
+    } else {
+        if (o->train_limit && o->train_limit < train->count) train->count = o->train_limit;
+        if (o->cfg.batch > train->count)
+            rc = usage_error("--batch %u is larger than the training set (%u samples)", o->cfg.batch, train->count);
     }
-    if (train_limit && train_limit < train.count) train.count = train_limit;
-    if (cfg.batch > train.count) {
-        uint32_t available = train.count;
-        mnist_free(&train), mnist_free(&test);
-        EXIT_EARLY(usage_error("--batch %u is larger than the training set (%u samples)", cfg.batch, available));
-    }
-    uint64_t fingerprint = 0;
-    if (resume_dir || ckpt_dir) fingerprint = train_fingerprint(&train, train.count);
-    if (resume_dir && (train.count != resume_state.train_samples || fingerprint != resume_state.train_fingerprint)) {
-        uint32_t have = train.count;
-        mnist_free(&train), mnist_free(&test);
-        if (have != resume_state.train_samples)
-            EXIT_EARLY(runtime_error("cannot resume: the checkpoint trained on %u samples but %s has %u", resume_state.train_samples,
-                                     data, have));
-        EXIT_EARLY(runtime_error("cannot resume: the training data in %s is not the data the checkpoint was trained on "
-                                 "(fingerprint differs): pass the same --data",
-                                 data));
-    }
-#undef EXIT_EARLY
+    *fingerprint = 0;
+    if (!rc && (o->resume_dir || o->ckpt_dir)) *fingerprint = train_fingerprint(train, train->count);
+    if (!rc && r && train->count != r->state.train_samples)
+        rc = runtime_error("cannot resume: the checkpoint trained on %u samples but %s has %u", r->state.train_samples, data,
+                           train->count);
+    else if (!rc && r && *fingerprint != r->state.train_fingerprint)
+        rc = runtime_error("cannot resume: the training data in %s is not the data the checkpoint was trained on "
+                           "(fingerprint differs): pass the same --data",
+                           data);
+    if (rc) mnist_free(train), mnist_free(test);
+    return rc;
+}
 
-    double t0 = host_now();
-    gpu_context *gpu = host_gpu_open(&gpu_opts);
-    if (!gpu) {
-        mnist_free(&train), mnist_free(&test);
-        ckpt_model_free(&resume_model), ckpt_state_free(&resume_state);
-        return 1;
+/* "128", or "256,128 gelu, init kaiming, adam": the seed's model and optimizer read as before. */
+static void describe_model(const mlp_config *cfg, char *text, size_t cap) {
+    char hidden_list[128];
+    model_hidden_format(&cfg->arch, hidden_list, sizeof hidden_list);
+    bool act = cfg->arch.activation != MODEL_ACT_RELU, init = cfg->init != MODEL_INIT_TORCH;
+    snprintf(text, cap, "%s%s%s%s%s", hidden_list, act ? " " : "", act ? model_activation_name(cfg->arch.activation) : "",
+             init ? ", init " : "", init ? model_init_name(cfg->init) : "");
+    if (cfg->optimizer != OPTIM_MOMENTUM) snprintf(text + strlen(text), cap - strlen(text), ", %s", optim_name(cfg->optimizer));
+}
+
+static void print_start(const train_options *o, const mlp_config *ran, const gpu_adapter_info *info, uint32_t train_count,
+                        uint32_t test_count, double t_device, double t_setup) {
+    const mlp_config *cfg = &o->cfg;
+    const char *kernels_name = ran->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
+    char hidden_list[128];
+    model_hidden_format(&cfg->arch, hidden_list, sizeof hidden_list);
+    if (o->json) {
+        printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
+               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":[%s],\"activation\":\"%s\","
+               "\"init\":\"%s\",\"optimizer\":\"%s\",\"seed\":%llu,"
+               "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
+               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train_count, test_count,
+               cfg->epochs, cfg->batch, (double)cfg->lr, (double)cfg->momentum, hidden_list,
+               model_activation_name(cfg->arch.activation), model_init_name(cfg->init), optim_name(cfg->optimizer),
+               (unsigned long long)cfg->seed, kernels_name, t_device, t_setup);
+    } else {
+        char model_text[192];
+        describe_model(cfg, model_text, sizeof model_text);
+        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
+               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train_count, test_count,
+               cfg->batch, (double)cfg->lr, model_text, cfg->epochs, kernels_name);
     }
+    fflush(stdout);
+}
+
+static void print_path_event(bool json, const char *event, uint32_t epoch, const char *path, const char *text) {
+    if (json) {
+        printf("{\"event\":\"%s\",\"epoch\":%u,\"path\":", event, epoch);
+        ckpt_json_fputs(path, stdout);
+        printf("}\n");
+    } else {
+        printf(text, epoch, path);
+    }
+    fflush(stdout);
+}
+
+/* Trains epochs first..last-1, evaluating and checkpointing after each; then --save. Returns 0
+ * or the exit code. */
+static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint32_t last, uint32_t train_count) {
+    mlp_trainer *tr = sc->tr;
+    progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, 0};
+    double total = 0, last_test = -1;
+    int rc;
+    for (uint32_t e = first; e < last; e++) {
+        mlp_epoch_result r;
+        mlp_eval_result ev;
+        ps.epoch_start = host_now();
+        mlp_status st = mlp_train_epoch(tr, on_progress, &ps, &r);
+        if (ps.tty && !o->json) printf("\r\033[K");
+        if (st != MLP_OK) {
+            fflush(stdout);
+            return runtime_error("%s", mlp_error(tr));
+        }
+        double dt = host_now() - ps.epoch_start;
+        total += dt;
+        if (mlp_evaluate(tr, &ev) != MLP_OK) return runtime_error("%s", mlp_error(tr));
+        last_test = ev.accuracy;
+        if (o->json)
+            printf("{\"event\":\"epoch\",\"epoch\":%u,\"loss\":%.6f,\"train_accuracy\":%.6f,\"test_accuracy\":%.6f,"
+                   "\"test_loss\":%.6f,\"seconds\":%.4f,\"samples_per_second\":%.1f}\n",
+                   r.epoch, r.loss, r.train_accuracy, ev.accuracy, ev.loss, dt, train_count / dt);
+        else
+            printf("Epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs samples/s=%.0f\n", r.epoch, r.loss,
+                   100 * r.train_accuracy, 100 * ev.accuracy, dt, train_count / dt);
+        fflush(stdout);
+        if (o->ckpt_dir && (r.epoch % o->save_every == 0 || r.epoch == last)) {
+            char saved[PATH_MAX];
+            if ((rc = save_checkpoint(sc, o->ckpt_dir, r.epoch, ev.accuracy, saved, sizeof saved))) return rc;
+            print_path_event(o->json, "checkpoint", r.epoch, saved, "Checkpoint: epoch %u saved to %s\n");
+        }
+    }
+    if (o->save_path) {
+        if ((rc = save_model(sc, o->save_path, last, last_test))) return rc;
+        print_path_event(o->json, "saved", last, o->save_path, "Saved: model after epoch %u written to %s\n");
+    }
+    uint32_t ran = last - first;
+    if (last_test < 0) last_test = 0;
+    if (o->json)
+        printf("{\"event\":\"done\",\"epochs\":%u,\"test_accuracy\":%.6f,\"train_seconds\":%.3f}\n", last, last_test, total);
+    else
+        printf("Done: test accuracy %.2f%% after %u epochs, %.1fs of training (%.2fs per epoch)\n", 100 * last_test, last,
+               total, ran ? total / ran : 0.0);
+    return 0;
+}
+
+/* Opens the GPU, creates the trainer (with the resumed weights and optimizer state) and trains. */
+static int train_on_gpu(const train_options *o, const resume_point *r, mnist_set *train, mnist_set *test, uint64_t fingerprint) {
+    const mlp_config *cfg = &o->cfg;
+    double t0 = host_now();
+    gpu_context *gpu = host_gpu_open(&o->gpu);
+    if (!gpu) return 1;
     double t_device = host_now() - t0;
-    const gpu_adapter_info *info = gpu_info(gpu);
-    mlp_dataset dtrain = {train.images, train.labels, train.count}, dtest = {test.images, test.labels, test.count};
+    mlp_dataset dtrain = {train->images, train->labels, train->count}, dtest = {test->images, test->labels, test->count};
     mlp_trainer *tr = NULL;
     save_ctx sc = {0};
+    int rc = 0;
     t0 = host_now();
-    mlp_status st = mlp_create(gpu, &cfg, &dtrain, &dtest, &tr);
-    if (st == MLP_OK && resume_dir) {
-        st = mlp_write_params(tr, resume_model.params);
-        for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg.optimizer); k++) st = mlp_write_state(tr, k, resume_state.slot[k]);
-        if (st == MLP_OK) mlp_set_epochs_done(tr, resume_state.epochs_done);
+    mlp_status st = mlp_create(gpu, cfg, &dtrain, &dtest, &tr);
+    if (st == MLP_OK && r) {
+        st = mlp_write_params(tr, r->model.params);
+        for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg->optimizer); k++) st = mlp_write_state(tr, k, r->state.slot[k]);
+        if (st == MLP_OK) mlp_set_epochs_done(tr, r->state.epochs_done);
     }
     double t_setup = host_now() - t0;
     if (st != MLP_OK) {
@@ -487,114 +581,59 @@ int cmd_train(int argc, char **argv) {
     }
     sc.tr = tr;
     sc.cfg = mlp_get_config(tr); /* the resolved config: --kernels auto is recorded as what ran */
-    sc.train_samples = train.count;
-    sc.test_samples = test.count;
-    sc.save_every = save_every;
+    sc.train_samples = train->count;
+    sc.test_samples = test->count;
+    sc.save_every = o->save_every;
     sc.train_fingerprint = fingerprint;
-    sc.nparams = mlp_param_count(&cfg.arch);
-    if (save_path || ckpt_dir) {
+    sc.nparams = mlp_param_count(&cfg->arch);
+    if (o->save_path || o->ckpt_dir) {
         sc.params = malloc(sc.nparams * sizeof(float));
-        sc.slot[0] = malloc(sc.nparams * sizeof(float));
-        sc.slot[1] = malloc(sc.nparams * sizeof(float));
-        if (!sc.params || !sc.slot[0] || !sc.slot[1]) {
+        for (int k = 0; k < OPTIM_MAX_SLOTS; k++) sc.slot[k] = malloc(sc.nparams * sizeof(float));
+        bool ok = sc.params != NULL;
+        for (int k = 0; k < OPTIM_MAX_SLOTS; k++) ok = ok && sc.slot[k];
+        if (!ok) {
             rc = runtime_error("out of memory");
             goto out;
         }
     }
-    if (resume_dir) {
-        if (json) {
-            printf("{\"event\":\"resume\",\"epoch\":%u,\"epochs\":%u,\"checkpoint\":", resume_state.epochs_done, cfg.epochs);
-            ckpt_json_fputs(resume_folder, stdout);
+    if (r) {
+        if (o->json) {
+            printf("{\"event\":\"resume\",\"epoch\":%u,\"epochs\":%u,\"checkpoint\":", r->state.epochs_done, cfg->epochs);
+            ckpt_json_fputs(r->folder, stdout);
             printf("}\n");
         } else {
-            printf("wgtrain: resuming %s after epoch %u of %u\n", resume_folder, resume_state.epochs_done, cfg.epochs);
+            printf("wgtrain: resuming %s after epoch %u of %u\n", r->folder, r->state.epochs_done, cfg->epochs);
         }
     }
-    const char *kernels_name = mlp_get_config(tr)->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
-    if (json)
-        printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
-               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":[%s],\"activation\":\"%s\","
-               "\"init\":\"%s\",\"optimizer\":\"%s\",\"seed\":%llu,"
-               "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
-               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
-               cfg.epochs, cfg.batch, (double)cfg.lr, (double)cfg.momentum, hidden_list,
-               model_activation_name(cfg.arch.activation), model_init_name(cfg.init), optim_name(cfg.optimizer),
-               (unsigned long long)cfg.seed,
-               kernels_name, t_device, t_setup);
-    else
-        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
-               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train.count, test.count,
-               cfg.batch, (double)cfg.lr, model_text, cfg.epochs, kernels_name);
-    fflush(stdout);
-
-    progress_state ps = {isatty(STDOUT_FILENO) != 0, json, 0};
-    double total = 0, last_test = -1;
-    for (uint32_t e = first_epoch; e < last_epoch; e++) {
-        mlp_epoch_result r;
-        mlp_eval_result ev;
-        ps.epoch_start = host_now();
-        st = mlp_train_epoch(tr, on_progress, &ps, &r);
-        if (ps.tty && !json) printf("\r\033[K");
-        if (st != MLP_OK) {
-            fflush(stdout);
-            rc = runtime_error("%s", mlp_error(tr));
-            goto out;
-        }
-        double dt = host_now() - ps.epoch_start;
-        total += dt;
-        st = mlp_evaluate(tr, &ev);
-        if (st != MLP_OK) {
-            rc = runtime_error("%s", mlp_error(tr));
-            goto out;
-        }
-        last_test = ev.accuracy;
-        if (json)
-            printf("{\"event\":\"epoch\",\"epoch\":%u,\"loss\":%.6f,\"train_accuracy\":%.6f,\"test_accuracy\":%.6f,"
-                   "\"test_loss\":%.6f,\"seconds\":%.4f,\"samples_per_second\":%.1f}\n",
-                   r.epoch, r.loss, r.train_accuracy, ev.accuracy, ev.loss, dt, train.count / dt);
-        else
-            printf("Epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs samples/s=%.0f\n", r.epoch, r.loss,
-                   100 * r.train_accuracy, 100 * ev.accuracy, dt, train.count / dt);
-        fflush(stdout);
-        if (ckpt_dir && (r.epoch % save_every == 0 || r.epoch == last_epoch)) {
-            char saved[PATH_MAX];
-            if ((rc = save_checkpoint(&sc, ckpt_dir, r.epoch, ev.accuracy, saved, sizeof saved))) goto out;
-            if (json) {
-                printf("{\"event\":\"checkpoint\",\"epoch\":%u,\"path\":", r.epoch);
-                ckpt_json_fputs(saved, stdout);
-                printf("}\n");
-            } else {
-                printf("Checkpoint: epoch %u saved to %s\n", r.epoch, saved);
-            }
-            fflush(stdout);
-        }
-    }
-    if (save_path) {
-        if ((rc = save_model(&sc, save_path, last_epoch, last_test))) goto out;
-        if (json) {
-            printf("{\"event\":\"saved\",\"epoch\":%u,\"path\":", last_epoch);
-            ckpt_json_fputs(save_path, stdout);
-            printf("}\n");
-        } else {
-            printf("Saved: model after epoch %u written to %s\n", last_epoch, save_path);
-        }
-    }
-    uint32_t ran = last_epoch - first_epoch;
-    if (last_test < 0) last_test = 0;
-    if (json)
-        printf("{\"event\":\"done\",\"epochs\":%u,\"test_accuracy\":%.6f,\"train_seconds\":%.3f}\n", last_epoch, last_test, total);
-    else
-        printf("Done: test accuracy %.2f%% after %u epochs, %.1fs of training (%.2fs per epoch)\n", 100 * last_test,
-               last_epoch, total, ran ? total / ran : 0.0);
+    print_start(o, mlp_get_config(tr), gpu_info(gpu), train->count, test->count, t_device, t_setup);
+    rc = run_epochs(o, &sc, r ? r->state.epochs_done : 0, o->stop_after ? o->stop_after : cfg->epochs, train->count);
 out:
     free(sc.params);
-    free(sc.slot[0]);
-    free(sc.slot[1]);
-    ckpt_model_free(&resume_model);
-    ckpt_state_free(&resume_state);
+    for (int k = 0; k < OPTIM_MAX_SLOTS; k++) free(sc.slot[k]);
     mlp_destroy(tr);
     gpu_context_destroy(gpu);
-    mnist_free(&train);
-    mnist_free(&test);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_options o = {.cfg = mlp_config_default(), .save_every = 1};
+    int rc = parse_train_flags(argc, argv, &o);
+    if (rc >= 0) return rc;
+    resume_point resume;
+    memset(&resume, 0, sizeof resume);
+    rc = o.resume_dir ? load_resume(&o, &resume) : 0;
+    char err[1024];
+    if (!rc && mlp_config_check(&o.cfg, 0, err, sizeof err) != MLP_OK) rc = usage_error("%s", err);
+    if (!rc && o.stop_after > o.cfg.epochs) rc = usage_error("--stop-after %u is past --epochs %u", o.stop_after, o.cfg.epochs);
+    if (!rc) rc = check_outputs(&o);
+    mnist_set train = {0}, test = {0};
+    uint64_t fingerprint = 0;
+    if (!rc) rc = load_data(&o, o.resume_dir ? &resume : NULL, &train, &test, &fingerprint);
+    if (!rc) {
+        rc = train_on_gpu(&o, o.resume_dir ? &resume : NULL, &train, &test, fingerprint);
+        mnist_free(&train);
+        mnist_free(&test);
+    }
+    resume_free(&resume);
     return rc;
 }

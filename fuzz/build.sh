@@ -26,7 +26,11 @@ if ! "$cc" -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" 2>"$probe/err"; then
 fi
 flags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Isrc)
-"$cc" "${flags[@]}" -o "$out/fuzz_checkpoint" fuzz/fuzz_checkpoint.c src/checkpoint/safetensors.c src/checkpoint/sha256_nettle.c src/core/model.c src/core/optim.c src/util/message.c -lnettle -lm
+# cJSON: Debian's source (scripts/setup.sh puts it in .deps/cjson) is built with the sanitizers
+# too, so that the fuzzer sees inside the parser; without it, the system's libcjson
+cjson=(-lcjson)
+[ -f .deps/cjson/cJSON.c ] && cjson=(-I.deps .deps/cjson/cJSON.c)
+"$cc" "${flags[@]}" -o "$out/fuzz_checkpoint" fuzz/fuzz_checkpoint.c src/checkpoint/safetensors.c src/checkpoint/sha256_nettle.c src/core/model.c src/core/optim.c src/util/message.c src/util/json.c "${cjson[@]}" -lnettle -lm
 "$cc" "${flags[@]}" -o "$out/fuzz_idx" fuzz/fuzz_idx.c src/data/idx.c src/data/idx_gzip.c src/util/message.c -lz
 "$cc" "${flags[@]}" -o "$out/fuzz_image" fuzz/fuzz_image.c src/image/image.c src/image/preprocess.c src/util/file_read.c src/util/message.c -lpng -lm
 echo "fuzz/build.sh: built $out/fuzz_checkpoint $out/fuzz_idx $out/fuzz_image with $cc"

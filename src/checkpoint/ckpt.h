@@ -21,7 +21,7 @@
  * epoch epochs_done + 1".
  *
  * Everything read is untrusted. safetensors.c works on memory only (the fuzz target calls it
- * directly): the header length is capped, the header is parsed as strict RFC 8259 JSON (valid
+ * directly): the header length is capped, the header is parsed by cJSON as strict RFC 8259 JSON (valid
  * UTF-8, no duplicate keys), only F32 is accepted, every size uses checked arithmetic, and the
  * tensors' byte ranges must lie in bounds, not overlap, leave no gap and cover the data section
  * exactly. ckpt_io.c does the files: bounded reads, and atomic, durable writes (unique temp

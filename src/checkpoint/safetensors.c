@@ -8,6 +8,7 @@
  *
  * Every message is one line and names no file (ckpt_io.c prefixes the path). */
 #include "checkpoint/ckpt.h"
+#include "util/json.h"
 #include "util/message.h"
 
 #include <math.h>
@@ -53,379 +54,158 @@ const char *ckpt_status_name(ckpt_status s) {
     return "(unknown status)";
 }
 
-/* ---- strict JSON ------------------------------------------------------------------------- */
-
-typedef struct jcur {
-    const uint8_t *s;
-    size_t n, i;
-    const char *why; /* what is wrong at s[i] when a scan fails */
-} jcur;
-
-static void skip_ws(jcur *c) {
-    while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' || c->s[c->i] == '\r'))
-        c->i++;
-}
+static bool is_digit(uint8_t ch) { return ch >= '0' && ch <= '9'; }
 
 static int hexval(uint8_t ch) {
-    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (is_digit(ch)) return ch - '0';
     if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
     if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
     return -1;
 }
 
-static bool read_hex4(jcur *c, uint32_t *out) {
-    if (c->n - c->i < 4) return false;
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = hexval(c->s[c->i + (size_t)k]);
-        if (h < 0) return false;
-        v = v << 4 | (uint32_t)h;
-    }
-    c->i += 4;
-    *out = v;
-    return true;
-}
+/* ---- strict JSON ------------------------------------------------------------------------- */
 
-/* Appends a code point as UTF-8 to out (if there is room; *len counts regardless). */
-static void put_utf8(uint8_t *out, size_t cap, size_t *len, uint32_t cp) {
-    uint8_t b[4];
-    size_t k;
-    if (cp < 0x80) b[0] = (uint8_t)cp, k = 1;
-    else if (cp < 0x800) b[0] = (uint8_t)(0xC0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3F)), k = 2;
-    else if (cp < 0x10000)
-        b[0] = (uint8_t)(0xE0 | cp >> 12), b[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), b[2] = (uint8_t)(0x80 | (cp & 0x3F)), k = 3;
-    else
-        b[0] = (uint8_t)(0xF0 | cp >> 18), b[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F)),
-        b[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (cp & 0x3F)), k = 4;
-    for (size_t j = 0; j < k; j++) {
-        if (out && *len < cap) out[*len] = b[j];
-        (*len)++;
-    }
-}
+/* cJSON through the strict layer (util/json.h). Duplicate keys are left to the schema below,
+ * which names them in its own words; \u0000 is reported (cJSON would cut the string there) and
+ * refused by the schema, as every string of a header is a name, a dtype or metadata. */
+static const json_rules header_rules = {CKPT_JSON_MAX_DEPTH, true, true, true};
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const uint8_t *s, size_t n) {
-    uint8_t b0 = s[0];
-    if (b0 < 0x80) return 1;
-    size_t k;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (b0 >= 0xC2 && b0 <= 0xDF) k = 2;
-    else if (b0 == 0xE0) k = 3, lo = 0xA0;
-    else if (b0 >= 0xE1 && b0 <= 0xEC) k = 3;
-    else if (b0 == 0xED) k = 3, hi = 0x9F;
-    else if (b0 >= 0xEE && b0 <= 0xEF) k = 3;
-    else if (b0 == 0xF0) k = 4, lo = 0x90;
-    else if (b0 >= 0xF1 && b0 <= 0xF3) k = 4;
-    else if (b0 == 0xF4) k = 4, hi = 0x8F;
-    else return 0;
-    if (n < k) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t j = 2; j < k; j++)
-        if (s[j] < 0x80 || s[j] > 0xBF) return 0;
-    return k;
-}
-
-/* Scans a string at c->i (which must be '"'). Decodes it into out[0..cap) when out is given;
- * *len gets the decoded length even past cap, so the caller can tell it was too long. */
-static bool scan_string(jcur *c, uint8_t *out, size_t cap, size_t *len) {
-    size_t l = 0;
-    if (c->i >= c->n || c->s[c->i] != '"') return c->why = "expected a string", false;
-    c->i++;
-    for (;;) {
-        if (c->i >= c->n) return c->why = "unterminated string", false;
-        uint8_t ch = c->s[c->i];
-        if (ch == '"') {
-            c->i++;
-            break;
-        }
-        if (ch < 0x20) return c->why = "control character in a string (must be escaped)", false;
-        if (ch == '\\') {
-            if (c->i + 1 >= c->n) return c->why = "unterminated escape", false;
-            uint8_t e = c->s[c->i + 1];
-            c->i += 2;
-            uint32_t cp;
-            switch (e) {
-            case '"': cp = '"'; break;
-            case '\\': cp = '\\'; break;
-            case '/': cp = '/'; break;
-            case 'b': cp = '\b'; break;
-            case 'f': cp = '\f'; break;
-            case 'n': cp = '\n'; break;
-            case 'r': cp = '\r'; break;
-            case 't': cp = '\t'; break;
-            case 'u':
-                if (!read_hex4(c, &cp)) return c->why = "\\u needs four hex digits", false;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return c->why = "lone low surrogate in \\u escape", false;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    uint32_t lo;
-                    if (c->n - c->i < 2 || c->s[c->i] != '\\' || c->s[c->i + 1] != 'u')
-                        return c->why = "high surrogate not followed by a low surrogate", false;
-                    c->i += 2;
-                    if (!read_hex4(c, &lo)) return c->why = "\\u needs four hex digits", false;
-                    if (lo < 0xDC00 || lo > 0xDFFF) return c->why = "high surrogate not followed by a low surrogate", false;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                break;
-            default: c->i -= 1; return c->why = "invalid escape", false;
-            }
-            put_utf8(out, cap, &l, cp);
-            continue;
-        }
-        size_t k = utf8_seq(c->s + c->i, c->n - c->i);
-        if (!k) return c->why = "invalid UTF-8", false;
-        for (size_t j = 0; j < k; j++) {
-            if (out && l < cap) out[l] = c->s[c->i + j];
-            l++;
-        }
-        c->i += k;
-    }
-    if (len) *len = l;
-    return true;
-}
-
-static bool is_digit(uint8_t ch) { return ch >= '0' && ch <= '9'; }
-
-static bool scan_number(jcur *c) {
-    if (c->i < c->n && c->s[c->i] == '-') c->i++;
-    if (c->i >= c->n || !is_digit(c->s[c->i])) return c->why = "invalid number", false;
-    if (c->s[c->i] == '0') {
-        c->i++;
-        if (c->i < c->n && is_digit(c->s[c->i])) return c->why = "leading zero in a number", false;
-    } else {
-        while (c->i < c->n && is_digit(c->s[c->i])) c->i++;
-    }
-    if (c->i < c->n && c->s[c->i] == '.') {
-        c->i++;
-        if (c->i >= c->n || !is_digit(c->s[c->i])) return c->why = "digit expected after '.'", false;
-        while (c->i < c->n && is_digit(c->s[c->i])) c->i++;
-    }
-    if (c->i < c->n && (c->s[c->i] == 'e' || c->s[c->i] == 'E')) {
-        c->i++;
-        if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-')) c->i++;
-        if (c->i >= c->n || !is_digit(c->s[c->i])) return c->why = "digit expected in exponent", false;
-        while (c->i < c->n && is_digit(c->s[c->i])) c->i++;
-    }
-    return true;
-}
-
-static bool scan_literal(jcur *c, const char *word) {
-    size_t k = strlen(word);
-    if (c->n - c->i < k || memcmp(c->s + c->i, word, k) != 0) return c->why = "invalid literal", false;
-    c->i += k;
-    return true;
-}
-
-static bool scan_value(jcur *c, int depth) {
-    skip_ws(c);
-    if (c->i >= c->n) return c->why = "unexpected end of input", false;
-    uint8_t ch = c->s[c->i];
-    if (ch == '{' || ch == '[') {
-        if (depth >= CKPT_JSON_MAX_DEPTH) return c->why = "nested too deeply", false;
-        uint8_t close = ch == '{' ? '}' : ']';
-        c->i++;
-        skip_ws(c);
-        if (c->i < c->n && c->s[c->i] == close) {
-            c->i++;
-            return true;
-        }
-        for (;;) {
-            if (ch == '{') {
-                skip_ws(c);
-                if (!scan_string(c, NULL, 0, NULL)) return c->why = c->i < c->n && c->s[c->i] != '"' ? "expected a string key" : c->why, false;
-                skip_ws(c);
-                if (c->i >= c->n || c->s[c->i] != ':') return c->why = "expected ':'", false;
-                c->i++;
-            }
-            if (!scan_value(c, depth + 1)) return false;
-            skip_ws(c);
-            if (c->i >= c->n) return c->why = "unexpected end of input", false;
-            if (c->s[c->i] == ',') {
-                c->i++;
-                continue;
-            }
-            if (c->s[c->i] == close) {
-                c->i++;
-                return true;
-            }
-            return c->why = ch == '{' ? "expected ',' or '}'" : "expected ',' or ']'", false;
-        }
-    }
-    if (ch == '"') return scan_string(c, NULL, 0, NULL);
-    if (ch == '-' || is_digit(ch)) return scan_number(c);
-    if (ch == 't') return scan_literal(c, "true");
-    if (ch == 'f') return scan_literal(c, "false");
-    if (ch == 'n') return scan_literal(c, "null");
-    return c->why = "unexpected character", false;
+static ckpt_status json_fail(const json_error *je, const uint8_t *s, size_t len, char *err, size_t errlen) {
+    if (je->fault == JSON_FAULT_NOMEM) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory parsing the header");
+    size_t at = je->offset;
+    if (at < len && s[at] >= 0x20 && s[at] < 0x7f)
+        return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu ('%c')", je->reason, at, s[at]);
+    if (at < len) return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu (0x%02x)", je->reason, at, s[at]);
+    return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu (end)", je->reason, at);
 }
 
 ckpt_status ckpt_json_validate(const uint8_t *s, size_t len, char *err, size_t errlen) {
-    jcur c = {s, len, 0, NULL};
     if (!s && len) return fail(CKPT_ERR_JSON, err, errlen, "no buffer");
-    if (scan_value(&c, 0)) {
-        skip_ws(&c);
-        if (c.i == c.n) return CKPT_OK;
-        c.why = "unexpected data after the JSON value";
-    }
-    if (c.i < c.n) {
-        uint8_t ch = c.s[c.i];
-        if (ch >= 0x20 && ch < 0x7f)
-            return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu ('%c')", c.why, c.i, ch);
-        return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu (0x%02x)", c.why, c.i, ch);
-    }
-    return fail(CKPT_ERR_JSON, err, errlen, "header is not valid JSON: %s at byte %zu (end)", c.why, c.i);
+    json_error je;
+    cJSON *v = json_parse_strict((const char *)s, len, &header_rules, &je);
+    if (!v) return json_fail(&je, s, len, err, errlen);
+    cJSON_Delete(v);
+    return CKPT_OK;
 }
 
 /* ---- the header schema ------------------------------------------------------------------- */
 
-/* Runs on a header that ckpt_json_validate() accepted, so grammar errors cannot happen here;
- * each remaining check is about the safetensors schema. */
-
-typedef struct hparse {
-    jcur c;
-    char *err;
-    size_t errlen;
-} hparse;
-
-/* Decodes a string into a NUL-terminated buffer of cap bytes; what names it for errors. */
-static ckpt_status get_string(hparse *h, char *buf, size_t cap, const char *what) {
-    size_t len = 0;
-    if (!scan_string(&h->c, (uint8_t *)buf, cap - 1, &len))
-        return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "%s must be a string", what);
-    if (len > cap - 1) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "%s is longer than %zu bytes", what, cap - 1);
-    buf[len] = 0;
-    if (strlen(buf) != len) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "%s contains a NUL character", what);
+/* Copies a string into a NUL-terminated buffer of cap bytes; what names it for errors. */
+static ckpt_status get_string(const cJSON *v, char *buf, size_t cap, const char *what, char *err, size_t errlen) {
+    if (!cJSON_IsString(v)) return fail(CKPT_ERR_SCHEMA, err, errlen, "%s must be a string", what);
+    size_t len = strlen(v->valuestring);
+    if (len > cap - 1) return fail(CKPT_ERR_SCHEMA, err, errlen, "%s is longer than %zu bytes", what, cap - 1);
+    memcpy(buf, v->valuestring, len + 1);
     return CKPT_OK;
 }
 
-static bool peek(hparse *h, uint8_t ch) {
-    skip_ws(&h->c);
-    return h->c.i < h->c.n && h->c.s[h->c.i] == ch;
+/* a key is a string too: the same rules */
+static ckpt_status get_key(const cJSON *member, char *buf, size_t cap, const char *what, char *err, size_t errlen) {
+    cJSON key = {0};
+    key.type = cJSON_String;
+    key.valuestring = member->string;
+    return get_string(&key, buf, cap, what, err, errlen);
 }
 
-static bool eat(hparse *h, uint8_t ch) {
-    if (!peek(h, ch)) return false;
-    h->c.i++;
-    return true;
-}
-
-/* A whole number in [0, 2^64): digits only, no sign, fraction or exponent. */
-static bool get_u64(hparse *h, uint64_t *out) {
-    skip_ws(&h->c);
-    jcur *c = &h->c;
-    size_t start = c->i;
-    if (c->i >= c->n || !is_digit(c->s[c->i])) return false;
-    uint64_t v = 0;
-    while (c->i < c->n && is_digit(c->s[c->i])) {
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(c->s[c->i] - '0'), &v))
-            return false;
-        c->i++;
-    }
-    if (c->i < c->n && (c->s[c->i] == '.' || c->s[c->i] == 'e' || c->s[c->i] == 'E')) return false;
-    if (c->i - start > 1 && c->s[start] == '0') return false;
-    *out = v;
-    return true;
-}
-
-static ckpt_status parse_metadata(hparse *h, ckpt_parsed *p) {
-    if (!eat(h, '{')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "__metadata__ must be an object of strings");
-    if (eat(h, '}')) return CKPT_OK;
-    for (;;) {
+static ckpt_status parse_metadata(const cJSON *obj, ckpt_parsed *p, char *err, size_t errlen) {
+    if (!cJSON_IsObject(obj)) return fail(CKPT_ERR_SCHEMA, err, errlen, "__metadata__ must be an object of strings");
+    for (const cJSON *m = obj->child; m; m = m->next) {
         if (p->nmeta >= CKPT_MAX_META)
-            return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "__metadata__ has more than %d entries", CKPT_MAX_META);
+            return fail(CKPT_ERR_SCHEMA, err, errlen, "__metadata__ has more than %d entries", CKPT_MAX_META);
         ckpt_kv *kv = &p->meta[p->nmeta];
-        skip_ws(&h->c);
-        ckpt_status st = get_string(h, kv->key, sizeof kv->key, "a metadata key");
+        ckpt_status st = get_key(m, kv->key, sizeof kv->key, "a metadata key", err, errlen);
         if (st) return st;
         for (uint32_t j = 0; j < p->nmeta; j++)
-            if (!strcmp(p->meta[j].key, kv->key))
-                return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "duplicate metadata key '%s'", kv->key);
-        if (!eat(h, ':')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ':' in __metadata__");
-        skip_ws(&h->c);
+            if (!strcmp(p->meta[j].key, kv->key)) return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate metadata key '%s'", kv->key);
         char what[CKPT_MAX_NAME + 40];
         snprintf(what, sizeof what, "metadata value of '%s'", kv->key);
-        st = get_string(h, kv->value, sizeof kv->value, what);
+        st = get_string(m, kv->value, sizeof kv->value, what, err, errlen);
         if (st) return st;
         p->nmeta++;
-        if (eat(h, ',')) continue;
-        if (eat(h, '}')) return CKPT_OK;
-        return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ',' or '}' in __metadata__");
     }
+    return CKPT_OK;
 }
 
 static const char *const known_dtypes[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16",
                                            "BF16", "I32", "U32", "F32", "F64", "I64", "U64", "C64", "F4",
                                            "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"};
 
-static ckpt_status parse_tensor(hparse *h, ckpt_tensor *t) {
+static ckpt_status parse_tensor(const cJSON *entry, ckpt_tensor *t, char *err, size_t errlen) {
     const char *n = t->name;
-    if (!eat(h, '{')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "entry of tensor '%s' must be an object", n);
+    if (!cJSON_IsObject(entry)) return fail(CKPT_ERR_SCHEMA, err, errlen, "entry of tensor '%s' must be an object", n);
     bool have_dtype = false, have_shape = false, have_offsets = false;
-    if (!eat(h, '}')) {
-        for (;;) {
-            char key[32];
-            skip_ws(&h->c);
-            size_t klen = 0;
-            if (!scan_string(&h->c, (uint8_t *)key, sizeof key - 1, &klen) || klen > sizeof key - 1)
-                return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has an unknown field", n);
-            key[klen] = 0;
-            if (!eat(h, ':')) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ':' in tensor '%s'", n);
-            if (!strcmp(key, "dtype") && strlen(key) == klen) {
-                if (have_dtype) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has two dtype fields", n);
-                have_dtype = true;
-                char dt[16];
-                size_t dlen = 0;
-                skip_ws(&h->c);
-                if (!scan_string(&h->c, (uint8_t *)dt, sizeof dt - 1, &dlen))
-                    return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "dtype of tensor '%s' must be a string", n);
-                if (dlen > sizeof dt - 1) return fail(CKPT_ERR_DTYPE, h->err, h->errlen, "tensor '%s' has an unknown dtype", n);
-                dt[dlen] = 0;
-                if (strcmp(dt, "F32") != 0 || strlen(dt) != dlen) {
-                    for (size_t k = 0; k < sizeof known_dtypes / sizeof *known_dtypes; k++)
-                        if (!strcmp(dt, known_dtypes[k]) && strlen(dt) == dlen)
-                            return fail(CKPT_ERR_DTYPE, h->err, h->errlen,
-                                        "tensor '%s' has dtype %s; only F32 is accepted", n, dt);
-                    return fail(CKPT_ERR_DTYPE, h->err, h->errlen, "tensor '%s' has an unknown dtype '%s'", n, dt);
-                }
-            } else if (!strcmp(key, "shape") && strlen(key) == klen) {
-                if (have_shape) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has two shape fields", n);
-                have_shape = true;
-                if (!eat(h, '['))
-                    return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "shape of tensor '%s' must be an array of whole numbers", n);
-                t->rank = 0;
-                if (!eat(h, ']')) {
-                    for (;;) {
-                        if (t->rank >= CKPT_MAX_RANK)
-                            return fail(CKPT_ERR_SHAPE, h->err, h->errlen, "tensor '%s' has more than %d dimensions", n, CKPT_MAX_RANK);
-                        if (!get_u64(h, &t->shape[t->rank]))
-                            return fail(CKPT_ERR_SCHEMA, h->err, h->errlen,
-                                        "shape of tensor '%s' must be an array of whole numbers below 2^64", n);
-                        t->rank++;
-                        if (eat(h, ',')) continue;
-                        if (eat(h, ']')) break;
-                        return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "shape of tensor '%s' is malformed", n);
-                    }
-                }
-            } else if (!strcmp(key, "data_offsets") && strlen(key) == klen) {
-                if (have_offsets) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has two data_offsets fields", n);
-                have_offsets = true;
-                if (!eat(h, '[') || !get_u64(h, &t->begin) || !eat(h, ',') || !get_u64(h, &t->end) || !eat(h, ']'))
-                    return fail(CKPT_ERR_SCHEMA, h->err, h->errlen,
-                                "data_offsets of tensor '%s' must be two whole numbers [begin, end] below 2^64", n);
-            } else {
-                return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has an unknown field '%s'", n, key);
+    for (const cJSON *f = entry->child; f; f = f->next) {
+        const char *key = f->string;
+        if (!strcmp(key, "dtype")) {
+            if (have_dtype) return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has two dtype fields", n);
+            have_dtype = true;
+            if (!cJSON_IsString(f)) return fail(CKPT_ERR_SCHEMA, err, errlen, "dtype of tensor '%s' must be a string", n);
+            const char *dt = f->valuestring;
+            if (strlen(dt) > 15) return fail(CKPT_ERR_DTYPE, err, errlen, "tensor '%s' has an unknown dtype", n);
+            if (strcmp(dt, "F32") != 0) {
+                for (size_t k = 0; k < sizeof known_dtypes / sizeof *known_dtypes; k++)
+                    if (!strcmp(dt, known_dtypes[k]))
+                        return fail(CKPT_ERR_DTYPE, err, errlen, "tensor '%s' has dtype %s; only F32 is accepted", n, dt);
+                return fail(CKPT_ERR_DTYPE, err, errlen, "tensor '%s' has an unknown dtype '%s'", n, dt);
             }
-            if (eat(h, ',')) continue;
-            if (eat(h, '}')) break;
-            return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "expected ',' or '}' in tensor '%s'", n);
+        } else if (!strcmp(key, "shape")) {
+            if (have_shape) return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has two shape fields", n);
+            have_shape = true;
+            if (!cJSON_IsArray(f))
+                return fail(CKPT_ERR_SCHEMA, err, errlen, "shape of tensor '%s' must be an array of whole numbers", n);
+            t->rank = 0;
+            for (const cJSON *d = f->child; d; d = d->next) {
+                if (t->rank >= CKPT_MAX_RANK)
+                    return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has more than %d dimensions", n, CKPT_MAX_RANK);
+                unsigned long long dim;
+                if (!json_get_u64(d, &dim))
+                    return fail(CKPT_ERR_SCHEMA, err, errlen, "shape of tensor '%s' must be an array of whole numbers below 2^64", n);
+                t->shape[t->rank++] = dim;
+            }
+        } else if (!strcmp(key, "data_offsets")) {
+            if (have_offsets) return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has two data_offsets fields", n);
+            have_offsets = true;
+            unsigned long long b, e;
+            if (!cJSON_IsArray(f) || cJSON_GetArraySize(f) != 2 || !json_get_u64(f->child, &b) || !json_get_u64(f->child->next, &e))
+                return fail(CKPT_ERR_SCHEMA, err, errlen,
+                            "data_offsets of tensor '%s' must be two whole numbers [begin, end] below 2^64", n);
+            t->begin = b, t->end = e;
+        } else {
+            return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has an unknown field '%.40s'", n, key);
         }
     }
-    if (!have_dtype) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has no dtype", n);
-    if (!have_shape) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has no shape", n);
-    if (!have_offsets) return fail(CKPT_ERR_SCHEMA, h->err, h->errlen, "tensor '%s' has no data_offsets", n);
+    if (!have_dtype) return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has no dtype", n);
+    if (!have_shape) return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has no shape", n);
+    if (!have_offsets) return fail(CKPT_ERR_SCHEMA, err, errlen, "tensor '%s' has no data_offsets", n);
     return CKPT_OK;
 }
 
+/* The header object's members: "__metadata__" and the tensors, in file order. */
+static ckpt_status parse_header(const cJSON *root, ckpt_parsed *out, char *err, size_t errlen) {
+    bool have_meta = false;
+    for (const cJSON *m = root->child; m; m = m->next) {
+        char key[CKPT_MAX_NAME + 1];
+        ckpt_status st = get_key(m, key, sizeof key, "a tensor name", err, errlen);
+        if (st) return st;
+        if (!strcmp(key, "__metadata__")) {
+            if (have_meta) return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate key '__metadata__'");
+            have_meta = true;
+            st = parse_metadata(m, out, err, errlen);
+            if (st) return st;
+            continue;
+        }
+        if (!key[0]) return fail(CKPT_ERR_SCHEMA, err, errlen, "a tensor has an empty name");
+        for (uint32_t j = 0; j < out->ntensors; j++)
+            if (!strcmp(out->tensors[j].name, key)) return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate tensor '%s'", key);
+        if (out->ntensors >= CKPT_MAX_TENSORS) return fail(CKPT_ERR_SCHEMA, err, errlen, "more than %d tensors", CKPT_MAX_TENSORS);
+        ckpt_tensor *t = &out->tensors[out->ntensors];
+        memcpy(t->name, key, sizeof key);
+        st = parse_tensor(m, t, err, errlen);
+        if (st) return st;
+        out->ntensors++;
+    }
+    return CKPT_OK;
+}
 static void format_shape(char *buf, size_t cap, const ckpt_tensor *t) {
     size_t used = 0;
     int w = snprintf(buf, cap, "[");
@@ -468,48 +248,16 @@ ckpt_status ckpt_parse(const uint8_t *bytes, size_t len, ckpt_parsed *out, char 
     /* the JSON object, then only space padding */
     size_t jlen = hlen;
     while (jlen > 0 && hdr[jlen - 1] == ' ') jlen--;
-    ckpt_status st = ckpt_json_validate(hdr, jlen, err, errlen);
+    json_error je;
+    cJSON *root = json_parse_strict((const char *)hdr, jlen, &header_rules, &je);
+    if (!root) return json_fail(&je, hdr, jlen, err, errlen);
+    ckpt_status st = CKPT_OK;
+    if (je.nul_at != JSON_NO_OFFSET)
+        st = fail(CKPT_ERR_SCHEMA, err, errlen, "a string in the header contains a NUL character (\\u0000 at byte %zu)", je.nul_at);
+    else
+        st = parse_header(root, out, err, errlen); /* root is an object: the header starts with '{' */
+    cJSON_Delete(root);
     if (st) return st;
-
-    hparse h = {{hdr, jlen, 0, NULL}, err, errlen};
-    if (!eat(&h, '{')) return fail(CKPT_ERR_SCHEMA, err, errlen, "header must be a JSON object");
-    bool have_meta = false;
-    if (!eat(&h, '}')) {
-        for (;;) {
-            char key[CKPT_MAX_NAME + 1];
-            skip_ws(&h.c);
-            st = get_string(&h, key, sizeof key, "a tensor name");
-            if (st) return st;
-            if (!eat(&h, ':')) return fail(CKPT_ERR_SCHEMA, err, errlen, "expected ':' after '%s'", key);
-            if (!strcmp(key, "__metadata__")) {
-                if (have_meta) return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate key '__metadata__'");
-                have_meta = true;
-                st = parse_metadata(&h, out);
-                if (st) return st;
-            } else {
-                if (!key[0]) return fail(CKPT_ERR_SCHEMA, err, errlen, "a tensor has an empty name");
-                for (uint32_t j = 0; j < out->ntensors; j++)
-                    if (!strcmp(out->tensors[j].name, key))
-                        return fail(CKPT_ERR_SCHEMA, err, errlen, "duplicate tensor '%s'", key);
-                if (out->ntensors >= CKPT_MAX_TENSORS)
-                    return fail(CKPT_ERR_SCHEMA, err, errlen, "more than %d tensors", CKPT_MAX_TENSORS);
-                ckpt_tensor *t = &out->tensors[out->ntensors];
-                memcpy(t->name, key, sizeof key);
-                st = parse_tensor(&h, t);
-                if (st) return st;
-                out->ntensors++;
-            }
-            if (eat(&h, ',')) continue;
-            if (eat(&h, '}')) break;
-            return fail(CKPT_ERR_SCHEMA, err, errlen, "expected ',' or '}' in the header");
-        }
-    }
-    skip_ws(&h.c);
-    if (h.c.i != jlen) return fail(CKPT_ERR_SCHEMA, err, errlen, "header holds more than one JSON object");
-    if (jlen != hlen) {
-        /* ckpt_json_validate allowed JSON whitespace inside; padding after the object must be
-         * spaces only, which the trim above guarantees. Nothing to do. */
-    }
 
     /* sizes and byte ranges, all checked */
     const uint8_t *data = hdr + hlen;
@@ -607,37 +355,6 @@ static void sb_put(sbuf *b, const void *s, size_t k) {
 
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-/* A JSON string: quotes, escapes for '"', '\\' and control characters; invalid UTF-8 bytes
- * become U+FFFD so the header stays valid JSON whatever the input. */
-static void sb_json_string(sbuf *b, const char *s) {
-    sb_str(b, "\"");
-    const uint8_t *u = (const uint8_t *)s;
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        uint8_t ch = u[i];
-        if (ch == '"' || ch == '\\') {
-            char e[2] = {'\\', (char)ch};
-            sb_put(b, e, 2);
-            i++;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            char e[8];
-            snprintf(e, sizeof e, "\\u%04x", ch);
-            sb_str(b, e);
-            i++;
-        } else {
-            size_t k = utf8_seq(u + i, n - i);
-            if (k) {
-                sb_put(b, u + i, k);
-                i += k;
-            } else {
-                sb_str(b, "\\ufffd");
-                i++;
-            }
-        }
-    }
-    sb_str(b, "\"");
-}
-
 static void hex_digest(const uint8_t d[32], char out[65]) {
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) out[2 * i] = hex[d[i] >> 4], out[2 * i + 1] = hex[d[i] & 15];
@@ -684,40 +401,35 @@ ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, cons
     ckpt_sha256(data, (size_t)off, digest);
     hex_digest(digest, digest_hex);
 
-    sbuf h = {0};
-    sb_str(&h, "{\"__metadata__\":{");
-    for (size_t i = 0; i < nmeta; i++) {
-        if (i) sb_str(&h, ",");
-        sb_json_string(&h, meta[i].key);
-        sb_str(&h, ":");
-        sb_json_string(&h, strcmp(meta[i].key, CKPT_DIGEST_KEY) ? meta[i].value : digest_hex);
-    }
-    if (!caller_digest) {
-        if (nmeta) sb_str(&h, ",");
-        sb_json_string(&h, CKPT_DIGEST_KEY);
-        sb_str(&h, ":");
-        sb_json_string(&h, digest_hex);
-    }
-    sb_str(&h, "}");
+    /* the header: metadata first, then the tensors in order, as PyTorch's writer lays it out */
+    cJSON *hdr = cJSON_CreateObject(), *md = cJSON_CreateObject();
+    bool ok = hdr && json_add(hdr, "__metadata__", md);
+    for (size_t i = 0; ok && i < nmeta; i++)
+        ok = json_add_string(md, meta[i].key, strcmp(meta[i].key, CKPT_DIGEST_KEY) ? meta[i].value : digest_hex);
+    if (ok && !caller_digest) ok = json_add_string(md, CKPT_DIGEST_KEY, digest_hex);
     off = 0;
-    for (size_t i = 0; i < ntensors; i++) {
+    for (size_t i = 0; ok && i < ntensors; i++) {
         const ckpt_out_tensor *t = &tensors[i];
         uint64_t count = 1;
         for (uint32_t dd = 0; dd < t->rank; dd++) count *= t->shape[dd];
-        sb_str(&h, ",");
-        sb_json_string(&h, t->name);
-        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
-        char num[48];
-        for (uint32_t dd = 0; dd < t->rank; dd++) {
-            snprintf(num, sizeof num, dd ? ",%llu" : "%llu", (unsigned long long)t->shape[dd]);
-            sb_str(&h, num);
+        cJSON *entry = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offsets = cJSON_CreateArray();
+        ok = json_add(hdr, t->name, entry) && json_add_string(entry, "dtype", "F32") && json_add(entry, "shape", shape) &&
+             json_add(entry, "data_offsets", offsets);
+        if (!ok) {
+            if (!entry) cJSON_Delete(shape), cJSON_Delete(offsets); /* neither was attached */
+            break;
         }
+        for (uint32_t dd = 0; ok && dd < t->rank; dd++) ok = cJSON_AddItemToArray(shape, json_integer(t->shape[dd]));
         uint64_t end = off + count * 4;
-        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)end);
-        sb_str(&h, num);
+        ok = ok && cJSON_AddItemToArray(offsets, json_integer(off)) && cJSON_AddItemToArray(offsets, json_integer(end));
         off = end;
     }
-    sb_str(&h, "}");
+    char *text = ok ? json_print(hdr) : NULL;
+    cJSON_Delete(hdr);
+    sbuf h = {0};
+    if (text) sb_str(&h, text);
+    else h.oom = true;
+    cJSON_free(text);
     while (!h.oom && h.n % 8) sb_str(&h, " ");
     if (h.oom) {
         free(h.p), free(data);
@@ -1007,10 +719,11 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
 }
 
 void ckpt_json_fputs(const char *s, void *file) {
-    sbuf b = {0};
-    sb_json_string(&b, s);
-    if (!b.oom) fwrite(b.p, 1, b.n, (FILE *)file);
-    free(b.p);
+    cJSON *item = json_string(s);
+    char *text = json_print(item);
+    if (text) fputs(text, (FILE *)file);
+    cJSON_free(text);
+    cJSON_Delete(item);
 }
 
 /* ---- the training state ------------------------------------------------------------------- */

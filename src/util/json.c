@@ -377,14 +377,44 @@ cJSON *json_integer(unsigned long long v) {
     return cJSON_CreateRaw(tmp);
 }
 
+/* s with each invalid UTF-8 byte replaced by U+FFFD: s itself when valid, else a malloc'd copy
+ * (NULL when out of memory). */
+static char *utf8_clean(const char *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), bad = 0;
+    for (size_t i = 0, k; i < n; i += k ? k : 1)
+        if (!(k = utf8_seq(u + i, n - i))) bad++;
+    if (!bad) return (char *)s;
+    char *out = malloc(n + 2 * bad + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0, k; i < n; i += k ? k : 1) {
+        if ((k = utf8_seq(u + i, n - i))) memcpy(o, u + i, k), o += k;
+        else memcpy(o, "\xEF\xBF\xBD", 3), o += 3;
+    }
+    *o = 0;
+    return out;
+}
+
+cJSON *json_string(const char *s) {
+    char *clean = utf8_clean(s);
+    if (!clean) return NULL;
+    cJSON *item = cJSON_CreateString(clean);
+    if (clean != s) free(clean);
+    return item;
+}
+
 static bool add_item(cJSON *obj, const char *key, cJSON *item) {
     if (!item) return false;
-    if (!cJSON_AddItemToObject(obj, key, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
+    char *clean = utf8_clean(key);
+    bool ok = clean && cJSON_AddItemToObject(obj, clean, item);
+    if (clean && clean != key) free(clean);
+    if (!ok) cJSON_Delete(item);
+    return ok;
 }
+
+bool json_add(cJSON *obj, const char *key, cJSON *item) { return add_item(obj, key, item); }
+
+bool json_add_string(cJSON *obj, const char *key, const char *s) { return add_item(obj, key, json_string(s)); }
 
 bool json_add_integer(cJSON *obj, const char *key, unsigned long long v) { return add_item(obj, key, json_integer(v)); }
 

@@ -59,6 +59,13 @@ cJSON *json_integer(unsigned long long v);
 bool json_add_integer(cJSON *obj, const char *key, unsigned long long v);
 /* cJSON_AddItemToObject with json_number; false when out of memory. */
 bool json_add_number(cJSON *obj, const char *key, double v, int digits);
+/* A string item. Invalid UTF-8 bytes become U+FFFD, so that what is printed is valid JSON
+ * whatever the input (cJSON copies bytes >= 0x80 as they are; it escapes '"', '\\' and
+ * control characters). json_add_string cleans the key the same way. */
+cJSON *json_string(const char *s);
+bool json_add_string(cJSON *obj, const char *key, const char *s);
+/* Adds item under key (cleaned as above); deletes item and returns false on failure. */
+bool json_add(cJSON *obj, const char *key, cJSON *item);
 /* cJSON_PrintUnformatted into a malloc'd string (free with cJSON_free), NULL when out of
  * memory. A NULL item (an earlier allocation failed) gives NULL too. */
 char *json_print(const cJSON *item);

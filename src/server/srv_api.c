@@ -12,6 +12,7 @@
 
 #include "core/mlp.h"
 #include "server/srv_util.h"
+#include "util/json.h"
 
 srv_train_params srv_train_defaults(const srv_limits *lim) {
     mlp_config d = mlp_config_default();
@@ -46,7 +47,8 @@ static bool set_error(srv_error *e, const char *field, const char *fmt, ...) {
 }
 
 /* Parses the body as a JSON object (empty body: NULL object, allowed when empty_ok). */
-static bool parse_object(const char *body, size_t len, bool empty_ok, srv_json **out, srv_error *e) {
+static bool parse_object(const char *body, size_t len, bool empty_ok, cJSON **out, srv_error *e) {
+    static const json_rules rules = {SRV_JSON_MAX_DEPTH, false, false, false};
     *out = NULL;
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
@@ -54,25 +56,30 @@ static bool parse_object(const char *body, size_t len, bool empty_ok, srv_json *
         if (empty_ok) return true;
         return set_error(e, "", "the request body is empty; a JSON object is expected");
     }
-    char err[256], field[64];
-    srv_json *v = srv_json_parse(body, len, err, sizeof err, field, sizeof field);
-    if (!v) return set_error(e, field, "%s", err);
-    if (v->type != SRV_JSON_OBJECT) {
-        set_error(e, "", "the body must be a JSON object, not %s", srv_json_type_name(v->type));
-        srv_json_free(v);
+    json_error je;
+    cJSON *v = json_parse_strict(body, len, &rules, &je);
+    if (!v) {
+        char at[32] = "", in[96] = "";
+        if (je.offset != JSON_NO_OFFSET) snprintf(at, sizeof at, " at byte %zu", je.offset);
+        if (je.member[0]) snprintf(in, sizeof in, ", in the value of '%s'", je.member);
+        return set_error(e, je.member, "invalid JSON%s%s: %s", at, in, je.reason);
+    }
+    if (!cJSON_IsObject(v)) {
+        set_error(e, "", "the body must be a JSON object, not %s", json_type_name(v));
+        cJSON_Delete(v);
         return false;
     }
     *out = v;
     return true;
 }
 
-static bool check_keys(const srv_json *obj, const char *const *known, srv_error *e) {
-    for (size_t i = 0; obj && i < obj->count; i++) {
+static bool check_keys(const cJSON *obj, const char *const *known, srv_error *e) {
+    for (const cJSON *m = obj ? obj->child : NULL; m; m = m->next) {
         bool ok = false;
-        for (const char *const *k = known; *k; k++) ok = ok || !strcmp(obj->keys[i], *k);
+        for (const char *const *k = known; *k; k++) ok = ok || !strcmp(m->string, *k);
         if (!ok) {
             char shown[48];
-            snprintf(shown, sizeof shown, "%s", obj->keys[i]);
+            snprintf(shown, sizeof shown, "%s", m->string);
             srv_buf list = {0};
             for (const char *const *k = known; *k; k++) srv_buf_printf(&list, "%s%s", k == known ? "" : ", ", *k);
             set_error(e, shown, "unknown key '%s' (known: %s)", shown, list.data ? list.data : "none");
@@ -83,18 +90,21 @@ static bool check_keys(const srv_json *obj, const char *const *known, srv_error 
     return true;
 }
 
-static void show_value(const srv_json *v, char *out, size_t n) {
-    if (v->type == SRV_JSON_NUMBER) snprintf(out, n, "%.17g", v->number);
-    else snprintf(out, n, "%s", srv_json_type_name(v->type));
+static void show_value(const cJSON *v, char *out, size_t n) {
+    if (cJSON_IsNumber(v)) snprintf(out, n, "%.17g", v->valuedouble);
+    else snprintf(out, n, "%s", json_type_name(v));
 }
 
-static bool get_integer(const srv_json *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out, srv_error *e) {
-    const srv_json *v = srv_json_get(obj, key);
+/* a member by its exact key (cJSON_GetObjectItem ignores case) */
+static const cJSON *member(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+
+static bool get_integer(const cJSON *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out, srv_error *e) {
+    const cJSON *v = member(obj, key);
     if (!v) return true;
-    if (v->type != SRV_JSON_NUMBER)
+    if (!cJSON_IsNumber(v))
         return set_error(e, key, "%s must be an integer from %llu to %llu, not %s", key, (unsigned long long)min,
-                         (unsigned long long)max, srv_json_type_name(v->type));
-    double x = v->number;
+                         (unsigned long long)max, json_type_name(v));
+    double x = v->valuedouble;
     if (x != floor(x) || x < (double)min || x > (double)max) {
         char got[40];
         show_value(v, got, sizeof got);
@@ -105,18 +115,18 @@ static bool get_integer(const srv_json *obj, const char *key, uint64_t min, uint
     return true;
 }
 
-static bool get_number(const srv_json *obj, const char *key, double *out, srv_error *e, const char *rule) {
-    const srv_json *v = srv_json_get(obj, key);
+static bool get_number(const cJSON *obj, const char *key, double *out, srv_error *e, const char *rule) {
+    const cJSON *v = member(obj, key);
     if (!v) return true;
-    if (v->type != SRV_JSON_NUMBER)
-        return set_error(e, key, "%s must be a number %s, not %s", key, rule, srv_json_type_name(v->type));
-    *out = v->number;
+    if (!cJSON_IsNumber(v))
+        return set_error(e, key, "%s must be a number %s, not %s", key, rule, json_type_name(v));
+    *out = v->valuedouble;
     return true;
 }
 
 bool srv_parse_train(const char *body, size_t len, const srv_limits *lim, srv_train_params *out, srv_error *e) {
     static const char *const known[] = {"epochs", "batch", "lr", "hidden", "momentum", "seed", NULL};
-    srv_json *obj;
+    cJSON *obj;
     if (!parse_object(body, len, true, &obj, e)) return false;
     srv_train_params p = srv_train_defaults(lim);
     uint64_t epochs = p.epochs, batch = p.batch, hidden = p.hidden, seed = p.seed;
@@ -128,15 +138,15 @@ bool srv_parse_train(const char *body, size_t len, const srv_limits *lim, srv_tr
               get_number(obj, "momentum", &p.momentum, e, "in [0, 1)");
     if (ok && !(p.lr > 0 && p.lr <= SRV_LR_MAX)) {
         char got[40];
-        show_value(srv_json_get(obj, "lr"), got, sizeof got);
+        show_value(member(obj, "lr"), got, sizeof got);
         ok = set_error(e, "lr", "lr must be a number in (0, %g] (got %s)", SRV_LR_MAX, got);
     }
     if (ok && !(p.momentum >= 0 && p.momentum < 1)) {
         char got[40];
-        show_value(srv_json_get(obj, "momentum"), got, sizeof got);
+        show_value(member(obj, "momentum"), got, sizeof got);
         ok = set_error(e, "momentum", "momentum must be a number in [0, 1) (got %s)", got);
     }
-    srv_json_free(obj);
+    cJSON_Delete(obj);
     if (!ok) return false;
     p.epochs = (uint32_t)epochs, p.batch = (uint32_t)batch, p.hidden = (uint32_t)hidden, p.seed = seed;
     *out = p;
@@ -145,10 +155,10 @@ bool srv_parse_train(const char *body, size_t len, const srv_limits *lim, srv_tr
 
 bool srv_parse_empty(const char *body, size_t len, srv_error *e) {
     static const char *const known[] = {NULL};
-    srv_json *obj;
+    cJSON *obj;
     if (!parse_object(body, len, true, &obj, e)) return false;
     bool ok = check_keys(obj, known, e);
-    srv_json_free(obj);
+    cJSON_Delete(obj);
     return ok;
 }
 
@@ -161,54 +171,53 @@ void srv_predict_input_free(srv_predict_input *in) {
 bool srv_parse_predict(const char *body, size_t len, const srv_limits *lim, srv_predict_input *out, srv_error *e) {
     static const char *const known[] = {"pixels", "indices", NULL};
     memset(out, 0, sizeof *out);
-    srv_json *obj;
+    cJSON *obj;
     if (!parse_object(body, len, false, &obj, e)) return false;
     bool ok = check_keys(obj, known, e);
-    const srv_json *px = srv_json_get(obj, "pixels"), *ix = srv_json_get(obj, "indices");
+    const cJSON *px = member(obj, "pixels"), *ix = member(obj, "indices");
     if (ok && !px == !ix) ok = set_error(e, px ? "indices" : "pixels", "give exactly one of pixels and indices");
     if (ok && px) {
-        if (px->type != SRV_JSON_ARRAY)
+        size_t count = cJSON_IsArray(px) ? (size_t)cJSON_GetArraySize(px) : 0;
+        if (!cJSON_IsArray(px))
             ok = set_error(e, "pixels", "pixels must be an array of %d integers 0..255 (28x28, row-major), not %s",
-                           MLP_INPUTS, srv_json_type_name(px->type));
-        else if (px->count != MLP_INPUTS)
+                           MLP_INPUTS, json_type_name(px));
+        else if (count != MLP_INPUTS)
             ok = set_error(e, "pixels", "pixels must hold %d integers 0..255 (28x28, row-major), not %zu", MLP_INPUTS,
-                           px->count);
+                           count);
         if (ok && !(out->pixels = malloc(MLP_INPUTS))) ok = set_error(e, "", "out of memory");
-        for (size_t i = 0; ok && i < px->count; i++) {
-            const srv_json *v = &px->items[i];
-            if (v->type != SRV_JSON_NUMBER || v->number != floor(v->number) || v->number < 0 || v->number > 255) {
+        size_t i = 0;
+        for (const cJSON *v = ok ? px->child : NULL; ok && v; v = v->next, i++) {
+            double x = v->valuedouble;
+            if (!cJSON_IsNumber(v) || x != floor(x) || x < 0 || x > 255) {
                 char got[40];
                 show_value(v, got, sizeof got);
                 ok = set_error(e, "pixels", "pixels[%zu] must be an integer 0..255 (got %s)", i, got);
             } else
-                out->pixels[i] = (uint8_t)v->number;
+                out->pixels[i] = (uint8_t)x;
         }
         out->n = 1;
     }
     if (ok && ix) {
-        if (ix->type != SRV_JSON_ARRAY || ix->count < 1 || ix->count > SRV_INDICES_MAX) {
-            if (ix->type == SRV_JSON_ARRAY)
-                ok = set_error(e, "indices", "indices must hold 1 to %d test indices (got %zu)", SRV_INDICES_MAX,
-                               ix->count);
-            else
-                ok = set_error(e, "indices", "indices must be an array of test indices, not %s",
-                               srv_json_type_name(ix->type));
-        }
-        if (ok && !(out->indices = malloc(ix->count * sizeof *out->indices))) ok = set_error(e, "", "out of memory");
-        for (size_t i = 0; ok && i < ix->count; i++) {
-            const srv_json *v = &ix->items[i];
-            if (v->type != SRV_JSON_NUMBER || v->number != floor(v->number) || v->number < 0 ||
-                v->number >= (double)lim->test_count) {
+        size_t count = cJSON_IsArray(ix) ? (size_t)cJSON_GetArraySize(ix) : 0;
+        if (!cJSON_IsArray(ix))
+            ok = set_error(e, "indices", "indices must be an array of test indices, not %s", json_type_name(ix));
+        else if (count < 1 || count > SRV_INDICES_MAX)
+            ok = set_error(e, "indices", "indices must hold 1 to %d test indices (got %zu)", SRV_INDICES_MAX, count);
+        if (ok && !(out->indices = malloc(count * sizeof *out->indices))) ok = set_error(e, "", "out of memory");
+        size_t i = 0;
+        for (const cJSON *v = ok ? ix->child : NULL; ok && v; v = v->next, i++) {
+            double x = v->valuedouble;
+            if (!cJSON_IsNumber(v) || x != floor(x) || x < 0 || x >= (double)lim->test_count) {
                 char got[40];
                 show_value(v, got, sizeof got);
                 ok = set_error(e, "indices", "indices[%zu] must be an integer from 0 to %u (got %s)", i,
                                lim->test_count ? lim->test_count - 1 : 0, got);
             } else
-                out->indices[i] = (uint32_t)v->number;
+                out->indices[i] = (uint32_t)x;
         }
-        out->n = (uint32_t)ix->count;
+        out->n = (uint32_t)count;
     }
-    srv_json_free(obj);
+    cJSON_Delete(obj);
     if (!ok) srv_predict_input_free(out);
     return ok;
 }

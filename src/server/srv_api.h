@@ -11,6 +11,7 @@
 #define SRV_SEED_MAX 9007199254740991ull /* 2^53 - 1: exact in a JSON (double) number */
 #define SRV_EPOCHS_MAX 1000
 #define SRV_LR_MAX 10.0
+#define SRV_JSON_MAX_DEPTH 16    /* containers nested in a request body */
 #define SRV_INDICES_MAX 100       /* test digits per /api/digits or /api/predict request */
 
 typedef struct srv_limits {

@@ -1,5 +1,5 @@
-/* Server helpers: a growable byte buffer with JSON output, base64, and a strict JSON parser
- * for request bodies (libmicrohttpd's PostProcessor is deliberately not used). */
+/* Server helpers: a growable byte buffer with JSON output, and base64. Request bodies are
+ * parsed by cJSON through util/json.h (libmicrohttpd's PostProcessor is deliberately not used). */
 #ifndef WGTRAIN_SRV_UTIL_H
 #define WGTRAIN_SRV_UTIL_H
 
@@ -25,39 +25,5 @@ void srv_buf_json_string(srv_buf *b, const char *s);
 /* A JSON number with up to `digits` significant digits; null when not finite. */
 void srv_buf_json_number(srv_buf *b, double v, int digits);
 void srv_buf_base64(srv_buf *b, const uint8_t *p, size_t n);
-
-/* ---- strict JSON (RFC 8259) ----
- * Rejects: NaN, Infinity and other non-JSON tokens, numbers that overflow a double, leading
- * zeros, control characters and invalid UTF-8 in strings, \u0000, unpaired surrogates,
- * duplicate object keys, nesting deeper than 16, and anything after the value. */
-typedef enum srv_json_type {
-    SRV_JSON_NULL,
-    SRV_JSON_BOOL,
-    SRV_JSON_NUMBER,
-    SRV_JSON_STRING,
-    SRV_JSON_ARRAY,
-    SRV_JSON_OBJECT
-} srv_json_type;
-
-typedef struct srv_json {
-    srv_json_type type;
-    bool boolean;
-    double number;
-    char *string;            /* STRING: NUL-terminated UTF-8 */
-    size_t count;            /* ARRAY, OBJECT: members */
-    struct srv_json *items;  /* ARRAY, OBJECT: values */
-    char **keys;             /* OBJECT: keys, parallel to items */
-} srv_json;
-
-#define SRV_JSON_MAX_DEPTH 16
-
-/* Returns a tree to free with srv_json_free, or NULL with a one-line message in err. When the
- * fault lies in the value of a member of the top-level object (or is a repeated key), field
- * (when not NULL) gets that key; otherwise "". */
-srv_json *srv_json_parse(const char *text, size_t len, char *err, size_t errlen, char *field, size_t fieldlen);
-void srv_json_free(srv_json *v);
-/* Member of an object, or NULL. */
-const srv_json *srv_json_get(const srv_json *obj, const char *key);
-const char *srv_json_type_name(srv_json_type t);
 
 #endif

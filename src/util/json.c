@@ -196,6 +196,7 @@ static bool lex(lexer *lx, size_t stop) {
             if (lx->depth == 0) return lex_fail(lx, lx->i, "unexpected '%c'", c);
             if (top) lx->in_member = false;
             if (--lx->depth == 0) lx->root_done = true;
+            if (lx->depth == 1 && lx->root_object) lx->in_member = false; /* the member's value ended */
             lx->i++;
             continue;
         case ',':
@@ -222,6 +223,7 @@ static bool lex(lexer *lx, size_t stop) {
             }
         }
         if (lx->depth == 0) lx->root_done = true; /* a scalar at the top */
+        if (top) lx->in_member = false;           /* a scalar member value ended */
     }
     return true;
 }
@@ -303,23 +305,22 @@ cJSON *json_parse_strict(const char *text, size_t len, const json_rules *rules, 
         return NULL;
     }
     if (!lex(&lx, len)) return NULL;
-    if (!lx.root_done) {
-        lex_fail(&lx, len, lx.depth ? "unexpected end of input" : "a JSON value is expected");
-        return NULL;
-    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!root) {
-        /* a structural fault: find the member it lies in by lexing up to it */
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        if (!lx.root_done && at + 1 >= len) { /* cJSON puts a fault at the end on the last byte */
+            lex_fail(&lx, len, lx.depth ? "unexpected end of input" : "a JSON value is expected");
+            return NULL;
+        }
+        /* a structural fault: find the member it lies in by lexing up to it */
         json_error scratch;
         lexer again = {(const unsigned char *)text, len, 0, rules, &scratch, 0, false, false, false, false, ""};
         memset(&scratch, 0, sizeof scratch);
         lex(&again, at);
         lx.in_member = again.in_member;
         memcpy(lx.key, again.key, sizeof lx.key);
-        if (at < len) lex_fail(&lx, at, "unexpected '%c'", text[at] >= 0x20 && text[at] < 0x7f ? text[at] : '?');
-        else lex_fail(&lx, at, "unexpected end of input");
+        lex_fail(&lx, at, "unexpected '%c'", text[at] >= 0x20 && text[at] < 0x7f ? text[at] : '?');
         return NULL;
     }
     size_t pos = 0;
@@ -346,6 +347,16 @@ cJSON *json_parse_strict(const char *text, size_t len, const json_rules *rules, 
         }
     }
     return root;
+}
+
+const char *json_type_name(const cJSON *v) {
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "?";
 }
 
 bool json_get_u64(const cJSON *item, unsigned long long *out) {

@@ -45,6 +45,9 @@ typedef struct json_error {
  * tree (cJSON_Delete it) or NULL with err filled in. */
 cJSON *json_parse_strict(const char *text, size_t len, const json_rules *rules, json_error *err);
 
+/* "a number", "a string", "an object", ...: for messages about a value of the wrong type. */
+const char *json_type_name(const cJSON *v);
+
 /* A number item as an exact unsigned 64-bit integer: digits only in its source text (no sign,
  * fraction or exponent) and below 2^64. Needs rules.number_text. */
 bool json_get_u64(const cJSON *item, unsigned long long *out);

@@ -385,6 +385,13 @@ static void test_model_gradient_check(void) {
         double l1 = ref_model_loss(&m, g1, NULL, d.images, d.labels, d.order, 2, B2);
         double l2 = ref_mlp_loss(&old, g2, d.images, d.labels, d.order, 2, B2);
         CHECK(l1 == l2 && memcmp(g1, g2, np * 4) == 0, "ref_model and ref_mlp differ on 784-7-10 (%.17g vs %.17g)", l1, l2);
+        /* scratch that cannot be had (a batch of 2^40 samples: terabytes) is a NaN loss and no
+         * update, never an abort: the engine runs inside hosts such as a browser tab */
+        const int huge = 1 << 30;
+        memcpy(g2, params, np * 4);
+        ref_step_result r = ref_model_step(&m, g1, NULL, d.images, d.labels, d.order, 0, huge, 0.1f, 0.0f);
+        CHECK(isnan(r.loss) && !memcmp(g2, params, np * 4), "out of memory: loss %g, parameters untouched", r.loss);
+        CHECK(isnan(ref_mlp_loss(&old, g1, d.images, d.labels, d.order, 0, huge)), "out of memory in ref_mlp_loss is a NaN loss");
         free(params), free(g1), free(g2);
         free_dataset(&d);
     }

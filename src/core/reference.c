@@ -193,12 +193,12 @@ void ref_mlp_point(ref_mlp *m, float *params, int inputs, int hidden, int classe
     m->num_params = sizes[0] + sizes[1] + sizes[2] + sizes[3];
 }
 
-static void *xcalloc(size_t n, size_t size) {
+/* The reference's scratch buffers: calloc that records a failure in *oom instead of ending the
+ * process (the engine never aborts: a host may be a browser tab). A function that saw *oom set
+ * frees what it got and returns a NaN loss, which every check treats as a failure. */
+static void *scratch(bool *oom, size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size);
-    if (p == NULL) {
-        fprintf(stderr, "reference: out of memory (%zu x %zu bytes)\n", n, size);
-        abort();
-    }
+    if (p == NULL) *oom = true;
     return p;
 }
 
@@ -210,23 +210,27 @@ static double mlp_forward_backward(const ref_mlp *m, float *grads, uint32_t *cor
     const int I = m->inputs, H = m->hidden, C = m->classes;
     const size_t nx = (size_t)B * (size_t)I, nh = (size_t)B * (size_t)H;
     const size_t nl = (size_t)B * (size_t)C;
-    float *x = xcalloc(nx, sizeof(float));
-    float *pre = xcalloc(nh, sizeof(float));
-    float *h = xcalloc(nh, sizeof(float));
-    float *logits = xcalloc(nl, sizeof(float));
-    float *losses = xcalloc((size_t)B, sizeof(float));
-    uint32_t *correct = xcalloc((size_t)B, sizeof(uint32_t));
-    float *dlogits = grads != NULL ? xcalloc(nl, sizeof(float)) : NULL;
+    bool oom = false;
+    float *x = scratch(&oom, nx, sizeof(float));
+    float *pre = scratch(&oom, nh, sizeof(float));
+    float *h = scratch(&oom, nh, sizeof(float));
+    float *logits = scratch(&oom, nl, sizeof(float));
+    float *losses = scratch(&oom, (size_t)B, sizeof(float));
+    uint32_t *correct = scratch(&oom, (size_t)B, sizeof(uint32_t));
+    float *dlogits = grads != NULL ? scratch(&oom, nl, sizeof(float)) : NULL;
+    uint8_t *batch_labels = scratch(&oom, (size_t)B, 1);
+    float *dh = grads != NULL ? scratch(&oom, nh, sizeof(float)) : NULL;
+    float *dpre = grads != NULL ? scratch(&oom, nh, sizeof(float)) : NULL;
+    double loss = NAN;
+    if (oom) goto done;
 
     input_gather_forward(x, images, order, start, B, I);
     dense_forward(pre, x, m->w1, m->b1, B, I, H);
     relu_forward(h, pre, (int)nh);
     dense_forward(logits, h, m->w2, m->b2, B, H, C);
     /* labels are the data set's: gather this batch's through the same order as the images */
-    uint8_t *batch_labels = xcalloc((size_t)B, 1);
     for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + (uint32_t)b]];
-    double loss = softmax_xent_forward_backward(dlogits, losses, correct, logits, batch_labels, B, C);
-    free(batch_labels);
+    loss = softmax_xent_forward_backward(dlogits, losses, correct, logits, batch_labels, B, C);
 
     if (grads != NULL) {
         size_t sizes[4];
@@ -235,13 +239,9 @@ static double mlp_forward_backward(const ref_mlp *m, float *grads, uint32_t *cor
         float *db1 = dw1 + sizes[0];
         float *dw2 = db1 + sizes[1];
         float *db2 = dw2 + sizes[2];
-        float *dh = xcalloc(nh, sizeof(float));
-        float *dpre = xcalloc(nh, sizeof(float));
         dense_backward(dh, dw2, db2, dlogits, h, m->w2, B, H, C);
         relu_backward(dpre, h, dh, (int)nh);
         dense_backward(NULL, dw1, db1, dpre, x, m->w1, B, I, H);
-        free(dpre);
-        free(dh);
     }
 
     if (correct_out != NULL) {
@@ -251,6 +251,10 @@ static double mlp_forward_backward(const ref_mlp *m, float *grads, uint32_t *cor
         }
         *correct_out = n;
     }
+done:
+    free(dpre);
+    free(dh);
+    free(batch_labels);
     free(dlogits);
     free(correct);
     free(losses);
@@ -267,7 +271,7 @@ ref_step_result ref_mlp_step(ref_mlp *m, float *grads, float *velocity, const ui
     ref_step_result r;
     r.correct = 0;
     r.loss = mlp_forward_backward(m, grads, &r.correct, images, labels, order, start, batch);
-    sgd_update(m->params, velocity, grads, m->num_params, lr, momentum);
+    if (!isnan(r.loss)) sgd_update(m->params, velocity, grads, m->num_params, lr, momentum);
     return r;
 }
 
@@ -330,37 +334,51 @@ double ref_model_loss(const ref_model *m, float *grads, uint32_t *correct_out, c
     const int layers = (int)L->layers, C = (int)m->arch.classes;
     /* acts[0] = x; for hidden layer l: pre[l] (before the activation), acts[l + 1] (after);
      * the last dense layer's output is the logits */
-    float *acts[MODEL_MAX_LAYERS + 1], *pre[MODEL_MAX_LAYERS];
-    acts[0] = xcalloc((size_t)B * L->fan_in[0], sizeof(float));
+    float *acts[MODEL_MAX_LAYERS + 1] = {0}, *pre[MODEL_MAX_LAYERS] = {0};
+    bool oom = false;
+    acts[0] = scratch(&oom, (size_t)B * L->fan_in[0], sizeof(float));
+    for (int l = 0; l < layers; l++) {
+        pre[l] = scratch(&oom, (size_t)B * L->fan_out[l], sizeof(float));
+        acts[l + 1] = scratch(&oom, (size_t)B * L->fan_out[l], sizeof(float));
+    }
+    uint8_t *batch_labels = scratch(&oom, (size_t)B, 1);
+    uint32_t *correct = scratch(&oom, (size_t)B, sizeof(uint32_t));
+    float *dz = grads ? scratch(&oom, (size_t)B * (size_t)C, sizeof(float)) : NULL, *dinp = NULL;
+    double loss = NAN;
+    if (oom) goto done;
     input_gather_forward(acts[0], images, order, start, B, (int)L->fan_in[0]);
     for (int l = 0; l < layers; l++) {
         size_t n = (size_t)B * L->fan_out[l];
-        pre[l] = xcalloc(n, sizeof(float));
-        acts[l + 1] = xcalloc(n, sizeof(float));
         dense_forward(pre[l], acts[l], m->params + L->offsets[2 * l], m->params + L->offsets[2 * l + 1], B,
                       (int)L->fan_in[l], (int)L->fan_out[l]);
         activation_forward(acts[l + 1], pre[l], (int)n, l < layers - 1 ? m->arch.activation : MODEL_ACT_NONE);
         if (m->dropout > 0 && l < layers - 1) dropout_forward(acts[l + 1], acts[l + 1], (int)n, m->dropout, m->noise, (uint32_t)l);
     }
-    uint8_t *batch_labels = xcalloc((size_t)B, 1);
     for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + (uint32_t)b]];
-    uint32_t *correct = xcalloc((size_t)B, sizeof(uint32_t));
-    float *dz = grads ? xcalloc((size_t)B * (size_t)C, sizeof(float)) : NULL;
-    double loss = softmax_xent_smoothed(dz, NULL, correct, acts[layers], batch_labels, B, C, m->label_smoothing);
+    loss = softmax_xent_smoothed(dz, NULL, correct, acts[layers], batch_labels, B, C, m->label_smoothing);
     if (grads) {
         /* dz: the gradient at layer l's pre-activation, walking back */
         for (int l = layers - 1; l >= 0; l--) {
             size_t nin = (size_t)B * L->fan_in[l];
-            float *dinp = l > 0 ? xcalloc(nin, sizeof(float)) : NULL;
+            dinp = l > 0 ? scratch(&oom, nin, sizeof(float)) : NULL;
+            if (oom) {
+                loss = NAN;
+                goto done;
+            }
             dense_backward(dinp, grads + L->offsets[2 * l], grads + L->offsets[2 * l + 1], dz, acts[l],
                            m->params + L->offsets[2 * l], B, (int)L->fan_in[l], (int)L->fan_out[l]);
             free(dz);
             dz = NULL;
             if (l > 0) {
-                dz = xcalloc(nin, sizeof(float));
+                dz = scratch(&oom, nin, sizeof(float));
+                if (oom) {
+                    loss = NAN;
+                    goto done;
+                }
                 activation_backward(dz, pre[l - 1], dinp, (int)nin, m->arch.activation);
                 if (m->dropout > 0) dropout_forward(dz, dz, (int)nin, m->dropout, m->noise, (uint32_t)(l - 1));
                 free(dinp);
+                dinp = NULL;
             }
         }
     }
@@ -369,6 +387,8 @@ double ref_model_loss(const ref_model *m, float *grads, uint32_t *correct_out, c
         for (int b = 0; b < B; b++) n += correct[b];
         *correct_out = n;
     }
+done:
+    free(dinp);
     free(dz);
     free(correct);
     free(batch_labels);
@@ -382,7 +402,7 @@ ref_step_result ref_model_step(ref_model *m, float *grads, float *velocity, cons
                                float lr, float momentum) {
     ref_step_result r = {0, 0};
     r.loss = ref_model_loss(m, grads, &r.correct, images, labels, order, start, batch);
-    sgd_update(m->params, velocity, grads, m->layout.count, lr, momentum);
+    if (!isnan(r.loss)) sgd_update(m->params, velocity, grads, m->layout.count, lr, momentum);
     return r;
 }
 

@@ -63,7 +63,7 @@ expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --activat
 expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --optimizer adam --kernels fused
 expect_error 2 "--optimizer must be sgd, momentum, nesterov, adam or adamw \\(got 'lion'\\)" -- train --optimizer lion
 expect_error 2 "--optimizer sgd has no momentum" -- train --optimizer sgd --momentum 0.5
-expect_error 2 "--optimizer nesterov needs --momentum > 0" -- train --optimizer nesterov --momentum 0
+expect_error 2 "--optimizer nesterov needs momentum > 0" -- train --optimizer nesterov --momentum 0
 expect_error 2 "--momentum is for sgd-family optimizers; adam takes --beta1" -- train --optimizer adam --momentum 0.9
 expect_error 2 "--weight-decay must be in \\[0, 1\\]" -- train --weight-decay -1
 expect_error 2 "--beta1 must be in \\[0, 1\\)" -- train --optimizer adam --beta1 1

@@ -254,7 +254,7 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         } else if (flag_is(a, "--hidden")) {
             if (!(v = flag_value(argc, argv, &i, "--hidden"))) return EXIT_USAGE;
             char why[256];
-            if (!model_hidden_parse(v, &c->arch, why, sizeof why)) return usage_error("%s", why);
+            if (!model_hidden_parse(v, &c->arch, why, sizeof why)) return config_usage_error(why);
             g->hidden = true;
         } else if (flag_is(a, "--activation")) {
             if (!(v = flag_value(argc, argv, &i, "--activation"))) return EXIT_USAGE;
@@ -623,7 +623,7 @@ int cmd_train(int argc, char **argv) {
     memset(&resume, 0, sizeof resume);
     rc = o.resume_dir ? load_resume(&o, &resume) : 0;
     char err[1024];
-    if (!rc && mlp_config_check(&o.cfg, 0, err, sizeof err) != MLP_OK) rc = usage_error("%s", err);
+    if (!rc && mlp_config_check(&o.cfg, 0, err, sizeof err) != MLP_OK) rc = config_usage_error(err);
     if (!rc && o.stop_after > o.cfg.epochs) rc = usage_error("--stop-after %u is past --epochs %u", o.stop_after, o.cfg.epochs);
     if (!rc) rc = check_outputs(&o);
     mnist_set train = {0}, test = {0};

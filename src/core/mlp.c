@@ -123,23 +123,23 @@ mlp_config mlp_config_default(void) {
 mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err, size_t errlen) {
     if (!model_arch_check(&c->arch, err, errlen)) return MLP_ERR_CONFIG;
     if (c->init != MODEL_INIT_TORCH && c->init != MODEL_INIT_KAIMING && c->init != MODEL_INIT_XAVIER) {
-        snprintf(err, errlen, "unknown --init %d", (int)c->init);
+        snprintf(err, errlen, "init %d is not an initialisation scheme", (int)c->init);
         return MLP_ERR_CONFIG;
     }
     if (c->batch < 1 || c->batch > MLP_MAX_BATCH) {
-        snprintf(err, errlen, "--batch must be between 1 and %d (got %u)", MLP_MAX_BATCH, c->batch);
+        snprintf(err, errlen, "batch must be between 1 and %d (got %u)", MLP_MAX_BATCH, c->batch);
         return MLP_ERR_CONFIG;
     }
     if (train_count && c->batch > train_count) {
-        snprintf(err, errlen, "--batch %u is larger than the training set (%u samples)", c->batch, train_count);
+        snprintf(err, errlen, "batch %u is larger than the training set (%u samples)", c->batch, train_count);
         return MLP_ERR_CONFIG;
     }
     if (c->epochs < 1 || c->epochs > 100000) {
-        snprintf(err, errlen, "--epochs must be between 1 and 100000 (got %u)", c->epochs);
+        snprintf(err, errlen, "epochs must be between 1 and 100000 (got %u)", c->epochs);
         return MLP_ERR_CONFIG;
     }
     if (!isfinite(c->lr) || c->lr <= 0.0f || c->lr > 1000.0f) {
-        snprintf(err, errlen, "--lr must be a finite number > 0 and <= 1000 (got %g)", (double)c->lr);
+        snprintf(err, errlen, "lr must be a finite number > 0 and <= 1000 (got %g)", (double)c->lr);
         return MLP_ERR_CONFIG;
     }
     optim_config o = mlp_optim(c);
@@ -149,24 +149,24 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
         return MLP_ERR_CONFIG;
     }
     if (!isfinite(c->label_smoothing) || c->label_smoothing < 0.0f || c->label_smoothing >= 1.0f) {
-        snprintf(err, errlen, "--label-smoothing must be in [0, 1) (got %g)", (double)c->label_smoothing);
+        snprintf(err, errlen, "label_smoothing must be in [0, 1) (got %g)", (double)c->label_smoothing);
         return MLP_ERR_CONFIG;
     }
     if (!isfinite(c->dropout) || c->dropout < 0.0f || c->dropout >= 1.0f) {
-        snprintf(err, errlen, "--dropout must be in [0, 1) (got %g)", (double)c->dropout);
+        snprintf(err, errlen, "dropout must be in [0, 1) (got %g)", (double)c->dropout);
         return MLP_ERR_CONFIG;
     }
     if (c->warmup > 10000000) {
-        snprintf(err, errlen, "--warmup must be at most 10000000 steps (got %u)", c->warmup);
+        snprintf(err, errlen, "warmup must be at most 10000000 steps (got %u)", c->warmup);
         return MLP_ERR_CONFIG;
     }
     if (c->report_every < 1) {
-        snprintf(err, errlen, "report interval must be at least 1 step");
+        snprintf(err, errlen, "report_every must be at least 1 step");
         return MLP_ERR_CONFIG;
     }
     if (c->kernels == MLP_KERNELS_FUSED && !mlp_fused_applies(c)) {
-        snprintf(err, errlen, "--kernels fused covers one hidden ReLU layer on 784 inputs and 10 classes, trained by SGD "
-                              "or momentum without weight decay or clipping; use --kernels auto or reference here");
+        snprintf(err, errlen, "kernels fused covers one hidden ReLU layer on 784 inputs and 10 classes, trained by SGD "
+                              "or momentum without weight decay or clipping; use kernels auto or reference here");
         return MLP_ERR_CONFIG;
     }
     return MLP_OK;
@@ -449,7 +449,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
         t->groups_fup = (h + 31) / 32 * 13 + htiles + 1; /* W1 tiles, small tiles, metrics */
         if ((uint64_t)((b + 7) / 8) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
-            fail(t, MLP_ERR_CONFIG, "--batch %u with --hidden %u needs more workgroups than this adapter allows", b, h);
+            fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;
         }
     }
@@ -777,7 +777,7 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
         const step_params *p = (const step_params *)(t->steps_upload + (size_t)(c->first + i) * STEP_STRIDE);
         if (!isfinite(metrics[2 * i])) {
             st = fail(t, MLP_ERR_DIVERGED,
-                      "the loss became %s at epoch %u, step %u of %u: lower --lr (now %g)",
+                      "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
                       isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
                       t->steps_per_epoch, (double)t->cfg.lr);
             break;

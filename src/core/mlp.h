@@ -71,7 +71,9 @@ typedef struct mlp_config {
 
 /* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */
 mlp_config mlp_config_default(void);
-/* Checks a config against the limits; writes a one-line message naming the field. */
+/* Checks a config against the limits; writes a one-line message that starts with the name of
+ * the field at fault, as mlp_config names it ("label_smoothing must be in [0, 1) (got 2)"): the
+ * engine speaks of its config, never of a host's flags (host/args.h turns it into one). */
 mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err, size_t errlen);
 
 typedef struct mlp_dataset {

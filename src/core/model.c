@@ -57,12 +57,12 @@ bool model_arch_check(const model_arch *a, char *err, size_t errlen) {
         return false;
     }
     if (a->hidden_layers < 1 || a->hidden_layers > MODEL_MAX_HIDDEN_LAYERS) {
-        snprintf(err, errlen, "--hidden must list 1 to %d layer widths (got %u)", MODEL_MAX_HIDDEN_LAYERS, a->hidden_layers);
+        snprintf(err, errlen, "hidden must list 1 to %d layer widths (got %u)", MODEL_MAX_HIDDEN_LAYERS, a->hidden_layers);
         return false;
     }
     for (uint32_t i = 0; i < a->hidden_layers; i++)
         if (a->hidden[i] < 1 || a->hidden[i] > MODEL_MAX_WIDTH) {
-            snprintf(err, errlen, "--hidden must be between 1 and %d (got %u)", MODEL_MAX_WIDTH, a->hidden[i]);
+            snprintf(err, errlen, "hidden must be between 1 and %d (got %u)", MODEL_MAX_WIDTH, a->hidden[i]);
             return false;
         }
     if (model_param_count(a) > MODEL_MAX_PARAMS) {
@@ -124,24 +124,24 @@ bool model_hidden_parse(const char *s, model_arch *a, char *err, size_t errlen) 
     const char *p = s;
     for (;;) {
         if (*p < '0' || *p > '9') {
-            snprintf(err, errlen, "--hidden must be a width or a comma-separated list of widths, like 256,128 (got '%s')", s);
+            snprintf(err, errlen, "hidden must be a width or a comma-separated list of widths, like 256,128 (got '%s')", s);
             return false;
         }
         uint64_t v = 0;
         while (*p >= '0' && *p <= '9' && v <= MODEL_MAX_WIDTH) v = v * 10 + (uint64_t)(*p++ - '0');
         if (*p >= '0' && *p <= '9') v = MODEL_MAX_WIDTH + 1;
         if (v < 1 || v > MODEL_MAX_WIDTH) {
-            snprintf(err, errlen, "--hidden must be between 1 and %d for every layer (got '%s')", MODEL_MAX_WIDTH, s);
+            snprintf(err, errlen, "hidden must be between 1 and %d for every layer (got '%s')", MODEL_MAX_WIDTH, s);
             return false;
         }
         if (n == MODEL_MAX_HIDDEN_LAYERS) {
-            snprintf(err, errlen, "--hidden lists at most %d layers (got '%s')", MODEL_MAX_HIDDEN_LAYERS, s);
+            snprintf(err, errlen, "hidden lists at most %d layers (got '%s')", MODEL_MAX_HIDDEN_LAYERS, s);
             return false;
         }
         w[n++] = (uint32_t)v;
         if (*p == 0) break;
         if (*p != ',') {
-            snprintf(err, errlen, "--hidden must be a width or a comma-separated list of widths, like 256,128 (got '%s')", s);
+            snprintf(err, errlen, "hidden must be a width or a comma-separated list of widths, like 256,128 (got '%s')", s);
             return false;
         }
         p++;

@@ -61,7 +61,7 @@ model_arch model_arch_default(void);
 /* align: floats each tensor's offset is rounded up to (1: packed; 64: 256-byte GPU offsets). */
 void model_layout_make(const model_arch *a, size_t align, model_layout *out);
 size_t model_param_count(const model_arch *a);
-/* One-line message naming what is wrong, or true. */
+/* True, or a one-line message that starts with the field at fault ("hidden ..."). */
 bool model_arch_check(const model_arch *a, char *err, size_t errlen);
 bool model_arch_equal(const model_arch *a, const model_arch *b);
 

@@ -38,36 +38,36 @@ bool optim_check(const optim_config *o, char *err, size_t errlen) {
         return false;
     }
     if (!isfinite(o->momentum) || o->momentum < 0.0f || o->momentum >= 1.0f) {
-        snprintf(err, errlen, "--momentum must be in [0, 1) (got %g)", (double)o->momentum);
+        snprintf(err, errlen, "momentum must be in [0, 1) (got %g)", (double)o->momentum);
         return false;
     }
     if (o->kind == OPTIM_SGD && o->momentum != 0.0f) {
-        snprintf(err, errlen, "--optimizer sgd has no momentum (got --momentum %g): use --optimizer momentum or nesterov",
+        snprintf(err, errlen, "optimizer sgd has no momentum (got momentum %g): use optimizer momentum or nesterov",
                  (double)o->momentum);
         return false;
     }
     if (o->kind == OPTIM_NESTEROV && o->momentum == 0.0f) {
-        snprintf(err, errlen, "--optimizer nesterov needs --momentum > 0");
+        snprintf(err, errlen, "optimizer nesterov needs momentum > 0");
         return false;
     }
     if (!isfinite(o->weight_decay) || o->weight_decay < 0.0f || o->weight_decay > 1.0f) {
-        snprintf(err, errlen, "--weight-decay must be in [0, 1] (got %g)", (double)o->weight_decay);
+        snprintf(err, errlen, "weight_decay must be in [0, 1] (got %g)", (double)o->weight_decay);
         return false;
     }
     if (!isfinite(o->beta1) || o->beta1 < 0.0f || o->beta1 >= 1.0f) {
-        snprintf(err, errlen, "--beta1 must be in [0, 1) (got %g)", (double)o->beta1);
+        snprintf(err, errlen, "beta1 must be in [0, 1) (got %g)", (double)o->beta1);
         return false;
     }
     if (!isfinite(o->beta2) || o->beta2 < 0.0f || o->beta2 >= 1.0f) {
-        snprintf(err, errlen, "--beta2 must be in [0, 1) (got %g)", (double)o->beta2);
+        snprintf(err, errlen, "beta2 must be in [0, 1) (got %g)", (double)o->beta2);
         return false;
     }
     if (!isfinite(o->eps) || o->eps <= 0.0f || o->eps > 1.0f) {
-        snprintf(err, errlen, "--eps must be in (0, 1] (got %g)", (double)o->eps);
+        snprintf(err, errlen, "eps must be in (0, 1] (got %g)", (double)o->eps);
         return false;
     }
     if (!isfinite(o->clip_grad_norm) || o->clip_grad_norm < 0.0f) {
-        snprintf(err, errlen, "--clip-grad-norm must be a finite number >= 0 (0: off) (got %g)", (double)o->clip_grad_norm);
+        snprintf(err, errlen, "clip_grad_norm must be a finite number >= 0 (0: off) (got %g)", (double)o->clip_grad_norm);
         return false;
     }
     return true;

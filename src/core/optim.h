@@ -42,7 +42,7 @@ void optim_bias_corrections(const optim_config *o, uint64_t t, float *bc1, float
 
 const char *optim_name(optim_kind k); /* "sgd", "momentum", "nesterov", "adam", "adamw" */
 bool optim_parse(const char *s, optim_kind *out);
-/* One-line message naming the flag, or true. */
+/* True, or a one-line message that starts with the field at fault (mlp_config.h naming). */
 bool optim_check(const optim_config *o, char *err, size_t errlen);
 
 #endif

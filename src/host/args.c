@@ -17,6 +17,16 @@ int usage_error(const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
+int config_usage_error(const char *engine_message) {
+    size_t n = strspn(engine_message, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    if (n == 0 || engine_message[n] != ' ') return usage_error("%s", engine_message);
+    char flag[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof flag; i++) flag[k++] = engine_message[i] == '_' ? '-' : engine_message[i];
+    flag[k] = 0;
+    return usage_error("--%s%s", flag, engine_message + n);
+}
+
 int runtime_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -8,6 +8,11 @@
 
 /* Prints "wgtrain: <message>" and a hint to stderr; returns EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The engine's validation messages start with the name of the config field at fault, as
+ * mlp_config and the server's JSON name it ("label_smoothing must be in [0, 1) (got 2)"): the
+ * engine knows no flags. This prints such a message as the command line's usage error, naming
+ * the flag ("--label-smoothing must be ..."); returns EXIT_USAGE. */
+int config_usage_error(const char *engine_message);
 /* Prints "wgtrain: <message>" to stderr; returns 1. */
 int runtime_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

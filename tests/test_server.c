@@ -12,20 +12,36 @@
 #include "server/srv_api.h"
 #include "server/srv_gate.h"
 #include "server/srv_hub.h"
+#include "server/srv_events.h"
 #include "server/srv_util.h"
 
-/* The strict parser itself is tests/test_json.c; here, the writer's escaping, numbers, base64. */
+/* The strict parser itself is tests/test_json.c; here, what the server writes: an adapter-ish
+ * string with quotes, a backslash and control characters comes out escaped and reads back the
+ * same; non-finite numbers are null; base64. */
 static void test_json(void) {
+    const char *awkward = "llvmpipe \"LLVM\" C:\\gpu\n\t\x01\x7f \xff end";
+    gpu_adapter_info info = {0};
+    snprintf(info.name, sizeof info.name, "%s", awkward);
+    snprintf(info.description, sizeof info.description, "desc");
     srv_buf b = {0};
-    srv_buf_json_string(&b, "a\"b\\c\n\x01");
-    CHECK(!strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\""), "escaped: %s", b.data);
+    srv_buf_json(&b, srv_json_device(&info, "fused"));
+    CHECK(b.data && strstr(b.data, "\"name\":\"llvmpipe \\\"LLVM\\\" C:\\\\gpu\\n\\t\\u0001\x7f \xef\xbf\xbd end\""),
+          "device name escaped: %s", b.data);
+    json_error je;
+    cJSON *back = b.data ? json_parse_strict(b.data, b.len, &(json_rules){16, false, false, false}, &je) : NULL;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(back, "name");
+    CHECK(cJSON_IsString(name) && !strcmp(name->valuestring, "llvmpipe \"LLVM\" C:\\gpu\n\t\x01\x7f \xef\xbf\xbd end"),
+          "reads back as strict JSON: %s", back ? "" : je.reason);
+    cJSON_Delete(back);
     srv_buf_reset(&b);
-    srv_buf_json_number(&b, NAN, 6);
-    srv_buf_puts(&b, ",");
-    srv_buf_json_number(&b, INFINITY, 6);
-    srv_buf_puts(&b, ",");
-    srv_buf_json_number(&b, -0.0, 6);
-    CHECK(!strcmp(b.data, "null,null,0"), "non-finite numbers: %s", b.data);
+    srv_buf_json(&b, srv_json_error("bad \"x\"", "a\\b", 400));
+    CHECK(b.data && !strcmp(b.data, "{\"error\":\"bad \\\"x\\\"\",\"field\":\"a\\\\b\",\"status\":400}"), "error: %s", b.data);
+    srv_epoch ep = {3, NAN, INFINITY, -0.0, 0.25, 1.5, 1000};
+    srv_buf_reset(&b);
+    srv_buf_json(&b, srv_json_epoch(&ep));
+    CHECK(b.data && !strcmp(b.data, "{\"epoch\":3,\"loss\":null,\"train_accuracy\":null,\"test_loss\":0,\"test_accuracy\":0.25,"
+                                    "\"seconds\":1.5,\"samples_per_second\":1000}"),
+          "non-finite numbers: %s", b.data);
     const char *b64[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
     for (int i = 0; i < 5; i++) {
         srv_buf_reset(&b);

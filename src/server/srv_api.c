@@ -23,17 +23,29 @@ srv_train_params srv_train_defaults(const srv_limits *lim) {
     return p;
 }
 
-void srv_limits_json(srv_buf *b, const srv_limits *lim) {
+/* {"min","max","default","integer"} plus the exclusive bounds where they apply */
+static cJSON *limit(double min, bool min_exclusive, double max, bool max_exclusive, double dflt, bool integer) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_number(o, "min", min, 17) && (!min_exclusive || json_add(o, "min_exclusive", cJSON_CreateTrue())) &&
+              json_add(o, "max", integer ? json_integer((unsigned long long)max) : json_number(max, 17)) &&
+              (!max_exclusive || json_add(o, "max_exclusive", cJSON_CreateTrue())) &&
+              json_add(o, "default", integer ? json_integer((unsigned long long)dflt) : json_number(dflt, 7)) &&
+              (!integer || json_add(o, "integer", cJSON_CreateTrue()));
+    if (!ok) cJSON_Delete(o);
+    return ok ? o : NULL;
+}
+
+cJSON *srv_limits_json(const srv_limits *lim) {
     srv_train_params d = srv_train_defaults(lim);
-    srv_buf_printf(b,
-                   "{\"epochs\":{\"min\":1,\"max\":%u,\"default\":%u,\"integer\":true},"
-                   "\"batch\":{\"min\":1,\"max\":%u,\"default\":%u,\"integer\":true},"
-                   "\"lr\":{\"min\":0,\"min_exclusive\":true,\"max\":%g,\"default\":%g},"
-                   "\"hidden\":{\"min\":1,\"max\":%u,\"default\":%u,\"integer\":true},"
-                   "\"momentum\":{\"min\":0,\"max\":1,\"max_exclusive\":true,\"default\":%g},"
-                   "\"seed\":{\"min\":0,\"max\":%llu,\"default\":%llu,\"integer\":true}}",
-                   SRV_EPOCHS_MAX, d.epochs, lim->batch_max, d.batch, SRV_LR_MAX, d.lr, lim->hidden_max, d.hidden,
-                   d.momentum, SRV_SEED_MAX, (unsigned long long)d.seed);
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add(o, "epochs", limit(1, false, SRV_EPOCHS_MAX, false, d.epochs, true)) &&
+              json_add(o, "batch", limit(1, false, lim->batch_max, false, d.batch, true)) &&
+              json_add(o, "lr", limit(0, true, SRV_LR_MAX, false, d.lr, false)) &&
+              json_add(o, "hidden", limit(1, false, lim->hidden_max, false, d.hidden, true)) &&
+              json_add(o, "momentum", limit(0, false, 1, true, d.momentum, false)) &&
+              json_add(o, "seed", limit(0, false, (double)SRV_SEED_MAX, false, (double)d.seed, true));
+    if (!ok) cJSON_Delete(o);
+    return ok ? o : NULL;
 }
 
 static bool set_error(srv_error *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

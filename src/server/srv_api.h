@@ -29,8 +29,8 @@ typedef struct srv_train_params {
 /* The engine's defaults (mlp_config_default), batch capped by the limits. */
 srv_train_params srv_train_defaults(const srv_limits *lim);
 /* The limits as JSON: {"epochs":{"min":1,"max":1000,"default":12,"integer":true},...}. */
-struct srv_buf;
-void srv_limits_json(struct srv_buf *b, const srv_limits *lim);
+struct cJSON;
+struct cJSON *srv_limits_json(const srv_limits *lim);
 
 /* A parse failure: the field at fault ("" for the body as a whole) and a one-line message. */
 typedef struct srv_error {

@@ -1,67 +1,81 @@
-/* Dashboard event payloads; see srv_events.h. */
+/* Dashboard event payloads; see srv_events.h. Each builder returns a cJSON tree; a failed
+ * allocation anywhere makes cJSON's adds fail quietly, so builders check with `ok`. */
 #include "server/srv_events.h"
+
+#include "server/srv_api.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void srv_json_epoch(srv_buf *b, const srv_epoch *e) {
-    srv_buf_printf(b, "{\"epoch\":%u,\"loss\":", e->epoch);
-    srv_buf_json_number(b, e->loss, 7);
-    srv_buf_puts(b, ",\"train_accuracy\":");
-    srv_buf_json_number(b, e->train_accuracy, 7);
-    srv_buf_puts(b, ",\"test_loss\":");
-    srv_buf_json_number(b, e->test_loss, 7);
-    srv_buf_puts(b, ",\"test_accuracy\":");
-    srv_buf_json_number(b, e->test_accuracy, 7);
-    srv_buf_puts(b, ",\"seconds\":");
-    srv_buf_json_number(b, e->seconds, 6);
-    srv_buf_puts(b, ",\"samples_per_second\":");
-    srv_buf_json_number(b, e->samples_per_second, 6);
-    srv_buf_puts(b, "}");
-}
-
-void srv_json_point(srv_buf *b, const srv_point *p) {
-    srv_buf_puts(b, "[");
-    srv_buf_json_number(b, p->x, 7);
-    srv_buf_puts(b, ",");
-    srv_buf_json_number(b, p->loss, 7);
-    srv_buf_puts(b, ",");
-    srv_buf_json_number(b, p->accuracy, 7);
-    srv_buf_puts(b, ",");
-    srv_buf_json_number(b, p->samples_per_second, 6);
-    srv_buf_printf(b, ",%u,%u]", p->epoch, p->step);
-}
-
-void srv_json_loss(srv_buf *b, const srv_point *p, uint32_t steps) {
-    srv_buf_puts(b, "{\"x\":");
-    srv_buf_json_number(b, p->x, 7);
-    srv_buf_puts(b, ",\"loss\":");
-    srv_buf_json_number(b, p->loss, 7);
-    srv_buf_puts(b, ",\"accuracy\":");
-    srv_buf_json_number(b, p->accuracy, 7);
-    srv_buf_puts(b, ",\"samples_per_second\":");
-    srv_buf_json_number(b, p->samples_per_second, 6);
-    srv_buf_printf(b, ",\"epoch\":%u,\"step\":%u,\"steps\":%u}", p->epoch, p->step, steps);
-}
-
-void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
-    srv_buf_puts(b, "[");
-    for (int i = 0; i < MLP_CLASSES; i++) {
-        srv_buf_puts(b, i ? ",[" : "[");
-        for (int j = 0; j < MLP_CLASSES; j++) srv_buf_printf(b, j ? ",%u" : "%u", m[i][j]);
-        srv_buf_puts(b, "]");
+void srv_buf_json(srv_buf *b, cJSON *item) {
+    char *text = json_print(item);
+    cJSON_Delete(item);
+    if (!text) {
+        b->oom = true;
+        return;
     }
-    srv_buf_puts(b, "]");
+    srv_buf_puts(b, text);
+    cJSON_free(text);
 }
 
-void srv_json_epoch_event(srv_buf *b, const srv_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs) {
-    srv_json_epoch(b, e);
-    if (b->oom || !b->len) return;
-    b->len--; /* reopen the object */
-    srv_buf_puts(b, ",\"confusion\":");
-    srv_json_confusion(b, m);
-    srv_buf_printf(b, ",\"epochs\":%u}", epochs);
+/* base64 of n bytes as a string item */
+static cJSON *base64_string(const uint8_t *p, size_t n) {
+    srv_buf b = {0};
+    srv_buf_base64(&b, p, n);
+    cJSON *item = b.oom ? NULL : cJSON_CreateString(b.data ? b.data : "");
+    srv_buf_free(&b);
+    return item;
+}
+
+static cJSON *finish(cJSON *obj, bool ok) {
+    if (ok) return obj;
+    cJSON_Delete(obj);
+    return NULL;
+}
+
+cJSON *srv_json_epoch(const srv_epoch *e) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_integer(o, "epoch", e->epoch) && json_add_number(o, "loss", e->loss, 7) &&
+              json_add_number(o, "train_accuracy", e->train_accuracy, 7) && json_add_number(o, "test_loss", e->test_loss, 7) &&
+              json_add_number(o, "test_accuracy", e->test_accuracy, 7) && json_add_number(o, "seconds", e->seconds, 6) &&
+              json_add_number(o, "samples_per_second", e->samples_per_second, 6);
+    return finish(o, ok);
+}
+
+cJSON *srv_json_point(const srv_point *p) {
+    cJSON *a = cJSON_CreateArray();
+    bool ok = a && cJSON_AddItemToArray(a, json_number(p->x, 7)) && cJSON_AddItemToArray(a, json_number(p->loss, 7)) &&
+              cJSON_AddItemToArray(a, json_number(p->accuracy, 7)) &&
+              cJSON_AddItemToArray(a, json_number(p->samples_per_second, 6)) &&
+              cJSON_AddItemToArray(a, json_integer(p->epoch)) && cJSON_AddItemToArray(a, json_integer(p->step));
+    return finish(a, ok);
+}
+
+cJSON *srv_json_loss(const srv_point *p, uint32_t steps) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_number(o, "x", p->x, 7) && json_add_number(o, "loss", p->loss, 7) &&
+              json_add_number(o, "accuracy", p->accuracy, 7) &&
+              json_add_number(o, "samples_per_second", p->samples_per_second, 6) && json_add_integer(o, "epoch", p->epoch) &&
+              json_add_integer(o, "step", p->step) && json_add_integer(o, "steps", steps);
+    return finish(o, ok);
+}
+
+cJSON *srv_json_confusion(const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
+    cJSON *rows = cJSON_CreateArray();
+    bool ok = rows != NULL;
+    for (int i = 0; ok && i < MLP_CLASSES; i++) {
+        cJSON *row = cJSON_CreateArray();
+        ok = cJSON_AddItemToArray(rows, row);
+        for (int j = 0; ok && j < MLP_CLASSES; j++) ok = cJSON_AddItemToArray(row, json_integer(m[i][j]));
+    }
+    return finish(rows, ok);
+}
+
+cJSON *srv_json_epoch_event(const srv_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs) {
+    cJSON *o = srv_json_epoch(e);
+    bool ok = o && json_add(o, "confusion", srv_json_confusion(m)) && json_add_integer(o, "epochs", epochs);
+    return finish(o, ok);
 }
 
 int srv_argmax10(const float *p) {
@@ -71,15 +85,14 @@ int srv_argmax10(const float *p) {
     return best;
 }
 
-void srv_json_weights(srv_buf *b, const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
+cJSON *srv_json_weights(const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
     uint32_t tiles = hidden < SRV_TILES_MAX ? hidden : SRV_TILES_MAX;
     uint8_t *q = malloc((size_t)tiles * MLP_INPUTS);
-    if (!q) {
-        b->oom = true;
-        return;
-    }
-    srv_buf_printf(b, "{\"epoch\":%u,\"step\":%u,\"hidden\":%u,\"tiles\":%u,\"scales\":[", epoch, step, hidden, tiles);
-    for (uint32_t t = 0; t < tiles; t++) {
+    cJSON *o = cJSON_CreateObject(), *scales = NULL;
+    bool ok = q && o && json_add_integer(o, "epoch", epoch) && json_add_integer(o, "step", step) &&
+              json_add_integer(o, "hidden", hidden) && json_add_integer(o, "tiles", tiles) &&
+              json_add(o, "scales", (scales = cJSON_CreateArray()));
+    for (uint32_t t = 0; ok && t < tiles; t++) {
         const float *v = w1 + (size_t)t * MLP_INPUTS;
         float m = 0;
         for (int i = 0; i < MLP_INPUTS; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
@@ -87,39 +100,38 @@ void srv_json_weights(srv_buf *b, const float *w1, uint32_t hidden, uint32_t epo
             float x = m > 0 && isfinite(m) ? 127.5f + 127.5f * v[i] / m : 128.0f;
             q[(size_t)t * MLP_INPUTS + i] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : lrintf(x));
         }
-        if (t) srv_buf_puts(b, ",");
-        srv_buf_json_number(b, m, 4);
+        ok = cJSON_AddItemToArray(scales, json_number(m, 4));
     }
-    srv_buf_puts(b, "],\"data\":\"");
-    srv_buf_base64(b, q, (size_t)tiles * MLP_INPUTS);
-    srv_buf_puts(b, "\"}");
+    ok = ok && json_add(o, "data", base64_string(q, (size_t)tiles * MLP_INPUTS));
     free(q);
+    return finish(o, ok);
 }
 
-void srv_json_probs(srv_buf *b, const float *p) {
-    srv_buf_puts(b, "[");
-    for (int k = 0; k < MLP_CLASSES; k++) {
-        if (k) srv_buf_puts(b, ",");
-        srv_buf_json_number(b, p[k], 7);
-    }
-    srv_buf_puts(b, "]");
+cJSON *srv_json_probs(const float *p) {
+    cJSON *a = cJSON_CreateArray();
+    bool ok = a != NULL;
+    for (int k = 0; ok && k < MLP_CLASSES; k++) ok = cJSON_AddItemToArray(a, json_number(p[k], 7));
+    return finish(a, ok);
 }
 
-void srv_json_preview(srv_buf *b, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
-                      const uint8_t *images, const float *probs, int n) {
-    srv_buf_printf(b, "{\"epoch\":%u,\"step\":%u,\"items\":[", epoch, step);
-    for (int i = 0; i < n; i++) {
-        const float *p = probs + i * MLP_CLASSES;
-        int k = srv_argmax10(p);
-        srv_buf_printf(b, "%s{\"index\":%u,\"label\":%u,\"pred\":%d,\"conf\":", i ? "," : "", indices[i], labels[i], k);
-        srv_buf_json_number(b, p[k], 7);
-        srv_buf_puts(b, ",\"probs\":");
-        srv_json_probs(b, p);
-        srv_buf_puts(b, "}");
-    }
-    srv_buf_puts(b, "],\"pixels\":\"");
-    srv_buf_base64(b, images, (size_t)n * MLP_INPUTS);
-    srv_buf_puts(b, "\"}");
+/* {"index","label" (when labels),"pred","conf","probs"}: one digit's prediction */
+static cJSON *prediction(const uint32_t *index, const uint8_t *label, const float *p) {
+    int k = srv_argmax10(p);
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && (!index || (json_add_integer(o, "index", *index) && json_add_integer(o, "label", *label))) &&
+              json_add_integer(o, "pred", (unsigned)k) && json_add_number(o, "conf", p[k], 7) &&
+              json_add(o, "probs", srv_json_probs(p));
+    return finish(o, ok);
+}
+
+cJSON *srv_json_preview(uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
+                        const uint8_t *images, const float *probs, int n) {
+    cJSON *o = cJSON_CreateObject(), *items = NULL;
+    bool ok = o && json_add_integer(o, "epoch", epoch) && json_add_integer(o, "step", step) &&
+              json_add(o, "items", (items = cJSON_CreateArray()));
+    for (int i = 0; ok && i < n; i++) ok = cJSON_AddItemToArray(items, prediction(&indices[i], &labels[i], probs + i * MLP_CLASSES));
+    ok = ok && json_add(o, "pixels", base64_string(images, (size_t)n * MLP_INPUTS));
+    return finish(o, ok);
 }
 
 void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *test_labels, uint32_t test_count,
@@ -131,63 +143,81 @@ void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *
     }
 }
 
-void srv_json_predictions(srv_buf *b, uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices,
-                          const uint8_t *labels, const float *probs, uint32_t n) {
-    srv_buf_printf(b, "{\"model\":{\"run\":%u,\"epoch\":%u,\"step\":%u},\"predictions\":[", run, epoch, step);
-    for (uint32_t i = 0; i < n; i++) {
-        const float *pr = probs + (size_t)i * MLP_CLASSES;
-        int k = srv_argmax10(pr);
-        srv_buf_puts(b, i ? ",{" : "{");
-        if (indices) srv_buf_printf(b, "\"index\":%u,\"label\":%u,", indices[i], labels[i]);
-        srv_buf_printf(b, "\"pred\":%d,\"conf\":", k);
-        srv_buf_json_number(b, pr[k], 7);
-        srv_buf_puts(b, ",\"probs\":");
-        srv_json_probs(b, pr);
-        srv_buf_puts(b, "}");
-    }
-    srv_buf_puts(b, "]}");
+cJSON *srv_json_predictions(uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
+                            const float *probs, uint32_t n) {
+    cJSON *o = cJSON_CreateObject(), *model = NULL, *list = NULL;
+    bool ok = o && json_add(o, "model", (model = cJSON_CreateObject())) && json_add_integer(model, "run", run) &&
+              json_add_integer(model, "epoch", epoch) && json_add_integer(model, "step", step) &&
+              json_add(o, "predictions", (list = cJSON_CreateArray()));
+    for (uint32_t i = 0; ok && i < n; i++)
+        ok = cJSON_AddItemToArray(list, prediction(indices ? &indices[i] : NULL, indices ? &labels[i] : NULL,
+                                                   probs + (size_t)i * MLP_CLASSES));
+    return finish(o, ok);
 }
 
-void srv_json_digit(srv_buf *b, uint32_t index, int label, bool has_pred, uint32_t pred, float conf,
-                    const uint8_t *image) {
-    srv_buf_printf(b, "{\"index\":%u", index);
-    if (label >= 0) srv_buf_printf(b, ",\"label\":%d", label);
-    if (has_pred) {
-        srv_buf_printf(b, ",\"pred\":%u,\"conf\":", pred);
-        srv_buf_json_number(b, conf, 7);
-    } else
-        srv_buf_puts(b, ",\"pred\":null,\"conf\":null");
-    srv_buf_puts(b, ",\"pixels\":\"");
-    srv_buf_base64(b, image, MLP_INPUTS);
-    srv_buf_puts(b, "\"}");
+cJSON *srv_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, float conf, const uint8_t *image) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_integer(o, "index", index) && (label < 0 || json_add_integer(o, "label", (unsigned)label)) &&
+              json_add(o, "pred", has_pred ? json_integer(pred) : cJSON_CreateNull()) &&
+              json_add(o, "conf", has_pred ? json_number(conf, 7) : cJSON_CreateNull()) &&
+              json_add(o, "pixels", base64_string(image, MLP_INPUTS));
+    return finish(o, ok);
 }
 
-void srv_json_device(srv_buf *b, const gpu_adapter_info *info, const char *kernels) {
-    srv_buf_puts(b, "\"device\":{\"name\":");
-    srv_buf_json_string(b, info->name);
-    srv_buf_puts(b, ",\"description\":");
-    srv_buf_json_string(b, info->description);
-    srv_buf_printf(b, ",\"backend\":\"%s\",\"type\":\"%s\",\"kernels\":\"%s\"}", gpu_backend_name(info->backend),
-                   gpu_adapter_type_name(info->type), kernels);
+cJSON *srv_json_device(const gpu_adapter_info *info, const char *kernels) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_string(o, "name", info->name) && json_add_string(o, "description", info->description) &&
+              json_add_string(o, "backend", gpu_backend_name(info->backend)) &&
+              json_add_string(o, "type", gpu_adapter_type_name(info->type)) && json_add_string(o, "kernels", kernels);
+    return finish(o, ok);
 }
 
-void srv_json_history(srv_buf *b, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
+bool srv_json_history(cJSON *snapshot, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
                       const uint32_t confusion[MLP_CLASSES][MLP_CLASSES], uint32_t confusion_epoch) {
-    srv_buf_puts(b, ",\"points\":[");
-    for (size_t i = 0; i < npoints; i++) {
-        if (i) srv_buf_puts(b, ",");
-        srv_json_point(b, &points[i]);
-    }
-    srv_buf_puts(b, "],\"epochs\":[");
-    for (size_t i = 0; i < nepochs; i++) {
-        if (i) srv_buf_puts(b, ",");
-        srv_json_epoch(b, &epochs[i]);
-    }
-    srv_buf_puts(b, "],\"confusion\":");
+    cJSON *pts = NULL, *eps = NULL;
+    bool ok = json_add(snapshot, "points", (pts = cJSON_CreateArray())) && json_add(snapshot, "epochs", (eps = cJSON_CreateArray()));
+    for (size_t i = 0; ok && i < npoints; i++) ok = cJSON_AddItemToArray(pts, srv_json_point(&points[i]));
+    for (size_t i = 0; ok && i < nepochs; i++) ok = cJSON_AddItemToArray(eps, srv_json_epoch(&epochs[i]));
+    cJSON *conf = NULL;
+    if (!ok) return false;
     if (confusion_epoch) {
-        srv_buf_printf(b, "{\"epoch\":%u,\"matrix\":", confusion_epoch);
-        srv_json_confusion(b, confusion);
-        srv_buf_puts(b, "}");
+        conf = cJSON_CreateObject();
+        if (!json_add_integer(conf, "epoch", confusion_epoch) || !json_add(conf, "matrix", srv_json_confusion(confusion))) {
+            cJSON_Delete(conf);
+            conf = NULL;
+        }
     } else
-        srv_buf_puts(b, "null");
+        conf = cJSON_CreateNull();
+    return json_add(snapshot, "confusion", conf);
+}
+
+cJSON *srv_json_error(const char *message, const char *field, unsigned status) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_string(o, "error", message) && (!field || !*field || json_add_string(o, "field", field)) &&
+              json_add_integer(o, "status", status);
+    return finish(o, ok);
+}
+
+cJSON *srv_json_status_of(const char *status, const char *message, bool pausing, uint32_t run, bool model_ready,
+                          uint32_t model_epoch, uint32_t model_step, size_t epochs_done) {
+    cJSON *o = cJSON_CreateObject(), *model = NULL;
+    bool ok = o && json_add_string(o, "status", status) && json_add_string(o, "message", message) &&
+              json_add(o, "pausing", cJSON_CreateBool(pausing)) && json_add_integer(o, "run", run) &&
+              json_add(o, "model", (model = cJSON_CreateObject())) && json_add(model, "ready", cJSON_CreateBool(model_ready)) &&
+              json_add_integer(model, "epoch", model_epoch) && json_add_integer(model, "step", model_step) &&
+              json_add_integer(o, "epochs_done", epochs_done);
+    return finish(o, ok);
+}
+
+cJSON *srv_json_run_of(uint32_t id, const srv_train_params *r, uint32_t steps_per_epoch, uint32_t train_count,
+                       uint32_t test_count) {
+    if (!id) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    /* lr and momentum as the engine's floats, shown as typed */
+    bool ok = o && json_add_integer(o, "id", id) && json_add_integer(o, "epochs", r->epochs) &&
+              json_add_integer(o, "batch", r->batch) && json_add_number(o, "lr", (float)r->lr, 7) &&
+              json_add_integer(o, "hidden", r->hidden) && json_add_number(o, "momentum", (float)r->momentum, 7) &&
+              json_add_integer(o, "seed", r->seed) && json_add_integer(o, "steps_per_epoch", steps_per_epoch) &&
+              json_add_integer(o, "train_count", train_count) && json_add_integer(o, "test_count", test_count);
+    return finish(o, ok);
 }

@@ -9,6 +9,7 @@
 
 #include "core/mlp.h"
 #include "server/srv_util.h"
+#include "util/json.h"
 
 #define SRV_PREVIEWS 6
 #define SRV_TILES_MAX 128 /* first-layer weight vectors sent as 28x28 tiles */
@@ -24,27 +25,29 @@ typedef struct srv_epoch {
     double loss, train_accuracy, test_loss, test_accuracy, seconds, samples_per_second;
 } srv_epoch;
 
-void srv_json_epoch(srv_buf *b, const srv_epoch *e);
+/* Each payload is a cJSON tree (util/json.h: every string escaped, numbers rounded to the
+ * digits shown); NULL when out of memory. srv_buf_json prints one into a buffer. */
+cJSON *srv_json_epoch(const srv_epoch *e);
 /* [x, loss, accuracy, samples/s, epoch, step]: the compact form of the state snapshot */
-void srv_json_point(srv_buf *b, const srv_point *p);
+cJSON *srv_json_point(const srv_point *p);
 /* The parts of the state snapshot (GET /api/state, the first SSE event) that both hosts write:
- * "device":{name, description, backend, type, kernels} and, after it,
- * ,"points":[...],"epochs":[...],"confusion":{"epoch","matrix"} or null. */
-void srv_json_device(srv_buf *b, const gpu_adapter_info *info, const char *kernels);
-void srv_json_history(srv_buf *b, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
+ * "device":{name, description, backend, type, kernels}, and "points":[...], "epochs":[...],
+ * "confusion":{"epoch","matrix"} or null, added to the snapshot object. */
+cJSON *srv_json_device(const gpu_adapter_info *info, const char *kernels);
+bool srv_json_history(cJSON *snapshot, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
                       const uint32_t confusion[MLP_CLASSES][MLP_CLASSES], uint32_t confusion_epoch);
 /* The "loss" event: {"x":..,"loss":..,"accuracy":..,"samples_per_second":..,"epoch","step","steps"} */
-void srv_json_loss(srv_buf *b, const srv_point *p, uint32_t steps);
-void srv_json_confusion(srv_buf *b, const uint32_t m[MLP_CLASSES][MLP_CLASSES]);
+cJSON *srv_json_loss(const srv_point *p, uint32_t steps);
+cJSON *srv_json_confusion(const uint32_t m[MLP_CLASSES][MLP_CLASSES]);
 /* The "epoch" event: the epoch record plus its confusion matrix and the run's epoch count. */
-void srv_json_epoch_event(srv_buf *b, const srv_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs);
+cJSON *srv_json_epoch_event(const srv_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs);
 /* The "weights" event: the first-layer weight vectors as 28x28 tiles, each scaled by its own
  * largest magnitude into a byte (128 = 0), base64. w1 is [hidden][784]. */
-void srv_json_weights(srv_buf *b, const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step);
+cJSON *srv_json_weights(const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step);
 /* The "preview" event: n test digits (indices, their labels, their 784-byte images in order)
  * with the model's probabilities (n * 10). */
-void srv_json_preview(srv_buf *b, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
-                      const uint8_t *images, const float *probs, int n);
+cJSON *srv_json_preview(uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
+                        const uint8_t *images, const float *probs, int n);
 /* Draws SRV_PREVIEWS random test digits (from the engine's splitmix64 stream in *rng): their
  * indices, labels and images. */
 void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *test_labels, uint32_t test_count,
@@ -52,14 +55,27 @@ void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *
 /* The answer to a predict request: {"model":{"run","epoch","step"},"predictions":[{"index",
  * "label" (when indices is not NULL), "pred", "conf", "probs"}]}. labels[i] is the label of
  * indices[i]. */
-void srv_json_predictions(srv_buf *b, uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices,
-                          const uint8_t *labels, const float *probs, uint32_t n);
-/* One test digit: {"index", "label" (when with_label), "pred", "conf" (null without
+cJSON *srv_json_predictions(uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
+                            const float *probs, uint32_t n);
+/* One test digit: {"index", "label" (when label >= 0), "pred", "conf" (null without
  * predictions), "pixels": base64 of its 784 bytes}. */
-void srv_json_digit(srv_buf *b, uint32_t index, int label, bool has_pred, uint32_t pred, float conf,
-                    const uint8_t *image);
+cJSON *srv_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, float conf, const uint8_t *image);
 /* Ten probabilities as a JSON array. */
-void srv_json_probs(srv_buf *b, const float *p);
+cJSON *srv_json_probs(const float *p);
+/* {"error": message, "field": field (when not NULL), "status": status}: an API error. */
+cJSON *srv_json_error(const char *message, const char *field, unsigned status);
+/* The run status both hosts publish: {"status","message","pausing","run","model":{"ready",
+ * "epoch","step"},"epochs_done"}. */
+cJSON *srv_json_status_of(const char *status, const char *message, bool pausing, uint32_t run, bool model_ready,
+                          uint32_t model_epoch, uint32_t model_step, size_t epochs_done);
+/* A run's configuration: {"id","epochs","batch","lr","hidden","momentum","seed",
+ * "steps_per_epoch","train_count","test_count"}, or null before the first run (id 0). */
+struct srv_train_params;
+cJSON *srv_json_run_of(uint32_t id, const struct srv_train_params *r, uint32_t steps_per_epoch, uint32_t train_count,
+                       uint32_t test_count);
+/* Appends item printed without spaces, then deletes it; a NULL item (an allocation that
+ * failed) marks the buffer out of memory. */
+void srv_buf_json(srv_buf *b, cJSON *item);
 int srv_argmax10(const float *p);
 
 #endif

@@ -123,13 +123,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     srv_buf b = {0};
-    srv_buf_puts(&b, "{\"error\":");
-    srv_buf_json_string(&b, msg);
-    if (field && *field) {
-        srv_buf_puts(&b, ",\"field\":");
-        srv_buf_json_string(&b, field);
-    }
-    srv_buf_printf(&b, ",\"status\":%u}", code);
+    srv_buf_json(&b, srv_json_error(msg, field, code));
     struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
     srv_buf_free(&b);
     if (!r) return MHD_NO;
@@ -328,10 +322,10 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
     return queue(c, MHD_HTTP_OK, r);
 }
 
-static void digit_json(srv_buf *b, const srv_state *s, uint32_t i, bool with_label) {
-    srv_json_digit(b, i, with_label ? s->test->labels[i] : -1, s->confusion_epoch != 0,
+static cJSON *digit_json(const srv_state *s, uint32_t i, bool with_label) {
+    return (srv_json_digit(i, with_label ? s->test->labels[i] : -1, s->confusion_epoch != 0,
                    s->confusion_epoch ? s->test_pred[i] : 0, s->confusion_epoch ? s->test_conf[i] : 0,
-                   s->test->images + (size_t)i * MLP_INPUTS);
+                   s->test->images + (size_t)i * MLP_INPUTS));
 }
 
 static enum MHD_Result get_digits(srv_state *s, struct MHD_Connection *c) {
@@ -343,12 +337,11 @@ static enum MHD_Result get_digits(srv_state *s, struct MHD_Connection *c) {
                           s->test->count - 1);
     srv_buf b = {0};
     pthread_mutex_lock(&s->mu);
-    srv_buf_printf(&b, "{\"epoch\":%u,\"digits\":[", s->confusion_epoch);
-    for (uint32_t k = 0; k < n; k++) {
-        if (k) srv_buf_puts(&b, ",");
-        digit_json(&b, s, idx[k], true);
-    }
-    srv_buf_puts(&b, "]}");
+    cJSON *o = cJSON_CreateObject(), *digits = NULL;
+    bool ok = o && json_add_integer(o, "epoch", s->confusion_epoch) && json_add(o, "digits", (digits = cJSON_CreateArray()));
+    for (uint32_t k = 0; ok && k < n; k++) ok = cJSON_AddItemToArray(digits, digit_json(s, idx[k], true));
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     pthread_mutex_unlock(&s->mu);
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
     srv_buf_free(&b);
@@ -374,16 +367,17 @@ static enum MHD_Result get_confusion(srv_state *s, struct MHD_Connection *c) {
                           "no confusion matrix yet: it is computed on the test set after each epoch");
     }
     uint32_t count = 0;
-    srv_buf_printf(&b, "{\"label\":%u,\"pred\":%u,\"epoch\":%u,\"digits\":[", label, pred, s->confusion_epoch);
-    for (uint32_t i = 0; i < s->test->count; i++) {
+    cJSON *o = cJSON_CreateObject(), *digits = NULL;
+    bool ok = o && json_add_integer(o, "label", label) && json_add_integer(o, "pred", pred) &&
+              json_add_integer(o, "epoch", s->confusion_epoch) && json_add(o, "digits", (digits = cJSON_CreateArray()));
+    for (uint32_t i = 0; ok && i < s->test->count; i++) {
         if (s->test->labels[i] != label || s->test_pred[i] != pred) continue;
-        if (count < limit) {
-            if (count) srv_buf_puts(&b, ",");
-            digit_json(&b, s, i, false);
-        }
+        if (count < limit) ok = cJSON_AddItemToArray(digits, digit_json(s, i, false));
         count++;
     }
-    srv_buf_printf(&b, "],\"count\":%u}", count);
+    ok = ok && json_add_integer(o, "count", count);
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     pthread_mutex_unlock(&s->mu);
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
     srv_buf_free(&b);
@@ -423,9 +417,9 @@ static enum MHD_Result post_train(srv_state *s, struct MHD_Connection *c, const 
     srv_msg_unref(s->latest_preview);
     s->latest_weights = s->latest_preview = NULL;
     srv_set_status(s, SRV_STARTING, "");
-    srv_buf_puts(&b, "{\"run\":");
-    srv_json_run(&b, s);
-    srv_buf_puts(&b, "}");
+    cJSON *o = cJSON_CreateObject();
+    if (o && !json_add(o, "run", srv_json_run(s))) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     srv_publish(s, SRV_MSG_KEEP, "run", &b);
     pthread_cond_signal(&s->work_cond);
     pthread_mutex_unlock(&s->mu);
@@ -460,8 +454,10 @@ static enum MHD_Result post_control(srv_state *s, struct MHD_Connection *c, cons
     pthread_cond_broadcast(&s->work_cond);
     srv_buf b = {0};
     if (!conflict) {
-        srv_buf_printf(&b, "{\"status\":\"%s\"}",
-                       what == R_PAUSE ? "pausing" : what == R_RESUME ? "running" : "stopping");
+        cJSON *o = cJSON_CreateObject();
+        if (o && !json_add_string(o, "status", what == R_PAUSE ? "pausing" : what == R_RESUME ? "running" : "stopping"))
+            cJSON_Delete(o), o = NULL;
+        srv_buf_json(&b, o);
     }
     pthread_mutex_unlock(&s->mu);
     if (conflict)
@@ -514,12 +510,10 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
     if (p->state == 1) {
         uint8_t labels[SRV_INDICES_MAX];
         for (uint32_t i = 0; in.indices && i < p->n && i < SRV_INDICES_MAX; i++) labels[i] = s->test->labels[in.indices[i]];
-        srv_json_predictions(&b, s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n);
+        srv_buf_json(&b, srv_json_predictions(s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n));
     } else {
         code = p->state == 0 ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_CONFLICT;
-        srv_buf_puts(&b, "{\"error\":");
-        srv_buf_json_string(&b, p->state == 0 ? "the trainer did not answer in time; try again" : p->error);
-        srv_buf_printf(&b, ",\"status\":%u}", code);
+        srv_buf_json(&b, srv_json_error(p->state == 0 ? "the trainer did not answer in time; try again" : p->error, NULL, code));
     }
     srv_predict_unref(s, p);
     pthread_mutex_unlock(&s->mu);

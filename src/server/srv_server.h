@@ -123,8 +123,8 @@ void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_b
 void srv_set_status(srv_state *s, srv_status st, const char *message);
 void srv_predict_unref(srv_state *s, srv_predict *p);
 /* JSON pieces shared by the state snapshot and the events. */
-void srv_json_run(srv_buf *b, const srv_state *s);
-void srv_json_status(srv_buf *b, const srv_state *s);
+cJSON *srv_json_run(const srv_state *s);
+cJSON *srv_json_status(const srv_state *s);
 
 /* ---- srv_data.c ---- */
 /* data/NAME.gz: the training or test set the server holds, as a gzip'd IDX file; NULL for

@@ -56,42 +56,28 @@ void srv_state_destroy(srv_state *s) {
     pthread_mutex_destroy(&s->mu);
 }
 
-void srv_json_run(srv_buf *b, const srv_state *s) {
-    if (!s->run_id) {
-        srv_buf_puts(b, "null");
-        return;
-    }
-    const srv_train_params *r = &s->run;
-    srv_buf_printf(b, "{\"id\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":", s->run_id, r->epochs, r->batch);
-    srv_buf_json_number(b, (float)r->lr, 7); /* the engine's float, shown as typed */
-    srv_buf_printf(b, ",\"hidden\":%u,\"momentum\":", r->hidden);
-    srv_buf_json_number(b, (float)r->momentum, 7);
-    srv_buf_printf(b, ",\"seed\":%llu,\"steps_per_epoch\":%u,\"train_count\":%u,\"test_count\":%u}",
-                   (unsigned long long)r->seed, s->steps_per_epoch, s->train->count, s->test->count);
+cJSON *srv_json_run(const srv_state *s) {
+    return srv_json_run_of(s->run_id, &s->run, s->steps_per_epoch, s->train->count, s->test->count);
 }
 
-void srv_json_status(srv_buf *b, const srv_state *s) {
-    srv_buf_printf(b, "{\"status\":\"%s\",\"message\":", srv_status_name(s->status));
-    srv_buf_json_string(b, s->message);
-    srv_buf_printf(b, ",\"pausing\":%s,\"run\":%u,\"model\":{\"ready\":%s,\"epoch\":%u,\"step\":%u},\"epochs_done\":%zu}",
-                   s->pause_requested ? "true" : "false", s->run_id, s->has_model ? "true" : "false", s->model_epoch,
-                   s->model_step, s->nepochs);
+cJSON *srv_json_status(const srv_state *s) {
+    return srv_json_status_of(srv_status_name(s->status), s->message, s->pause_requested, s->run_id, s->has_model,
+                              s->model_epoch, s->model_step, s->nepochs);
 }
 
 void srv_state_json(srv_state *s, srv_buf *b) {
-    srv_buf_puts(b, "{\"state\":");
-    srv_json_status(b, s);
-    srv_buf_puts(b, ",");
-    srv_json_device(b, &s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
-    srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
-                   s->train->count, s->test->count, s->report_every, SRV_TILES_MAX, SRV_PREVIEWS);
-    srv_buf_puts(b, ",\"limits\":");
-    srv_limits_json(b, &s->limits);
-    srv_buf_puts(b, ",\"run\":");
-    srv_json_run(b, s);
-    srv_json_history(b, s->points, s->npoints, s->epochs, s->nepochs, (const uint32_t(*)[MLP_CLASSES])s->confusion,
-                     s->confusion_epoch);
-    srv_buf_printf(b, ",\"clients\":%u,\"dropped\":%llu}", s->hub.count, (unsigned long long)s->hub.dropped);
+    cJSON *o = cJSON_CreateObject(), *data = NULL;
+    bool ok = o && json_add(o, "state", srv_json_status(s)) &&
+              json_add(o, "device", srv_json_device(&s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused")) &&
+              json_add(o, "data", (data = cJSON_CreateObject())) && json_add_integer(data, "train", s->train->count) &&
+              json_add_integer(data, "test", s->test->count) && json_add_integer(o, "report_every", s->report_every) &&
+              json_add_integer(o, "tiles_max", SRV_TILES_MAX) && json_add_integer(o, "previews", SRV_PREVIEWS) &&
+              json_add(o, "limits", srv_limits_json(&s->limits)) && json_add(o, "run", srv_json_run(s)) &&
+              srv_json_history(o, s->points, s->npoints, s->epochs, s->nepochs,
+                               (const uint32_t(*)[MLP_CLASSES])s->confusion, s->confusion_epoch) &&
+              json_add_integer(o, "clients", s->hub.count) && json_add_integer(o, "dropped", s->hub.dropped);
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(b, o);
 }
 
 void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_buf *json) {
@@ -112,7 +98,7 @@ void srv_set_status(srv_state *s, srv_status st, const char *message) {
     s->status = st;
     if (message != s->message) snprintf(s->message, sizeof s->message, "%s", message ? message : "");
     srv_buf b = {0};
-    srv_json_status(&b, s);
+    srv_buf_json(&b, srv_json_status(s));
     srv_publish(s, SRV_MSG_KEEP, "status", &b);
     srv_buf_free(&b);
 }

@@ -1,7 +1,6 @@
 /* Server helpers; see srv_util.h. */
 #include "server/srv_util.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,40 +68,6 @@ void srv_buf_printf(srv_buf *b, const char *fmt, ...) {
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
-}
-
-void srv_buf_json_string(srv_buf *b, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    srv_buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        const unsigned char *run = p;
-        while (*p && *p >= 0x20 && *p != '"' && *p != '\\') p++;
-        if (p > run) srv_buf_append(b, run, (size_t)(p - run));
-        if (!*p) break;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15];
-            n = 6;
-        }
-        srv_buf_append(b, esc, n);
-    }
-    srv_buf_append(b, "\"", 1);
-}
-
-void srv_buf_json_number(srv_buf *b, double v, int digits) {
-    if (!isfinite(v)) {
-        srv_buf_puts(b, "null");
-        return;
-    }
-    if (v == 0) v = 0; /* no "-0" */
-    srv_buf_printf(b, "%.*g", digits, v);
 }
 
 void srv_buf_base64(srv_buf *b, const uint8_t *p, size_t n) {

@@ -65,7 +65,7 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     srv_state *s = w->s;
     const mlp_config *cfg = mlp_get_config(w->tr);
     srv_buf wj = {0}, pj = {0};
-    if (mlp_read_params(w->tr, w->params) == MLP_OK) srv_json_weights(&wj, w->params, cfg->arch.hidden[0], epoch, step);
+    if (mlp_read_params(w->tr, w->params) == MLP_OK) srv_buf_json(&wj, srv_json_weights(w->params, cfg->arch.hidden[0], epoch, step));
 
     uint32_t idx[SRV_PREVIEWS];
     uint8_t labels[SRV_PREVIEWS];
@@ -73,7 +73,7 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     float probs[SRV_PREVIEWS * MLP_CLASSES];
     srv_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, idx, labels, images);
     if (mlp_predict(w->tr, images, SRV_PREVIEWS, probs) == MLP_OK)
-        srv_json_preview(&pj, epoch, step, idx, labels, images, probs, SRV_PREVIEWS);
+        srv_buf_json(&pj, srv_json_preview(epoch, step, idx, labels, images, probs, SRV_PREVIEWS));
     pthread_mutex_lock(&s->mu);
     if (wj.len) srv_publish(s, SRV_MSG_WEIGHTS, "weights", &wj);
     if (pj.len) srv_publish(s, SRV_MSG_PREVIEW, "preview", &pj);
@@ -100,7 +100,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
     }
     if (s->npoints < s->cap_points) s->points[s->npoints++] = pt;
     srv_buf b = {0};
-    srv_json_loss(&b, &pt, p->steps);
+    srv_buf_json(&b, srv_json_loss(&pt, p->steps));
     srv_publish(s, SRV_MSG_DROP, "loss", &b);
     srv_buf_free(&b);
     pthread_mutex_unlock(&s->mu);
@@ -231,7 +231,7 @@ static void run_training(worker *w, const srv_train_params *rp) {
         s->model_epoch = e;
         s->model_step = steps;
         srv_buf b = {0};
-        srv_json_epoch_event(&b, &rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs);
+        srv_buf_json(&b, srv_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
         srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
         srv_buf_free(&b);
         pthread_mutex_unlock(&s->mu);

@@ -139,43 +139,27 @@ static void reply_json(uint32_t id, srv_buf *b) {
 
 static void reply_error(uint32_t id, int status, const char *message) {
     srv_buf b = {0};
-    srv_buf_puts(&b, "{\"error\":");
-    srv_buf_json_string(&b, message);
-    srv_buf_printf(&b, ",\"status\":%d}", status);
+    srv_buf_json(&b, srv_json_error(message, NULL, (unsigned)status));
     if (!b.oom && b.data) host_reply(id, status, b.data, b.len);
     srv_buf_free(&b);
 }
 
 /* ---- state as JSON, in the server's shapes (srv_state.c) ---- */
 
-static void json_status(srv_buf *b) {
-    srv_buf_printf(b, "{\"status\":\"%s\",\"message\":", status_names[W.status]);
-    srv_buf_json_string(b, W.message);
-    srv_buf_printf(b, ",\"pausing\":%s,\"run\":%u,\"model\":{\"ready\":%s,\"epoch\":%u,\"step\":%u},\"epochs_done\":%zu}",
-                   W.pause_requested && W.status == WEB_RUNNING ? "true" : "false", W.run_id,
-                   W.has_model ? "true" : "false", W.model_epoch, W.model_step, W.nepochs);
+static cJSON *json_status(void) {
+    return srv_json_status_of(status_names[W.status], W.message, W.pause_requested && W.status == WEB_RUNNING, W.run_id,
+                              W.has_model, W.model_epoch, W.model_step, W.nepochs);
 }
 
 static void set_status(web_status st, const char *message) {
     W.status = st;
     if (message != W.message) snprintf(W.message, sizeof W.message, "%s", message ? message : "");
     srv_buf b = {0};
-    json_status(&b);
+    srv_buf_json(&b, json_status());
     emit("status", &b);
 }
 
-static void json_run(srv_buf *b) {
-    if (!W.run_id) {
-        srv_buf_puts(b, "null");
-        return;
-    }
-    srv_buf_printf(b, "{\"id\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":", W.run_id, W.run.epochs, W.run.batch);
-    srv_buf_json_number(b, (float)W.run.lr, 7);
-    srv_buf_printf(b, ",\"hidden\":%u,\"momentum\":", W.run.hidden);
-    srv_buf_json_number(b, (float)W.run.momentum, 7);
-    srv_buf_printf(b, ",\"seed\":%llu,\"steps_per_epoch\":%u,\"train_count\":%u,\"test_count\":%u}",
-                   (unsigned long long)W.run.seed, W.steps_per_epoch, W.train_count, W.test.count);
-}
+static cJSON *json_run(void) { return srv_json_run_of(W.run_id, &W.run, W.steps_per_epoch, W.train_count, W.test.count); }
 
 /* ---- exports: set-up ---- */
 
@@ -305,23 +289,21 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
 WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
     srv_buf *b = &W.result;
     srv_buf_reset(b);
-    srv_buf_puts(b, "{\"state\":");
-    json_status(b);
-    if (W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
+    cJSON *o = cJSON_CreateObject(), *data = NULL;
+    bool ok = o && json_add(o, "state", json_status());
+    if (ok && W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
         mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
-        srv_buf_puts(b, ",");
-        srv_json_device(b, gpu_info(W.gpu),
-                        mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+        ok = json_add(o, "device", srv_json_device(gpu_info(W.gpu), mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) ==
+                                                                        MLP_KERNELS_REFERENCE ? "reference" : "fused"));
     }
-    srv_buf_printf(b, ",\"data\":{\"train\":%u,\"test\":%u},\"report_every\":%u,\"tiles_max\":%d,\"previews\":%d",
-                   W.train.count, W.test.count, WEB_REPORT_EVERY, SRV_TILES_MAX, SRV_PREVIEWS);
-    srv_buf_puts(b, ",\"limits\":");
-    srv_limits_json(b, &W.limits);
-    srv_buf_puts(b, ",\"run\":");
-    json_run(b);
-    srv_json_history(b, W.points, W.npoints, W.epochs, W.nepochs, (const uint32_t(*)[MLP_CLASSES])W.confusion,
-                     W.confusion_epoch);
-    srv_buf_puts(b, "}");
+    ok = ok && json_add(o, "data", (data = cJSON_CreateObject())) && json_add_integer(data, "train", W.train.count) &&
+         json_add_integer(data, "test", W.test.count) && json_add_integer(o, "report_every", WEB_REPORT_EVERY) &&
+         json_add_integer(o, "tiles_max", SRV_TILES_MAX) && json_add_integer(o, "previews", SRV_PREVIEWS) &&
+         json_add(o, "limits", srv_limits_json(&W.limits)) && json_add(o, "run", json_run()) &&
+         srv_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, (const uint32_t(*)[MLP_CLASSES])W.confusion,
+                          W.confusion_epoch);
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(b, o);
     return wg_result();
 }
 
@@ -360,7 +342,7 @@ static void serve_predict(const web_request *r) {
         reply_error(R_ID(r), 500, mlp_error(W.tr));
     } else {
         srv_buf b = {0};
-        srv_json_predictions(&b, W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n);
+        srv_buf_json(&b, srv_json_predictions(W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n));
         reply_json(R_ID(r), &b);
     }
     free(images), free(probs);
@@ -370,32 +352,34 @@ static void serve_digits(const web_request *r, bool cell) {
     if (cell && !W.confusion_epoch)
         return reply_error(R_ID(r), 409, "no confusion matrix yet: it is computed on the test set after each epoch");
     srv_buf b = {0};
+    cJSON *o = cJSON_CreateObject(), *digits = NULL;
+    bool ok = o;
     if (cell) {
         uint32_t count = 0;
-        srv_buf_printf(&b, "{\"label\":%u,\"pred\":%u,\"epoch\":%u,\"digits\":[", R_LABEL(r), R_PRED(r), W.confusion_epoch);
-        for (uint32_t i = 0; i < W.test.count; i++) {
+        ok = ok && json_add_integer(o, "label", R_LABEL(r)) && json_add_integer(o, "pred", R_PRED(r)) &&
+             json_add_integer(o, "epoch", W.confusion_epoch) && json_add(o, "digits", (digits = cJSON_CreateArray()));
+        for (uint32_t i = 0; ok && i < W.test.count; i++) {
             if (W.test.labels[i] != R_LABEL(r) || W.test_pred[i] != R_PRED(r)) continue;
-            if (count < R_LIMIT(r)) {
-                if (count) srv_buf_puts(&b, ",");
-                srv_json_digit(&b, i, -1, true, W.test_pred[i], W.test_conf[i], W.test.images + (size_t)i * MLP_INPUTS);
-            }
+            if (count < R_LIMIT(r))
+                ok = cJSON_AddItemToArray(digits, srv_json_digit(i, -1, true, W.test_pred[i], W.test_conf[i],
+                                                                 W.test.images + (size_t)i * MLP_INPUTS));
             count++;
         }
-        srv_buf_printf(&b, "],\"count\":%u}", count);
+        ok = ok && json_add_integer(o, "count", count);
     } else {
-        srv_buf_printf(&b, "{\"epoch\":%u,\"digits\":[", W.confusion_epoch);
-        for (uint32_t i = 0; i < R_N(r) && i < SRV_INDICES_MAX; i++) {
+        ok = ok && json_add_integer(o, "epoch", W.confusion_epoch) && json_add(o, "digits", (digits = cJSON_CreateArray()));
+        for (uint32_t i = 0; ok && i < R_N(r) && i < SRV_INDICES_MAX; i++) {
             uint32_t k = r->indices[i];
             if (k >= W.test.count) {
-                srv_buf_free(&b);
+                cJSON_Delete(o);
                 return reply_error(R_ID(r), 400, "a test index is past the test set");
             }
-            if (i) srv_buf_puts(&b, ",");
-            srv_json_digit(&b, k, W.test.labels[k], W.confusion_epoch != 0, W.test_pred[k], W.test_conf[k],
-                           W.test.images + (size_t)k * MLP_INPUTS);
+            ok = cJSON_AddItemToArray(digits, srv_json_digit(k, W.test.labels[k], W.confusion_epoch != 0, W.test_pred[k],
+                                                             W.test_conf[k], W.test.images + (size_t)k * MLP_INPUTS));
         }
-        srv_buf_puts(&b, "]}");
     }
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     reply_json(R_ID(r), &b);
 }
 
@@ -457,13 +441,13 @@ static void serve_load(const web_request *r) {
     W.run_id = 0;
     W.npoints = W.nepochs = 0;
     srv_buf b = {0};
-    srv_buf_printf(&b, "{\"hidden\":%u,\"epoch\":%u,\"test_accuracy\":", arch.hidden[0], file_epoch);
-    srv_buf_json_number(&b, ev.accuracy, 7);
-    srv_buf_puts(&b, ",\"test_loss\":");
-    srv_buf_json_number(&b, ev.loss, 7);
-    srv_buf_printf(&b, ",\"confusion\":{\"epoch\":%u,\"matrix\":", file_epoch);
-    srv_json_confusion(&b, (const uint32_t(*)[MLP_CLASSES])ev.confusion);
-    srv_buf_puts(&b, "}}");
+    cJSON *o = cJSON_CreateObject(), *conf = NULL;
+    bool ok = o && json_add_integer(o, "hidden", arch.hidden[0]) && json_add_integer(o, "epoch", file_epoch) &&
+              json_add_number(o, "test_accuracy", ev.accuracy, 7) && json_add_number(o, "test_loss", ev.loss, 7) &&
+              json_add(o, "confusion", (conf = cJSON_CreateObject())) && json_add_integer(conf, "epoch", file_epoch) &&
+              json_add(conf, "matrix", srv_json_confusion((const uint32_t(*)[MLP_CLASSES])ev.confusion));
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     reply_json(R_ID(r), &b);
     publish_snapshots(file_epoch, 0);
 }
@@ -513,14 +497,14 @@ static void publish_snapshots(uint32_t epoch, uint32_t step) {
     const mlp_config *cfg = mlp_get_config(W.tr);
     srv_buf wj = {0}, pj = {0};
     if (ensure_params(mlp_param_count(&cfg->arch)) && mlp_read_params(W.tr, W.params) == MLP_OK)
-        srv_json_weights(&wj, W.params, cfg->arch.hidden[0], epoch, step);
+        srv_buf_json(&wj, srv_json_weights(W.params, cfg->arch.hidden[0], epoch, step));
     uint32_t idx[SRV_PREVIEWS];
     uint8_t labels[SRV_PREVIEWS];
     uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
     float probs[SRV_PREVIEWS * MLP_CLASSES];
     srv_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, idx, labels, images);
     if (mlp_predict(W.tr, images, SRV_PREVIEWS, probs) == MLP_OK)
-        srv_json_preview(&pj, epoch, step, idx, labels, images, probs, SRV_PREVIEWS);
+        srv_buf_json(&pj, srv_json_preview(epoch, step, idx, labels, images, probs, SRV_PREVIEWS));
     emit("weights", &wj);
     emit("preview", &pj);
 }
@@ -556,7 +540,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
     }
     if (W.npoints < W.cap_points) W.points[W.npoints++] = pt;
     srv_buf b = {0};
-    srv_json_loss(&b, &pt, p->steps);
+    srv_buf_json(&b, srv_json_loss(&pt, p->steps));
     emit("loss", &b);
     publish_snapshots(p->epoch, p->step);
     return page_turn();
@@ -600,11 +584,9 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     if (!srv_parse_train(body, len, &lim, &p, &e)) {
         set_error("%s", e.message);
         srv_buf_reset(&W.result);
-        srv_buf_puts(&W.result, "{\"error\":");
-        srv_buf_json_string(&W.result, e.message);
-        srv_buf_puts(&W.result, ",\"field\":");
-        srv_buf_json_string(&W.result, e.field);
-        srv_buf_puts(&W.result, "}");
+        cJSON *o = cJSON_CreateObject();
+        if (o && !(json_add_string(o, "error", e.message) && json_add_string(o, "field", e.field))) cJSON_Delete(o), o = NULL;
+        srv_buf_json(&W.result, o);
         return -1;
     }
     W.in_run = true;
@@ -619,9 +601,9 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     W.model_accuracy = -1;
     W.model_train_samples = count;
     srv_buf b = {0};
-    srv_buf_puts(&b, "{\"run\":");
-    json_run(&b);
-    srv_buf_puts(&b, "}");
+    cJSON *o = cJSON_CreateObject();
+    if (o && !json_add(o, "run", json_run())) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     emit("run", &b);
     set_status(WEB_STARTING, "");
     if (!page_turn()) return finish_run(WEB_STOPPED, "stopped before the first step"), 0;
@@ -685,7 +667,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         if (W.nepochs < W.cap_epochs) W.epochs[W.nepochs++] = rec;
         W.confusion_epoch = ep;
         srv_buf eb = {0};
-        srv_json_epoch_event(&eb, &rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs);
+        srv_buf_json(&eb, srv_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
         emit("epoch", &eb);
         publish_snapshots(ep, W.steps_per_epoch);
         if (!page_turn() && ep < cfg.epochs) {
@@ -706,19 +688,13 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
 static void on_check(void *user, const selfcheck_result *r) {
     (void)user;
     srv_buf b = {0};
-    srv_buf_puts(&b, "{\"kernel\":");
-    srv_buf_json_string(&b, r->kernel);
-    srv_buf_puts(&b, ",\"tensor\":");
-    srv_buf_json_string(&b, r->tensor);
-    srv_buf_puts(&b, ",\"shape\":");
-    srv_buf_json_string(&b, r->shape);
-    srv_buf_puts(&b, ",\"rel_error\":");
-    srv_buf_json_number(&b, r->rel_error, 4);
-    srv_buf_puts(&b, ",\"max_abs\":");
-    srv_buf_json_number(&b, r->max_abs, 4);
-    srv_buf_printf(&b, ",\"nan\":%s,\"pass\":%s,\"error\":", r->has_nan ? "true" : "false", r->pass ? "true" : "false");
-    srv_buf_json_string(&b, r->error);
-    srv_buf_puts(&b, "}");
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_string(o, "kernel", r->kernel) && json_add_string(o, "tensor", r->tensor) &&
+              json_add_string(o, "shape", r->shape) && json_add_number(o, "rel_error", r->rel_error, 4) &&
+              json_add_number(o, "max_abs", r->max_abs, 4) && json_add(o, "nan", cJSON_CreateBool(r->has_nan)) &&
+              json_add(o, "pass", cJSON_CreateBool(r->pass)) && json_add_string(o, "error", r->error);
+    if (!ok) cJSON_Delete(o), o = NULL;
+    srv_buf_json(&b, o);
     emit("check", &b);
 }
 

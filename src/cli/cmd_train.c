@@ -70,7 +70,12 @@ typedef struct progress_state {
 
 static bool on_progress(void *user, const mlp_progress *p) {
     progress_state *s = user;
-    if (!s->tty || s->json) return true;
+    if (s->json) { /* every report: the loss curve for tools (bench/torch_trajectory.py reads it) */
+        printf("{\"event\":\"progress\",\"epoch\":%u,\"step\":%u,\"steps\":%u,\"loss\":%.9g,\"accuracy\":%.6f}\n", p->epoch,
+               p->step, p->steps, p->loss, p->accuracy);
+        return true;
+    }
+    if (!s->tty) return true;
     int width = 30, filled = (int)((double)p->step / p->steps * width);
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');

@@ -16,6 +16,15 @@ else bad "train --save: rc=$rc $(cat "$TMP/a.err")"; fi
 [ ! -s "$TMP/a.err" ] && ok "a saving run prints nothing on stderr" || bad "stderr: $(cat "$TMP/a.err")"
 train_acc=$(grep '"event":"done"' "$TMP/a.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
 
+# a path with a quote, a backslash and a control character comes out of --json escaped: the
+# line parses and gives the path back byte for byte
+awkward="$TMP/q\"uote\\back"$'\t'"tab.st"
+cp "$TMP/A.st" "$awkward"
+"$WGTRAIN" eval --model "$awkward" --data "$TMP/small" --json >"$TMP/awkward.json" 2>&1
+node -e 'const fs = require("fs"); const e = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+if (e.model !== process.argv[2]) process.exit(1);' "$TMP/awkward.json" "$awkward" \
+  && ok "--json escapes a path with a quote, a backslash and a tab" || bad "awkward path in --json: $(head -c 300 "$TMP/awkward.json")"
+
 # the file is safetensors the way torch.nn.Sequential names it, with the metadata asked for
 node -e '
 const b = require("fs").readFileSync(process.argv[1]);

@@ -162,8 +162,6 @@ typedef struct ckpt_model_info {
 } ckpt_model_info;
 size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv);
 
-/* Writes s as a JSON string (quoted, escaped; invalid UTF-8 becomes U+FFFD). */
-void ckpt_json_fputs(const char *s, void *file /* FILE * */);
 
 /* Fingerprint (FNV-1a 64) of parameters as little-endian F32 bytes, and of raw bytes. */
 uint64_t ckpt_fnv1a64(uint64_t h, const void *bytes, size_t n);

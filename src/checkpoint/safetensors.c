@@ -718,14 +718,6 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     return n;
 }
 
-void ckpt_json_fputs(const char *s, void *file) {
-    cJSON *item = json_string(s);
-    char *text = json_print(item);
-    if (text) fputs(text, (FILE *)file);
-    cJSON_free(text);
-    cJSON_Delete(item);
-}
-
 /* ---- the training state ------------------------------------------------------------------- */
 
 static const char *const state_keys[] = {

@@ -78,13 +78,16 @@ static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset 
         mlp_kernel_time kt[6];
         int nk = gpu_has_timestamps(gpu) ? mlp_profile_kernels(t, 64, kt, 6) : 0;
         if (o->json) {
-            printf("{\"event\":\"speed\",\"adapter\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"batch\":%u,"
-                   "\"steps_per_epoch\":%u,\"ms_per_epoch\":%.4f,\"samples_per_second\":%.0f,\"timed_epochs\":%u,"
-                   "\"gpu_us_per_dispatch\":{",
-                   info->name, gpu_backend_name(info->backend), o->kernels == MLP_KERNELS_FUSED ? "fused" : "reference",
-                   c.batch, steps, ms, train->count / (ms / 1000.0), timed);
-            for (int k = 0; k < nk; k++) printf("%s\"%s\":%.3f", k ? "," : "", kt[k].kernel, kt[k].mean_ns / 1000.0);
-            printf("}}\n");
+            cJSON *j = cJSON_CreateObject(), *per = NULL;
+            bool ok = j && json_add_string(j, "event", "speed") && json_add_string(j, "adapter", info->name) &&
+                      json_add_string(j, "backend", gpu_backend_name(info->backend)) &&
+                      json_add_string(j, "kernels", o->kernels == MLP_KERNELS_FUSED ? "fused" : "reference") &&
+                      json_add_integer(j, "batch", c.batch) && json_add_integer(j, "steps_per_epoch", steps) &&
+                      json_add_fixed(j, "ms_per_epoch", ms, 4) && json_add_fixed(j, "samples_per_second", train->count / (ms / 1000.0), 0) &&
+                      json_add_integer(j, "timed_epochs", timed) && json_add(j, "gpu_us_per_dispatch", (per = cJSON_CreateObject()));
+            for (int k = 0; ok && k < nk; k++) ok = json_add_fixed(per, kt[k].kernel, kt[k].mean_ns / 1000.0, 3);
+            if (!ok) cJSON_Delete(j), j = NULL;
+            cli_json_line(j);
         } else {
             printf("%-6u %-7u %-10.3f %-12.0f", c.batch, steps, ms, train->count / (ms / 1000.0));
             double step_us = 0;
@@ -142,12 +145,15 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
             }
         }
         if (at >= 0) reached[n_reached++] = at;
-        if (o->json)
-            printf("{\"event\":\"time_to_accuracy_seed\",\"seed\":%u,\"reached\":%s,\"seconds\":%.4f,\"epochs\":%u,"
-                   "\"test_accuracy\":%.4f}\n",
-                   seed, at >= 0 ? "true" : "false", at >= 0 ? at : host_now() - start,
-                   epoch > c.epochs ? c.epochs : epoch, acc);
-        else
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            bool ok = j && json_add_string(j, "event", "time_to_accuracy_seed") && json_add_integer(j, "seed", seed) &&
+                      json_add(j, "reached", cJSON_CreateBool(at >= 0)) &&
+                      json_add_fixed(j, "seconds", at >= 0 ? at : host_now() - start, 4) &&
+                      json_add_integer(j, "epochs", epoch > c.epochs ? c.epochs : epoch) && json_add_fixed(j, "test_accuracy", acc, 4);
+            if (!ok) cJSON_Delete(j), j = NULL;
+            cli_json_line(j);
+        } else
             printf("seed %u: %s %.4f after %u epochs, %.3f s\n", seed, at >= 0 ? "reached" : "did not reach", acc,
                    epoch > c.epochs ? c.epochs : epoch, at >= 0 ? at : host_now() - start);
         fflush(stdout);
@@ -155,13 +161,17 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
     }
     double med = n_reached ? median(reached, n_reached) : -1;
     mlp_config d = mlp_config_default();
-    if (o->json)
-        printf("{\"event\":\"time_to_accuracy\",\"target\":%.4f,\"seeds\":%u,\"reached\":%d,\"median_seconds\":%.4f,"
-               "\"device_seconds\":%.4f,\"compile_seconds\":%.4f,\"upload_seconds\":%.4f,\"batch\":%u,\"lr\":%g,"
-               "\"momentum\":%g,\"schedule_epochs\":%u}\n",
-               (double)o->target, seeds, n_reached, med, device_s, compile_s, upload_first, d.batch, (double)d.lr,
-               (double)d.momentum, o->max_epochs);
-    else
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        bool ok = j && json_add_string(j, "event", "time_to_accuracy") && json_add_fixed(j, "target", o->target, 4) &&
+                  json_add_integer(j, "seeds", seeds) && json_add_integer(j, "reached", (unsigned)n_reached) &&
+                  json_add_fixed(j, "median_seconds", med, 4) && json_add_fixed(j, "device_seconds", device_s, 4) &&
+                  json_add_fixed(j, "compile_seconds", compile_s, 4) && json_add_fixed(j, "upload_seconds", upload_first, 4) &&
+                  json_add_integer(j, "batch", d.batch) && json_add_number(j, "lr", d.lr, 6) &&
+                  json_add_number(j, "momentum", d.momentum, 6) && json_add_integer(j, "schedule_epochs", o->max_epochs);
+        if (!ok) cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
+    } else
         printf("time to %.1f%%: median %.3f s over the %d of %u seeds that reached it (training and per-epoch "
                "evaluation, from the first dispatch); device creation %.3f s, pipeline compilation %.3f s, data "
                "upload %.3f s\n",

@@ -14,10 +14,13 @@ typedef struct check_state {
 static void report(void *user, const selfcheck_result *r) {
     check_state *s = user;
     if (s->json) {
-        printf("{\"kernel\":\"%s\",\"tensor\":\"%s\",\"shape\":\"%s\",\"rel_error\":%.3e,\"max_abs\":%.3e,"
-               "\"nan\":%s,\"pass\":%s%s%s%s}\n",
-               r->kernel, r->tensor, r->shape, r->rel_error, r->max_abs, r->has_nan ? "true" : "false",
-               r->pass ? "true" : "false", r->error[0] ? ",\"error\":\"" : "", r->error, r->error[0] ? "\"" : "");
+        cJSON *j = cJSON_CreateObject();
+        bool ok = j && json_add_string(j, "kernel", r->kernel) && json_add_string(j, "tensor", r->tensor) &&
+                  json_add_string(j, "shape", r->shape) && json_add_number(j, "rel_error", r->rel_error, 4) &&
+                  json_add_number(j, "max_abs", r->max_abs, 4) && json_add(j, "nan", cJSON_CreateBool(r->has_nan)) &&
+                  json_add(j, "pass", cJSON_CreateBool(r->pass)) && (!r->error[0] || json_add_string(j, "error", r->error));
+        if (!ok) cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
         return;
     }
     if (r->error[0]) {

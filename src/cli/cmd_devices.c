@@ -21,15 +21,19 @@ int cmd_devices(int argc, char **argv) {
     host_hold_stderr();
     int n = gpu_list_adapters(a, 32);
     host_release_stderr();
-    if (json) printf("[");
+    cJSON *list = json ? cJSON_CreateArray() : NULL;
     for (int i = 0; i < n; i++) {
-        if (json)
-            printf("%s{\"name\":\"%s\",\"backend\":\"%s\",\"type\":\"%s\",\"max_storage_binding\":%llu,"
-                   "\"max_buffer_size\":%llu,\"max_workgroup_storage\":%u,\"max_invocations\":%u,\"timestamps\":%s}",
-                   i ? "," : "", a[i].name, gpu_backend_name(a[i].backend), gpu_adapter_type_name(a[i].type),
-                   (unsigned long long)a[i].max_storage_binding, (unsigned long long)a[i].max_buffer_size,
-                   a[i].max_workgroup_storage, a[i].max_invocations, a[i].has_timestamps ? "true" : "false");
-        else
+        if (json) {
+            cJSON *d = cJSON_CreateObject();
+            bool ok = d && json_add_string(d, "name", a[i].name) && json_add_string(d, "backend", gpu_backend_name(a[i].backend)) &&
+                      json_add_string(d, "type", gpu_adapter_type_name(a[i].type)) &&
+                      json_add_integer(d, "max_storage_binding", a[i].max_storage_binding) &&
+                      json_add_integer(d, "max_buffer_size", a[i].max_buffer_size) &&
+                      json_add_integer(d, "max_workgroup_storage", a[i].max_workgroup_storage) &&
+                      json_add_integer(d, "max_invocations", a[i].max_invocations) &&
+                      json_add(d, "timestamps", cJSON_CreateBool(a[i].has_timestamps));
+            if (!ok || !cJSON_AddItemToArray(list, d)) cJSON_Delete(d);
+        } else
             printf("%d. %s\n   backend %s, %s%s\n   max storage binding %llu MiB, max buffer %llu MiB, workgroup "
                    "storage %u KiB, %u invocations/workgroup, timestamps %s\n",
                    i + 1, a[i].name, gpu_backend_name(a[i].backend), gpu_adapter_type_name(a[i].type),
@@ -37,7 +41,7 @@ int cmd_devices(int argc, char **argv) {
                    (unsigned long long)(a[i].max_storage_binding >> 20), (unsigned long long)(a[i].max_buffer_size >> 20),
                    a[i].max_workgroup_storage >> 10, a[i].max_invocations, a[i].has_timestamps ? "yes" : "no");
     }
-    if (json) printf("]\n");
+    if (json) cli_json_line(list);
     if (n == 0) return runtime_error("Dawn offers no adapter at all");
     return 0;
 }

@@ -92,20 +92,22 @@ int cmd_eval(int argc, char **argv) {
     char hidden[128];
     model_hidden_format(&model.arch, hidden, sizeof hidden);
     if (json) {
-        printf("{\"model\":");
-        ckpt_json_fputs(resolved, stdout);
-        printf(",\"hidden\":[%s],\"activation\":\"%s\",\"epoch\":%s,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f,\"loss\":%.6f,\"per_class\":[",
-               hidden, model_activation_name(model.arch.activation), epoch ? epoch : "null", ev.count, correct, ev.accuracy, ev.loss);
-        for (int c = 0; c < MLP_CLASSES; c++)
-            printf("%s{\"digit\":%d,\"samples\":%u,\"correct\":%u,\"accuracy\":%.6f}", c ? "," : "", c, per[c], ev.confusion[c][c],
-                   per[c] ? (double)ev.confusion[c][c] / per[c] : 0.0);
-        printf("],\"confusion\":[");
-        for (int c = 0; c < MLP_CLASSES; c++) {
-            printf("%s[", c ? "," : "");
-            for (int p = 0; p < MLP_CLASSES; p++) printf("%s%u", p ? "," : "", ev.confusion[c][p]);
-            printf("]");
+        cJSON *j = cJSON_CreateObject(), *classes = NULL, *rows = NULL;
+        bool ok = j && json_add_string(j, "model", resolved) && json_add(j, "hidden", cli_json_hidden(&model.arch)) &&
+                  json_add_string(j, "activation", model_activation_name(model.arch.activation)) &&
+                  json_add(j, "epoch", epoch ? json_integer(strtoull(epoch, NULL, 10)) : cJSON_CreateNull()) &&
+                  json_add_integer(j, "samples", ev.count) && json_add_integer(j, "correct", correct) &&
+                  json_add_fixed(j, "accuracy", ev.accuracy, 6) && json_add_fixed(j, "loss", ev.loss, 6) &&
+                  json_add(j, "per_class", (classes = cJSON_CreateArray())) && json_add(j, "confusion", (rows = cJSON_CreateArray()));
+        for (int c = 0; ok && c < MLP_CLASSES; c++) {
+            cJSON *k = cJSON_CreateObject(), *row = cJSON_CreateArray();
+            ok = cJSON_AddItemToArray(classes, k) && cJSON_AddItemToArray(rows, row) && json_add_integer(k, "digit", (unsigned)c) &&
+                 json_add_integer(k, "samples", per[c]) && json_add_integer(k, "correct", ev.confusion[c][c]) &&
+                 json_add_fixed(k, "accuracy", per[c] ? (double)ev.confusion[c][c] / per[c] : 0.0, 6);
+            for (int p = 0; ok && p < MLP_CLASSES; p++) ok = cJSON_AddItemToArray(row, json_integer(ev.confusion[c][p]));
         }
-        printf("]}\n");
+        if (!ok) cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
     } else {
         for (char *c = hidden; *c; c++) *c = *c == ',' ? '-' : *c;
         printf("Model: %s (784-%s-10 %s%s%s)\n", resolved, hidden, model_activation_name(model.arch.activation), epoch ? ", epoch " : "", epoch ? epoch : "");

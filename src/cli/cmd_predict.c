@@ -132,11 +132,16 @@ int cmd_predict(int argc, char **argv) {
                 if (top[r] < 0 || p[c] > p[top[r]]) top[r] = c;
             }
         if (json) {
-            printf("{\"image\":");
-            ckpt_json_fputs(paths[k], stdout);
-            printf(",\"label\":%d,\"top3\":[", top[0]);
-            for (int r = 0; r < 3; r++) printf("%s{\"label\":%d,\"probability\":%.6f}", r ? "," : "", top[r], (double)p[top[r]]);
-            printf("]}\n");
+            cJSON *j = cJSON_CreateObject(), *top3 = NULL;
+            bool ok = j && json_add_string(j, "image", paths[k]) && json_add_integer(j, "label", (unsigned)top[0]) &&
+                      json_add(j, "top3", (top3 = cJSON_CreateArray()));
+            for (int r = 0; ok && r < 3; r++) {
+                cJSON *t = cJSON_CreateObject();
+                ok = cJSON_AddItemToArray(top3, t) && json_add_integer(t, "label", (unsigned)top[r]) &&
+                     json_add_fixed(t, "probability", p[top[r]], 6);
+            }
+            if (!ok) cJSON_Delete(j), j = NULL;
+            cli_json_line(j);
         } else {
             printf("%s: %d  (%d: %.2f%%, %d: %.2f%%, %d: %.2f%%)\n", paths[k], top[0], top[0], 100.0 * p[top[0]], top[1],
                    100.0 * p[top[1]], top[2], 100.0 * p[top[2]]);

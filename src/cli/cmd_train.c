@@ -480,17 +480,21 @@ static void print_start(const train_options *o, const mlp_config *ran, const gpu
                         uint32_t test_count, double t_device, double t_setup) {
     const mlp_config *cfg = &o->cfg;
     const char *kernels_name = ran->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
-    char hidden_list[128];
-    model_hidden_format(&cfg->arch, hidden_list, sizeof hidden_list);
     if (o->json) {
-        printf("{\"event\":\"start\",\"adapter\":\"%s\",\"backend\":\"%s\",\"adapter_type\":\"%s\",\"train_samples\":%u,"
-               "\"test_samples\":%u,\"epochs\":%u,\"batch\":%u,\"lr\":%g,\"momentum\":%g,\"hidden\":[%s],\"activation\":\"%s\","
-               "\"init\":\"%s\",\"optimizer\":\"%s\",\"seed\":%llu,"
-               "\"kernels\":\"%s\",\"device_seconds\":%.3f,\"setup_seconds\":%.3f}\n",
-               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train_count, test_count,
-               cfg->epochs, cfg->batch, (double)cfg->lr, (double)cfg->momentum, hidden_list,
-               model_activation_name(cfg->arch.activation), model_init_name(cfg->init), optim_name(cfg->optimizer),
-               (unsigned long long)cfg->seed, kernels_name, t_device, t_setup);
+        cJSON *j = cJSON_CreateObject();
+        bool ok = j && json_add_string(j, "event", "start") && json_add_string(j, "adapter", info->name) &&
+                  json_add_string(j, "backend", gpu_backend_name(info->backend)) &&
+                  json_add_string(j, "adapter_type", gpu_adapter_type_name(info->type)) &&
+                  json_add_integer(j, "train_samples", train_count) && json_add_integer(j, "test_samples", test_count) &&
+                  json_add_integer(j, "epochs", cfg->epochs) && json_add_integer(j, "batch", cfg->batch) &&
+                  json_add_number(j, "lr", cfg->lr, 6) && json_add_number(j, "momentum", cfg->momentum, 6) &&
+                  json_add(j, "hidden", cli_json_hidden(&cfg->arch)) &&
+                  json_add_string(j, "activation", model_activation_name(cfg->arch.activation)) &&
+                  json_add_string(j, "init", model_init_name(cfg->init)) && json_add_string(j, "optimizer", optim_name(cfg->optimizer)) &&
+                  json_add_integer(j, "seed", cfg->seed) && json_add_string(j, "kernels", kernels_name) &&
+                  json_add_fixed(j, "device_seconds", t_device, 3) && json_add_fixed(j, "setup_seconds", t_setup, 3);
+        if (!ok) cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
     } else {
         char model_text[192];
         describe_model(cfg, model_text, sizeof model_text);
@@ -503,9 +507,10 @@ static void print_start(const train_options *o, const mlp_config *ran, const gpu
 
 static void print_path_event(bool json, const char *event, uint32_t epoch, const char *path, const char *text) {
     if (json) {
-        printf("{\"event\":\"%s\",\"epoch\":%u,\"path\":", event, epoch);
-        ckpt_json_fputs(path, stdout);
-        printf("}\n");
+        cJSON *j = cJSON_CreateObject();
+        if (j && !(json_add_string(j, "event", event) && json_add_integer(j, "epoch", epoch) && json_add_string(j, "path", path)))
+            cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
     } else {
         printf(text, epoch, path);
     }
@@ -533,11 +538,15 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
         total += dt;
         if (mlp_evaluate(tr, &ev) != MLP_OK) return runtime_error("%s", mlp_error(tr));
         last_test = ev.accuracy;
-        if (o->json)
-            printf("{\"event\":\"epoch\",\"epoch\":%u,\"loss\":%.6f,\"train_accuracy\":%.6f,\"test_accuracy\":%.6f,"
-                   "\"test_loss\":%.6f,\"seconds\":%.4f,\"samples_per_second\":%.1f}\n",
-                   r.epoch, r.loss, r.train_accuracy, ev.accuracy, ev.loss, dt, train_count / dt);
-        else
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            bool ok = j && json_add_string(j, "event", "epoch") && json_add_integer(j, "epoch", r.epoch) &&
+                      json_add_fixed(j, "loss", r.loss, 6) && json_add_fixed(j, "train_accuracy", r.train_accuracy, 6) &&
+                      json_add_fixed(j, "test_accuracy", ev.accuracy, 6) && json_add_fixed(j, "test_loss", ev.loss, 6) &&
+                      json_add_fixed(j, "seconds", dt, 4) && json_add_fixed(j, "samples_per_second", train_count / dt, 1);
+            if (!ok) cJSON_Delete(j), j = NULL;
+            cli_json_line(j);
+        } else
             printf("Epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs samples/s=%.0f\n", r.epoch, r.loss,
                    100 * r.train_accuracy, 100 * ev.accuracy, dt, train_count / dt);
         fflush(stdout);
@@ -553,9 +562,13 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
     }
     uint32_t ran = last - first;
     if (last_test < 0) last_test = 0;
-    if (o->json)
-        printf("{\"event\":\"done\",\"epochs\":%u,\"test_accuracy\":%.6f,\"train_seconds\":%.3f}\n", last, last_test, total);
-    else
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        if (j && !(json_add_string(j, "event", "done") && json_add_integer(j, "epochs", last) &&
+                   json_add_fixed(j, "test_accuracy", last_test, 6) && json_add_fixed(j, "train_seconds", total, 3)))
+            cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
+    } else
         printf("Done: test accuracy %.2f%% after %u epochs, %.1fs of training (%.2fs per epoch)\n", 100 * last_test, last,
                total, ran ? total / ran : 0.0);
     return 0;
@@ -603,9 +616,11 @@ static int train_on_gpu(const train_options *o, const resume_point *r, mnist_set
     }
     if (r) {
         if (o->json) {
-            printf("{\"event\":\"resume\",\"epoch\":%u,\"epochs\":%u,\"checkpoint\":", r->state.epochs_done, cfg->epochs);
-            ckpt_json_fputs(r->folder, stdout);
-            printf("}\n");
+            cJSON *j = cJSON_CreateObject();
+            if (j && !(json_add_string(j, "event", "resume") && json_add_integer(j, "epoch", r->state.epochs_done) &&
+                       json_add_integer(j, "epochs", cfg->epochs) && json_add_string(j, "checkpoint", r->folder)))
+                cJSON_Delete(j), j = NULL;
+            cli_json_line(j);
         } else {
             printf("wgtrain: resuming %s after epoch %u of %u\n", r->folder, r->state.epochs_done, cfg->epochs);
         }

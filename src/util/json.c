@@ -381,6 +381,14 @@ cJSON *json_number(double v, int digits) {
     return cJSON_CreateNumber(r == 0 ? 0 : r); /* no "-0" */
 }
 
+cJSON *json_fixed(double v, int decimals) {
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
+    double r = strtod(tmp, NULL);
+    return cJSON_CreateNumber(r == 0 ? 0 : r);
+}
+
 cJSON *json_integer(unsigned long long v) {
     if (v < 1000000000000000ull) return cJSON_CreateNumber((double)v);
     char tmp[24];
@@ -426,6 +434,8 @@ static bool add_item(cJSON *obj, const char *key, cJSON *item) {
 bool json_add(cJSON *obj, const char *key, cJSON *item) { return add_item(obj, key, item); }
 
 bool json_add_string(cJSON *obj, const char *key, const char *s) { return add_item(obj, key, json_string(s)); }
+
+bool json_add_fixed(cJSON *obj, const char *key, double v, int decimals) { return add_item(obj, key, json_fixed(v, decimals)); }
 
 bool json_add_integer(cJSON *obj, const char *key, unsigned long long v) { return add_item(obj, key, json_integer(v)); }
 

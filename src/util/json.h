@@ -62,6 +62,9 @@ cJSON *json_integer(unsigned long long v);
 bool json_add_integer(cJSON *obj, const char *key, unsigned long long v);
 /* cJSON_AddItemToObject with json_number; false when out of memory. */
 bool json_add_number(cJSON *obj, const char *key, double v, int digits);
+/* A number rounded to `decimals` places (as "%.*f"), printed in its shortest form. */
+cJSON *json_fixed(double v, int decimals);
+bool json_add_fixed(cJSON *obj, const char *key, double v, int decimals);
 /* A string item. Invalid UTF-8 bytes become U+FFFD, so that what is printed is valid JSON
  * whatever the input (cJSON copies bytes >= 0x80 as they are; it escapes '"', '\\' and
  * control characters). json_add_string cleans the key the same way. */

@@ -71,8 +71,12 @@ typedef struct progress_state {
 static bool on_progress(void *user, const mlp_progress *p) {
     progress_state *s = user;
     if (s->json) { /* every report: the loss curve for tools (bench/torch_trajectory.py reads it) */
-        printf("{\"event\":\"progress\",\"epoch\":%u,\"step\":%u,\"steps\":%u,\"loss\":%.9g,\"accuracy\":%.6f}\n", p->epoch,
-               p->step, p->steps, p->loss, p->accuracy);
+        cJSON *j = cJSON_CreateObject();
+        if (j && !(json_add_string(j, "event", "progress") && json_add_integer(j, "epoch", p->epoch) &&
+                   json_add_integer(j, "step", p->step) && json_add_integer(j, "steps", p->steps) &&
+                   json_add_number(j, "loss", p->loss, 9) && json_add_fixed(j, "accuracy", p->accuracy, 6)))
+            cJSON_Delete(j), j = NULL;
+        cli_json_line(j);
         return true;
     }
     if (!s->tty) return true;

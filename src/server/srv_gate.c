@@ -7,6 +7,8 @@
  * adds connections, so a count it reads can only have gone down since. */
 #include "server/srv_gate.h"
 
+#include "server/srv_events.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -242,13 +244,16 @@ static const char *reason(int code) {
  * the client sent is read first, so that closing does not reset the reply away). why is the
  * gate's own text, never a byte of the request. */
 static void reply_and_close(int fd, int code, const char *why) {
-    char body[512], msg[1024];
-    int bl = snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":%d}", why, code);
-    if (bl < 0 || (size_t)bl >= sizeof body) bl = 0;
+    char msg[1024];
+    cJSON *err = srv_json_error(why, NULL, (unsigned)code);
+    char *body = json_print(err);
+    cJSON_Delete(err);
+    int bl = body && strlen(body) < 512 ? (int)strlen(body) : 0;
     int ml = snprintf(msg, sizeof msg,
                       "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\n"
                       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%sConnection: close\r\n\r\n%s",
-                      code, reason(code), bl, code == 503 ? "Retry-After: " RETRY_AFTER "\r\n" : "", body);
+                      code, reason(code), bl, code == 503 ? "Retry-After: " RETRY_AFTER "\r\n" : "", bl ? body : "");
+    cJSON_free(body);
     if (ml > 0 && (size_t)ml < sizeof msg) (void)!send(fd, msg, (size_t)ml, MSG_NOSIGNAL | MSG_DONTWAIT);
     char scratch[4096];
     for (int k = 0; k < 16 && recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0; k++) {

@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "core/mlp.h"
-#include "server/srv_api.h"
+#include "host/api.h"
+#include "server/srv_hosts.h"
 #include "server/srv_gate.h"
 #include "server/srv_hub.h"
-#include "server/srv_events.h"
-#include "server/srv_util.h"
+#include "host/events.h"
+#include "host/buf.h"
 
 /* The strict parser itself is tests/test_json.c; here, what the server writes: an adapter-ish
  * string with quotes, a backslash and control characters comes out escaped and reads back the
@@ -23,8 +24,8 @@ static void test_json(void) {
     gpu_adapter_info info = {0};
     snprintf(info.name, sizeof info.name, "%s", awkward);
     snprintf(info.description, sizeof info.description, "desc");
-    srv_buf b = {0};
-    srv_buf_json(&b, srv_json_device(&info, "fused"));
+    host_buf b = {0};
+    host_buf_json(&b, api_json_device(&info, "fused"));
     CHECK(b.data && strstr(b.data, "\"name\":\"llvmpipe \\\"LLVM\\\" C:\\\\gpu\\n\\t\\u0001\x7f \xef\xbf\xbd end\""),
           "device name escaped: %s", b.data);
     json_error je;
@@ -33,34 +34,34 @@ static void test_json(void) {
     CHECK(cJSON_IsString(name) && !strcmp(name->valuestring, "llvmpipe \"LLVM\" C:\\gpu\n\t\x01\x7f \xef\xbf\xbd end"),
           "reads back as strict JSON: %s", back ? "" : je.reason);
     cJSON_Delete(back);
-    srv_buf_reset(&b);
-    srv_buf_json(&b, srv_json_error("bad \"x\"", "a\\b", 400));
+    host_buf_reset(&b);
+    host_buf_json(&b, api_json_error("bad \"x\"", "a\\b", 400));
     CHECK(b.data && !strcmp(b.data, "{\"error\":\"bad \\\"x\\\"\",\"field\":\"a\\\\b\",\"status\":400}"), "error: %s", b.data);
-    srv_epoch ep = {3, NAN, INFINITY, -0.0, 0.25, 1.5, 1000};
-    srv_buf_reset(&b);
-    srv_buf_json(&b, srv_json_epoch(&ep));
+    api_epoch ep = {3, NAN, INFINITY, -0.0, 0.25, 1.5, 1000};
+    host_buf_reset(&b);
+    host_buf_json(&b, api_json_epoch(&ep));
     CHECK(b.data && !strcmp(b.data, "{\"epoch\":3,\"loss\":null,\"train_accuracy\":null,\"test_loss\":0,\"test_accuracy\":0.25,"
                                     "\"seconds\":1.5,\"samples_per_second\":1000}"),
           "non-finite numbers: %s", b.data);
     const char *b64[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
     for (int i = 0; i < 5; i++) {
-        srv_buf_reset(&b);
-        srv_buf_base64(&b, (const uint8_t *)b64[i][0], strlen(b64[i][0]));
+        host_buf_reset(&b);
+        host_buf_base64(&b, (const uint8_t *)b64[i][0], strlen(b64[i][0]));
         CHECK(!strcmp(b.data ? b.data : "", b64[i][1]), "base64 of '%s': %s", b64[i][0], b.data);
     }
-    srv_buf_free(&b);
+    host_buf_free(&b);
 }
 
-static srv_limits limits(void) {
-    srv_limits l = {2000, MLP_MAX_HIDDEN, 10000};
+static api_limits limits(void) {
+    api_limits l = {2000, MLP_MAX_HIDDEN, 10000};
     return l;
 }
 
 static bool train_fails(const char *body, const char *field) {
-    srv_limits l = limits();
-    srv_train_params p;
-    srv_error e;
-    bool ok = srv_parse_train(body, strlen(body), &l, &p, &e);
+    api_limits l = limits();
+    api_train_params p;
+    api_error e;
+    bool ok = api_parse_train(body, strlen(body), &l, &p, &e);
     if (ok) {
         fprintf(stderr, "accepted: %s\n", body);
         return false;
@@ -77,26 +78,26 @@ static bool train_fails(const char *body, const char *field) {
 }
 
 static void test_train_params(void) {
-    srv_limits l = limits();
-    srv_train_params p, d = srv_train_defaults(&l);
-    srv_error e;
-    CHECK(srv_parse_train("", 0, &l, &p, &e) && p.epochs == d.epochs && p.batch == d.batch, "empty body: defaults");
+    api_limits l = limits();
+    api_train_params p, d = api_train_defaults(&l);
+    api_error e;
+    CHECK(api_parse_train("", 0, &l, &p, &e) && p.epochs == d.epochs && p.batch == d.batch, "empty body: defaults");
     const char *full = "{\"epochs\":3,\"batch\":64,\"lr\":0.1,\"hidden\":32,\"momentum\":0.5,\"seed\":9007199254740991}";
-    CHECK(srv_parse_train(full, strlen(full), &l, &p, &e), "full body: %s", e.message);
+    CHECK(api_parse_train(full, strlen(full), &l, &p, &e), "full body: %s", e.message);
     CHECK(p.epochs == 3 && p.batch == 64 && p.lr == 0.1 && p.hidden == 32 && p.momentum == 0.5 &&
               p.seed == 9007199254740991ull,
           "values");
-    CHECK(srv_parse_train("{\"epochs\":1e1}", 14, &l, &p, &e) && p.epochs == 10, "1e1 is the integer 10");
+    CHECK(api_parse_train("{\"epochs\":1e1}", 14, &l, &p, &e) && p.epochs == 10, "1e1 is the integer 10");
 
     {
         /* a body that is not strict JSON: the byte, the member and the reason */
         const char *nan = "{\"lr\": NaN}", *dup = "{\"seed\":1,\"seed\":2}", *deep = "{\"a\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}";
-        CHECK(!srv_parse_train(nan, strlen(nan), &l, &p, &e) && !strcmp(e.field, "lr") &&
+        CHECK(!api_parse_train(nan, strlen(nan), &l, &p, &e) && !strcmp(e.field, "lr") &&
                   !strcmp(e.message, "invalid JSON at byte 7, in the value of 'lr': NaN and Infinity are not JSON numbers"),
               "NaN: %s", e.message);
-        CHECK(!srv_parse_train(dup, strlen(dup), &l, &p, &e) && !strcmp(e.field, "seed") && strstr(e.message, "duplicate key 'seed'"),
+        CHECK(!api_parse_train(dup, strlen(dup), &l, &p, &e) && !strcmp(e.field, "seed") && strstr(e.message, "duplicate key 'seed'"),
               "duplicate: %s", e.message);
-        CHECK(!srv_parse_train(deep, strlen(deep), &l, &p, &e) && !strcmp(e.field, "a") && strstr(e.message, "nested too deeply"),
+        CHECK(!api_parse_train(deep, strlen(deep), &l, &p, &e) && !strcmp(e.field, "a") && strstr(e.message, "nested too deeply"),
               "depth: %s", e.message);
     }
     CHECK(train_fails("{\"epochs\":\"3\"}", "epochs"), "string epochs");
@@ -128,32 +129,32 @@ static void test_train_params(void) {
     CHECK(train_fails("{\"epochs\":", "epochs"), "truncated in a value");
     CHECK(train_fails("{\"epochs\":1", ""), "truncated object");
 
-    CHECK(srv_parse_empty("", 0, &e) && srv_parse_empty(" {} ", 4, &e), "empty control bodies");
-    CHECK(!srv_parse_empty("{\"now\":1}", 9, &e) && !strcmp(e.field, "now"), "control body with a key");
-    CHECK(!srv_parse_empty("[]", 2, &e), "control body not an object");
+    CHECK(api_parse_empty("", 0, &e) && api_parse_empty(" {} ", 4, &e), "empty control bodies");
+    CHECK(!api_parse_empty("{\"now\":1}", 9, &e) && !strcmp(e.field, "now"), "control body with a key");
+    CHECK(!api_parse_empty("[]", 2, &e), "control body not an object");
 }
 
 static void test_predict_params(void) {
-    srv_limits l = limits();
-    srv_predict_input in;
-    srv_error e;
-    srv_buf b = {0};
-    srv_buf_puts(&b, "{\"pixels\":[");
-    for (int i = 0; i < MLP_INPUTS; i++) srv_buf_printf(&b, "%s%d", i ? "," : "", i % 256);
-    srv_buf_puts(&b, "]}");
-    CHECK(srv_parse_predict(b.data, b.len, &l, &in, &e), "784 pixels: %s", e.message);
+    api_limits l = limits();
+    api_predict_input in;
+    api_error e;
+    host_buf b = {0};
+    host_buf_puts(&b, "{\"pixels\":[");
+    for (int i = 0; i < MLP_INPUTS; i++) host_buf_printf(&b, "%s%d", i ? "," : "", i % 256);
+    host_buf_puts(&b, "]}");
+    CHECK(api_parse_predict(b.data, b.len, &l, &in, &e), "784 pixels: %s", e.message);
     CHECK(in.n == 1 && in.pixels && in.pixels[300] == 300 % 256 && !in.indices, "pixels copied");
-    srv_predict_input_free(&in);
+    api_predict_input_free(&in);
 
     b.len -= strlen("15]}"); /* the last pixel (783 % 256 = 15) becomes 256 */
-    srv_buf_puts(&b, "256]}");
-    CHECK(!srv_parse_predict(b.data, b.len, &l, &in, &e) && !strcmp(e.field, "pixels") && strstr(e.message, "pixels[783]"),
+    host_buf_puts(&b, "256]}");
+    CHECK(!api_parse_predict(b.data, b.len, &l, &in, &e) && !strcmp(e.field, "pixels") && strstr(e.message, "pixels[783]"),
           "pixel 256: %s", e.message);
-    srv_buf_free(&b);
+    host_buf_free(&b);
 
     const char *ok = "{\"indices\":[0,9999,5]}";
-    CHECK(srv_parse_predict(ok, strlen(ok), &l, &in, &e) && in.n == 3 && in.indices[1] == 9999, "indices");
-    srv_predict_input_free(&in);
+    CHECK(api_parse_predict(ok, strlen(ok), &l, &in, &e) && in.n == 3 && in.indices[1] == 9999, "indices");
+    api_predict_input_free(&in);
 
     const char *bad[][2] = {{"{\"pixels\":[1,2,3]}", "pixels"},     {"{\"pixels\":\"abc\"}", "pixels"},
                             {"{\"indices\":[10000]}", "indices"},    {"{\"indices\":[-1]}", "indices"},
@@ -162,34 +163,34 @@ static void test_predict_params(void) {
                             {"{\"indices\":[1],\"pixels\":[]}", ""}, {"{\"image\":[1]}", "image"},
                             {"", ""},                                {"null", ""}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        bool accepted = srv_parse_predict(bad[i][0], strlen(bad[i][0]), &l, &in, &e);
+        bool accepted = api_parse_predict(bad[i][0], strlen(bad[i][0]), &l, &in, &e);
         CHECK(!accepted, "accepted %s", bad[i][0]);
         if (*bad[i][1]) CHECK(!strcmp(e.field, bad[i][1]), "%s: field '%s', want '%s'", bad[i][0], e.field, bad[i][1]);
-        if (accepted) srv_predict_input_free(&in);
+        if (accepted) api_predict_input_free(&in);
     }
     char many[1024] = "{\"indices\":[";
-    for (int i = 0; i <= SRV_INDICES_MAX; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d", i ? "," : "", i);
+    for (int i = 0; i <= API_INDICES_MAX; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d", i ? "," : "", i);
     strcat(many, "]}");
-    CHECK(!srv_parse_predict(many, strlen(many), &l, &in, &e) && !strcmp(e.field, "indices"), "too many indices");
+    CHECK(!api_parse_predict(many, strlen(many), &l, &in, &e) && !strcmp(e.field, "indices"), "too many indices");
 }
 
 static void test_query_values(void) {
     uint32_t v, idx[8], n;
-    CHECK(srv_parse_uint("0", 0, 9, &v) && v == 0, "0");
-    CHECK(srv_parse_uint("9", 0, 9, &v) && v == 9, "9");
+    CHECK(api_parse_uint("0", 0, 9, &v) && v == 0, "0");
+    CHECK(api_parse_uint("9", 0, 9, &v) && v == 9, "9");
     const char *bad[] = {"", "10", "-1", "+1", "01", " 1", "1 ", "1a", "99999999999999999999"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!srv_parse_uint(bad[i], 0, 9, &v), "accepted '%s'", bad[i]);
-    CHECK(srv_parse_index_list("1,2,9999", 8, 10000, idx, &n) && n == 3 && idx[2] == 9999, "index list");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!api_parse_uint(bad[i], 0, 9, &v), "accepted '%s'", bad[i]);
+    CHECK(api_parse_index_list("1,2,9999", 8, 10000, idx, &n) && n == 3 && idx[2] == 9999, "index list");
     const char *badl[] = {"", ",", "1,", ",1", "1,,2", "10000", "a", "1,2,3,4,5,6,7,8,9"};
     for (size_t i = 0; i < sizeof badl / sizeof *badl; i++)
-        CHECK(!srv_parse_index_list(badl[i], 8, 10000, idx, &n), "accepted list '%s'", badl[i]);
+        CHECK(!api_parse_index_list(badl[i], 8, 10000, idx, &n), "accepted list '%s'", badl[i]);
 
-    CHECK(srv_content_type_is_json("application/json"), "json");
-    CHECK(srv_content_type_is_json("Application/JSON; charset=utf-8"), "json with charset");
+    CHECK(api_content_type_is_json("application/json"), "json");
+    CHECK(api_content_type_is_json("Application/JSON; charset=utf-8"), "json with charset");
     const char *notjson[] = {NULL, "", "text/plain", "application/jsonp", "application/x-www-form-urlencoded",
                              "multipart/form-data", "text/json"};
     for (size_t i = 0; i < sizeof notjson / sizeof *notjson; i++)
-        CHECK(!srv_content_type_is_json(notjson[i]), "accepted content type '%s'", notjson[i] ? notjson[i] : "(none)");
+        CHECK(!api_content_type_is_json(notjson[i]), "accepted content type '%s'", notjson[i] ? notjson[i] : "(none)");
 }
 
 static void test_host_rules(void) {

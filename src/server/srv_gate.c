@@ -7,7 +7,7 @@
  * adds connections, so a count it reads can only have gone down since. */
 #include "server/srv_gate.h"
 
-#include "server/srv_events.h"
+#include "host/events.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -245,7 +245,7 @@ static const char *reason(int code) {
  * gate's own text, never a byte of the request. */
 static void reply_and_close(int fd, int code, const char *why) {
     char msg[1024];
-    cJSON *err = srv_json_error(why, NULL, (unsigned)code);
+    cJSON *err = api_json_error(why, NULL, (unsigned)code);
     char *body = json_print(err);
     cJSON_Delete(err);
     int bl = body && strlen(body) < 512 ? (int)strlen(body) : 0;

@@ -79,7 +79,7 @@ static const route_def routes[] = {
 typedef struct request {
     const route_def *route;
     const embedded_file *file;
-    srv_buf body;
+    host_buf body;
     bool too_large, responded;
     size_t discarded;
 } request;
@@ -102,7 +102,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned code, struct MHD
     return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const srv_buf *b) {
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const host_buf *b) {
     if (b->oom) return MHD_NO;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(b->len, b->data ? b->data : (void *)"", MHD_RESPMEM_MUST_COPY);
@@ -122,10 +122,10 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    srv_buf b = {0};
-    srv_buf_json(&b, srv_json_error(msg, field, code));
+    host_buf b = {0};
+    host_buf_json(&b, api_json_error(msg, field, code));
     struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     if (!r) return MHD_NO;
     common_headers(r);
     MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
@@ -161,12 +161,12 @@ static enum MHD_Result send_static(struct MHD_Connection *c, const embedded_file
 /* ---- GET handlers ---- */
 
 static enum MHD_Result get_state(srv_state *s, struct MHD_Connection *c) {
-    srv_buf b = {0};
+    host_buf b = {0};
     pthread_mutex_lock(&s->mu);
     srv_state_json(s, &b);
     pthread_mutex_unlock(&s->mu);
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return r;
 }
 
@@ -280,7 +280,7 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
     } else {
         sse_stream *st = calloc(1, sizeof *st);
         srv_client *cl = srv_client_new();
-        srv_buf b = {0};
+        host_buf b = {0};
         if (!st || !cl) {
             free(st);
             srv_client_free(cl);
@@ -303,7 +303,7 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
             srv_hub_add(&s->hub, cl);
         }
         pthread_mutex_unlock(&s->mu);
-        srv_buf_free(&b);
+        host_buf_free(&b);
         if (!m) {
             srv_client_free(cl);
             free(st);
@@ -323,28 +323,28 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
 }
 
 static cJSON *digit_json(const srv_state *s, uint32_t i, bool with_label) {
-    return (srv_json_digit(i, with_label ? s->test->labels[i] : -1, s->confusion_epoch != 0,
+    return (api_json_digit(i, with_label ? s->test->labels[i] : -1, s->confusion_epoch != 0,
                    s->confusion_epoch ? s->test_pred[i] : 0, s->confusion_epoch ? s->test_conf[i] : 0,
                    s->test->images + (size_t)i * MLP_INPUTS));
 }
 
 static enum MHD_Result get_digits(srv_state *s, struct MHD_Connection *c) {
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "indices");
-    uint32_t idx[SRV_INDICES_MAX], n;
-    if (!srv_parse_index_list(q, SRV_INDICES_MAX, s->test->count, idx, &n))
+    uint32_t idx[API_INDICES_MAX], n;
+    if (!api_parse_index_list(q, API_INDICES_MAX, s->test->count, idx, &n))
         return send_error(c, MHD_HTTP_BAD_REQUEST, "indices", NULL,
-                          "indices must be 1 to %d comma-separated test indices from 0 to %u", SRV_INDICES_MAX,
+                          "indices must be 1 to %d comma-separated test indices from 0 to %u", API_INDICES_MAX,
                           s->test->count - 1);
-    srv_buf b = {0};
+    host_buf b = {0};
     pthread_mutex_lock(&s->mu);
     cJSON *o = cJSON_CreateObject(), *digits = NULL;
     bool ok = o && json_add_integer(o, "epoch", s->confusion_epoch) && json_add(o, "digits", (digits = cJSON_CreateArray()));
     for (uint32_t k = 0; ok && k < n; k++) ok = cJSON_AddItemToArray(digits, digit_json(s, idx[k], true));
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     pthread_mutex_unlock(&s->mu);
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return r;
 }
 
@@ -353,13 +353,13 @@ static enum MHD_Result get_confusion(srv_state *s, struct MHD_Connection *c) {
                          MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pred"),
                          MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit")};
     uint32_t label, pred, limit = 100;
-    if (!srv_parse_uint(qs[0], 0, 9, &label))
+    if (!api_parse_uint(qs[0], 0, 9, &label))
         return send_error(c, MHD_HTTP_BAD_REQUEST, "label", NULL, "label must be a digit 0-9");
-    if (!srv_parse_uint(qs[1], 0, 9, &pred))
+    if (!api_parse_uint(qs[1], 0, 9, &pred))
         return send_error(c, MHD_HTTP_BAD_REQUEST, "pred", NULL, "pred must be a digit 0-9");
-    if (qs[2] && !srv_parse_uint(qs[2], 1, 500, &limit))
+    if (qs[2] && !api_parse_uint(qs[2], 1, 500, &limit))
         return send_error(c, MHD_HTTP_BAD_REQUEST, "limit", NULL, "limit must be an integer from 1 to 500");
-    srv_buf b = {0};
+    host_buf b = {0};
     pthread_mutex_lock(&s->mu);
     if (!s->confusion_epoch) {
         pthread_mutex_unlock(&s->mu);
@@ -377,24 +377,24 @@ static enum MHD_Result get_confusion(srv_state *s, struct MHD_Connection *c) {
     }
     ok = ok && json_add_integer(o, "count", count);
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     pthread_mutex_unlock(&s->mu);
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return r;
 }
 
 /* ---- POST handlers ---- */
 
-static enum MHD_Result bad_request(struct MHD_Connection *c, const srv_error *e) {
+static enum MHD_Result bad_request(struct MHD_Connection *c, const api_error *e) {
     return send_error(c, MHD_HTTP_BAD_REQUEST, e->field, NULL, "%s", e->message);
 }
 
 static enum MHD_Result post_train(srv_state *s, struct MHD_Connection *c, const request *rq) {
-    srv_train_params p;
-    srv_error e;
-    if (!srv_parse_train(rq->body.data, rq->body.len, &s->limits, &p, &e)) return bad_request(c, &e);
-    srv_buf b = {0};
+    api_train_params p;
+    api_error e;
+    if (!api_parse_train(rq->body.data, rq->body.len, &s->limits, &p, &e)) return bad_request(c, &e);
+    host_buf b = {0};
     pthread_mutex_lock(&s->mu);
     if (srv_status_active(s->status) || s->train_pending || s->shutdown) {
         srv_status st = s->status;
@@ -419,18 +419,18 @@ static enum MHD_Result post_train(srv_state *s, struct MHD_Connection *c, const 
     srv_set_status(s, SRV_STARTING, "");
     cJSON *o = cJSON_CreateObject();
     if (o && !json_add(o, "run", srv_json_run(s))) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     srv_publish(s, SRV_MSG_KEEP, "run", &b);
     pthread_cond_signal(&s->work_cond);
     pthread_mutex_unlock(&s->mu);
     enum MHD_Result r = send_json(c, MHD_HTTP_ACCEPTED, &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return r;
 }
 
 static enum MHD_Result post_control(srv_state *s, struct MHD_Connection *c, const request *rq) {
-    srv_error e;
-    if (!srv_parse_empty(rq->body.data, rq->body.len, &e)) return bad_request(c, &e);
+    api_error e;
+    if (!api_parse_empty(rq->body.data, rq->body.len, &e)) return bad_request(c, &e);
     enum route what = rq->route->route;
     pthread_mutex_lock(&s->mu);
     srv_status st = s->status;
@@ -452,25 +452,25 @@ static enum MHD_Result post_control(srv_state *s, struct MHD_Connection *c, cons
     }
     if (!conflict && what != R_STOP) srv_set_status(s, s->status, s->message); /* tells every page "pausing" */
     pthread_cond_broadcast(&s->work_cond);
-    srv_buf b = {0};
+    host_buf b = {0};
     if (!conflict) {
         cJSON *o = cJSON_CreateObject();
         if (o && !json_add_string(o, "status", what == R_PAUSE ? "pausing" : what == R_RESUME ? "running" : "stopping"))
             cJSON_Delete(o), o = NULL;
-        srv_buf_json(&b, o);
+        host_buf_json(&b, o);
     }
     pthread_mutex_unlock(&s->mu);
     if (conflict)
         return send_error(c, MHD_HTTP_CONFLICT, NULL, NULL, "%s (status %s)", conflict, srv_status_name(st));
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return r;
 }
 
 static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, const request *rq) {
-    srv_predict_input in;
-    srv_error e;
-    if (!srv_parse_predict(rq->body.data, rq->body.len, &s->limits, &in, &e)) return bad_request(c, &e);
+    api_predict_input in;
+    api_error e;
+    if (!api_parse_predict(rq->body.data, rq->body.len, &s->limits, &in, &e)) return bad_request(c, &e);
     srv_predict *p = calloc(1, sizeof *p);
     if (p) p->probs = malloc((size_t)in.n * MLP_CLASSES * sizeof(float));
     if (p && in.pixels) p->images = in.pixels, in.pixels = NULL;
@@ -482,7 +482,7 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
     }
     if (!p || !p->probs || !p->images) {
         if (p) free(p->probs), free(p->images), free(p);
-        srv_predict_input_free(&in);
+        api_predict_input_free(&in);
         return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL, "out of memory");
     }
     p->n = in.n;
@@ -493,7 +493,7 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
         p->refs = 1;
         srv_predict_unref(s, p);
         pthread_mutex_unlock(&s->mu);
-        srv_predict_input_free(&in);
+        api_predict_input_free(&in);
         if (down) return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL, "the server is shutting down");
         return send_error(c, MHD_HTTP_CONFLICT, NULL, NULL, "no model yet: press Train first");
     }
@@ -505,21 +505,21 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
     deadline_after(&ts, mono_now(), SRV_PREDICT_WAIT_S);
     while (p->state == 0 && !s->shutdown)
         if (pthread_cond_timedwait(&s->predict_cond, &s->mu, &ts) == ETIMEDOUT) break;
-    srv_buf b = {0};
+    host_buf b = {0};
     unsigned code = MHD_HTTP_OK;
     if (p->state == 1) {
-        uint8_t labels[SRV_INDICES_MAX];
-        for (uint32_t i = 0; in.indices && i < p->n && i < SRV_INDICES_MAX; i++) labels[i] = s->test->labels[in.indices[i]];
-        srv_buf_json(&b, srv_json_predictions(s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n));
+        uint8_t labels[API_INDICES_MAX];
+        for (uint32_t i = 0; in.indices && i < p->n && i < API_INDICES_MAX; i++) labels[i] = s->test->labels[in.indices[i]];
+        host_buf_json(&b, api_json_predictions(s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n));
     } else {
         code = p->state == 0 ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_CONFLICT;
-        srv_buf_json(&b, srv_json_error(p->state == 0 ? "the trainer did not answer in time; try again" : p->error, NULL, code));
+        host_buf_json(&b, api_json_error(p->state == 0 ? "the trainer did not answer in time; try again" : p->error, NULL, code));
     }
     srv_predict_unref(s, p);
     pthread_mutex_unlock(&s->mu);
-    srv_predict_input_free(&in);
+    api_predict_input_free(&in);
     enum MHD_Result r = send_json(c, code, &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return r;
 }
 
@@ -612,12 +612,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char *end;
             errno = 0;
             unsigned long long n = strtoull(len, &end, 10);
-            if (errno || *end || n > SRV_BODY_MAX)
+            if (errno || *end || n > API_BODY_MAX)
                 return send_error(c, HTTP_413, NULL, NULL,
-                                  "the request body is larger than %d bytes", SRV_BODY_MAX);
+                                  "the request body is larger than %d bytes", API_BODY_MAX);
         }
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-        if (!srv_content_type_is_json(ct))
+        if (!api_content_type_is_json(ct))
             return send_error(c, HTTP_415, NULL, NULL,
                               "%s takes a JSON body: send Content-Type: application/json (got '%.100s')", url,
                               ct ? ct : "none");
@@ -627,12 +627,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     if (*upload_data_size) {
         if (!rq->responded && !rq->too_large) {
-            if (rq->body.len + *upload_data_size > SRV_BODY_MAX) rq->too_large = true;
-            else if (!srv_buf_append(&rq->body, upload_data, *upload_data_size)) return MHD_NO;
+            if (rq->body.len + *upload_data_size > API_BODY_MAX) rq->too_large = true;
+            else if (!host_buf_append(&rq->body, upload_data, *upload_data_size)) return MHD_NO;
         }
         if (rq->too_large) {
             rq->discarded += *upload_data_size;
-            if (rq->discarded > 16 * SRV_BODY_MAX) return MHD_NO; /* stop reading a flood: close */
+            if (rq->discarded > 16 * API_BODY_MAX) return MHD_NO; /* stop reading a flood: close */
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -641,7 +641,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rq->responded = true;
     if (rq->too_large)
         return send_error(c, HTTP_413, NULL, NULL, "the request body is larger than %d bytes",
-                          SRV_BODY_MAX);
+                          API_BODY_MAX);
     switch (rq->route->route) {
     case R_TRAIN: return post_train(s, c, rq);
     case R_PAUSE:
@@ -655,7 +655,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     request *rq = *con_cls;
     if (!rq) return;
-    srv_buf_free(&rq->body);
+    host_buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
 }

@@ -16,10 +16,11 @@
 
 #include "host/host.h"
 #include "core/mlp.h"
-#include "server/srv_api.h"
-#include "server/srv_events.h"
+#include "host/api.h"
+#include "server/srv_hosts.h"
+#include "host/events.h"
 #include "server/srv_hub.h"
-#include "server/srv_util.h"
+#include "host/buf.h"
 
 #define SRV_KEEPALIVE_S 15        /* SSE comment at most this far apart on an idle stream */
 #define SRV_PREDICT_WAIT_S 60     /* a predict request waits this long for the worker */
@@ -76,7 +77,7 @@ typedef struct srv_state {
 
     /* fixed before the server listens */
     const mnist_set *train, *test;
-    srv_limits limits;
+    api_limits limits;
     uint32_t report_every;
     uint32_t keepalive_s; /* SSE comment this often on an idle stream: below the idle timeout */
     mlp_kernels kernels;
@@ -89,18 +90,18 @@ typedef struct srv_state {
     srv_status status;
     char message[512];
     uint32_t run_id;
-    srv_train_params run;       /* valid when run_id > 0 */
+    api_train_params run;       /* valid when run_id > 0 */
     uint32_t steps_per_epoch;
     bool train_pending;
-    srv_train_params pending;
+    api_train_params pending;
     bool pause_requested, stop_requested;
     bool has_model;
     uint32_t model_epoch, model_step; /* training position of the current weights */
 
     /* history of the current run */
-    srv_point *points;
+    api_point *points;
     size_t npoints, cap_points;
-    srv_epoch *epochs;
+    api_epoch *epochs;
     size_t nepochs, cap_epochs;
     uint32_t confusion[MLP_CLASSES][MLP_CLASSES];
     uint32_t confusion_epoch; /* 0: none yet */
@@ -116,9 +117,9 @@ typedef struct srv_state {
 int srv_state_init(srv_state *s);  /* 0 or errno */
 void srv_state_destroy(srv_state *s);
 /* The whole state as JSON: what GET /api/state returns and a new SSE client gets first. */
-void srv_state_json(srv_state *s, srv_buf *b);
+void srv_state_json(srv_state *s, host_buf *b);
 /* Publishes a message built from json (kind and event name as in srv_hub.h). */
-void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_buf *json);
+void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const host_buf *json);
 /* Sets the status and publishes a "status" event. */
 void srv_set_status(srv_state *s, srv_status st, const char *message);
 void srv_predict_unref(srv_state *s, srv_predict *p);

@@ -57,30 +57,30 @@ void srv_state_destroy(srv_state *s) {
 }
 
 cJSON *srv_json_run(const srv_state *s) {
-    return srv_json_run_of(s->run_id, &s->run, s->steps_per_epoch, s->train->count, s->test->count);
+    return api_json_run_of(s->run_id, &s->run, s->steps_per_epoch, s->train->count, s->test->count);
 }
 
 cJSON *srv_json_status(const srv_state *s) {
-    return srv_json_status_of(srv_status_name(s->status), s->message, s->pause_requested, s->run_id, s->has_model,
+    return api_json_status_of(srv_status_name(s->status), s->message, s->pause_requested, s->run_id, s->has_model,
                               s->model_epoch, s->model_step, s->nepochs);
 }
 
-void srv_state_json(srv_state *s, srv_buf *b) {
+void srv_state_json(srv_state *s, host_buf *b) {
     cJSON *o = cJSON_CreateObject(), *data = NULL;
     bool ok = o && json_add(o, "state", srv_json_status(s)) &&
-              json_add(o, "device", srv_json_device(&s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused")) &&
+              json_add(o, "device", api_json_device(&s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused")) &&
               json_add(o, "data", (data = cJSON_CreateObject())) && json_add_integer(data, "train", s->train->count) &&
               json_add_integer(data, "test", s->test->count) && json_add_integer(o, "report_every", s->report_every) &&
-              json_add_integer(o, "tiles_max", SRV_TILES_MAX) && json_add_integer(o, "previews", SRV_PREVIEWS) &&
-              json_add(o, "limits", srv_limits_json(&s->limits)) && json_add(o, "run", srv_json_run(s)) &&
-              srv_json_history(o, s->points, s->npoints, s->epochs, s->nepochs,
+              json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&
+              json_add(o, "limits", api_limits_json(&s->limits)) && json_add(o, "run", srv_json_run(s)) &&
+              api_json_history(o, s->points, s->npoints, s->epochs, s->nepochs,
                                (const uint32_t(*)[MLP_CLASSES])s->confusion, s->confusion_epoch) &&
               json_add_integer(o, "clients", s->hub.count) && json_add_integer(o, "dropped", s->hub.dropped);
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(b, o);
+    host_buf_json(b, o);
 }
 
-void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_buf *json) {
+void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const host_buf *json) {
     if (json->oom || !json->data) return;
     srv_msg *m = srv_msg_new(kind, event, json->data, json->len);
     if (!m) return;
@@ -97,10 +97,10 @@ void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const srv_b
 void srv_set_status(srv_state *s, srv_status st, const char *message) {
     s->status = st;
     if (message != s->message) snprintf(s->message, sizeof s->message, "%s", message ? message : "");
-    srv_buf b = {0};
-    srv_buf_json(&b, srv_json_status(s));
+    host_buf b = {0};
+    host_buf_json(&b, srv_json_status(s));
     srv_publish(s, SRV_MSG_KEEP, "status", &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
 }
 
 void srv_predict_unref(srv_state *s, srv_predict *p) {

@@ -64,22 +64,22 @@ static void fail_predicts(srv_state *s, const char *why) {
 static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     srv_state *s = w->s;
     const mlp_config *cfg = mlp_get_config(w->tr);
-    srv_buf wj = {0}, pj = {0};
-    if (mlp_read_params(w->tr, w->params) == MLP_OK) srv_buf_json(&wj, srv_json_weights(w->params, cfg->arch.hidden[0], epoch, step));
+    host_buf wj = {0}, pj = {0};
+    if (mlp_read_params(w->tr, w->params) == MLP_OK) host_buf_json(&wj, api_json_weights(w->params, cfg->arch.hidden[0], epoch, step));
 
-    uint32_t idx[SRV_PREVIEWS];
-    uint8_t labels[SRV_PREVIEWS];
-    uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
-    float probs[SRV_PREVIEWS * MLP_CLASSES];
-    srv_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, idx, labels, images);
-    if (mlp_predict(w->tr, images, SRV_PREVIEWS, probs) == MLP_OK)
-        srv_buf_json(&pj, srv_json_preview(epoch, step, idx, labels, images, probs, SRV_PREVIEWS));
+    uint32_t idx[API_PREVIEWS];
+    uint8_t labels[API_PREVIEWS];
+    uint8_t images[API_PREVIEWS * MLP_INPUTS];
+    float probs[API_PREVIEWS * MLP_CLASSES];
+    api_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, idx, labels, images);
+    if (mlp_predict(w->tr, images, API_PREVIEWS, probs) == MLP_OK)
+        host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS));
     pthread_mutex_lock(&s->mu);
     if (wj.len) srv_publish(s, SRV_MSG_WEIGHTS, "weights", &wj);
     if (pj.len) srv_publish(s, SRV_MSG_PREVIEW, "preview", &pj);
     pthread_mutex_unlock(&s->mu);
-    srv_buf_free(&wj);
-    srv_buf_free(&pj);
+    host_buf_free(&wj);
+    host_buf_free(&pj);
 }
 
 /* ---- the progress callback: runs on this thread, inside mlp_train_epoch ---- */
@@ -88,21 +88,21 @@ static bool on_progress(void *user, const mlp_progress *p) {
     worker *w = user;
     srv_state *s = w->s;
     double elapsed = host_now() - w->epoch_start - w->paused;
-    srv_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
+    api_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
                     elapsed > 0 ? (double)p->samples / elapsed : 0, p->epoch, p->step};
     pthread_mutex_lock(&s->mu);
     s->model_epoch = p->epoch;
     s->model_step = p->step;
     if (s->npoints == s->cap_points) {
         size_t cap = s->cap_points ? s->cap_points * 2 : 256;
-        srv_point *np = realloc(s->points, cap * sizeof *np);
+        api_point *np = realloc(s->points, cap * sizeof *np);
         if (np) s->points = np, s->cap_points = cap;
     }
     if (s->npoints < s->cap_points) s->points[s->npoints++] = pt;
-    srv_buf b = {0};
-    srv_buf_json(&b, srv_json_loss(&pt, p->steps));
+    host_buf b = {0};
+    host_buf_json(&b, api_json_loss(&pt, p->steps));
     srv_publish(s, SRV_MSG_DROP, "loss", &b);
-    srv_buf_free(&b);
+    host_buf_free(&b);
     pthread_mutex_unlock(&s->mu);
 
     publish_snapshots(w, p->epoch, p->step);
@@ -137,7 +137,7 @@ static void finish(worker *w, srv_status st, const char *msg) {
     fflush(stdout);
 }
 
-static void run_training(worker *w, const srv_train_params *rp) {
+static void run_training(worker *w, const api_train_params *rp) {
     srv_state *s = w->s;
     mlp_destroy(w->tr);
     w->tr = NULL;
@@ -213,14 +213,14 @@ static void run_training(worker *w, const srv_train_params *rp) {
         }
         const uint8_t *pred = mlp_test_predictions(w->tr);
         const float *conf = mlp_test_confidences(w->tr);
-        srv_epoch rec = {e, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds,
+        api_epoch rec = {e, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds,
                          seconds > 0 ? s->train->count / seconds : 0};
         last_acc = ev.accuracy;
 
         pthread_mutex_lock(&s->mu);
         if (s->nepochs == s->cap_epochs) {
             size_t cap = s->cap_epochs ? s->cap_epochs * 2 : 16;
-            srv_epoch *ne = realloc(s->epochs, cap * sizeof *ne);
+            api_epoch *ne = realloc(s->epochs, cap * sizeof *ne);
             if (ne) s->epochs = ne, s->cap_epochs = cap;
         }
         if (s->nepochs < s->cap_epochs) s->epochs[s->nepochs++] = rec;
@@ -230,10 +230,10 @@ static void run_training(worker *w, const srv_train_params *rp) {
         s->confusion_epoch = e;
         s->model_epoch = e;
         s->model_step = steps;
-        srv_buf b = {0};
-        srv_buf_json(&b, srv_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
+        host_buf b = {0};
+        host_buf_json(&b, api_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
         srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
-        srv_buf_free(&b);
+        host_buf_free(&b);
         pthread_mutex_unlock(&s->mu);
         printf("run %u: epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs\n", run, e, r.loss,
                100 * r.train_accuracy, 100 * ev.accuracy, seconds);
@@ -276,7 +276,7 @@ void *srv_worker_main(void *arg) {
             continue;
         }
         if (s->train_pending) {
-            srv_train_params p = s->pending;
+            api_train_params p = s->pending;
             s->train_pending = false;
             pthread_mutex_unlock(&s->mu);
             run_training(&w, &p);

@@ -30,9 +30,9 @@
 #include "data/idx.h"
 #include "gpu/embedded.h"
 #include "gpu/gpu.h"
-#include "server/srv_api.h"
-#include "server/srv_events.h"
-#include "server/srv_util.h"
+#include "host/api.h"
+#include "host/events.h"
+#include "host/buf.h"
 
 #define WEB_EXPORT(name) __attribute__((export_name(#name)))
 #define WEB_IMPORT(name) __attribute__((import_module("env"), import_name(#name)))
@@ -54,7 +54,7 @@ enum web_op {
 
 typedef struct web_request {
     uint32_t head[6]; /* op, id, label, pred, limit, n */
-    uint32_t indices[SRV_INDICES_MAX];
+    uint32_t indices[API_INDICES_MAX];
     uint8_t pixels[WEB_MAX_PIXELS_IMAGES * MLP_INPUTS];
     uint8_t *bytes; /* WEB_LOAD_MODEL: malloc'd by the Worker, freed here */
     uint32_t len;
@@ -69,7 +69,7 @@ typedef struct web_request {
 WEB_IMPORT(host_event) void host_event(const char *name, const char *json, size_t len);
 WEB_IMPORT(host_poll) int host_poll(int block);
 /* Pops the next request: head gets op, id, label, pred, limit, n; indices (up to
- * SRV_INDICES_MAX), pixels (up to WEB_MAX_PIXELS_IMAGES images) and *bytes, *len (a file)
+ * API_INDICES_MAX), pixels (up to WEB_MAX_PIXELS_IMAGES images) and *bytes, *len (a file)
  * as the op needs. Separate pointers, so that no struct layout is shared with JavaScript. */
 WEB_IMPORT(host_request) int host_request(uint32_t *head, uint32_t *indices, uint8_t *pixels, uint8_t **bytes, uint32_t *len);
 WEB_IMPORT(host_reply) void host_reply(uint32_t id, int status, const char *json, size_t len);
@@ -88,7 +88,7 @@ static struct {
     gpu_context *gpu;
     char error[1024];
     web_set train, test;
-    srv_limits limits;
+    api_limits limits;
 
     mlp_trainer *tr;
     float *params;
@@ -102,12 +102,12 @@ static struct {
     char message[512];
     bool pause_requested, stop_requested, in_run;
     uint32_t run_id, steps_per_epoch, train_count;
-    srv_train_params run;
+    api_train_params run;
     double epoch_start, paused_ms;
 
-    srv_point *points;
+    api_point *points;
     size_t npoints, cap_points;
-    srv_epoch *epochs;
+    api_epoch *epochs;
     size_t nepochs, cap_epochs;
     uint32_t confusion[MLP_CLASSES][MLP_CLASSES];
     uint32_t confusion_epoch;
@@ -115,7 +115,7 @@ static struct {
     float *test_conf;
     uint64_t preview_rng;
 
-    srv_buf result; /* the JSON answer of the last export that returns one */
+    host_buf result; /* the JSON answer of the last export that returns one */
 } W;
 
 static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -126,40 +126,40 @@ static void set_error(const char *fmt, ...) {
     va_end(ap);
 }
 
-static void emit(const char *name, srv_buf *b) {
+static void emit(const char *name, host_buf *b) {
     if (!b->oom && b->data) host_event(name, b->data, b->len);
-    srv_buf_free(b);
+    host_buf_free(b);
 }
 
-static void reply_json(uint32_t id, srv_buf *b) {
+static void reply_json(uint32_t id, host_buf *b) {
     if (b->oom || !b->data) host_reply(id, 500, "{\"error\":\"out of memory\"}", 25);
     else host_reply(id, 200, b->data, b->len);
-    srv_buf_free(b);
+    host_buf_free(b);
 }
 
 static void reply_error(uint32_t id, int status, const char *message) {
-    srv_buf b = {0};
-    srv_buf_json(&b, srv_json_error(message, NULL, (unsigned)status));
+    host_buf b = {0};
+    host_buf_json(&b, api_json_error(message, NULL, (unsigned)status));
     if (!b.oom && b.data) host_reply(id, status, b.data, b.len);
-    srv_buf_free(&b);
+    host_buf_free(&b);
 }
 
 /* ---- state as JSON, in the server's shapes (srv_state.c) ---- */
 
 static cJSON *json_status(void) {
-    return srv_json_status_of(status_names[W.status], W.message, W.pause_requested && W.status == WEB_RUNNING, W.run_id,
+    return api_json_status_of(status_names[W.status], W.message, W.pause_requested && W.status == WEB_RUNNING, W.run_id,
                               W.has_model, W.model_epoch, W.model_step, W.nepochs);
 }
 
 static void set_status(web_status st, const char *message) {
     W.status = st;
     if (message != W.message) snprintf(W.message, sizeof W.message, "%s", message ? message : "");
-    srv_buf b = {0};
-    srv_buf_json(&b, json_status());
+    host_buf b = {0};
+    host_buf_json(&b, json_status());
     emit("status", &b);
 }
 
-static cJSON *json_run(void) { return srv_json_run_of(W.run_id, &W.run, W.steps_per_epoch, W.train_count, W.test.count); }
+static cJSON *json_run(void) { return api_json_run_of(W.run_id, &W.run, W.steps_per_epoch, W.train_count, W.test.count); }
 
 /* ---- exports: set-up ---- */
 
@@ -287,23 +287,23 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
 
 /* The whole state, as GET /api/state answers it (srv_state_json), into wg_result(). */
 WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
-    srv_buf *b = &W.result;
-    srv_buf_reset(b);
+    host_buf *b = &W.result;
+    host_buf_reset(b);
     cJSON *o = cJSON_CreateObject(), *data = NULL;
     bool ok = o && json_add(o, "state", json_status());
     if (ok && W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
         mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
-        ok = json_add(o, "device", srv_json_device(gpu_info(W.gpu), mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) ==
+        ok = json_add(o, "device", api_json_device(gpu_info(W.gpu), mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) ==
                                                                         MLP_KERNELS_REFERENCE ? "reference" : "fused"));
     }
     ok = ok && json_add(o, "data", (data = cJSON_CreateObject())) && json_add_integer(data, "train", W.train.count) &&
          json_add_integer(data, "test", W.test.count) && json_add_integer(o, "report_every", WEB_REPORT_EVERY) &&
-         json_add_integer(o, "tiles_max", SRV_TILES_MAX) && json_add_integer(o, "previews", SRV_PREVIEWS) &&
-         json_add(o, "limits", srv_limits_json(&W.limits)) && json_add(o, "run", json_run()) &&
-         srv_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, (const uint32_t(*)[MLP_CLASSES])W.confusion,
+         json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&
+         json_add(o, "limits", api_limits_json(&W.limits)) && json_add(o, "run", json_run()) &&
+         api_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, (const uint32_t(*)[MLP_CLASSES])W.confusion,
                           W.confusion_epoch);
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(b, o);
+    host_buf_json(b, o);
     return wg_result();
 }
 
@@ -321,10 +321,10 @@ static void serve_predict(const web_request *r) {
     if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
     uint32_t n = R_N(r);
     bool by_index = R_OP(r) == WEB_PREDICT_INDICES;
-    if (n == 0 || n > (by_index ? SRV_INDICES_MAX : WEB_MAX_PIXELS_IMAGES))
+    if (n == 0 || n > (by_index ? API_INDICES_MAX : WEB_MAX_PIXELS_IMAGES))
         return reply_error(R_ID(r), 400, "a predict request takes 1 to 100 test indices or up to 8 images");
     uint8_t *images = by_index ? malloc((size_t)n * MLP_INPUTS) : NULL;
-    uint8_t labels[SRV_INDICES_MAX];
+    uint8_t labels[API_INDICES_MAX];
     float *probs = malloc((size_t)n * MLP_CLASSES * sizeof(float));
     if ((by_index && !images) || !probs) {
         free(images), free(probs);
@@ -341,8 +341,8 @@ static void serve_predict(const web_request *r) {
     if (mlp_predict(W.tr, by_index ? images : r->pixels, n, probs) != MLP_OK) {
         reply_error(R_ID(r), 500, mlp_error(W.tr));
     } else {
-        srv_buf b = {0};
-        srv_buf_json(&b, srv_json_predictions(W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n));
+        host_buf b = {0};
+        host_buf_json(&b, api_json_predictions(W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n));
         reply_json(R_ID(r), &b);
     }
     free(images), free(probs);
@@ -351,7 +351,7 @@ static void serve_predict(const web_request *r) {
 static void serve_digits(const web_request *r, bool cell) {
     if (cell && !W.confusion_epoch)
         return reply_error(R_ID(r), 409, "no confusion matrix yet: it is computed on the test set after each epoch");
-    srv_buf b = {0};
+    host_buf b = {0};
     cJSON *o = cJSON_CreateObject(), *digits = NULL;
     bool ok = o;
     if (cell) {
@@ -361,25 +361,25 @@ static void serve_digits(const web_request *r, bool cell) {
         for (uint32_t i = 0; ok && i < W.test.count; i++) {
             if (W.test.labels[i] != R_LABEL(r) || W.test_pred[i] != R_PRED(r)) continue;
             if (count < R_LIMIT(r))
-                ok = cJSON_AddItemToArray(digits, srv_json_digit(i, -1, true, W.test_pred[i], W.test_conf[i],
+                ok = cJSON_AddItemToArray(digits, api_json_digit(i, -1, true, W.test_pred[i], W.test_conf[i],
                                                                  W.test.images + (size_t)i * MLP_INPUTS));
             count++;
         }
         ok = ok && json_add_integer(o, "count", count);
     } else {
         ok = ok && json_add_integer(o, "epoch", W.confusion_epoch) && json_add(o, "digits", (digits = cJSON_CreateArray()));
-        for (uint32_t i = 0; ok && i < R_N(r) && i < SRV_INDICES_MAX; i++) {
+        for (uint32_t i = 0; ok && i < R_N(r) && i < API_INDICES_MAX; i++) {
             uint32_t k = r->indices[i];
             if (k >= W.test.count) {
                 cJSON_Delete(o);
                 return reply_error(R_ID(r), 400, "a test index is past the test set");
             }
-            ok = cJSON_AddItemToArray(digits, srv_json_digit(k, W.test.labels[k], W.confusion_epoch != 0, W.test_pred[k],
+            ok = cJSON_AddItemToArray(digits, api_json_digit(k, W.test.labels[k], W.confusion_epoch != 0, W.test_pred[k],
                                                              W.test_conf[k], W.test.images + (size_t)k * MLP_INPUTS));
         }
     }
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     reply_json(R_ID(r), &b);
 }
 
@@ -440,14 +440,14 @@ static void serve_load(const web_request *r) {
     W.model_step = 0;
     W.run_id = 0;
     W.npoints = W.nepochs = 0;
-    srv_buf b = {0};
+    host_buf b = {0};
     cJSON *o = cJSON_CreateObject(), *conf = NULL;
     bool ok = o && json_add_integer(o, "hidden", arch.hidden[0]) && json_add_integer(o, "epoch", file_epoch) &&
               json_add_number(o, "test_accuracy", ev.accuracy, 7) && json_add_number(o, "test_loss", ev.loss, 7) &&
               json_add(o, "confusion", (conf = cJSON_CreateObject())) && json_add_integer(conf, "epoch", file_epoch) &&
-              json_add(conf, "matrix", srv_json_confusion((const uint32_t(*)[MLP_CLASSES])ev.confusion));
+              json_add(conf, "matrix", api_json_confusion((const uint32_t(*)[MLP_CLASSES])ev.confusion));
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     reply_json(R_ID(r), &b);
     publish_snapshots(file_epoch, 0);
 }
@@ -495,16 +495,16 @@ WEB_EXPORT(wg_control) int wg_control(int op) {
 
 static void publish_snapshots(uint32_t epoch, uint32_t step) {
     const mlp_config *cfg = mlp_get_config(W.tr);
-    srv_buf wj = {0}, pj = {0};
+    host_buf wj = {0}, pj = {0};
     if (ensure_params(mlp_param_count(&cfg->arch)) && mlp_read_params(W.tr, W.params) == MLP_OK)
-        srv_buf_json(&wj, srv_json_weights(W.params, cfg->arch.hidden[0], epoch, step));
-    uint32_t idx[SRV_PREVIEWS];
-    uint8_t labels[SRV_PREVIEWS];
-    uint8_t images[SRV_PREVIEWS * MLP_INPUTS];
-    float probs[SRV_PREVIEWS * MLP_CLASSES];
-    srv_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, idx, labels, images);
-    if (mlp_predict(W.tr, images, SRV_PREVIEWS, probs) == MLP_OK)
-        srv_buf_json(&pj, srv_json_preview(epoch, step, idx, labels, images, probs, SRV_PREVIEWS));
+        host_buf_json(&wj, api_json_weights(W.params, cfg->arch.hidden[0], epoch, step));
+    uint32_t idx[API_PREVIEWS];
+    uint8_t labels[API_PREVIEWS];
+    uint8_t images[API_PREVIEWS * MLP_INPUTS];
+    float probs[API_PREVIEWS * MLP_CLASSES];
+    api_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, idx, labels, images);
+    if (mlp_predict(W.tr, images, API_PREVIEWS, probs) == MLP_OK)
+        host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS));
     emit("weights", &wj);
     emit("preview", &pj);
 }
@@ -529,18 +529,18 @@ static bool page_turn(void) {
 static bool on_progress(void *user, const mlp_progress *p) {
     (void)user;
     double elapsed = (host_now() - W.epoch_start - W.paused_ms) / 1000.0;
-    srv_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
+    api_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
                     elapsed > 0 ? (double)p->samples / elapsed : 0, p->epoch, p->step};
     W.model_epoch = p->epoch;
     W.model_step = p->step;
     if (W.npoints == W.cap_points) {
         size_t cap = W.cap_points ? W.cap_points * 2 : 256;
-        srv_point *np = realloc(W.points, cap * sizeof *np);
+        api_point *np = realloc(W.points, cap * sizeof *np);
         if (np) W.points = np, W.cap_points = cap;
     }
     if (W.npoints < W.cap_points) W.points[W.npoints++] = pt;
-    srv_buf b = {0};
-    srv_buf_json(&b, srv_json_loss(&pt, p->steps));
+    host_buf b = {0};
+    host_buf_json(&b, api_json_loss(&pt, p->steps));
     emit("loss", &b);
     publish_snapshots(p->epoch, p->step);
     return page_turn();
@@ -577,16 +577,16 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         return -1;
     }
     uint32_t count = train_limit && train_limit < W.train.count ? train_limit : W.train.count;
-    srv_limits lim = W.limits;
+    api_limits lim = W.limits;
     lim.batch_max = count < MLP_MAX_BATCH ? count : MLP_MAX_BATCH;
-    srv_train_params p;
-    srv_error e;
-    if (!srv_parse_train(body, len, &lim, &p, &e)) {
+    api_train_params p;
+    api_error e;
+    if (!api_parse_train(body, len, &lim, &p, &e)) {
         set_error("%s", e.message);
-        srv_buf_reset(&W.result);
+        host_buf_reset(&W.result);
         cJSON *o = cJSON_CreateObject();
         if (o && !(json_add_string(o, "error", e.message) && json_add_string(o, "field", e.field))) cJSON_Delete(o), o = NULL;
-        srv_buf_json(&W.result, o);
+        host_buf_json(&W.result, o);
         return -1;
     }
     W.in_run = true;
@@ -600,10 +600,10 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     W.model_epoch = W.model_step = 0;
     W.model_accuracy = -1;
     W.model_train_samples = count;
-    srv_buf b = {0};
+    host_buf b = {0};
     cJSON *o = cJSON_CreateObject();
     if (o && !json_add(o, "run", json_run())) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     emit("run", &b);
     set_status(WEB_STARTING, "");
     if (!page_turn()) return finish_run(WEB_STOPPED, "stopped before the first step"), 0;
@@ -657,17 +657,17 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
             final = WEB_ERROR;
             break;
         }
-        srv_epoch rec = {ep, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? count / seconds : 0};
+        api_epoch rec = {ep, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? count / seconds : 0};
         last_acc = ev.accuracy;
         if (W.nepochs == W.cap_epochs) {
             size_t cap = W.cap_epochs ? W.cap_epochs * 2 : 16;
-            srv_epoch *ne = realloc(W.epochs, cap * sizeof *ne);
+            api_epoch *ne = realloc(W.epochs, cap * sizeof *ne);
             if (ne) W.epochs = ne, W.cap_epochs = cap;
         }
         if (W.nepochs < W.cap_epochs) W.epochs[W.nepochs++] = rec;
         W.confusion_epoch = ep;
-        srv_buf eb = {0};
-        srv_buf_json(&eb, srv_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
+        host_buf eb = {0};
+        host_buf_json(&eb, api_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
         emit("epoch", &eb);
         publish_snapshots(ep, W.steps_per_epoch);
         if (!page_turn() && ep < cfg.epochs) {
@@ -687,14 +687,14 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
 
 static void on_check(void *user, const selfcheck_result *r) {
     (void)user;
-    srv_buf b = {0};
+    host_buf b = {0};
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_string(o, "kernel", r->kernel) && json_add_string(o, "tensor", r->tensor) &&
               json_add_string(o, "shape", r->shape) && json_add_number(o, "rel_error", r->rel_error, 4) &&
               json_add_number(o, "max_abs", r->max_abs, 4) && json_add(o, "nan", cJSON_CreateBool(r->has_nan)) &&
               json_add(o, "pass", cJSON_CreateBool(r->pass)) && json_add_string(o, "error", r->error);
     if (!ok) cJSON_Delete(o), o = NULL;
-    srv_buf_json(&b, o);
+    host_buf_json(&b, o);
     emit("check", &b);
 }
 

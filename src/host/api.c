@@ -1,8 +1,6 @@
-/* Input rules of the dashboard API; see srv_api.h. */
-#include "server/srv_api.h"
+/* Input rules of the dashboard API; see api.h. */
+#include "host/api.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,13 +9,13 @@
 #include <strings.h>
 
 #include "core/mlp.h"
-#include "server/srv_util.h"
+#include "host/buf.h"
 #include "util/json.h"
 
-srv_train_params srv_train_defaults(const srv_limits *lim) {
+api_train_params api_train_defaults(const api_limits *lim) {
     mlp_config d = mlp_config_default();
-    srv_train_params p = {d.epochs, d.batch, d.arch.hidden[0], (double)d.lr, (double)d.momentum, d.seed};
-    if (p.epochs > SRV_EPOCHS_MAX) p.epochs = SRV_EPOCHS_MAX;
+    api_train_params p = {d.epochs, d.batch, d.arch.hidden[0], (double)d.lr, (double)d.momentum, d.seed};
+    if (p.epochs > API_EPOCHS_MAX) p.epochs = API_EPOCHS_MAX;
     if (p.batch > lim->batch_max) p.batch = lim->batch_max;
     if (p.hidden > lim->hidden_max) p.hidden = lim->hidden_max;
     return p;
@@ -35,21 +33,21 @@ static cJSON *limit(double min, bool min_exclusive, double max, bool max_exclusi
     return ok ? o : NULL;
 }
 
-cJSON *srv_limits_json(const srv_limits *lim) {
-    srv_train_params d = srv_train_defaults(lim);
+cJSON *api_limits_json(const api_limits *lim) {
+    api_train_params d = api_train_defaults(lim);
     cJSON *o = cJSON_CreateObject();
-    bool ok = o && json_add(o, "epochs", limit(1, false, SRV_EPOCHS_MAX, false, d.epochs, true)) &&
+    bool ok = o && json_add(o, "epochs", limit(1, false, API_EPOCHS_MAX, false, d.epochs, true)) &&
               json_add(o, "batch", limit(1, false, lim->batch_max, false, d.batch, true)) &&
-              json_add(o, "lr", limit(0, true, SRV_LR_MAX, false, d.lr, false)) &&
+              json_add(o, "lr", limit(0, true, API_LR_MAX, false, d.lr, false)) &&
               json_add(o, "hidden", limit(1, false, lim->hidden_max, false, d.hidden, true)) &&
               json_add(o, "momentum", limit(0, false, 1, true, d.momentum, false)) &&
-              json_add(o, "seed", limit(0, false, (double)SRV_SEED_MAX, false, (double)d.seed, true));
+              json_add(o, "seed", limit(0, false, (double)API_SEED_MAX, false, (double)d.seed, true));
     if (!ok) cJSON_Delete(o);
     return ok ? o : NULL;
 }
 
-static bool set_error(srv_error *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool set_error(srv_error *e, const char *field, const char *fmt, ...) {
+static bool set_error(api_error *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool set_error(api_error *e, const char *field, const char *fmt, ...) {
     snprintf(e->field, sizeof e->field, "%s", field);
     va_list ap;
     va_start(ap, fmt);
@@ -59,8 +57,8 @@ static bool set_error(srv_error *e, const char *field, const char *fmt, ...) {
 }
 
 /* Parses the body as a JSON object (empty body: NULL object, allowed when empty_ok). */
-static bool parse_object(const char *body, size_t len, bool empty_ok, cJSON **out, srv_error *e) {
-    static const json_rules rules = {SRV_JSON_MAX_DEPTH, false, false, false};
+static bool parse_object(const char *body, size_t len, bool empty_ok, cJSON **out, api_error *e) {
+    static const json_rules rules = {API_JSON_MAX_DEPTH, false, false, false};
     *out = NULL;
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
@@ -85,17 +83,17 @@ static bool parse_object(const char *body, size_t len, bool empty_ok, cJSON **ou
     return true;
 }
 
-static bool check_keys(const cJSON *obj, const char *const *known, srv_error *e) {
+static bool check_keys(const cJSON *obj, const char *const *known, api_error *e) {
     for (const cJSON *m = obj ? obj->child : NULL; m; m = m->next) {
         bool ok = false;
         for (const char *const *k = known; *k; k++) ok = ok || !strcmp(m->string, *k);
         if (!ok) {
             char shown[48];
             snprintf(shown, sizeof shown, "%s", m->string);
-            srv_buf list = {0};
-            for (const char *const *k = known; *k; k++) srv_buf_printf(&list, "%s%s", k == known ? "" : ", ", *k);
+            host_buf list = {0};
+            for (const char *const *k = known; *k; k++) host_buf_printf(&list, "%s%s", k == known ? "" : ", ", *k);
             set_error(e, shown, "unknown key '%s' (known: %s)", shown, list.data ? list.data : "none");
-            srv_buf_free(&list);
+            host_buf_free(&list);
             return false;
         }
     }
@@ -110,7 +108,7 @@ static void show_value(const cJSON *v, char *out, size_t n) {
 /* a member by its exact key (cJSON_GetObjectItem ignores case) */
 static const cJSON *member(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
 
-static bool get_integer(const cJSON *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out, srv_error *e) {
+static bool get_integer(const cJSON *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out, api_error *e) {
     const cJSON *v = member(obj, key);
     if (!v) return true;
     if (!cJSON_IsNumber(v))
@@ -127,7 +125,7 @@ static bool get_integer(const cJSON *obj, const char *key, uint64_t min, uint64_
     return true;
 }
 
-static bool get_number(const cJSON *obj, const char *key, double *out, srv_error *e, const char *rule) {
+static bool get_number(const cJSON *obj, const char *key, double *out, api_error *e, const char *rule) {
     const cJSON *v = member(obj, key);
     if (!v) return true;
     if (!cJSON_IsNumber(v))
@@ -136,22 +134,22 @@ static bool get_number(const cJSON *obj, const char *key, double *out, srv_error
     return true;
 }
 
-bool srv_parse_train(const char *body, size_t len, const srv_limits *lim, srv_train_params *out, srv_error *e) {
+bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e) {
     static const char *const known[] = {"epochs", "batch", "lr", "hidden", "momentum", "seed", NULL};
     cJSON *obj;
     if (!parse_object(body, len, true, &obj, e)) return false;
-    srv_train_params p = srv_train_defaults(lim);
+    api_train_params p = api_train_defaults(lim);
     uint64_t epochs = p.epochs, batch = p.batch, hidden = p.hidden, seed = p.seed;
-    bool ok = check_keys(obj, known, e) && get_integer(obj, "epochs", 1, SRV_EPOCHS_MAX, &epochs, e) &&
+    bool ok = check_keys(obj, known, e) && get_integer(obj, "epochs", 1, API_EPOCHS_MAX, &epochs, e) &&
               get_integer(obj, "batch", 1, lim->batch_max, &batch, e) &&
               get_integer(obj, "hidden", 1, lim->hidden_max, &hidden, e) &&
-              get_integer(obj, "seed", 0, SRV_SEED_MAX, &seed, e) &&
+              get_integer(obj, "seed", 0, API_SEED_MAX, &seed, e) &&
               get_number(obj, "lr", &p.lr, e, "in (0, 10]") &&
               get_number(obj, "momentum", &p.momentum, e, "in [0, 1)");
-    if (ok && !(p.lr > 0 && p.lr <= SRV_LR_MAX)) {
+    if (ok && !(p.lr > 0 && p.lr <= API_LR_MAX)) {
         char got[40];
         show_value(member(obj, "lr"), got, sizeof got);
-        ok = set_error(e, "lr", "lr must be a number in (0, %g] (got %s)", SRV_LR_MAX, got);
+        ok = set_error(e, "lr", "lr must be a number in (0, %g] (got %s)", API_LR_MAX, got);
     }
     if (ok && !(p.momentum >= 0 && p.momentum < 1)) {
         char got[40];
@@ -165,7 +163,7 @@ bool srv_parse_train(const char *body, size_t len, const srv_limits *lim, srv_tr
     return true;
 }
 
-bool srv_parse_empty(const char *body, size_t len, srv_error *e) {
+bool api_parse_empty(const char *body, size_t len, api_error *e) {
     static const char *const known[] = {NULL};
     cJSON *obj;
     if (!parse_object(body, len, true, &obj, e)) return false;
@@ -174,13 +172,13 @@ bool srv_parse_empty(const char *body, size_t len, srv_error *e) {
     return ok;
 }
 
-void srv_predict_input_free(srv_predict_input *in) {
+void api_predict_input_free(api_predict_input *in) {
     free(in->pixels);
     free(in->indices);
     memset(in, 0, sizeof *in);
 }
 
-bool srv_parse_predict(const char *body, size_t len, const srv_limits *lim, srv_predict_input *out, srv_error *e) {
+bool api_parse_predict(const char *body, size_t len, const api_limits *lim, api_predict_input *out, api_error *e) {
     static const char *const known[] = {"pixels", "indices", NULL};
     memset(out, 0, sizeof *out);
     cJSON *obj;
@@ -213,8 +211,8 @@ bool srv_parse_predict(const char *body, size_t len, const srv_limits *lim, srv_
         size_t count = cJSON_IsArray(ix) ? (size_t)cJSON_GetArraySize(ix) : 0;
         if (!cJSON_IsArray(ix))
             ok = set_error(e, "indices", "indices must be an array of test indices, not %s", json_type_name(ix));
-        else if (count < 1 || count > SRV_INDICES_MAX)
-            ok = set_error(e, "indices", "indices must hold 1 to %d test indices (got %zu)", SRV_INDICES_MAX, count);
+        else if (count < 1 || count > API_INDICES_MAX)
+            ok = set_error(e, "indices", "indices must hold 1 to %d test indices (got %zu)", API_INDICES_MAX, count);
         if (ok && !(out->indices = malloc(count * sizeof *out->indices))) ok = set_error(e, "", "out of memory");
         size_t i = 0;
         for (const cJSON *v = ok ? ix->child : NULL; ok && v; v = v->next, i++) {
@@ -230,11 +228,11 @@ bool srv_parse_predict(const char *body, size_t len, const srv_limits *lim, srv_
         out->n = (uint32_t)count;
     }
     cJSON_Delete(obj);
-    if (!ok) srv_predict_input_free(out);
+    if (!ok) api_predict_input_free(out);
     return ok;
 }
 
-bool srv_parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
+bool api_parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
     if (!s || !*s || (s[0] == '0' && s[1])) return false;
     uint64_t v = 0;
     for (const char *p = s; *p; p++) {
@@ -247,7 +245,7 @@ bool srv_parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
     return true;
 }
 
-bool srv_parse_index_list(const char *s, uint32_t max_count, uint32_t limit, uint32_t *out, uint32_t *n) {
+bool api_parse_index_list(const char *s, uint32_t max_count, uint32_t limit, uint32_t *out, uint32_t *n) {
     *n = 0;
     if (!s || !*s || !limit) return false;
     const char *p = s;
@@ -258,14 +256,14 @@ bool srv_parse_index_list(const char *s, uint32_t max_count, uint32_t limit, uin
         if (len == 0 || len >= sizeof tmp || *n >= max_count) return false;
         memcpy(tmp, p, len);
         tmp[len] = 0;
-        if (!srv_parse_uint(tmp, 0, limit - 1, &out[*n])) return false;
+        if (!api_parse_uint(tmp, 0, limit - 1, &out[*n])) return false;
         (*n)++;
         if (!comma) return true;
         p = comma + 1;
     }
 }
 
-bool srv_content_type_is_json(const char *ct) {
+bool api_content_type_is_json(const char *ct) {
     if (!ct) return false;
     while (*ct == ' ' || *ct == '\t') ct++;
     size_t n = strlen("application/json");
@@ -273,89 +271,4 @@ bool srv_content_type_is_json(const char *ct) {
     const char *rest = ct + n;
     while (*rest == ' ' || *rest == '\t') rest++;
     return *rest == 0 || *rest == ';';
-}
-
-/* ---- Host and Origin ---- */
-
-static void lower(char *s) {
-    for (; *s; s++) *s = (char)tolower((unsigned char)*s);
-}
-
-static bool is_ipv4(const char *s) {
-    struct in_addr a;
-    return inet_pton(AF_INET, s, &a) == 1;
-}
-
-static bool is_ipv6(const char *s) {
-    struct in6_addr a;
-    return inet_pton(AF_INET6, s, &a) == 1;
-}
-
-void srv_host_rules_init(srv_host_rules *r, const char *host, uint16_t port) {
-    memset(r, 0, sizeof *r);
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') snprintf(r->host, sizeof r->host, "%.*s", (int)(n - 2), host + 1);
-    else snprintf(r->host, sizeof r->host, "%s", host);
-    lower(r->host);
-    r->port = port;
-    r->loopback = !strcmp(r->host, "localhost") || !strcmp(r->host, "::1") ||
-                  (is_ipv4(r->host) && !strncmp(r->host, "127.", 4));
-    r->wildcard = !strcmp(r->host, "0.0.0.0") || !strcmp(r->host, "::");
-}
-
-void srv_host_authority(const srv_host_rules *r, char *out, size_t n) {
-    if (strchr(r->host, ':')) snprintf(out, n, "[%s]:%u", r->host, r->port);
-    else snprintf(out, n, "%s:%u", r->host, r->port);
-}
-
-/* Splits "name:port", "[v6]:port", "name" or "[v6]" into a lower-case name and a port
- * (-1 when absent). */
-static bool split_authority(const char *a, char *name, size_t n, long *port) {
-    const char *port_at;
-    if (a[0] == '[') {
-        const char *close = strchr(a, ']');
-        if (!close || (size_t)(close - a - 1) >= n) return false;
-        snprintf(name, n, "%.*s", (int)(close - a - 1), a + 1);
-        if (!is_ipv6(name)) return false;
-        port_at = close + 1;
-        if (*port_at && *port_at != ':') return false;
-    } else {
-        port_at = strchr(a, ':');
-        size_t len = port_at ? (size_t)(port_at - a) : strlen(a);
-        if (len == 0 || len >= n) return false;
-        if (port_at && strchr(port_at + 1, ':')) return false; /* a bare IPv6 address */
-        snprintf(name, n, "%.*s", (int)len, a);
-        if (!port_at) port_at = a + len;
-    }
-    lower(name);
-    for (const char *p = name; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == ':')) return false;
-    *port = -1;
-    if (*port_at == ':') {
-        uint32_t v;
-        if (!srv_parse_uint(port_at + 1, 1, 65535, &v)) return false;
-        *port = v;
-    }
-    return true;
-}
-
-bool srv_host_allowed(const srv_host_rules *r, const char *host_header) {
-    if (!host_header || !*host_header) return false;
-    char name[256];
-    long port;
-    if (!split_authority(host_header, name, sizeof name, &port)) return false;
-    if (!(port == r->port || (port == -1 && r->port == 80))) return false;
-    if (!strcmp(name, r->host) && !r->wildcard) return true;
-    if (r->loopback || r->wildcard)
-        if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "::1")) return true;
-    if (r->wildcard) return is_ipv4(name) || is_ipv6(name);
-    return false;
-}
-
-bool srv_origin_allowed(const srv_host_rules *r, const char *origin) {
-    if (!origin) return true;
-    if (strncmp(origin, "http://", 7)) return false; /* "null", https, other schemes */
-    const char *auth = origin + 7;
-    if (strchr(auth, '/')) return false;
-    return srv_host_allowed(r, auth);
 }

@@ -1,30 +1,30 @@
-/* Dashboard event payloads; see srv_events.h. Each builder returns a cJSON tree; a failed
+/* Dashboard event payloads; see events.h. Each builder returns a cJSON tree; a failed
  * allocation anywhere makes cJSON's adds fail quietly, so builders check with `ok`. */
-#include "server/srv_events.h"
+#include "host/events.h"
 
-#include "server/srv_api.h"
+#include "host/api.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void srv_buf_json(srv_buf *b, cJSON *item) {
+void host_buf_json(host_buf *b, cJSON *item) {
     char *text = json_print(item);
     cJSON_Delete(item);
     if (!text) {
         b->oom = true;
         return;
     }
-    srv_buf_puts(b, text);
+    host_buf_puts(b, text);
     cJSON_free(text);
 }
 
 /* base64 of n bytes as a string item */
 static cJSON *base64_string(const uint8_t *p, size_t n) {
-    srv_buf b = {0};
-    srv_buf_base64(&b, p, n);
+    host_buf b = {0};
+    host_buf_base64(&b, p, n);
     cJSON *item = b.oom ? NULL : cJSON_CreateString(b.data ? b.data : "");
-    srv_buf_free(&b);
+    host_buf_free(&b);
     return item;
 }
 
@@ -34,7 +34,7 @@ static cJSON *finish(cJSON *obj, bool ok) {
     return NULL;
 }
 
-cJSON *srv_json_epoch(const srv_epoch *e) {
+cJSON *api_json_epoch(const api_epoch *e) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_integer(o, "epoch", e->epoch) && json_add_number(o, "loss", e->loss, 7) &&
               json_add_number(o, "train_accuracy", e->train_accuracy, 7) && json_add_number(o, "test_loss", e->test_loss, 7) &&
@@ -43,7 +43,7 @@ cJSON *srv_json_epoch(const srv_epoch *e) {
     return finish(o, ok);
 }
 
-cJSON *srv_json_point(const srv_point *p) {
+cJSON *api_json_point(const api_point *p) {
     cJSON *a = cJSON_CreateArray();
     bool ok = a && cJSON_AddItemToArray(a, json_number(p->x, 7)) && cJSON_AddItemToArray(a, json_number(p->loss, 7)) &&
               cJSON_AddItemToArray(a, json_number(p->accuracy, 7)) &&
@@ -52,7 +52,7 @@ cJSON *srv_json_point(const srv_point *p) {
     return finish(a, ok);
 }
 
-cJSON *srv_json_loss(const srv_point *p, uint32_t steps) {
+cJSON *api_json_loss(const api_point *p, uint32_t steps) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_number(o, "x", p->x, 7) && json_add_number(o, "loss", p->loss, 7) &&
               json_add_number(o, "accuracy", p->accuracy, 7) &&
@@ -61,7 +61,7 @@ cJSON *srv_json_loss(const srv_point *p, uint32_t steps) {
     return finish(o, ok);
 }
 
-cJSON *srv_json_confusion(const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
+cJSON *api_json_confusion(const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
     cJSON *rows = cJSON_CreateArray();
     bool ok = rows != NULL;
     for (int i = 0; ok && i < MLP_CLASSES; i++) {
@@ -72,21 +72,21 @@ cJSON *srv_json_confusion(const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
     return finish(rows, ok);
 }
 
-cJSON *srv_json_epoch_event(const srv_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs) {
-    cJSON *o = srv_json_epoch(e);
-    bool ok = o && json_add(o, "confusion", srv_json_confusion(m)) && json_add_integer(o, "epochs", epochs);
+cJSON *api_json_epoch_event(const api_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs) {
+    cJSON *o = api_json_epoch(e);
+    bool ok = o && json_add(o, "confusion", api_json_confusion(m)) && json_add_integer(o, "epochs", epochs);
     return finish(o, ok);
 }
 
-int srv_argmax10(const float *p) {
+int api_argmax10(const float *p) {
     int best = 0;
     for (int k = 1; k < MLP_CLASSES; k++)
         if (p[k] > p[best]) best = k;
     return best;
 }
 
-cJSON *srv_json_weights(const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
-    uint32_t tiles = hidden < SRV_TILES_MAX ? hidden : SRV_TILES_MAX;
+cJSON *api_json_weights(const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
+    uint32_t tiles = hidden < API_TILES_MAX ? hidden : API_TILES_MAX;
     uint8_t *q = malloc((size_t)tiles * MLP_INPUTS);
     cJSON *o = cJSON_CreateObject(), *scales = NULL;
     bool ok = q && o && json_add_integer(o, "epoch", epoch) && json_add_integer(o, "step", step) &&
@@ -107,7 +107,7 @@ cJSON *srv_json_weights(const float *w1, uint32_t hidden, uint32_t epoch, uint32
     return finish(o, ok);
 }
 
-cJSON *srv_json_probs(const float *p) {
+cJSON *api_json_probs(const float *p) {
     cJSON *a = cJSON_CreateArray();
     bool ok = a != NULL;
     for (int k = 0; ok && k < MLP_CLASSES; k++) ok = cJSON_AddItemToArray(a, json_number(p[k], 7));
@@ -116,15 +116,15 @@ cJSON *srv_json_probs(const float *p) {
 
 /* {"index","label" (when labels),"pred","conf","probs"}: one digit's prediction */
 static cJSON *prediction(const uint32_t *index, const uint8_t *label, const float *p) {
-    int k = srv_argmax10(p);
+    int k = api_argmax10(p);
     cJSON *o = cJSON_CreateObject();
     bool ok = o && (!index || (json_add_integer(o, "index", *index) && json_add_integer(o, "label", *label))) &&
               json_add_integer(o, "pred", (unsigned)k) && json_add_number(o, "conf", p[k], 7) &&
-              json_add(o, "probs", srv_json_probs(p));
+              json_add(o, "probs", api_json_probs(p));
     return finish(o, ok);
 }
 
-cJSON *srv_json_preview(uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
+cJSON *api_json_preview(uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
                         const uint8_t *images, const float *probs, int n) {
     cJSON *o = cJSON_CreateObject(), *items = NULL;
     bool ok = o && json_add_integer(o, "epoch", epoch) && json_add_integer(o, "step", step) &&
@@ -134,16 +134,16 @@ cJSON *srv_json_preview(uint32_t epoch, uint32_t step, const uint32_t *indices, 
     return finish(o, ok);
 }
 
-void srv_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *test_labels, uint32_t test_count,
+void api_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *test_labels, uint32_t test_count,
                       uint32_t *indices, uint8_t *labels, uint8_t *images) {
-    for (int i = 0; i < SRV_PREVIEWS; i++) {
+    for (int i = 0; i < API_PREVIEWS; i++) {
         indices[i] = (uint32_t)(((unsigned __int128)mlp_splitmix64(rng) * test_count) >> 64);
         labels[i] = test_labels[indices[i]];
         memcpy(images + (size_t)i * MLP_INPUTS, test_images + (size_t)indices[i] * MLP_INPUTS, MLP_INPUTS);
     }
 }
 
-cJSON *srv_json_predictions(uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
+cJSON *api_json_predictions(uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
                             const float *probs, uint32_t n) {
     cJSON *o = cJSON_CreateObject(), *model = NULL, *list = NULL;
     bool ok = o && json_add(o, "model", (model = cJSON_CreateObject())) && json_add_integer(model, "run", run) &&
@@ -155,7 +155,7 @@ cJSON *srv_json_predictions(uint32_t run, uint32_t epoch, uint32_t step, const u
     return finish(o, ok);
 }
 
-cJSON *srv_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, float conf, const uint8_t *image) {
+cJSON *api_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, float conf, const uint8_t *image) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_integer(o, "index", index) && (label < 0 || json_add_integer(o, "label", (unsigned)label)) &&
               json_add(o, "pred", has_pred ? json_integer(pred) : cJSON_CreateNull()) &&
@@ -164,7 +164,7 @@ cJSON *srv_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, f
     return finish(o, ok);
 }
 
-cJSON *srv_json_device(const gpu_adapter_info *info, const char *kernels) {
+cJSON *api_json_device(const gpu_adapter_info *info, const char *kernels) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_string(o, "name", info->name) && json_add_string(o, "description", info->description) &&
               json_add_string(o, "backend", gpu_backend_name(info->backend)) &&
@@ -172,17 +172,17 @@ cJSON *srv_json_device(const gpu_adapter_info *info, const char *kernels) {
     return finish(o, ok);
 }
 
-bool srv_json_history(cJSON *snapshot, const srv_point *points, size_t npoints, const srv_epoch *epochs, size_t nepochs,
+bool api_json_history(cJSON *snapshot, const api_point *points, size_t npoints, const api_epoch *epochs, size_t nepochs,
                       const uint32_t confusion[MLP_CLASSES][MLP_CLASSES], uint32_t confusion_epoch) {
     cJSON *pts = NULL, *eps = NULL;
     bool ok = json_add(snapshot, "points", (pts = cJSON_CreateArray())) && json_add(snapshot, "epochs", (eps = cJSON_CreateArray()));
-    for (size_t i = 0; ok && i < npoints; i++) ok = cJSON_AddItemToArray(pts, srv_json_point(&points[i]));
-    for (size_t i = 0; ok && i < nepochs; i++) ok = cJSON_AddItemToArray(eps, srv_json_epoch(&epochs[i]));
+    for (size_t i = 0; ok && i < npoints; i++) ok = cJSON_AddItemToArray(pts, api_json_point(&points[i]));
+    for (size_t i = 0; ok && i < nepochs; i++) ok = cJSON_AddItemToArray(eps, api_json_epoch(&epochs[i]));
     cJSON *conf = NULL;
     if (!ok) return false;
     if (confusion_epoch) {
         conf = cJSON_CreateObject();
-        if (!json_add_integer(conf, "epoch", confusion_epoch) || !json_add(conf, "matrix", srv_json_confusion(confusion))) {
+        if (!json_add_integer(conf, "epoch", confusion_epoch) || !json_add(conf, "matrix", api_json_confusion(confusion))) {
             cJSON_Delete(conf);
             conf = NULL;
         }
@@ -191,14 +191,14 @@ bool srv_json_history(cJSON *snapshot, const srv_point *points, size_t npoints, 
     return json_add(snapshot, "confusion", conf);
 }
 
-cJSON *srv_json_error(const char *message, const char *field, unsigned status) {
+cJSON *api_json_error(const char *message, const char *field, unsigned status) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_string(o, "error", message) && (!field || !*field || json_add_string(o, "field", field)) &&
               json_add_integer(o, "status", status);
     return finish(o, ok);
 }
 
-cJSON *srv_json_status_of(const char *status, const char *message, bool pausing, uint32_t run, bool model_ready,
+cJSON *api_json_status_of(const char *status, const char *message, bool pausing, uint32_t run, bool model_ready,
                           uint32_t model_epoch, uint32_t model_step, size_t epochs_done) {
     cJSON *o = cJSON_CreateObject(), *model = NULL;
     bool ok = o && json_add_string(o, "status", status) && json_add_string(o, "message", message) &&
@@ -209,7 +209,7 @@ cJSON *srv_json_status_of(const char *status, const char *message, bool pausing,
     return finish(o, ok);
 }
 
-cJSON *srv_json_run_of(uint32_t id, const srv_train_params *r, uint32_t steps_per_epoch, uint32_t train_count,
+cJSON *api_json_run_of(uint32_t id, const api_train_params *r, uint32_t steps_per_epoch, uint32_t train_count,
                        uint32_t test_count) {
     if (!id) return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();

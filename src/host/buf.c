@@ -1,5 +1,5 @@
-/* Server helpers; see srv_util.h. */
-#include "server/srv_util.h"
+/* Byte buffer and base64; see buf.h. */
+#include "host/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,17 +8,17 @@
 
 /* ---- buffer ---- */
 
-void srv_buf_free(srv_buf *b) {
+void host_buf_free(host_buf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);
 }
 
-void srv_buf_reset(srv_buf *b) {
+void host_buf_reset(host_buf *b) {
     b->len = 0;
     if (b->data) b->data[0] = 0;
 }
 
-static bool reserve(srv_buf *b, size_t extra) {
+static bool reserve(host_buf *b, size_t extra) {
     if (b->oom) return false;
     if (b->len + extra + 1 <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 256;
@@ -39,7 +39,7 @@ static bool reserve(srv_buf *b, size_t extra) {
     return true;
 }
 
-bool srv_buf_append(srv_buf *b, const void *p, size_t n) {
+bool host_buf_append(host_buf *b, const void *p, size_t n) {
     if (!reserve(b, n)) return false;
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -47,9 +47,9 @@ bool srv_buf_append(srv_buf *b, const void *p, size_t n) {
     return true;
 }
 
-void srv_buf_puts(srv_buf *b, const char *s) { srv_buf_append(b, s, strlen(s)); }
+void host_buf_puts(host_buf *b, const char *s) { host_buf_append(b, s, strlen(s)); }
 
-void srv_buf_printf(srv_buf *b, const char *fmt, ...) {
+void host_buf_printf(host_buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     char small[256];
@@ -60,7 +60,7 @@ void srv_buf_printf(srv_buf *b, const char *fmt, ...) {
         return;
     }
     if ((size_t)n < sizeof small) {
-        srv_buf_append(b, small, (size_t)n);
+        host_buf_append(b, small, (size_t)n);
         return;
     }
     if (!reserve(b, (size_t)n)) return;
@@ -70,7 +70,7 @@ void srv_buf_printf(srv_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void srv_buf_base64(srv_buf *b, const uint8_t *p, size_t n) {
+void host_buf_base64(host_buf *b, const uint8_t *p, size_t n) {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (!reserve(b, (n + 2) / 3 * 4)) return;
     char *o = b->data + b->len;

@@ -1,0 +1,68 @@
+/* The dashboard API's input rules, as pure functions (unit-tested in tests/test_server.c):
+ * request-body validation and query values. Portable (no threads, files, sockets or clocks):
+ * the server (src/server) and the browser host (src/web) apply exactly the same rules. */
+#ifndef WGTRAIN_HOST_API_H
+#define WGTRAIN_HOST_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define API_BODY_MAX (64 * 1024)  /* request bodies above this: 413 */
+#define API_SEED_MAX 9007199254740991ull /* 2^53 - 1: exact in a JSON (double) number */
+#define API_EPOCHS_MAX 1000
+#define API_LR_MAX 10.0
+#define API_JSON_MAX_DEPTH 16    /* containers nested in a request body */
+#define API_INDICES_MAX 100       /* test digits per /api/digits or /api/predict request */
+
+typedef struct api_limits {
+    uint32_t batch_max;  /* min(MLP_MAX_BATCH, training images) */
+    uint32_t hidden_max; /* MLP_MAX_HIDDEN */
+    uint32_t test_count; /* test images: indices are below this */
+} api_limits;
+
+typedef struct api_train_params {
+    uint32_t epochs, batch, hidden;
+    double lr, momentum;
+    uint64_t seed;
+} api_train_params;
+
+/* The engine's defaults (mlp_config_default), batch capped by the limits. */
+api_train_params api_train_defaults(const api_limits *lim);
+/* The limits as JSON: {"epochs":{"min":1,"max":1000,"default":12,"integer":true},...}. */
+struct cJSON;
+struct cJSON *api_limits_json(const api_limits *lim);
+
+/* A parse failure: the field at fault ("" for the body as a whole) and a one-line message. */
+typedef struct api_error {
+    char field[64];
+    char message[256];
+} api_error;
+
+/* POST /api/train: a JSON object whose keys are a subset of epochs, batch, lr, hidden,
+ * momentum, seed (missing keys take the defaults); an empty body is {}. */
+bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e);
+/* POST /api/pause, /api/resume, /api/stop: an empty body or {}. */
+bool api_parse_empty(const char *body, size_t len, api_error *e);
+
+/* POST /api/predict: exactly one of
+ *   {"pixels": [784 integers 0..255]}   one 28x28 image, row-major, white ink on black
+ *   {"indices": [test indices]}          1..API_INDICES_MAX test images
+ * On success *pixels (784 bytes) or *indices (malloc'd) is set; the caller frees it. */
+typedef struct api_predict_input {
+    uint8_t *pixels;   /* n * 784 bytes when given as pixels */
+    uint32_t *indices; /* n indices when given as indices */
+    uint32_t n;
+} api_predict_input;
+bool api_parse_predict(const char *body, size_t len, const api_limits *lim, api_predict_input *out, api_error *e);
+void api_predict_input_free(api_predict_input *in);
+
+/* A decimal integer in [min, max] with nothing else (no sign, spaces or leading zeros). */
+bool api_parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* "1,2,3": 1..max_count integers, each < limit. */
+bool api_parse_index_list(const char *s, uint32_t max_count, uint32_t limit, uint32_t *out, uint32_t *n);
+
+/* Content-Type of a JSON endpoint: application/json, optionally with parameters. */
+bool api_content_type_is_json(const char *ct);
+
+#endif

@@ -26,10 +26,54 @@ static const char *BROKEN =
     "  dst[0] = undefined_name;\n"
     "}\n";
 
+/* GOOD with a prelude function and a float override: dst = SCALE * twice(src) */
+static const char *USES_PRELUDE =
+    "struct P { n: u32, a: u32, b: u32, c: u32 }\n"
+    "@group(0) @binding(0) var<uniform> p: P;\n"
+    "@group(0) @binding(1) var<storage, read> src: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read_write> dst: array<f32>;\n"
+    "override WG: u32 = 32;\n"
+    "override SCALE: f32 = 1.0;\n"
+    "@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) {\n"
+    "  if (g.x < p.n) { dst[g.x] = SCALE * twice(src[g.x]); }\n"
+    "}\n";
+
+/* the loader's prelude.wgsl; NULL: it has none, and the embedded one applies */
+static const char *test_prelude;
+
 static const char *loader(void *user, const char *name) {
     if (!strcmp(name, "good.wgsl")) return GOOD;
     if (!strcmp(name, "broken.wgsl")) return BROKEN;
+    if (!strcmp(name, "uses_prelude.wgsl")) return USES_PRELUDE;
+    if (!strcmp(name, "prelude.wgsl")) return test_prelude;
     return NULL;
+}
+
+/* Binds p, src, dst to kernel k, runs n invocations and reads dst back into out. */
+static void run_kernel(gpu_context *g, gpu_kernel *k, gpu_buffer *u, gpu_buffer *src, gpu_buffer *dst, uint32_t n,
+                       float *out) {
+    WGPUBindGroup bg = NULL;
+    gpu_bind ok[] = {{"p", u, 0, 16}, {"src", src, 0, 0}, {"dst", dst, 0, 0}};
+    CHECK(gpu_bind_group(g, k, ok, 3, &bg) == GPU_OK, "%s", gpu_error(g));
+    uint32_t params[4] = {n, 0, 0, 0}, groups = 0;
+    CHECK(gpu_buffer_write(g, u, 0, params, sizeof params) == GPU_OK, "%s", gpu_error(g));
+    CHECK(gpu_groups_1d(g, k, n, &groups) == GPU_OK, "%s", gpu_error(g));
+    if (!bg) return;
+    WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+    WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+    uint32_t zero = 0;
+    wgpuComputePassEncoderSetPipeline(pass, k->pipeline);
+    wgpuComputePassEncoderSetBindGroup(pass, 0, bg, 1, &zero);
+    wgpuComputePassEncoderDispatchWorkgroups(pass, groups, 1, 1);
+    wgpuComputePassEncoderEnd(pass);
+    wgpuComputePassEncoderRelease(pass);
+    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
+    wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
+    wgpuCommandBufferRelease(cmd);
+    wgpuCommandEncoderRelease(enc);
+    CHECK(gpu_finish(g) == GPU_OK, "%s", gpu_error(g));
+    CHECK(gpu_buffer_read(g, dst, 0, out, (size_t)n * 4) == GPU_OK, "%s", gpu_error(g));
+    wgpuBindGroupRelease(bg);
 }
 
 static bool one_line(const char *s) { return s && *s && !strchr(s, '\n'); }
@@ -117,35 +161,58 @@ int main(void) {
     CHECK(gpu_health(g) == GPU_OK, "scoped errors do not poison the context: %s", gpu_error(g));
 
     /* a real dispatch, the result read back */
-    gpu_bind ok[] = {{"p", &u, 0, 16}, {"src", &src, 0, 0}, {"dst", &dst, 0, 0}};
-    CHECK(gpu_bind_group(g, k, ok, 3, &bg) == GPU_OK, "%s", gpu_error(g));
     float in[100], out[100];
     for (int i = 0; i < 100; i++) in[i] = (float)i - 7.5f;
-    uint32_t params[4] = {100, 0, 0, 0};
-    CHECK(gpu_buffer_write(g, &u, 0, params, sizeof params) == GPU_OK, "%s", gpu_error(g));
     CHECK(gpu_buffer_write(g, &src, 0, in, sizeof in) == GPU_OK, "%s", gpu_error(g));
     uint32_t groups = 0;
     CHECK(gpu_groups_1d(g, k, 100, &groups) == GPU_OK && groups == 4, "100 invocations of 32: %u groups", groups);
-    if (bg) {
-        WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
-        WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-        uint32_t zero = 0;
-        wgpuComputePassEncoderSetPipeline(pass, k->pipeline);
-        wgpuComputePassEncoderSetBindGroup(pass, 0, bg, 1, &zero);
-        wgpuComputePassEncoderDispatchWorkgroups(pass, groups, 1, 1);
-        wgpuComputePassEncoderEnd(pass);
-        wgpuComputePassEncoderRelease(pass);
-        WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-        wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
-        wgpuCommandBufferRelease(cmd);
-        wgpuCommandEncoderRelease(enc);
-        CHECK(gpu_finish(g) == GPU_OK, "%s", gpu_error(g));
-        CHECK(gpu_buffer_read(g, &dst, 0, out, sizeof out) == GPU_OK, "%s", gpu_error(g));
-        int wrong_values = 0;
-        for (int i = 0; i < 100; i++) wrong_values += out[i] != 2.0f * in[i];
-        CHECK(wrong_values == 0, "dst = 2 src: %d wrong", wrong_values);
-        wgpuBindGroupRelease(bg);
-    }
+    memset(out, 0, sizeof out);
+    run_kernel(g, k, &u, &src, &dst, 100, out);
+    int wrong_values = 0;
+    for (int i = 0; i < 100; i++) wrong_values += out[i] != 2.0f * in[i];
+    CHECK(wrong_values == 0, "dst = 2 src: %d wrong", wrong_values);
+
+    /* the prelude: the loader's own, in front of every kernel; errors in it name prelude.wgsl,
+     * errors after it the kernel's own line */
+    test_prelude = "// a test prelude\nfn twice(x: f32) -> f32 {\n    return 2.0 * x;\n}\n";
+    gpu_kernels_forget(g);
+    gpu_constant scale[] = {{"SCALE", 1.5}};
+    CHECK(gpu_kernel_get(g, "uses_prelude.wgsl", scale, 1, &k) == GPU_OK, "a kernel calling the prelude: %s",
+          gpu_error(g));
+    memset(out, 0, sizeof out);
+    run_kernel(g, k, &u, &src, &dst, 100, out);
+    wrong_values = 0;
+    for (int i = 0; i < 100; i++) wrong_values += out[i] != 3.0f * in[i];
+    CHECK(wrong_values == 0, "dst = 1.5 twice(src): %d wrong", wrong_values);
+    CHECK(gpu_kernel_get(g, "broken.wgsl", NULL, 0, &k2) == GPU_ERR_SHADER_COMPILE &&
+              !strncmp(gpu_error(g), "broken.wgsl:3:", 14), "its own line after a 4-line prelude: %s", gpu_error(g));
+    test_prelude = "fn twice(x: f32) -> f32 { return 2.0 * x; }"; /* no newline at its end */
+    gpu_kernels_forget(g);
+    CHECK(gpu_kernel_get(g, "broken.wgsl", NULL, 0, &k2) == GPU_ERR_SHADER_COMPILE &&
+              !strncmp(gpu_error(g), "broken.wgsl:3:", 14), "after a prelude with no final newline: %s", gpu_error(g));
+    /* override values that %g would print alike are two pipelines, and the same value one */
+    gpu_constant near_a[] = {{"SCALE", 1.0000001}}, near_b[] = {{"SCALE", 1.0000002}};
+    CHECK(gpu_kernel_get(g, "uses_prelude.wgsl", near_a, 1, &k) == GPU_OK &&
+              gpu_kernel_get(g, "uses_prelude.wgsl", near_b, 1, &k2) == GPU_OK && k != k2,
+          "SCALE 1.0000001 and 1.0000002 are two pipelines: %s / %s", k ? k->key : "", k2 ? k2->key : "");
+    CHECK(gpu_kernel_get(g, "uses_prelude.wgsl", near_a, 1, &k3) == GPU_OK && k3 == k, "the same value, cached");
+    test_prelude = "fn twice(x: f32) -> f32 {\n    return 2.0 * not_declared;\n}\n";
+    gpu_kernels_forget(g);
+    CHECK(gpu_kernel_get(g, "uses_prelude.wgsl", NULL, 0, &k) == GPU_ERR_SHADER_COMPILE &&
+              !strncmp(gpu_error(g), "prelude.wgsl:2:", 15) && one_line(gpu_error(g)),
+          "an error in the prelude names its line: %s", gpu_error(g));
+    test_prelude = "@group(0) @binding(5) var<storage, read> stray: array<f32>;\nfn twice(x: f32) -> f32 { return x; }\n";
+    gpu_kernels_forget(g);
+    CHECK(gpu_kernel_get(g, "uses_prelude.wgsl", NULL, 0, &k) == GPU_ERR_BINDING &&
+              strstr(gpu_error(g), "prelude.wgsl") && strstr(gpu_error(g), "'stray'"),
+          "a binding in the prelude: %s", gpu_error(g));
+    test_prelude = NULL;
+    gpu_kernels_forget(g);
+    gpu_constant many[GPU_MAX_CONSTANTS + 1];
+    for (int i = 0; i <= GPU_MAX_CONSTANTS; i++) many[i] = (gpu_constant){"WG", 64};
+    CHECK(gpu_kernel_get(g, "good.wgsl", many, GPU_MAX_CONSTANTS + 1, &k) == GPU_ERR_LIMIT &&
+              strstr(gpu_error(g), "good.wgsl"), "too many constants: %s", gpu_error(g));
+    CHECK(gpu_kernel_get(g, "good.wgsl", NULL, 0, &k) == GPU_OK, "%s", gpu_error(g));
 
     /* a write past the end, and growth */
     CHECK(gpu_buffer_write(g, &src, 396, in, 8) == GPU_ERR_VALIDATION && strstr(gpu_error(g), "src"),

@@ -858,6 +858,24 @@ static const char *kernel_source(gpu_context *ctx, const char *file) {
     return f ? f->data : NULL;
 }
 
+/* The prelude (src/kernels/prelude.wgsl: see its comment) comes from the loader when it has
+ * one, so --kernels-dir and the browser's setKernel reach it as they reach any kernel, and
+ * from the binary otherwise, so a loader may supply only the kernels it changes. */
+static const char *prelude_source(gpu_context *ctx) {
+    const char *p = ctx->loader ? ctx->loader(ctx->loader_user, GPU_PRELUDE) : NULL;
+    if (!p) {
+        const embedded_file *f = embedded_find(kernels_files, GPU_PRELUDE);
+        p = f ? f->data : NULL;
+    }
+    return p;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
 typedef struct compile_result {
     int errors;
     char message[768];
@@ -866,6 +884,7 @@ typedef struct compile_result {
 typedef struct compile_request {
     compile_result *r;
     const char *file;
+    int prelude_lines; /* lines of the prelude in front of the kernel's own */
 } compile_request;
 
 static void on_compilation_info(WGPUCompilationInfoRequestStatus status, WGPUCompilationInfo const *info,
@@ -878,26 +897,43 @@ static void on_compilation_info(WGPUCompilationInfoRequestStatus status, WGPUCom
         if (req->r->errors++ == 0) {
             char text[512];
             sv_copy(text, sizeof text, m->message);
-            snprintf(req->r->message, sizeof req->r->message, "%s:%llu:%llu: error: %s", req->file,
-                     (unsigned long long)m->lineNum, (unsigned long long)m->linePos, text);
+            /* a line of the prelude, or one of the kernel's own, counted from its own first */
+            bool in_prelude = m->lineNum >= 1 && m->lineNum <= (uint64_t)req->prelude_lines;
+            uint64_t line = in_prelude || m->lineNum == 0 ? m->lineNum : m->lineNum - (uint64_t)req->prelude_lines;
+            snprintf(req->r->message, sizeof req->r->message, "%s:%llu:%llu: error: %s",
+                     in_prelude ? GPU_PRELUDE : req->file, (unsigned long long)line,
+                     (unsigned long long)m->linePos, text);
         }
     }
 }
 
+/* The default of `override WG: u32 = N;`, or 64 (a WG with no default is always set) */
 static uint32_t default_workgroup_size(const char *wgsl) {
-    const char *p = strstr(wgsl, "override WG");
+    const char *p = strstr(wgsl, "override WG:");
     if (!p) return 64;
-    p = strchr(p, '=');
-    long v = p ? strtol(p + 1, NULL, 10) : 64;
+    const char *end = strchr(p, ';'), *eq = strchr(p, '=');
+    long v = eq && (!end || eq < end) ? strtol(eq + 1, NULL, 10) : 64;
     return v > 0 ? (uint32_t)v : 64;
+}
+
+/* The cache key and pipeline label: the file and every constant, exactly (%.17g round-trips a
+ * double, so two variants never share a key). False when it does not fit. */
+static bool kernel_key(char *key, size_t size, const char *file, const gpu_constant *constants, int count) {
+    int kl = snprintf(key, size, "%s", file);
+    for (int i = 0; i < count && kl >= 0 && (size_t)kl < size; i++)
+        kl += snprintf(key + kl, size - (size_t)kl, " %s=%.17g", constants[i].name, constants[i].value);
+    return kl >= 0 && (size_t)kl < size;
 }
 
 gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants,
                           int constant_count, gpu_kernel **out) {
-    char key[160];
-    int kl = snprintf(key, sizeof key, "%s", file);
-    for (int i = 0; i < constant_count && kl < (int)sizeof key; i++)
-        kl += snprintf(key + kl, sizeof key - (size_t)kl, " %s=%g", constants[i].name, constants[i].value);
+    char key[sizeof((gpu_kernel *)0)->key];
+    if (constant_count > GPU_MAX_CONSTANTS)
+        return fail(ctx, GPU_ERR_LIMIT, "%s: %d override constants, more than the %d a pipeline may have here", file,
+                    constant_count, GPU_MAX_CONSTANTS);
+    if (!kernel_key(key, sizeof key, file, constants, constant_count))
+        return fail(ctx, GPU_ERR_LIMIT, "%s: its override constants do not fit the %zu-byte pipeline key", file,
+                    sizeof key);
     for (int i = 0; i < ctx->kernel_count; i++)
         if (!strcmp(ctx->kernels[i]->key, key)) {
             *out = ctx->kernels[i];
@@ -905,22 +941,47 @@ gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant
         }
     if (ctx->kernel_count >= MAX_KERNELS) return fail(ctx, GPU_ERR_LIMIT, "too many kernel variants");
 
-    const char *src = kernel_source(ctx, file);
-    if (!src) return fail(ctx, GPU_ERR_KERNEL_SOURCE, "kernel %s not found", file);
+    const char *own = kernel_source(ctx, file);
+    if (!own) return fail(ctx, GPU_ERR_KERNEL_SOURCE, "kernel %s not found", file);
+    const char *prelude = strcmp(file, GPU_PRELUDE) ? prelude_source(ctx) : NULL;
+    if (!prelude) prelude = "";
 
     gpu_kernel *k = calloc(1, sizeof *k);
     if (!k) return fail(ctx, GPU_ERR_OUT_OF_MEMORY, "out of memory");
     snprintf(k->file, sizeof k->file, "%s", file);
     snprintf(k->key, sizeof k->key, "%s", key);
     char err[512];
-    gpu_status s = gpu_parse_bindings(file, src, k->bindings, GPU_MAX_BINDINGS, &k->binding_count, err, sizeof err);
+    /* the prelude declares no bindings: each kernel's interface is its own file */
+    int prelude_bindings = 0;
+    gpu_status s = gpu_parse_bindings(GPU_PRELUDE, prelude, k->bindings, GPU_MAX_BINDINGS, &prelude_bindings, err,
+                                      sizeof err);
+    if (s == GPU_OK && prelude_bindings) {
+        snprintf(err, sizeof err, "%s declares binding '%.47s': bindings belong in each kernel's own file", GPU_PRELUDE,
+                 k->bindings[0].name);
+        s = GPU_ERR_BINDING;
+    }
+    if (s == GPU_OK)
+        s = gpu_parse_bindings(file, own, k->bindings, GPU_MAX_BINDINGS, &k->binding_count, err, sizeof err);
     if (s != GPU_OK) {
         free(k);
         return fail(ctx, s, "%s", err);
     }
-    k->workgroup_size = default_workgroup_size(src);
+    k->workgroup_size = default_workgroup_size(own);
     for (int i = 0; i < constant_count; i++)
         if (!strcmp(constants[i].name, "WG")) k->workgroup_size = (uint32_t)constants[i].value;
+
+    /* the prelude, then the kernel: WGSL declarations may come in any order */
+    size_t pl = strlen(prelude), ol = strlen(own);
+    bool newline = pl && prelude[pl - 1] != '\n';
+    char *src = malloc(pl + newline + ol + 1);
+    if (!src) {
+        free(k);
+        return fail(ctx, GPU_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    memcpy(src, prelude, pl);
+    if (newline) src[pl] = '\n';
+    memcpy(src + pl + newline, own, ol + 1);
+    int prelude_lines = count_lines(prelude) + newline;
 
     /* compile, with errors reported against the file's own lines */
     WGPUShaderSourceWGSL wgsl;
@@ -934,18 +995,19 @@ gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant
     gpu_scope_push(ctx);
     WGPUShaderModule module = wgpuDeviceCreateShaderModule(ctx->device, &md);
     compile_result cr = {0, ""};
-    compile_request req = {&cr, file};
+    compile_request req = {&cr, file, prelude_lines};
     WGPUCompilationInfoCallbackInfo ci = {0};
     ci.mode = WGPUCallbackMode_WaitAnyOnly;
     ci.callback = on_compilation_info;
     ci.userdata1 = &req;
     gpu_status ws = wait_future(ctx->instance, wgpuShaderModuleGetCompilationInfo(module, ci), ctx->timeout_ns);
-    char what[256];
+    char what[sizeof k->key + 64];
     snprintf(what, sizeof what, "compiling %s", file);
     s = gpu_scope_pop(ctx, what);
     if (cr.errors) s = fail(ctx, GPU_ERR_SHADER_COMPILE, "%s", cr.message);
     else if (s != GPU_OK) s = GPU_ERR_SHADER_COMPILE;
     else if (ws != GPU_OK) s = fail(ctx, GPU_ERR_TIMEOUT, "compiling %s did not finish", file);
+    free(src);
     if (s != GPU_OK) {
         wgpuShaderModuleRelease(module);
         free(k);
@@ -969,9 +1031,9 @@ gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant
     ld.label = sv(k->key);
     ld.entryCount = (size_t)k->binding_count;
     ld.entries = entries;
-    WGPUConstantEntry ce[16];
+    WGPUConstantEntry ce[GPU_MAX_CONSTANTS];
     memset(ce, 0, sizeof ce);
-    int cc = constant_count < 16 ? constant_count : 16;
+    int cc = constant_count;
     for (int i = 0; i < cc; i++) {
         ce[i].key = sv(constants[i].name);
         ce[i].value = constants[i].value;

@@ -150,6 +150,12 @@ typedef struct gpu_binding_decl {
 
 #define GPU_MAX_BINDINGS 16
 
+#define GPU_MAX_CONSTANTS 32 /* override constants per pipeline */
+
+/* The WGSL the runtime puts in front of every kernel it compiles (src/kernels/prelude.wgsl):
+ * the loader's file of this name when it has one, else the embedded one. */
+#define GPU_PRELUDE "prelude.wgsl"
+
 typedef struct gpu_constant {
     const char *name;
     double value;
@@ -157,7 +163,7 @@ typedef struct gpu_constant {
 
 typedef struct gpu_kernel {
     char file[64];                  /* e.g. "dense1_forward.wgsl" */
-    char key[160];                  /* file + constants: the cache key and pipeline label */
+    char key[640];                  /* file + constants: the cache key and pipeline label */
     gpu_binding_decl bindings[GPU_MAX_BINDINGS];
     int binding_count;
     uint32_t workgroup_size;        /* from the WG override constant, or 64 */
@@ -176,8 +182,9 @@ void gpu_kernels_forget(gpu_context *ctx);
 gpu_status gpu_parse_bindings(const char *file, const char *wgsl, gpu_binding_decl *out, int max,
                               int *count, char *err, size_t errlen);
 
-/* Compiles (or returns the cached) pipeline for file with these override constants. A
- * constant named "WG" sets the workgroup size. Uniform bindings get dynamic offsets, so one
+/* Compiles (or returns the cached) pipeline for file with these override constants, the
+ * prelude (GPU_PRELUDE) in front of its source. A constant named "WG" sets the workgroup size.
+ * More than GPU_MAX_CONSTANTS is GPU_ERR_LIMIT, before any of them is read. Uniform bindings get dynamic offsets, so one
  * bind group can serve every step of an epoch. */
 gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants,
                           int constant_count, gpu_kernel **out);

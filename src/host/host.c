@@ -58,14 +58,20 @@ int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o) {
 
 typedef struct disk_kernels {
     const char *dir;
+    char names[64][64];
     char *texts[64];
     int count;
 } disk_kernels;
 
 static disk_kernels g_disk;
 
+/* Each file is read once and kept: the runtime asks again for every pipeline variant it
+ * compiles, and for the prelude before each of them. */
 static const char *load_from_disk(void *user, const char *name) {
     disk_kernels *d = user;
+    for (int i = 0; i < d->count; i++)
+        if (!strcmp(d->names[i], name)) return d->texts[i];
+    if (strlen(name) >= sizeof d->names[0]) return NULL;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", d->dir, name);
     FILE *f = fopen(path, "rb");
@@ -79,6 +85,7 @@ static const char *load_from_disk(void *user, const char *name) {
     char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
         text[n] = 0;
+        snprintf(d->names[d->count], sizeof d->names[0], "%s", name);
         d->texts[d->count++] = text;
     } else {
         free(text);

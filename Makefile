@@ -82,7 +82,7 @@ build/tests/%: build/obj/tests/%.o build/libwgtrain.a | check-dawn
 WASM_CC     ?= $(firstword $(shell command -v clang-14 clang-19 clang 2>/dev/null))
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP \
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
-WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c \
+WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c src/core/tiles.c \
                src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/util/json.c src/host/buf.c \
                src/host/api.c src/host/events.c src/web/web_host.c src/web/web_sha256.c
 # cJSON: Debian's own source of the libcjson-dev the native build links (scripts/setup.sh puts

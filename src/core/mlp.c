@@ -8,12 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/tiles.h"
+
 #define STEP_STRIDE 256   /* dynamic uniform offsets must be 256-byte aligned */
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
 #define READBACK_SLOTS 2  /* metrics of chunk k are read while chunk k+1 runs */
 /* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
 #define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 5)
-#define NORM_GROUPS 64    /* workgroups of the gradient norm's first pass */
 
 typedef struct step_params { /* matches `struct Step` in the kernels (most read the first four) */
     uint32_t start, count;
@@ -350,14 +351,6 @@ static void eval_set_destroy(eval_set *e) {
     memset(e, 0, sizeof *e);
 }
 
-uint64_t mlp_dense_forward_invocations(uint32_t count, uint32_t out) {
-    return (uint64_t)((count + 3) / 4) * ((out + 3) / 4);
-}
-
-uint64_t mlp_dense_backward_invocations(uint32_t count, uint32_t in, uint32_t out, bool has_prev) {
-    return (uint64_t)((out + 3) / 4) * ((in + 3) / 4) + out + (has_prev ? (uint64_t)count * in : 0);
-}
-
 bool mlp_fused_applies(const mlp_config *c) {
     const model_arch *a = &c->arch;
     return a->inputs == MLP_INPUTS && a->classes == MLP_CLASSES && a->hidden_layers == 1 &&
@@ -385,14 +378,14 @@ static gpu_status load_kernels(mlp_trainer *t) {
     } while (0)
     /* evaluation always runs the per-layer forward kernels; training runs one path or the other */
     gpu_constant c_gather[] = {{"INPUTS", t->cfg.arch.inputs}};
-    TRY(gpu_kernel_get(gpu, "input_gather.wgsl", c_gather, 1, &t->k_gather));
+    TRY(tiles_kernel_get(gpu, "input_gather.wgsl", c_gather, 1, &t->k_gather));
     for (uint32_t l = 0; l < layers(t); l++) {
         gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                 {"STORE_PRE", 0}};
-        TRY(gpu_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 4, &t->k_efwd[l]));
+        TRY(tiles_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 4, &t->k_efwd[l]));
     }
     gpu_constant c_classes[] = {{"CLASSES", classes}};
-    TRY(gpu_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
+    TRY(tiles_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
     if (t->inference) return GPU_OK;
     if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
         for (uint32_t l = 0; l < layers(t); l++) {
@@ -400,11 +393,11 @@ static gpu_status load_kernels(mlp_trainer *t) {
             float drop = t->cfg.dropout;
             gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                     {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l}};
-            TRY(gpu_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 6, &t->k_fwd[l]));
+            TRY(tiles_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
                                     {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
                                     {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0}};
-            TRY(gpu_kernel_get(gpu, "dense_backward.wgsl", c_bwd, 6, &t->k_bwd[l]));
+            TRY(tiles_kernel_get(gpu, "dense_backward.wgsl", c_bwd, 6, &t->k_bwd[l]));
         }
         const mlp_config *c = &t->cfg;
         bool clip = c->clip_grad_norm > 0;
@@ -412,17 +405,16 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                 {"WEIGHT_DECAY", c->weight_decay}, {"BETA1", c->beta1}, {"BETA2", c->beta2},
                                 {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
         gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}};
-        TRY(gpu_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 2, &t->k_sx));
-        TRY(gpu_kernel_get(gpu, "optimizer.wgsl", c_opt, 8, &t->k_opt));
+        TRY(tiles_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 2, &t->k_sx));
+        TRY(tiles_kernel_get(gpu, "optimizer.wgsl", c_opt, 8, &t->k_opt));
         for (int pass = 0; clip && pass < 2; pass++) {
-            gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"GROUPS", NORM_GROUPS},
-                                     {"MAX_NORM", c->clip_grad_norm}};
-            TRY(gpu_kernel_get(gpu, "grad_norm.wgsl", c_norm, 4, &t->k_norm[pass]));
+            gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"MAX_NORM", c->clip_grad_norm}};
+            TRY(tiles_kernel_get(gpu, "grad_norm.wgsl", c_norm, 3, &t->k_norm[pass]));
         }
     } else {
         /* the activation buffer's carve, shared by the three fused kernels */
         uint32_t h = t->cfg.arch.hidden[0];
-        uint32_t htiles = (h + 15) / 16;
+        uint32_t htiles = tiles_fused_htiles(h);
         double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_CLASSES,
                a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_CLASSES;
         const size_t *off = t->lay.offsets;
@@ -432,23 +424,20 @@ static gpu_status load_kernels(mlp_trainer *t) {
         gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
                                {"MAX_BATCH", b}};
-        /* batches beyond 256 samples split the gradient reductions over slices of the batch
-         * (bench/NOTES.md: a serial reduction over 1024 samples was the slowest part) */
-        t->slices = b > 256 ? (b + 255) / 256 : 1;
-        if (t->slices > 64) t->slices = 64;
+        t->slices = tiles_fused_slices(b);
         gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)off[T_W1]},
                                {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
                                {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
-                               {"PARAMS", (double)t->lay.carved}};
+                               {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)}};
         gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
-        TRY(gpu_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
-        TRY(gpu_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
-        TRY(gpu_kernel_get(gpu, "fused_update.wgsl", c_up, 12, &t->k_fup));
-        if (t->slices > 1) TRY(gpu_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
+        TRY(tiles_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
+        TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
+        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 13, &t->k_fup));
+        if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
-        t->groups_fup = (h + 31) / 32 * 13 + htiles + 1; /* W1 tiles, small tiles, metrics */
-        if ((uint64_t)((b + 7) / 8) * htiles > gpu_info(gpu)->max_workgroups_per_dim) {
+        t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs);
+        if (tiles_fused_forward_groups(b, h) > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;
         }
@@ -487,9 +476,9 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     uint32_t b = t->cfg.batch, L = layers(t), unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < L; l++) {
-        uint64_t fixed = mlp_dense_backward_invocations(0, t->lay.fan_in[l], t->lay.fan_out[l], false);
-        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], mlp_dense_forward_invocations(b, t->lay.fan_out[l]), &unused));
-        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], mlp_dense_backward_invocations(b, t->lay.fan_in[l], t->lay.fan_out[l], l > 0), &unused));
+        uint64_t fixed = tiles_dense_backward_invocations(0, t->lay.fan_in[l], t->lay.fan_out[l], false);
+        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], tiles_dense_forward_invocations(b, t->lay.fan_out[l]), &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], tiles_dense_backward_invocations(b, t->lay.fan_in[l], t->lay.fan_out[l], l > 0), &unused));
         t->groups_bwd_fixed[l] = (uint32_t)fixed;
     }
     TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
@@ -523,7 +512,7 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
     bool clip = t->cfg.clip_grad_norm > 0;
     if (clip) {
-        TRY_GPU(gpu_buffer_create(gpu, &t->norm_partial, "grad-norm-partials", NORM_GROUPS * 4, GPU_STORAGE));
+        TRY_GPU(gpu_buffer_create(gpu, &t->norm_partial, "grad-norm-partials", TILE_NORM_GROUPS * 4, GPU_STORAGE));
         TRY_GPU(gpu_buffer_create(gpu, &t->clip, "grad-clip", 16, GPU_STORAGE));
         for (int pass = 0; pass < 2; pass++) {
             gpu_bind norm[] = {step, {"grads", &t->grads, 0, 0}, {"partial", &t->norm_partial, 0, 0}, {"clip", &t->clip, 0, 0}};
@@ -568,7 +557,7 @@ static mlp_status setup_model(mlp_trainer *t) {
     uint32_t classes = t->cfg.arch.classes, unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < layers(t); l++)
-        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], mlp_dense_forward_invocations(EVAL_CHUNK, t->lay.fan_out[l]), &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], tiles_dense_forward_invocations(EVAL_CHUNK, t->lay.fan_out[l]), &unused));
     TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
@@ -710,26 +699,26 @@ static uint32_t div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) /
 static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DISPATCHES]) {
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-        uint32_t htiles = div_up(t->cfg.arch.hidden[0], 16);
-        out[0] = (dispatch){t->k_ffw, t->bg_ffw, div_up(p->count, 8) * htiles, 1};
-        out[1] = (dispatch){t->k_fsm, t->bg_fsm, div_up(p->count, 4), 1};
+        uint32_t h = t->cfg.arch.hidden[0];
+        out[0] = (dispatch){t->k_ffw, t->bg_ffw, (uint32_t)tiles_fused_forward_groups(p->count, h), 1};
+        out[1] = (dispatch){t->k_fsm, t->bg_fsm, tiles_fused_softmax_groups(p->count), 1};
         out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
         if (t->slices == 1) return 3;
-        out[3] = (dispatch){t->k_fap, t->bg_fap, div_up(t->lay.carved, 256), 1};
+        out[3] = (dispatch){t->k_fap, t->bg_fap, tiles_fused_apply_groups(t->lay.carved), 1};
         return 4;
     }
     int n = 0;
     uint32_t L = layers(t);
     out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
     for (uint32_t l = 0; l < L; l++)
-        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up(mlp_dense_forward_invocations(p->count, t->lay.fan_out[l]), t->k_fwd[l]->workgroup_size), 1};
+        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up(tiles_dense_forward_invocations(p->count, t->lay.fan_out[l]), t->k_fwd[l]->workgroup_size), 1};
     out[n++] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
     for (uint32_t l = L; l-- > 0;) {
         uint64_t inv = t->groups_bwd_fixed[l] + (l ? (uint64_t)p->count * t->lay.fan_in[l] : 0);
         out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], div_up(inv, t->k_bwd[l]->workgroup_size), 1};
     }
     if (t->cfg.clip_grad_norm > 0) {
-        out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], NORM_GROUPS, 1};
+        out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], TILE_NORM_GROUPS, 1};
         out[n++] = (dispatch){t->k_norm[1], t->bg_norm[1], 1, 1};
     }
     out[n++] = (dispatch){t->k_opt, t->bg_opt, t->groups_opt, 1};
@@ -878,7 +867,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
         dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
         encode_dispatch(pass, &d, off);
         for (uint32_t l = 0; l < layers(t); l++) {
-            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up(mlp_dense_forward_invocations(n, t->lay.fan_out[l]), t->k_efwd[l]->workgroup_size), 1};
+            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up(tiles_dense_forward_invocations(n, t->lay.fan_out[l]), t->k_efwd[l]->workgroup_size), 1};
             encode_dispatch(pass, &d, off);
         }
         d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1};

@@ -125,11 +125,6 @@ void mlp_destroy(mlp_trainer *t);
 /* One-line message of the last failure. */
 const char *mlp_error(const mlp_trainer *t);
 
-/* Invocations of the per-layer kernels for count samples, which work in 4x4 blocks
- * (src/kernels/dense_forward.wgsl, dense_backward.wgsl): the one place their shape is known. */
-uint64_t mlp_dense_forward_invocations(uint32_t count, uint32_t out);
-uint64_t mlp_dense_backward_invocations(uint32_t count, uint32_t in, uint32_t out, bool has_prev);
-
 /* The kernels `k` means for this config on this adapter (resolves MLP_KERNELS_AUTO). */
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k);
 /* Whether the fused kernels compute this config's model and update. */

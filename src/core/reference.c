@@ -138,7 +138,7 @@ double softmax_xent_forward_backward(float *dlogits, float *losses, uint32_t *co
     return softmax_xent_smoothed(dlogits, losses, correct, logits, labels, B, C, 0.0f);
 }
 
-static uint32_t hash32(uint32_t x) { /* lowbias32, as dense_forward.wgsl */
+static uint32_t hash32(uint32_t x) { /* lowbias32, as prelude.wgsl */
     x ^= x >> 16;
     x *= 0x7feb352du;
     x ^= x >> 15;

@@ -8,6 +8,7 @@
 
 #include "core/mlp.h"
 #include "core/reference.h"
+#include "core/tiles.h"
 
 /* ---- random inputs ---- */
 
@@ -115,7 +116,7 @@ static bool run_kernel(harness *h, const char *file, const gpu_constant *consts,
                        uint64_t invocations, const char *shape) {
     gpu_context *g = h->gpu;
     gpu_kernel *k;
-    gpu_status s = gpu_kernel_get(g, file, consts, nconst, &k);
+    gpu_status s = tiles_kernel_get(g, file, consts, nconst, &k);
     gpu_buffer bufs[GPU_MAX_BINDINGS];
     gpu_bind binds[GPU_MAX_BINDINGS];
     memset(bufs, 0, sizeof bufs);
@@ -237,7 +238,7 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
                    {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT}};
-        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, mlp_dense_forward_invocations((uint32_t)B, (uint32_t)O), shape)) {
+        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, tiles_dense_forward_invocations((uint32_t)B, (uint32_t)O), shape)) {
             emit_compare(h, "dense_forward.wgsl", "pre", shape, gpre, pre, nout);
             emit_compare(h, "dense_forward.wgsl", "out", shape, gout, out, nout);
         }
@@ -255,7 +256,7 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
                    {"w", w, nw * 4, IN}, {"prev_pre", has_prev ? prev_pre : dummy, has_prev ? nin * 4 : 16, IN},
                    {"dw", gdw, nw * 4, OUT}, {"db", gdb, (size_t)O * 4, OUT},
                    {"dprev", has_prev ? gdprev : dummy, has_prev ? nin * 4 : 16, OUT}};
-        uint64_t inv = mlp_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
+        uint64_t inv = tiles_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
         if (run_kernel(h, "dense_backward.wgsl", cb, 6, a, 8, inv, shape)) {
             emit_compare(h, "dense_backward.wgsl", "dw", shape, gdw, dw, nw);
             emit_compare(h, "dense_backward.wgsl", "db", shape, gdb, db, (size_t)O);
@@ -390,16 +391,16 @@ static void check_grad_norm(harness *h, uint64_t *rng, size_t n, float max_norm)
     float *g = alloc_floats(n);
     if (g) {
         fill(rng, g, n, -0.1f, 0.1f);
-        float want = clip_factor(g, n, max_norm), partial[64], clip[4] = {NAN, NAN, NAN, NAN};
-        gpu_constant c0[] = {{"PASS", 0}, {"PARAMS", (double)n}, {"GROUPS", 64}, {"MAX_NORM", max_norm}};
-        gpu_constant c1[] = {{"PASS", 1}, {"PARAMS", (double)n}, {"GROUPS", 64}, {"MAX_NORM", max_norm}};
+        float want = clip_factor(g, n, max_norm), partial[TILE_NORM_GROUPS], clip[4] = {NAN, NAN, NAN, NAN};
+        gpu_constant c0[] = {{"PASS", 0}, {"PARAMS", (double)n}, {"MAX_NORM", max_norm}};
+        gpu_constant c1[] = {{"PASS", 1}, {"PARAMS", (double)n}, {"MAX_NORM", max_norm}};
         step_params sp = {0, 0, 0, 0, 0, 0, 0, 0};
         arg a0[] = {{"step", &sp, sizeof sp, UNI}, {"grads", g, n * 4, IN}, {"partial", partial, sizeof partial, OUT},
                     {"clip", clip, sizeof clip, OUT}};
-        if (run_kernel(h, "grad_norm.wgsl", c0, 4, a0, 4, 64 * 256, shape)) {
+        if (run_kernel(h, "grad_norm.wgsl", c0, 3, a0, 4, (uint64_t)TILE_NORM_GROUPS * TILE_NORM_WG, shape)) {
             arg a1[] = {{"step", &sp, sizeof sp, UNI}, {"grads", g, n * 4, IN}, {"partial", partial, sizeof partial, IN},
                         {"clip", clip, sizeof clip, OUT}};
-            if (run_kernel(h, "grad_norm.wgsl", c1, 4, a1, 4, 256, shape))
+            if (run_kernel(h, "grad_norm.wgsl", c1, 3, a1, 4, TILE_NORM_WG, shape))
                 emit_compare(h, "grad_norm.wgsl", "clip factor", shape, clip, &want, 1);
         }
     }

@@ -4,14 +4,7 @@
 // Labels of predict-only inputs are >= CLASSES and count nowhere. The set is evaluated in
 // chunks: sample step.start + b of the set is row b of this chunk's logits.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
-override WG: u32 = 64;
+override WG: u32;  // set from src/core/tiles.h, as every tile size
 override CLASSES: u32 = 10;
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -30,26 +23,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
     let s = step.start + b;
     let row = b * CLASSES;
-    var best = 0u;
-    var top = logits[row];
+    var sm = softmax_first(logits[row]);
     for (var c = 1u; c < CLASSES; c++) {
-        if (logits[row + c] > top) {
-            top = logits[row + c];
-            best = c;
-        }
-    }
-    var sum = 0.0;
-    for (var c = 0u; c < CLASSES; c++) {
-        sum += exp(logits[row + c] - top);
+        sm = softmax_max(sm, logits[row + c], c);
     }
     for (var c = 0u; c < CLASSES; c++) {
-        probs[s * CLASSES + c] = exp(logits[row + c] - top) / sum;
+        sm.sum += softmax_exp(sm, logits[row + c]);
     }
-    predicted[s] = best;
-    let label = (labels[s >> 2u] >> ((s & 3u) * 8u)) & 0xffu;
+    for (var c = 0u; c < CLASSES; c++) {
+        probs[s * CLASSES + c] = softmax_prob(sm, logits[row + c]);
+    }
+    predicted[s] = sm.best;
+    let label = u8_at(labels[s >> 2u], s);
     if (label < CLASSES) {
-        losses[s] = log(sum) + top - logits[row + label];
-        atomicAdd(&confusion[label * CLASSES + best], 1u);
+        losses[s] = softmax_nll(sm, logits[row + label]);
+        atomicAdd(&confusion[label * CLASSES + sm.best], 1u);
     } else {
         losses[s] = 0.0;
     }

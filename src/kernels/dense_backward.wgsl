@@ -9,18 +9,7 @@
 // PREV_ACT takes the values of ACT in dense_forward.wgsl; with PREV_DROPOUT the previous
 // layer's dropout mask (redrawn as dense_forward.wgsl drew it) scales dprev too.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-    bc1: f32,
-    bc2: f32,
-    noise: u32,
-    pad: u32,
-}
-
-override WG: u32 = 64;
+override WG: u32;  // set from src/core/tiles.h, as every tile size
 override IN: u32 = 128;
 override OUT: u32 = 10;
 override PREV_ACT: u32 = 1;
@@ -36,45 +25,6 @@ override PREV_LAYER: u32 = 0;
 @group(0) @binding(5) var<storage, read_write> dw: array<f32>;        // [OUT][IN]
 @group(0) @binding(6) var<storage, read_write> db: array<f32>;        // [OUT]
 @group(0) @binding(7) var<storage, read_write> dprev: array<f32>;     // [count][IN], or unused
-
-fn erf_approx(x: f32) -> f32 {
-    let a = abs(x);
-    let t = 1.0 / (1.0 + 0.3275911 * a);
-    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-    return sign(x) * (1.0 - poly * exp(-a * a));
-}
-
-fn hash32(v: u32) -> u32 {
-    var x = v;
-    x ^= x >> 16u;
-    x *= 0x7feb352du;
-    x ^= x >> 15u;
-    x *= 0x846ca68bu;
-    x ^= x >> 16u;
-    return x;
-}
-
-fn keep(layer: u32, i: u32) -> bool {
-    let h = hash32(i ^ hash32(step.noise ^ (layer * 0x9e3779b9u)));
-    return f32(h >> 8u) * (1.0 / 16777216.0) >= PREV_DROPOUT;
-}
-
-fn act_derivative(z: f32) -> f32 {
-    switch PREV_ACT {
-        case 1u: { return select(0.0, 1.0, z > 0.0); }
-        case 2u: { return 0.5 * (1.0 + erf_approx(z * 0.70710678)) + z * exp(-0.5 * z * z) * 0.39894228; }
-        case 3u: {
-            let y = tanh(clamp(z, -15.0, 15.0));
-            return 1.0 - y * y;
-        }
-        case 4u: {
-            let s = 1.0 / (1.0 + exp(-z));
-            return s * (1.0 - s);
-        }
-        case 5u: { return select(0.01, 1.0, z > 0.0); }
-        default: { return 1.0; }
-    }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -125,9 +75,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var o = 0u; o < OUT; o++) {
         acc += dz[b * OUT + o] * w[o * IN + i];
     }
-    var d = acc * act_derivative(prev_pre[k]);
+    var d = acc * activation_derivative(PREV_ACT, prev_pre[k]);
     if (PREV_DROPOUT > 0.0) {
-        d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), keep(PREV_LAYER, k));
+        d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), dropout_keep(step.noise, PREV_LAYER, k, PREV_DROPOUT));
     }
     dprev[k] = d;
 }

@@ -2,14 +2,7 @@
 // wrote, in slice order (so every run sums in the same order), and applies the update, as
 // torch.optim.SGD: v = MOMENTUM * v + g; p -= lr * v. One invocation per parameter.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
-override WG: u32 = 256;
+override WG: u32;  // set from src/core/tiles.h, as every tile size
 override MOMENTUM: f32 = 0.0;
 override SLICES: u32;
 override PARAMS: u32;

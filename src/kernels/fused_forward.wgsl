@@ -13,13 +13,6 @@
 //   xbatch[b][k]        = the normalised inputs, for the weight gradient in dispatch 3
 //                         (written by the workgroups of hidden tile 0)
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
 override HIDDEN: u32 = 128;
 override OFF_W1: u32 = 0;  // a multiple of 4: the engine aligns every tensor to 64 floats
 override OFF_B1: u32;
@@ -28,17 +21,16 @@ override A_HID: u32 = 0;
 override A_PART: u32;
 override A_X: u32;
 override MAX_BATCH: u32;
-const TS: u32 = 8u;        // samples per tile
-const TH: u32 = 16u;       // hidden units per tile
-const KS: u32 = 7u;        // threads sharing each output's dot product
-const WG: u32 = 224u;      // (TS / 2) x (TH / 2) x KS
-const KC4: u32 = 28u;      // vec4s of inputs per round: 112 inputs, 7 rounds of 784
-const ROW: u32 = 29u;      // padded row of vec4s, so rows start in different banks
+// the tile, set from src/core/tiles.h (TILE_FF_*), which also checks how they fit together
+override TS: u32;          // samples per tile
+override TH: u32;          // hidden units per tile
+override KS: u32;          // threads sharing each output's dot product
+override WG: u32;          // (TS / 2) x (TH / 2) x KS
+override KC4: u32;         // vec4s of inputs per round (28: 112 inputs, 7 rounds of 784)
+override ROW: u32 = KC4 + 1u;  // padded row of vec4s, so rows start in different banks
 const INPUTS: u32 = 784u;
 const WORDS: u32 = 196u;   // u32 words (and vec4s) per image
 const CLASSES: u32 = 10u;
-const PIXEL_MEAN: f32 = 0.1307;
-const PIXEL_STD: f32 = 0.3081;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> images: array<u32>;
@@ -53,18 +45,13 @@ var<workgroup> part: array<f32, TS * TH * KS>;
 var<workgroup> hs: array<f32, TS * TH>;
 var<workgroup> sample_of: array<u32, TS>;
 
-fn normalise(word: u32) -> vec4f {
-    let bytes = vec4f(f32(word & 0xffu), f32((word >> 8u) & 0xffu), f32((word >> 16u) & 0xffu), f32(word >> 24u));
-    return (bytes * (1.0 / 255.0) - PIXEL_MEAN) / PIXEL_STD;
-}
-
 // This thread's staging share of round r: one vec4 of inputs (row lid / KC4) ...
 fn load_x(r: u32, b0: u32, lid: u32) -> vec4f {
     let row = lid / KC4;
     if (b0 + row >= step.count) {
         return vec4f(0.0);
     }
-    return normalise(images[sample_of[row] * WORDS + r * KC4 + lid % KC4]);
+    return pixel4(images[sample_of[row] * WORDS + r * KC4 + lid % KC4]);
 }
 
 // ... and two vec4s of weights (rows i / KC4 for i = lid and lid + WG).

@@ -4,13 +4,6 @@
 //   dhidden[b][j] = (sum_c dlogits[b][c] w2[c][j]) * [hidden[b][j] > 0]
 // One workgroup per SB samples.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
 override HIDDEN: u32 = 128;
 override OFF_W2: u32;
 override OFF_B2: u32;
@@ -20,9 +13,10 @@ override A_DLOG: u32;
 override A_SAMP: u32;
 override A_PART: u32;
 override MAX_BATCH: u32;
-const WG: u32 = 128u;
-const SB: u32 = 4u;
-const TH: u32 = 16u;
+// set from src/core/tiles.h: SB samples per workgroup, TH is fused_forward's hidden tile
+override WG: u32;
+override SB: u32;
+override TH: u32;
 const CLASSES: u32 = 10u;
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -54,27 +48,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (lid < SB && b0 + lid < step.count) {
         let b = b0 + lid;
         let sample = order[step.start + b];
-        let label = (labels[sample >> 2u] >> ((sample & 3u) * 8u)) & 0xffu;
+        let label = u8_at(labels[sample >> 2u], sample);
         let row = lid * CLASSES;
-        var best = 0u;
-        var top = logit[row];
+        var sm = softmax_first(logit[row]);
         for (var c = 1u; c < CLASSES; c++) {
-            if (logit[row + c] > top) {
-                top = logit[row + c];
-                best = c;
-            }
-        }
-        var sum = 0.0;
-        for (var c = 0u; c < CLASSES; c++) {
-            sum += exp(logit[row + c] - top);
+            sm = softmax_max(sm, logit[row + c], c);
         }
         for (var c = 0u; c < CLASSES; c++) {
-            let g = (exp(logit[row + c] - top) / sum - select(0.0, 1.0, c == label)) * scale;
+            sm.sum += softmax_exp(sm, logit[row + c]);
+        }
+        for (var c = 0u; c < CLASSES; c++) {
+            let g = (softmax_prob(sm, logit[row + c]) - select(0.0, 1.0, c == label)) * scale;
             dlogit[row + c] = g;
             acts[A_DLOG + b * CLASSES + c] = g;
         }
-        acts[A_SAMP + 2u * b] = log(sum) + top - logit[row + label];
-        acts[A_SAMP + 2u * b + 1u] = select(0.0, 1.0, best == label);
+        acts[A_SAMP + 2u * b] = softmax_nll(sm, logit[row + label]);
+        acts[A_SAMP + 2u * b + 1u] = select(0.0, 1.0, sm.best == label);
     }
     workgroupBarrier();
     for (var i = lid; i < SB * HIDDEN; i += WG) {

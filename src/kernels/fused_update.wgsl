@@ -15,13 +15,6 @@
 // of applying it; fused_apply.wgsl then adds the slices in order and applies the update. This
 // spreads a long serial reduction over SLICES times as many workgroups.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
 override HIDDEN: u32 = 128;
 override MOMENTUM: f32 = 0.0;
 override OFF_W1: u32 = 0;
@@ -35,12 +28,14 @@ override A_SAMP: u32;
 override A_X: u32;
 override SLICES: u32 = 1;
 override PARAMS: u32;  // floats in the parameter buffer (the stride of gpart)
-const WG: u32 = 256u;
-const TJ: u32 = 16u;       // hidden units per small tile
-const TJW: u32 = 32u;      // hidden units per W1 tile
-const TK: u32 = 64u;       // inputs per W1 tile (16 threads x 4)
-const K_TILES: u32 = 13u;  // ceil(784 / 64)
-const TBATCH: u32 = 32u;   // samples staged per round
+// the tiles, set from src/core/tiles.h (TILE_FU_*), which also checks how they fit together
+override WG: u32;
+override TJ: u32;          // hidden units per small tile
+override TJW: u32;         // hidden units per W1 tile
+override TK: u32;          // inputs per W1 tile (TK / 4 threads x 4)
+override TBATCH: u32;      // samples staged per round
+override SCRATCH: u32;     // floats of `scratch`
+override K_TILES: u32;     // ceil(INPUTS / TK), set with the model's constants
 const INPUTS: u32 = 784u;
 const CLASSES: u32 = 10u;
 
@@ -53,13 +48,13 @@ const CLASSES: u32 = 10u;
 
 // Workgroup memory, 16 KiB in all (WebGPU's guaranteed minimum): each kind of workgroup uses
 // `scratch` its own way, and only W1 tiles use `x_tile`.
-var<workgroup> scratch: array<f32, 2048>;
+var<workgroup> scratch: array<f32, SCRATCH>;
 var<workgroup> x_tile: array<vec4f, TBATCH * TK / 4u>;
-const DH: u32 = 0u;      // small tiles: dhidden [TBATCH][TJ]
-const HH: u32 = 512u;    //              hidden [TBATCH][TJ]
-const DL: u32 = 1024u;   //              dlogits [TBATCH][CLASSES]
-const LOSS: u32 = 0u;    // metrics: per-thread loss and hits
-const HITS: u32 = 256u;
+const DH: u32 = 0u;                 // small tiles: dhidden [TBATCH][TJ]
+override HH: u32 = TBATCH * TJ;     //              hidden [TBATCH][TJ]
+override DL: u32 = 2u * TBATCH * TJ; //             dlogits [TBATCH][CLASSES]
+const LOSS: u32 = 0u;               // metrics: per-thread loss and hits
+override HITS: u32 = WG;
 
 fn apply(i: u32, g: f32, slice: u32) {
     if (SLICES > 1u) {
@@ -141,8 +136,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (wid.x < w1_tiles) {
         let j0 = (wid.x / K_TILES) * TJW;
         let k0 = (wid.x % K_TILES) * TK;
-        let tj = (lid / 16u) * 2u;  // this thread's hidden units: j0 + tj, j0 + tj + 1
-        let tk = lid % 16u;         // and inputs k0 + 4 tk .. + 3
+        let tj = (lid / (TK / 4u)) * 2u;  // this thread's hidden units: j0 + tj, j0 + tj + 1
+        let tk = lid % (TK / 4u);         // and inputs k0 + 4 tk .. + 3
         var dh = load_dhw4(lo, j0, lid, count);
         var x0 = load_x4(lo, k0, lid * 4u, count);
         var x1 = load_x4(lo, k0, (lid + WG) * 4u, count);

@@ -5,17 +5,10 @@
 // (torch.nn.utils.clip_grad_norm_ with norm_type 2). The padding between tensors of the
 // carved gradient buffer is zero and adds nothing.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
-override WG: u32 = 256;
+override WG: u32;      // set from src/core/tiles.h, as every tile size
+override GROUPS: u32;  // workgroups of pass 0: the partials pass 1 sums
 override PASS: u32 = 0;
 override PARAMS: u32 = 1;
-override GROUPS: u32 = 64;  // workgroups of pass 0: the partials pass 1 sums
 override MAX_NORM: f32 = 1.0;
 
 // the step uniform is bound like every kernel's (the engine encodes each dispatch with the

@@ -12,18 +12,7 @@
 // bc1 = 1 - b1^t and bc2 = 1 - b2^t for the 1-based global step t come in the Step uniform
 // (computed on the host in double: the step counter is the run's, not a tensor's).
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-    bc1: f32,    // Adam's bias corrections of this step
-    bc2: f32,
-    noise: u32,  // dropout's seed of this step
-    pad: u32,
-}
-
-override WG: u32 = 256;
+override WG: u32;  // set from src/core/tiles.h, as every tile size
 override OPT: u32 = 0;
 override MOMENTUM: f32 = 0.0;
 override WEIGHT_DECAY: f32 = 0.0;

@@ -8,14 +8,7 @@
 // One workgroup does the whole batch (it is only count x CLASSES values), which makes the
 // metric reduction a plain workgroup reduction.
 
-struct Step {
-    start: u32,
-    count: u32,
-    lr: f32,
-    index: u32,
-}
-
-override WG: u32 = 256;
+override WG: u32;  // set from src/core/tiles.h, as every tile size
 override CLASSES: u32 = 10;
 override SMOOTHING: f32 = 0.0;
 
@@ -29,48 +22,40 @@ override SMOOTHING: f32 = 0.0;
 var<workgroup> loss_part: array<f32, WG>;
 var<workgroup> correct_part: array<u32, WG>;
 
-fn label_of(sample: u32) -> u32 {
-    return (labels[sample >> 2u] >> ((sample & 3u) * 8u)) & 0xffu;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
     var loss = 0.0;
     var correct = 0u;
     let scale = 1.0 / f32(step.count);
     for (var b = lid; b < step.count; b += WG) {
-        let label = label_of(order[step.start + b]);
+        let sample = order[step.start + b];
+        let label = u8_at(labels[sample >> 2u], sample);
         let row = b * CLASSES;
-        var best = 0u;
-        var top = logits[row];
+        var sm = softmax_first(logits[row]);
         for (var c = 1u; c < CLASSES; c++) {
-            if (logits[row + c] > top) {
-                top = logits[row + c];
-                best = c;
-            }
-        }
-        var sum = 0.0;
-        for (var c = 0u; c < CLASSES; c++) {
-            sum += exp(logits[row + c] - top);
+            sm = softmax_max(sm, logits[row + c], c);
         }
         for (var c = 0u; c < CLASSES; c++) {
-            let p = exp(logits[row + c] - top) / sum;
+            sm.sum += softmax_exp(sm, logits[row + c]);
+        }
+        for (var c = 0u; c < CLASSES; c++) {
+            let p = softmax_prob(sm, logits[row + c]);
             var q = select(0.0, 1.0, c == label);
             if (SMOOTHING > 0.0) {
                 q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
             }
             dlogits[row + c] = (p - q) * scale;
         }
-        var nll = log(sum) + top - logits[row + label];
+        var nll = softmax_nll(sm, logits[row + label]);
         if (SMOOTHING > 0.0) {
             var all = 0.0;
             for (var c = 0u; c < CLASSES; c++) {
-                all += log(sum) + top - logits[row + c];
+                all += softmax_nll(sm, logits[row + c]);
             }
             nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
         }
         loss += nll;
-        correct += select(0u, 1u, best == label);
+        correct += select(0u, 1u, sm.best == label);
     }
     loss_part[lid] = loss;
     correct_part[lid] = correct;

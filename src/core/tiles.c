@@ -1,0 +1,81 @@
+/* The tile table; see tiles.h. */
+#include "core/tiles.h"
+
+#include <string.h>
+
+#define TILES_MAX_PER_KERNEL 6
+
+/* (TILE_FF_TS / 2) x (TILE_FF_TH / 2) threads, KS each over a share of the inputs; each stages
+ * one vec4 of the TS x KC4 inputs and two of the TH x KC4 weights of a round, and the layer-2
+ * partials take one thread per (sample, class) */
+_Static_assert(TILE_FF_TS % 2 == 0 && TILE_FF_TH % 2 == 0, "fused_forward: 2 x 2 outputs per thread");
+_Static_assert(TILE_FF_TS * TILE_FF_KC4 == TILE_FF_WG, "fused_forward: one vec4 of inputs per thread per round");
+_Static_assert(TILE_FF_TH * TILE_FF_KC4 == 2 * TILE_FF_WG, "fused_forward: two vec4s of weights per thread per round");
+_Static_assert((784 / 4) % TILE_FF_KC4 == 0, "fused_forward: whole rounds of its 784 inputs");
+_Static_assert(TILE_FF_TS * 10 <= TILE_FF_WG, "fused_forward: a thread per sample and class of the tile");
+/* xs and ws (vec4 rows padded to KC4 + 1), then part, hs and sample_of */
+_Static_assert(16 * (TILE_FF_TS + TILE_FF_TH) * (TILE_FF_KC4 + 1) +
+                       4 * (TILE_FF_TS * TILE_FF_TH * TILE_FF_KS + TILE_FF_TS * TILE_FF_TH + TILE_FF_TS) <=
+                   16384,
+               "fused_forward: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(TILE_FS_SB * 10 <= TILE_FS_WG, "fused_softmax: a thread per sample and class");
+/* fused_update: TK / 4 threads across a W1 tile's inputs (4 each) and the rest down its hidden
+ * units (2 each); per round each thread stages 4 dhidden values and 2 vec4s of inputs (W1
+ * tiles), or 2 values of hidden and dhidden each (small tiles) */
+_Static_assert(TILE_FU_TK % 4 == 0 && TILE_FU_TJW == 2 * TILE_FU_WG / (TILE_FU_TK / 4),
+               "fused_update: a W1 tile is 2 hidden units x 4 inputs per thread");
+_Static_assert(TILE_FU_TBATCH * TILE_FU_TJW == 4 * TILE_FU_WG, "fused_update: 4 dhidden values per thread per round");
+_Static_assert(TILE_FU_TBATCH * TILE_FU_TK == 8 * TILE_FU_WG, "fused_update: 2 vec4s of inputs per thread per round");
+_Static_assert(TILE_FU_TBATCH * TILE_FU_TJ == 2 * TILE_FU_WG, "fused_update: 2 hidden values per thread per round");
+_Static_assert(TILE_FU_TBATCH * 10 <= 2 * TILE_FU_WG && 10 * TILE_FU_TJ + TILE_FU_TJ + 10 <= TILE_FU_WG,
+               "fused_update: the small tiles' dlogits and their threads");
+_Static_assert(TILE_FU_SCRATCH >= TILE_FU_TBATCH * TILE_FU_TJW &&
+                   TILE_FU_SCRATCH >= 2 * TILE_FU_TBATCH * TILE_FU_TJ + TILE_FU_TBATCH * 10 &&
+                   TILE_FU_SCRATCH >= 2 * TILE_FU_WG,
+               "fused_update: scratch holds each kind of workgroup's staging");
+_Static_assert(4 * TILE_FU_SCRATCH + 4 * TILE_FU_TBATCH * TILE_FU_TK <= 16384,
+               "fused_update: within WebGPU's guaranteed 16 KiB of workgroup memory");
+#define POWER_OF_TWO(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
+_Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_OF_TWO(TILE_NORM_WG),
+               "tree reductions halve the workgroup");
+
+static const struct {
+    const char *file;
+    int count;
+    gpu_constant constants[TILES_MAX_PER_KERNEL];
+} tile_table[] = {
+    {"dense_forward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
+    {"dense_backward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
+    {"input_gather.wgsl", 1, {{"WG", TILE_GATHER_WG}}},
+    {"classify.wgsl", 1, {{"WG", TILE_CLASSIFY_WG}}},
+    {"softmax_xent_backward.wgsl", 1, {{"WG", TILE_XENT_WG}}},
+    {"optimizer.wgsl", 1, {{"WG", TILE_OPTIMIZER_WG}}},
+    {"grad_norm.wgsl", 2, {{"WG", TILE_NORM_WG}, {"GROUPS", TILE_NORM_GROUPS}}},
+    {"fused_forward.wgsl", 5,
+     {{"WG", TILE_FF_WG}, {"TS", TILE_FF_TS}, {"TH", TILE_FF_TH}, {"KS", TILE_FF_KS}, {"KC4", TILE_FF_KC4}}},
+    {"fused_softmax.wgsl", 3, {{"WG", TILE_FS_WG}, {"SB", TILE_FS_SB}, {"TH", TILE_FF_TH}}},
+    {"fused_update.wgsl", 6,
+     {{"WG", TILE_FU_WG},
+      {"TJ", TILE_FU_TJ},
+      {"TJW", TILE_FU_TJW},
+      {"TK", TILE_FU_TK},
+      {"TBATCH", TILE_FU_TBATCH},
+      {"SCRATCH", TILE_FU_SCRATCH}}},
+    {"fused_apply.wgsl", 1, {{"WG", TILE_FA_WG}}},
+};
+
+gpu_status tiles_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants, int count,
+                            gpu_kernel **out) {
+    for (size_t i = 0; i < sizeof tile_table / sizeof *tile_table; i++) {
+        if (strcmp(tile_table[i].file, file)) continue;
+        int n = tile_table[i].count;
+        /* past the limit gpu_kernel_get says so, reading none of them */
+        if (count + n > GPU_MAX_CONSTANTS) return gpu_kernel_get(ctx, file, constants, count + n, out);
+        gpu_constant all[GPU_MAX_CONSTANTS];
+        memcpy(all, constants, (size_t)count * sizeof *all);
+        memcpy(all + count, tile_table[i].constants, (size_t)n * sizeof *all);
+        return gpu_kernel_get(ctx, file, all, count + n, out);
+    }
+    /* a kernel with no tiles: its pipeline fails on any override it lacks */
+    return gpu_kernel_get(ctx, file, constants, count, out);
+}

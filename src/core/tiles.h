@@ -1,0 +1,97 @@
+/* Every kernel's tile and workgroup sizes, in one place.
+ *
+ * The kernels (src/kernels/, every .wgsl) declare these as override constants with no default, so no
+ * pipeline can be made without them, and tiles_kernel_get sets them from the table in tiles.c.
+ * The dispatch grids, the fused path's activation carve and the self-checks derive from the
+ * same numbers through the helpers below. The _Static_asserts in tiles.c hold the relations a
+ * kernel's code relies on (how many threads stage a tile, how much workgroup memory it takes),
+ * so a change that breaks one fails the build rather than the numbers.
+ *
+ * Fixed by the kernels' code, not tunable: the 4x4 blocks of dense_forward/dense_backward and
+ * the 2 x 2 (fused_forward) and 2 x 4 (fused_update) outputs per thread are the shapes of their
+ * vec4 accumulators, and WGSL sizes function-scope arrays with constants only. */
+#ifndef WGTRAIN_TILES_H
+#define WGTRAIN_TILES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gpu/gpu.h"
+
+/* dense_forward, dense_backward: one invocation per 4x4 block (the vec4 width, see above) */
+#define TILE_DENSE_WG 64
+#define TILE_DENSE_BLOCK 4
+/* one invocation per element: input_gather (per input), classify (per sample), optimizer (per parameter) */
+#define TILE_GATHER_WG 64
+#define TILE_CLASSIFY_WG 64
+#define TILE_OPTIMIZER_WG 256
+/* softmax_xent_backward: one workgroup for the whole batch, a tree reduction (a power of two) */
+#define TILE_XENT_WG 256
+/* grad_norm: pass 0 on NORM_GROUPS workgroups, pass 1 on one; tree reductions (powers of two) */
+#define TILE_NORM_WG 256
+#define TILE_NORM_GROUPS 64
+
+/* fused_forward: a tile of TS samples x TH hidden units per workgroup; each thread 2 x 2 of it
+ * over a KS-th of each round of KC4 vec4s of inputs */
+#define TILE_FF_TS 8
+#define TILE_FF_TH 16
+#define TILE_FF_KS 7
+#define TILE_FF_KC4 28
+#define TILE_FF_WG ((TILE_FF_TS / 2) * (TILE_FF_TH / 2) * TILE_FF_KS)
+/* fused_softmax: SB samples per workgroup; it sums fused_forward's partials of TILE_FF_TH units */
+#define TILE_FS_SB 4
+#define TILE_FS_WG 128
+/* fused_update: W1 tiles of TJW hidden units x TK inputs, small tiles of TJ hidden units, each
+ * staged TBATCH samples a round through SCRATCH floats of workgroup memory */
+#define TILE_FU_WG 256
+#define TILE_FU_TJ 16
+#define TILE_FU_TJW 32
+#define TILE_FU_TK 64
+#define TILE_FU_TBATCH 32
+#define TILE_FU_SCRATCH 2048
+/* fused_apply: one invocation per parameter */
+#define TILE_FA_WG 256
+/* the fused path splits the gradient reductions of a batch over slices of at most this many
+ * samples (bench/NOTES.md: a serial reduction over 1024 samples was the slowest part), and at
+ * most this many slices */
+#define TILE_FUSED_SLICE 256
+#define TILE_FUSED_MAX_SLICES 64
+
+/* gpu_kernel_get for file with the caller's constants (the model's: shapes, offsets,
+ * hyperparameters) followed by the file's tile constants from the table (none for a file the
+ * table does not list). */
+gpu_status tiles_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants, int count,
+                            gpu_kernel **out);
+
+static inline uint32_t tiles_div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) / d); }
+
+/* dense_forward's invocations for count samples of a layer of out outputs */
+static inline uint64_t tiles_dense_forward_invocations(uint32_t count, uint32_t out) {
+    return (uint64_t)tiles_div_up(count, TILE_DENSE_BLOCK) * tiles_div_up(out, TILE_DENSE_BLOCK);
+}
+
+/* dense_backward's: the dw blocks, db, and dprev (has_prev) */
+static inline uint64_t tiles_dense_backward_invocations(uint32_t count, uint32_t in, uint32_t out, bool has_prev) {
+    return (uint64_t)tiles_div_up(out, TILE_DENSE_BLOCK) * tiles_div_up(in, TILE_DENSE_BLOCK) + out +
+           (has_prev ? (uint64_t)count * in : 0);
+}
+
+/* fused_forward's hidden tiles: the partial sums per sample that fused_softmax adds */
+static inline uint32_t tiles_fused_htiles(uint32_t hidden) { return tiles_div_up(hidden, TILE_FF_TH); }
+static inline uint64_t tiles_fused_forward_groups(uint32_t count, uint32_t hidden) {
+    return (uint64_t)tiles_div_up(count, TILE_FF_TS) * tiles_fused_htiles(hidden);
+}
+static inline uint32_t tiles_fused_softmax_groups(uint32_t count) { return tiles_div_up(count, TILE_FS_SB); }
+/* fused_update's input tiles of W1 (its K_TILES constant) */
+static inline uint32_t tiles_fused_k_tiles(uint32_t inputs) { return tiles_div_up(inputs, TILE_FU_TK); }
+/* fused_update's grid row: W1 tiles, small tiles, the metrics workgroup */
+static inline uint32_t tiles_fused_update_groups(uint32_t hidden, uint32_t inputs) {
+    return tiles_div_up(hidden, TILE_FU_TJW) * tiles_fused_k_tiles(inputs) + tiles_div_up(hidden, TILE_FU_TJ) + 1;
+}
+static inline uint32_t tiles_fused_slices(uint32_t batch) {
+    uint32_t s = batch > TILE_FUSED_SLICE ? tiles_div_up(batch, TILE_FUSED_SLICE) : 1;
+    return s > TILE_FUSED_MAX_SLICES ? TILE_FUSED_MAX_SLICES : s;
+}
+static inline uint32_t tiles_fused_apply_groups(uint64_t params) { return tiles_div_up(params, TILE_FA_WG); }
+
+#endif

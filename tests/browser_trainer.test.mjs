@@ -12,8 +12,9 @@
 //  4. Without --enable-unsafe-webgpu (no adapter), and with JSPI missing, the page says so in
 //     one line, throws no exception, and stays usable.
 //  5. The page, wasm and JS (without the data) stay under 400 KB gzipped.
-//  6. Pause holds the run while the draw pad is answered; a WGSL compile error and a lost device
-//     are one clear message each, and the page goes on (after the loss, on a new device).
+//  6. Pause holds the run while the draw pad is answered; a WGSL compile error (in a kernel or
+//     in the prelude) and a lost device are one clear message each, and the page goes on (after
+//     the loss, on a new device).
 //  7. The user's own four IDX files (raw or .gz) train; Stop ends the run; a bad set is one line.
 // It saves build/test-artifacts/browser-trainer.png (`make screenshots` copies it to docs/).
 // Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
@@ -204,6 +205,14 @@ try {
   const compileMsg = await e.page.textContent('#form-msg');
   check(/^Training failed: dense_forward\.wgsl:1:\d+: error: /.test(compileMsg) && !compileMsg.includes('\n'), `a WGSL compile error: "${compileMsg}"`);
   await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense_forward.wgsl', null));
+  // the prelude every kernel starts with is replaced the same way, its errors at its own lines
+  check((await e.page.evaluate(() => window.wgtrain.trainer.setKernel('prelude.wgsl', '// a broken prelude\nfn broken( {'))).ok,
+    'the prelude can be replaced from the page');
+  await e.page.click('#btn-train');
+  await statusIs('error');
+  const preludeMsg = await e.page.textContent('#form-msg');
+  check(/^Training failed: prelude\.wgsl:2:\d+: error: /.test(preludeMsg), `a compile error in the prelude: "${preludeMsg}"`);
+  await e.page.evaluate(() => window.wgtrain.trainer.setKernel('prelude.wgsl', null));
   await e.page.fill('#f-epochs', '3');
   await e.page.click('#btn-train');
   await e.page.waitForFunction(() => window.wgtrain.state.points.length > 0, null, { timeout: 120000, polling: 200 });

@@ -50,10 +50,11 @@ const CLASSES: u32 = 10u;
 // `scratch` its own way, and only W1 tiles use `x_tile`.
 var<workgroup> scratch: array<f32, SCRATCH>;
 var<workgroup> x_tile: array<vec4f, TBATCH * TK / 4u>;
-const DH: u32 = 0u;                 // small tiles: dhidden [TBATCH][TJ]
-override HH: u32 = TBATCH * TJ;     //              hidden [TBATCH][TJ]
-override DL: u32 = 2u * TBATCH * TJ; //             dlogits [TBATCH][CLASSES]
-const LOSS: u32 = 0u;               // metrics: per-thread loss and hits
+// (offsets into scratch, derived from the tiles: the host sets none of them)
+const DH: u32 = 0u;                   // small tiles: dhidden [TBATCH][TJ]
+override HH: u32 = TBATCH * TJ;       //              hidden [TBATCH][TJ]
+override DL: u32 = 2u * TBATCH * TJ;  //              dlogits [TBATCH][CLASSES]
+const LOSS: u32 = 0u;                 // metrics: per-thread loss and hits
 override HITS: u32 = WG;
 
 fn apply(i: u32, g: f32, slice: u32) {

@@ -203,6 +203,27 @@ try {
   await page.screenshot({ path: SHOT, fullPage: true });
   log(`screenshot: ${path.relative(root, SHOT)}`);
 
+  // the model fields: a bad hidden list is marked on the page (the CLI's --hidden rules), and
+  // a two-layer Adam run from the form trains and shows its configuration
+  await page.fill('#f-hidden', '256,,128');
+  await page.click('#btn-train');
+  check(/widths separated by commas/.test(await page.textContent('.field[data-field="hidden"] .err')), 'a bad hidden list is marked');
+  check((await api(port, 'GET', '/api/state')).json.state.status === 'done', 'the bad list started nothing');
+  await page.fill('#f-hidden', '64,32');
+  await page.selectOption('#f-activation', 'tanh');
+  await page.selectOption('#f-optimizer', 'adam');
+  await page.fill('#f-lr', '0.003');
+  await page.fill('#f-weight_decay', '0.0001');
+  await page.click('#btn-train');
+  await page.waitForFunction(() => { const s = window.wgtrain.state; return s.run && s.run.hidden === '64,32' && s.status.status === 'done'; },
+    null, { timeout: 180000, polling: 250 });
+  const deep = (await api(port, 'GET', '/api/state')).json;
+  check(deep.run.hidden === '64,32' && deep.run.activation === 'tanh' && deep.run.optimizer === 'adam' &&
+    Math.abs(deep.run.weight_decay - 0.0001) < 1e-9, `the run's configuration: ${JSON.stringify(deep.run)}`);
+  check(deep.epochs.length === 1 && deep.epochs[0].test_accuracy > 0.7, `the two-layer Adam run trains: ${JSON.stringify(deep.epochs)}`);
+  check(await page.textContent('#sub-hidden') === '64-32', `subtitle: 784-${await page.textContent('#sub-hidden')}-10`);
+  check(/hidden 64,32 tanh, adam/.test(await page.textContent('#log')), 'the log names the model');
+
   // the same site trains in the browser too: `wgtrain serve` serves the wasm engine (CSP allows
   // it) and its own data set as the gzip IDX files the browser trainer fetches
   check(await page.isEnabled('#opt-browser') && await page.isEnabled('#opt-server'), 'served by wgtrain serve: both trainers offered');

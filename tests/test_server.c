@@ -84,9 +84,38 @@ static void test_train_params(void) {
     CHECK(api_parse_train("", 0, &l, &p, &e) && p.epochs == d.epochs && p.batch == d.batch, "empty body: defaults");
     const char *full = "{\"epochs\":3,\"batch\":64,\"lr\":0.1,\"hidden\":32,\"momentum\":0.5,\"seed\":9007199254740991}";
     CHECK(api_parse_train(full, strlen(full), &l, &p, &e), "full body: %s", e.message);
-    CHECK(p.epochs == 3 && p.batch == 64 && p.lr == 0.1 && p.hidden == 32 && p.momentum == 0.5 &&
-              p.seed == 9007199254740991ull,
+    CHECK(p.epochs == 3 && p.batch == 64 && p.lr == 0.1 && p.arch.hidden_layers == 1 && p.arch.hidden[0] == 32 &&
+              p.momentum == 0.5 && p.seed == 9007199254740991ull,
           "values");
+    /* the model and optimizer fields, with the CLI's rules (model_hidden_parse, optim_parse, ...) */
+    const char *two = "{\"hidden\":\"256,128\",\"activation\":\"gelu\",\"optimizer\":\"adam\",\"weight_decay\":0.001}";
+    CHECK(api_parse_train(two, strlen(two), &l, &p, &e) && p.arch.hidden_layers == 2 && p.arch.hidden[0] == 256 &&
+              p.arch.hidden[1] == 128 && p.arch.activation == MODEL_ACT_GELU && p.optimizer == OPTIM_ADAM &&
+              p.weight_decay == 0.001,
+          "two layers, gelu, adam: %s", e.message);
+    mlp_config c = api_train_config(&p);
+    CHECK(c.arch.hidden_layers == 2 && c.arch.hidden[1] == 128 && c.optimizer == OPTIM_ADAM && c.weight_decay == 0.001f &&
+              c.arch.inputs == MLP_INPUTS,
+          "the engine's configuration");
+    const char *adamw = "{\"optimizer\":\"adamw\",\"lr\":0.001}", *sgd = "{\"optimizer\":\"sgd\"}";
+    CHECK(api_parse_train(adamw, strlen(adamw), &l, &p, &e) && fabs(p.weight_decay - 0.01) < 1e-12, "adamw: decay 0.01 as the CLI's");
+    CHECK(api_parse_train(sgd, strlen(sgd), &l, &p, &e) && p.momentum == 0, "sgd: no momentum unless given: %s", e.message);
+    CHECK(train_fails("{\"hidden\":\"256,,128\"}", "hidden"), "empty width in the list");
+    CHECK(train_fails("{\"hidden\":\"256,abc\"}", "hidden"), "a width that is not a number");
+    CHECK(train_fails("{\"hidden\":\"1,2,3,4,5,6,7,8,9\"}", "hidden"), "nine layers");
+    CHECK(train_fails("{\"hidden\":\"256,0\"}", "hidden"), "a zero width");
+    CHECK(train_fails("{\"hidden\":\"5000\"}", "hidden"), "a width over the limit");
+    CHECK(train_fails("{\"hidden\":[256]}", "hidden"), "an array");
+    CHECK(train_fails("{\"activation\":\"swish\"}", "activation"), "unknown activation");
+    CHECK(train_fails("{\"activation\":1}", "activation"), "activation not a string");
+    CHECK(train_fails("{\"optimizer\":\"rmsprop\"}", "optimizer"), "unknown optimizer");
+    CHECK(train_fails("{\"weight_decay\":-0.1}", "weight_decay"), "negative weight decay");
+    CHECK(train_fails("{\"weight_decay\":1.5}", "weight_decay"), "weight decay above 1");
+    CHECK(train_fails("{\"weight_decay\":\"0.1\"}", "weight_decay"), "weight decay as a string");
+    CHECK(train_fails("{\"optimizer\":\"sgd\",\"momentum\":0.9}", "optimizer"), "sgd with momentum, as the engine refuses it");
+    CHECK(train_fails("{\"optimizer\":\"nesterov\",\"momentum\":0}", "optimizer"), "nesterov without momentum");
+    api_parse_train("{\"activation\":\"swish\"}", 22, &l, &p, &e);
+    CHECK(strstr(e.message, "relu, gelu, tanh, sigmoid, leaky_relu") && strstr(e.message, "'swish'"), "names listed: %s", e.message);
     CHECK(api_parse_train("{\"epochs\":1e1}", 14, &l, &p, &e) && p.epochs == 10, "1e1 is the integer 10");
 
     {

@@ -3,12 +3,12 @@
  * GPU when `wgtrain serve` served the page. Both deliver the same events (first the whole state
  * so far, then live events) and answer the same requests. Charts are uPlot; digits and weights
  * are drawn on canvases. The URL's query holds the configuration (epochs, batch, lr, momentum,
- * hidden, seed, train_limit, trainer=browser|server, autostart=1, check=1), so a run can be
+ * hidden (a list: 256,128), activation, optimizer, weight_decay, seed, train_limit, trainer=browser|server, autostart=1, check=1), so a run can be
  * shared as a link. */
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
-  const FIELDS = ['epochs', 'batch', 'lr', 'hidden', 'momentum', 'seed'];
+  const FIELDS = ['epochs', 'batch', 'lr', 'hidden', 'activation', 'optimizer', 'weight_decay', 'momentum', 'seed'];
   const ACTIVE = new Set(['starting', 'running', 'paused', 'stopping']);
 
   const state = {
@@ -60,6 +60,11 @@
   }
 
   let trainer = null; // the active trainer (trainers.js)
+
+  // a run's model as the CLI's start line writes it: "256,128 gelu, adam" (defaults left out)
+  const modelText = (r) => `${r.hidden}${r.activation && r.activation !== 'relu' ? ' ' + r.activation : ''}` +
+    `${r.optimizer && r.optimizer !== 'momentum' ? ', ' + r.optimizer : ''}`;
+  const layersText = (r) => String(r.hidden).replace(/,/g, '-'); // 784-256-128-10
   const post = (path, body) => trainer.post(path, body);
   const query = new URLSearchParams(location.search);
 
@@ -139,7 +144,10 @@
   function limitText(name, l) {
     if (name === 'seed') return `integer, 0 – 2⁵³−1`;
     if (name === 'lr') return `> 0 and ≤ ${l.max}`;
-    if (name === 'momentum') return `≥ 0 and < 1 (0: plain SGD)`;
+    if (name === 'momentum') return `≥ 0 and < 1 (momentum, nesterov)`;
+    if (name === 'hidden') return `widths ${l.min} – ${l.max}, up to ${l.layers} layers: 256,128`;
+    if (name === 'weight_decay') return `≥ 0 and ≤ ${l.max} (adamw: decoupled)`;
+    if (l.values) return l.values.join(' · ');
     return `integer, ${l.min} – ${l.max}`;
   }
 
@@ -150,6 +158,7 @@
       const inp = input(name);
       box.querySelector('.limits').textContent = limitText(name, l);
       if (l.integer) { inp.min = l.min; inp.max = l.max; }
+      if (l.values && !inp.options.length) for (const v of l.values) inp.append(el('option', { value: v }, v));
       // the link's query first (a shared run), then the current run, then the defaults
       if (!state.formFilled) inp.value = query.has(name) ? query.get(name) : String(run && run[name] !== undefined ? run[name] : l.default);
     }
@@ -163,7 +172,16 @@
     let value = null;
     if (!l) return { value: null, err: '' };
     if (raw === '') err = 'required';
-    else {
+    else if (l.list) { // hidden: the CLI's --hidden rules (model_hidden_parse)
+      const parts = raw.split(',');
+      value = raw;
+      if (parts.length > l.layers) err = `at most ${l.layers} layers`;
+      else if (parts.some((p) => !/^[0-9]+$/.test(p.trim()))) err = 'widths separated by commas, e.g. 256,128';
+      else if (parts.some((p) => Number(p) < l.min || Number(p) > l.max)) err = `each width must be ${l.min} – ${l.max}`;
+    } else if (l.values) {
+      value = raw;
+      if (!l.values.includes(raw)) err = `one of ${l.values.join(', ')}`;
+    } else {
       value = Number(raw);
       if (!Number.isFinite(value)) err = 'must be a number';
       else if (l.integer && !Number.isInteger(value)) err = 'must be a whole number';
@@ -190,6 +208,16 @@
   }
 
   for (const name of FIELDS) input(name).addEventListener('input', () => checkField(name));
+  // the optimizer's companions, as the CLI's defaults: plain SGD has no momentum, AdamW decays 0.01
+  input('optimizer').addEventListener('input', () => {
+    const opt = input('optimizer').value, m = input('momentum'), wd = input('weight_decay');
+    if (opt === 'sgd') m.value = '0';
+    else if ((opt === 'momentum' || opt === 'nesterov') && Number(m.value) === 0) m.value = '0.9';
+    if (opt === 'adamw' && Number(wd.value) === 0) wd.value = '0.01';
+    else if (opt !== 'adamw' && wd.value === '0.01') wd.value = '0';
+    checkField('momentum');
+    checkField('weight_decay');
+  });
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -295,7 +323,7 @@
     const d = state.device;
     if (r) {
       lines.push(`wgtrain: ${d ? `${d.name} (${d.backend}, ${d.type}), ` : ''}${r.train_count} train / ${r.test_count} test images, ` +
-        `batch ${r.batch}, lr ${r.lr}, hidden ${r.hidden}, ${r.epochs} epochs${d ? `, ${d.kernels} kernels` : ''}`);
+        `batch ${r.batch}, lr ${r.lr}, hidden ${modelText(r)}, ${r.epochs} epochs${d ? `, ${d.kernels} kernels` : ''}`);
     }
     let total = 0;
     for (const e of state.epochs) {
@@ -639,7 +667,7 @@
     for (const id of ['dev-vendor', 'dev-arch', 'dev-fallback']) $(id).parentElement.hidden = !device;
     state.run = d.run;
     setupForm(d.limits, d.run);
-    $('sub-hidden').textContent = d.run ? String(d.run.hidden) : 'H';
+    $('sub-hidden').textContent = d.run ? layersText(d.run) : 'H';
     state.points = d.points.map((a) => ({ x: a[0], loss: a[1], accuracy: a[2], sps: a[3], epoch: a[4], step: a[5] }));
     state.epochs = d.epochs;
     state.dataCount = d.data;
@@ -661,7 +689,7 @@
     state.run = d.run;
     state.points = [];
     state.epochs = [];
-    $('sub-hidden').textContent = String(d.run.hidden);
+    $('sub-hidden').textContent = layersText(d.run);
     updateLossChart();
     updateAccChart();
     closeCell();
@@ -755,7 +783,7 @@
     const r = await trainer.saveModel();
     if (!r.ok) return setModelMsg((r.data && r.data.error) || `could not save the model (${r.status})`, true);
     const url = URL.createObjectURL(new Blob([r.bytes], { type: 'application/octet-stream' }));
-    const a = el('a', { href: url, download: `wgtrain-mnist-h${state.run ? state.run.hidden : 'H'}.safetensors` });
+    const a = el('a', { href: url, download: `wgtrain-mnist-h${state.run ? layersText(state.run) : 'H'}.safetensors` });
     document.body.append(a);
     a.click();
     a.remove();

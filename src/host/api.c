@@ -14,11 +14,40 @@
 
 api_train_params api_train_defaults(const api_limits *lim) {
     mlp_config d = mlp_config_default();
-    api_train_params p = {d.epochs, d.batch, d.arch.hidden[0], (double)d.lr, (double)d.momentum, d.seed};
+    api_train_params p = {d.epochs, d.batch, d.arch, d.optimizer, (double)d.lr, (double)d.momentum, (double)d.weight_decay, d.seed};
     if (p.epochs > API_EPOCHS_MAX) p.epochs = API_EPOCHS_MAX;
     if (p.batch > lim->batch_max) p.batch = lim->batch_max;
-    if (p.hidden > lim->hidden_max) p.hidden = lim->hidden_max;
+    for (uint32_t l = 0; l < p.arch.hidden_layers; l++)
+        if (p.arch.hidden[l] > lim->hidden_max) p.arch.hidden[l] = lim->hidden_max;
     return p;
+}
+
+mlp_config api_train_config(const api_train_params *p) {
+    mlp_config c = mlp_config_default();
+    c.epochs = p->epochs;
+    c.batch = p->batch;
+    c.arch = p->arch;
+    c.optimizer = p->optimizer;
+    c.lr = (float)p->lr;
+    c.momentum = (float)p->momentum;
+    c.weight_decay = (float)p->weight_decay;
+    c.seed = p->seed;
+    return c;
+}
+
+void api_hidden_text(const api_train_params *p, char *buf, size_t cap) { model_hidden_format(&p->arch, buf, cap); }
+
+/* the names a choice accepts, for messages and for the page: "relu, gelu, ..." */
+static const model_activation activations[] = {MODEL_ACT_RELU, MODEL_ACT_GELU, MODEL_ACT_TANH, MODEL_ACT_SIGMOID, MODEL_ACT_LEAKY_RELU};
+static const optim_kind optimizers[] = {OPTIM_SGD, OPTIM_MOMENTUM, OPTIM_NESTEROV, OPTIM_ADAM, OPTIM_ADAMW};
+#define COUNT(a) (sizeof a / sizeof *a)
+
+static cJSON *choice(const char *const *names, size_t n, const char *dflt) {
+    cJSON *o = cJSON_CreateObject(), *values = NULL;
+    bool ok = o && json_add(o, "values", (values = cJSON_CreateArray())) && json_add_string(o, "default", dflt);
+    for (size_t i = 0; ok && i < n; i++) ok = cJSON_AddItemToArray(values, json_string(names[i]));
+    if (!ok) cJSON_Delete(o);
+    return ok ? o : NULL;
 }
 
 /* {"min","max","default","integer"} plus the exclusive bounds where they apply */
@@ -35,11 +64,22 @@ static cJSON *limit(double min, bool min_exclusive, double max, bool max_exclusi
 
 cJSON *api_limits_json(const api_limits *lim) {
     api_train_params d = api_train_defaults(lim);
-    cJSON *o = cJSON_CreateObject();
+    const char *act_names[COUNT(activations)], *opt_names[COUNT(optimizers)];
+    for (size_t i = 0; i < COUNT(activations); i++) act_names[i] = model_activation_name(activations[i]);
+    for (size_t i = 0; i < COUNT(optimizers); i++) opt_names[i] = optim_name(optimizers[i]);
+    char hidden[128];
+    api_hidden_text(&d, hidden, sizeof hidden);
+    cJSON *o = cJSON_CreateObject(), *h = NULL;
+    /* hidden: a list of widths, each in [min, max], at most `layers` of them */
     bool ok = o && json_add(o, "epochs", limit(1, false, API_EPOCHS_MAX, false, d.epochs, true)) &&
               json_add(o, "batch", limit(1, false, lim->batch_max, false, d.batch, true)) &&
               json_add(o, "lr", limit(0, true, API_LR_MAX, false, d.lr, false)) &&
-              json_add(o, "hidden", limit(1, false, lim->hidden_max, false, d.hidden, true)) &&
+              json_add(o, "hidden", (h = cJSON_CreateObject())) && json_add_integer(h, "min", 1) &&
+              json_add_integer(h, "max", lim->hidden_max) && json_add_integer(h, "layers", MODEL_MAX_HIDDEN_LAYERS) &&
+              json_add_string(h, "default", hidden) && json_add(h, "list", cJSON_CreateTrue()) &&
+              json_add(o, "activation", choice(act_names, COUNT(act_names), model_activation_name(d.arch.activation))) &&
+              json_add(o, "optimizer", choice(opt_names, COUNT(opt_names), optim_name(d.optimizer))) &&
+              json_add(o, "weight_decay", limit(0, false, 1, false, d.weight_decay, false)) &&
               json_add(o, "momentum", limit(0, false, 1, true, d.momentum, false)) &&
               json_add(o, "seed", limit(0, false, (double)API_SEED_MAX, false, (double)d.seed, true));
     if (!ok) cJSON_Delete(o);
@@ -134,18 +174,68 @@ static bool get_number(const cJSON *obj, const char *key, double *out, api_error
     return true;
 }
 
+/* hidden: a width or a list "256,128", as the CLI's --hidden, each width within the limits */
+static bool get_hidden(const cJSON *obj, const api_limits *lim, model_arch *arch, api_error *e) {
+    const cJSON *v = member(obj, "hidden");
+    if (!v) return true;
+    char text[64], why[160];
+    if (cJSON_IsNumber(v)) {
+        uint64_t w;
+        if (!get_integer(obj, "hidden", 1, lim->hidden_max, &w, e)) return false;
+        snprintf(text, sizeof text, "%llu", (unsigned long long)w);
+    } else if (cJSON_IsString(v)) {
+        if (strlen(v->valuestring) >= sizeof text)
+            return set_error(e, "hidden", "hidden must be a list of widths like \"256,128\" (got %zu characters)", strlen(v->valuestring));
+        snprintf(text, sizeof text, "%s", v->valuestring);
+    } else
+        return set_error(e, "hidden", "hidden must be a width or a list of widths like \"256,128\", not %s", json_type_name(v));
+    model_arch a = *arch;
+    if (!model_hidden_parse(text, &a, why, sizeof why)) return set_error(e, "hidden", "%s", why);
+    for (uint32_t l = 0; l < a.hidden_layers; l++)
+        if (a.hidden[l] > lim->hidden_max)
+            return set_error(e, "hidden", "hidden widths must be 1 to %u (got %u)", lim->hidden_max, a.hidden[l]);
+    arch->hidden_layers = a.hidden_layers;
+    memcpy(arch->hidden, a.hidden, sizeof a.hidden);
+    return true;
+}
+
+/* a name, parsed by the engine's own parser (as the CLI's flag is); the message lists names */
+static bool get_name(const cJSON *obj, const char *key, const char *const *names, size_t n, bool (*parse)(const char *, void *),
+                     void *out, api_error *e) {
+    const cJSON *v = member(obj, key);
+    if (!v) return true;
+    char list[160] = "";
+    for (size_t i = 0; i < n; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    if (!cJSON_IsString(v)) return set_error(e, key, "%s must be one of %s, not %s", key, list, json_type_name(v));
+    if (!parse(v->valuestring, out)) return set_error(e, key, "%s must be one of %s (got '%.40s')", key, list, v->valuestring);
+    return true;
+}
+
+static bool parse_activation(const char *s, void *out) { return model_activation_parse(s, out); }
+static bool parse_optimizer(const char *s, void *out) { return optim_parse(s, out); }
+
 bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e) {
-    static const char *const known[] = {"epochs", "batch", "lr", "hidden", "momentum", "seed", NULL};
+    static const char *const known[] = {"epochs", "batch", "lr", "hidden", "activation", "optimizer", "weight_decay",
+                                        "momentum", "seed", NULL};
+    const char *act_names[COUNT(activations)], *opt_names[COUNT(optimizers)];
+    for (size_t i = 0; i < COUNT(activations); i++) act_names[i] = model_activation_name(activations[i]);
+    for (size_t i = 0; i < COUNT(optimizers); i++) opt_names[i] = optim_name(optimizers[i]);
     cJSON *obj;
     if (!parse_object(body, len, true, &obj, e)) return false;
     api_train_params p = api_train_defaults(lim);
-    uint64_t epochs = p.epochs, batch = p.batch, hidden = p.hidden, seed = p.seed;
+    uint64_t epochs = p.epochs, batch = p.batch, seed = p.seed;
     bool ok = check_keys(obj, known, e) && get_integer(obj, "epochs", 1, API_EPOCHS_MAX, &epochs, e) &&
-              get_integer(obj, "batch", 1, lim->batch_max, &batch, e) &&
-              get_integer(obj, "hidden", 1, lim->hidden_max, &hidden, e) &&
+              get_integer(obj, "batch", 1, lim->batch_max, &batch, e) && get_hidden(obj, lim, &p.arch, e) &&
+              get_name(obj, "activation", act_names, COUNT(act_names), parse_activation, &p.arch.activation, e) &&
+              get_name(obj, "optimizer", opt_names, COUNT(opt_names), parse_optimizer, &p.optimizer, e) &&
               get_integer(obj, "seed", 0, API_SEED_MAX, &seed, e) &&
               get_number(obj, "lr", &p.lr, e, "in (0, 10]") &&
-              get_number(obj, "momentum", &p.momentum, e, "in [0, 1)");
+              get_number(obj, "momentum", &p.momentum, e, "in [0, 1)") &&
+              get_number(obj, "weight_decay", &p.weight_decay, e, "in [0, 1]");
+    /* as the CLI: plain SGD has no momentum unless given, and AdamW's decoupled decay is 0.01
+     * unless given (torch.optim.AdamW's default) */
+    if (ok && p.optimizer == OPTIM_SGD && !member(obj, "momentum")) p.momentum = 0;
+    if (ok && p.optimizer == OPTIM_ADAMW && !member(obj, "weight_decay")) p.weight_decay = 0.01;
     if (ok && !(p.lr > 0 && p.lr <= API_LR_MAX)) {
         char got[40];
         show_value(member(obj, "lr"), got, sizeof got);
@@ -156,9 +246,24 @@ bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_tr
         show_value(member(obj, "momentum"), got, sizeof got);
         ok = set_error(e, "momentum", "momentum must be a number in [0, 1) (got %s)", got);
     }
+    if (ok && !(p.weight_decay >= 0 && p.weight_decay <= 1)) {
+        char got[40];
+        show_value(member(obj, "weight_decay"), got, sizeof got);
+        ok = set_error(e, "weight_decay", "weight_decay must be a number in [0, 1] (got %s)", got);
+    }
     cJSON_Delete(obj);
     if (!ok) return false;
-    p.epochs = (uint32_t)epochs, p.batch = (uint32_t)batch, p.hidden = (uint32_t)hidden, p.seed = seed;
+    p.epochs = (uint32_t)epochs, p.batch = (uint32_t)batch, p.seed = seed;
+    /* the engine's own rules on the whole configuration (sgd with momentum, nesterov without):
+     * its message starts with the field at fault */
+    char why[256];
+    mlp_config cfg = api_train_config(&p);
+    if (mlp_config_check(&cfg, 0, why, sizeof why) != MLP_OK) {
+        char field[32];
+        size_t n = strcspn(why, " ");
+        snprintf(field, sizeof field, "%.*s", (int)(n < sizeof field ? n : sizeof field - 1), why);
+        return set_error(e, field, "%s", why);
+    }
     *out = p;
     return true;
 }

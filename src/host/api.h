@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/mlp.h"
+
 #define API_BODY_MAX (64 * 1024)  /* request bodies above this: 413 */
 #define API_SEED_MAX 9007199254740991ull /* 2^53 - 1: exact in a JSON (double) number */
 #define API_EPOCHS_MAX 1000
@@ -21,14 +23,22 @@ typedef struct api_limits {
     uint32_t test_count; /* test images: indices are below this */
 } api_limits;
 
+/* What the dashboard's train form sets; everything else is the engine's default, as for
+ * `wgtrain train` without flags. */
 typedef struct api_train_params {
-    uint32_t epochs, batch, hidden;
-    double lr, momentum;
+    uint32_t epochs, batch;
+    model_arch arch;        /* hidden widths and activation; inputs and classes as the engine's */
+    optim_kind optimizer;
+    double lr, momentum, weight_decay;
     uint64_t seed;
 } api_train_params;
 
 /* The engine's defaults (mlp_config_default), batch capped by the limits. */
 api_train_params api_train_defaults(const api_limits *lim);
+/* The engine's configuration for a run: mlp_config_default() with the form's fields set. */
+mlp_config api_train_config(const api_train_params *p);
+/* "256,128" */
+void api_hidden_text(const api_train_params *p, char *buf, size_t cap);
 /* The limits as JSON: {"epochs":{"min":1,"max":1000,"default":12,"integer":true},...}. */
 struct cJSON;
 struct cJSON *api_limits_json(const api_limits *lim);
@@ -40,7 +50,10 @@ typedef struct api_error {
 } api_error;
 
 /* POST /api/train: a JSON object whose keys are a subset of epochs, batch, lr, hidden,
- * momentum, seed (missing keys take the defaults); an empty body is {}. */
+ * activation, optimizer, weight_decay, momentum, seed (missing keys take the defaults); an
+ * empty body is {}. hidden is a width (128) or a list ("256,128"), checked as the CLI's
+ * --hidden; activation and optimizer are names as the CLI's; weight_decay is in [0, 1] and
+ * defaults, as the CLI's, to 0.01 for adamw and 0 otherwise. */
 bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e);
 /* POST /api/pause, /api/resume, /api/stop: an empty body or {}. */
 bool api_parse_empty(const char *body, size_t len, api_error *e);

@@ -212,11 +212,15 @@ cJSON *api_json_status_of(const char *status, const char *message, bool pausing,
 cJSON *api_json_run_of(uint32_t id, const api_train_params *r, uint32_t steps_per_epoch, uint32_t train_count,
                        uint32_t test_count) {
     if (!id) return cJSON_CreateNull();
+    char hidden[128];
+    api_hidden_text(r, hidden, sizeof hidden);
     cJSON *o = cJSON_CreateObject();
     /* lr and momentum as the engine's floats, shown as typed */
     bool ok = o && json_add_integer(o, "id", id) && json_add_integer(o, "epochs", r->epochs) &&
               json_add_integer(o, "batch", r->batch) && json_add_number(o, "lr", (float)r->lr, 7) &&
-              json_add_integer(o, "hidden", r->hidden) && json_add_number(o, "momentum", (float)r->momentum, 7) &&
+              json_add_string(o, "hidden", hidden) && json_add_string(o, "activation", model_activation_name(r->arch.activation)) &&
+              json_add_string(o, "optimizer", optim_name(r->optimizer)) &&
+              json_add_number(o, "weight_decay", (float)r->weight_decay, 7) && json_add_number(o, "momentum", (float)r->momentum, 7) &&
               json_add_integer(o, "seed", r->seed) && json_add_integer(o, "steps_per_epoch", steps_per_epoch) &&
               json_add_integer(o, "train_count", train_count) && json_add_integer(o, "test_count", test_count);
     return finish(o, ok);

@@ -68,8 +68,9 @@ cJSON *api_json_error(const char *message, const char *field, unsigned status);
  * "epoch","step"},"epochs_done"}. */
 cJSON *api_json_status_of(const char *status, const char *message, bool pausing, uint32_t run, bool model_ready,
                           uint32_t model_epoch, uint32_t model_step, size_t epochs_done);
-/* A run's configuration: {"id","epochs","batch","lr","hidden","momentum","seed",
- * "steps_per_epoch","train_count","test_count"}, or null before the first run (id 0). */
+/* A run's configuration: {"id","epochs","batch","lr","hidden" ("256,128"),"activation",
+ * "optimizer","weight_decay","momentum","seed","steps_per_epoch","train_count","test_count"},
+ * or null before the first run (id 0). */
 struct api_train_params;
 cJSON *api_json_run_of(uint32_t id, const struct api_train_params *r, uint32_t steps_per_epoch, uint32_t train_count,
                        uint32_t test_count);

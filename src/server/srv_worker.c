@@ -142,13 +142,7 @@ static void run_training(worker *w, const api_train_params *rp) {
     mlp_destroy(w->tr);
     w->tr = NULL;
 
-    mlp_config cfg = mlp_config_default();
-    cfg.epochs = rp->epochs;
-    cfg.batch = rp->batch;
-    cfg.arch.hidden[0] = rp->hidden; /* the dashboard trains the seed's one hidden layer */
-    cfg.lr = (float)rp->lr;
-    cfg.momentum = (float)rp->momentum;
-    cfg.seed = rp->seed;
+    mlp_config cfg = api_train_config(rp);
     cfg.report_every = s->report_every;
     cfg.kernels = s->kernels;
     mlp_dataset dtrain = {s->train->images, s->train->labels, s->train->count};
@@ -157,8 +151,11 @@ static void run_training(worker *w, const api_train_params *rp) {
     pthread_mutex_lock(&s->mu);
     uint32_t run = s->run_id, steps = s->steps_per_epoch;
     pthread_mutex_unlock(&s->mu);
-    printf("run %u: epochs %u, batch %u, lr %g, hidden %u, momentum %g, seed %llu\n", run, cfg.epochs, cfg.batch,
-           (double)cfg.lr, cfg.arch.hidden[0], (double)cfg.momentum, (unsigned long long)cfg.seed);
+    char hidden[128];
+    api_hidden_text(rp, hidden, sizeof hidden);
+    printf("run %u: epochs %u, batch %u, lr %g, hidden %s, %s, %s, momentum %g, weight decay %g, seed %llu\n", run, cfg.epochs,
+           cfg.batch, (double)cfg.lr, hidden, model_activation_name(cfg.arch.activation), optim_name(cfg.optimizer),
+           (double)cfg.momentum, (double)cfg.weight_decay, (unsigned long long)cfg.seed);
     fflush(stdout);
 
     mlp_status st = mlp_create(w->gpu, &cfg, &dtrain, &dtest, &w->tr);

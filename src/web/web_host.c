@@ -608,13 +608,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     set_status(WEB_STARTING, "");
     if (!page_turn()) return finish_run(WEB_STOPPED, "stopped before the first step"), 0;
 
-    mlp_config cfg = mlp_config_default();
-    cfg.epochs = p.epochs;
-    cfg.batch = p.batch;
-    cfg.arch.hidden[0] = p.hidden; /* the dashboard trains the seed's one hidden layer */
-    cfg.lr = (float)p.lr;
-    cfg.momentum = (float)p.momentum;
-    cfg.seed = p.seed;
+    mlp_config cfg = api_train_config(&p);
     cfg.report_every = WEB_REPORT_EVERY;
     cfg.kernels = kernels == 1 ? MLP_KERNELS_FUSED : kernels == 2 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_AUTO;
     mlp_destroy(W.tr);

@@ -290,7 +290,7 @@ cut-header|header length [0-9]+ runs past the end of the file
 past-eof|header length [0-9]+ runs past the end of the file
 overlap|tensors '0.weight' and '0.bias' overlap
 size|tensor '0.bias' has shape \[33\] \(132 bytes as F32\) but its data_offsets span 128 bytes
-shape|tensor '2.weight' has shape \[32, 10\], expected \[10, 32\]
+shape|tensor '2.weight' has shape \[32, 10\], expected \[classes, 32\]
 dtype|tensor '0.weight' has dtype F16; only F32 is accepted
 bf16|tensor '2.bias' has dtype BF16; only F32 is accepted
 missing|missing tensor '2.bias'

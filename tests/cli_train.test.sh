@@ -157,10 +157,15 @@ d="$TMP/over"; make_set "$d" 100; { idx_images_header 4294967295 4294967295 4294
 expect_error 1 "overflow" -- train --data "$d" --epochs 1
 d="$TMP/count"; make_set "$d" 100; { idx_labels_header 99; tail -c +9 "$MNIST/train-labels-idx1-ubyte" | head -c 99; } > "$d/train-labels-idx1-ubyte"
 expect_error 1 "holds 99 labels but .* holds 100 images" -- train --data "$d" --epochs 1
-d="$TMP/label"; make_set "$d" 100; printf '\x0a' | dd of="$d/train-labels-idx1-ubyte" bs=1 seek=20 conv=notrunc 2>/dev/null
-expect_error 1 "label 10 at index 12 is out of range" -- train --data "$d" --epochs 1
+# any image shape and class count trains, but the test set must fit the training set
+d="$TMP/label"; make_set "$d" 100; printf '\x0a' | dd of="$d/t10k-labels-idx1-ubyte" bs=1 seek=20 conv=notrunc 2>/dev/null
+expect_error 1 "test label 10 at index 12 is past the training set's 10 classes" -- train --data "$d" --epochs 1
 d="$TMP/shape"; make_set "$d" 100; { idx_images_header 100 27 28; head -c $((100*27*28)) /dev/zero; } > "$d/train-images-idx3-ubyte"
-expect_error 1 "images are 27x28, expected 28x28" -- train --data "$d" --epochs 1
+expect_error 1 "the test images are 28x28 but the training images are 27x28" -- train --data "$d" --epochs 1
+d="$TMP/oneclass"; make_set "$d" 100; { idx_labels_header 100; head -c 100 /dev/zero; } > "$d/train-labels-idx1-ubyte"
+expect_error 1 "training labels hold only class 0" -- train --data "$d" --epochs 1
+d="$TMP/nopixels"; make_set "$d" 100; { idx_images_header 100 0 28; } > "$d/train-images-idx3-ubyte"
+expect_error 1 "images are 0x28, expected 1 to 65536 pixels each" -- train --data "$d" --epochs 1
 
 # gzip detected by content: a gzip file under the plain name, and raw bytes under .gz
 d="$TMP/content"; make_set "$d" 640; gzip -c "$d/train-images-idx3-ubyte" > "$TMP/x" && mv "$TMP/x" "$d/train-images-idx3-ubyte"

@@ -111,9 +111,9 @@ static size_t model_bytes(uint32_t h) { return pcount(h) * 4; }
 
 /* A file of n F32 tensors with the given names and shapes (rank 1 when dims[k][1] == 0) and
  * consecutive, consistent data_offsets: only the model-level checks can object to it. */
-static buf custom_file(int n, const char *const names[], const uint64_t dims[][2]) {
+static buf custom_file_meta(int n, const char *const names[], const uint64_t dims[][2], const char *meta) {
     static char j[4096];
-    size_t o = (size_t)snprintf(j, sizeof j, "{");
+    size_t o = (size_t)snprintf(j, sizeof j, "{%s%s", meta ? meta : "", meta ? "," : "");
     uint64_t off = 0;
     for (int k = 0; k < n; k++) {
         uint64_t bytes = dims[k][0] * (dims[k][1] ? dims[k][1] : 1) * 4;
@@ -127,6 +127,7 @@ static buf custom_file(int n, const char *const names[], const uint64_t dims[][2
     snprintf(j + o, sizeof j - o, "}");
     return make_file(j, (size_t)off);
 }
+static buf custom_file(int n, const char *const names[], const uint64_t dims[][2]) { return custom_file_meta(n, names, dims, NULL); }
 static const char *const MODEL_NAMES[4] = {"0.weight", "0.bias", "2.weight", "2.bias"};
 
 /* ---- round trips ---- */
@@ -136,7 +137,7 @@ static void test_round_trip(void) {
     float *params = random_params(h, 1);
     params[0] = -0.0f;
     params[1] = 1e-45f; /* a denormal survives bit for bit */
-    ckpt_model_info info = {mlp_config_default(), 3, 2000, 10000, 0.9123};
+    ckpt_model_info info = {mlp_config_default(), 3, 2000, 10000, 0.9123, 28, 28, NULL};
     info.cfg.arch.hidden[0] = h;
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
@@ -493,7 +494,45 @@ static void test_malformed(void) {
                  "only F32");
     {
         const uint64_t in783[4][2] = {{3, 783}, {3, 0}, {10, 3}, {10, 0}};
-        expect_model("shape mismatch: 783 inputs", custom_file(4, MODEL_NAMES, in783), CKPT_ERR_SHAPE, "expected [H, 784]");
+        const uint64_t in0[4][2] = {{3, 0}, {3, 0}, {10, 3}, {10, 0}};
+        expect_model("0.weight of rank 1", custom_file(4, MODEL_NAMES, in0), CKPT_ERR_SHAPE, "expected [H, inputs] with 1..65536 inputs");
+        const uint64_t inbig[4][2] = {{1, 65537}, {1, 0}, {10, 1}, {10, 0}};
+        expect_model("65537 inputs", custom_file(4, MODEL_NAMES, inbig), CKPT_ERR_SHAPE, "expected [H, inputs] with 1..65536 inputs");
+        const uint64_t c1[4][2] = {{3, 64}, {3, 0}, {1, 3}, {1, 0}};
+        expect_model("1 class", custom_file(4, MODEL_NAMES, c1), CKPT_ERR_SHAPE, "1 classes is outside 2..256");
+        const uint64_t c257[4][2] = {{3, 64}, {3, 0}, {257, 3}, {257, 0}};
+        expect_model("257 classes", custom_file(4, MODEL_NAMES, c257), CKPT_ERR_SHAPE, "257 classes is outside 2..256");
+        const uint64_t d64[4][2] = {{5, 48}, {5, 0}, {3, 5}, {3, 0}};
+        expect_model("8x6 image metadata of 40 pixels", custom_file_meta(4, MODEL_NAMES, d64, "\"__metadata__\":{\"rows\":\"8\",\"cols\":\"5\"}"),
+                     CKPT_ERR_METADATA, "metadata rows '8' and cols '5' are not an image of the model's 48 inputs");
+        expect_model("rows without cols", custom_file_meta(4, MODEL_NAMES, d64, "\"__metadata__\":{\"rows\":\"8\"}"),
+                     CKPT_ERR_METADATA, "not an image");
+        /* any chain of shapes: inputs from 0.weight, classes from the last layer, the image shape
+         * from the metadata, else a square where the inputs are one, else one row */
+        struct {
+            const char *what, *meta;
+            uint64_t dims[4][2];
+            uint32_t inputs, classes, rows, cols;
+        } shapes[] = {
+            {"783 inputs, 10 classes: one row", NULL, {{3, 783}, {3, 0}, {10, 3}, {10, 0}}, 783, 10, 1, 783},
+            {"64 inputs, 5 classes: 8x8", NULL, {{4, 64}, {4, 0}, {5, 4}, {5, 0}}, 64, 5, 8, 8},
+            {"48 inputs, 3 classes, metadata 8x6", "\"__metadata__\":{\"rows\":\"8\",\"cols\":\"6\"}", {{5, 48}, {5, 0}, {3, 5}, {3, 0}}, 48, 3, 8, 6},
+            {"784 inputs, 256 classes", NULL, {{2, 784}, {2, 0}, {256, 2}, {256, 0}}, 784, 256, 28, 28},
+        };
+        for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+            buf f = custom_file_meta(4, MODEL_NAMES, shapes[k].dims, shapes[k].meta);
+            ckpt_parsed *p = malloc(sizeof *p);
+            char err[512] = "";
+            ckpt_model m = {0};
+            ckpt_status st = parse_buf(f, p, err, sizeof err);
+            if (st == CKPT_OK) st = ckpt_model_decode(p, &m, err, sizeof err);
+            CHECK(st == CKPT_OK && m.arch.inputs == shapes[k].inputs && m.arch.classes == shapes[k].classes &&
+                      m.rows == shapes[k].rows && m.cols == shapes[k].cols,
+                  "%s: %s, %u inputs %u classes %ux%u", shapes[k].what, err, m.arch.inputs, m.arch.classes, m.rows, m.cols);
+            ckpt_model_free(&m);
+            free(p);
+            free(f.p);
+        }
         const uint64_t bias4[4][2] = {{3, 784}, {4, 0}, {10, 3}, {10, 0}};
         expect_model("shape mismatch: 0.bias", custom_file(4, MODEL_NAMES, bias4), CKPT_ERR_SHAPE, "0.bias");
         const uint64_t w2t[4][2] = {{3, 784}, {3, 0}, {3, 10}, {10, 0}};
@@ -670,7 +709,7 @@ static void test_digest(void) {
         CHECK(!strcmp(hex, vec[v].hex), "sha256('%s') = %s, want %s", vec[v].in, hex, vec[v].hex);
     }
 
-    ckpt_model_info info = {mlp_config_default(), 2, 1000, 10000, 0.5};
+    ckpt_model_info info = {mlp_config_default(), 2, 1000, 10000, 0.5, 28, 28, NULL};
     info.cfg.arch.hidden[0] = 16;
     size_t n = mlp_param_count(&info.cfg.arch);
     float *params = malloc(n * sizeof(float));

@@ -444,21 +444,21 @@ static void test_sizes(void) {
     expect_load("count mismatch", d, MNIST_TRAIN, IDX_ERR_COUNT_MISMATCH, TRAIN_LABELS,
                 "2 labels", "3 images");
 
-    d = case_dir("label_range");
-    write_buf(d, TRAIN_IMAGES, im);
-    buf lbad = make_labels(3);
-    lbad.p[8 + 2] = 10;
-    write_buf(d, TRAIN_LABELS, lbad);
-    free(lbad.p);
-    expect_load("label 10", d, MNIST_TRAIN, IDX_ERR_LABEL_RANGE, TRAIN_LABELS, "label 10",
-                "index 2");
-
     d = case_dir("shape");
-    buf im27 = make_images(3, 27, 28);
-    write_buf(d, TRAIN_IMAGES, im27);
+    buf im0 = make_images(3, 0, 28);
+    write_buf(d, TRAIN_IMAGES, im0);
     write_buf(d, TRAIN_LABELS, lb);
-    free(im27.p);
-    expect_load("27x28 images", d, MNIST_TRAIN, IDX_ERR_SHAPE, TRAIN_IMAGES, "27x28", "28x28");
+    free(im0.p);
+    expect_load("0x28 images", d, MNIST_TRAIN, IDX_ERR_SHAPE, TRAIN_IMAGES, "0x28", "1 to 65536 pixels");
+
+    d = case_dir("too_many_pixels");
+    buf big_im = make_images(1, 257, 256);
+    buf lb1 = make_labels(1);
+    write_buf(d, TRAIN_IMAGES, big_im);
+    write_buf(d, TRAIN_LABELS, lb1);
+    free(big_im.p);
+    free(lb1.p);
+    expect_load("257x256 images", d, MNIST_TRAIN, IDX_ERR_SHAPE, TRAIN_IMAGES, "257x256", "65536");
 
     /* A raw file over the size cap is refused from its size alone (sparse, nothing written). */
     d = case_dir("huge_raw");
@@ -491,6 +491,56 @@ static void test_sizes(void) {
         expect_load("gzip bomb", d, MNIST_TRAIN, IDX_ERR_SIZE_MISMATCH, TRAIN_IMAGES ".gz",
                     "limit", NULL);
     }
+    free(im.p);
+    free(lb.p);
+}
+
+/* Any HxW and any labels 0..K-1 load; a test set must fit the training set, and a set a model. */
+static void test_any_shape(void) {
+    const char *d = case_dir("shape_5x7");
+    buf im = make_images(6, 5, 7), lb = make_labels(6); /* labels 0 3 6 9 2 5 */
+    lb.p[8 + 3] = 200;                                  /* classes = 201 */
+    write_buf(d, TRAIN_IMAGES, im);
+    write_buf(d, TRAIN_LABELS, lb);
+    mnist_set train, test;
+    char err[512];
+    CHECK(mnist_load_dir(d, MNIST_TRAIN, &train, err, sizeof err) == IDX_OK, "5x7 set: %s", err);
+    CHECK(train.rows == 5 && train.cols == 7 && train.count == 6 && train.classes == 201, "5x7 set: %ux%u x%u, %u classes",
+          train.rows, train.cols, train.count, train.classes);
+
+    /* the test set: the same shape and labels below 201 fit */
+    test = train;
+    CHECK(mnist_check_test(&train, &test, d, err, sizeof err) == IDX_OK, "a test set like the training set: %s", err);
+    uint8_t labels[6] = {0, 1, 201, 3, 4, 5};
+    test.labels = labels;
+    CHECK(mnist_check_test(&train, &test, d, err, sizeof err) == IDX_ERR_LABEL_RANGE &&
+              strstr(err, "test label 201 at index 2 is past the training set's 201 classes (labels 0 to 200)"),
+          "test label past the classes: %s", err);
+    printf("%-32s %-22s %s\n", "test label past classes", "IDX_ERR_LABEL_RANGE", err);
+    test.labels = train.labels;
+    test.cols = 6;
+    CHECK(mnist_check_test(&train, &test, d, err, sizeof err) == IDX_ERR_SHAPE &&
+              strstr(err, "the test images are 5x6 but the training images are 5x7"),
+          "test shape: %s", err);
+    printf("%-32s %-22s %s\n", "test set of another shape", "IDX_ERR_SHAPE", err);
+    test.cols = 7;
+    memset(labels, 0, sizeof labels);
+    mnist_set one = train;
+    one.labels = labels;
+    one.classes = 1;
+    CHECK(mnist_check_test(&one, &test, d, err, sizeof err) == IDX_ERR_LABEL_RANGE && strstr(err, "only class 0"),
+          "one class: %s", err);
+
+    /* a model of 35 inputs and 201 classes fits; 784 inputs or 10 classes do not */
+    CHECK(mnist_check_model(&train, 35, 201, "test set", err, sizeof err) == IDX_OK, "model fits: %s", err);
+    CHECK(mnist_check_model(&train, 784, 201, "test set", err, sizeof err) == IDX_ERR_SHAPE &&
+              strstr(err, "the model takes 784 inputs but the test set holds 5x7 images (35 pixels)"),
+          "model inputs: %s", err);
+    CHECK(mnist_check_model(&train, 35, 10, "test set", err, sizeof err) == IDX_ERR_LABEL_RANGE &&
+              strstr(err, "label 200 at index 3, past the model's 10 classes (0 to 9)"),
+          "model classes: %s", err);
+    printf("%-32s %-22s %s\n", "model of other classes", "IDX_ERR_LABEL_RANGE", err);
+    mnist_free(&train);
     free(im.p);
     free(lb.p);
 }
@@ -833,6 +883,7 @@ int main(void) {
     test_missing();
     test_bad_headers();
     test_sizes();
+    test_any_shape();
     test_bad_gzip();
     test_real_mnist();
     if (nftw(g_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

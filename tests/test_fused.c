@@ -61,7 +61,8 @@ static void check_inference_model(gpu_context *gpu, const mnist_set *m) {
         CHECK(ok, "inference model: %s", model ? mlp_error(model) : "none");
     }
     if (ok) {
-        CHECK(a.accuracy == b.accuracy && a.loss == b.loss && !memcmp(a.confusion, b.confusion, sizeof a.confusion) &&
+        CHECK(a.accuracy == b.accuracy && a.loss == b.loss && a.classes == b.classes &&
+                  !memcmp(a.confusion, b.confusion, (size_t)a.classes * a.classes * sizeof *a.confusion) &&
                   !memcmp(mlp_test_predictions(t), mlp_test_predictions(model), test.count),
               "inference model evaluates as its trainer: %.4f/%.6f vs %.4f/%.6f", a.accuracy, a.loss, b.accuracy, b.loss);
         CHECK(a.accuracy > 0.5, "the model learnt something: %.4f", a.accuracy);

@@ -53,7 +53,7 @@ static void test_json(void) {
 }
 
 static api_limits limits(void) {
-    api_limits l = {2000, MLP_MAX_HIDDEN, 10000};
+    api_limits l = {2000, MLP_MAX_HIDDEN, 10000, 28, 28};
     return l;
 }
 
@@ -95,7 +95,7 @@ static void test_train_params(void) {
           "two layers, gelu, adam: %s", e.message);
     mlp_config c = api_train_config(&p);
     CHECK(c.arch.hidden_layers == 2 && c.arch.hidden[1] == 128 && c.optimizer == OPTIM_ADAM && c.weight_decay == 0.001f &&
-              c.arch.inputs == MLP_INPUTS,
+              c.arch.inputs == 784,
           "the engine's configuration");
     const char *adamw = "{\"optimizer\":\"adamw\",\"lr\":0.001}", *sgd = "{\"optimizer\":\"sgd\"}";
     CHECK(api_parse_train(adamw, strlen(adamw), &l, &p, &e) && fabs(p.weight_decay - 0.01) < 1e-12, "adamw: decay 0.01 as the CLI's");
@@ -169,7 +169,7 @@ static void test_predict_params(void) {
     api_error e;
     host_buf b = {0};
     host_buf_puts(&b, "{\"pixels\":[");
-    for (int i = 0; i < MLP_INPUTS; i++) host_buf_printf(&b, "%s%d", i ? "," : "", i % 256);
+    for (int i = 0; i < 28 * 28; i++) host_buf_printf(&b, "%s%d", i ? "," : "", i % 256);
     host_buf_puts(&b, "]}");
     CHECK(api_parse_predict(b.data, b.len, &l, &in, &e), "784 pixels: %s", e.message);
     CHECK(in.n == 1 && in.pixels && in.pixels[300] == 300 % 256 && !in.indices, "pixels copied");

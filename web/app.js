@@ -36,10 +36,16 @@
     return out;
   }
 
+  // The data's image shape (the state's "data"): MNIST's 28x28 until the host says otherwise.
+  const shape = () => state.shape || { rows: 28, cols: 28, classes: 10 };
+  const imageCanvas = () => el('canvas', { width: shape().cols, height: shape().rows });
+
   function drawDigit(canvas, bytes, offset = 0) {
+    const { rows, cols } = shape();
+    if (canvas.width !== cols || canvas.height !== rows) { canvas.width = cols; canvas.height = rows; }
     const ctx = canvas.getContext('2d');
-    const img = ctx.createImageData(28, 28);
-    for (let i = 0; i < 784; i++) {
+    const img = ctx.createImageData(cols, rows);
+    for (let i = 0; i < rows * cols; i++) {
       const v = bytes[offset + i];
       img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
       img.data[4 * i + 3] = 255;
@@ -355,8 +361,8 @@
     const pixels = b64bytes(p.pixels);
     p.items.forEach((it, i) => {
       const right = it.pred === it.label;
-      const canvas = el('canvas', { width: 28, height: 28 });
-      drawDigit(canvas, pixels, i * 784);
+      const canvas = imageCanvas();
+      drawDigit(canvas, pixels, i * shape().rows * shape().cols);
       const fig = el('figure', {
         class: `preview ${right ? 'right' : 'wrong'}`,
         'data-index': it.index, 'data-label': it.label, 'data-pred': it.pred, 'data-conf': it.conf,
@@ -381,20 +387,23 @@
       ctx.clearRect(0, 0, canvas.width, canvas.height);
       return;
     }
+    // one tile per hidden unit, of the image's shape (the host sends square images only)
+    const side = w.cols || 28;
+    const n = side * (w.rows || 28);
     const cols = 16;
     const rows = Math.ceil(w.tiles / cols);
-    const W = cols * 29 + 1;
-    const H = rows * 29 + 1;
+    const W = cols * (side + 1) + 1;
+    const H = rows * ((w.rows || 28) + 1) + 1;
     if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
     const img = ctx.createImageData(W, H);
     const data = b64bytes(w.data);
     for (let t = 0; t < w.tiles; t++) {
-      const ox = 1 + (t % cols) * 29;
-      const oy = 1 + Math.floor(t / cols) * 29;
-      for (let i = 0; i < 784; i++) {
-        const v = (data[t * 784 + i] - 127.5) / 127.5; // -1..1, scaled per tile
+      const ox = 1 + (t % cols) * (side + 1);
+      const oy = 1 + Math.floor(t / cols) * ((w.rows || 28) + 1);
+      for (let i = 0; i < n; i++) {
+        const v = (data[t * n + i] - 127.5) / 127.5; // -1..1, scaled per tile
         const a = Math.pow(Math.abs(v), 0.8);
-        const o = 4 * ((oy + Math.floor(i / 28)) * W + ox + (i % 28));
+        const o = 4 * ((oy + Math.floor(i / side)) * W + ox + (i % side));
         if (v >= 0) { img.data[o] = 255 * a; img.data[o + 1] = 160 * a; img.data[o + 2] = 40 * a; }
         else { img.data[o] = 60 * a; img.data[o + 1] = 140 * a; img.data[o + 2] = 255 * a; }
         img.data[o + 3] = 255;
@@ -418,16 +427,17 @@
       return;
     }
     const m = c.matrix;
+    const K = m.length; // the model's classes
     const total = m.flat().reduce((a, b) => a + b, 0);
     $('cm-caption').textContent = `test set (${total.toLocaleString('en-US')} images), epoch ${c.epoch} · rows: label, columns: prediction · click a cell`;
     const head = el('tr', {}, el('th', { class: 'axis', text: 'label╲pred' }));
-    for (let j = 0; j < 10; j++) head.append(el('th', { scope: 'col', text: String(j) }));
+    for (let j = 0; j < K; j++) head.append(el('th', { scope: 'col', text: String(j) }));
     head.append(el('th', { class: 'axis', text: 'acc' }));
     table.append(head);
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < K; i++) {
       const rowTotal = m[i].reduce((a, b) => a + b, 0) || 1;
       const tr = el('tr', {}, el('th', { scope: 'row', text: String(i) }));
-      for (let j = 0; j < 10; j++) {
+      for (let j = 0; j < K; j++) {
         const n = m[i][j];
         const f = n / rowTotal;
         const td = el('td', {
@@ -466,7 +476,7 @@
     const box = $('cell-digits');
     box.replaceChildren();
     for (const d of data.digits) {
-      const canvas = el('canvas', { width: 28, height: 28 });
+      const canvas = imageCanvas();
       drawDigit(canvas, b64bytes(d.pixels));
       box.append(el('figure', { title: `test image #${d.index}, ${pct(d.conf, 1)} sure`, 'data-index': d.index },
         canvas, el('figcaption', { text: pct(d.conf, 0) })));
@@ -509,7 +519,8 @@
     $('draw-result').textContent = 'Draw 0–9 in the box';
     $('draw-result').dataset.pred = '';
     $('probs').replaceChildren();
-    $('draw-small').getContext('2d').clearRect(0, 0, 28, 28);
+    const small = $('draw-small');
+    small.getContext('2d').clearRect(0, 0, small.width, small.height);
   }
 
   function padPos(ev) {
@@ -607,10 +618,27 @@
     return pixels;
   }
 
+  // A square image of another size than MNIST's: the whole pad scaled down as it is (the host
+  // does the same for such models in `wgtrain predict`).
+  function toSquare(side) {
+    const small = document.createElement('canvas');
+    small.width = small.height = side;
+    const sctx = small.getContext('2d', { willReadFrequently: true });
+    sctx.imageSmoothingEnabled = true;
+    sctx.imageSmoothingQuality = 'high';
+    sctx.drawImage(pad, 0, 0, side, side);
+    const d = sctx.getImageData(0, 0, side, side).data;
+    const pixels = new Array(side * side);
+    for (let i = 0; i < side * side; i++) pixels[i] = d[4 * i];
+    return pixels;
+  }
+
   async function predictDrawing() {
     if (!inked) return;
     if (inFlight) { again = true; return; }
-    const pixels = toMnist();
+    const { rows, cols } = shape();
+    if (rows !== cols) return; // the pad is hidden then
+    const pixels = rows === 28 ? toMnist() : toSquare(rows);
     if (!pixels) return;
     drawDigit($('draw-small'), pixels);
     inFlight = true;
@@ -671,6 +699,14 @@
     state.points = d.points.map((a) => ({ x: a[0], loss: a[1], accuracy: a[2], sps: a[3], epoch: a[4], step: a[5] }));
     state.epochs = d.epochs;
     state.dataCount = d.data;
+    // the data's shape: previews and the draw pad follow it; the weight tiles and the pad need
+    // square images (hidden otherwise)
+    state.shape = { rows: d.data.rows || 28, cols: d.data.cols || 28, classes: d.data.classes || 10 };
+    const square = state.shape.rows === state.shape.cols;
+    document.querySelector('section.card.weights').hidden = !square;
+    document.querySelector('section.card.draw').hidden = !square;
+    $('h-draw').firstChild.textContent = state.shape.rows === 28 && state.shape.classes === 10 ? 'Draw a digit ' : 'Draw an image ';
+    $('w-caption').textContent = `one ${state.shape.rows}×${state.shape.cols} tile per hidden unit · orange positive, blue negative`;
     updateLossChart();
     updateAccChart();
     renderConfusion(d.confusion);

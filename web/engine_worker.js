@@ -19,6 +19,8 @@ import { createBridge } from './webgpu_bridge.js';
 
 const OPS = { predict_pixels: 1, predict_indices: 2, confusion: 3, digits: 4, save: 5, load: 6 };
 const CONTROL = { pause: 1, resume: 2, stop: 3 };
+// bytes of pixels a predict request carries (web_host.c WEB_PIXELS_BYTES: the largest image)
+const PIXELS_BYTES = 65536;
 
 let wasm = null;     // instance exports
 let calls = null;    // the promising exports
@@ -110,12 +112,12 @@ const host = {
     const rq = queue.shift();
     if (!rq) return 0;
     const items = rq.indices ?? [];
-    const fields = [rq.op, rq.id, rq.label ?? 0, rq.pred ?? 0, rq.limit ?? 100, rq.pixels ? rq.pixels.length / 784 : items.length];
+    const fields = [rq.op, rq.id, rq.label ?? 0, rq.pred ?? 0, rq.limit ?? 100, rq.pixels ? Math.min(rq.pixels.length, PIXELS_BYTES) : items.length];
     const file = rq.bytes ? copyIn(rq.bytes) : 0; // before the views: malloc may grow the memory
     const dv = new DataView(wasm.memory.buffer);
     fields.forEach((v, i) => dv.setUint32(head + 4 * i, v, true));
     items.forEach((v, i) => dv.setUint32(indices + 4 * i, v, true));
-    if (rq.pixels) new Uint8Array(wasm.memory.buffer).set(rq.pixels, pixels);
+    if (rq.pixels) new Uint8Array(wasm.memory.buffer).set(rq.pixels.slice(0, PIXELS_BYTES), pixels);
     dv.setUint32(bytesOut, file, true);
     dv.setUint32(lenOut, rq.bytes ? rq.bytes.length : 0, true);
     return 1;

@@ -1,13 +1,16 @@
 /* Checkpoints: safetensors model files and resumable training state.
  *
  * A model file holds exactly the tensors of the layer table's (core/model.h)
- *   torch.nn.Sequential(Linear(784, h0), Act(), Linear(h0, h1), Act(), ..., Linear(hn, 10))
- * named as Sequential names them: "0.weight" [h0,784], "0.bias" [h0], "2.weight" [h1,h0], ...,
+ *   torch.nn.Sequential(Linear(inputs, h0), Act(), Linear(h0, h1), Act(), ..., Linear(hn, classes))
+ * (MNIST: 784 inputs, 10 classes; any data set's HxW and K otherwise)
+ * named as Sequential names them: "0.weight" [h0,inputs], "0.bias" [h0], "2.weight" [h1,h0], ...,
  * the activation modules in between holding no tensors, all F32, so that
  * model.load_state_dict(safetensors.torch.load_file(PATH)) works with strict=True. Its
  * "__metadata__" records the layers, activation, hyperparameters, epoch, seed, data set and
- * its shape, input normalisation and test accuracy (strings, as the format requires). A file
- * without an "activation" entry (written before wgtrain had others, or by PyTorch) is ReLU.
+ * its shape ("rows", "cols", "classes"), input normalisation and test accuracy (strings, as the
+ * format requires). A file without an "activation" entry (written before wgtrain had others, or
+ * by PyTorch) is ReLU; one without "rows" and "cols" has square images when its inputs are a
+ * square (784: 28x28), else one row (ckpt_default_image_shape).
  *
  * A training-state file holds the optimizer's state slots, each [P] and flattened in the
  * parameter layout of mlp.h: "optimizer.velocity" (the SGD family's momentum buffer) or
@@ -68,7 +71,7 @@ typedef enum ckpt_status {
     CKPT_ERR_OFFSETS,     /* byte ranges out of bounds, overlapping or leaving a gap */
     CKPT_ERR_TRAILING,    /* bytes after the last tensor */
     CKPT_ERR_TENSOR,      /* a tensor missing, or one the model does not have */
-    CKPT_ERR_SHAPE,       /* shapes that do not chain into a 784-...-10 model */
+    CKPT_ERR_SHAPE,       /* shapes that do not chain into an inputs-...-classes model */
     CKPT_ERR_VALUE,       /* a NaN or infinite value */
     CKPT_ERR_METADATA,    /* training-state metadata missing, malformed or inconsistent */
     CKPT_ERR_MISMATCH,    /* model and training state are not from the same checkpoint */
@@ -137,19 +140,29 @@ ckpt_status ckpt_serialize(const ckpt_out_tensor *tensors, size_t ntensors, cons
 
 /* ---- the model ---- */
 
+/* The limits of a model's data (data/idx.h's IDX_MAX_PIXELS and IDX_MAX_CLASSES). */
+#define CKPT_MAX_INPUTS 65536
+#define CKPT_MAX_CLASSES 256
+
 typedef struct ckpt_model {
     model_arch arch;
+    uint32_t rows, cols; /* the image shape of its inputs: rows * cols == arch.inputs */
     float *params; /* mlp_param_count(&arch) floats in mlp_read_params layout; malloc'd */
 } ckpt_model;
 
 /* Exactly the tensors 0.weight, 0.bias, 2.weight, ... of one to MODEL_MAX_HIDDEN_LAYERS hidden
- * layers, F32, shapes chaining from 784 inputs through widths in 1..MLP_MAX_HIDDEN to 10
- * classes, every value finite. Metadata is optional here (a file saved from PyTorch loads
- * too); its "activation", when present, must name one wgtrain has. */
+ * layers, F32, shapes chaining from 1..CKPT_MAX_INPUTS inputs (0.weight's columns) through
+ * widths in 1..MLP_MAX_HIDDEN to 2..CKPT_MAX_CLASSES classes (the last layer's rows), every
+ * value finite. Metadata is optional here (a file saved from PyTorch loads too); its
+ * "activation", when present, must name one wgtrain has, and its "rows" and "cols", when
+ * present, must multiply to the inputs. */
 ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, size_t errlen);
 ckpt_status ckpt_model_encode(const model_arch *arch, const float *params, const ckpt_kv *meta, size_t nmeta,
                               uint8_t **out, size_t *out_len, char *err, size_t errlen);
 void ckpt_model_free(ckpt_model *m);
+/* The image shape assumed for inputs when a file does not record one: side x side when inputs
+ * is a square (784: 28x28), else 1 x inputs. */
+void ckpt_default_image_shape(uint32_t inputs, uint32_t *rows, uint32_t *cols);
 
 /* The metadata wgtrain writes into a model file: format "pt", architecture, layers,
  * activation, init, every hyperparameter, epoch, seed, data set, input normalisation and test accuracy (omitted when
@@ -159,6 +172,8 @@ typedef struct ckpt_model_info {
     uint32_t epoch;         /* epochs trained */
     uint32_t train_samples, test_samples;
     double test_accuracy;   /* < 0: unknown */
+    uint32_t rows, cols;    /* the data's image shape (0: ckpt_default_image_shape) */
+    const char *dataset;    /* its name (NULL: "MNIST") */
 } ckpt_model_info;
 size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv);
 

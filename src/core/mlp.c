@@ -74,6 +74,7 @@ struct mlp_trainer {
     eval_set test;
     bool has_test;
     uint8_t *test_pred;
+    uint32_t *confusion_host; /* classes x classes: the last evaluation's (mlp_eval_result) */
     float *test_conf;
 };
 
@@ -353,7 +354,7 @@ static void eval_set_destroy(eval_set *e) {
 
 bool mlp_fused_applies(const mlp_config *c) {
     const model_arch *a = &c->arch;
-    return a->inputs == MLP_INPUTS && a->classes == MLP_CLASSES && a->hidden_layers == 1 &&
+    return a->inputs == MLP_FUSED_INPUTS && a->classes == MLP_FUSED_CLASSES && a->hidden_layers == 1 &&
            a->activation == MODEL_ACT_RELU && (c->optimizer == OPTIM_SGD || c->optimizer == OPTIM_MOMENTUM) &&
            c->weight_decay == 0.0f && c->clip_grad_norm == 0.0f && c->label_smoothing == 0.0f && c->dropout == 0.0f;
 }
@@ -415,8 +416,8 @@ static gpu_status load_kernels(mlp_trainer *t) {
         /* the activation buffer's carve, shared by the three fused kernels */
         uint32_t h = t->cfg.arch.hidden[0];
         uint32_t htiles = tiles_fused_htiles(h);
-        double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_CLASSES,
-               a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_CLASSES;
+        double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_FUSED_CLASSES,
+               a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES;
         const size_t *off = t->lay.offsets;
         gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
                                {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
@@ -435,7 +436,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
         TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
         TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 13, &t->k_fup));
         if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
-        t->acts_floats = (size_t)a_x + (size_t)b * MLP_INPUTS;
+        t->acts_floats = (size_t)a_x + (size_t)b * MLP_FUSED_INPUTS;
         t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs);
         if (tiles_fused_forward_groups(b, h) > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
@@ -680,6 +681,7 @@ void mlp_destroy(mlp_trainer *t) {
     free(t->order_host);
     free(t->steps_upload);
     free(t->test_pred);
+    free(t->confusion_host);
     free(t->test_conf);
     free(t);
 }
@@ -896,8 +898,8 @@ mlp_status mlp_evaluate(mlp_trainer *t, mlp_eval_result *out) {
         free(losses), free(probs), free(pred);
         return fail(t, MLP_ERR_GPU, "out of memory");
     }
-    /* the confusion matrix of a 10-class model is read straight into the result */
-    uint32_t *conf = C == MLP_CLASSES ? &out->confusion[0][0] : malloc((size_t)C * C * 4);
+    if (!t->confusion_host) t->confusion_host = malloc((size_t)C * C * 4);
+    uint32_t *conf = t->confusion_host;
     if (!conf) {
         free(losses), free(probs), free(pred);
         return fail(t, MLP_ERR_GPU, "out of memory");
@@ -919,8 +921,9 @@ mlp_status mlp_evaluate(mlp_trainer *t, mlp_eval_result *out) {
         out->count = n;
         out->loss = loss / n;
         out->accuracy = (double)correct / n;
+        out->classes = C;
+        out->confusion = conf;
     }
-    if (conf != &out->confusion[0][0]) free(conf);
     free(losses), free(probs), free(pred);
     return gpu_fail(t, gs);
 }

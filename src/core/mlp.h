@@ -14,8 +14,10 @@
 #include "core/optim.h"
 #include "gpu/gpu.h"
 
-#define MLP_INPUTS 784 /* MNIST: 28x28 */
-#define MLP_CLASSES 10
+/* The shape the fused kernels are written for (src/kernels/fused_*.wgsl): MNIST's 28x28
+ * inputs and 10 classes. Every other model takes its inputs and classes from its data. */
+#define MLP_FUSED_INPUTS 784
+#define MLP_FUSED_CLASSES 10
 #define MLP_MAX_BATCH 8192
 #define MLP_MAX_HIDDEN MODEL_MAX_WIDTH
 
@@ -77,8 +79,8 @@ mlp_config mlp_config_default(void);
 mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err, size_t errlen);
 
 typedef struct mlp_dataset {
-    const uint8_t *images; /* count * arch.inputs bytes (MNIST: 784, row-major 28x28) */
-    const uint8_t *labels; /* count bytes, each < 10 */
+    const uint8_t *images; /* count * arch.inputs bytes (an HxW image row-major: MNIST's 28x28 = 784) */
+    const uint8_t *labels; /* count bytes, each < arch.classes */
     uint32_t count;
 } mlp_dataset;
 
@@ -104,7 +106,10 @@ typedef struct mlp_eval_result {
     uint32_t count;
     double loss;
     double accuracy;
-    uint32_t confusion[MLP_CLASSES][MLP_CLASSES]; /* [label][predicted]; filled for 10-class models */
+    uint32_t classes;
+    /* classes x classes, [label * classes + predicted]: owned by the trainer, valid until its
+     * next mlp_evaluate or mlp_destroy */
+    const uint32_t *confusion;
 } mlp_eval_result;
 
 typedef struct mlp_trainer mlp_trainer;

@@ -85,3 +85,43 @@ idx_status idx_parse(const uint8_t *bytes, size_t len, idx_array *out, char *err
     if (err && errlen) err[0] = '\0';
     return IDX_OK;
 }
+
+/* ---- a data set's fit: memory only, so the browser host checks what the CLI checks ---- */
+
+/* The first label >= classes, or count when there is none. */
+static uint32_t first_label_past(const mnist_set *s, uint32_t classes) {
+    for (uint32_t i = 0; i < s->count; i++)
+        if (s->labels[i] >= classes) return i;
+    return s->count;
+}
+
+idx_status mnist_check_test(const mnist_set *train, const mnist_set *test, const char *dir, char *err,
+                            size_t errlen) {
+    if (err && errlen) err[0] = '\0';
+    if (train->count && train->classes < 2)
+        return message_fail(IDX_ERR_LABEL_RANGE, err, errlen,
+                            "%s: the training labels hold only class 0: a classifier needs at least 2 classes", dir);
+    if (test->rows != train->rows || test->cols != train->cols)
+        return message_fail(IDX_ERR_SHAPE, err, errlen, "%s: the test images are %ux%u but the training images are %ux%u",
+                            dir, test->rows, test->cols, train->rows, train->cols);
+    uint32_t i = first_label_past(test, train->classes);
+    if (i < test->count)
+        return message_fail(IDX_ERR_LABEL_RANGE, err, errlen,
+                            "%s: test label %u at index %u is past the training set's %u classes (labels 0 to %u)", dir,
+                            test->labels[i], i, train->classes, train->classes - 1);
+    return IDX_OK;
+}
+
+idx_status mnist_check_model(const mnist_set *set, uint32_t inputs, uint32_t classes, const char *what, char *err,
+                             size_t errlen) {
+    if (err && errlen) err[0] = '\0';
+    if ((uint64_t)set->rows * set->cols != inputs)
+        return message_fail(IDX_ERR_SHAPE, err, errlen, "the model takes %u inputs but the %s holds %ux%u images (%u pixels)",
+                            inputs, what, set->rows, set->cols, set->rows * set->cols);
+    uint32_t i = first_label_past(set, classes);
+    if (i < set->count)
+        return message_fail(IDX_ERR_LABEL_RANGE, err, errlen,
+                            "the %s has label %u at index %u, past the model's %u classes (0 to %u)", what, set->labels[i], i,
+                            classes, classes - 1);
+    return IDX_OK;
+}

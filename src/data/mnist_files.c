@@ -145,9 +145,9 @@ idx_status mnist_load_dir(const char *dir, mnist_split split, mnist_set *out, ch
     idx_status st = load_idx(dir, images_name, 3, MNIST_IMAGES_MAX, &ibuf, &img, &ipath, err,
                              errlen);
     if (st != IDX_OK) goto done;
-    if (img.dims[1] != 28 || img.dims[2] != 28) {
-        st = message_fail(IDX_ERR_SHAPE, err, errlen, "%s: images are %ux%u, expected 28x28", ipath,
-                  (unsigned)img.dims[1], (unsigned)img.dims[2]);
+    if (img.dims[1] == 0 || img.dims[2] == 0 || (uint64_t)img.dims[1] * img.dims[2] > IDX_MAX_PIXELS) {
+        st = message_fail(IDX_ERR_SHAPE, err, errlen, "%s: images are %ux%u, expected 1 to %d pixels each", ipath,
+                  (unsigned)img.dims[1], (unsigned)img.dims[2], IDX_MAX_PIXELS);
         goto done;
     }
     st = load_idx(dir, labels_name, 1, MNIST_LABELS_MAX, &lbuf, &lab, &lpath, err, errlen);
@@ -157,18 +157,14 @@ idx_status mnist_load_dir(const char *dir, mnist_split split, mnist_set *out, ch
                   lpath, (unsigned)lab.dims[0], ipath, (unsigned)img.dims[0]);
         goto done;
     }
-    for (size_t i = 0; i < lab.count; i++) {
-        if (lab.data[i] >= 10) {
-            st = message_fail(IDX_ERR_LABEL_RANGE, err, errlen,
-                      "%s: label %u at index %zu is out of range (expected 0 to 9)", lpath,
-                      (unsigned)lab.data[i], i);
-            goto done;
-        }
-    }
+    uint32_t classes = 0;
+    for (size_t i = 0; i < lab.count; i++)
+        if (lab.data[i] + 1u > classes) classes = lab.data[i] + 1u;
 
     out->count = img.dims[0];
     out->rows = img.dims[1];
     out->cols = img.dims[2];
+    out->classes = classes;
     out->images = take_payload(ibuf, img.data, img.count);
     out->labels = take_payload(lbuf, lab.data, lab.count);
     ibuf = lbuf = NULL;

@@ -293,13 +293,14 @@ bool api_parse_predict(const char *body, size_t len, const api_limits *lim, api_
     if (ok && !px == !ix) ok = set_error(e, px ? "indices" : "pixels", "give exactly one of pixels and indices");
     if (ok && px) {
         size_t count = cJSON_IsArray(px) ? (size_t)cJSON_GetArraySize(px) : 0;
+        uint32_t inputs = lim->rows * lim->cols;
         if (!cJSON_IsArray(px))
-            ok = set_error(e, "pixels", "pixels must be an array of %d integers 0..255 (28x28, row-major), not %s",
-                           MLP_INPUTS, json_type_name(px));
-        else if (count != MLP_INPUTS)
-            ok = set_error(e, "pixels", "pixels must hold %d integers 0..255 (28x28, row-major), not %zu", MLP_INPUTS,
-                           count);
-        if (ok && !(out->pixels = malloc(MLP_INPUTS))) ok = set_error(e, "", "out of memory");
+            ok = set_error(e, "pixels", "pixels must be an array of %u integers 0..255 (%ux%u, row-major), not %s", inputs,
+                           lim->rows, lim->cols, json_type_name(px));
+        else if (count != inputs)
+            ok = set_error(e, "pixels", "pixels must hold %u integers 0..255 (%ux%u, row-major), not %zu", inputs, lim->rows,
+                           lim->cols, count);
+        if (ok && !(out->pixels = malloc(inputs))) ok = set_error(e, "", "out of memory");
         size_t i = 0;
         for (const cJSON *v = ok ? px->child : NULL; ok && v; v = v->next, i++) {
             double x = v->valuedouble;

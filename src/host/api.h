@@ -21,6 +21,7 @@ typedef struct api_limits {
     uint32_t batch_max;  /* min(MLP_MAX_BATCH, training images) */
     uint32_t hidden_max; /* MLP_MAX_HIDDEN */
     uint32_t test_count; /* test images: indices are below this */
+    uint32_t rows, cols; /* the data's image shape: a predict request's pixels are rows * cols */
 } api_limits;
 
 /* What the dashboard's train form sets; everything else is the engine's default, as for
@@ -59,11 +60,12 @@ bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_tr
 bool api_parse_empty(const char *body, size_t len, api_error *e);
 
 /* POST /api/predict: exactly one of
- *   {"pixels": [784 integers 0..255]}   one 28x28 image, row-major, white ink on black
+ *   {"pixels": [rows*cols integers 0..255]}   one image of the data's shape, row-major
+ *                                             (MNIST: 28x28, white ink on black)
  *   {"indices": [test indices]}          1..API_INDICES_MAX test images
- * On success *pixels (784 bytes) or *indices (malloc'd) is set; the caller frees it. */
+ * On success *pixels (rows*cols bytes) or *indices (malloc'd) is set; the caller frees it. */
 typedef struct api_predict_input {
-    uint8_t *pixels;   /* n * 784 bytes when given as pixels */
+    uint8_t *pixels;   /* rows * cols bytes when given as pixels */
     uint32_t *indices; /* n indices when given as indices */
     uint32_t n;
 } api_predict_input;

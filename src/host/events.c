@@ -61,106 +61,117 @@ cJSON *api_json_loss(const api_point *p, uint32_t steps) {
     return finish(o, ok);
 }
 
-cJSON *api_json_confusion(const uint32_t m[MLP_CLASSES][MLP_CLASSES]) {
+cJSON *api_json_confusion(const uint32_t *m, uint32_t classes) {
     cJSON *rows = cJSON_CreateArray();
     bool ok = rows != NULL;
-    for (int i = 0; ok && i < MLP_CLASSES; i++) {
+    for (uint32_t i = 0; ok && i < classes; i++) {
         cJSON *row = cJSON_CreateArray();
         ok = cJSON_AddItemToArray(rows, row);
-        for (int j = 0; ok && j < MLP_CLASSES; j++) ok = cJSON_AddItemToArray(row, json_integer(m[i][j]));
+        for (uint32_t j = 0; ok && j < classes; j++) ok = cJSON_AddItemToArray(row, json_integer(m[(size_t)i * classes + j]));
     }
     return finish(rows, ok);
 }
 
-cJSON *api_json_epoch_event(const api_epoch *e, const uint32_t m[MLP_CLASSES][MLP_CLASSES], uint32_t epochs) {
+cJSON *api_json_epoch_event(const api_epoch *e, const uint32_t *m, uint32_t classes, uint32_t epochs) {
     cJSON *o = api_json_epoch(e);
-    bool ok = o && json_add(o, "confusion", api_json_confusion(m)) && json_add_integer(o, "epochs", epochs);
+    bool ok = o && json_add(o, "confusion", api_json_confusion(m, classes)) && json_add_integer(o, "epochs", epochs);
     return finish(o, ok);
 }
 
-int api_argmax10(const float *p) {
+cJSON *api_json_data(uint32_t train, uint32_t test, const api_shape *shape) {
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && json_add_integer(o, "train", train) && json_add_integer(o, "test", test) &&
+              json_add_integer(o, "rows", shape->rows) && json_add_integer(o, "cols", shape->cols) &&
+              json_add_integer(o, "classes", shape->classes);
+    return finish(o, ok);
+}
+
+int api_argmax(const float *p, uint32_t classes) {
     int best = 0;
-    for (int k = 1; k < MLP_CLASSES; k++)
+    for (int k = 1; k < (int)classes; k++)
         if (p[k] > p[best]) best = k;
     return best;
 }
 
-cJSON *api_json_weights(const float *w1, uint32_t hidden, uint32_t epoch, uint32_t step) {
-    uint32_t tiles = hidden < API_TILES_MAX ? hidden : API_TILES_MAX;
-    uint8_t *q = malloc((size_t)tiles * MLP_INPUTS);
+cJSON *api_json_weights(const float *w1, uint32_t hidden, const api_shape *shape, uint32_t epoch, uint32_t step) {
+    uint32_t tiles = hidden < API_TILES_MAX ? hidden : API_TILES_MAX, inputs = api_shape_inputs(shape);
+    uint8_t *q = malloc((size_t)tiles * inputs);
     cJSON *o = cJSON_CreateObject(), *scales = NULL;
     bool ok = q && o && json_add_integer(o, "epoch", epoch) && json_add_integer(o, "step", step) &&
               json_add_integer(o, "hidden", hidden) && json_add_integer(o, "tiles", tiles) &&
+              json_add_integer(o, "rows", shape->rows) && json_add_integer(o, "cols", shape->cols) &&
               json_add(o, "scales", (scales = cJSON_CreateArray()));
     for (uint32_t t = 0; ok && t < tiles; t++) {
-        const float *v = w1 + (size_t)t * MLP_INPUTS;
+        const float *v = w1 + (size_t)t * inputs;
         float m = 0;
-        for (int i = 0; i < MLP_INPUTS; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
-        for (int i = 0; i < MLP_INPUTS; i++) {
+        for (uint32_t i = 0; i < inputs; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
+        for (uint32_t i = 0; i < inputs; i++) {
             float x = m > 0 && isfinite(m) ? 127.5f + 127.5f * v[i] / m : 128.0f;
-            q[(size_t)t * MLP_INPUTS + i] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : lrintf(x));
+            q[(size_t)t * inputs + i] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : lrintf(x));
         }
         ok = cJSON_AddItemToArray(scales, json_number(m, 4));
     }
-    ok = ok && json_add(o, "data", base64_string(q, (size_t)tiles * MLP_INPUTS));
+    ok = ok && json_add(o, "data", base64_string(q, (size_t)tiles * inputs));
     free(q);
     return finish(o, ok);
 }
 
-cJSON *api_json_probs(const float *p) {
+cJSON *api_json_probs(const float *p, uint32_t classes) {
     cJSON *a = cJSON_CreateArray();
     bool ok = a != NULL;
-    for (int k = 0; ok && k < MLP_CLASSES; k++) ok = cJSON_AddItemToArray(a, json_number(p[k], 7));
+    for (uint32_t k = 0; ok && k < classes; k++) ok = cJSON_AddItemToArray(a, json_number(p[k], 7));
     return finish(a, ok);
 }
 
 /* {"index","label" (when labels),"pred","conf","probs"}: one digit's prediction */
-static cJSON *prediction(const uint32_t *index, const uint8_t *label, const float *p) {
-    int k = api_argmax10(p);
+static cJSON *prediction(const uint32_t *index, const uint8_t *label, const float *p, uint32_t classes) {
+    int k = api_argmax(p, classes);
     cJSON *o = cJSON_CreateObject();
     bool ok = o && (!index || (json_add_integer(o, "index", *index) && json_add_integer(o, "label", *label))) &&
               json_add_integer(o, "pred", (unsigned)k) && json_add_number(o, "conf", p[k], 7) &&
-              json_add(o, "probs", api_json_probs(p));
+              json_add(o, "probs", api_json_probs(p, classes));
     return finish(o, ok);
 }
 
 cJSON *api_json_preview(uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
-                        const uint8_t *images, const float *probs, int n) {
+                        const uint8_t *images, const float *probs, int n, const api_shape *shape) {
     cJSON *o = cJSON_CreateObject(), *items = NULL;
     bool ok = o && json_add_integer(o, "epoch", epoch) && json_add_integer(o, "step", step) &&
+              json_add_integer(o, "rows", shape->rows) && json_add_integer(o, "cols", shape->cols) &&
               json_add(o, "items", (items = cJSON_CreateArray()));
-    for (int i = 0; ok && i < n; i++) ok = cJSON_AddItemToArray(items, prediction(&indices[i], &labels[i], probs + i * MLP_CLASSES));
-    ok = ok && json_add(o, "pixels", base64_string(images, (size_t)n * MLP_INPUTS));
+    for (int i = 0; ok && i < n; i++)
+        ok = cJSON_AddItemToArray(items, prediction(&indices[i], &labels[i], probs + (size_t)i * shape->classes, shape->classes));
+    ok = ok && json_add(o, "pixels", base64_string(images, (size_t)n * api_shape_inputs(shape)));
     return finish(o, ok);
 }
 
 void api_preview_pick(uint64_t *rng, const uint8_t *test_images, const uint8_t *test_labels, uint32_t test_count,
-                      uint32_t *indices, uint8_t *labels, uint8_t *images) {
+                      uint32_t inputs, uint32_t *indices, uint8_t *labels, uint8_t *images) {
     for (int i = 0; i < API_PREVIEWS; i++) {
         indices[i] = (uint32_t)(((unsigned __int128)mlp_splitmix64(rng) * test_count) >> 64);
         labels[i] = test_labels[indices[i]];
-        memcpy(images + (size_t)i * MLP_INPUTS, test_images + (size_t)indices[i] * MLP_INPUTS, MLP_INPUTS);
+        memcpy(images + (size_t)i * inputs, test_images + (size_t)indices[i] * inputs, inputs);
     }
 }
 
 cJSON *api_json_predictions(uint32_t run, uint32_t epoch, uint32_t step, const uint32_t *indices, const uint8_t *labels,
-                            const float *probs, uint32_t n) {
+                            const float *probs, uint32_t n, uint32_t classes) {
     cJSON *o = cJSON_CreateObject(), *model = NULL, *list = NULL;
     bool ok = o && json_add(o, "model", (model = cJSON_CreateObject())) && json_add_integer(model, "run", run) &&
               json_add_integer(model, "epoch", epoch) && json_add_integer(model, "step", step) &&
               json_add(o, "predictions", (list = cJSON_CreateArray()));
     for (uint32_t i = 0; ok && i < n; i++)
         ok = cJSON_AddItemToArray(list, prediction(indices ? &indices[i] : NULL, indices ? &labels[i] : NULL,
-                                                   probs + (size_t)i * MLP_CLASSES));
+                                                   probs + (size_t)i * classes, classes));
     return finish(o, ok);
 }
 
-cJSON *api_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, float conf, const uint8_t *image) {
+cJSON *api_json_digit(uint32_t index, int label, bool has_pred, uint32_t pred, float conf, const uint8_t *image, uint32_t inputs) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add_integer(o, "index", index) && (label < 0 || json_add_integer(o, "label", (unsigned)label)) &&
               json_add(o, "pred", has_pred ? json_integer(pred) : cJSON_CreateNull()) &&
               json_add(o, "conf", has_pred ? json_number(conf, 7) : cJSON_CreateNull()) &&
-              json_add(o, "pixels", base64_string(image, MLP_INPUTS));
+              json_add(o, "pixels", base64_string(image, inputs));
     return finish(o, ok);
 }
 
@@ -173,7 +184,7 @@ cJSON *api_json_device(const gpu_adapter_info *info, const char *kernels) {
 }
 
 bool api_json_history(cJSON *snapshot, const api_point *points, size_t npoints, const api_epoch *epochs, size_t nepochs,
-                      const uint32_t confusion[MLP_CLASSES][MLP_CLASSES], uint32_t confusion_epoch) {
+                      const uint32_t *confusion, uint32_t classes, uint32_t confusion_epoch) {
     cJSON *pts = NULL, *eps = NULL;
     bool ok = json_add(snapshot, "points", (pts = cJSON_CreateArray())) && json_add(snapshot, "epochs", (eps = cJSON_CreateArray()));
     for (size_t i = 0; ok && i < npoints; i++) ok = cJSON_AddItemToArray(pts, api_json_point(&points[i]));
@@ -182,7 +193,7 @@ bool api_json_history(cJSON *snapshot, const api_point *points, size_t npoints, 
     if (!ok) return false;
     if (confusion_epoch) {
         conf = cJSON_CreateObject();
-        if (!json_add_integer(conf, "epoch", confusion_epoch) || !json_add(conf, "matrix", api_json_confusion(confusion))) {
+        if (!json_add_integer(conf, "epoch", confusion_epoch) || !json_add(conf, "matrix", api_json_confusion(confusion, classes))) {
             cJSON_Delete(conf);
             conf = NULL;
         }

@@ -168,6 +168,31 @@ bool host_load_mnist(const char *dir, mnist_split split, mnist_set *out) {
     return true;
 }
 
+bool host_load_data(const char *dir, mnist_set *train, mnist_set *test) {
+    char err[1024];
+    if (!host_load_mnist(dir, MNIST_TRAIN, train)) return false;
+    if (!host_load_mnist(dir, MNIST_TEST, test)) {
+        mnist_free(train);
+        return false;
+    }
+    if (mnist_check_test(train, test, dir, err, sizeof err) != IDX_OK) {
+        runtime_error("%s", err);
+        mnist_free(train), mnist_free(test);
+        return false;
+    }
+    return true;
+}
+
+bool host_check_model_data(const model_arch *arch, const mnist_set *set, const char *dir, const char *what) {
+    char err[1024], name[PATH_MAX + 64];
+    snprintf(name, sizeof name, "%s in %s", what, dir);
+    if (mnist_check_model(set, arch->inputs, arch->classes, name, err, sizeof err) != IDX_OK) {
+        runtime_error("%s", err);
+        return false;
+    }
+    return true;
+}
+
 void host_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap) {
     const char *name = split == MNIST_TEST ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte";
     size_t n = strlen(dir);

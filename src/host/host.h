@@ -30,6 +30,12 @@ gpu_context *host_gpu_open(const host_gpu_options *o);
 const char *host_default_data_dir(void);
 /* Loads a split; prints the error and returns false on failure. */
 bool host_load_mnist(const char *dir, mnist_split split, mnist_set *out);
+/* Loads both splits of a data set and checks that the test set fits the training set
+ * (mnist_check_test); prints the error, frees both and returns false on failure. */
+bool host_load_data(const char *dir, mnist_set *train, mnist_set *test);
+/* The model's inputs and classes fit a set (mnist_check_model); prints the error and returns
+ * false otherwise. what: "test set", ... (the folder is named too). */
+bool host_check_model_data(const model_arch *arch, const mnist_set *set, const char *dir, const char *what);
 /* The images file of a split that mnist_load_dir reads: DIR/NAME, or DIR/NAME.gz when only that exists. */
 void host_mnist_images_path(const char *dir, mnist_split split, char *path, size_t cap);
 

@@ -52,6 +52,11 @@ img_status img_load(const char *path, img_gray *out, char *err, size_t errlen);
  * placed in a 28x28 field with its centre of mass at (14, 14), as LeCun et al. built MNIST. */
 img_status img_to_mnist(const img_gray *in, uint8_t out[IMG_MNIST_SIDE * IMG_MNIST_SIDE], char *err, size_t errlen);
 
+/* The whole picture resized to width x height as it is (area averaging when shrinking, bilinear
+ * when enlarging; no inversion, cropping or centring): the input of models trained on data
+ * other than MNIST, whose images need not be digits on black. out holds width * height. */
+img_status img_resize(const img_gray *in, uint32_t width, uint32_t height, uint8_t *out, char *err, size_t errlen);
+
 /* Writers (tests, tools): PGM P5, and PNG with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA)
  * channels of 8 bits. Both write the file directly (not atomically). */
 img_status img_write_pgm(const char *path, const img_gray *im, char *err, size_t errlen);

@@ -209,3 +209,26 @@ img_status img_to_mnist(const img_gray *in, uint8_t out[IMG_MNIST_SIDE * IMG_MNI
     free(crop), free(rows), free(digit);
     return IMG_OK;
 }
+
+img_status img_resize(const img_gray *in, uint32_t width, uint32_t height, uint8_t *out, char *err, size_t errlen) {
+    if (!in->pixels || in->width == 0 || in->height == 0) return fail(IMG_ERR_BLANK, err, errlen, "empty image");
+    if (width == 0 || height == 0 || (uint64_t)width * height > IMG_MAX_PIXELS)
+        return fail(IMG_ERR_TOO_LARGE, err, errlen, "cannot resize to %ux%u", width, height);
+    size_t w = in->width, h = in->height;
+    /* rows first (w -> width), then columns (h -> height), in floats */
+    float *src = malloc(w * h * sizeof *src), *mid = malloc((size_t)width * h * sizeof *mid),
+          *dst = malloc((size_t)width * height * sizeof *dst);
+    if (!src || !mid || !dst) {
+        free(src), free(mid), free(dst);
+        return fail(IMG_ERR_NOMEM, err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < w * h; i++) src[i] = in->pixels[i];
+    for (size_t y = 0; y < h; y++) resample_line(src + y * w, w, 1, mid + y * width, width, 1);
+    for (size_t x = 0; x < width; x++) resample_line(mid + x, h, width, dst + x, height, width);
+    for (size_t i = 0; i < (size_t)width * height; i++) {
+        float v = dst[i];
+        out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
+    }
+    free(src), free(mid), free(dst);
+    return IMG_OK;
+}

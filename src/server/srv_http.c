@@ -19,7 +19,7 @@
  *   GET  /api/confusion?label=3&pred=5[&limit=N]   the test digits in one confusion cell
  *   POST /api/train     {"epochs","batch","lr","hidden","momentum","seed"} -> 202 | 409
  *   POST /api/pause | /api/resume | /api/stop      {} -> 200 | 409
- *   POST /api/predict   {"pixels":[784]} | {"indices":[...]} -> probabilities, by the worker */
+ *   POST /api/predict   {"pixels":[rows*cols]} | {"indices":[...]} -> probabilities, by the worker */
 #include <errno.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -325,7 +325,7 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
 static cJSON *digit_json(const srv_state *s, uint32_t i, bool with_label) {
     return (api_json_digit(i, with_label ? s->test->labels[i] : -1, s->confusion_epoch != 0,
                    s->confusion_epoch ? s->test_pred[i] : 0, s->confusion_epoch ? s->test_conf[i] : 0,
-                   s->test->images + (size_t)i * MLP_INPUTS));
+                   s->test->images + (size_t)i * api_shape_inputs(&s->shape), api_shape_inputs(&s->shape)));
 }
 
 static enum MHD_Result get_digits(srv_state *s, struct MHD_Connection *c) {
@@ -472,13 +472,13 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
     api_error e;
     if (!api_parse_predict(rq->body.data, rq->body.len, &s->limits, &in, &e)) return bad_request(c, &e);
     srv_predict *p = calloc(1, sizeof *p);
-    if (p) p->probs = malloc((size_t)in.n * MLP_CLASSES * sizeof(float));
+    uint32_t inputs = api_shape_inputs(&s->shape);
+    if (p) p->probs = malloc((size_t)in.n * s->shape.classes * sizeof(float));
     if (p && in.pixels) p->images = in.pixels, in.pixels = NULL;
     else if (p) {
-        p->images = malloc((size_t)in.n * MLP_INPUTS);
+        p->images = malloc((size_t)in.n * inputs);
         for (uint32_t i = 0; p->images && i < in.n; i++)
-            memcpy(p->images + (size_t)i * MLP_INPUTS, s->test->images + (size_t)in.indices[i] * MLP_INPUTS,
-                   MLP_INPUTS);
+            memcpy(p->images + (size_t)i * inputs, s->test->images + (size_t)in.indices[i] * inputs, inputs);
     }
     if (!p || !p->probs || !p->images) {
         if (p) free(p->probs), free(p->images), free(p);
@@ -510,7 +510,7 @@ static enum MHD_Result post_predict(srv_state *s, struct MHD_Connection *c, cons
     if (p->state == 1) {
         uint8_t labels[API_INDICES_MAX];
         for (uint32_t i = 0; in.indices && i < p->n && i < API_INDICES_MAX; i++) labels[i] = s->test->labels[in.indices[i]];
-        host_buf_json(&b, api_json_predictions(s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n));
+        host_buf_json(&b, api_json_predictions(s->run_id, p->epoch, p->step, in.indices, labels, p->probs, p->n, s->shape.classes));
     } else {
         code = p->state == 0 ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_CONFLICT;
         host_buf_json(&b, api_json_error(p->state == 0 ? "the trainer did not answer in time; try again" : p->error, NULL, code));

@@ -94,8 +94,7 @@ int srv_run(const srv_options *o) {
 
     mnist_set train = {0}, test = {0};
     const char *dir = o->data_dir ? o->data_dir : host_default_data_dir();
-    if (!host_load_mnist(dir, MNIST_TRAIN, &train) || !host_load_mnist(dir, MNIST_TEST, &test)) {
-        mnist_free(&train);
+    if (!host_load_data(dir, &train, &test)) {
         close(fd);
         return 1;
     }
@@ -126,9 +125,16 @@ int srv_run(const srv_options *o) {
     }
     s.train = &train;
     s.test = &test;
+    s.shape = (api_shape){train.rows, train.cols, train.classes};
+    if (!(s.confusion = calloc((size_t)train.classes * train.classes, sizeof *s.confusion))) {
+        runtime_error("serve: out of memory");
+        goto out_data;
+    }
     s.limits.batch_max = train.count < MLP_MAX_BATCH ? train.count : MLP_MAX_BATCH;
     s.limits.hidden_max = MLP_MAX_HIDDEN;
     s.limits.test_count = test.count;
+    s.limits.rows = train.rows;
+    s.limits.cols = train.cols;
     s.report_every = o->report_every;
     s.kernels = o->kernels;
     s.keepalive_s = o->connection_timeout_s / 2 < SRV_KEEPALIVE_S ? o->connection_timeout_s / 2 : SRV_KEEPALIVE_S;

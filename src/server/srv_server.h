@@ -58,9 +58,9 @@ bool srv_status_active(srv_status s);
 
 /* A predict command: posted by a handler, run by the worker. */
 typedef struct srv_predict {
-    uint8_t *images; /* n * 784 */
+    uint8_t *images; /* n * inputs */
     uint32_t n;
-    float *probs;    /* n * 10 */
+    float *probs;    /* n * classes */
     int state;       /* 0 queued, 1 done, -1 failed */
     char error[256];
     uint32_t epoch, step; /* where training was when the model was read */
@@ -77,6 +77,7 @@ typedef struct srv_state {
 
     /* fixed before the server listens */
     const mnist_set *train, *test;
+    api_shape shape; /* the data's: the model's inputs and classes */
     api_limits limits;
     uint32_t report_every;
     uint32_t keepalive_s; /* SSE comment this often on an idle stream: below the idle timeout */
@@ -103,7 +104,7 @@ typedef struct srv_state {
     size_t npoints, cap_points;
     api_epoch *epochs;
     size_t nepochs, cap_epochs;
-    uint32_t confusion[MLP_CLASSES][MLP_CLASSES];
+    uint32_t *confusion;      /* classes x classes (allocated with the data) */
     uint32_t confusion_epoch; /* 0: none yet */
     uint8_t *test_pred;       /* test_count, valid when confusion_epoch > 0 */
     float *test_conf;

@@ -49,6 +49,7 @@ void srv_state_destroy(srv_state *s) {
     free(s->epochs);
     free(s->test_pred);
     free(s->test_conf);
+    free(s->confusion);
     srv_msg_unref(s->latest_weights);
     srv_msg_unref(s->latest_preview);
     pthread_cond_destroy(&s->work_cond);
@@ -66,15 +67,15 @@ cJSON *srv_json_status(const srv_state *s) {
 }
 
 void srv_state_json(srv_state *s, host_buf *b) {
-    cJSON *o = cJSON_CreateObject(), *data = NULL;
+    cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add(o, "state", srv_json_status(s)) &&
               json_add(o, "device", api_json_device(&s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused")) &&
-              json_add(o, "data", (data = cJSON_CreateObject())) && json_add_integer(data, "train", s->train->count) &&
-              json_add_integer(data, "test", s->test->count) && json_add_integer(o, "report_every", s->report_every) &&
+              json_add(o, "data", api_json_data(s->train->count, s->test->count, &s->shape)) &&
+              json_add_integer(o, "report_every", s->report_every) &&
               json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&
               json_add(o, "limits", api_limits_json(&s->limits)) && json_add(o, "run", srv_json_run(s)) &&
               api_json_history(o, s->points, s->npoints, s->epochs, s->nepochs,
-                               (const uint32_t(*)[MLP_CLASSES])s->confusion, s->confusion_epoch) &&
+                               s->confusion, s->shape.classes, s->confusion_epoch) &&
               json_add_integer(o, "clients", s->hub.count) && json_add_integer(o, "dropped", s->hub.dropped);
     if (!ok) cJSON_Delete(o), o = NULL;
     host_buf_json(b, o);

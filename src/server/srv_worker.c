@@ -65,15 +65,22 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     srv_state *s = w->s;
     const mlp_config *cfg = mlp_get_config(w->tr);
     host_buf wj = {0}, pj = {0};
-    if (mlp_read_params(w->tr, w->params) == MLP_OK) host_buf_json(&wj, api_json_weights(w->params, cfg->arch.hidden[0], epoch, step));
+    /* weight tiles for square images only (the page hides them otherwise) */
+    if (api_shape_tiles(&s->shape) && mlp_read_params(w->tr, w->params) == MLP_OK)
+        host_buf_json(&wj, api_json_weights(w->params, cfg->arch.hidden[0], &s->shape, epoch, step));
 
     uint32_t idx[API_PREVIEWS];
     uint8_t labels[API_PREVIEWS];
-    uint8_t images[API_PREVIEWS * MLP_INPUTS];
-    float probs[API_PREVIEWS * MLP_CLASSES];
-    api_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, idx, labels, images);
-    if (mlp_predict(w->tr, images, API_PREVIEWS, probs) == MLP_OK)
-        host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS));
+    uint32_t inputs = api_shape_inputs(&s->shape);
+    uint8_t *images = malloc((size_t)API_PREVIEWS * inputs);
+    float *probs = malloc((size_t)API_PREVIEWS * s->shape.classes * sizeof *probs);
+    if (images && probs) {
+        api_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, inputs, idx, labels, images);
+        if (mlp_predict(w->tr, images, API_PREVIEWS, probs) == MLP_OK)
+            host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS, &s->shape));
+    }
+    free(images);
+    free(probs);
     pthread_mutex_lock(&s->mu);
     if (wj.len) srv_publish(s, SRV_MSG_WEIGHTS, "weights", &wj);
     if (pj.len) srv_publish(s, SRV_MSG_PREVIEW, "preview", &pj);
@@ -143,6 +150,8 @@ static void run_training(worker *w, const api_train_params *rp) {
     w->tr = NULL;
 
     mlp_config cfg = api_train_config(rp);
+    cfg.arch.inputs = api_shape_inputs(&s->shape); /* on the server's data */
+    cfg.arch.classes = s->shape.classes;
     cfg.report_every = s->report_every;
     cfg.kernels = s->kernels;
     mlp_dataset dtrain = {s->train->images, s->train->labels, s->train->count};
@@ -221,14 +230,14 @@ static void run_training(worker *w, const api_train_params *rp) {
             if (ne) s->epochs = ne, s->cap_epochs = cap;
         }
         if (s->nepochs < s->cap_epochs) s->epochs[s->nepochs++] = rec;
-        memcpy(s->confusion, ev.confusion, sizeof s->confusion);
+        memcpy(s->confusion, ev.confusion, (size_t)ev.classes * ev.classes * sizeof *s->confusion);
         memcpy(s->test_pred, pred, s->test->count);
         memcpy(s->test_conf, conf, (size_t)s->test->count * sizeof *conf);
         s->confusion_epoch = e;
         s->model_epoch = e;
         s->model_step = steps;
         host_buf b = {0};
-        host_buf_json(&b, api_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
+        host_buf_json(&b, api_json_epoch_event(&rec, ev.confusion, ev.classes, cfg.epochs));
         srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
         host_buf_free(&b);
         pthread_mutex_unlock(&s->mu);

@@ -39,7 +39,7 @@
 
 /* what the page asks for; the Worker fills it in host_request() */
 enum web_op {
-    WEB_PREDICT_PIXELS = 1, /* n images of 784 bytes in pixels */
+    WEB_PREDICT_PIXELS = 1, /* n bytes in pixels: images of the data's rows x cols */
     WEB_PREDICT_INDICES,    /* n test indices */
     WEB_CONFUSION_CELL,     /* label, pred, limit */
     WEB_DIGITS,             /* n test indices */
@@ -47,6 +47,8 @@ enum web_op {
     WEB_LOAD_MODEL,         /* bytes, len: a safetensors model to load (not during a run) */
 };
 
+/* bytes of pixels a predict request carries: the largest image (IDX_MAX_PIXELS), or 8 MNIST ones */
+#define WEB_PIXELS_BYTES IDX_MAX_PIXELS
 #define WEB_MAX_PIXELS_IMAGES 8
 /* steps between progress reports: a browser's software adapter runs a few steps a second, and
  * the page should move more often than the CLI's every 50 */
@@ -55,7 +57,7 @@ enum web_op {
 typedef struct web_request {
     uint32_t head[6]; /* op, id, label, pred, limit, n */
     uint32_t indices[API_INDICES_MAX];
-    uint8_t pixels[WEB_MAX_PIXELS_IMAGES * MLP_INPUTS];
+    uint8_t pixels[WEB_PIXELS_BYTES];
     uint8_t *bytes; /* WEB_LOAD_MODEL: malloc'd by the Worker, freed here */
     uint32_t len;
 } web_request;
@@ -81,13 +83,14 @@ static const char *const status_names[] = {"idle", "starting", "running", "pause
 
 typedef struct web_set {
     uint8_t *images, *labels; /* malloc'd copies */
-    uint32_t count;
+    uint32_t count, rows, cols, classes; /* classes: largest label + 1 */
 } web_set;
 
 static struct {
     gpu_context *gpu;
     char error[1024];
     web_set train, test;
+    api_shape shape; /* the training set's: the inputs and classes of the models trained here */
     api_limits limits;
 
     mlp_trainer *tr;
@@ -109,7 +112,8 @@ static struct {
     size_t npoints, cap_points;
     api_epoch *epochs;
     size_t nepochs, cap_epochs;
-    uint32_t confusion[MLP_CLASSES][MLP_CLASSES];
+    uint32_t *confusion;       /* confusion_classes x confusion_classes */
+    uint32_t confusion_classes;
     uint32_t confusion_epoch;
     uint8_t *test_pred;
     float *test_conf;
@@ -236,13 +240,14 @@ static bool take_set(web_set *set, const char *what, uint8_t *images, size_t ile
     if (idx_parse(labels, llen, &lb, err, sizeof err) != IDX_OK) return set_error("%s labels: %s", what, err), false;
     if (im.rank != 3) return set_error("%s images: an IDX file of rank 3 (images) was expected, got rank %u", what, im.rank), false;
     if (lb.rank != 1) return set_error("%s labels: an IDX file of rank 1 (labels) was expected, got rank %u", what, lb.rank), false;
-    if (im.dims[1] != 28 || im.dims[2] != 28)
-        return set_error("%s images are %ux%u; this model takes 28x28", what, im.dims[1], im.dims[2]), false;
+    if (im.dims[1] == 0 || im.dims[2] == 0 || (uint64_t)im.dims[1] * im.dims[2] > IDX_MAX_PIXELS)
+        return set_error("%s images are %ux%u, expected 1 to %d pixels each", what, im.dims[1], im.dims[2], IDX_MAX_PIXELS), false;
     if (im.dims[0] != lb.dims[0])
         return set_error("%s set: %u images but %u labels", what, im.dims[0], lb.dims[0]), false;
     if (im.dims[0] == 0) return set_error("%s set holds no images", what), false;
+    uint32_t classes = 0;
     for (uint32_t i = 0; i < lb.dims[0]; i++)
-        if (lb.data[i] >= MLP_CLASSES) return set_error("%s labels: label %u at index %u is not a digit 0-9", what, lb.data[i], i), false;
+        if (lb.data[i] + 1u > classes) classes = lb.data[i] + 1u;
     uint8_t *ci = malloc(im.count), *cl = malloc(lb.count);
     if (!ci || !cl) {
         free(ci), free(cl);
@@ -252,6 +257,7 @@ static bool take_set(web_set *set, const char *what, uint8_t *images, size_t ile
     memcpy(cl, lb.data, lb.count);
     free(set->images), free(set->labels);
     set->images = ci, set->labels = cl, set->count = im.dims[0];
+    set->rows = im.dims[1], set->cols = im.dims[2], set->classes = classes;
     return true;
 }
 
@@ -265,6 +271,15 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
     ok = ok && take_set(&train, "training", train_images, til, train_labels, tll);
     ok = ok && take_set(&test, "test", test_images, tsi, test_labels, tsl);
     free(train_images), free(train_labels), free(test_images), free(test_labels);
+    /* the same checks as the CLI's (mnist_check_test), on the same fields */
+    if (ok) {
+        mnist_set tr = {train.images, train.labels, train.count, train.rows, train.cols, train.classes};
+        mnist_set ts = {test.images, test.labels, test.count, test.rows, test.cols, test.classes};
+        char err[512];
+        if (mnist_check_test(&tr, &ts, "the data", err, sizeof err) != IDX_OK) ok = false, set_error("%s", err);
+    }
+    uint32_t *confusion = ok ? calloc((size_t)train.classes * train.classes, sizeof *confusion) : NULL;
+    if (ok && !confusion) ok = false, set_error("out of memory");
     if (!ok) {
         free(train.images), free(train.labels), free(test.images), free(test.labels);
         return -1;
@@ -275,12 +290,18 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
     W.confusion_epoch = 0;
     free(W.train.images), free(W.train.labels), free(W.test.images), free(W.test.labels);
     W.train = train, W.test = test;
+    W.shape = (api_shape){train.rows, train.cols, train.classes};
+    free(W.confusion);
+    W.confusion = confusion;
+    W.confusion_classes = train.classes;
     free(W.test_pred), free(W.test_conf);
     W.test_pred = calloc(test.count, 1);
     W.test_conf = calloc(test.count, sizeof(float));
     W.limits.batch_max = train.count < MLP_MAX_BATCH ? train.count : MLP_MAX_BATCH;
     W.limits.hidden_max = MLP_MAX_HIDDEN;
     W.limits.test_count = test.count;
+    W.limits.rows = train.rows;
+    W.limits.cols = train.cols;
     if (!W.test_pred || !W.test_conf) return set_error("out of memory"), -1;
     return 0;
 }
@@ -289,18 +310,18 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
 WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
     host_buf *b = &W.result;
     host_buf_reset(b);
-    cJSON *o = cJSON_CreateObject(), *data = NULL;
+    cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add(o, "state", json_status());
     if (ok && W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
         mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
         ok = json_add(o, "device", api_json_device(gpu_info(W.gpu), mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) ==
                                                                         MLP_KERNELS_REFERENCE ? "reference" : "fused"));
     }
-    ok = ok && json_add(o, "data", (data = cJSON_CreateObject())) && json_add_integer(data, "train", W.train.count) &&
-         json_add_integer(data, "test", W.test.count) && json_add_integer(o, "report_every", WEB_REPORT_EVERY) &&
+    ok = ok && json_add(o, "data", api_json_data(W.train.count, W.test.count, &W.shape)) &&
+         json_add_integer(o, "report_every", WEB_REPORT_EVERY) &&
          json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&
          json_add(o, "limits", api_limits_json(&W.limits)) && json_add(o, "run", json_run()) &&
-         api_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, (const uint32_t(*)[MLP_CLASSES])W.confusion,
+         api_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, W.confusion, W.confusion_classes,
                           W.confusion_epoch);
     if (!ok) cJSON_Delete(o), o = NULL;
     host_buf_json(b, o);
@@ -319,13 +340,18 @@ static bool ensure_params(size_t n) {
 
 static void serve_predict(const web_request *r) {
     if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
-    uint32_t n = R_N(r);
+    const mlp_config *cfg = mlp_get_config(W.tr);
+    uint32_t inputs = cfg->arch.inputs, classes = cfg->arch.classes;
     bool by_index = R_OP(r) == WEB_PREDICT_INDICES;
+    /* pixels: n is the byte count, whole images of the model's inputs */
+    if (!by_index && (R_N(r) == 0 || R_N(r) > WEB_PIXELS_BYTES || R_N(r) % inputs))
+        return reply_error(R_ID(r), 400, "pixels must hold whole images of the model's inputs");
+    uint32_t n = by_index ? R_N(r) : R_N(r) / inputs;
     if (n == 0 || n > (by_index ? API_INDICES_MAX : WEB_MAX_PIXELS_IMAGES))
         return reply_error(R_ID(r), 400, "a predict request takes 1 to 100 test indices or up to 8 images");
-    uint8_t *images = by_index ? malloc((size_t)n * MLP_INPUTS) : NULL;
+    uint8_t *images = by_index ? malloc((size_t)n * inputs) : NULL;
     uint8_t labels[API_INDICES_MAX];
-    float *probs = malloc((size_t)n * MLP_CLASSES * sizeof(float));
+    float *probs = malloc((size_t)n * classes * sizeof(float));
     if ((by_index && !images) || !probs) {
         free(images), free(probs);
         return reply_error(R_ID(r), 500, "out of memory");
@@ -335,14 +361,14 @@ static void serve_predict(const web_request *r) {
             free(images), free(probs);
             return reply_error(R_ID(r), 400, "a test index is past the test set");
         }
-        memcpy(images + (size_t)i * MLP_INPUTS, W.test.images + (size_t)r->indices[i] * MLP_INPUTS, MLP_INPUTS);
+        memcpy(images + (size_t)i * inputs, W.test.images + (size_t)r->indices[i] * inputs, inputs);
         labels[i] = W.test.labels[r->indices[i]];
     }
     if (mlp_predict(W.tr, by_index ? images : r->pixels, n, probs) != MLP_OK) {
         reply_error(R_ID(r), 500, mlp_error(W.tr));
     } else {
         host_buf b = {0};
-        host_buf_json(&b, api_json_predictions(W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n));
+        host_buf_json(&b, api_json_predictions(W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n, classes));
         reply_json(R_ID(r), &b);
     }
     free(images), free(probs);
@@ -362,7 +388,8 @@ static void serve_digits(const web_request *r, bool cell) {
             if (W.test.labels[i] != R_LABEL(r) || W.test_pred[i] != R_PRED(r)) continue;
             if (count < R_LIMIT(r))
                 ok = cJSON_AddItemToArray(digits, api_json_digit(i, -1, true, W.test_pred[i], W.test_conf[i],
-                                                                 W.test.images + (size_t)i * MLP_INPUTS));
+                                                                 W.test.images + (size_t)i * api_shape_inputs(&W.shape),
+                                                                 api_shape_inputs(&W.shape)));
             count++;
         }
         ok = ok && json_add_integer(o, "count", count);
@@ -375,7 +402,8 @@ static void serve_digits(const web_request *r, bool cell) {
                 return reply_error(R_ID(r), 400, "a test index is past the test set");
             }
             ok = cJSON_AddItemToArray(digits, api_json_digit(k, W.test.labels[k], W.confusion_epoch != 0, W.test_pred[k],
-                                                             W.test_conf[k], W.test.images + (size_t)k * MLP_INPUTS));
+                                                             W.test_conf[k], W.test.images + (size_t)k * api_shape_inputs(&W.shape),
+                                                             api_shape_inputs(&W.shape)));
         }
     }
     if (!ok) cJSON_Delete(o), o = NULL;
@@ -390,7 +418,8 @@ static void serve_save(const web_request *r) {
     size_t n = mlp_param_count(&cfg->arch);
     if (!ensure_params(n)) return reply_error(R_ID(r), 500, "out of memory");
     if (mlp_read_params(W.tr, W.params) != MLP_OK) return reply_error(R_ID(r), 500, mlp_error(W.tr));
-    ckpt_model_info info = {*cfg, W.model_epoch, W.model_train_samples, W.test.count, W.model_accuracy};
+    ckpt_model_info info = {*cfg, W.model_epoch, W.model_train_samples, W.test.count, W.model_accuracy,
+                            W.shape.rows, W.shape.cols, "the browser's data"};
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
     uint8_t *bytes = NULL;
@@ -417,6 +446,14 @@ static void serve_load(const web_request *r) {
         ckpt_model_decode(parsed, &m, err, sizeof err) != CKPT_OK) {
         free(parsed);
         return reply_error(R_ID(r), 400, err);
+    }
+    if (m.arch.inputs != api_shape_inputs(&W.shape)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "this model takes %u inputs (%ux%u) but the loaded data's images are %ux%u (%u pixels)",
+                 m.arch.inputs, m.rows, m.cols, W.shape.rows, W.shape.cols, api_shape_inputs(&W.shape));
+        ckpt_model_free(&m);
+        free(parsed);
+        return reply_error(R_ID(r), 400, msg);
     }
     const char *epoch_meta = ckpt_meta_get(parsed, "epoch");
     uint32_t file_epoch = epoch_meta ? (uint32_t)strtoul(epoch_meta, NULL, 10) : 0;
@@ -445,7 +482,7 @@ static void serve_load(const web_request *r) {
     bool ok = o && json_add_integer(o, "hidden", arch.hidden[0]) && json_add_integer(o, "epoch", file_epoch) &&
               json_add_number(o, "test_accuracy", ev.accuracy, 7) && json_add_number(o, "test_loss", ev.loss, 7) &&
               json_add(o, "confusion", (conf = cJSON_CreateObject())) && json_add_integer(conf, "epoch", file_epoch) &&
-              json_add(conf, "matrix", api_json_confusion((const uint32_t(*)[MLP_CLASSES])ev.confusion));
+              json_add(conf, "matrix", api_json_confusion(ev.confusion, ev.classes));
     if (!ok) cJSON_Delete(o), o = NULL;
     host_buf_json(&b, o);
     reply_json(R_ID(r), &b);
@@ -497,14 +534,23 @@ static void publish_snapshots(uint32_t epoch, uint32_t step) {
     const mlp_config *cfg = mlp_get_config(W.tr);
     host_buf wj = {0}, pj = {0};
     if (ensure_params(mlp_param_count(&cfg->arch)) && mlp_read_params(W.tr, W.params) == MLP_OK)
-        host_buf_json(&wj, api_json_weights(W.params, cfg->arch.hidden[0], epoch, step));
+    {
+        if (api_shape_tiles(&W.shape)) host_buf_json(&wj, api_json_weights(W.params, cfg->arch.hidden[0], &W.shape, epoch, step));
+    }
     uint32_t idx[API_PREVIEWS];
     uint8_t labels[API_PREVIEWS];
-    uint8_t images[API_PREVIEWS * MLP_INPUTS];
-    float probs[API_PREVIEWS * MLP_CLASSES];
-    api_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, idx, labels, images);
-    if (mlp_predict(W.tr, images, API_PREVIEWS, probs) == MLP_OK)
-        host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS));
+    /* the model's classes may exceed the data's (a loaded model): previews use the model's */
+    api_shape shape = {W.shape.rows, W.shape.cols, cfg->arch.classes};
+    uint32_t inputs = api_shape_inputs(&shape);
+    uint8_t *images = malloc((size_t)API_PREVIEWS * inputs);
+    float *probs = malloc((size_t)API_PREVIEWS * shape.classes * sizeof *probs);
+    if (images && probs) {
+        api_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, inputs, idx, labels, images);
+        if (mlp_predict(W.tr, images, API_PREVIEWS, probs) == MLP_OK)
+            host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS, &shape));
+    }
+    free(images);
+    free(probs);
     emit("weights", &wj);
     emit("preview", &pj);
 }
@@ -549,7 +595,12 @@ static bool on_progress(void *user, const mlp_progress *p) {
 static mlp_status evaluate(mlp_eval_result *ev) {
     mlp_status st = mlp_evaluate(W.tr, ev);
     if (st != MLP_OK) return st;
-    memcpy(W.confusion, ev->confusion, sizeof W.confusion);
+    if (ev->classes != W.confusion_classes) { /* a loaded model of more classes than the data's */
+        uint32_t *m = realloc(W.confusion, (size_t)ev->classes * ev->classes * sizeof *m);
+        if (!m) return MLP_ERR_GPU;
+        W.confusion = m, W.confusion_classes = ev->classes;
+    }
+    memcpy(W.confusion, ev->confusion, (size_t)ev->classes * ev->classes * sizeof *W.confusion);
     memcpy(W.test_pred, mlp_test_predictions(W.tr), W.test.count);
     memcpy(W.test_conf, mlp_test_confidences(W.tr), (size_t)W.test.count * sizeof(float));
     W.confusion_epoch = W.model_epoch ? W.model_epoch : 1;
@@ -609,6 +660,8 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     if (!page_turn()) return finish_run(WEB_STOPPED, "stopped before the first step"), 0;
 
     mlp_config cfg = api_train_config(&p);
+    cfg.arch.inputs = api_shape_inputs(&W.shape); /* on the loaded data */
+    cfg.arch.classes = W.shape.classes;
     cfg.report_every = WEB_REPORT_EVERY;
     cfg.kernels = kernels == 1 ? MLP_KERNELS_FUSED : kernels == 2 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_AUTO;
     mlp_destroy(W.tr);
@@ -661,7 +714,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         if (W.nepochs < W.cap_epochs) W.epochs[W.nepochs++] = rec;
         W.confusion_epoch = ep;
         host_buf eb = {0};
-        host_buf_json(&eb, api_json_epoch_event(&rec, (const uint32_t(*)[MLP_CLASSES])ev.confusion, cfg.epochs));
+        host_buf_json(&eb, api_json_epoch_event(&rec, ev.confusion, ev.classes, cfg.epochs));
         emit("epoch", &eb);
         publish_snapshots(ep, W.steps_per_epoch);
         if (!page_turn() && ep < cfg.epochs) {

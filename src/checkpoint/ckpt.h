@@ -43,7 +43,7 @@
 
 #define CKPT_MAX_HEADER ((uint64_t)1 << 20) /* bytes of JSON header accepted */
 #define CKPT_MAX_TENSORS 32
-#define CKPT_MAX_META 32
+#define CKPT_MAX_META 48 /* a state file holds 34 (every hyperparameter, the data shape, the digest) */
 #define CKPT_MAX_NAME 128   /* bytes of a tensor name or metadata key */
 #define CKPT_MAX_VALUE 512  /* bytes of a metadata value */
 #define CKPT_MAX_RANK 4

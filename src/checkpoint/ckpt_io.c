@@ -458,15 +458,13 @@ ckpt_status ckpt_load_resume(const char *dir, ckpt_model *model, ckpt_state *sta
         if (!st) st = prefix(ckpt_model_decode(p, model, err, errlen), mfile, err, errlen);
     }
     free(bytes);
-    /* the state records the hidden layers; the inputs and classes are the model file's (its
-     * fingerprint, checked below, ties the two files together) */
-    if (!st) state->cfg.arch.inputs = model->arch.inputs, state->cfg.arch.classes = model->arch.classes;
     if (!st && !model_arch_equal(&model->arch, &state->cfg.arch)) {
         char a[128], b[128];
         model_hidden_format(&model->arch, a, sizeof a);
         model_hidden_format(&state->cfg.arch, b, sizeof b);
-        st = fail(CKPT_ERR_MISMATCH, err, errlen, "%s: model has hidden %s (%s) but its training state says %s (%s)", ep, a,
-                  model_activation_name(model->arch.activation), b, model_activation_name(state->cfg.arch.activation));
+        st = fail(CKPT_ERR_MISMATCH, err, errlen, "%s: model has hidden %s (%s, %u inputs, %u classes) but its training state says %s (%s, %u inputs, %u classes)", ep, a,
+                  model_activation_name(model->arch.activation), model->arch.inputs, model->arch.classes, b,
+                  model_activation_name(state->cfg.arch.activation), state->cfg.arch.inputs, state->cfg.arch.classes);
     }
     if (!st) {
         size_t n = model_param_count(&model->arch);

@@ -770,7 +770,8 @@ static const char *const state_keys[] = {
 static const char *const state_info_keys[] = {"rng", "data_order", "producer", CKPT_DIGEST_KEY};
 /* keys a training state written before they existed lacks (their values then: relu, torch) */
 static const char *const state_optional_keys[] = {"activation", "init", "optimizer", "weight_decay", "beta1", "beta2",
-                                                  "eps", "clip_grad_norm", "warmup", "label_smoothing", "dropout"};
+                                                  "eps", "clip_grad_norm", "warmup", "label_smoothing", "dropout",
+                                                  "inputs", "classes"};
 #define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
 #define N_STATE_OPTIONAL (sizeof state_optional_keys / sizeof *state_optional_keys)
 
@@ -831,6 +832,8 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     char hidden[128];
     model_hidden_format(&s->cfg.arch, hidden, sizeof hidden);
     KV("hidden", "%s", hidden);
+    KV("inputs", "%u", s->cfg.arch.inputs);
+    KV("classes", "%u", s->cfg.arch.classes);
     KV("activation", "%s", model_activation_name(s->cfg.arch.activation));
     KV("init", "%s", model_init_name(s->cfg.init));
     char f[7][32];
@@ -911,6 +914,14 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata hidden is '%s', not a list of widths 1..%d", hidden_s, MLP_MAX_HIDDEN);
     if (act_s && !model_activation_parse(act_s, &arch.activation))
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata activation '%s' is not relu, gelu, tanh, sigmoid or leaky_relu", act_s);
+    /* the model's inputs and classes: a state written before they were data is MNIST's */
+    const char *in_s = ckpt_meta_get(p, "inputs"), *cl_s = ckpt_meta_get(p, "classes");
+    uint64_t in_v = arch.inputs, cl_v = arch.classes;
+    if (in_s && (!parse_meta_u64(in_s, CKPT_MAX_INPUTS, &in_v) || in_v < 1))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata inputs is '%s', not a whole number in 1..%d", in_s, CKPT_MAX_INPUTS);
+    if (cl_s && (!parse_meta_u64(cl_s, CKPT_MAX_CLASSES, &cl_v) || cl_v < 2))
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata classes is '%s', not a whole number in 2..%d", cl_s, CKPT_MAX_CLASSES);
+    arch.inputs = (uint32_t)in_v, arch.classes = (uint32_t)cl_v;
     model_init init = MODEL_INIT_TORCH;
     if (init_s && !model_init_parse(init_s, &init))
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata init '%s' is not torch, kaiming or xavier", init_s);

@@ -510,8 +510,9 @@ static void describe_model(const mlp_config *cfg, char *text, size_t cap) {
     if (cfg->optimizer != OPTIM_MOMENTUM) snprintf(text + strlen(text), cap - strlen(text), ", %s", optim_name(cfg->optimizer));
 }
 
-static void print_start(const train_options *o, const mlp_config *ran, const gpu_adapter_info *info, uint32_t train_count,
+static void print_start(const train_options *o, const mlp_config *ran, const gpu_adapter_info *info, const mnist_set *train,
                         uint32_t test_count, double t_device, double t_setup) {
+    uint32_t train_count = train->count;
     const mlp_config *cfg = &o->cfg;
     const char *kernels_name = ran->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
     if (o->json) {
@@ -526,15 +527,23 @@ static void print_start(const train_options *o, const mlp_config *ran, const gpu
                   json_add_string(j, "activation", model_activation_name(cfg->arch.activation)) &&
                   json_add_string(j, "init", model_init_name(cfg->init)) && json_add_string(j, "optimizer", optim_name(cfg->optimizer)) &&
                   json_add_integer(j, "seed", cfg->seed) && json_add_string(j, "kernels", kernels_name) &&
+                  json_add_integer(j, "rows", train->rows) && json_add_integer(j, "cols", train->cols) &&
+                  json_add_integer(j, "inputs", cfg->arch.inputs) && json_add_integer(j, "classes", cfg->arch.classes) &&
                   json_add_fixed(j, "device_seconds", t_device, 3) && json_add_fixed(j, "setup_seconds", t_setup, 3);
         if (!ok) cJSON_Delete(j), j = NULL;
         cli_json_line(j);
     } else {
         char model_text[192];
         describe_model(cfg, model_text, sizeof model_text);
-        printf("wgtrain: %s (%s, %s), %u train / %u test images, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
+        /* MNIST's shape reads as before; any other data set says its image shape and classes */
+        char shape_text[64] = "";
+        if (train->rows != 28 || train->cols != 28 || cfg->arch.classes != 10)
+            snprintf(shape_text, sizeof shape_text, " %ux%u", train->rows, train->cols);
+        char classes_text[32] = "";
+        if (*shape_text) snprintf(classes_text, sizeof classes_text, " (%u classes)", cfg->arch.classes);
+        printf("wgtrain: %s (%s, %s), %u train / %u test%s images%s, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
                info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train_count, test_count,
-               cfg->batch, (double)cfg->lr, model_text, cfg->epochs, kernels_name);
+               shape_text, classes_text, cfg->batch, (double)cfg->lr, model_text, cfg->epochs, kernels_name);
     }
     fflush(stdout);
 }
@@ -663,7 +672,7 @@ static int train_on_gpu(const train_options *o, const resume_point *r, mnist_set
             printf("wgtrain: resuming %s after epoch %u of %u\n", r->folder, r->state.epochs_done, cfg->epochs);
         }
     }
-    print_start(o, mlp_get_config(tr), gpu_info(gpu), train->count, test->count, t_device, t_setup);
+    print_start(o, mlp_get_config(tr), gpu_info(gpu), train, test->count, t_device, t_setup);
     rc = run_epochs(o, &sc, r ? r->state.epochs_done : 0, o->stop_after ? o->stop_after : cfg->epochs, train->count);
 out:
     free(sc.params);

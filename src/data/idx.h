@@ -66,7 +66,8 @@ idx_status mnist_load_dir(const char *dir, mnist_split split, mnist_set *out, ch
                           size_t errlen);
 /* A test set fits a training set: the same image shape (IDX_ERR_SHAPE) and every label below
  * the training set's classes (IDX_ERR_LABEL_RANGE), which is the model's classes. Also refuses a
- * training set of fewer than 2 classes (IDX_ERR_LABEL_RANGE). dir names the folder in err. */
+ * training set of fewer than 2 classes (IDX_ERR_LABEL_RANGE). An empty training set passes (the
+ * host says there is nothing to train on). dir names the folder in err. */
 idx_status mnist_check_test(const mnist_set *train, const mnist_set *test, const char *dir, char *err,
                             size_t errlen);
 /* A set fits a model of `inputs` inputs and `classes` classes: rows * cols == inputs

@@ -52,9 +52,12 @@ def read_idx(path):
 
 
 def load_mnist(folder, device):
-    x = read_idx(os.path.join(folder, "train-images-idx3-ubyte")).reshape(-1, 784)
+    # any IDX image set: a sample is its HxW pixels, flattened row-major (MNIST: 784)
+    x = read_idx(os.path.join(folder, "train-images-idx3-ubyte"))
+    x = x.reshape(x.shape[0], -1)
     y = read_idx(os.path.join(folder, "train-labels-idx1-ubyte"))
-    xt = read_idx(os.path.join(folder, "t10k-images-idx3-ubyte")).reshape(-1, 784)
+    xt = read_idx(os.path.join(folder, "t10k-images-idx3-ubyte"))
+    xt = xt.reshape(xt.shape[0], -1)
     yt = read_idx(os.path.join(folder, "t10k-labels-idx1-ubyte"))
     norm = lambda u8: ((u8.to(device).float() / 255.0) - MEAN) / STD
     return norm(x), y.to(device).long(), norm(xt), yt.to(device).long()
@@ -267,7 +270,8 @@ def train(data, args):
     dev = x.device
     acts = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid,
             "leaky_relu": torch.nn.LeakyReLU}
-    widths = [784] + [int(h) for h in args.hidden.split(",")] + [10]
+    # inputs and classes from the data, as wgtrain train takes them (classes: largest label + 1)
+    widths = [x.shape[1]] + [int(h) for h in args.hidden.split(",")] + [int(y.max()) + 1]
     layers = []
     for i in range(len(widths) - 1):
         lin = torch.nn.Linear(widths[i], widths[i + 1])

@@ -17,6 +17,12 @@ got=$(acc_of "$TMP/copy.json")
 [ -n "$got" ] && [ "$got" = "$want" ] && ok "a copy of src/kernels gives the same run ($got)" \
   || bad "--kernels-dir copy: '$got', want '$want' ($(cat "$TMP/err"))"
 
+# every file is read once: `check` compiles some 150 pipeline variants (it used to run out of
+# file slots after 64 reads and report kernels "not found")
+"$WGTRAIN" check --kernels-dir "$TMP/copy" >"$TMP/check.out" 2>&1 \
+  && grep -q "^all kernels match the CPU reference: 0 failures" "$TMP/check.out" \
+  && ok "check --kernels-dir: every kernel matches" || bad "check --kernels-dir: $(grep -v '^ok' "$TMP/check.out" | head -3)"
+
 # no prelude.wgsl in the folder: the binary's
 mkdir "$TMP/noprelude"; cp "$ROOT"/src/kernels/*.wgsl "$TMP/noprelude/"; rm "$TMP/noprelude/prelude.wgsl"
 run --kernels-dir "$TMP/noprelude" >"$TMP/noprelude.json"

@@ -57,7 +57,8 @@ struct mlp_trainer {
     gpu_kernel *k_sx, *k_opt, *k_norm[2], *k_cls;
     WGPUBindGroup bg_gather, bg_fwd[MODEL_MAX_LAYERS], bg_bwd[MODEL_MAX_LAYERS], bg_sx, bg_opt, bg_norm[2];
     gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
-    uint32_t groups_bwd_fixed[MODEL_MAX_LAYERS], groups_opt;
+    uint32_t groups_opt;
+    bool tiled; /* the dense kernels' shape: mlp_uses_tiled */
     /* fast path */
     gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
@@ -368,9 +369,29 @@ mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kerne
     return mlp_fused_applies(c) && !gpu_adapter_is_software(gpu_info(gpu)) ? MLP_KERNELS_FUSED : MLP_KERNELS_REFERENCE;
 }
 
+bool mlp_uses_tiled(gpu_context *gpu, const mlp_config *c) {
+    return c->shape == MLP_SHAPE_TILED || (c->shape == MLP_SHAPE_AUTO && !gpu_adapter_is_software(gpu_info(gpu)));
+}
+
+/* Workgroups of layer l's forward and backward for count samples, in the trainer's shape. */
+static uint32_t fwd_groups(const mlp_trainer *t, const gpu_kernel *k, uint32_t l, uint32_t count) {
+    uint32_t out = t->lay.fan_out[l];
+    if (t->tiled) return tiles_dense_forward_tiled_groups(count, out);
+    return (uint32_t)((tiles_dense_forward_invocations(count, out) + k->workgroup_size - 1) / k->workgroup_size);
+}
+
+static uint32_t bwd_groups(const mlp_trainer *t, uint32_t l, uint32_t count) {
+    uint32_t in = t->lay.fan_in[l], out = t->lay.fan_out[l], wg = t->k_bwd[l]->workgroup_size;
+    if (t->tiled) return tiles_dense_backward_tiled_groups(count, in, out, l > 0);
+    return (uint32_t)((tiles_dense_backward_invocations(count, in, out, l > 0) + wg - 1) / wg);
+}
+
 /* Every kernel this trainer's config needs, from the context's pipeline cache. */
 static gpu_status load_kernels(mlp_trainer *t) {
     gpu_context *gpu = t->gpu;
+    t->tiled = mlp_uses_tiled(gpu, &t->cfg);
+    const char *fwd_file = t->tiled ? "dense_forward_tiled.wgsl" : "dense_forward.wgsl";
+    const char *bwd_file = t->tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
     uint32_t b = t->cfg.batch, classes = t->cfg.arch.classes;
 #define TRY(expr)                          \
     do {                                   \
@@ -383,7 +404,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
     for (uint32_t l = 0; l < layers(t); l++) {
         gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                 {"STORE_PRE", 0}};
-        TRY(tiles_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 4, &t->k_efwd[l]));
+        TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, 4, &t->k_efwd[l]));
     }
     gpu_constant c_classes[] = {{"CLASSES", classes}};
     TRY(tiles_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
@@ -394,11 +415,11 @@ static gpu_status load_kernels(mlp_trainer *t) {
             float drop = t->cfg.dropout;
             gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                     {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l}};
-            TRY(tiles_kernel_get(gpu, "dense_forward.wgsl", c_fwd, 6, &t->k_fwd[l]));
+            TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
                                     {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
                                     {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0}};
-            TRY(tiles_kernel_get(gpu, "dense_backward.wgsl", c_bwd, 6, &t->k_bwd[l]));
+            TRY(tiles_kernel_get(gpu, bwd_file, c_bwd, 6, &t->k_bwd[l]));
         }
         const mlp_config *c = &t->cfg;
         bool clip = c->clip_grad_norm > 0;
@@ -477,10 +498,8 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     uint32_t b = t->cfg.batch, L = layers(t), unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < L; l++) {
-        uint64_t fixed = tiles_dense_backward_invocations(0, t->lay.fan_in[l], t->lay.fan_out[l], false);
-        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], tiles_dense_forward_invocations(b, t->lay.fan_out[l]), &unused));
-        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], tiles_dense_backward_invocations(b, t->lay.fan_in[l], t->lay.fan_out[l], l > 0), &unused));
-        t->groups_bwd_fixed[l] = (uint32_t)fixed;
+        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)fwd_groups(t, t->k_fwd[l], l, b) * t->k_fwd[l]->workgroup_size, &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], (uint64_t)bwd_groups(t, l, b) * t->k_bwd[l]->workgroup_size, &unused));
     }
     TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
     TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->lay.carved * 4, GPU_STORAGE));
@@ -558,7 +577,8 @@ static mlp_status setup_model(mlp_trainer *t) {
     uint32_t classes = t->cfg.arch.classes, unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < layers(t); l++)
-        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], tiles_dense_forward_invocations(EVAL_CHUNK, t->lay.fan_out[l]), &unused));
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)fwd_groups(t, t->k_efwd[l], l, EVAL_CHUNK) * t->k_efwd[l]->workgroup_size,
+                              &unused));
     TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_w, "unused-output", 16, GPU_STORAGE));
@@ -713,11 +733,10 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     uint32_t L = layers(t);
     out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
     for (uint32_t l = 0; l < L; l++)
-        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], div_up(tiles_dense_forward_invocations(p->count, t->lay.fan_out[l]), t->k_fwd[l]->workgroup_size), 1};
+        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1};
     out[n++] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
     for (uint32_t l = L; l-- > 0;) {
-        uint64_t inv = t->groups_bwd_fixed[l] + (l ? (uint64_t)p->count * t->lay.fan_in[l] : 0);
-        out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], div_up(inv, t->k_bwd[l]->workgroup_size), 1};
+        out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], bwd_groups(t, l, p->count), 1};
     }
     if (t->cfg.clip_grad_norm > 0) {
         out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], TILE_NORM_GROUPS, 1};
@@ -869,7 +888,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
         dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
         encode_dispatch(pass, &d, off);
         for (uint32_t l = 0; l < layers(t); l++) {
-            d = (dispatch){t->k_efwd[l], e->fwd[l], div_up(tiles_dense_forward_invocations(n, t->lay.fan_out[l]), t->k_efwd[l]->workgroup_size), 1};
+            d = (dispatch){t->k_efwd[l], e->fwd[l], fwd_groups(t, t->k_efwd[l], l, n), 1};
             encode_dispatch(pass, &d, off);
         }
         d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1};

@@ -51,6 +51,17 @@ typedef enum mlp_kernels {
     MLP_KERNELS_REFERENCE, /* the per-layer kernels */
 } mlp_kernels;
 
+/* The per-layer dense kernels come in two shapes that compute the same function (not the same
+ * bits: their sums run in different orders): streaming, one 4x4 block of outputs per invocation
+ * reading its operands from memory (dense_forward.wgsl, dense_backward.wgsl), the fast shape on
+ * CPU adapters; and tiled, a workgroup per tile staged through workgroup memory
+ * (dense_*_tiled.wgsl), the fast shape on GPUs. */
+typedef enum mlp_shape {
+    MLP_SHAPE_AUTO,   /* streaming on CPU adapters (gpu_adapter_is_software), tiled on GPUs */
+    MLP_SHAPE_STREAM,
+    MLP_SHAPE_TILED,
+} mlp_shape;
+
 typedef struct mlp_config {
     model_arch arch;       /* the layer table: inputs, hidden widths, classes, activation */
     model_init init;       /* initial weights' scheme */
@@ -69,6 +80,7 @@ typedef struct mlp_config {
     uint64_t seed;         /* initial weights and every epoch's shuffle */
     uint32_t report_every; /* steps between progress reports (metrics readback) */
     mlp_kernels kernels;
+    mlp_shape shape;       /* of the per-layer dense kernels (training and evaluation) */
 } mlp_config;
 
 /* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */
@@ -132,6 +144,8 @@ const char *mlp_error(const mlp_trainer *t);
 
 /* The kernels `k` means for this config on this adapter (resolves MLP_KERNELS_AUTO). */
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k);
+/* Whether the tiled dense kernels serve this config on this adapter (resolves MLP_SHAPE_AUTO). */
+bool mlp_uses_tiled(gpu_context *gpu, const mlp_config *c);
 /* Whether the fused kernels compute this config's model and update. */
 bool mlp_fused_applies(const mlp_config *c);
 

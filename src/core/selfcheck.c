@@ -233,14 +233,18 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
     dense_forward(pre, inp, w, bias, B, I, O);
     activation_forward(out, pre, (int)nout, act);
     if (drop > 0) dropout_forward(out, out, (int)nout, drop, noise, layer);
-    {
+    /* both shapes of the kernels (mlp.h, mlp_shape): streaming and tiled, on any adapter */
+    for (int tiled = 0; tiled < 2; tiled++) {
+        const char *file = tiled ? "dense_forward_tiled.wgsl" : "dense_forward.wgsl";
+        uint64_t inv = tiled ? (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O) * TILE_DFT_WG
+                             : tiles_dense_forward_invocations((uint32_t)B, (uint32_t)O);
         step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
                    {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT}};
-        if (run_kernel(h, "dense_forward.wgsl", cf, 6, a, 6, tiles_dense_forward_invocations((uint32_t)B, (uint32_t)O), shape)) {
-            emit_compare(h, "dense_forward.wgsl", "pre", shape, gpre, pre, nout);
-            emit_compare(h, "dense_forward.wgsl", "out", shape, gout, out, nout);
+        if (run_kernel(h, file, cf, 6, a, 6, inv, shape)) {
+            emit_compare(h, file, "pre", shape, gpre, pre, nout);
+            emit_compare(h, file, "out", shape, gout, out, nout);
         }
     }
     fill(rng, dz, nout, -0.2f, 0.2f);
@@ -248,7 +252,9 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
     dense_backward(dinp, dw, db, dz, inp, w, B, I, O);
     activation_backward(dprev, prev_pre, dinp, (int)nin, act);
     if (drop > 0) dropout_forward(dprev, dprev, (int)nin, drop, noise, layer - 1);
-    for (int has_prev = 1; has_prev >= 0; has_prev--) {
+    for (int run = 0; run < 4; run++) {
+        int has_prev = run % 2 == 0, tiled = run / 2;
+        const char *file = tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
         step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
         gpu_constant cb[] = {{"IN", I}, {"OUT", O}, {"PREV_ACT", act}, {"HAS_PREV", has_prev}, {"PREV_DROPOUT", drop},
                              {"PREV_LAYER", layer - 1}};
@@ -256,11 +262,12 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
                    {"w", w, nw * 4, IN}, {"prev_pre", has_prev ? prev_pre : dummy, has_prev ? nin * 4 : 16, IN},
                    {"dw", gdw, nw * 4, OUT}, {"db", gdb, (size_t)O * 4, OUT},
                    {"dprev", has_prev ? gdprev : dummy, has_prev ? nin * 4 : 16, OUT}};
-        uint64_t inv = tiles_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
-        if (run_kernel(h, "dense_backward.wgsl", cb, 6, a, 8, inv, shape)) {
-            emit_compare(h, "dense_backward.wgsl", "dw", shape, gdw, dw, nw);
-            emit_compare(h, "dense_backward.wgsl", "db", shape, gdb, db, (size_t)O);
-            if (has_prev) emit_compare(h, "dense_backward.wgsl", "dprev", shape, gdprev, dprev, nin);
+        uint64_t inv = tiled ? (uint64_t)tiles_dense_backward_tiled_groups((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev) * TILE_DBT_WG
+                             : tiles_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
+        if (run_kernel(h, file, cb, 6, a, 8, inv, shape)) {
+            emit_compare(h, file, "dw", shape, gdw, dw, nw);
+            emit_compare(h, file, "db", shape, gdb, db, (size_t)O);
+            if (has_prev) emit_compare(h, file, "dprev", shape, gdprev, dprev, nin);
         }
     }
 done:

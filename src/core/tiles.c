@@ -35,6 +35,14 @@ _Static_assert(TILE_FU_SCRATCH >= TILE_FU_TBATCH * TILE_FU_TJW &&
                "fused_update: scratch holds each kind of workgroup's staging");
 _Static_assert(4 * TILE_FU_SCRATCH + 4 * TILE_FU_TBATCH * TILE_FU_TK <= 16384,
                "fused_update: within WebGPU's guaranteed 16 KiB of workgroup memory");
+/* dense_*_tiled: 2 x 2 outputs per thread; rows of vec4s (forward) and pairs (backward) */
+_Static_assert(TILE_DFT_TS % 2 == 0 && TILE_DFT_TO % 2 == 0 && TILE_DBT_TW % 2 == 0 && TILE_DBT_TI % 2 == 0,
+               "dense tiled kernels: 2 x 2 outputs per thread");
+_Static_assert(16 * (TILE_DFT_TS + TILE_DFT_TO) * (TILE_DFT_KC4 + 1) <= 16384,
+               "dense_forward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(4 * TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) <= 16384,
+               "dense_backward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256, "within WebGPU's guaranteed 256 invocations");
 #define POWER_OF_TWO(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
 _Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_OF_TWO(TILE_NORM_WG),
                "tree reductions halve the workgroup");
@@ -46,6 +54,8 @@ static const struct {
 } tile_table[] = {
     {"dense_forward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
     {"dense_backward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
+    {"dense_forward_tiled.wgsl", 4, {{"WG", TILE_DFT_WG}, {"TS", TILE_DFT_TS}, {"TO", TILE_DFT_TO}, {"KC4", TILE_DFT_KC4}}},
+    {"dense_backward_tiled.wgsl", 4, {{"WG", TILE_DBT_WG}, {"TW", TILE_DBT_TW}, {"TI", TILE_DBT_TI}, {"KB", TILE_DBT_KB}}},
     {"input_gather.wgsl", 1, {{"WG", TILE_GATHER_WG}}},
     {"classify.wgsl", 1, {{"WG", TILE_CLASSIFY_WG}}},
     {"softmax_xent_backward.wgsl", 1, {{"WG", TILE_XENT_WG}}},

@@ -21,6 +21,18 @@
 /* dense_forward, dense_backward: one invocation per 4x4 block (the vec4 width, see above) */
 #define TILE_DENSE_WG 64
 #define TILE_DENSE_BLOCK 4
+/* dense_forward_tiled, dense_backward_tiled (GPUs): a workgroup per tile, each thread a 2 x 2
+ * block of it (the shape of its accumulators); the forward's tile is TS samples x TO outputs over
+ * rounds of KC4 vec4s of inputs, the backward's TW outputs (dw) or samples (dprev) x TI inputs
+ * over rounds of KB terms */
+#define TILE_DFT_TS 16
+#define TILE_DFT_TO 32
+#define TILE_DFT_KC4 8
+#define TILE_DFT_WG (TILE_DFT_TS * TILE_DFT_TO / 4)
+#define TILE_DBT_TW 32
+#define TILE_DBT_TI 32
+#define TILE_DBT_KB 16
+#define TILE_DBT_WG (TILE_DBT_TW * TILE_DBT_TI / 4)
 /* one invocation per element: input_gather (per input), classify (per sample), optimizer (per parameter) */
 #define TILE_GATHER_WG 64
 #define TILE_CLASSIFY_WG 64
@@ -74,6 +86,15 @@ static inline uint64_t tiles_dense_forward_invocations(uint32_t count, uint32_t 
 static inline uint64_t tiles_dense_backward_invocations(uint32_t count, uint32_t in, uint32_t out, bool has_prev) {
     return (uint64_t)tiles_div_up(out, TILE_DENSE_BLOCK) * tiles_div_up(in, TILE_DENSE_BLOCK) + out +
            (has_prev ? (uint64_t)count * in : 0);
+}
+
+/* the tiled kernels' workgroups: forward tiles, and backward's dw tiles plus dprev's (has_prev) */
+static inline uint32_t tiles_dense_forward_tiled_groups(uint32_t count, uint32_t out) {
+    return tiles_div_up(count, TILE_DFT_TS) * tiles_div_up(out, TILE_DFT_TO);
+}
+static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_t in, uint32_t out, bool has_prev) {
+    uint32_t itiles = tiles_div_up(in, TILE_DBT_TI);
+    return tiles_div_up(out, TILE_DBT_TW) * itiles + (has_prev ? tiles_div_up(count, TILE_DBT_TW) * itiles : 0);
 }
 
 /* fused_forward's hidden tiles: the partial sums per sample that fused_softmax adds */

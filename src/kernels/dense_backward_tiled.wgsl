@@ -1,0 +1,162 @@
+// dense_backward.wgsl's function, shaped for GPUs: the same bindings, constants and results
+//   dw[o][i]    = sum_b dz[b][o] * inp[b][i]
+//   db[o]       = sum_b dz[b][o]
+//   dprev[b][i] = act'(prev_pre[b][i]) * sum_o dz[b][o] * w[o][i]   (HAS_PREV; dropout as there)
+// in one dispatch whose workgroups split by index: the first ceil(OUT/TW) * ceil(IN/TI) compute a
+// TW x TI tile of dw (those of the first input tile also db), the rest (HAS_PREV) a TW x TI tile
+// of (sample, input) of dprev. Either way the sum runs KB terms a round through workgroup
+// memory, as pairs, and each thread owns a 2 x 2 block, so two vec2 reads feed 4 multiply-adds.
+// (dense_backward.wgsl's invocations each loop over the whole batch alone: on a GPU, at batch
+// 1024, that was 20 times slower than this; bench/NOTES.md.) Every sum runs in a fixed order.
+
+override WG: u32;   // TW * TI / 4, from src/core/tiles.h
+override TW: u32;   // outputs (dw) or samples (dprev) per tile
+override TI: u32;   // inputs per tile
+override KB: u32;   // terms of the sum per round
+override IN: u32 = 128;
+override OUT: u32 = 10;
+override PREV_ACT: u32 = 1;
+override HAS_PREV: bool = true;
+override PREV_DROPOUT: f32 = 0.0;
+override PREV_LAYER: u32 = 0;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> dz: array<f32>;              // [count][OUT]
+@group(0) @binding(2) var<storage, read> inp: array<f32>;             // [count][IN]
+@group(0) @binding(3) var<storage, read> w: array<f32>;               // [OUT][IN]
+@group(0) @binding(4) var<storage, read> prev_pre: array<f32>;        // [count][IN], or unused
+@group(0) @binding(5) var<storage, read_write> dw: array<f32>;        // [OUT][IN]
+@group(0) @binding(6) var<storage, read_write> db: array<f32>;        // [OUT]
+@group(0) @binding(7) var<storage, read_write> dprev: array<f32>;     // [count][IN], or unused
+
+var<workgroup> za: array<vec2f, KB * TW / 2u>;  // [term][pair of the TW side]
+var<workgroup> xa: array<vec2f, KB * TI / 2u>;  // [term][pair of inputs]
+
+fn dz_at(b: u32, o: u32) -> f32 {
+    if (b < step.count && o < OUT) {
+        return dz[b * OUT + o];
+    }
+    return 0.0;
+}
+
+fn inp_at(b: u32, i: u32) -> f32 {
+    if (b < step.count && i < IN) {
+        return inp[b * IN + i];
+    }
+    return 0.0;
+}
+
+fn w_at(o: u32, i: u32) -> f32 {
+    if (o < OUT && i < IN) {
+        return w[o * IN + i];
+    }
+    return 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+    let itiles = (IN + TI - 1u) / TI;
+    let n_w = ((OUT + TW - 1u) / TW) * itiles;
+    let tw = lid / (TI / 2u);  // rows 2 tw, + 1 of the tile's TW side
+    let ti = lid % (TI / 2u);  // inputs 2 ti, + 1
+    var a00 = 0.0;
+    var a01 = 0.0;
+    var a10 = 0.0;
+    var a11 = 0.0;
+    if (wid.x < n_w) {
+        let o0 = (wid.x / itiles) * TW;
+        let i0 = (wid.x % itiles) * TI;
+        let with_db = wid.x % itiles == 0u;
+        var sdb = vec2f(0.0);
+        for (var b0 = 0u; b0 < step.count; b0 += KB) {
+            for (var q = lid; q < KB * (TW + TI) / 2u; q += WG) {
+                if (q < KB * TW / 2u) {
+                    let b = b0 + q / (TW / 2u);
+                    let o = o0 + 2u * (q % (TW / 2u));
+                    za[q] = vec2f(dz_at(b, o), dz_at(b, o + 1u));
+                } else {
+                    let r = q - KB * TW / 2u;
+                    let b = b0 + r / (TI / 2u);
+                    let i = i0 + 2u * (r % (TI / 2u));
+                    xa[r] = vec2f(inp_at(b, i), inp_at(b, i + 1u));
+                }
+            }
+            workgroupBarrier();
+            for (var k = 0u; k < KB; k++) {
+                let z = za[k * (TW / 2u) + tw];
+                let x = xa[k * (TI / 2u) + ti];
+                a00 += z.x * x.x;
+                a01 += z.x * x.y;
+                a10 += z.y * x.x;
+                a11 += z.y * x.y;
+                sdb += z;
+            }
+            workgroupBarrier();
+        }
+        let acc = array<f32, 4>(a00, a01, a10, a11);
+        for (var e = 0u; e < 4u; e++) {
+            let o = o0 + 2u * tw + e / 2u;
+            let i = i0 + 2u * ti + e % 2u;
+            if (o < OUT && i < IN) {
+                dw[o * IN + i] = acc[e];
+            }
+        }
+        if (with_db && ti == 0u) {
+            let o = o0 + 2u * tw;
+            if (o < OUT) {
+                db[o] = sdb.x;
+            }
+            if (o + 1u < OUT) {
+                db[o + 1u] = sdb.y;
+            }
+        }
+        return;
+    }
+    if (!HAS_PREV) {
+        return;
+    }
+    let j = wid.x - n_w;
+    let b0 = (j / itiles) * TW;
+    let i0 = (j % itiles) * TI;
+    if (b0 >= step.count) {
+        return;
+    }
+    for (var k0 = 0u; k0 < OUT; k0 += KB) {
+        for (var q = lid; q < KB * (TW + TI) / 2u; q += WG) {
+            if (q < KB * TW / 2u) {
+                // dz's rows 2p and 2p + 1 at output k0 + k, as one pair
+                let k = q % KB;
+                let b = b0 + 2u * (q / KB);
+                za[k * (TW / 2u) + q / KB] = vec2f(dz_at(b, k0 + k), dz_at(b + 1u, k0 + k));
+            } else {
+                let r = q - KB * TW / 2u;
+                let o = k0 + r / (TI / 2u);
+                let i = i0 + 2u * (r % (TI / 2u));
+                xa[r] = vec2f(w_at(o, i), w_at(o, i + 1u));
+            }
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < KB; k++) {
+            let z = za[k * (TW / 2u) + tw];
+            let wv = xa[k * (TI / 2u) + ti];
+            a00 += z.x * wv.x;
+            a01 += z.x * wv.y;
+            a10 += z.y * wv.x;
+            a11 += z.y * wv.y;
+        }
+        workgroupBarrier();
+    }
+    let acc = array<f32, 4>(a00, a01, a10, a11);
+    for (var e = 0u; e < 4u; e++) {
+        let b = b0 + 2u * tw + e / 2u;
+        let i = i0 + 2u * ti + e % 2u;
+        if (b < step.count && i < IN) {
+            let t = b * IN + i;
+            var d = acc[e] * activation_derivative(PREV_ACT, prev_pre[t]);
+            if (PREV_DROPOUT > 0.0) {
+                d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), dropout_keep(step.noise, PREV_LAYER, t, PREV_DROPOUT));
+            }
+            dprev[t] = d;
+        }
+    }
+}

@@ -36,6 +36,8 @@ static const char *train_help =
     "  --kernels K       auto (the default: fused where it applies, else reference), fused (3\n"
     "                    dispatches per step; one hidden ReLU layer) or reference (per-layer\n"
     "                    kernels, one dispatch each; any model)\n"
+    "  --kernel-shape S  the per-layer kernels' shape: auto (the default: stream on CPU adapters,\n"
+    "                    tiled on GPUs), stream or tiled; the same function either way\n"
     "  --hidden N[,N..]  hidden layer widths, 1..%d each, up to %d layers (default %u)\n"
     "  --activation A    of the hidden layers: relu, gelu, tanh, sigmoid or leaky_relu (default relu)\n"
     "  --init I          initial weights: torch (nn.Linear's default), kaiming or xavier (default torch)\n"
@@ -349,6 +351,12 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, true, &c->kernels))
                 return EXIT_USAGE;
             g->kernels = true;
+        } else if (flag_is(a, "--kernel-shape")) {
+            if (!(v = flag_value(argc, argv, &i, "--kernel-shape"))) return EXIT_USAGE;
+            if (!strcmp(v, "auto")) c->shape = MLP_SHAPE_AUTO;
+            else if (!strcmp(v, "stream")) c->shape = MLP_SHAPE_STREAM;
+            else if (!strcmp(v, "tiled")) c->shape = MLP_SHAPE_TILED;
+            else return usage_error("--kernel-shape must be auto, stream or tiled (got '%s')", v);
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
             o->data = v;

@@ -590,5 +590,14 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
     dr.dropout = 0.3f;
     dr.label_smoothing = 0.1f;
     check_run(&h, &rng, "20 steps, B=16 784-24-12-10 gelu dropout 0.3 smoothing 0.1", 320, &dr);
+    /* the tiled dense kernels (the GPU shape) through the engine, whatever this adapter is */
+    dr.shape = MLP_SHAPE_TILED;
+    check_run(&h, &rng, "20 steps, B=16 784-24-12-10 gelu dropout 0.3 smoothing 0.1 tiled", 320, &dr);
+    dc.shape = MLP_SHAPE_TILED;
+    check_run(&h, &rng, "2 steps, N=90 B=45 784-64-40-20-10 tanh tiled", 90, &dc);
+    model_arch a128 = arch_of(784, 10, MODEL_ACT_RELU, 128, 0);
+    mlp_config tc = run_config(&a128, 100, 0.05f, 0.9f, MLP_KERNELS_REFERENCE);
+    tc.shape = MLP_SHAPE_TILED;
+    check_run(&h, &rng, "3 steps, N=250 B=100 H=128 momentum 0.9 tiled", 250, &tc);
     return h.failures;
 }

@@ -1,7 +1,8 @@
 /* Test (c): GPU training steps through the engine equal CPU reference steps, for the
  * reference kernels and the fused ones: a full-batch step, and epochs with a short last batch,
  * with and without momentum; the per-layer kernels at depth with every activation; every
- * weight within 1e-5; the tiled dense kernels (the GPU shape) on this adapter too. */
+ * weight within 1e-5; the tiled dense kernels (the GPU shape) on this adapter too (one run on CPU adapters, where
+ * they compile slowly; three on GPUs). */
 #include "gpu_fixture.h"
 #include "core/selfcheck.h"
 
@@ -18,7 +19,9 @@ int main(void) {
     int results = 0;
     int failures = selfcheck_steps(gpu, 7, report, &results);
     CHECK(failures == 0, "%d step mismatches", failures);
-    CHECK(results == 23, "all 23 step checks should report, got %d", results);
+    /* 21 on a CPU adapter (one tiled run), 23 on a GPU (three) */
+    int want = gpu_adapter_is_software(gpu_info(gpu)) ? 21 : 23;
+    CHECK(results == want, "all %d step checks should report, got %d", want, results);
     gpu_context_destroy(gpu);
     return check_exit("test_steps");
 }

@@ -38,8 +38,12 @@ _Static_assert(4 * TILE_FU_SCRATCH + 4 * TILE_FU_TBATCH * TILE_FU_TK <= 16384,
 /* dense_*_tiled: 2 x 2 outputs per thread; rows of vec4s (forward) and pairs (backward) */
 _Static_assert(TILE_DFT_TS % 2 == 0 && TILE_DFT_TO % 2 == 0 && TILE_DBT_TW % 2 == 0 && TILE_DBT_TI % 2 == 0,
                "dense tiled kernels: 2 x 2 outputs per thread");
-_Static_assert(16 * (TILE_DFT_TS + TILE_DFT_TO) * (TILE_DFT_KC4 + 1) <= 16384,
+_Static_assert((TILE_DFT_TS + TILE_DFT_TO) * TILE_DFT_KC4 <= 6 * TILE_DFT_WG,
+               "dense_forward_tiled: at most NQ = 6 vec4s staged per thread per round");
+_Static_assert(16 * (TILE_DFT_TS + TILE_DFT_TO) * (TILE_DFT_KC4 + 1) + 4 * TILE_DFT_TS * TILE_DFT_TO * TILE_DFT_KS <= 16384,
                "dense_forward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) / 2 <= 4 * TILE_DBT_WG,
+               "dense_backward_tiled: at most NQ = 4 pairs staged per thread per round");
 _Static_assert(4 * TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) <= 16384,
                "dense_backward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
 _Static_assert(TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256, "within WebGPU's guaranteed 256 invocations");
@@ -54,7 +58,8 @@ static const struct {
 } tile_table[] = {
     {"dense_forward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
     {"dense_backward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
-    {"dense_forward_tiled.wgsl", 4, {{"WG", TILE_DFT_WG}, {"TS", TILE_DFT_TS}, {"TO", TILE_DFT_TO}, {"KC4", TILE_DFT_KC4}}},
+    {"dense_forward_tiled.wgsl", 5,
+     {{"WG", TILE_DFT_WG}, {"TS", TILE_DFT_TS}, {"TO", TILE_DFT_TO}, {"KS", TILE_DFT_KS}, {"KC4", TILE_DFT_KC4}}},
     {"dense_backward_tiled.wgsl", 4, {{"WG", TILE_DBT_WG}, {"TW", TILE_DBT_TW}, {"TI", TILE_DBT_TI}, {"KB", TILE_DBT_KB}}},
     {"input_gather.wgsl", 1, {{"WG", TILE_GATHER_WG}}},
     {"classify.wgsl", 1, {{"WG", TILE_CLASSIFY_WG}}},

@@ -23,15 +23,16 @@
 #define TILE_DENSE_BLOCK 4
 /* dense_forward_tiled, dense_backward_tiled (GPUs): a workgroup per tile, each thread a 2 x 2
  * block of it (the shape of its accumulators); the forward's tile is TS samples x TO outputs over
- * rounds of KC4 vec4s of inputs, the backward's TW outputs (dw) or samples (dprev) x TI inputs
+ * rounds of KC4 vec4s of inputs, KS threads sharing each block's dot products, the backward's TW outputs (dw) or samples (dprev) x TI inputs
  * over rounds of KB terms */
-#define TILE_DFT_TS 16
-#define TILE_DFT_TO 32
-#define TILE_DFT_KC4 8
-#define TILE_DFT_WG (TILE_DFT_TS * TILE_DFT_TO / 4)
+#define TILE_DFT_TS 8
+#define TILE_DFT_TO 16
+#define TILE_DFT_KS 4
+#define TILE_DFT_KC4 28
+#define TILE_DFT_WG (TILE_DFT_TS * TILE_DFT_TO / 4 * TILE_DFT_KS)
 #define TILE_DBT_TW 32
 #define TILE_DBT_TI 32
-#define TILE_DBT_KB 16
+#define TILE_DBT_KB 32
 #define TILE_DBT_WG (TILE_DBT_TW * TILE_DBT_TI / 4)
 /* one invocation per element: input_gather (per input), classify (per sample), optimizer (per parameter) */
 #define TILE_GATHER_WG 64

@@ -5,7 +5,8 @@
 // in one dispatch whose workgroups split by index: the first ceil(OUT/TW) * ceil(IN/TI) compute a
 // TW x TI tile of dw (those of the first input tile also db), the rest (HAS_PREV) a TW x TI tile
 // of (sample, input) of dprev. Either way the sum runs KB terms a round through workgroup
-// memory, as pairs, and each thread owns a 2 x 2 block, so two vec2 reads feed 4 multiply-adds.
+// memory, as pairs, the next round's loads in flight (in registers) during this round's
+// arithmetic, and each thread owns a 2 x 2 block, so two vec2 reads feed 4 multiply-adds.
 // (dense_backward.wgsl's invocations each loop over the whole batch alone: on a GPU, at batch
 // 1024, that was 20 times slower than this; bench/NOTES.md.) Every sum runs in a fixed order.
 
@@ -31,6 +32,7 @@ override PREV_LAYER: u32 = 0;
 
 var<workgroup> za: array<vec2f, KB * TW / 2u>;  // [term][pair of the TW side]
 var<workgroup> xa: array<vec2f, KB * TI / 2u>;  // [term][pair of inputs]
+const NQ: u32 = 4u;  // pairs a thread stages per round: KB * (TW + TI) / 2 <= NQ * WG (tiles.c)
 
 fn dz_at(b: u32, o: u32) -> f32 {
     if (b < step.count && o < OUT) {
@@ -53,6 +55,44 @@ fn w_at(o: u32, i: u32) -> f32 {
     return 0.0;
 }
 
+// The q-th pair of a dw round over samples b0..: dz's (za) then the inputs' (xa).
+fn stage_dw(q: u32, b0: u32, o0: u32, i0: u32) -> vec2f {
+    if (q < KB * TW / 2u) {
+        let b = b0 + q / (TW / 2u);
+        let o = o0 + 2u * (q % (TW / 2u));
+        return vec2f(dz_at(b, o), dz_at(b, o + 1u));
+    }
+    let r = q - KB * TW / 2u;
+    let b = b0 + r / (TI / 2u);
+    let i = i0 + 2u * (r % (TI / 2u));
+    return vec2f(inp_at(b, i), inp_at(b, i + 1u));
+}
+
+// The q-th pair of a dprev round over outputs k0..: dz's rows 2p, 2p + 1 at one output (za,
+// transposed), then w's (xa).
+fn stage_dprev(q: u32, k0: u32, b0: u32, i0: u32) -> vec2f {
+    if (q < KB * TW / 2u) {
+        let b = b0 + 2u * (q / KB);
+        return vec2f(dz_at(b, k0 + q % KB), dz_at(b + 1u, k0 + q % KB));
+    }
+    let r = q - KB * TW / 2u;
+    let o = k0 + r / (TI / 2u);
+    let i = i0 + 2u * (r % (TI / 2u));
+    return vec2f(w_at(o, i), w_at(o, i + 1u));
+}
+
+fn stage_store(q: u32, v: vec2f, transposed: bool) {
+    if (q < KB * TW / 2u) {
+        if (transposed) {
+            za[(q % KB) * (TW / 2u) + q / KB] = v;
+        } else {
+            za[q] = v;
+        }
+    } else if (q < KB * (TW + TI) / 2u) {
+        xa[q - KB * TW / 2u] = v;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let itiles = (IN + TI - 1u) / TI;
@@ -63,25 +103,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     var a01 = 0.0;
     var a10 = 0.0;
     var a11 = 0.0;
+    var next: array<vec2f, NQ>;
     if (wid.x < n_w) {
         let o0 = (wid.x / itiles) * TW;
         let i0 = (wid.x % itiles) * TI;
         let with_db = wid.x % itiles == 0u;
         var sdb = vec2f(0.0);
+        for (var j = 0u; j < NQ; j++) {
+            next[j] = stage_dw(lid + j * WG, 0u, o0, i0);
+        }
         for (var b0 = 0u; b0 < step.count; b0 += KB) {
-            for (var q = lid; q < KB * (TW + TI) / 2u; q += WG) {
-                if (q < KB * TW / 2u) {
-                    let b = b0 + q / (TW / 2u);
-                    let o = o0 + 2u * (q % (TW / 2u));
-                    za[q] = vec2f(dz_at(b, o), dz_at(b, o + 1u));
-                } else {
-                    let r = q - KB * TW / 2u;
-                    let b = b0 + r / (TI / 2u);
-                    let i = i0 + 2u * (r % (TI / 2u));
-                    xa[r] = vec2f(inp_at(b, i), inp_at(b, i + 1u));
-                }
+            workgroupBarrier(); // the last round's reads are done
+            for (var j = 0u; j < NQ; j++) {
+                stage_store(lid + j * WG, next[j], false);
             }
             workgroupBarrier();
+            if (b0 + KB < step.count) {
+                for (var j = 0u; j < NQ; j++) {
+                    next[j] = stage_dw(lid + j * WG, b0 + KB, o0, i0);
+                }
+            }
             for (var k = 0u; k < KB; k++) {
                 let z = za[k * (TW / 2u) + tw];
                 let x = xa[k * (TI / 2u) + ti];
@@ -91,7 +132,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
                 a11 += z.y * x.y;
                 sdb += z;
             }
-            workgroupBarrier();
         }
         let acc = array<f32, 4>(a00, a01, a10, a11);
         for (var e = 0u; e < 4u; e++) {
@@ -121,21 +161,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (b0 >= step.count) {
         return;
     }
+    for (var jj = 0u; jj < NQ; jj++) {
+        next[jj] = stage_dprev(lid + jj * WG, 0u, b0, i0);
+    }
     for (var k0 = 0u; k0 < OUT; k0 += KB) {
-        for (var q = lid; q < KB * (TW + TI) / 2u; q += WG) {
-            if (q < KB * TW / 2u) {
-                // dz's rows 2p and 2p + 1 at output k0 + k, as one pair
-                let k = q % KB;
-                let b = b0 + 2u * (q / KB);
-                za[k * (TW / 2u) + q / KB] = vec2f(dz_at(b, k0 + k), dz_at(b + 1u, k0 + k));
-            } else {
-                let r = q - KB * TW / 2u;
-                let o = k0 + r / (TI / 2u);
-                let i = i0 + 2u * (r % (TI / 2u));
-                xa[r] = vec2f(w_at(o, i), w_at(o, i + 1u));
-            }
+        workgroupBarrier();
+        for (var jj = 0u; jj < NQ; jj++) {
+            stage_store(lid + jj * WG, next[jj], true);
         }
         workgroupBarrier();
+        if (k0 + KB < OUT) {
+            for (var jj = 0u; jj < NQ; jj++) {
+                next[jj] = stage_dprev(lid + jj * WG, k0 + KB, b0, i0);
+            }
+        }
         for (var k = 0u; k < KB; k++) {
             let z = za[k * (TW / 2u) + tw];
             let wv = xa[k * (TI / 2u) + ti];
@@ -144,7 +183,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             a10 += z.y * wv.x;
             a11 += z.y * wv.y;
         }
-        workgroupBarrier();
     }
     let acc = array<f32, 4>(a00, a01, a10, a11);
     for (var e = 0u; e < 4u; e++) {

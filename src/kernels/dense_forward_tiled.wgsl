@@ -3,13 +3,16 @@
 // (dense_forward.wgsl, one 4x4 block per invocation that streams its inputs from memory, is
 // the better shape for CPU adapters; on a GPU its serial 784-long loop of uncached loads is
 // latency bound: bench/NOTES.md). Here a workgroup computes a TS x TO tile of (sample, output)
-// and stages the inputs and weights through workgroup memory KC at a time, as vec4s; each thread
-// owns 2 samples x 2 outputs, so four vec4 reads from workgroup memory feed 16 multiply-adds.
-// The order of every sum is fixed, so runs repeat bit for bit.
+// and stages the inputs and weights through workgroup memory 4 * KC4 at a time, as vec4s, the
+// next round's loads in flight (in registers) during this round's arithmetic. Each thread owns
+// 2 samples x 2 outputs over a KS-th of each round, so four vec4 reads from workgroup memory feed
+// 16 multiply-adds; the KS partial sums of each output are then added in a fixed order, so runs
+// repeat bit for bit.
 
-override WG: u32;   // TS * TO / 4, from src/core/tiles.h
+override WG: u32;   // TS * TO / 4 * KS, from src/core/tiles.h
 override TS: u32;   // samples per tile
 override TO: u32;   // outputs per tile
+override KS: u32;   // threads sharing each output's dot product
 override KC4: u32;  // vec4s of inputs per round
 override ROW: u32 = KC4 + 1u;  // padded rows of vec4s, so rows start in different banks
 override IN: u32 = 784;
@@ -28,6 +31,8 @@ override LAYER: u32 = 0;
 
 var<workgroup> xs: array<vec4f, TS * ROW>;
 var<workgroup> ws: array<vec4f, TO * ROW>;
+var<workgroup> part: array<f32, TS * TO * KS>;
+const NQ: u32 = 6u;  // vec4s a thread stages per round: (TS + TO) * KC4 <= NQ * WG (tiles.c)
 
 // four consecutive elements of a row from k on, zero past the row's end (IN need not be a
 // multiple of 4, so the loads are scalar)
@@ -51,6 +56,22 @@ fn w4(base: u32, k: u32) -> vec4f {
     return v;
 }
 
+// The q-th vec4 of round r's staging: rows 0..TS-1 are inputs, the rest weights.
+fn stage_load(q: u32, r: u32, b0: u32, o0: u32) -> vec4f {
+    let row = q / KC4;
+    let k = r * 4u * KC4 + (q % KC4) * 4u;
+    if (row < TS) {
+        if (b0 + row < step.count) {
+            return inp4((b0 + row) * IN, k);
+        }
+    } else if (row < TS + TO) {
+        if (o0 + row - TS < OUT) {
+            return w4((o0 + row - TS) * IN, k);
+        }
+    }
+    return vec4f(0.0);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let otiles = (OUT + TO - 1u) / TO;
@@ -59,36 +80,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (b0 >= step.count) {
         return;
     }
-    let tb = lid / (TO / 2u);  // samples b0 + 2 tb, + 1
-    let to = lid % (TO / 2u);  // outputs o0 + 2 to, + 1
+    let ks = lid % KS;               // this thread's share of a round: vec4s ks, ks + KS, ...
+    let tb = (lid / KS) / (TO / 2u); // samples b0 + 2 tb, + 1
+    let to = (lid / KS) % (TO / 2u); // outputs o0 + 2 to, + 1
     var a00 = 0.0;
     var a01 = 0.0;
     var a10 = 0.0;
     var a11 = 0.0;
     let rounds = (IN + 4u * KC4 - 1u) / (4u * KC4);
+    let total = (TS + TO) * KC4;
+    var next: array<vec4f, NQ>;
+    for (var j = 0u; j < NQ; j++) {
+        next[j] = stage_load(lid + j * WG, 0u, b0, o0);
+    }
     for (var r = 0u; r < rounds; r++) {
-        let k0 = r * 4u * KC4;
-        // stage the round: TS rows of inputs, TO rows of weights, KC4 vec4s each
-        for (var q = lid; q < (TS + TO) * KC4; q += WG) {
-            let row = q / KC4;
-            let k = k0 + (q % KC4) * 4u;
-            var v = vec4f(0.0);
-            if (row < TS) {
-                let b = b0 + row;
-                if (b < step.count) {
-                    v = inp4(b * IN, k);
+        workgroupBarrier(); // the last round's reads are done
+        for (var j = 0u; j < NQ; j++) {
+            let q = lid + j * WG;
+            if (q < total) {
+                let row = q / KC4;
+                if (row < TS) {
+                    xs[row * ROW + q % KC4] = next[j];
+                } else {
+                    ws[(row - TS) * ROW + q % KC4] = next[j];
                 }
-                xs[row * ROW + q % KC4] = v;
-            } else {
-                let o = o0 + row - TS;
-                if (o < OUT) {
-                    v = w4(o * IN, k);
-                }
-                ws[(row - TS) * ROW + q % KC4] = v;
             }
         }
         workgroupBarrier();
-        for (var k4 = 0u; k4 < KC4; k4++) {
+        if (r + 1u < rounds) {
+            for (var j = 0u; j < NQ; j++) {
+                next[j] = stage_load(lid + j * WG, r + 1u, b0, o0);
+            }
+        }
+        for (var k4 = ks; k4 < KC4; k4 += KS) {
             let x0 = xs[(2u * tb) * ROW + k4];
             let x1 = xs[(2u * tb + 1u) * ROW + k4];
             let w0 = ws[(2u * to) * ROW + k4];
@@ -98,15 +122,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             a10 += dot(x1, w0);
             a11 += dot(x1, w1);
         }
-        workgroupBarrier();
     }
-    let acc = array<f32, 4>(a00, a01, a10, a11);
+    // the KS partial sums of each output, added in order ks = 0, 1, ...
+    let p = (lid / KS) * 4u;
+    part[(p + 0u) * KS + ks] = a00;
+    part[(p + 1u) * KS + ks] = a01;
+    part[(p + 2u) * KS + ks] = a10;
+    part[(p + 3u) * KS + ks] = a11;
+    workgroupBarrier();
+    if (ks != 0u) {
+        return;
+    }
     for (var e = 0u; e < 4u; e++) {
+        var sum = 0.0;
+        for (var k = 0u; k < KS; k++) {
+            sum += part[(p + e) * KS + k];
+        }
         let b = b0 + 2u * tb + e / 2u;
         let o = o0 + 2u * to + e % 2u;
         if (b < step.count && o < OUT) {
             let t = b * OUT + o;
-            let z = acc[e] + bias[o];
+            let z = sum + bias[o];
             if (STORE_PRE) {
                 pre[t] = z;
             }

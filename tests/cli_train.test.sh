@@ -74,6 +74,7 @@ expect_error 2 "--warmup: 'x' is not a whole number" -- train --warmup x
 expect_error 2 "--schedule must be constant, cosine, step or onecycle" -- train --schedule linear
 expect_error 2 "--label-smoothing must be in \\[0, 1\\)" -- train --label-smoothing 1
 expect_error 2 "--dropout must be in \\[0, 1\\)" -- train --dropout 1
+expect_error 2 "--kernel-shape must be auto, stream or tiled" -- train --kernel-shape wide
 expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --dropout 0.1 --kernels fused
 expect_error 2 "--momentum must be in" -- train --momentum 1
 expect_error 2 "--backend must be" -- train --backend quantum

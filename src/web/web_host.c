@@ -469,7 +469,10 @@ static void serve_load(const web_request *r) {
     mlp_eval_result ev;
     if (st == MLP_OK) st = evaluate(&ev);
     if (st != MLP_OK) {
-        reply_error(R_ID(r), 500, W.tr ? mlp_error(W.tr) : "out of memory");
+        /* a model that does not fit the data (a test label past its classes) is the file's
+         * fault, as a parse error is; the rest (GPU, memory) is ours */
+        int status = st == MLP_ERR_DATA || st == MLP_ERR_CONFIG ? 400 : 500;
+        reply_error(R_ID(r), status, W.tr ? mlp_error(W.tr) : "out of memory");
         return;
     }
     W.has_model = true;

@@ -75,6 +75,12 @@ expect_error 2 "--schedule must be constant, cosine, step or onecycle" -- train 
 expect_error 2 "--label-smoothing must be in \\[0, 1\\)" -- train --label-smoothing 1
 expect_error 2 "--dropout must be in \\[0, 1\\)" -- train --dropout 1
 expect_error 2 "--kernel-shape must be auto, stream or tiled" -- train --kernel-shape wide
+expect_error 2 "--dawn-toggle takes a Dawn toggle name" -- train --dawn-toggle "skip validation"
+# Dawn's toggles change how kernels are checked and compiled, not what they compute
+"$WGTRAIN" train --epochs 1 --train-limit 640 --seed 42 --json --dawn-toggle skip_validation --dawn-toggle disable_robustness >"$TMP/toggled.json" 2>/dev/null
+"$WGTRAIN" train --epochs 1 --train-limit 640 --seed 42 --json >"$TMP/plain.json" 2>/dev/null
+[ "$(strip "$TMP/toggled.json")" = "$(strip "$TMP/plain.json")" ] && grep -q '"event":"epoch"' "$TMP/toggled.json" \
+  && ok "--dawn-toggle skip_validation, disable_robustness: the same numbers" || bad "--dawn-toggle changed the numbers"
 expect_error 2 "--kernels fused covers one hidden ReLU layer" -- train --dropout 0.1 --kernels fused
 expect_error 2 "--momentum must be in" -- train --momentum 1
 expect_error 2 "--backend must be" -- train --backend quantum

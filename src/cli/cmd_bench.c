@@ -21,7 +21,7 @@ static const char *bench_help =
     "                       --max-epochs epochs (default 12)\n"
     "  --skip-speed         only the time-to-accuracy part\n"
     "  --json               one JSON object per line\n"
-    "  --data DIR, --adapter NAME, --backend B, --kernels-dir DIR, --timeout-ms N as for train\n";
+    "  --data DIR, --adapter NAME, --backend B, --kernels-dir DIR, --timeout-ms N, --dawn-toggle T as for train\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -59,7 +59,9 @@ static const char *train_help =
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
-    "  --timeout-ms N    bound on every GPU wait (default 60000)\n";
+    "  --timeout-ms N    bound on every GPU wait (default 60000)\n"
+    "  --dawn-toggle T   enable a Dawn device toggle, e.g. skip_validation (repeatable; for\n"
+    "                    experiments)\n";
 
 static void print_help(void) {
     mlp_config d = mlp_config_default();

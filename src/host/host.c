@@ -46,6 +46,14 @@ int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o) {
         o->kernels_dir = v;
         return 1;
     }
+    if (flag_is(a, "--dawn-toggle")) {
+        if (!(v = flag_value(argc, argv, i, "--dawn-toggle"))) return -1;
+        if (!*v || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(v))
+            return usage_error("--dawn-toggle takes a Dawn toggle name such as skip_validation (got '%s')", v), -1;
+        if (o->toggle_count == HOST_MAX_TOGGLES) return usage_error("--dawn-toggle: at most %d toggles", HOST_MAX_TOGGLES), -1;
+        o->toggles[o->toggle_count++] = v;
+        return 1;
+    }
     if (flag_is(a, "--timeout-ms")) {
         if (!(v = flag_value(argc, argv, i, "--timeout-ms"))) return -1;
         if (!parse_u32("--timeout-ms", v, 1, 3600000, &o->timeout_ms)) return -1;
@@ -138,6 +146,8 @@ gpu_context *host_gpu_open(const host_gpu_options *o) {
         d.disable_toggles = exact_timestamps;
         d.disable_toggle_count = 1;
     }
+    d.enable_toggles = o->toggles;
+    d.enable_toggle_count = o->toggle_count;
     if (o->kernels_dir) {
         g_disk.dir = o->kernels_dir;
         d.loader = load_from_disk;

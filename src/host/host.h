@@ -12,15 +12,21 @@
 #include "data/idx.h"
 #include "gpu/gpu.h"
 
+#define HOST_MAX_TOGGLES 8
+
 typedef struct host_gpu_options {
     const char *adapter;
     WGPUBackendType backend;
     const char *kernels_dir; /* developer option: load .wgsl from here instead of the binary */
     uint32_t timeout_ms;
     bool timestamps;
+    /* developer option: Dawn device toggles to enable (--dawn-toggle NAME, repeatable), for
+     * experiments such as skip_validation or disable_robustness (bench/NOTES.md) */
+    const char *toggles[HOST_MAX_TOGGLES];
+    size_t toggle_count;
 } host_gpu_options;
 
-/* Consumes a GPU flag at argv[*i] (--adapter, --backend, --kernels-dir, --timeout-ms).
+/* Consumes a GPU flag at argv[*i] (--adapter, --backend, --kernels-dir, --timeout-ms, --dawn-toggle).
  * Returns 1 if consumed, 0 if not a GPU flag, -1 after a usage error. */
 int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o);
 /* Opens Dawn and creates the context; prints the error and returns NULL on failure. */

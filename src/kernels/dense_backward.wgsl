@@ -75,9 +75,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var o = 0u; o < OUT; o++) {
         acc += dz[b * OUT + o] * w[o * IN + i];
     }
-    var d = acc * activation_derivative(PREV_ACT, prev_pre[k]);
-    if (PREV_DROPOUT > 0.0) {
-        d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), dropout_keep(step.noise, PREV_LAYER, k, PREV_DROPOUT));
-    }
-    dprev[k] = d;
+    dprev[k] = dropout_apply(acc * activation_derivative(PREV_ACT, prev_pre[k]), step.noise, PREV_LAYER, k, PREV_DROPOUT);
 }

@@ -190,11 +190,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let i = i0 + 2u * ti + e % 2u;
         if (b < step.count && i < IN) {
             let t = b * IN + i;
-            var d = acc[e] * activation_derivative(PREV_ACT, prev_pre[t]);
-            if (PREV_DROPOUT > 0.0) {
-                d = select(0.0, d * (1.0 / (1.0 - PREV_DROPOUT)), dropout_keep(step.noise, PREV_LAYER, t, PREV_DROPOUT));
-            }
-            dprev[t] = d;
+            dprev[t] = dropout_apply(acc[e] * activation_derivative(PREV_ACT, prev_pre[t]), step.noise, PREV_LAYER, t,
+                                     PREV_DROPOUT);
         }
     }
 }

@@ -4,7 +4,7 @@
 // (inverted dropout: keep is 0 with probability DROPOUT, drawn from a hash of the step's noise
 // seed, the layer and the element, so the backward and the CPU reference redraw the same mask)
 // ACT: 0 none (the logits), 1 ReLU, 2 GELU (erf), 3 tanh, 4 sigmoid, 5 leaky ReLU (0.01), the
-// values of model_activation in src/core/model.h (activation() and dropout_keep() are in
+// values of model_activation in src/core/model.h (activation() and dropout_apply() are in
 // prelude.wgsl). One invocation per 4x4 block of (sample, output): each input loaded serves
 // four outputs and each weight four samples, so the loop does 16 multiply-adds for 8 loads (the
 // invocations per layer: tiles_dense_forward_invocations). On CPU adapters (SwiftShader in the
@@ -55,11 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
                 if (STORE_PRE) {
                     pre[t] = z;
                 }
-                var y = activation(ACT, z);
-                if (DROPOUT > 0.0) {
-                    y = select(0.0, y * (1.0 / (1.0 - DROPOUT)), dropout_keep(step.noise, LAYER, t, DROPOUT));
-                }
-                out[t] = y;
+                out[t] = dropout_apply(activation(ACT, z), step.noise, LAYER, t, DROPOUT);
             }
         }
     }

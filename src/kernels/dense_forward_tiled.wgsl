@@ -146,11 +146,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             if (STORE_PRE) {
                 pre[t] = z;
             }
-            var y = activation(ACT, z);
-            if (DROPOUT > 0.0) {
-                y = select(0.0, y * (1.0 / (1.0 - DROPOUT)), dropout_keep(step.noise, LAYER, t, DROPOUT));
-            }
-            out[t] = y;
+            out[t] = dropout_apply(activation(ACT, z), step.noise, LAYER, t, DROPOUT);
         }
     }
 }

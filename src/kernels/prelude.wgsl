@@ -130,3 +130,13 @@ fn dropout_keep(noise: u32, layer: u32, i: u32, p: f32) -> bool {
     let h = hash32(i ^ hash32(noise ^ (layer * 0x9e3779b9u)));
     return f32(h >> 8u) * (1.0 / 16777216.0) >= p;
 }
+
+// Inverted dropout applied to v, element i of layer `layer`: 0 where the mask drops it, else
+// scaled by 1 / (1 - p); v itself when p is 0. The forward applies it to a layer's outputs and
+// the backward, with the same mask, to the gradient flowing into them.
+fn dropout_apply(v: f32, noise: u32, layer: u32, i: u32, p: f32) -> f32 {
+    if (p > 0.0) {
+        return select(0.0, v * (1.0 / (1.0 - p)), dropout_keep(noise, layer, i, p));
+    }
+    return v;
+}

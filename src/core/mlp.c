@@ -58,7 +58,8 @@ struct mlp_trainer {
     WGPUBindGroup bg_gather, bg_fwd[MODEL_MAX_LAYERS], bg_bwd[MODEL_MAX_LAYERS], bg_sx, bg_opt, bg_norm[2];
     gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
     uint32_t groups_opt;
-    bool tiled; /* the dense kernels' shape: mlp_uses_tiled */
+    bool tiled; /* the dense kernels' shape: mlp_uses_tiled; tiled, layer 0 reads the u8 pixels itself */
+    uint32_t metric_parts; /* partial (loss, correct) pairs per step in `metrics`, added by the host */
     /* fast path */
     gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
@@ -282,9 +283,11 @@ static mlp_status make_eval_bind_groups(mlp_trainer *t, eval_set *e) {
     gpu_bind gather[] = {step, {"images", &e->images, 0, 0}, {"order", &e->order, 0, 0}, {"x", &e->x, 0, 0}};
     TRY_GPU(gpu_bind_group(t->gpu, t->k_gather, gather, 4, &e->gather));
     for (uint32_t l = 0; l < layers(t); l++) {
-        gpu_bind fwd[] = {step, {"inp", l ? &e->out[l - 1] : &e->x, 0, 0}, tensor("w", &t->params, t, 2 * l),
-                          tensor("bias", &t->params, t, 2 * l + 1), {"pre", &t->dummy_w, 0, 0}, {"out", &e->out[l], 0, 0}};
-        TRY_GPU(gpu_bind_group(t->gpu, t->k_efwd[l], fwd, 6, &e->fwd[l]));
+        gpu_bind fwd[] = {step, {"inp", l ? &e->out[l - 1] : t->tiled ? &t->dummy_r : &e->x, 0, 0},
+                          tensor("w", &t->params, t, 2 * l), tensor("bias", &t->params, t, 2 * l + 1),
+                          {"pre", &t->dummy_w, 0, 0}, {"out", &e->out[l], 0, 0}, {"images", &e->images, 0, 0},
+                          {"order", &e->order, 0, 0}, {"x", &e->x, 0, 0}}; /* x: unused (no STORE_X) */
+        TRY_GPU(gpu_bind_group(t->gpu, t->k_efwd[l], fwd, t->tiled ? 9 : 6, &e->fwd[l]));
     }
     gpu_bind cls[] = {
         step, {"logits", &e->out[layers(t) - 1], 0, 0}, {"labels", &e->labels, 0, 0},
@@ -403,8 +406,8 @@ static gpu_status load_kernels(mlp_trainer *t) {
     TRY(tiles_kernel_get(gpu, "input_gather.wgsl", c_gather, 1, &t->k_gather));
     for (uint32_t l = 0; l < layers(t); l++) {
         gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
-                                {"STORE_PRE", 0}};
-        TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, 4, &t->k_efwd[l]));
+                                {"STORE_PRE", 0}, {"GATHER", l == 0}};
+        TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 5 : 4, &t->k_efwd[l]));
     }
     gpu_constant c_classes[] = {{"CLASSES", classes}};
     TRY(tiles_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
@@ -414,8 +417,9 @@ static gpu_status load_kernels(mlp_trainer *t) {
             bool hidden = l + 1 < layers(t);
             float drop = t->cfg.dropout;
             gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
-                                    {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l}};
-            TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, 6, &t->k_fwd[l]));
+                                    {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l},
+                                    {"GATHER", l == 0}, {"STORE_X", l == 0}};
+            TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 8 : 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
                                     {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
                                     {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0}};
@@ -426,8 +430,9 @@ static gpu_status load_kernels(mlp_trainer *t) {
         gpu_constant c_opt[] = {{"OPT", optim_kernel_op(c->optimizer)}, {"MOMENTUM", c->momentum},
                                 {"WEIGHT_DECAY", c->weight_decay}, {"BETA1", c->beta1}, {"BETA2", c->beta2},
                                 {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
-        gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}};
-        TRY(tiles_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 2, &t->k_sx));
+        t->metric_parts = tiles_xent_parts(b);
+        gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}, {"PARTS", t->metric_parts}};
+        TRY(tiles_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 3, &t->k_sx));
         TRY(tiles_kernel_get(gpu, "optimizer.wgsl", c_opt, 8, &t->k_opt));
         for (int pass = 0; clip && pass < 2; pass++) {
             gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"MAX_NORM", c->clip_grad_norm}};
@@ -447,6 +452,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
                                {"MAX_BATCH", b}};
         t->slices = tiles_fused_slices(b);
+        t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
         gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)off[T_W1]},
                                {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
                                {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
@@ -517,10 +523,12 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     for (uint32_t l = 0; l < L; l++) {
         bool hidden = l + 1 < L;
         gpu_buffer *inp = l ? &t->out[l - 1] : &t->x;
-        gpu_bind fwd[] = {step, {"inp", inp, 0, 0}, tensor("w", &t->params, t, 2 * l),
+        /* the tiled layer 0 reads the pixels and writes x itself (GATHER, STORE_X) */
+        gpu_bind fwd[] = {step, {"inp", l || !t->tiled ? inp : &t->dummy_r, 0, 0}, tensor("w", &t->params, t, 2 * l),
                           tensor("bias", &t->params, t, 2 * l + 1), {"pre", hidden ? &t->pre[l] : &t->dummy_w, 0, 0},
-                          {"out", &t->out[l], 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_fwd[l], fwd, 6, &t->bg_fwd[l]));
+                          {"out", &t->out[l], 0, 0}, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
+                          {"x", &t->x, 0, 0}}; /* x: written by layer 0 only */
+        TRY_GPU(gpu_bind_group(gpu, t->k_fwd[l], fwd, t->tiled ? 9 : 6, &t->bg_fwd[l]));
         gpu_bind bwd[] = {step, {"dz", &t->dz[l], 0, 0}, {"inp", inp, 0, 0}, tensor("w", &t->params, t, 2 * l),
                           {"prev_pre", l ? &t->pre[l - 1] : &t->dummy_r, 0, 0},
                           tensor("dw", &t->grads, t, 2 * l), tensor("db", &t->grads, t, 2 * l + 1),
@@ -626,7 +634,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     TRY_GPU(upload_bytes(gpu, &t->train_labels, "train-labels", train->labels, train->count, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->order, "order", (size_t)train->count * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->steps, "steps", (size_t)t->steps_per_epoch * STEP_STRIDE, GPU_UNIFORM));
-    TRY_GPU(gpu_buffer_create(gpu, &t->metrics, "metrics", (size_t)t->steps_per_epoch * 8, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->metrics, "metrics", (size_t)t->steps_per_epoch * t->metric_parts * 8, GPU_STORAGE));
 
     /* the optimizer's state slots: one allocation, carved by the size table as the parameters */
     t->slots = optim_slots(config->optimizer);
@@ -639,7 +647,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     if (ms != MLP_OK) return ms;
 
     for (int i = 0; i < READBACK_SLOTS; i++)
-        TRY_GPU(gpu_readback_init(gpu, &t->readback[i], (uint64_t)config->report_every * 8));
+        TRY_GPU(gpu_readback_init(gpu, &t->readback[i], (uint64_t)config->report_every * t->metric_parts * 8));
     t->order_host = malloc((size_t)train->count * 4);
     t->steps_upload = calloc(t->steps_per_epoch, STEP_STRIDE);
     if (!t->order_host || !t->steps_upload) return fail(t, MLP_ERR_GPU, "out of memory");
@@ -731,10 +739,11 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     }
     int n = 0;
     uint32_t L = layers(t);
-    out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
+    if (!t->tiled)
+        out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
     for (uint32_t l = 0; l < L; l++)
         out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1};
-    out[n++] = (dispatch){t->k_sx, t->bg_sx, 1, 1};
+    out[n++] = (dispatch){t->k_sx, t->bg_sx, t->metric_parts, 1};
     for (uint32_t l = L; l-- > 0;) {
         out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], bwd_groups(t, l, p->count), 1};
     }
@@ -773,7 +782,8 @@ typedef struct epoch_totals {
 static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot, mlp_progress_fn progress,
                                void *user, bool *stop) {
     float m[2 * 4096];
-    float *metrics = c->count * 2 <= 2 * 4096 ? m : malloc((size_t)c->count * 8);
+    size_t parts = t->metric_parts, floats = (size_t)c->count * parts * 2;
+    float *metrics = floats <= 2 * 4096 ? m : malloc(floats * sizeof(float));
     if (!metrics) return fail(t, MLP_ERR_GPU, "out of memory");
     gpu_status gs = gpu_readback_collect(&t->readback[c->slot], metrics);
     if (gs != GPU_OK) {
@@ -785,6 +795,14 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
     mlp_status st = MLP_OK;
     for (uint32_t i = 0; i < c->count; i++) {
         const step_params *p = (const step_params *)(t->steps_upload + (size_t)(c->first + i) * STEP_STRIDE);
+        /* the step's partials, added in order (softmax_xent_backward.wgsl), into its slot */
+        float step_loss = 0, step_correct = 0;
+        for (size_t k = 0; k < parts; k++) {
+            step_loss += metrics[2 * (i * parts + k)];
+            step_correct += metrics[2 * (i * parts + k) + 1];
+        }
+        metrics[2 * i] = step_loss;
+        metrics[2 * i + 1] = step_correct;
         if (!isfinite(metrics[2 * i])) {
             st = fail(t, MLP_ERR_DIVERGED,
                       "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
@@ -844,7 +862,8 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         for (uint32_t s = c.first; s < c.first + c.count; s++) encode_step(t, pass, s);
         wgpuComputePassEncoderEnd(pass);
         wgpuComputePassEncoderRelease(pass);
-        gpu_readback_encode(&t->readback[c.slot], enc, &t->metrics, (uint64_t)c.first * 8, (uint64_t)c.count * 8);
+        uint64_t pair = (uint64_t)t->metric_parts * 8; /* one step's (loss, correct) partials */
+        gpu_readback_encode(&t->readback[c.slot], enc, &t->metrics, c.first * pair, c.count * pair);
         WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
         wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
         wgpuCommandBufferRelease(cmd);
@@ -886,7 +905,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
         uint32_t off = c * STEP_STRIDE;
         uint32_t n = e->count - c * EVAL_CHUNK < EVAL_CHUNK ? e->count - c * EVAL_CHUNK : EVAL_CHUNK;
         dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
-        encode_dispatch(pass, &d, off);
+        if (!t->tiled) encode_dispatch(pass, &d, off); /* the tiled layer 0 gathers itself */
         for (uint32_t l = 0; l < layers(t); l++) {
             d = (dispatch){t->k_efwd[l], e->fwd[l], fwd_groups(t, t->k_efwd[l], l, n), 1};
             encode_dispatch(pass, &d, off);

@@ -245,9 +245,11 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
                              : tiles_dense_forward_invocations((uint32_t)B, (uint32_t)O);
         step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
+        /* the tiled kernel's GATHER bindings, unused here (check_gather_dense) */
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
-                   {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT}};
-        if (run_kernel(h, file, cf, 6, a, 6, inv, shape)) {
+                   {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT},
+                   {"images", dummy, 16, IN}, {"order", dummy, 16, IN}, {"x", dummy, 16, INOUT}};
+        if (run_kernel(h, file, cf, 6, a, tiled ? 9 : 6, inv, shape)) {
             emit_compare(h, file, "pre", shape, gpre, pre, nout);
             emit_compare(h, file, "out", shape, gout, out, nout);
         }
@@ -278,6 +280,47 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
 done:
     free(inp), free(w), free(bias), free(pre), free(out), free(gpre), free(gout), free(dz), free(prev_pre);
     free(dinp), free(dprev), free(dw), free(db), free(gdw), free(gdb), free(gdprev);
+}
+
+/* dense_forward_tiled as the first layer (GATHER, STORE_X): B samples of I u8 pixels gathered
+ * through a permutation of N = B + 5 images, normalised, into O outputs; and the x it stores. */
+static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%d %d->%d gather", B, I, O);
+    const char *file = "dense_forward_tiled.wgsl";
+    uint32_t N = (uint32_t)B + 5, start = 3;
+    size_t nin = (size_t)B * I, nout = (size_t)B * O, nw = (size_t)O * I;
+    uint8_t *images = malloc((size_t)N * I), *gimages = NULL;
+    uint32_t *order = malloc(N * 4);
+    float *x = alloc_floats(nin), *gx = alloc_floats(nin), *w = alloc_floats(nw), *bias = alloc_floats((size_t)O);
+    float *pre = alloc_floats(nout), *out = alloc_floats(nout), *gpre = alloc_floats(nout), *gout = alloc_floats(nout);
+    if (images && order && x && gx && w && bias && pre && out && gpre && gout) {
+        fill_bytes(rng, images, (size_t)N * I, 256);
+        permutation(rng, order, N);
+        fill(rng, w, nw, -0.3f, 0.3f);
+        fill(rng, bias, (size_t)O, -0.2f, 0.2f);
+        gimages = padded_bytes(images, (size_t)N * I);
+        input_gather_forward(x, images, order, start, B, I);
+        dense_forward(pre, x, w, bias, B, I, O);
+        activation_forward(out, pre, (int)nout, MODEL_ACT_RELU);
+        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+        gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", MODEL_ACT_RELU}, {"STORE_PRE", 1}, {"GATHER", 1}, {"STORE_X", 1}};
+        float dummy[4] = {0, 0, 0, 0};
+        arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", dummy, 16, IN}, {"w", w, nw * 4, IN},
+                   {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT},
+                   {"images", gimages, ((size_t)N * I + 3) & ~(size_t)3, IN}, {"order", order, N * 4, IN},
+                   {"x", gx, nin * 4, OUT}};
+        uint64_t inv = (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O) * TILE_DFT_WG;
+        if (gimages && run_kernel(h, file, cf, 6, a, 9, inv, shape)) {
+            emit_compare(h, file, "pre", shape, gpre, pre, nout);
+            emit_compare(h, file, "out", shape, gout, out, nout);
+            emit_compare(h, file, "x", shape, gx, x, nin);
+        }
+    } else {
+        emit_error(h, file, shape, "out of memory");
+    }
+    free(images), free(gimages), free(order), free(x), free(gx), free(w), free(bias), free(pre), free(out);
+    free(gpre), free(gout);
 }
 
 /* softmax_xent_backward and classify at B samples of C classes. */
@@ -311,17 +354,27 @@ static void check_loss(harness *h, uint64_t *rng, int B, int C, float smoothing)
         uint32_t ref_correct = 0;
         for (int b = 0; b < B; b++) ref_correct += correct[b];
         float metrics_ref[2] = {(float)(mean * B), (float)ref_correct};
-        float metrics[8];
+        /* step sp.index's PARTS partials, added in order as the engine does */
+        uint32_t parts = tiles_xent_parts((uint32_t)B);
+        size_t nm = (size_t)(sp.index + 1) * parts * 2;
+        float *metrics = alloc_floats(nm);
+        if (!metrics) goto done;
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"logits", logits, (size_t)B * C * 4, IN},
                    {"labels", glabels, (N + 3) & ~3u, IN}, {"order", order, N * 4, IN},
-                   {"dlogits", out_a, (size_t)B * C * 4, OUT}, {"metrics", metrics, sizeof metrics, OUT}};
-        gpu_constant cs[] = {{"CLASSES", C}, {"SMOOTHING", smoothing}};
-        if (run_kernel(h, "softmax_xent_backward.wgsl", cs, 2, a, 6, 1, shape)) {
+                   {"dlogits", out_a, (size_t)B * C * 4, OUT}, {"metrics", metrics, nm * 4, OUT}};
+        gpu_constant cs[] = {{"CLASSES", C}, {"SMOOTHING", smoothing}, {"PARTS", parts}};
+        if (run_kernel(h, "softmax_xent_backward.wgsl", cs, 3, a, 6, (uint64_t)B, shape)) {
+            float loss_sum = 0, correct_sum = 0;
+            for (uint32_t k = 0; k < parts; k++) {
+                loss_sum += metrics[2 * (sp.index * parts + k)];
+                correct_sum += metrics[2 * (sp.index * parts + k) + 1];
+            }
             emit_compare(h, "softmax_xent_backward.wgsl", "dlogits", shape, out_a, dlogits, (size_t)B * C);
-            emit_compare(h, "softmax_xent_backward.wgsl", "loss sum", shape, &metrics[2 * sp.index], &metrics_ref[0], 1);
-            uint32_t got = (uint32_t)metrics[2 * sp.index + 1], want = ref_correct;
+            emit_compare(h, "softmax_xent_backward.wgsl", "loss sum", shape, &loss_sum, &metrics_ref[0], 1);
+            uint32_t got = (uint32_t)correct_sum, want = ref_correct;
             emit_exact(h, "softmax_xent_backward.wgsl", "correct", shape, &got, &want, 1);
         }
+        free(metrics);
     }
     /* classify: probabilities, predictions and confusion counts of a labelled chunk */
     {
@@ -437,6 +490,9 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
     /* inverted dropout's mask, redrawn by the backward */
     check_dense(&h, &rng, 17, 33, 10, MODEL_ACT_GELU, 0.3f, true);
     check_dense(&h, &rng, 65, 100, 37, MODEL_ACT_RELU, 0.5f, true);
+    /* the tiled first layer reading pixels itself: a row that is not whole words, and 784 */
+    check_gather_dense(&h, &rng, 17, 30, 5);
+    check_gather_dense(&h, &rng, 65, 784, 37);
     static const int losses[][2] = {{1, 2}, {3, 10}, {17, 3}, {64, 10}, {300, 37}};
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) check_loss(&h, &rng, losses[i][0], losses[i][1], 0.0f);
     check_loss(&h, &rng, 17, 3, 0.1f);

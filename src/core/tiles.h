@@ -38,8 +38,9 @@
 #define TILE_GATHER_WG 64
 #define TILE_CLASSIFY_WG 64
 #define TILE_OPTIMIZER_WG 256
-/* softmax_xent_backward: one workgroup for the whole batch, a tree reduction (a power of two) */
-#define TILE_XENT_WG 256
+/* softmax_xent_backward: a sample per invocation, a tree reduction per workgroup (a power of
+ * two) into one partial of the step's metrics */
+#define TILE_XENT_WG 64
 /* grad_norm: pass 0 on NORM_GROUPS workgroups, pass 1 on one; tree reductions (powers of two) */
 #define TILE_NORM_WG 256
 #define TILE_NORM_GROUPS 64
@@ -97,6 +98,9 @@ static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_
     uint32_t itiles = tiles_div_up(in, TILE_DBT_TI);
     return tiles_div_up(out, TILE_DBT_TW) * itiles + (has_prev ? tiles_div_up(count, TILE_DBT_TW) * itiles : 0);
 }
+
+/* softmax_xent_backward's workgroups, and so the metrics partials of each step, at a batch */
+static inline uint32_t tiles_xent_parts(uint32_t batch) { return tiles_div_up(batch, TILE_XENT_WG); }
 
 /* fused_forward's hidden tiles: the partial sums per sample that fused_softmax adds */
 static inline uint32_t tiles_fused_htiles(uint32_t hidden) { return tiles_div_up(hidden, TILE_FF_TH); }

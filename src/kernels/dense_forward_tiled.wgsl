@@ -8,6 +8,11 @@
 // 2 samples x 2 outputs over a KS-th of each round, so four vec4 reads from workgroup memory feed
 // 16 multiply-adds; the KS partial sums of each output are then added in a fixed order, so runs
 // repeat bit for bit.
+// GATHER (the first layer when training or evaluating on a GPU): the inputs are the data set's
+// u8 pixels, read through the shuffled order and normalised while staged, in place of a
+// separate input_gather.wgsl dispatch (which the streaming kernels keep: bench/NOTES.md,
+// experiment 15). The workgroups of the first output tile also store what they staged to x,
+// for the layer's backward (STORE_X: training).
 
 override WG: u32;   // TS * TO / 4 * KS, from src/core/tiles.h
 override TS: u32;   // samples per tile
@@ -21,26 +26,47 @@ override ACT: u32 = 1;
 override STORE_PRE: bool = true;
 override DROPOUT: f32 = 0.0;
 override LAYER: u32 = 0;
+override GATHER: bool = false;
+override STORE_X: bool = false;
 
 @group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<storage, read> inp: array<f32>;         // [count][IN]
+@group(0) @binding(1) var<storage, read> inp: array<f32>;         // [count][IN], or unused (GATHER)
 @group(0) @binding(2) var<storage, read> w: array<f32>;           // [OUT][IN]
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // [OUT]
 @group(0) @binding(4) var<storage, read_write> pre: array<f32>;   // [count][OUT], or unused
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;   // [count][OUT]
+@group(0) @binding(6) var<storage, read> images: array<u32>;      // GATHER: u8 pixels, 4 per word
+@group(0) @binding(7) var<storage, read> order: array<u32>;       // GATHER: shuffled sample indices
+@group(0) @binding(8) var<storage, read_write> x: array<f32>;     // STORE_X: [count][IN] normalised inputs
 
 var<workgroup> xs: array<vec4f, TS * ROW>;
 var<workgroup> ws: array<vec4f, TO * ROW>;
 var<workgroup> part: array<f32, TS * TO * KS>;
 const NQ: u32 = 6u;  // vec4s a thread stages per round: (TS + TO) * KC4 <= NQ * WG (tiles.c)
 
-// four consecutive elements of a row from k on, zero past the row's end (IN need not be a
-// multiple of 4, so the loads are scalar)
-fn inp4(base: u32, k: u32) -> vec4f {
+// four consecutive inputs of batch row b from k on, zero past the row's end (IN need not be a
+// multiple of 4, so the float loads are scalar; whole words of pixels when it is)
+fn inp4(b: u32, k: u32) -> vec4f {
     var v = vec4f(0.0);
+    if (k >= IN) {
+        return v;
+    }
+    if (GATHER) {
+        let base = order[step.start + b] * IN;
+        if (IN % 4u == 0u) {
+            return pixel4(images[(base + k) >> 2u]);
+        }
+        for (var c = 0u; c < 4u; c++) {
+            if (k + c < IN) {
+                let i = base + k + c;
+                v[c] = pixel(u8_at(images[i >> 2u], i));
+            }
+        }
+        return v;
+    }
     for (var c = 0u; c < 4u; c++) {
         if (k + c < IN) {
-            v[c] = inp[base + k + c];
+            v[c] = inp[b * IN + k + c];
         }
     }
     return v;
@@ -62,7 +88,7 @@ fn stage_load(q: u32, r: u32, b0: u32, o0: u32) -> vec4f {
     let k = r * 4u * KC4 + (q % KC4) * 4u;
     if (row < TS) {
         if (b0 + row < step.count) {
-            return inp4((b0 + row) * IN, k);
+            return inp4(b0 + row, k);
         }
     } else if (row < TS + TO) {
         if (o0 + row - TS < OUT) {
@@ -101,6 +127,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
                 let row = q / KC4;
                 if (row < TS) {
                     xs[row * ROW + q % KC4] = next[j];
+                    if (STORE_X && o0 == 0u && b0 + row < step.count) {
+                        let k = r * 4u * KC4 + (q % KC4) * 4u;
+                        for (var c = 0u; c < 4u; c++) {
+                            if (k + c < IN) {
+                                x[(b0 + row) * IN + k + c] = next[j][c];
+                            }
+                        }
+                    }
                 } else {
                     ws[(row - TS) * ROW + q % KC4] = next[j];
                 }

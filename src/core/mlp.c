@@ -14,7 +14,7 @@
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
 #define READBACK_SLOTS 2  /* metrics of chunk k are read while chunk k+1 runs */
 /* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
-#define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 5)
+#define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 6)
 
 typedef struct step_params { /* matches `struct Step` in the kernels (most read the first four) */
     uint32_t start, count;
@@ -60,6 +60,11 @@ struct mlp_trainer {
     uint32_t groups_opt;
     bool tiled; /* the dense kernels' shape: mlp_uses_tiled; tiled, layer 0 reads the u8 pixels itself */
     uint32_t metric_parts; /* partial (loss, correct) pairs per step in `metrics`, added by the host */
+    uint32_t dw_slices;    /* tiled, large batches: the batch slices of dw's sum, added by k_gsum */
+    gpu_kernel *k_gsum;
+    WGPUBindGroup bg_gsum;
+    gpu_buffer dw_part;    /* [dw_slices][lay.carved] partial gradients */
+    uint32_t groups_gsum;
     /* fast path */
     gpu_kernel *k_ffw, *k_fsm, *k_fup, *k_fap;
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
@@ -385,7 +390,7 @@ static uint32_t fwd_groups(const mlp_trainer *t, const gpu_kernel *k, uint32_t l
 
 static uint32_t bwd_groups(const mlp_trainer *t, uint32_t l, uint32_t count) {
     uint32_t in = t->lay.fan_in[l], out = t->lay.fan_out[l], wg = t->k_bwd[l]->workgroup_size;
-    if (t->tiled) return tiles_dense_backward_tiled_groups(count, in, out, l > 0);
+    if (t->tiled) return tiles_dense_backward_tiled_groups(count, in, out, l > 0, t->dw_slices);
     return (uint32_t)((tiles_dense_backward_invocations(count, in, out, l > 0) + wg - 1) / wg);
 }
 
@@ -413,6 +418,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
     TRY(tiles_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
     if (t->inference) return GPU_OK;
     if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
+        t->dw_slices = t->tiled ? tiles_dense_backward_slices(b) : 1;
         for (uint32_t l = 0; l < layers(t); l++) {
             bool hidden = l + 1 < layers(t);
             float drop = t->cfg.dropout;
@@ -422,8 +428,15 @@ static gpu_status load_kernels(mlp_trainer *t) {
             TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 8 : 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
                                     {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
-                                    {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0}};
-            TRY(tiles_kernel_get(gpu, bwd_file, c_bwd, 6, &t->k_bwd[l]));
+                                    {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0},
+                                    {"DB_OFF", (double)(t->lay.offsets[2 * l + 1] - t->lay.offsets[2 * l])},
+                                    {"SLICES", t->dw_slices}, {"SLICE_ROWS", tiles_dense_backward_slice_rows(b)},
+                                    {"SLICE_STRIDE", (double)t->lay.carved}};
+            TRY(tiles_kernel_get(gpu, bwd_file, c_bwd, t->tiled ? 10 : 6, &t->k_bwd[l]));
+        }
+        if (t->dw_slices > 1) {
+            gpu_constant c_gs[] = {{"SLICES", t->dw_slices}, {"PARAMS", (double)t->lay.carved}};
+            TRY(tiles_kernel_get(gpu, "grad_slices_sum.wgsl", c_gs, 2, &t->k_gsum));
         }
         const mlp_config *c = &t->cfg;
         bool clip = c->clip_grad_norm > 0;
@@ -509,6 +522,9 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     }
     TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
     TRY_GPU(gpu_buffer_create(gpu, &t->grads, "grads", t->lay.carved * 4, GPU_STORAGE));
+    if (t->dw_slices > 1)
+        TRY_GPU(gpu_buffer_create(gpu, &t->dw_part, "partial-gradients", (size_t)t->dw_slices * t->lay.carved * 4,
+                                  GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->x, "inputs", (size_t)b * t->cfg.arch.inputs * 4, GPU_STORAGE));
     for (uint32_t l = 0; l < L; l++) {
         size_t n = (size_t)b * t->lay.fan_out[l] * 4;
@@ -531,13 +547,24 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
         TRY_GPU(gpu_bind_group(gpu, t->k_fwd[l], fwd, t->tiled ? 9 : 6, &t->bg_fwd[l]));
         gpu_bind bwd[] = {step, {"dz", &t->dz[l], 0, 0}, {"inp", inp, 0, 0}, tensor("w", &t->params, t, 2 * l),
                           {"prev_pre", l ? &t->pre[l - 1] : &t->dummy_r, 0, 0},
-                          tensor("dw", &t->grads, t, 2 * l), tensor("db", &t->grads, t, 2 * l + 1),
-                          {"dprev", l ? &t->dz[l - 1] : &t->dummy_w, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, 8, &t->bg_bwd[l]));
+                          {"dprev", l ? &t->dz[l - 1] : &t->dummy_w, 0, 0},
+                          tensor("dw", &t->grads, t, 2 * l), tensor("db", &t->grads, t, 2 * l + 1)};
+        if (t->tiled) {
+            /* dw then db, one binding: slice s of the batch at s * carved floats of the partials */
+            size_t off = t->lay.offsets[2 * l], span = (size_t)(t->dw_slices - 1) * t->lay.carved +
+                                                       (t->lay.offsets[2 * l + 1] - off) + t->lay.sizes[2 * l + 1];
+            bwd[6] = (gpu_bind){"grad", t->dw_slices > 1 ? &t->dw_part : &t->grads, off * 4, span * 4};
+        }
+        TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, t->tiled ? 7 : 8, &t->bg_bwd[l]));
     }
     gpu_bind sx[] = {step, {"logits", &t->out[L - 1], 0, 0}, {"labels", &t->train_labels, 0, 0},
                      {"order", &t->order, 0, 0}, {"dlogits", &t->dz[L - 1], 0, 0}, {"metrics", &t->metrics, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
+    if (t->dw_slices > 1) {
+        TRY_GPU(gpu_groups_1d(gpu, t->k_gsum, t->lay.carved, &t->groups_gsum));
+        gpu_bind gs[] = {step, {"gpart", &t->dw_part, 0, 0}, {"grads", &t->grads, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_gsum, gs, 3, &t->bg_gsum));
+    }
     bool clip = t->cfg.clip_grad_norm > 0;
     if (clip) {
         TRY_GPU(gpu_buffer_create(gpu, &t->norm_partial, "grad-norm-partials", TILE_NORM_GROUPS * 4, GPU_STORAGE));
@@ -690,7 +717,7 @@ mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const floa
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
     WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
-                              t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap};
+                              t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap, t->bg_gsum};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
@@ -702,7 +729,7 @@ void mlp_destroy(mlp_trainer *t) {
     }
     gpu_buffer *bufs[] = {&t->params, &t->grads, &t->state, &t->train_images, &t->train_labels,
                           &t->order, &t->steps, &t->metrics, &t->confusion, &t->x, &t->dummy_r,
-                          &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip};
+                          &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip, &t->dw_part};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
     eval_set_destroy(&t->test);
@@ -747,6 +774,7 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     for (uint32_t l = L; l-- > 0;) {
         out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], bwd_groups(t, l, p->count), 1};
     }
+    if (t->dw_slices > 1) out[n++] = (dispatch){t->k_gsum, t->bg_gsum, t->groups_gsum, 1};
     if (t->cfg.clip_grad_norm > 0) {
         out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], TILE_NORM_GROUPS, 1};
         out[n++] = (dispatch){t->k_norm[1], t->bg_norm[1], 1, 1};

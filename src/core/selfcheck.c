@@ -259,23 +259,43 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
     dense_backward(dinp, dw, db, dz, inp, w, B, I, O);
     activation_backward(dprev, prev_pre, dinp, (int)nin, act);
     if (drop > 0) dropout_forward(dprev, dprev, (int)nin, drop, noise, layer - 1);
-    for (int run = 0; run < 2 * shapes; run++) {
-        int has_prev = run % 2 == 0, tiled = run / 2;
+    /* streaming, then tiled (dw and db in one binding) in one slice and in three slices of the
+     * batch whose partials the host adds in order, as grad_slices_sum.wgsl does */
+    int runs = shapes == 2 ? 6 : 2;
+    for (int run = 0; run < runs; run++) {
+        int has_prev = run % 2 == 0, tiled = run >= 2, slices = run >= 4 ? 3 : 1;
         const char *file = tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
         step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
+        size_t stride = nw + (size_t)O, ngrad = (size_t)slices * stride;
+        float *grad = tiled ? alloc_floats(ngrad) : NULL;
+        if (tiled && !grad) break;
         gpu_constant cb[] = {{"IN", I}, {"OUT", O}, {"PREV_ACT", act}, {"HAS_PREV", has_prev}, {"PREV_DROPOUT", drop},
-                             {"PREV_LAYER", layer - 1}};
+                             {"PREV_LAYER", layer - 1}, {"DB_OFF", (double)nw}, {"SLICES", slices},
+                             {"SLICE_ROWS", (B + slices - 1) / slices}, {"SLICE_STRIDE", (double)stride}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"dz", dz, nout * 4, IN}, {"inp", inp, nin * 4, IN},
                    {"w", w, nw * 4, IN}, {"prev_pre", has_prev ? prev_pre : dummy, has_prev ? nin * 4 : 16, IN},
-                   {"dw", gdw, nw * 4, OUT}, {"db", gdb, (size_t)O * 4, OUT},
-                   {"dprev", has_prev ? gdprev : dummy, has_prev ? nin * 4 : 16, OUT}};
-        uint64_t inv = tiled ? (uint64_t)tiles_dense_backward_tiled_groups((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev) * TILE_DBT_WG
+                   {"dprev", has_prev ? gdprev : dummy, has_prev ? nin * 4 : 16, OUT},
+                   {"dw", gdw, nw * 4, OUT}, {"db", gdb, (size_t)O * 4, OUT}};
+        if (tiled) a[6] = (arg){"grad", grad, ngrad * 4, OUT};
+        uint64_t inv = tiled ? (uint64_t)tiles_dense_backward_tiled_groups((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev,
+                                                                           (uint32_t)slices) * TILE_DBT_WG
                              : tiles_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
-        if (run_kernel(h, file, cb, 6, a, 8, inv, shape)) {
-            emit_compare(h, file, "dw", shape, gdw, dw, nw);
-            emit_compare(h, file, "db", shape, gdb, db, (size_t)O);
-            if (has_prev) emit_compare(h, file, "dprev", shape, gdprev, dprev, nin);
+        char what[80];
+        snprintf(what, sizeof what, "%s%s", shape, slices > 1 ? " 3 slices" : "");
+        if (run_kernel(h, file, cb, tiled ? 10 : 6, a, tiled ? 7 : 8, inv, what)) {
+            if (tiled) {
+                for (size_t e = 0; e < stride; e++) {
+                    float sum = 0;
+                    for (int k = 0; k < slices; k++) sum += grad[(size_t)k * stride + e];
+                    if (e < nw) gdw[e] = sum;
+                    else gdb[e - nw] = sum;
+                }
+            }
+            emit_compare(h, file, "dw", what, gdw, dw, nw);
+            emit_compare(h, file, "db", what, gdb, db, (size_t)O);
+            if (has_prev) emit_compare(h, file, "dprev", what, gdprev, dprev, nin);
         }
+        free(grad);
     }
 done:
     free(inp), free(w), free(bias), free(pre), free(out), free(gpre), free(gout), free(dz), free(prev_pre);
@@ -656,6 +676,10 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
     /* the tiled dense kernels (the GPU shape) through the engine, whatever this adapter is */
     dr.shape = MLP_SHAPE_TILED;
     check_run(&h, &rng, "20 steps, B=16 784-24-12-10 gelu dropout 0.3 smoothing 0.1 tiled", 320, &dr);
+    /* a batch past TILE_DBT_SLICE: dw summed in two slices of 150 and added by grad_slices_sum */
+    mlp_config sc = run_config(&small, 300, 0.05f, 0.9f, MLP_KERNELS_REFERENCE);
+    sc.shape = MLP_SHAPE_TILED;
+    check_run(&h, &rng, "2 steps, N=540 B=300 784-24-12-10 momentum tiled, 2 slices", 540, &sc);
     if (h.tiled_everywhere) {
         dc.shape = MLP_SHAPE_TILED;
         check_run(&h, &rng, "2 steps, N=90 B=45 784-64-40-20-10 tanh tiled", 90, &dc);

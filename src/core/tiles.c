@@ -77,6 +77,7 @@ static const struct {
       {"TBATCH", TILE_FU_TBATCH},
       {"SCRATCH", TILE_FU_SCRATCH}}},
     {"fused_apply.wgsl", 1, {{"WG", TILE_FA_WG}}},
+    {"grad_slices_sum.wgsl", 1, {{"WG", TILE_GS_WG}}},
 };
 
 gpu_status tiles_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants, int count,

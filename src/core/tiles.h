@@ -34,6 +34,11 @@
 #define TILE_DBT_TI 32
 #define TILE_DBT_KB 32
 #define TILE_DBT_WG (TILE_DBT_TW * TILE_DBT_TI / 4)
+/* dense_backward_tiled splits dw's sum over a batch into slices of at most this many samples
+ * (at most DBT_MAX_SLICES slices), added by grad_slices_sum (one invocation per parameter) */
+#define TILE_DBT_SLICE 256
+#define TILE_DBT_MAX_SLICES 64
+#define TILE_GS_WG 256
 /* one invocation per element: input_gather (per input), classify (per sample), optimizer (per parameter) */
 #define TILE_GATHER_WG 64
 #define TILE_CLASSIFY_WG 64
@@ -94,9 +99,18 @@ static inline uint64_t tiles_dense_backward_invocations(uint32_t count, uint32_t
 static inline uint32_t tiles_dense_forward_tiled_groups(uint32_t count, uint32_t out) {
     return tiles_div_up(count, TILE_DFT_TS) * tiles_div_up(out, TILE_DFT_TO);
 }
-static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_t in, uint32_t out, bool has_prev) {
+/* the slices of a batch's dw sum, and the samples of each (slice_rows; every slice but the last full) */
+static inline uint32_t tiles_dense_backward_slices(uint32_t batch) {
+    uint32_t s = tiles_div_up(batch, TILE_DBT_SLICE);
+    return s > TILE_DBT_MAX_SLICES ? TILE_DBT_MAX_SLICES : s ? s : 1;
+}
+static inline uint32_t tiles_dense_backward_slice_rows(uint32_t batch) {
+    return tiles_div_up(batch, tiles_dense_backward_slices(batch));
+}
+static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_t in, uint32_t out, bool has_prev,
+                                                         uint32_t slices) {
     uint32_t itiles = tiles_div_up(in, TILE_DBT_TI);
-    return tiles_div_up(out, TILE_DBT_TW) * itiles + (has_prev ? tiles_div_up(count, TILE_DBT_TW) * itiles : 0);
+    return tiles_div_up(out, TILE_DBT_TW) * itiles * slices + (has_prev ? tiles_div_up(count, TILE_DBT_TW) * itiles : 0);
 }
 
 /* softmax_xent_backward's workgroups, and so the metrics partials of each step, at a batch */

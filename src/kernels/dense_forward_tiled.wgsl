@@ -11,8 +11,8 @@
 // GATHER (the first layer when training or evaluating on a GPU): the inputs are the data set's
 // u8 pixels, read through the shuffled order and normalised while staged, in place of a
 // separate input_gather.wgsl dispatch (which the streaming kernels keep: bench/NOTES.md,
-// experiment 15). The workgroups of the first output tile also store what they staged to x,
-// for the layer's backward (STORE_X: training).
+// experiment 15). The workgroups also store what they staged to x, for the layer's backward
+// (STORE_X: training), each round by one of the output tiles.
 
 override WG: u32;   // TS * TO / 4 * KS, from src/core/tiles.h
 override TS: u32;   // samples per tile
@@ -127,7 +127,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
                 let row = q / KC4;
                 if (row < TS) {
                     xs[row * ROW + q % KC4] = next[j];
-                    if (STORE_X && o0 == 0u && b0 + row < step.count) {
+                    // each round's x stored by one of the output tiles, in turn, so none does all of it
+                    if (STORE_X && r % otiles == wid.x % otiles && b0 + row < step.count) {
                         let k = r * 4u * KC4 + (q % KC4) * 4u;
                         for (var c = 0u; c < 4u; c++) {
                             if (k + c < IN) {

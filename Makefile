@@ -18,7 +18,7 @@ LDFLAGS += -Wl,-z,lazy
 LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
            -lz -lpng -lmicrohttpd -lnettle -lcjson -lpthread -ldl -lm
 
-LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
+LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/cpu/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
              $(wildcard src/host/*.c) $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 GEN_SRC   := build/gen/kernels_embedded.c build/gen/web_embedded.c
 LIB_OBJ   := $(patsubst %.c,build/obj/%.o,$(LIB_SRC)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRC))
@@ -64,6 +64,16 @@ build/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# the CPU engine (src/cpu): -O3 for its vectorised loops, no errno from sqrtf so they vectorise,
+# no contraction of a * b + c so its elementwise ops keep the reference's bits (the products
+# fuse by intrinsic where they mean to); the AVX2 file alone gets -mavx2 -mfma, and the engine
+# calls it only where the CPU has both (cpu_isa_available), so the binary runs on any x86-64
+CPU_CFLAGS := -O3 -fno-math-errno -ffp-contract=off
+build/obj/src/cpu/%.o: CFLAGS += $(CPU_CFLAGS)
+ifneq (,$(filter x86_64% i386% i686%,$(shell $(CC) -dumpmachine)))
+build/obj/src/cpu/cpu_kernels_avx2.o: CFLAGS += -mavx2 -mfma
+endif
+
 build/libwgtrain.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -84,7 +94,8 @@ WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
 WASM_SRC    := src/gpu/gpu.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c src/core/tiles.c \
                src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/util/json.c src/host/buf.c \
-               src/host/api.c src/host/events.c src/web/web_host.c src/web/web_sha256.c
+               src/host/api.c src/host/events.c src/web/web_host.c src/web/web_sha256.c \
+               src/cpu/cpu_engine.c src/cpu/cpu_kernels.c src/cpu/cpu_kernels_generic.c
 # cJSON: Debian's own source of the libcjson-dev the native build links (scripts/setup.sh puts
 # it in .deps/cjson), so that both builds read and write JSON with the same code
 CJSON_SRC   := .deps/cjson
@@ -99,6 +110,9 @@ WEB_SITE    := build/web/index.html build/web/app.css build/web/app.js build/web
 MNIST_GZ    := $(patsubst %,build/web/data/%.gz,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 
 web: $(WEB_SITE) $(MNIST_GZ)
+
+# the CPU engine in the browser: simd128 vectors (no threads there: the engine runs serially)
+build/wasm/src/cpu/%.o: WASM_CFLAGS += -msimd128 $(CPU_CFLAGS)
 
 build/wasm/%.o: %.c
 	@mkdir -p $(@D)

@@ -31,7 +31,7 @@ WEB_FILES := $(wildcard web/*.html web/*.css web/*.js) $(wildcard node_modules/u
              build/web/wgtrain.wasm build/web/webgpu_layout.js
 
 .PHONY: all run test setup clean check-dawn check-cjson web screenshots
-all: build/wgtrain $(TEST_BIN) web
+all: build/wgtrain $(TEST_BIN) build/bench/cpu_epoch web
 
 setup:
 	@scripts/setup.sh
@@ -80,6 +80,11 @@ build/libwgtrain.a: $(LIB_OBJ)
 
 build/wgtrain: build/obj/src/cli/main.o build/libwgtrain.a | check-dawn
 	$(CC) $(LDFLAGS) -o $@ build/obj/src/cli/main.o build/libwgtrain.a $(LDLIBS)
+
+# one epoch of the CPU engine, timed (bench/NOTES.md, "The CPU engine")
+build/bench/cpu_epoch: build/obj/bench/cpu_epoch.o build/libwgtrain.a | check-dawn
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/tests/%: build/obj/tests/%.o build/libwgtrain.a | check-dawn
 	@mkdir -p $(@D)

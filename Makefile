@@ -190,3 +190,13 @@ clean:
 	rm -rf build
 
 -include $(shell find build/obj build/wasm -name '*.d' 2>/dev/null)
+
+# the CPU engine's test built for the browser's target (simd128 kernels), run under Node's WASI
+# by tests/cpu_engine_wasm.test.sh; mlp.c's WebGPU calls are unused there and left undefined
+CPU_WASM_OBJ := $(patsubst %.c,build/wasm/%.o,src/cpu/cpu_engine.c src/cpu/cpu_kernels.c src/cpu/cpu_kernels_generic.c \
+                src/core/model.c src/core/optim.c src/core/reference.c src/core/mlp.c src/core/tiles.c src/gpu/gpu.c src/gpu/embedded.c) \
+                build/wasm/gen/kernels_embedded.o
+build/wasm-tests/test_cpu_engine.wasm: tests/test_cpu_engine.c $(CPU_WASM_OBJ)
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -msimd128 -c -o $(@:.wasm=.o) $<
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr -Wl,--allow-undefined -Wl,-z,stack-size=1048576 -o $@ $(@:.wasm=.o) $(CPU_WASM_OBJ) -lm

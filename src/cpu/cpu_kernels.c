@@ -50,7 +50,7 @@ static cpu_isa resolve(cpu_isa isa) {
 
 const char *cpu_isa_name(cpu_isa isa) {
     isa = resolve(isa);
-    return cpu_isa_available(isa) ? isa_ops(isa)->name : "unavailable";
+    return isa == CPU_ISA_AVX2 ? "avx2+fma" : cpu_ops_generic.name;
 }
 
 cpu_exec *cpu_exec_create(const cpu_pool *pool, cpu_isa isa) {

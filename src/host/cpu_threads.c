@@ -1,7 +1,9 @@
-/* See cpu_threads.h. One run: the caller publishes (fn, ctx, tasks) under a new generation,
- * every thread (the caller too) claims task indices from an atomic counter until none are
- * left, and the run ends when every thread has checked in for that generation, so no worker
- * can still be claiming from a run that has ended. */
+/* See cpu_threads.h. One run: the caller publishes (fn, ctx) and then one atomic word,
+ * generation << 32 | tasks left; every thread (the caller too) claims a task by decrementing
+ * the count with a compare-and-swap that also checks the generation, so a worker that wakes
+ * late can never claim from a later run, and the caller never waits for a worker that has not
+ * claimed anything: on a loaded machine it simply runs the tasks itself. The run ends when
+ * the tasks done reach the tasks published. */
 #include "host/cpu_threads.h"
 
 #include <pthread.h>
@@ -9,15 +11,16 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#define SPINS 20000
+#define SPINS 4000 /* pauses before a wait sleeps: ~0.1 ms */
 
 struct cpu_threads {
     uint32_t threads;
     pthread_t *tids;
     pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    atomic_uint_fast64_t generation;
-    atomic_uint next, pending;
+    pthread_cond_t wake, done_cv;
+    _Atomic uint64_t word; /* generation << 32 | tasks left to claim */
+    atomic_uint done;       /* tasks of this run finished */
+    atomic_uint sleepers;   /* the caller waits on done_cv when 1 */
     cpu_task_fn fn;
     void *ctx;
     uint32_t tasks;
@@ -35,16 +38,24 @@ static inline void relax(void) {
 #endif
 }
 
-static void work(cpu_threads *p, uint32_t worker) {
+/* Claims and runs tasks of generation gen until none are left. */
+static void work(cpu_threads *p, uint32_t gen, uint32_t worker) {
+    uint64_t w = atomic_load_explicit(&p->word, memory_order_acquire);
     for (;;) {
-        uint32_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (t >= p->tasks) break;
-        p->fn(p->ctx, t, worker);
-    }
-    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        if ((uint32_t)(w >> 32) != gen || (uint32_t)w == 0) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->word, &w, w - 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        /* claimed task (left - 1) of this run, which cannot end before it is done: fn and ctx
+         * are still this run's */
+        uint32_t tasks = p->tasks;
+        p->fn(p->ctx, (uint32_t)w - 1, worker);
+        /* seq_cst with the caller's store to sleepers and load of done: one sees the other */
+        if (atomic_fetch_add(&p->done, 1) + 1 == tasks && atomic_load(&p->sleepers)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+        w = atomic_load_explicit(&p->word, memory_order_acquire);
     }
 }
 
@@ -52,46 +63,50 @@ static void *worker_main(void *arg) {
     worker_arg a = *(worker_arg *)arg;
     free(arg);
     cpu_threads *p = a.p;
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        uint64_t g;
+        uint32_t g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && spins < SPINS) {
+        while ((g = (uint32_t)(atomic_load_explicit(&p->word, memory_order_acquire) >> 32)) == seen && spins < SPINS) {
             relax();
             spins++;
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
-            while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen)
+            while ((g = (uint32_t)(atomic_load_explicit(&p->word, memory_order_acquire) >> 32)) == seen &&
+                   !atomic_load(&p->quit))
                 pthread_cond_wait(&p->wake, &p->mu);
             pthread_mutex_unlock(&p->mu);
         }
-        seen = g;
         if (atomic_load(&p->quit)) return NULL;
-        work(p, a.index);
+        seen = g;
+        work(p, g, a.index);
     }
 }
 
 static void run(void *impl, uint32_t tasks, cpu_task_fn fn, void *ctx) {
     cpu_threads *p = impl;
+    if (tasks == 0) return;
     p->fn = fn;
     p->ctx = ctx;
     p->tasks = tasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->threads, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    uint32_t gen = (uint32_t)(atomic_load_explicit(&p->word, memory_order_relaxed) >> 32) + 1;
+    atomic_store_explicit(&p->word, (uint64_t)gen << 32 | tasks, memory_order_release);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    work(p, 0);
+    work(p, gen, 0);
     int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0 && spins < SPINS) {
+    while (atomic_load_explicit(&p->done, memory_order_acquire) != tasks && spins < SPINS) {
         relax();
         spins++;
     }
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+    if (atomic_load_explicit(&p->done, memory_order_acquire) != tasks) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->sleepers, 1);
+        while (atomic_load_explicit(&p->done, memory_order_acquire) != tasks) pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store(&p->sleepers, 0);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -103,7 +118,7 @@ cpu_threads *cpu_threads_create(uint32_t threads) {
     p->threads = threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     p->tids = calloc(threads, sizeof *p->tids);
     if (!p->tids) {
         free(p);
@@ -123,14 +138,13 @@ cpu_threads *cpu_threads_create(uint32_t threads) {
 
 void cpu_threads_destroy(cpu_threads *p) {
     if (!p) return;
-    atomic_store(&p->quit, true);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->generation, 1);
+    atomic_store(&p->quit, true);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (uint32_t i = 1; i < p->threads; i++) pthread_join(p->tids[i], NULL);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);
     free(p->tids);
     free(p);

@@ -200,3 +200,7 @@ build/wasm-tests/test_cpu_engine.wasm: tests/test_cpu_engine.c $(CPU_WASM_OBJ)
 	@mkdir -p $(@D)
 	$(WASM_CC) $(WASM_CFLAGS) -msimd128 -c -o $(@:.wasm=.o) $<
 	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr -Wl,--allow-undefined -Wl,-z,stack-size=1048576 -o $@ $(@:.wasm=.o) $(CPU_WASM_OBJ) -lm
+build/wasm-tests/cpu_epoch.wasm: bench/cpu_epoch.c $(CPU_WASM_OBJ)
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -msimd128 -c -o $(@:.wasm=.o) $<
+	$(WASM_CC) --target=wasm32-wasi --sysroot=/usr -Wl,--allow-undefined -Wl,-z,stack-size=1048576 -o $@ $(@:.wasm=.o) $(CPU_WASM_OBJ) -lm

@@ -11,8 +11,47 @@
 #include <time.h>
 
 #include "cpu/cpu_engine.h"
+#ifdef __wasm__
+/* the wasm build (make build/wasm-tests/cpu_epoch.wasm, run under Node's WASI with the data
+ * folder preopened): serial, raw IDX files read here */
+typedef struct mnist_set {
+    uint8_t *images, *labels;
+    uint32_t count;
+} mnist_set;
+enum { MNIST_TRAIN, MNIST_TEST, IDX_OK = 0 };
+static uint8_t *slurp(const char *dir, const char *name, size_t skip, size_t *n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, (long)skip, SEEK_SET);
+    uint8_t *b = malloc((size_t)len);
+    *n = b ? fread(b, 1, (size_t)len - skip, f) : 0;
+    fclose(f);
+    return b;
+}
+static int mnist_load_dir(const char *dir, int split, mnist_set *out, char *err, size_t errlen) {
+    size_t ni, nl;
+    out->images = slurp(dir, split == MNIST_TRAIN ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte", 16, &ni);
+    out->labels = slurp(dir, split == MNIST_TRAIN ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte", 8, &nl);
+    out->count = (uint32_t)nl;
+    if (!out->images || !out->labels || ni != nl * 784) {
+        snprintf(err, errlen, "cannot read MNIST from %s", dir);
+        return 1;
+    }
+    return IDX_OK;
+}
+static void mnist_free(mnist_set *s) { free(s->images), free(s->labels); }
+typedef struct cpu_threads cpu_threads;
+static cpu_threads *cpu_threads_create(uint32_t n) { return (void)n, NULL; }
+static void cpu_threads_destroy(cpu_threads *p) { (void)p; }
+static cpu_pool cpu_threads_pool(cpu_threads *p) { return (void)p, (cpu_pool){NULL, 1, NULL}; }
+#else
 #include "data/idx.h"
 #include "host/cpu_threads.h"
+#endif
 
 static double now(void) {
     struct timespec ts;

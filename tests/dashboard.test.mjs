@@ -121,6 +121,21 @@ try {
   await page.fill('#f-batch', '32');
   await page.fill('#f-hidden', '128');
   await page.click('#btn-train');
+  // the accuracy chart moves at every report, long before the epoch ends: one training-accuracy
+  // point per loss event, each the event's own accuracy
+  await page.waitForFunction(() => window.wgtrain.state.points.length >= 2, null, { timeout: 180000, polling: 50 });
+  const early = await page.evaluate(() => {
+    const { state, accPlot } = window.wgtrain;
+    const xs = accPlot.data[0], train = accPlot.data[1];
+    const shown = xs.map((x, i) => [x, train[i]]).filter(([, v]) => v !== null && v !== undefined);
+    return { epochs: state.epochs.length, points: state.points.map((p) => [p.x, p.accuracy]), shown,
+      drawn: accPlot.series[1].show && accPlot.width > 0 };
+  });
+  check(early.epochs === 0, `still in the first epoch: ${early.epochs} epochs done`);
+  check(early.shown.length >= 2 && early.shown.length === early.points.length && early.drawn,
+    `accuracy chart points before the epoch ends: ${early.shown.length} for ${early.points.length} reports`);
+  check(early.points.every(([x, a], i) => early.shown[i][0] === x && early.shown[i][1] === a && a >= 0 && a <= 1),
+    `each point is its report's training accuracy: ${JSON.stringify(early.shown.slice(0, 3))}`);
   await page.waitForFunction(() => window.wgtrain.state.epochs.length >= 1, null, { timeout: 180000 });
   log('epoch event received');
   await page.waitForFunction(() => window.wgtrain.state.status.status === 'done', null, { timeout: 60000 });
@@ -133,7 +148,7 @@ try {
       canvases: document.querySelectorAll('#loss-chart canvas, #acc-chart canvas').length };
   });
   check(charts.loss >= 10 && charts.testLoss === 1, `loss chart points: ${JSON.stringify(charts)}`);
-  check(charts.train === 1 && charts.test === 1 && charts.canvases === 2, `accuracy chart points: ${JSON.stringify(charts)}`);
+  check(charts.train === charts.loss && charts.test === 1 && charts.canvases === 2, `accuracy chart points: ${JSON.stringify(charts)}`);
 
   // the six previews show the server's predictions for those images
   let previews = null;
@@ -202,6 +217,7 @@ try {
   fs.mkdirSync(path.dirname(SHOT), { recursive: true });
   await page.screenshot({ path: SHOT, fullPage: true });
   log(`screenshot: ${path.relative(root, SHOT)}`);
+
 
   // the model fields: a bad hidden list is marked on the page (the CLI's --hidden rules), and
   // a two-layer Adam run from the form trains and shows its configuration

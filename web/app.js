@@ -108,38 +108,44 @@
 
   const accPlot = makePlot($('acc-chart'), {
     scales: { x: { time: false }, y: { auto: true } },
-    axes: [axis('epoch', (u, v) => v.map((x) => (Number.isInteger(x) ? String(x) : ''))),
-      axis('accuracy', (u, v) => v.map((x) => (100 * x).toFixed(x > 0.99 ? 1 : 0) + '%'))],
+    axes: [axis('epoch'), axis('accuracy', (u, v) => v.map((x) => (100 * x).toFixed(x > 0.99 ? 1 : 0) + '%'))],
     series: [
-      { label: 'epoch' },
+      { label: 'epoch', value: (u, v) => (v == null ? '–' : v.toFixed(3)) },
       {
-        label: 'train', stroke: '#5b9bff', width: 2, value: (u, v) => pct(v),
-        points: { show: true, size: 7, fill: '#5b9bff' },
+        label: 'train (per report)', stroke: '#5b9bff', width: 2, spanGaps: true, value: (u, v) => pct(v),
+        points: { show: (u) => u.data[0].length < 30, size: 5, fill: '#5b9bff' },
       },
       {
-        label: 'test', stroke: '#3ecf8e', width: 2, value: (u, v) => pct(v),
+        label: 'test (per epoch)', stroke: '#3ecf8e', width: 2, spanGaps: true, value: (u, v) => pct(v),
         points: { show: true, size: 7, fill: '#3ecf8e' },
       },
     ],
   }, [[], [], []]);
 
-  function updateLossChart() {
-    // Report points and per-epoch test losses share one x axis; the last report of epoch e
-    // falls exactly at x = e, where the test loss of that epoch goes.
+  // Report points and per-epoch values share one x axis; the last report of epoch e falls
+  // exactly at x = e, where that epoch's test value goes (a run stopped mid-epoch is evaluated
+  // at the fraction of the epoch it reached, e.x).
+  function mergeSeries(report, epoch) {
     const rows = new Map();
-    for (const p of state.points) rows.set(p.x, [p.loss, null]);
+    for (const p of state.points) rows.set(p.x, [report(p), null]);
     for (const e of state.epochs) {
-      const r = rows.get(e.epoch);
-      if (r) r[1] = e.test_loss;
-      else rows.set(e.epoch, [null, e.test_loss]);
+      const x = e.partial ? e.x : e.epoch;
+      const r = rows.get(x);
+      if (r) r[1] = epoch(e);
+      else rows.set(x, [null, epoch(e)]);
     }
     const xs = [...rows.keys()].sort((a, b) => a - b);
-    lossPlot.setData([xs, xs.map((x) => rows.get(x)[0]), xs.map((x) => rows.get(x)[1])]);
+    return [xs, xs.map((x) => rows.get(x)[0]), xs.map((x) => rows.get(x)[1])];
   }
 
+  function updateLossChart() {
+    lossPlot.setData(mergeSeries((p) => p.loss, (e) => e.test_loss));
+  }
+
+  // training accuracy at every report (over the steps since the previous one), test accuracy
+  // after each epoch
   function updateAccChart() {
-    const e = state.epochs;
-    accPlot.setData([e.map((r) => r.epoch), e.map((r) => r.train_accuracy), e.map((r) => r.test_accuracy)]);
+    accPlot.setData(mergeSeries((p) => p.accuracy, (e) => e.test_accuracy));
   }
 
   // ---------------------------------------------------------------- form
@@ -739,6 +745,7 @@
   function onLoss(p) {
     state.points.push({ x: p.x, loss: p.loss, accuracy: p.accuracy, sps: p.samples_per_second, epoch: p.epoch, step: p.step });
     updateLossChart();
+    updateAccChart();
     updateProgress();
   }
 

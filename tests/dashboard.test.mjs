@@ -218,6 +218,43 @@ try {
   await page.screenshot({ path: SHOT, fullPage: true });
   log(`screenshot: ${path.relative(root, SHOT)}`);
 
+  // at phone width (390 px) nothing is wider than the viewport, and no text spills out of its
+  // box (the previews go three across); scroll containers and ellipsis boxes clip on purpose
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  const phone = await page.evaluate(() => {
+    const vw = document.documentElement.clientWidth;
+    const name = (e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.trim().replace(/\s+/g, '.') : ''}`;
+    const past = [], spill = [];
+    for (const e of document.querySelectorAll('body *')) {
+      const r = e.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (r.right > vw + 0.5) past.push(`${name(e)} right ${r.right.toFixed(0)}`);
+      const cs = getComputedStyle(e);
+      if (cs.overflowX === 'visible' && cs.display !== 'inline' && e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
+        spill.push(`${name(e)} ${e.scrollWidth} > ${e.clientWidth}`);
+    }
+    const cols = getComputedStyle(document.getElementById('previews')).gridTemplateColumns.split(' ').length;
+    return { scrollWidth: document.documentElement.scrollWidth, vw, past, spill, cols };
+  });
+  check(phone.scrollWidth <= phone.vw, `390 px: the page is ${phone.scrollWidth} px wide`);
+  check(phone.past.length === 0, `390 px: no element past the right edge: ${phone.past.slice(0, 8).join('; ')}`);
+  check(phone.spill.length === 0, `390 px: no text spills out of its box: ${phone.spill.slice(0, 8).join('; ')}`);
+  check(phone.cols <= 3, `390 px: previews ${phone.cols} across`);
+  fs.mkdirSync(path.dirname(SHOT), { recursive: true });
+  await page.screenshot({ path: path.join(path.dirname(SHOT), 'dashboard-phone.png'), fullPage: true });
+
+  // between 800 and 1250 px the controls sit beside the charts: both charts start above the fold
+  for (const [width, height] of [[1024, 768], [1280, 800]]) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(300);
+    const tops = await page.evaluate(() => {
+      window.scrollTo(0, 0);
+      return ['loss-chart', 'acc-chart'].map((id) => document.getElementById(id).getBoundingClientRect().top);
+    });
+    check(tops.every((t) => t >= 0 && t < height - 100), `${width}x${height}: the charts start above the fold (tops ${tops.map(Math.round)})`);
+  }
+  await page.setViewportSize({ width: 1440, height: 1000 });
 
   // the model fields: a bad hidden list is marked on the page (the CLI's --hidden rules), and
   // a two-layer Adam run from the form trains and shows its configuration

@@ -436,7 +436,7 @@
     const K = m.length; // the model's classes
     const total = m.flat().reduce((a, b) => a + b, 0);
     $('cm-caption').textContent = `test set (${total.toLocaleString('en-US')} images), epoch ${c.epoch} · rows: label, columns: prediction · click a cell`;
-    const head = el('tr', {}, el('th', { class: 'axis', text: 'label╲pred' }));
+    const head = el('tr', {}, el('th', { class: 'axis' }, 'label╲', el('wbr'), 'pred'));
     for (let j = 0; j < K; j++) head.append(el('th', { scope: 'col', text: String(j) }));
     head.append(el('th', { class: 'axis', text: 'acc' }));
     table.append(head);

@@ -43,9 +43,9 @@ const watchdog = setTimeout(async () => {
   process.exit(1);
 }, 300000);
 
-function startServer() {
+function startServer(port = 0) {
   return new Promise((resolve, reject) => {
-    server = spawn(BIN, ['serve', '--port', '0', '--train-limit', String(TRAIN_IMAGES), '--report-every', '5'], {
+    server = spawn(BIN, ['serve', '--port', String(port), '--train-limit', String(TRAIN_IMAGES), '--report-every', '5'], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -300,6 +300,46 @@ try {
     null, { timeout: 30000 });
   check(true, 'one click switches to the server\'s GPU');
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
+
+  // the server goes away and comes back on the same port: while the stream is lost, every
+  // panel says so and the controls wait; errors of that time (a drawn digit nobody could
+  // classify) and the old run's captions are gone once the stream re-opens on the new server
+  const panels = () => page.$$eval('main .card h2 .stale-tag', (tags) => tags.filter((t) => t.offsetParent !== null).length);
+  const cardCount = await page.$$eval('main .card', (c) => c.length);
+  check(await panels() === 0, 'connected: no panel is marked lost');
+  check(/^Test accuracy/.test(await page.textContent('#form-msg')), `the last run's caption: ${await page.textContent('#form-msg')}`);
+  const old = server;
+  const gone = new Promise((r) => old.on('exit', r));
+  old.kill('SIGKILL');
+  await gone;
+  await page.waitForFunction(() => document.getElementById('conn').textContent !== 'live', null, { timeout: 30000 });
+  await page.waitForFunction(() => document.body.classList.contains('disconnected'), null, { timeout: 30000 });
+  check(await panels() === cardCount && await page.isVisible('#conn-note'), `lost: all ${cardCount} panels and the page say so`);
+  check(await page.isDisabled('#btn-train'), 'lost: Train waits for the connection');
+  await page.click('#btn-clear');
+  await page.locator('#draw').scrollIntoViewIfNeeded();
+  const pad = await page.locator('#draw').boundingBox();
+  await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.2);
+  await page.mouse.down();
+  await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.8, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /cannot be reached/.test(document.getElementById('draw-result').textContent), null, { timeout: 30000 });
+  check(true, 'lost: a drawn digit says the server cannot be reached');
+  await startServer(port);
+  await page.waitForFunction(() => document.getElementById('conn').textContent === 'live' && window.wgtrain.state.status.status === 'idle',
+    null, { timeout: 60000 });
+  // the drawing is asked again, of the new server, which has no model yet
+  await page.waitForFunction(() => /No model yet/.test(document.getElementById('draw-result').textContent), null, { timeout: 30000 });
+  const after = await page.evaluate(() => ({
+    form: document.getElementById('form-msg').textContent, draw: document.getElementById('draw-result').textContent,
+    prev: document.getElementById('prev-caption').textContent, cm: document.getElementById('cm-caption').textContent,
+    lost: document.body.classList.contains('disconnected'), note: !document.getElementById('conn-note').hidden,
+    train: !document.getElementById('btn-train').disabled,
+  }));
+  check(await panels() === 0 && !after.lost && !after.note, 'reconnected: no panel is marked lost');
+  check(after.form === '' && !/cannot be reached/.test(after.draw) && after.train,
+    `reconnected: stale errors cleared, the drawing asked again, Train enabled: ${JSON.stringify(after)}`);
+  check(!/epoch \d/.test(after.prev) && !/epoch \d/.test(after.cm), `reconnected: no caption of the old run: ${after.prev} / ${after.cm}`);
 
   await cleanup();
   clearTimeout(watchdog);

@@ -272,11 +272,12 @@
   function updateButtons() {
     const st = state.status.status;
     const active = ACTIVE.has(st);
-    $('btn-train').disabled = active || !state.limits;
+    const off = document.body.classList.contains('disconnected'); // nothing to send the requests to
+    $('btn-train').disabled = active || !state.limits || off;
     const pause = $('btn-pause');
-    pause.disabled = !(st === 'running' || st === 'paused');
+    pause.disabled = !(st === 'running' || st === 'paused') || off;
     pause.textContent = st === 'paused' || state.status.pausing ? 'Resume' : 'Pause';
-    $('btn-stop').disabled = !active || st === 'stopping';
+    $('btn-stop').disabled = !active || st === 'stopping' || off;
   }
 
   // ---------------------------------------------------------------- status and progress
@@ -363,7 +364,10 @@
     state.preview = p;
     const row = $('previews');
     row.replaceChildren();
-    if (!p) return;
+    if (!p) {
+      $('prev-caption').textContent = 'six random test images, predicted at each report';
+      return;
+    }
     const pixels = b64bytes(p.pixels);
     p.items.forEach((it, i) => {
       const right = it.pred === it.label;
@@ -682,6 +686,28 @@
     const c = $('conn');
     c.className = `pill conn-${kind}`;
     c.textContent = text;
+    // a stream that was live and is no longer: every panel says it shows old data, the
+    // controls wait, and the next "state" (the stream re-opened) clears what went stale
+    if (kind === 'live') state.live = true;
+    else if (state.live) {
+      state.live = false;
+      state.lost = true;
+    }
+    document.body.classList.toggle('disconnected', !!state.lost && kind !== 'live');
+    $('conn-note').hidden = !(state.lost && kind !== 'live');
+    updateButtons();
+  }
+
+  // After a reconnect: errors and captions of before the loss go (the state that follows is
+  // the truth now; a restarted server may have no run at all).
+  function clearStale() {
+    state.lost = false;
+    setMsg('');
+    for (const name of FIELDS) showFieldError(name, '');
+    setModelMsg(MODEL_MSG);
+    closeCell();
+    if (inked) predictDrawing();
+    else clearPad();
   }
 
   // device: the browser adapter's own info (vendor, architecture, fallback) when in the browser
@@ -699,6 +725,7 @@
     $('dev-arch').textContent = device ? (device.architecture || 'not reported') : '–';
     $('dev-fallback').textContent = device ? (device.isFallbackAdapter ? 'yes (software)' : 'no') : '–';
     for (const id of ['dev-vendor', 'dev-arch', 'dev-fallback']) $(id).parentElement.hidden = !device;
+    if (state.lost) clearStale();
     state.run = d.run;
     setupForm(d.limits, d.run);
     $('sub-hidden').textContent = d.run ? layersText(d.run) : 'H';
@@ -816,6 +843,7 @@
     $('btn-load').disabled = !browser || active;
   }
 
+  const MODEL_MSG = 'Drop a .safetensors model, or four MNIST-style IDX files, anywhere on the page.';
   function setModelMsg(text, isError = false) {
     const m = $('model-msg');
     m.textContent = text;
@@ -901,6 +929,8 @@
   }
 
   // ---------------------------------------------------------------- start
+  for (const h of document.querySelectorAll('main .card h2'))
+    h.append(el('span', { class: 'stale-tag', text: 'connection lost: last data received' }));
   state.checkResults = [];
   state.checkLines = [];
   clearPad();

@@ -110,6 +110,22 @@ try {
   check(await page.isEnabled('#btn-train'), 'Train is enabled');
   check(/integer, 1 – 1000/.test(await page.textContent('.field[data-field="epochs"] .limits')), 'limits shown');
 
+  // before any run, every panel says what it is waiting for, and the subtitle names the model
+  // the form would train, on the server's data (784 inputs, 10 classes)
+  const empty = await page.evaluate(() => {
+    const shown = (id) => { const e = document.getElementById(id); return e.offsetParent !== null ? e.textContent : null; };
+    return { loss: shown('loss-empty'), acc: shown('acc-empty'), prev: shown('prev-empty'), w: shown('w-empty'),
+      weightsBox: document.getElementById('weights').offsetParent !== null, cm: document.getElementById('cm').textContent,
+      sub: document.getElementById('sub-model').textContent };
+  });
+  for (const k of ['loss', 'acc', 'prev', 'w']) check(/^No run yet — press Train/.test(empty[k] || ''), `empty ${k}: ${empty[k]}`);
+  check(!empty.weightsBox, 'no black weights box before a run');
+  check(/Fills in after the first epoch/.test(empty.cm), `empty confusion matrix: ${empty.cm}`);
+  check(empty.sub === '784-128-10', `subtitle before a run: ${empty.sub}`);
+  await page.fill('#f-hidden', '256, 128');
+  check(await page.textContent('#sub-model') === '784-256-128-10', `the subtitle follows the hidden field: ${await page.textContent('#sub-model')}`);
+  await page.fill('#f-hidden', '128');
+
   // a bad value is caught on the page before it reaches the server
   await page.fill('#f-batch', '0');
   await page.click('#btn-train');
@@ -132,6 +148,8 @@ try {
       drawn: accPlot.series[1].show && accPlot.width > 0 };
   });
   check(early.epochs === 0, `still in the first epoch: ${early.epochs} epochs done`);
+  check(await page.evaluate(() => ['loss-empty', 'acc-empty', 'prev-empty', 'w-empty'].every((id) => document.getElementById(id).hidden)),
+    'the empty notes go at the first report');
   check(early.shown.length >= 2 && early.shown.length === early.points.length && early.drawn,
     `accuracy chart points before the epoch ends: ${early.shown.length} for ${early.points.length} reports`);
   check(early.points.every(([x, a], i) => early.shown[i][0] === x && early.shown[i][1] === a && a >= 0 && a <= 1),
@@ -274,7 +292,7 @@ try {
   check(deep.run.hidden === '64,32' && deep.run.activation === 'tanh' && deep.run.optimizer === 'adam' &&
     Math.abs(deep.run.weight_decay - 0.0001) < 1e-9, `the run's configuration: ${JSON.stringify(deep.run)}`);
   check(deep.epochs.length === 1 && deep.epochs[0].test_accuracy > 0.7, `the two-layer Adam run trains: ${JSON.stringify(deep.epochs)}`);
-  check(await page.textContent('#sub-hidden') === '64-32', `subtitle: 784-${await page.textContent('#sub-hidden')}-10`);
+  check(await page.textContent('#sub-model') === '784-64-32-10', `subtitle: ${await page.textContent('#sub-model')}`);
   check(/hidden 64,32 tanh, adam/.test(await page.textContent('#log')), 'the log names the model');
 
   // the same site trains in the browser too: `wgtrain serve` serves the wasm engine (CSP allows
@@ -339,6 +357,8 @@ try {
   check(await panels() === 0 && !after.lost && !after.note, 'reconnected: no panel is marked lost');
   check(after.form === '' && !/cannot be reached/.test(after.draw) && after.train,
     `reconnected: stale errors cleared, the drawing asked again, Train enabled: ${JSON.stringify(after)}`);
+  check(await page.evaluate(() => /^No run yet/.test(document.getElementById('loss-empty').textContent) && !document.getElementById('loss-empty').hidden),
+    'reconnected to a new server: its empty charts say so');
   check(!/epoch \d/.test(after.prev) && !/epoch \d/.test(after.cm), `reconnected: no caption of the old run: ${after.prev} / ${after.cm}`);
 
   await cleanup();

@@ -70,7 +70,19 @@
   // a run's model as the CLI's start line writes it: "256,128 gelu, adam" (defaults left out)
   const modelText = (r) => `${r.hidden}${r.activation && r.activation !== 'relu' ? ' ' + r.activation : ''}` +
     `${r.optimizer && r.optimizer !== 'momentum' ? ', ' + r.optimizer : ''}`;
-  const layersText = (r) => String(r.hidden).replace(/,/g, '-'); // 784-256-128-10
+  const layersText = (r) => String(r.hidden).replace(/,/g, '-'); // 256-128
+
+  // The subtitle's model, inputs-hidden...-classes from the data's shape: the running model
+  // while a run goes, else the one the form would train (the last run's while the field is invalid).
+  function updateSubtitle() {
+    const { rows, cols, classes } = shape();
+    let hidden = state.run && ACTIVE.has(state.status.status) ? state.run.hidden : null;
+    if (hidden === null && state.limits) {
+      const f = checkField('hidden', false);
+      hidden = f.err ? (state.run ? state.run.hidden : null) : f.value.split(',').map((x) => Number(x)).join(',');
+    }
+    $('sub-model').textContent = hidden === null ? `${rows * cols}-…-${classes}` : `${rows * cols}-${layersText({ hidden })}-${classes}`;
+  }
   const post = (path, body) => trainer.post(path, body);
   const query = new URLSearchParams(location.search);
 
@@ -138,14 +150,25 @@
     return [xs, xs.map((x) => rows.get(x)[0]), xs.map((x) => rows.get(x)[1])];
   }
 
+  // what an empty chart, preview row or weights box says: before any run, or before its first report
+  const emptyText = (what) => (state.run ? `Waiting for the first report of run ${state.run.id}…` : `No run yet — press Train${what}`);
+  function showEmpty(id, empty, what = '.') {
+    $(id).hidden = !empty;
+    if (empty) $(id).textContent = emptyText(what);
+  }
+
   function updateLossChart() {
-    lossPlot.setData(mergeSeries((p) => p.loss, (e) => e.test_loss));
+    const data = mergeSeries((p) => p.loss, (e) => e.test_loss);
+    lossPlot.setData(data);
+    showEmpty('loss-empty', data[0].length === 0);
   }
 
   // training accuracy at every report (over the steps since the previous one), test accuracy
   // after each epoch
   function updateAccChart() {
-    accPlot.setData(mergeSeries((p) => p.accuracy, (e) => e.test_accuracy));
+    const data = mergeSeries((p) => p.accuracy, (e) => e.test_accuracy);
+    accPlot.setData(data);
+    showEmpty('acc-empty', data[0].length === 0);
   }
 
   // ---------------------------------------------------------------- form
@@ -177,7 +200,7 @@
     state.formFilled = true;
   }
 
-  function checkField(name) {
+  function checkField(name, show = true) {
     const l = state.limits && state.limits[name];
     const raw = input(name).value.trim();
     let err = '';
@@ -201,7 +224,7 @@
       else if (l.max_exclusive ? value >= l.max : value > l.max) err = `must be ${l.max_exclusive ? '<' : '≤'} ${l.max}`;
       else if (name === 'seed' && !Number.isSafeInteger(value)) err = 'too large';
     }
-    showFieldError(name, err);
+    if (show) showFieldError(name, err);
     return { value, err };
   }
 
@@ -220,6 +243,7 @@
   }
 
   for (const name of FIELDS) input(name).addEventListener('input', () => checkField(name));
+  input('hidden').addEventListener('input', updateSubtitle);
   // the optimizer's companions, as the CLI's defaults: plain SGD has no momentum, AdamW decays 0.01
   input('optimizer').addEventListener('input', () => {
     const opt = input('optimizer').value, m = input('momentum'), wd = input('weight_decay');
@@ -294,6 +318,7 @@
     updateButtons();
     updateProgress();
     updateLog();
+    updateSubtitle();
     if (trainer) updateModelButtons();
   }
 
@@ -364,6 +389,7 @@
     state.preview = p;
     const row = $('previews');
     row.replaceChildren();
+    showEmpty('prev-empty', !p, ': six test images appear here, predicted at every report.');
     if (!p) {
       $('prev-caption').textContent = 'six random test images, predicted at each report';
       return;
@@ -393,6 +419,8 @@
   function renderWeights(w) {
     const canvas = $('weights');
     const ctx = canvas.getContext('2d');
+    canvas.hidden = !w;
+    showEmpty('w-empty', !w, ": each hidden unit's weights appear here as a tile and form as it trains.");
     if (!w) {
       ctx.clearRect(0, 0, canvas.width, canvas.height);
       return;
@@ -728,7 +756,6 @@
     if (state.lost) clearStale();
     state.run = d.run;
     setupForm(d.limits, d.run);
-    $('sub-hidden').textContent = d.run ? layersText(d.run) : 'H';
     state.points = d.points.map((a) => ({ x: a[0], loss: a[1], accuracy: a[2], sps: a[3], epoch: a[4], step: a[5] }));
     state.epochs = d.epochs;
     state.dataCount = d.data;
@@ -758,7 +785,6 @@
     state.run = d.run;
     state.points = [];
     state.epochs = [];
-    $('sub-hidden').textContent = layersText(d.run);
     updateLossChart();
     updateAccChart();
     closeCell();

@@ -156,6 +156,7 @@ try {
   check(previews === 6, 'six previews');
 
   // draw a digit: ten probabilities from the browser's model
+  await page.locator('#draw').scrollIntoViewIfNeeded(); // the cell view scrolled the page
   const box = await page.$('#draw').then((e) => e.boundingBox());
   await page.mouse.move(box.x + 140, box.y + 50);
   await page.mouse.down();
@@ -295,13 +296,21 @@ try {
   check(dataMsg === `Data set loaded: ${N} training and 10,000 test images.`, `own IDX files: "${dataMsg}"`);
   check(await d.page.evaluate(() => window.wgtrain.state.limits.batch.max) === N, 'the batch limit follows the new training set');
   await d.page.fill('#f-epochs', '50');
+  await d.page.fill('#f-batch', '16'); // 38 steps an epoch, a report every 10: Stop lands mid-epoch
   await d.page.click('#btn-train');
-  await d.page.waitForFunction(() => window.wgtrain.state.epochs.length > 0, null, { timeout: 120000, polling: 200 });
+  await d.page.waitForFunction(() => window.wgtrain.state.points.length > 0, null, { timeout: 120000, polling: 100 });
   check(await d.page.evaluate(() => window.wgtrain.state.run.train_count) === N, `a run trains on the ${N} dropped images`);
   await d.page.click('#btn-stop');
   await d.page.waitForFunction(() => window.wgtrain.state.status.status === 'stopped', null, { timeout: 120000, polling: 200 });
-  const stopMsg = await d.page.evaluate(() => window.wgtrain.state.status.message);
+  const stopped = await d.page.evaluate(() => ({ msg: window.wgtrain.state.status.message, ev: window.wgtrain.state.epochs.at(-1),
+    focus: document.activeElement.id }));
+  const stopMsg = stopped.msg;
   check(/^stopped (in|after) epoch \d+/.test(stopMsg), `Stop ends the run: "${stopMsg}"`);
+  // the model is evaluated where it stopped, in the browser as on the server
+  check(stopped.ev && stopped.ev.test_accuracy > 0 && stopMsg.includes(`test accuracy ${(100 * stopped.ev.test_accuracy).toFixed(2)}%`) &&
+    (!/ in epoch/.test(stopMsg) || (stopped.ev.partial && stopMsg.includes(`at step ${stopped.ev.step} of 38`))),
+    `Stop evaluates the test set: ${JSON.stringify({ ...stopped.ev, confusion: undefined })}`);
+  check(stopped.focus === 'btn-train', `focus after Stop: #${stopped.focus}`);
   const bad = path.join(idxDir, 'bad');
   fs.mkdirSync(bad, { recursive: true });
   for (const [n, b] of Object.entries(own)) fs.writeFileSync(path.join(bad, n), n.startsWith('train-labels') ? b.subarray(0, 100) : b);

@@ -132,10 +132,21 @@ try {
   check(/≥ 1/.test(await page.textContent('.field[data-field="batch"] .err')), 'batch 0 is marked');
   check((await api(port, 'GET', '/api/state')).json.state.status === 'idle', 'nothing started');
 
+  // visible text that is no number ("1e") is called invalid, not "required" (its value is '')
+  await page.click('#f-lr', { clickCount: 3 });
+  await page.keyboard.type('1e');
+  await page.click('#btn-train');
+  const lrErr = await page.textContent('.field[data-field="lr"] .err');
+  check(lrErr === 'not a valid number', `"1e" in the learning rate: "${lrErr}"`);
+  await page.fill('#f-lr', '');
+  check(await page.textContent('.field[data-field="lr"] .err') === 'required', 'an empty field is required');
+  await page.fill('#f-lr', '0.05');
+
   // one short epoch
   await page.fill('#f-epochs', '1');
   await page.fill('#f-batch', '32');
   await page.fill('#f-hidden', '128');
+  const clicked = Date.now();
   await page.click('#btn-train');
   // the accuracy chart moves at every report, long before the epoch ends: one training-accuracy
   // point per loss event, each the event's own accuracy
@@ -150,6 +161,11 @@ try {
   check(early.epochs === 0, `still in the first epoch: ${early.epochs} epochs done`);
   check(await page.evaluate(() => ['loss-empty', 'acc-empty', 'prev-empty', 'w-empty'].every((id) => document.getElementById(id).hidden)),
     'the empty notes go at the first report');
+  // training time and time left, from the reports
+  const secs = (t) => { const m = /^(?:about )?(?:(\d+):)?(\d+):(\d\d)$/.exec(t); return m ? 3600 * (+m[1] || 0) + 60 * +m[2] + +m[3] : NaN; };
+  await page.waitForFunction(() => /^about \d/.test(document.getElementById('st-left').textContent), null, { timeout: 60000 });
+  const times = { elapsed: await page.textContent('#st-elapsed'), left: await page.textContent('#st-left'), wall: (Date.now() - clicked) / 1000 };
+  check(secs(times.elapsed) <= times.wall + 1 && secs(times.left) >= 0, `mid-run: training time and time left: ${JSON.stringify(times)}`);
   check(early.shown.length >= 2 && early.shown.length === early.points.length && early.drawn,
     `accuracy chart points before the epoch ends: ${early.shown.length} for ${early.points.length} reports`);
   check(early.points.every(([x, a], i) => early.shown[i][0] === x && early.shown[i][1] === a && a >= 0 && a <= 1),
@@ -167,6 +183,18 @@ try {
   });
   check(charts.loss >= 10 && charts.testLoss === 1, `loss chart points: ${JSON.stringify(charts)}`);
   check(charts.train === charts.loss && charts.test === 1 && charts.canvases === 2, `accuracy chart points: ${JSON.stringify(charts)}`);
+
+  // at the end: the training time is the epoch's, nothing is left; the two losses are told apart
+  const fin = await page.evaluate(() => ({ elapsed: document.getElementById('st-elapsed').textContent,
+    left: document.getElementById('st-left').textContent, seconds: window.wgtrain.state.epochs[0].seconds,
+    labels: [...document.querySelectorAll('.stats dt')].map((d) => d.textContent),
+    report: document.getElementById('st-loss').textContent, epoch: document.getElementById('st-eloss').textContent,
+    last: window.wgtrain.state.points.at(-1).loss.toFixed(4), mean: window.wgtrain.state.epochs[0].loss.toFixed(4),
+    log: document.getElementById('log').textContent }));
+  check(Math.abs(secs(fin.elapsed) - fin.seconds) <= 1 && fin.left === 'none: done', `done: training time ${fin.elapsed} for ${fin.seconds} s, left ${fin.left}`);
+  check(fin.labels.includes('Loss, last report') && fin.labels.includes('Loss, last epoch'), `the losses are labelled: ${fin.labels}`);
+  check(fin.report === fin.last && fin.epoch === fin.mean && fin.log.includes(`loss=${fin.epoch} `),
+    `last report's loss ${fin.report}, the epoch's ${fin.epoch} (as the log's)`);
 
   // the six previews show the server's predictions for those images
   let previews = null;
@@ -215,6 +243,27 @@ try {
   await page.click(`#cm td.cell[data-label="${wrong.l}"][data-pred="${wrong.p}"]`);
   await page.waitForFunction((n) => document.querySelectorAll('#cell-digits figure').length === n, Math.min(wrong.n, 120), { timeout: 30000 });
   check(new RegExp(`label ${wrong.l}, predicted ${wrong.p}: ${wrong.n} test image`).test(await page.textContent('#cell-title')), 'the cell view names its cell');
+
+  // the matrix is one tab stop; arrow keys move, Enter opens a cell, Escape closes its view
+  await page.click('#cell-close');
+  check(await page.$$eval('#cm [tabindex]', (c) => c.filter((e) => e.tabIndex >= 0).length) === 1, 'the matrix is one tab stop');
+  await page.focus('#btn-clear');
+  await page.keyboard.press('Tab');
+  const inCm = () => page.evaluate(() => { const a = document.activeElement; return a.closest('#cm') ? [+a.dataset.label, +a.dataset.pred] : a.id || a.tagName; });
+  check(Array.isArray(await inCm()), `Tab reaches the matrix: ${await inCm()}`);
+  await page.keyboard.press('Tab');
+  check(!Array.isArray(await inCm()), `one more Tab leaves it: ${await inCm()}`);
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 9; i++) await page.keyboard.press('ArrowUp');
+  check(JSON.stringify(await inCm()) === '[0,0]', 'Home and ArrowUp: cell 0,0');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  check(JSON.stringify(await inCm()) === '[1,1]', `ArrowRight, ArrowDown: cell 1,1 (${JSON.stringify(await inCm())})`);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /^label 1, predicted 1: \d+ test image/.test(document.getElementById('cell-title').textContent), null, { timeout: 30000 });
+  await page.keyboard.press('Escape');
+  check(await page.isHidden('#cell-view') && JSON.stringify(await inCm()) === '[1,1]', 'Escape closes the cell view, focus stays on the cell');
 
   // the weight tiles are drawn
   const tiles = await page.evaluate(() => {
@@ -295,6 +344,34 @@ try {
   check(await page.textContent('#sub-model') === '784-64-32-10', `subtitle: ${await page.textContent('#sub-model')}`);
   check(/hidden 64,32 tanh, adam/.test(await page.textContent('#log')), 'the log names the model');
 
+  // Stop mid-epoch: the model is evaluated where it stopped (test accuracy, confusion matrix,
+  // the log's line), and focus, lost with the Stop button, comes back to Train
+  await page.fill('#f-hidden', '128');
+  await page.selectOption('#f-activation', 'relu');
+  await page.selectOption('#f-optimizer', 'momentum');
+  await page.fill('#f-lr', '0.05');
+  await page.fill('#f-momentum', '0.9');
+  await page.fill('#f-weight_decay', '0');
+  await page.click('#btn-train');
+  await page.waitForFunction(() => { const s = window.wgtrain.state; return s.run.hidden === '128' && s.points.length >= 3 && s.status.status === 'running'; },
+    null, { timeout: 120000, polling: 50 });
+  await page.focus('#btn-stop');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.wgtrain.state.status.status === 'stopped', null, { timeout: 120000, polling: 100 });
+  const stopped = await page.evaluate(() => ({ msg: window.wgtrain.state.status.message, epochs: window.wgtrain.state.epochs,
+    focus: document.activeElement.id, test: document.getElementById('st-test').textContent, log: document.getElementById('log').textContent,
+    cm: [...document.querySelectorAll('#cm td.cell')].reduce((a, td) => a + +td.dataset.count, 0), caption: document.getElementById('cm-caption').textContent }));
+  const ev = stopped.epochs.at(-1);
+  const sApi = (await api(port, 'GET', '/api/state')).json;
+  check(stopped.epochs.length === 1 && ev.partial && ev.step > 0 && ev.step < 250 && ev.test_accuracy > 0.5,
+    `stopped mid-epoch, evaluated there: ${JSON.stringify({ ...ev, confusion: undefined })}`);
+  check(new RegExp(`^stopped in epoch 1 at step ${ev.step} of 250, test accuracy ${(100 * ev.test_accuracy).toFixed(2)}% there$`).test(stopped.msg), stopped.msg);
+  check(stopped.test === `${(100 * ev.test_accuracy).toFixed(2)}%` && stopped.cm === testCount && new RegExp(`stopped at step ${ev.step}`).test(stopped.caption),
+    `the stats and the confusion matrix show it: ${stopped.test}, ${stopped.cm}, ${stopped.caption}`);
+  check(new RegExp(`^Stopped in epoch 1 at step ${ev.step}/250: loss=`, 'm').test(stopped.log), `the log's line: ${stopped.log}`);
+  check(sApi.epochs.length === 1 && sApi.epochs[0].partial === true && sApi.epochs[0].step === ev.step, 'the server keeps it in the state a new page gets');
+  check(stopped.focus === 'btn-train', `focus after Stop: #${stopped.focus}`);
+
   // the same site trains in the browser too: `wgtrain serve` serves the wasm engine (CSP allows
   // it) and its own data set as the gzip IDX files the browser trainer fetches
   check(await page.isEnabled('#opt-browser') && await page.isEnabled('#opt-server'), 'served by wgtrain serve: both trainers offered');
@@ -325,7 +402,7 @@ try {
   const panels = () => page.$$eval('main .card h2 .stale-tag', (tags) => tags.filter((t) => t.offsetParent !== null).length);
   const cardCount = await page.$$eval('main .card', (c) => c.length);
   check(await panels() === 0, 'connected: no panel is marked lost');
-  check(/^Test accuracy/.test(await page.textContent('#form-msg')), `the last run's caption: ${await page.textContent('#form-msg')}`);
+  check(/^Stopped in epoch 1/.test(await page.textContent('#form-msg')), `the last run's caption: ${await page.textContent('#form-msg')}`);
   const old = server;
   const gone = new Promise((r) => old.on('exit', r));
   old.kill('SIGKILL');

@@ -37,12 +37,17 @@ static void test_json(void) {
     host_buf_reset(&b);
     host_buf_json(&b, api_json_error("bad \"x\"", "a\\b", 400));
     CHECK(b.data && !strcmp(b.data, "{\"error\":\"bad \\\"x\\\"\",\"field\":\"a\\\\b\",\"status\":400}"), "error: %s", b.data);
-    api_epoch ep = {3, NAN, INFINITY, -0.0, 0.25, 1.5, 1000};
+    api_epoch ep = {3, NAN, INFINITY, -0.0, 0.25, 1.5, 1000, false, 0, 0};
     host_buf_reset(&b);
     host_buf_json(&b, api_json_epoch(&ep));
     CHECK(b.data && !strcmp(b.data, "{\"epoch\":3,\"loss\":null,\"train_accuracy\":null,\"test_loss\":0,\"test_accuracy\":0.25,"
                                     "\"seconds\":1.5,\"samples_per_second\":1000}"),
           "non-finite numbers: %s", b.data);
+    /* a run stopped mid-epoch, evaluated where it stopped: the record says so */
+    api_epoch part = {2, 0.5, 0.875, 0.25, 0.9, 2, 100, true, 40, 1.16};
+    host_buf_reset(&b);
+    host_buf_json(&b, api_json_epoch(&part));
+    CHECK(b.data && strstr(b.data, ",\"samples_per_second\":100,\"partial\":true,\"step\":40,\"x\":1.16}"), "partial epoch: %s", b.data);
     const char *b64[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
     for (int i = 0; i < 5; i++) {
         host_buf_reset(&b);

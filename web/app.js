@@ -206,7 +206,9 @@
     let err = '';
     let value = null;
     if (!l) return { value: null, err: '' };
-    if (raw === '') err = 'required';
+    // a number field whose text is not a number ("1e") has the value '' too: say which it is
+    if (raw === '' && input(name).validity && input(name).validity.badInput) err = 'not a valid number';
+    else if (raw === '') err = 'required';
     else if (l.list) { // hidden: the CLI's --hidden rules (model_hidden_parse)
       const parts = raw.split(',');
       value = raw;
@@ -289,6 +291,7 @@
   });
 
   $('btn-stop').addEventListener('click', async () => {
+    state.focusTrain = true; // Stop disables itself: focus goes to Train once the run has ended
     const r = await post('/api/stop');
     if (!r.ok) setMsg((r.data && r.data.error) || `the server answered ${r.status}`, true);
   });
@@ -302,6 +305,11 @@
     pause.disabled = !(st === 'running' || st === 'paused') || off;
     pause.textContent = st === 'paused' || state.status.pausing ? 'Resume' : 'Pause';
     $('btn-stop').disabled = !active || st === 'stopping' || off;
+    if (state.focusTrain && !active) {
+      state.focusTrain = false;
+      const f = document.activeElement;
+      if (!f || f === document.body || f.disabled || f.id === 'btn-stop') $('btn-train').focus();
+    }
   }
 
   // ---------------------------------------------------------------- status and progress
@@ -331,13 +339,13 @@
     if (!run) {
       fill.style.width = '0%';
       text.textContent = 'No run yet: press Train.';
-      for (const id of ['st-epoch', 'st-loss', 'st-test', 'st-sps']) $(id).textContent = '–';
+      for (const id of ['st-epoch', 'st-loss', 'st-eloss', 'st-test', 'st-sps', 'st-elapsed', 'st-left']) $(id).textContent = '–';
       return;
     }
     const last = state.points[state.points.length - 1];
     const lastEpoch = state.epochs[state.epochs.length - 1];
     let done = 0;
-    if (lastEpoch) done = lastEpoch.epoch;
+    if (lastEpoch) done = lastEpoch.partial ? lastEpoch.x : lastEpoch.epoch;
     if (last && last.x > done) done = last.x;
     fill.style.width = `${Math.min(100, (100 * done) / run.epochs).toFixed(2)}%`;
     const st = state.status.status;
@@ -348,8 +356,37 @@
     } else text.textContent = `Epoch 1 of ${run.epochs} · run ${run.id}`;
     $('st-epoch').textContent = last ? `${last.epoch} / ${run.epochs}` : `0 / ${run.epochs}`;
     $('st-loss').textContent = last ? fixed(last.loss) : '–';
+    $('st-eloss').textContent = lastEpoch ? fixed(lastEpoch.loss) : '–';
     $('st-test').textContent = lastEpoch ? pct(lastEpoch.test_accuracy) : '–';
     $('st-sps').textContent = last ? thousands(last.sps) : '–';
+    const t = runTimes();
+    $('st-elapsed').textContent = t ? clock(t.elapsed) : '–';
+    $('st-left').textContent = !t ? '–' : ACTIVE.has(st) ? (t.left === null ? 'estimating…' : `about ${clock(t.left)}`)
+      : st === 'done' ? 'none: done' : '–';
+  }
+
+  // 75 -> "1:15", 3725 -> "1:02:05"
+  function clock(seconds) {
+    const t = Math.max(0, Math.round(seconds));
+    const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = String(t % 60).padStart(2, '0');
+    return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  }
+
+  // Training time so far and the time left, from the reports alone (so every page that opens
+  // mid-run shows the same): the finished epochs' seconds, plus the current epoch's samples
+  // at its reported samples/s; the time left at the run's mean seconds per step so far.
+  // Pauses and test evaluations are not counted.
+  function runTimes() {
+    const run = state.run;
+    const last = state.points[state.points.length - 1];
+    if (!run || !last) return null;
+    const full = state.epochs.filter((e) => !e.partial);
+    let elapsed = full.reduce((a, e) => a + e.seconds, 0);
+    const finished = full.length ? full[full.length - 1].epoch : 0;
+    if (last.epoch > finished && last.sps > 0) elapsed += Math.min(last.step * run.batch, run.train_count) / last.sps;
+    const done = (last.epoch - 1) * run.steps_per_epoch + last.step;
+    const total = run.epochs * run.steps_per_epoch;
+    return { elapsed, left: done > 0 && elapsed > 0 ? (elapsed / done) * (total - done) : null };
   }
 
   // ---------------------------------------------------------------- epoch log
@@ -366,6 +403,11 @@
     let total = 0;
     for (const e of state.epochs) {
       total += e.seconds;
+      if (e.partial) { // stopped mid-epoch, and evaluated there
+        lines.push(`Stopped in epoch ${e.epoch} at step ${e.step}/${r ? r.steps_per_epoch : '?'}: loss=${fixed(e.loss)} ` +
+          `train_acc=${pct(e.train_accuracy)} test_acc=${pct(e.test_accuracy)} time=${fixed(e.seconds, 2)}s`);
+        continue;
+      }
       lines.push(`Epoch ${e.epoch}: loss=${fixed(e.loss)} train_acc=${pct(e.train_accuracy)} ` +
         `test_acc=${pct(e.test_accuracy)} time=${fixed(e.seconds, 2)}s samples/s=${fixed(e.samples_per_second, 0)}`);
     }
@@ -458,7 +500,9 @@
     const table = $('cm');
     table.replaceChildren();
     if (!c) {
-      $('cm-caption').textContent = 'test set, after each epoch · click a cell';
+      $('cm-caption').textContent = "test set, after each epoch · arrow keys, Enter or click: a cell's digits";
+      table.removeAttribute('role');
+      state.cmFocus = null;
       const tr = el('tr', {}, el('td', { class: 'empty', text: 'Fills in after the first epoch.' }));
       table.append(tr);
       closeCell();
@@ -467,7 +511,10 @@
     const m = c.matrix;
     const K = m.length; // the model's classes
     const total = m.flat().reduce((a, b) => a + b, 0);
-    $('cm-caption').textContent = `test set (${total.toLocaleString('en-US')} images), epoch ${c.epoch} · rows: label, columns: prediction · click a cell`;
+    // a run stopped mid-epoch was evaluated where it stopped
+    const lastEpoch = state.epochs[state.epochs.length - 1];
+    const at = lastEpoch && lastEpoch.partial && lastEpoch.epoch === c.epoch ? `, stopped at step ${lastEpoch.step}` : '';
+    $('cm-caption').textContent = `test set (${total.toLocaleString('en-US')} images), epoch ${c.epoch}${at} · rows: label, columns: prediction · arrow keys, Enter or click: a cell's digits`;
     const head = el('tr', {}, el('th', { class: 'axis' }, 'label╲', el('wbr'), 'pred'));
     for (let j = 0; j < K; j++) head.append(el('th', { scope: 'col', text: String(j) }));
     head.append(el('th', { class: 'axis', text: 'acc' }));
@@ -482,8 +529,9 @@
           class: 'cell' + (n === 0 ? ' zero' : ''), text: String(n), 'data-label': i, 'data-pred': j, 'data-count': n,
           title: `label ${i}, predicted ${j}: ${n} test images (${(100 * f).toFixed(1)}% of the ${i}s)`,
         });
+        td.tabIndex = -1; // one tab stop for the whole matrix (focusCell), arrows between cells
+        td.setAttribute('role', 'gridcell');
         if (n > 0) {
-          td.tabIndex = 0;
           td.style.background = i === j
             ? `rgba(62, 207, 142, ${(0.12 + 0.7 * f).toFixed(3)})`
             : `rgba(255, 107, 107, ${Math.min(0.85, 0.12 + 5 * f).toFixed(3)})`;
@@ -494,7 +542,21 @@
       tr.append(el('td', { class: 'acc', text: pct(m[i][i] / rowTotal, 1) }));
       table.append(tr);
     }
+    table.setAttribute('role', 'grid');
+    const keep = state.cmFocus && cellAt(...state.cmFocus);
+    const sel = state.selectedCell && cellAt(...state.selectedCell);
+    (keep || sel || cellAt(0, 0)).tabIndex = 0;
     if (state.selectedCell) openCell(...state.selectedCell, false);
+  }
+
+  const cellAt = (label, pred) => $('cm').querySelector(`td.cell[data-label="${label}"][data-pred="${pred}"]`);
+  // the roving tab stop: the one cell of the matrix that Tab reaches
+  function focusCell(td) {
+    if (!td) return;
+    for (const c of $('cm').querySelectorAll('td.cell[tabindex="0"]')) c.tabIndex = -1;
+    td.tabIndex = 0;
+    state.cmFocus = [+td.dataset.label, +td.dataset.pred];
+    td.focus();
   }
 
   async function openCell(label, pred, scroll = true) {
@@ -532,13 +594,32 @@
 
   $('cm').addEventListener('click', (ev) => {
     const td = ev.target.closest('td.cell');
+    if (td) focusCell(td);
     if (td && !td.classList.contains('zero')) openCell(+td.dataset.label, +td.dataset.pred);
   });
   $('cm').addEventListener('keydown', (ev) => {
     const td = ev.target.closest('td.cell');
-    if (td && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); td.click(); }
+    if (!td) return;
+    if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); td.click(); return; }
+    const K = state.confusion ? state.confusion.matrix.length : 0;
+    const l = +td.dataset.label, p = +td.dataset.pred;
+    const to = { ArrowLeft: [l, p - 1], ArrowRight: [l, p + 1], ArrowUp: [l - 1, p], ArrowDown: [l + 1, p],
+      Home: [l, 0], End: [l, K - 1] }[ev.key];
+    if (!to) return;
+    ev.preventDefault();
+    focusCell(cellAt(Math.max(0, Math.min(K - 1, to[0])), Math.max(0, Math.min(K - 1, to[1]))));
   });
-  $('cell-close').addEventListener('click', closeCell);
+  $('cell-close').addEventListener('click', () => {
+    const at = state.selectedCell;
+    closeCell();
+    if (at) focusCell(cellAt(...at));
+  });
+  // Escape closes the cell view, wherever focus is in the matrix's panel, and focus returns to its cell
+  document.querySelector('section.card.confusion').addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape' || $('cell-view').hidden) return;
+    ev.preventDefault();
+    $('cell-close').click();
+  });
 
   // ---------------------------------------------------------------- draw a digit
   const pad = $('draw');

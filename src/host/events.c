@@ -39,7 +39,9 @@ cJSON *api_json_epoch(const api_epoch *e) {
     bool ok = o && json_add_integer(o, "epoch", e->epoch) && json_add_number(o, "loss", e->loss, 7) &&
               json_add_number(o, "train_accuracy", e->train_accuracy, 7) && json_add_number(o, "test_loss", e->test_loss, 7) &&
               json_add_number(o, "test_accuracy", e->test_accuracy, 7) && json_add_number(o, "seconds", e->seconds, 6) &&
-              json_add_number(o, "samples_per_second", e->samples_per_second, 6);
+              json_add_number(o, "samples_per_second", e->samples_per_second, 6) &&
+              (!e->partial || (json_add(o, "partial", cJSON_CreateBool(true)) && json_add_integer(o, "step", e->step) &&
+                               json_add_number(o, "x", e->x, 7)));
     return finish(o, ok);
 }
 

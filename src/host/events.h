@@ -23,6 +23,11 @@ typedef struct api_point {
 typedef struct api_epoch {
     uint32_t epoch;
     double loss, train_accuracy, test_loss, test_accuracy, seconds, samples_per_second;
+    /* a run stopped mid-epoch is evaluated where it stopped: partial, after step steps of
+     * epoch, at x = (epoch - 1) + step / steps (loss and train_accuracy over those steps) */
+    bool partial;
+    uint32_t step;
+    double x;
 } api_epoch;
 
 /* Each payload is a cJSON tree (util/json.h: every string escaped, numbers rounded to the

@@ -203,12 +203,16 @@ static void run_training(worker *w, const api_train_params *rp) {
         w->paused = 0;
         st = mlp_train_epoch(w->tr, on_progress, w, &r);
         double seconds = host_now() - w->epoch_start - w->paused;
-        if (st == MLP_ERR_STOPPED) {
+        /* stopped: the model is evaluated where it stopped, as after an epoch (the record is
+         * partial when the stop came before the epoch's last step) */
+        bool stopped = st == MLP_ERR_STOPPED;
+        uint32_t at = steps;
+        if (stopped) {
             pthread_mutex_lock(&s->mu);
-            snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u", e, s->model_step, steps);
+            at = s->model_step;
             pthread_mutex_unlock(&s->mu);
             final = SRV_STOPPED;
-            break;
+            st = MLP_OK;
         }
         mlp_eval_result ev;
         if (st == MLP_OK) st = mlp_evaluate(w->tr, &ev);
@@ -219,8 +223,9 @@ static void run_training(worker *w, const api_train_params *rp) {
         }
         const uint8_t *pred = mlp_test_predictions(w->tr);
         const float *conf = mlp_test_confidences(w->tr);
-        api_epoch rec = {e, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds,
-                         seconds > 0 ? s->train->count / seconds : 0};
+        uint64_t samples = at < steps ? (uint64_t)at * cfg.batch : s->train->count;
+        api_epoch rec = {e, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? samples / seconds : 0,
+                         at < steps, at < steps ? at : 0, (double)(e - 1) + (double)at / steps};
         last_acc = ev.accuracy;
 
         pthread_mutex_lock(&s->mu);
@@ -235,7 +240,7 @@ static void run_training(worker *w, const api_train_params *rp) {
         memcpy(s->test_conf, conf, (size_t)s->test->count * sizeof *conf);
         s->confusion_epoch = e;
         s->model_epoch = e;
-        s->model_step = steps;
+        s->model_step = at;
         host_buf b = {0};
         host_buf_json(&b, api_json_epoch_event(&rec, ev.confusion, ev.classes, cfg.epochs));
         srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
@@ -245,7 +250,15 @@ static void run_training(worker *w, const api_train_params *rp) {
                100 * r.train_accuracy, 100 * ev.accuracy, seconds);
         fflush(stdout);
 
-        publish_snapshots(w, e, steps);
+        publish_snapshots(w, e, at);
+        if (stopped) {
+            if (at < steps)
+                snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u, test accuracy %.2f%% there", e, at, steps,
+                         100 * ev.accuracy);
+            else
+                snprintf(msg, sizeof msg, "stopped after epoch %u, test accuracy %.2f%%", e, 100 * ev.accuracy);
+            break;
+        }
 
         pthread_mutex_lock(&s->mu);
         serve_predicts(w);

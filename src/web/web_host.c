@@ -693,13 +693,13 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         W.paused_ms = 0;
         st = mlp_train_epoch(W.tr, on_progress, NULL, &r);
         double seconds = (host_now() - W.epoch_start - W.paused_ms) / 1000.0;
-        if (st == MLP_ERR_STOPPED) {
-            snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u", ep, W.model_step, W.steps_per_epoch);
-            final = WEB_STOPPED;
-            break;
-        }
+        /* stopped: the model is evaluated where it stopped, as after an epoch (the record is
+         * partial when the stop came before the epoch's last step), as the server does */
+        bool stopped = st == MLP_ERR_STOPPED;
+        uint32_t at = stopped ? W.model_step : W.steps_per_epoch;
+        if (stopped) final = WEB_STOPPED, st = MLP_OK;
         W.model_epoch = ep;
-        W.model_step = W.steps_per_epoch;
+        W.model_step = at;
         mlp_eval_result ev;
         if (st == MLP_OK) st = evaluate(&ev);
         if (st != MLP_OK) {
@@ -707,7 +707,10 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
             final = WEB_ERROR;
             break;
         }
-        api_epoch rec = {ep, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? count / seconds : 0};
+        bool partial = at < W.steps_per_epoch;
+        uint64_t samples = partial ? (uint64_t)at * cfg.batch : count;
+        api_epoch rec = {ep, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? samples / seconds : 0,
+                         partial, partial ? at : 0, (double)(ep - 1) + (double)at / W.steps_per_epoch};
         last_acc = ev.accuracy;
         if (W.nepochs == W.cap_epochs) {
             size_t cap = W.cap_epochs ? W.cap_epochs * 2 : 16;
@@ -719,7 +722,15 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         host_buf eb = {0};
         host_buf_json(&eb, api_json_epoch_event(&rec, ev.confusion, ev.classes, cfg.epochs));
         emit("epoch", &eb);
-        publish_snapshots(ep, W.steps_per_epoch);
+        publish_snapshots(ep, at);
+        if (stopped) {
+            if (partial)
+                snprintf(msg, sizeof msg, "stopped in epoch %u at step %u of %u, test accuracy %.2f%% there", ep, at,
+                         W.steps_per_epoch, 100 * ev.accuracy);
+            else
+                snprintf(msg, sizeof msg, "stopped after epoch %u, test accuracy %.2f%%", ep, 100 * ev.accuracy);
+            break;
+        }
         if (!page_turn() && ep < cfg.epochs) {
             snprintf(msg, sizeof msg, "stopped after epoch %u", ep);
             final = WEB_STOPPED;

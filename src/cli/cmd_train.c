@@ -56,6 +56,10 @@ static const char *train_help =
     "  --resume DIR      continue the run checkpointed in DIR (its latest epoch); flags not\n"
     "                    given take the checkpoint's values, conflicting ones are an error\n"
     "  --stop-after N    stop after epoch N, keeping the learning-rate schedule of --epochs\n"
+    "  --device D        auto (the default: the GPU when Dawn offers a real one, else the CPU\n"
+    "                    engine, also when the only adapter is a CPU emulator such as lavapipe),\n"
+    "                    gpu (the WGSL kernels on an adapter) or cpu (the CPU engine)\n"
+    "  --threads N       the CPU engine's threads (default: the machine's cores)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -99,7 +103,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
 
 /* What a checkpoint or --save needs beyond the trainer. */
 typedef struct save_ctx {
-    mlp_trainer *tr;
+    host_trainer *tr;
     const mlp_config *cfg;
     uint32_t train_samples, test_samples, save_every;
     uint32_t rows, cols;   /* the data's image shape */
@@ -112,7 +116,7 @@ typedef struct save_ctx {
 /* Serialises the model file of the trainer's current weights (params left in ctx->params). */
 static int encode_model(save_ctx *c, uint32_t epoch, double test_accuracy, uint8_t **out, size_t *len) {
     char err[512];
-    if (mlp_read_params(c->tr, c->params) != MLP_OK) return runtime_error("%s", mlp_error(c->tr));
+    if (host_trainer_read_params(c->tr, c->params) != MLP_OK) return runtime_error("%s", host_trainer_error(c->tr));
     ckpt_model_info info = {*c->cfg, epoch, c->train_samples, c->test_samples, test_accuracy, c->rows, c->cols, c->dataset};
     ckpt_kv meta[CKPT_MAX_META];
     size_t nmeta = ckpt_model_metadata(&info, meta);
@@ -137,7 +141,7 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
     char err[1024];
     int rc = encode_model(c, epoch, test_accuracy, &model, &model_len);
     for (uint32_t k = 0; !rc && k < optim_slots(c->cfg->optimizer); k++)
-        if (mlp_read_state(c->tr, k, c->slot[k]) != MLP_OK) rc = runtime_error("%s", mlp_error(c->tr));
+        if (host_trainer_read_state(c->tr, k, c->slot[k]) != MLP_OK) rc = runtime_error("%s", host_trainer_error(c->tr));
     if (!rc) {
         ckpt_state s;
         memset(&s, 0, sizeof s);
@@ -251,6 +255,7 @@ static bool same_path(const char *a, const char *b) {
 typedef struct train_options {
     mlp_config cfg;
     host_gpu_options gpu;
+    host_device_options dev;
     const char *data;
     uint32_t train_limit, save_every, stop_after;
     bool json;
@@ -265,6 +270,7 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         int gpu_flag = host_gpu_flag(argc, argv, &i, &o->gpu);
+        if (gpu_flag == 0) gpu_flag = host_device_flag(argc, argv, &i, &o->dev);
         if (gpu_flag < 0) return EXIT_USAGE;
         if (gpu_flag > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -353,12 +359,14 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, true, &c->kernels))
                 return EXIT_USAGE;
             g->kernels = true;
+            o->dev.implies = "--kernels";
         } else if (flag_is(a, "--kernel-shape")) {
             if (!(v = flag_value(argc, argv, &i, "--kernel-shape"))) return EXIT_USAGE;
             if (!strcmp(v, "auto")) c->shape = MLP_SHAPE_AUTO;
             else if (!strcmp(v, "stream")) c->shape = MLP_SHAPE_STREAM;
             else if (!strcmp(v, "tiled")) c->shape = MLP_SHAPE_TILED;
             else return usage_error("--kernel-shape must be auto, stream or tiled (got '%s')", v);
+            if (!o->dev.implies) o->dev.implies = "--kernel-shape";
         } else if (flag_is(a, "--data")) {
             if (!(v = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
             o->data = v;
@@ -384,6 +392,7 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         }
     }
     if (g->save_every && !o->ckpt_dir && !o->resume_dir) return usage_error("--save-every needs --checkpoint-dir");
+    if (!host_device_check(&o->dev, &o->gpu)) return EXIT_USAGE;
     /* sgd is momentum 0: the default momentum belongs to the momentum optimizer */
     if (c->optimizer == OPTIM_SGD && !g->momentum) c->momentum = 0.0f;
     if (c->optimizer >= OPTIM_ADAM && g->momentum)
@@ -520,16 +529,19 @@ static void describe_model(const mlp_config *cfg, char *text, size_t cap) {
     if (cfg->optimizer != OPTIM_MOMENTUM) snprintf(text + strlen(text), cap - strlen(text), ", %s", optim_name(cfg->optimizer));
 }
 
-static void print_start(const train_options *o, const mlp_config *ran, const gpu_adapter_info *info, const mnist_set *train,
+static void print_start(const train_options *o, const mlp_config *ran, const host_runtime *rt, const mnist_set *train,
                         uint32_t test_count, double t_device, double t_setup) {
     uint32_t train_count = train->count;
     const mlp_config *cfg = &o->cfg;
-    const char *kernels_name = ran->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
+    bool on_cpu = rt->dev.engine == HOST_ENGINE_CPU;
+    const char *kernels_name = on_cpu ? "cpu" : ran->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
+    const gpu_adapter_info *info = on_cpu ? NULL : gpu_info(rt->dev.gpu);
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
-        bool ok = j && json_add_string(j, "event", "start") && json_add_string(j, "adapter", info->name) &&
-                  json_add_string(j, "backend", gpu_backend_name(info->backend)) &&
-                  json_add_string(j, "adapter_type", gpu_adapter_type_name(info->type)) &&
+        bool ok = j && json_add_string(j, "event", "start") && json_add_string(j, "adapter", rt->name) &&
+                  json_add_string(j, "backend", on_cpu ? "cpu" : gpu_backend_name(info->backend)) &&
+                  json_add_string(j, "adapter_type", on_cpu ? "CPU" : gpu_adapter_type_name(info->type)) &&
+                  host_runtime_json(rt, j) &&
                   json_add_integer(j, "train_samples", train_count) && json_add_integer(j, "test_samples", test_count) &&
                   json_add_integer(j, "epochs", cfg->epochs) && json_add_integer(j, "batch", cfg->batch) &&
                   json_add_number(j, "lr", cfg->lr, 6) && json_add_number(j, "momentum", cfg->momentum, 6) &&
@@ -551,9 +563,13 @@ static void print_start(const train_options *o, const mlp_config *ran, const gpu
             snprintf(shape_text, sizeof shape_text, " %ux%u", train->rows, train->cols);
         char classes_text[32] = "";
         if (*shape_text) snprintf(classes_text, sizeof classes_text, " (%u classes)", cfg->arch.classes);
-        printf("wgtrain: %s (%s, %s), %u train / %u test%s images%s, batch %u, lr %g, hidden %s, %u epochs, %s kernels\n",
-               info->name, gpu_backend_name(info->backend), gpu_adapter_type_name(info->type), train_count, test_count,
-               shape_text, classes_text, cfg->batch, (double)cfg->lr, model_text, cfg->epochs, kernels_name);
+        char device_text[256];
+        if (on_cpu) snprintf(device_text, sizeof device_text, "%s", rt->name);
+        else snprintf(device_text, sizeof device_text, "%s (%s, %s)", info->name, gpu_backend_name(info->backend),
+                      gpu_adapter_type_name(info->type));
+        printf("wgtrain: %s, %u train / %u test%s images%s, batch %u, lr %g, hidden %s, %u epochs, %s%s\n", device_text,
+               train_count, test_count, shape_text, classes_text, cfg->batch, (double)cfg->lr, model_text, cfg->epochs,
+               on_cpu ? "cpu engine" : kernels_name, on_cpu ? "" : " kernels");
     }
     fflush(stdout);
 }
@@ -573,7 +589,7 @@ static void print_path_event(bool json, const char *event, uint32_t epoch, const
 /* Trains epochs first..last-1, evaluating and checkpointing after each; then --save. Returns 0
  * or the exit code. */
 static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint32_t last, uint32_t train_count) {
-    mlp_trainer *tr = sc->tr;
+    host_trainer *tr = sc->tr;
     progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, 0};
     double total = 0, last_test = -1;
     int rc;
@@ -581,15 +597,15 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
         mlp_epoch_result r;
         mlp_eval_result ev;
         ps.epoch_start = host_now();
-        mlp_status st = mlp_train_epoch(tr, on_progress, &ps, &r);
+        mlp_status st = host_trainer_train_epoch(tr, on_progress, &ps, &r);
         if (ps.tty && !o->json) printf("\r\033[K");
         if (st != MLP_OK) {
             fflush(stdout);
-            return runtime_error("%s", mlp_error(tr));
+            return runtime_error("%s", host_trainer_error(tr));
         }
         double dt = host_now() - ps.epoch_start;
         total += dt;
-        if (mlp_evaluate(tr, &ev) != MLP_OK) return runtime_error("%s", mlp_error(tr));
+        if (host_trainer_evaluate(tr, &ev) != MLP_OK) return runtime_error("%s", host_trainer_error(tr));
         last_test = ev.accuracy;
         if (o->json) {
             cJSON *j = cJSON_CreateObject();
@@ -627,31 +643,34 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
     return 0;
 }
 
-/* Opens the GPU, creates the trainer (with the resumed weights and optimizer state) and trains. */
-static int train_on_gpu(const train_options *o, const resume_point *r, mnist_set *train, mnist_set *test, uint64_t fingerprint) {
+/* Opens the engine (--device), creates the trainer (with the resumed weights and optimizer
+ * state) and trains. */
+static int train_on_device(const train_options *o, const resume_point *r, mnist_set *train, mnist_set *test,
+                           uint64_t fingerprint) {
     const mlp_config *cfg = &o->cfg;
     double t0 = host_now();
-    gpu_context *gpu = host_gpu_open(&o->gpu);
-    if (!gpu) return 1;
+    host_runtime rt;
+    if (!host_runtime_open(&o->dev, &o->gpu, &rt)) return 1;
     double t_device = host_now() - t0;
     mlp_dataset dtrain = {train->images, train->labels, train->count}, dtest = {test->images, test->labels, test->count};
-    mlp_trainer *tr = NULL;
+    host_trainer *tr = NULL;
     save_ctx sc = {0};
     int rc = 0;
     t0 = host_now();
-    mlp_status st = mlp_create(gpu, cfg, &dtrain, &dtest, &tr);
+    mlp_status st = host_trainer_create(&rt.dev, cfg, &dtrain, &dtest, &tr);
     if (st == MLP_OK && r) {
-        st = mlp_write_params(tr, r->model.params);
-        for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg->optimizer); k++) st = mlp_write_state(tr, k, r->state.slot[k]);
-        if (st == MLP_OK) mlp_set_epochs_done(tr, r->state.epochs_done);
+        st = host_trainer_write_params(tr, r->model.params);
+        for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg->optimizer); k++)
+            st = host_trainer_write_state(tr, k, r->state.slot[k]);
+        if (st == MLP_OK) host_trainer_set_epochs_done(tr, r->state.epochs_done);
     }
     double t_setup = host_now() - t0;
     if (st != MLP_OK) {
-        rc = runtime_error("%s", mlp_error(tr));
+        rc = runtime_error("%s", host_trainer_error(tr));
         goto out;
     }
     sc.tr = tr;
-    sc.cfg = mlp_get_config(tr); /* the resolved config: --kernels auto is recorded as what ran */
+    sc.cfg = host_trainer_config(tr); /* the resolved config: --kernels auto is recorded as what ran */
     sc.train_samples = train->count;
     sc.test_samples = test->count;
     char dataset_name[128];
@@ -682,13 +701,13 @@ static int train_on_gpu(const train_options *o, const resume_point *r, mnist_set
             printf("wgtrain: resuming %s after epoch %u of %u\n", r->folder, r->state.epochs_done, cfg->epochs);
         }
     }
-    print_start(o, mlp_get_config(tr), gpu_info(gpu), train, test->count, t_device, t_setup);
+    print_start(o, host_trainer_config(tr), &rt, train, test->count, t_device, t_setup);
     rc = run_epochs(o, &sc, r ? r->state.epochs_done : 0, o->stop_after ? o->stop_after : cfg->epochs, train->count);
 out:
     free(sc.params);
     for (int k = 0; k < OPTIM_MAX_SLOTS; k++) free(sc.slot[k]);
-    mlp_destroy(tr);
-    gpu_context_destroy(gpu);
+    host_trainer_destroy(tr);
+    host_runtime_close(&rt);
     return rc;
 }
 
@@ -708,7 +727,7 @@ int cmd_train(int argc, char **argv) {
     if (!rc) rc = load_data(&o, o.resume_dir ? &resume : NULL, &train, &test, &fingerprint);
     if (!rc && (rc = check_file_limit(&o))) mnist_free(&train), mnist_free(&test);
     if (!rc) {
-        rc = train_on_gpu(&o, o.resume_dir ? &resume : NULL, &train, &test, fingerprint);
+        rc = train_on_device(&o, o.resume_dir ? &resume : NULL, &train, &test, fingerprint);
         mnist_free(&train);
         mnist_free(&test);
     }

@@ -9,6 +9,9 @@
 #include "host/args.h"
 #include "host/host.h"
 #include "host/dawn_library.h"
+#include "util/json.h"
+
+static int gpu_flag(int argc, char **argv, int *i, host_gpu_options *o);
 
 double host_now(void) {
     struct timespec ts;
@@ -28,6 +31,108 @@ bool host_parse_kernels(const char *v, bool allow_auto, mlp_kernels *out) {
 }
 
 int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o) {
+    const char *a = argv[*i];
+    int r = gpu_flag(argc, argv, i, o);
+    if (r > 0 && !o->given) {
+        static const char *const names[] = {"--adapter", "--backend", "--kernels-dir", "--dawn-toggle", "--timeout-ms"};
+        for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+            if (flag_is(a, names[k])) o->given = names[k];
+    }
+    return r;
+}
+
+int host_device_flag(int argc, char **argv, int *i, host_device_options *d) {
+    const char *a = argv[*i], *v;
+    if (flag_is(a, "--device")) {
+        if (!(v = flag_value(argc, argv, i, "--device"))) return -1;
+        if (!strcmp(v, "auto")) d->choice = HOST_DEVICE_AUTO;
+        else if (!strcmp(v, "gpu")) d->choice = HOST_DEVICE_GPU;
+        else if (!strcmp(v, "cpu")) d->choice = HOST_DEVICE_CPU;
+        else return usage_error("--device must be auto, gpu or cpu (got '%s')", v), -1;
+        return 1;
+    }
+    if (flag_is(a, "--threads")) {
+        if (!(v = flag_value(argc, argv, i, "--threads"))) return -1;
+        if (!parse_u32("--threads", v, 1, HOST_MAX_THREADS, &d->threads)) return -1;
+        return 1;
+    }
+    return 0;
+}
+
+bool host_device_check(const host_device_options *d, const host_gpu_options *g) {
+    const char *gpu_flag = g->given ? g->given : d->implies;
+    if (d->choice == HOST_DEVICE_CPU && gpu_flag) {
+        usage_error("%s is for the GPU engine; --device cpu trains on the CPU engine", gpu_flag);
+        return false;
+    }
+    if (d->choice == HOST_DEVICE_GPU && d->threads) {
+        usage_error("--threads sets the CPU engine's threads; --device gpu trains on the GPU");
+        return false;
+    }
+    return true;
+}
+
+uint32_t host_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > HOST_MAX_THREADS ? HOST_MAX_THREADS : (uint32_t)n;
+}
+
+/* Whether Dawn offers a real GPU: an adapter that is neither Null nor a CPU emulator. */
+static bool real_gpu_offered(void) {
+    char err[512];
+    if (!dawn_library_open(err, sizeof err)) return false;
+    gpu_adapter_info a[32];
+    host_hold_stderr();
+    int n = gpu_list_adapters(a, 32);
+    host_release_stderr();
+    for (int k = 0; k < n; k++)
+        if (a[k].backend != WGPUBackendType_Null && !gpu_adapter_is_software(&a[k])) return true;
+    return false;
+}
+
+bool host_runtime_open(const host_device_options *d, const host_gpu_options *g, host_runtime *out) {
+    memset(out, 0, sizeof *out);
+    host_device_choice c = d->choice;
+    if (c == HOST_DEVICE_AUTO) {
+        c = g->given || d->implies || real_gpu_offered() ? HOST_DEVICE_GPU : HOST_DEVICE_CPU;
+        out->chosen = true;
+    }
+    if (c == HOST_DEVICE_GPU) {
+        out->dev.engine = HOST_ENGINE_GPU;
+        if (!(out->dev.gpu = host_gpu_open(g))) return false;
+        const gpu_adapter_info *info = gpu_info(out->dev.gpu);
+        snprintf(out->name, sizeof out->name, "%s", info->name);
+        return true;
+    }
+    out->dev.engine = HOST_ENGINE_CPU;
+    out->thread_count = d->threads ? d->threads : host_cpu_count();
+    out->isa = cpu_isa_name(cpu_isa_available(CPU_ISA_AVX2) ? CPU_ISA_AVX2 : CPU_ISA_GENERIC);
+    if (out->thread_count > 1) {
+        if (!(out->threads = cpu_threads_create(out->thread_count))) {
+            runtime_error("cannot start %u threads for the CPU engine", out->thread_count);
+            return false;
+        }
+        out->pool = cpu_threads_pool(out->threads);
+        out->dev.pool = &out->pool;
+    }
+    snprintf(out->name, sizeof out->name, "cpu (%s, %u thread%s)", out->isa, out->thread_count,
+             out->thread_count == 1 ? "" : "s");
+    return true;
+}
+
+void host_runtime_close(host_runtime *r) {
+    if (r->dev.gpu) gpu_context_destroy(r->dev.gpu);
+    if (r->threads) cpu_threads_destroy(r->threads);
+    memset(r, 0, sizeof *r);
+}
+
+bool host_runtime_json(const host_runtime *r, cJSON *obj) {
+    if (r->dev.engine == HOST_ENGINE_GPU) return json_add_string(obj, "engine", "gpu");
+    return json_add_string(obj, "engine", "cpu") && json_add_integer(obj, "threads", r->thread_count) &&
+           json_add_string(obj, "isa", r->isa);
+}
+
+static int gpu_flag(int argc, char **argv, int *i, host_gpu_options *o) {
     const char *a = argv[*i], *v;
     if (flag_is(a, "--adapter")) {
         if (!(v = flag_value(argc, argv, i, "--adapter"))) return -1;

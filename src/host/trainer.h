@@ -1,0 +1,55 @@
+/* host_trainer: one handle over the two engines, so that a host (the CLI commands, the server's
+ * worker, the browser build) writes each call once. It holds either core/mlp.h's mlp_trainer
+ * (the WGSL kernels on a gpu_context) or cpu/cpu_engine.h's cpu_trainer (the CPU engine on a
+ * host's worker pool) and forwards to it; nothing more. Portable (no threads, files or clocks):
+ * the host opens the GPU or the pool (host/host.h's host_device_open natively). */
+#ifndef WGTRAIN_HOST_TRAINER_H
+#define WGTRAIN_HOST_TRAINER_H
+
+#include "core/mlp.h"
+#include "cpu/cpu_engine.h"
+
+typedef enum host_engine { HOST_ENGINE_GPU, HOST_ENGINE_CPU } host_engine;
+
+/* What a trainer runs on: the GPU engine on gpu, or the CPU engine on pool (NULL: serial).
+ * Neither is owned by the trainer; both must outlive it. */
+typedef struct host_device {
+    host_engine engine;
+    gpu_context *gpu;
+    const cpu_pool *pool;
+} host_device;
+
+typedef struct host_trainer host_trainer;
+
+/* As mlp_create / cpu_create. On the CPU engine config->kernels auto is recorded as reference
+ * (the CPU engine computes the per-layer ops), so that checkpoints name a kernel path as the
+ * GPU's do. On failure *out may be set (read host_trainer_error, then destroy) or NULL (out of
+ * memory). */
+mlp_status host_trainer_create(const host_device *d, const mlp_config *config, const mlp_dataset *train,
+                               const mlp_dataset *test, host_trainer **out);
+/* As mlp_model_create / cpu_model_create: an inference model. */
+mlp_status host_trainer_model_create(const host_device *d, const model_arch *arch, const float *params,
+                                     const mlp_dataset *test, host_trainer **out);
+void host_trainer_destroy(host_trainer *t);
+/* The last failure's one-line message; "out of memory" for NULL. */
+const char *host_trainer_error(const host_trainer *t);
+host_engine host_trainer_engine(const host_trainer *t);
+/* The CPU engine's kernels ("avx2+fma", "generic-simd128"); NULL on the GPU engine. */
+const char *host_trainer_isa(const host_trainer *t);
+
+mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
+uint32_t host_trainer_epochs_done(const host_trainer *t);
+void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs);
+const mlp_config *host_trainer_config(const host_trainer *t);
+
+mlp_status host_trainer_evaluate(host_trainer *t, mlp_eval_result *out);
+const uint8_t *host_trainer_test_predictions(const host_trainer *t);
+const float *host_trainer_test_confidences(const host_trainer *t);
+mlp_status host_trainer_predict(host_trainer *t, const uint8_t *images, uint32_t n, float *probs);
+
+mlp_status host_trainer_read_params(host_trainer *t, float *dst);
+mlp_status host_trainer_write_params(host_trainer *t, const float *src);
+mlp_status host_trainer_read_state(host_trainer *t, uint32_t slot, float *dst);
+mlp_status host_trainer_write_state(host_trainer *t, uint32_t slot, const float *src);
+
+#endif

@@ -168,9 +168,14 @@ async function state(port) {
 
 // ------------------------------------------------------------------------------------------
 const TRAIN = 1000;
-const srv = await startServer(['--train-limit', String(TRAIN), '--report-every', '2']);
+// this server trains on the WGSL kernels (--device gpu: lavapipe here), as before the CPU engine
+const srv = await startServer(['--device', 'gpu', '--train-limit', String(TRAIN), '--report-every', '2']);
 const P = srv.port;
 log(`server on port ${P}`);
+{
+  const d = (await state(P)).device;
+  check(d.engine === 'gpu' && d.kernels !== 'cpu' && srv.out.includes(`wgtrain serve: ${d.name} (`), `--device gpu: the state names the GPU engine: ${JSON.stringify(d)}`);
+}
 
 // the page and its files
 {
@@ -412,7 +417,8 @@ log(`server on port ${P}`);
   second.stderr.on('data', (d) => { err += d; });
   const code = await new Promise((resolve) => second.on('exit', (c) => { children.delete(second); resolve(c); }));
   check(code === 1 && /already in use/.test(err), `port in use: exit ${code}: ${err}`);
-  for (const args of [['--port', '70000'], ['--port', 'x'], ['--bogus'], ['--timeout-s', '1']]) {
+  for (const args of [['--port', '70000'], ['--port', 'x'], ['--bogus'], ['--timeout-s', '1'], ['--device', 'tpu'], ['--threads', '0'],
+                      ['--device', 'cpu', '--kernels', 'fused'], ['--device', 'gpu', '--threads', '2']]) {
     const p = spawn(BIN, ['serve', ...args], { stdio: 'ignore' });
     children.add(p);
     const c = await new Promise((resolve) => p.on('exit', (x) => { children.delete(p); resolve(x); }));
@@ -422,6 +428,37 @@ log(`server on port ${P}`);
 {
   const code = await stopServer(srv);
   check(code === '0', `SIGTERM: clean exit 0, got ${code}: ${srv.err.slice(-3000)}`);
+}
+
+// the CPU engine: --device cpu (and --device auto where Dawn offers no real GPU) trains a run to
+// the end; the state, the start line and the epoch event say which engine it was
+{
+  const s = await startServer(['--device', 'cpu', '--threads', '2', '--train-limit', String(TRAIN), '--report-every', '4']);
+  const Q = s.port;
+  const d = (await state(Q)).device;
+  check(d.engine === 'cpu' && d.kernels === 'cpu' && /^cpu \((avx2\+fma|generic-[a-z0-9]+), 2 threads\)$/.test(d.name) && d.type === 'CPU',
+    `--device cpu: the state names the CPU engine: ${JSON.stringify(d)}`);
+  check(s.out.includes(`wgtrain serve: ${d.name}, ${TRAIN} train / 10000 test images`), `the start line names the CPU engine: ${s.out}`);
+  const es = new SseClient(Q);
+  const r = await postJson(Q, '/api/train', { epochs: 2, batch: 50, hidden: 32, lr: 0.1, momentum: 0.9, seed: 7 });
+  check(r.status === 202, `train accepted on the CPU engine: ${r.body}`);
+  await until('the CPU run done', () => es.find('status', (x) => x.status === 'done' && x.run === 1), 60000);
+  const eps = es.of('epoch').map((e) => e.json);
+  check(eps.length === 2 && eps[1].test_accuracy > 0.8 && eps[1].confusion.flat().reduce((a, b) => a + b, 0) === 10000,
+    `the CPU engine learns: ${JSON.stringify(eps.map((e) => e.test_accuracy))}`);
+  check(es.of('loss').length >= 2 && es.of('weights').length >= 1 && es.of('preview').length >= 1, 'loss, weights and previews stream from the CPU engine');
+  const pr = await postJson(Q, '/api/predict', { indices: [0, 1] });
+  check(pr.status === 200 && pr.json.predictions.length === 2 && pr.json.predictions[0].probs.length === 10, `predict on the CPU engine: ${pr.body}`);
+  es.close();
+  const auto = await startServer(['--train-limit', '200']);
+  const a = (await state(auto.port)).device;
+  const devs = JSON.parse(await new Promise((resolve) => {
+    const p = spawn(BIN, ['devices', '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let o = ''; p.stdout.on('data', (x) => { o += x; }); p.on('exit', () => resolve(o));
+  }));
+  const want = devs.at(-1).auto ? 'cpu' : 'gpu';
+  check(a.engine === want, `--device auto serves on the engine 'devices' names (${want}): ${JSON.stringify(a)}`);
+  check((await stopServer(auto)) === '0' && (await stopServer(s)) === '0', 'the CPU-engine servers exit cleanly');
 }
 
 // idle timeouts and the connection limit

@@ -21,6 +21,7 @@ static const char *bench_help =
     "                       --max-epochs epochs (default 12)\n"
     "  --skip-speed         only the time-to-accuracy part\n"
     "  --json               one JSON object per line\n"
+    "  --device D, --threads N  the engine, as for train (default auto: a real GPU, else the CPU engine)\n"
     "  --data DIR, --adapter NAME, --backend B, --kernels-dir DIR, --timeout-ms N, --dawn-toggle T as for train\n";
 
 static int cmp_double(const void *a, const void *b) {
@@ -42,11 +43,12 @@ typedef struct bench_opts {
     bool json, tta, skip_speed;
 } bench_opts;
 
-static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset *train) {
-    const gpu_adapter_info *info = gpu_info(gpu);
+static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_dataset *train) {
+    gpu_context *gpu = rt->dev.gpu; /* NULL on the CPU engine */
+    const char *kernels_name = !gpu ? "cpu" : o->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
     if (!o->json)
         printf("%-6s %-7s %-10s %-12s %s\n", "batch", "steps", "ms/epoch", "samples/s",
-               gpu_has_timestamps(gpu) ? "GPU time per dispatch (timestamp queries)" : "(no timestamp queries on this adapter)");
+               !gpu ? "" : gpu_has_timestamps(gpu) ? "GPU time per dispatch (timestamp queries)" : "(no timestamp queries on this adapter)");
     for (int bi = 0; bi < o->batch_count; bi++) {
         mlp_config c = mlp_config_default();
         c.batch = o->batches[bi];
@@ -56,19 +58,19 @@ static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset 
         c.epochs = o->epochs + 1;
         c.report_every = o->report_every;
         c.kernels = o->kernels;
-        mlp_trainer *t = NULL;
-        if (mlp_create(gpu, &c, train, NULL, &t) != MLP_OK) {
-            int rc = runtime_error("batch %u: %s", c.batch, mlp_error(t));
-            mlp_destroy(t);
+        host_trainer *t = NULL;
+        if (host_trainer_create(&rt->dev, &c, train, NULL, &t) != MLP_OK) {
+            int rc = runtime_error("batch %u: %s", c.batch, host_trainer_error(t));
+            host_trainer_destroy(t);
             return rc;
         }
         double times[64];
         uint32_t timed = o->epochs < 64 ? o->epochs : 64;
         for (uint32_t e = 0; e <= timed; e++) {
             double t0 = host_now();
-            if (mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK) {
-                int rc = runtime_error("batch %u: %s", c.batch, mlp_error(t));
-                mlp_destroy(t);
+            if (host_trainer_train_epoch(t, NULL, NULL, NULL) != MLP_OK) {
+                int rc = runtime_error("batch %u: %s", c.batch, host_trainer_error(t));
+                host_trainer_destroy(t);
                 return rc;
             }
             if (e > 0) times[e - 1] = host_now() - t0; /* epoch 0 warms up */
@@ -76,12 +78,15 @@ static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset 
         double ms = 1000.0 * median(times, (int)timed);
         uint32_t steps = (train->count + c.batch - 1) / c.batch;
         mlp_kernel_time kt[6];
-        int nk = gpu_has_timestamps(gpu) ? mlp_profile_kernels(t, 64, kt, 6) : 0;
+        int nk = 0;
+        const char *profile_error = NULL;
+        if (gpu && gpu_has_timestamps(gpu) && (nk = mlp_profile_kernels(host_trainer_gpu(t), 64, kt, 6)) < 0)
+            profile_error = mlp_error(host_trainer_gpu(t));
         if (o->json) {
             cJSON *j = cJSON_CreateObject(), *per = NULL;
-            bool ok = j && json_add_string(j, "event", "speed") && json_add_string(j, "adapter", info->name) &&
-                      json_add_string(j, "backend", gpu_backend_name(info->backend)) &&
-                      json_add_string(j, "kernels", o->kernels == MLP_KERNELS_FUSED ? "fused" : "reference") &&
+            bool ok = j && json_add_string(j, "event", "speed") && json_add_string(j, "adapter", rt->name) &&
+                      json_add_string(j, "backend", gpu ? gpu_backend_name(gpu_info(gpu)->backend) : "cpu") &&
+                      host_runtime_json(rt, j) && json_add_string(j, "kernels", kernels_name) &&
                       json_add_integer(j, "batch", c.batch) && json_add_integer(j, "steps_per_epoch", steps) &&
                       json_add_fixed(j, "ms_per_epoch", ms, 4) && json_add_fixed(j, "samples_per_second", train->count / (ms / 1000.0), 0) &&
                       json_add_integer(j, "timed_epochs", timed) && json_add(j, "gpu_us_per_dispatch", (per = cJSON_CreateObject()));
@@ -96,16 +101,16 @@ static int bench_speed(gpu_context *gpu, const bench_opts *o, const mlp_dataset 
                 step_us += kt[k].mean_ns / 1000.0;
             }
             if (nk > 0) printf(" | %.1fus/step, %.2f ms/epoch on the GPU", step_us, step_us * steps / 1000.0);
-            if (nk < 0) printf(" (profiling failed: %s)", mlp_error(t));
+            if (nk < 0) printf(" (profiling failed: %s)", profile_error ? profile_error : "out of memory");
             printf("\n");
         }
         fflush(stdout);
-        mlp_destroy(t);
+        host_trainer_destroy(t);
     }
     return 0;
 }
 
-static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const mlp_dataset *train,
+static int bench_time_to_accuracy(const host_runtime *rt, const bench_opts *o, const mlp_dataset *train,
                                   const mlp_dataset *test, double device_s) {
     double reached[64];
     int n_reached = 0;
@@ -118,13 +123,13 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
         c.epochs = o->max_epochs;
         char err[512];
         double t0 = host_now();
-        if (mlp_prepare_kernels(gpu, &c, err, sizeof err) != MLP_OK) return runtime_error("%s", err);
+        if (rt->dev.gpu && mlp_prepare_kernels(rt->dev.gpu, &c, err, sizeof err) != MLP_OK) return runtime_error("%s", err);
         if (seed == 1) compile_s = host_now() - t0;
-        mlp_trainer *t = NULL;
+        host_trainer *t = NULL;
         t0 = host_now();
-        if (mlp_create(gpu, &c, train, test, &t) != MLP_OK) {
-            int rc = runtime_error("%s", mlp_error(t));
-            mlp_destroy(t);
+        if (host_trainer_create(&rt->dev, &c, train, test, &t) != MLP_OK) {
+            int rc = runtime_error("%s", host_trainer_error(t));
+            host_trainer_destroy(t);
             return rc;
         }
         if (seed == 1) upload_first = host_now() - t0;
@@ -133,9 +138,9 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
         double acc = 0;
         for (epoch = 1; epoch <= c.epochs; epoch++) {
             mlp_eval_result ev;
-            if (mlp_train_epoch(t, NULL, NULL, NULL) != MLP_OK || mlp_evaluate(t, &ev) != MLP_OK) {
-                int rc = runtime_error("%s", mlp_error(t));
-                mlp_destroy(t);
+            if (host_trainer_train_epoch(t, NULL, NULL, NULL) != MLP_OK || host_trainer_evaluate(t, &ev) != MLP_OK) {
+                int rc = runtime_error("%s", host_trainer_error(t));
+                host_trainer_destroy(t);
                 return rc;
             }
             acc = ev.accuracy;
@@ -157,7 +162,7 @@ static int bench_time_to_accuracy(gpu_context *gpu, const bench_opts *o, const m
             printf("seed %u: %s %.4f after %u epochs, %.3f s\n", seed, at >= 0 ? "reached" : "did not reach", acc,
                    epoch > c.epochs ? c.epochs : epoch, at >= 0 ? at : host_now() - start);
         fflush(stdout);
-        mlp_destroy(t);
+        host_trainer_destroy(t);
     }
     double med = n_reached ? median(reached, n_reached) : -1;
     mlp_config d = mlp_config_default();
@@ -193,10 +198,12 @@ int cmd_bench(int argc, char **argv) {
     o.kernels = MLP_KERNELS_FUSED;
     host_gpu_options g = {0};
     g.timestamps = true;
+    host_device_options dev = {0};
     const char *data = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         int r = host_gpu_flag(argc, argv, &i, &g);
+        if (r == 0) r = host_device_flag(argc, argv, &i, &dev);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -219,6 +226,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (flag_is(a, "--kernels")) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, false, &o.kernels))
                 return EXIT_USAGE;
+            dev.implies = "--kernels";
         } else if (flag_is(a, "--batches")) {
             if (!(v = flag_value(argc, argv, &i, "--batches"))) return EXIT_USAGE;
             o.batch_count = 0;
@@ -233,6 +241,7 @@ int cmd_bench(int argc, char **argv) {
             if (!(data = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
         } else return usage_error("unknown option '%s' for bench", a);
     }
+    if (!host_device_check(&dev, &g)) return EXIT_USAGE;
     if (!data) data = host_default_data_dir();
     mnist_set train = {0}, test = {0};
     if (!host_load_mnist(data, MNIST_TRAIN, &train) || !host_load_mnist(data, MNIST_TEST, &test)) {
@@ -240,18 +249,21 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     double t0 = host_now();
-    gpu_context *gpu = host_gpu_open(&g);
+    host_runtime rt;
+    bool opened = host_runtime_open(&dev, &g, &rt);
     double device_s = host_now() - t0;
     int rc = 1;
-    if (gpu) {
-        const gpu_adapter_info *info = gpu_info(gpu);
-        if (!o.json)
+    if (opened) {
+        if (!o.json && rt.dev.gpu) {
+            const gpu_adapter_info *info = gpu_info(rt.dev.gpu);
             printf("adapter: %s (%s, %s); kernels: %s\n", info->name, gpu_backend_name(info->backend),
                    gpu_adapter_type_name(info->type), o.kernels == MLP_KERNELS_FUSED ? "fused" : "reference");
+        } else if (!o.json)
+            printf("engine: %s\n", rt.name);
         mlp_dataset dtrain = {train.images, train.labels, train.count}, dtest = {test.images, test.labels, test.count};
-        rc = o.skip_speed ? 0 : bench_speed(gpu, &o, &dtrain);
-        if (rc == 0 && o.tta) rc = bench_time_to_accuracy(gpu, &o, &dtrain, &dtest, device_s);
-        gpu_context_destroy(gpu);
+        rc = o.skip_speed ? 0 : bench_speed(&rt, &o, &dtrain);
+        if (rc == 0 && o.tta) rc = bench_time_to_accuracy(&rt, &o, &dtrain, &dtest, device_s);
+        host_runtime_close(&rt);
     }
     mnist_free(&train);
     mnist_free(&test);

@@ -11,16 +11,23 @@ int cmd_devices(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: wgtrain devices [--json]\nLists the adapters Dawn offers (backend, type, key limits).\n");
+            printf("usage: wgtrain devices [--json]\nLists the adapters Dawn offers (backend, type, key limits), then the CPU "
+                   "engine (--device cpu), and which one --device auto trains on.\n");
             return 0;
         } else return usage_error("unknown option '%s' for devices", argv[i]);
     }
     char err[512];
-    if (!dawn_library_open(err, sizeof err)) return runtime_error("%s", err);
     gpu_adapter_info a[32];
-    host_hold_stderr();
-    int n = gpu_list_adapters(a, 32);
-    host_release_stderr();
+    int n = 0;
+    bool dawn = dawn_library_open(err, sizeof err), real_gpu = false;
+    if (dawn) {
+        host_hold_stderr();
+        n = gpu_list_adapters(a, 32);
+        host_release_stderr();
+    }
+    for (int i = 0; i < n; i++) real_gpu = real_gpu || (a[i].backend != WGPUBackendType_Null && !gpu_adapter_is_software(&a[i]));
+    uint32_t cores = host_cpu_count();
+    const char *isa = cpu_isa_name(cpu_isa_available(CPU_ISA_AVX2) ? CPU_ISA_AVX2 : CPU_ISA_GENERIC);
     cJSON *list = json ? cJSON_CreateArray() : NULL;
     for (int i = 0; i < n; i++) {
         if (json) {
@@ -41,7 +48,20 @@ int cmd_devices(int argc, char **argv) {
                    (unsigned long long)(a[i].max_storage_binding >> 20), (unsigned long long)(a[i].max_buffer_size >> 20),
                    a[i].max_workgroup_storage >> 10, a[i].max_invocations, a[i].has_timestamps ? "yes" : "no");
     }
-    if (json) cli_json_line(list);
-    if (n == 0) return runtime_error("Dawn offers no adapter at all");
+    /* the CPU engine is always there */
+    if (json) {
+        cJSON *d = cJSON_CreateObject();
+        bool ok = d && json_add_string(d, "name", "cpu") && json_add_string(d, "backend", "cpu") &&
+                  json_add_string(d, "type", "CPU engine") && json_add_string(d, "isa", isa) &&
+                  json_add_integer(d, "threads", cores) && json_add(d, "auto", cJSON_CreateBool(!real_gpu));
+        if (!ok || !cJSON_AddItemToArray(list, d)) cJSON_Delete(d);
+        cli_json_line(list);
+    } else {
+        printf("%d. cpu: wgtrain's CPU engine (--device cpu)\n   %s kernels, %u threads by default (--threads N)\n", n + 1,
+               isa, cores);
+        printf("--device auto trains on %s\n", real_gpu ? "the GPU (a real adapter is offered)"
+                                                         : "the CPU engine (no real GPU adapter is offered)");
+    }
+    if (!dawn) fprintf(stderr, "wgtrain: no GPU adapters: %s\n", err);
     return 0;
 }

@@ -21,6 +21,8 @@ static const char *serve_help =
     "  --timeout-s N     idle timeout of an HTTP connection, seconds (default 30)\n"
     "  --max-connections N  concurrent connections (default 256; 128 per client address)\n"
     "  --kernels K       fused (2 dispatches per step, default) or reference (the seed's 6 kernels)\n"
+    "  --device D        auto (the default: a real GPU, else the CPU engine), gpu or cpu\n"
+    "  --threads N       the CPU engine's threads (default: the machine's cores)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
@@ -39,6 +41,7 @@ int cmd_serve(int argc, char **argv) {
         const char *a = argv[i], *v;
         uint32_t u;
         int g = host_gpu_flag(argc, argv, &i, &o.gpu);
+        if (g == 0) g = host_device_flag(argc, argv, &i, &o.dev);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -69,6 +72,7 @@ int cmd_serve(int argc, char **argv) {
         } else if (flag_is(a, "--kernels")) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, false, &o.kernels))
                 return EXIT_USAGE;
+            o.dev.implies = "--kernels";
         } else if (flag_is(a, "--max-connections")) {
             if (!(v = flag_value(argc, argv, &i, "--max-connections")) ||
                 !parse_u32("--max-connections", v, 8, 4096, &o.connection_limit))
@@ -78,5 +82,6 @@ int cmd_serve(int argc, char **argv) {
             return usage_error("unknown option '%s' for serve", a);
         }
     }
+    if (!host_device_check(&o.dev, &o.gpu)) return EXIT_USAGE;
     return srv_run(&o);
 }

@@ -61,7 +61,7 @@ typedef struct host_runtime {
     uint32_t thread_count; /* CPU engine */
     const char *isa;       /* CPU engine: its kernels ("avx2+fma") */
     bool chosen;           /* --device auto chose it */
-    char name[192];        /* "cpu (avx2+fma, 2 threads)", or the adapter's name */
+    char name[128];        /* "cpu (avx2+fma, 2 threads)", or the adapter's name */
 } host_runtime;
 /* --device auto: the GPU engine when the GPU flags ask for it or Dawn offers a real GPU (not a
  * CPU emulator such as lavapipe, not the Null backend), else the CPU engine. Then opens it (the

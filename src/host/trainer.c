@@ -49,6 +49,8 @@ const char *host_trainer_error(const host_trainer *t) {
 host_engine host_trainer_engine(const host_trainer *t) { return t->engine; }
 const char *host_trainer_isa(const host_trainer *t) { return t->cpu ? cpu_trainer_isa(t->cpu) : NULL; }
 
+mlp_trainer *host_trainer_gpu(host_trainer *t) { return t->gpu; }
+
 #define FORWARD(gpu_call, cpu_call) return t->engine == HOST_ENGINE_GPU ? gpu_call : cpu_call
 
 mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out) {

@@ -37,6 +37,9 @@ host_engine host_trainer_engine(const host_trainer *t);
 /* The CPU engine's kernels ("avx2+fma", "generic-simd128"); NULL on the GPU engine. */
 const char *host_trainer_isa(const host_trainer *t);
 
+/* The GPU engine's own trainer, for what only it has (mlp_profile_kernels); NULL on the CPU engine. */
+mlp_trainer *host_trainer_gpu(host_trainer *t);
+
 mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
 uint32_t host_trainer_epochs_done(const host_trainer *t);
 void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs);

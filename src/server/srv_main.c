@@ -140,6 +140,7 @@ int srv_run(const srv_options *o) {
     s.keepalive_s = o->connection_timeout_s / 2 < SRV_KEEPALIVE_S ? o->connection_timeout_s / 2 : SRV_KEEPALIVE_S;
     if (s.keepalive_s < 1) s.keepalive_s = 1;
     s.gpu_opts = o->gpu;
+    s.dev_opts = o->dev;
     srv_host_rules_init(&s.host, o->host, port);
     s.test_pred = calloc(test.count, 1);
     s.test_conf = calloc(test.count, sizeof(float));
@@ -164,9 +165,12 @@ int srv_run(const srv_options *o) {
         char auth[300];
         srv_host_authority(&s.host, auth, sizeof auth);
         printf("listening on http://%s\n", auth);
-        printf("wgtrain serve: %s (%s, %s), %u train / %u test images; open http://%s in a browser, Ctrl-C stops\n",
-               s.device.name, gpu_backend_name(s.device.backend), gpu_adapter_type_name(s.device.type), train.count,
-               test.count, auth);
+        char device_text[320];
+        if (s.engine == HOST_ENGINE_CPU) snprintf(device_text, sizeof device_text, "%s", s.device.name);
+        else snprintf(device_text, sizeof device_text, "%s (%s, %s)", s.device.name, gpu_backend_name(s.device.backend),
+                      gpu_adapter_type_name(s.device.type));
+        printf("wgtrain serve: %s, %u train / %u test images; open http://%s in a browser, Ctrl-C stops\n", device_text,
+               train.count, test.count, auth);
         fflush(stdout);
         int sig = 0;
         sigwait(&sigs, &sig);

@@ -36,6 +36,7 @@ typedef struct srv_options {
     uint32_t per_ip_limit;
     mlp_kernels kernels;      /* which kernels train (as `wgtrain train --kernels`) */
     host_gpu_options gpu;
+    host_device_options dev;  /* --device, --threads (as `wgtrain train`) */
 } srv_options;
 
 /* Runs the server until SIGINT or SIGTERM. Returns the process exit code. */
@@ -84,7 +85,9 @@ typedef struct srv_state {
     mlp_kernels kernels;
     srv_host_rules host;
     host_gpu_options gpu_opts;
-    gpu_adapter_info device;
+    host_device_options dev_opts;
+    host_engine engine;      /* what trains: set with device, before gpu_ready */
+    gpu_adapter_info device; /* the adapter; for the CPU engine its name ("cpu (avx2+fma, 2 threads)"), type CPU */
     int gpu_ready; /* 0 opening, 1 ready, -1 failed */
 
     /* run state */

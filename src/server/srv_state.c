@@ -61,6 +61,14 @@ cJSON *srv_json_run(const srv_state *s) {
     return api_json_run_of(s->run_id, &s->run, s->steps_per_epoch, s->train->count, s->test->count);
 }
 
+/* The adapter and kernels, and "engine": "gpu" or "cpu". */
+static cJSON *srv_json_device(const srv_state *s) {
+    bool cpu = s->engine == HOST_ENGINE_CPU;
+    cJSON *d = api_json_device(&s->device, cpu ? "cpu" : s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    if (d && !json_add_string(d, "engine", cpu ? "cpu" : "gpu")) cJSON_Delete(d), d = NULL;
+    return d;
+}
+
 cJSON *srv_json_status(const srv_state *s) {
     return api_json_status_of(srv_status_name(s->status), s->message, s->pause_requested, s->run_id, s->has_model,
                               s->model_epoch, s->model_step, s->nepochs);
@@ -69,7 +77,7 @@ cJSON *srv_json_status(const srv_state *s) {
 void srv_state_json(srv_state *s, host_buf *b) {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add(o, "state", srv_json_status(s)) &&
-              json_add(o, "device", api_json_device(&s->device, s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused")) &&
+              json_add(o, "device", srv_json_device(s)) &&
               json_add(o, "data", api_json_data(s->train->count, s->test->count, &s->shape)) &&
               json_add_integer(o, "report_every", s->report_every) &&
               json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&

@@ -1,4 +1,5 @@
-/* The training thread: the only thread that calls mlp_* and gpu_*. It opens the GPU, then
+/* The training thread: the only thread that calls mlp_*, cpu_* and gpu_* (through host_trainer).
+ * It opens the engine (--device: the GPU, or the CPU engine's worker pool), then
  * waits for commands; a run trains epoch after epoch and, at every report of the engine's
  * progress callback, publishes a loss point, the first-layer weights and six fresh preview
  * predictions, answers queued predict requests, and holds still while paused. After each
@@ -13,8 +14,8 @@
 
 typedef struct worker {
     srv_state *s;
-    gpu_context *gpu;
-    mlp_trainer *tr;
+    host_runtime rt;
+    host_trainer *tr;
     float *params;
     size_t param_cap;
     double epoch_start, paused;
@@ -36,10 +37,10 @@ static void serve_predicts(worker *w) {
             p->epoch = s->model_epoch;
             p->step = s->model_step;
             pthread_mutex_unlock(&s->mu);
-            mlp_status st = mlp_predict(w->tr, p->images, p->n, p->probs);
+            mlp_status st = host_trainer_predict(w->tr, p->images, p->n, p->probs);
             pthread_mutex_lock(&s->mu);
             p->state = st == MLP_OK ? 1 : -1;
-            if (st != MLP_OK) snprintf(p->error, sizeof p->error, "%s", mlp_error(w->tr));
+            if (st != MLP_OK) snprintf(p->error, sizeof p->error, "%s", host_trainer_error(w->tr));
         }
         pthread_cond_broadcast(&s->predict_cond);
         srv_predict_unref(s, p);
@@ -63,10 +64,10 @@ static void fail_predicts(srv_state *s, const char *why) {
 /* Reads the weights, predicts six random test digits, publishes both. */
 static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     srv_state *s = w->s;
-    const mlp_config *cfg = mlp_get_config(w->tr);
+    const mlp_config *cfg = host_trainer_config(w->tr);
     host_buf wj = {0}, pj = {0};
     /* weight tiles for square images only (the page hides them otherwise) */
-    if (api_shape_tiles(&s->shape) && mlp_read_params(w->tr, w->params) == MLP_OK)
+    if (api_shape_tiles(&s->shape) && host_trainer_read_params(w->tr, w->params) == MLP_OK)
         host_buf_json(&wj, api_json_weights(w->params, cfg->arch.hidden[0], &s->shape, epoch, step));
 
     uint32_t idx[API_PREVIEWS];
@@ -76,7 +77,7 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     float *probs = malloc((size_t)API_PREVIEWS * s->shape.classes * sizeof *probs);
     if (images && probs) {
         api_preview_pick(&s->preview_rng, s->test->images, s->test->labels, s->test->count, inputs, idx, labels, images);
-        if (mlp_predict(w->tr, images, API_PREVIEWS, probs) == MLP_OK)
+        if (host_trainer_predict(w->tr, images, API_PREVIEWS, probs) == MLP_OK)
             host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS, &s->shape));
     }
     free(images);
@@ -146,7 +147,7 @@ static void finish(worker *w, srv_status st, const char *msg) {
 
 static void run_training(worker *w, const api_train_params *rp) {
     srv_state *s = w->s;
-    mlp_destroy(w->tr);
+    host_trainer_destroy(w->tr);
     w->tr = NULL;
 
     mlp_config cfg = api_train_config(rp);
@@ -167,7 +168,7 @@ static void run_training(worker *w, const api_train_params *rp) {
            (double)cfg.momentum, (double)cfg.weight_decay, (unsigned long long)cfg.seed);
     fflush(stdout);
 
-    mlp_status st = mlp_create(w->gpu, &cfg, &dtrain, &dtest, &w->tr);
+    mlp_status st = host_trainer_create(&w->rt.dev, &cfg, &dtrain, &dtest, &w->tr);
     size_t n = mlp_param_count(&cfg.arch);
     if (st == MLP_OK && n > w->param_cap) {
         float *np = realloc(w->params, n * sizeof *np);
@@ -175,8 +176,8 @@ static void run_training(worker *w, const api_train_params *rp) {
         else st = MLP_ERR_GPU;
     }
     if (st != MLP_OK) {
-        snprintf(msg, sizeof msg, "%s", w->tr ? mlp_error(w->tr) : "out of memory");
-        mlp_destroy(w->tr);
+        snprintf(msg, sizeof msg, "%s", host_trainer_error(w->tr));
+        host_trainer_destroy(w->tr);
         w->tr = NULL;
         finish(w, SRV_ERROR, msg);
         return;
@@ -201,7 +202,7 @@ static void run_training(worker *w, const api_train_params *rp) {
         mlp_epoch_result r;
         w->epoch_start = host_now();
         w->paused = 0;
-        st = mlp_train_epoch(w->tr, on_progress, w, &r);
+        st = host_trainer_train_epoch(w->tr, on_progress, w, &r);
         double seconds = host_now() - w->epoch_start - w->paused;
         /* stopped: the model is evaluated where it stopped, as after an epoch (the record is
          * partial when the stop came before the epoch's last step) */
@@ -215,14 +216,14 @@ static void run_training(worker *w, const api_train_params *rp) {
             st = MLP_OK;
         }
         mlp_eval_result ev;
-        if (st == MLP_OK) st = mlp_evaluate(w->tr, &ev);
+        if (st == MLP_OK) st = host_trainer_evaluate(w->tr, &ev);
         if (st != MLP_OK) {
-            snprintf(msg, sizeof msg, "%s", mlp_error(w->tr));
+            snprintf(msg, sizeof msg, "%s", host_trainer_error(w->tr));
             final = SRV_ERROR;
             break;
         }
-        const uint8_t *pred = mlp_test_predictions(w->tr);
-        const float *conf = mlp_test_confidences(w->tr);
+        const uint8_t *pred = host_trainer_test_predictions(w->tr);
+        const float *conf = host_trainer_test_confidences(w->tr);
         uint64_t samples = at < steps ? (uint64_t)at * cfg.batch : s->train->count;
         api_epoch rec = {e, r.loss, r.train_accuracy, ev.loss, ev.accuracy, seconds, seconds > 0 ? samples / seconds : 0,
                          at < steps, at < steps ? at : 0, (double)(e - 1) + (double)at / steps};
@@ -280,12 +281,20 @@ void *srv_worker_main(void *arg) {
     srv_state *s = arg;
     worker w = {0};
     w.s = s;
-    w.gpu = host_gpu_open(&s->gpu_opts);
+    bool opened = host_runtime_open(&s->dev_opts, &s->gpu_opts, &w.rt);
     pthread_mutex_lock(&s->mu);
-    if (w.gpu) s->device = *gpu_info(w.gpu);
-    s->gpu_ready = w.gpu ? 1 : -1;
+    if (opened && w.rt.dev.gpu) {
+        s->device = *gpu_info(w.rt.dev.gpu);
+    } else if (opened) {
+        memset(&s->device, 0, sizeof s->device);
+        snprintf(s->device.name, sizeof s->device.name, "%s", w.rt.name);
+        snprintf(s->device.description, sizeof s->device.description, "wgtrain's CPU engine");
+        s->device.type = WGPUAdapterType_CPU;
+    }
+    s->engine = w.rt.dev.engine;
+    s->gpu_ready = opened ? 1 : -1;
     pthread_cond_broadcast(&s->predict_cond);
-    if (!w.gpu) {
+    if (!opened) {
         pthread_mutex_unlock(&s->mu);
         return NULL;
     }
@@ -306,8 +315,8 @@ void *srv_worker_main(void *arg) {
     }
     fail_predicts(s, "the server is shutting down");
     pthread_mutex_unlock(&s->mu);
-    mlp_destroy(w.tr);
-    gpu_context_destroy(w.gpu);
+    host_trainer_destroy(w.tr);
+    host_runtime_close(&w.rt);
     free(w.params);
     return NULL;
 }

@@ -3,13 +3,15 @@
 # the uninterrupted run bit for bit, also after random SIGKILLs; a full disk keeps the previous
 # file; and every bad input (flags, checkpoints, images) is one "wgtrain: ..." line with exit 2
 # (usage) or 1 (everything else). Small runs (2000 images, hidden 32) keep it fast on lavapipe.
+# These run the WGSL kernels (--device gpu); the CPU engine resumes bit for bit too, and a
+# checkpoint of either engine resumes on the other (the section "across engines").
 source "$(dirname "$0")/lib.sh"
 
 make_set "$TMP/small" 2000
 RUN=(--data "$TMP/small" --epochs 3 --hidden 32 --seed 7)
 
 # ---- train -> save -> eval -> predict ----------------------------------------------------------
-"$WGTRAIN" train "${RUN[@]}" --save "$TMP/A.st" --json >"$TMP/a.json" 2>"$TMP/a.err"
+"$WGTRAIN" train --device gpu "${RUN[@]}" --save "$TMP/A.st" --json >"$TMP/a.json" 2>"$TMP/a.err"
 rc=$?
 if [ $rc -eq 0 ] && [ -s "$TMP/A.st" ] && grep -q '"event":"saved","epoch":3' "$TMP/a.json"; then ok "train --save writes the model"
 else bad "train --save: rc=$rc $(cat "$TMP/a.err")"; fi
@@ -20,7 +22,7 @@ train_acc=$(grep '"event":"done"' "$TMP/a.json" | sed -E 's/.*"test_accuracy":([
 # line parses and gives the path back byte for byte
 awkward="$TMP/q\"uote\\back"$'\t'"tab.st"
 cp "$TMP/A.st" "$awkward"
-"$WGTRAIN" eval --model "$awkward" --data "$TMP/small" --json >"$TMP/awkward.json" 2>&1
+"$WGTRAIN" eval --device gpu --model "$awkward" --data "$TMP/small" --json >"$TMP/awkward.json" 2>&1
 node -e 'const fs = require("fs"); const e = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
 if (e.model !== process.argv[2]) process.exit(1);' "$TMP/awkward.json" "$awkward" \
   && ok "--json escapes a path with a quote, a backslash and a tab" || bad "awkward path in --json: $(head -c 300 "$TMP/awkward.json")"
@@ -44,13 +46,13 @@ if (8 + n + end !== b.length) process.exit(7);' "$TMP/A.st" "$train_acc" \
   && ok "A.st: exactly 0.weight [32,784], 0.bias, 2.weight [10,32], 2.bias (F32), metadata with epoch, seed, accuracy" \
   || bad "A.st layout or metadata wrong (node exit $?)"
 
-"$WGTRAIN" eval --model "$TMP/A.st" --data "$TMP/small" >"$TMP/eval.txt" 2>"$TMP/eval.err"
+"$WGTRAIN" eval --device gpu --model "$TMP/A.st" --data "$TMP/small" >"$TMP/eval.txt" 2>"$TMP/eval.err"
 if [ $? -eq 0 ] && grep -Eq '^Test accuracy: [0-9.]+% \([0-9]+/10000\), loss [0-9.]+$' "$TMP/eval.txt" \
    && [ "$(grep -Ec '^ +[0-9]+: +[0-9.]+% \([0-9]+/[0-9]+\)$' "$TMP/eval.txt")" -eq 10 ] \
    && grep -q '^Confusion matrix' "$TMP/eval.txt" && [ "$(grep -Ec '^ +[0-9]+: +( +[0-9]+){10}$' "$TMP/eval.txt")" -eq 10 ]; then
   ok "eval prints accuracy, 10 per-class lines and a 10x10 confusion matrix"
 else bad "eval text: $(cat "$TMP/eval.txt" "$TMP/eval.err")"; fi
-"$WGTRAIN" eval --model "$TMP/A.st" --data "$TMP/small" --json >"$TMP/eval.json" 2>&1
+"$WGTRAIN" eval --device gpu --model "$TMP/A.st" --data "$TMP/small" --json >"$TMP/eval.json" 2>&1
 node -e '
 const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 if (e.samples !== 10000 || e.per_class.length !== 10 || e.confusion.length !== 10) process.exit(1);
@@ -87,7 +89,7 @@ for (let k = 0; k < 10; k++) {
     chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]));
 }' "$MNIST/t10k-images-idx3-ubyte" "$TMP"
 pgms=(); pngs=(); for k in $(seq 0 9); do pgms+=("$TMP/digit$k.pgm"); pngs+=("$TMP/big$k.png"); done
-"$WGTRAIN" predict --model "$TMP/A.st" "${pgms[@]}" >"$TMP/pred.txt" 2>"$TMP/pred.err"
+"$WGTRAIN" predict --device gpu --model "$TMP/A.st" "${pgms[@]}" >"$TMP/pred.txt" 2>"$TMP/pred.err"
 rc=$?
 right=0
 for k in $(seq 0 9); do
@@ -97,8 +99,8 @@ done
 if [ $rc -eq 0 ] && [ "$(grep -Ec '^.*digit[0-9].pgm: [0-9]  \([0-9]: [0-9.]+%, [0-9]: [0-9.]+%, [0-9]: [0-9.]+%\)$' "$TMP/pred.txt")" -eq 10 ] \
    && [ $right -ge 8 ]; then ok "predict on 10 test digits (PGM): $right/10 right, label and top 3 per image"
 else bad "predict PGM: rc=$rc right=$right $(cat "$TMP/pred.txt" "$TMP/pred.err")"; fi
-"$WGTRAIN" predict --model "$TMP/A.st" --json "${pgms[@]}" >"$TMP/pgm.json" 2>&1
-"$WGTRAIN" predict --model "$TMP/A.st" --json "${pngs[@]}" >"$TMP/png.json" 2>&1
+"$WGTRAIN" predict --device gpu --model "$TMP/A.st" --json "${pgms[@]}" >"$TMP/pgm.json" 2>&1
+"$WGTRAIN" predict --device gpu --model "$TMP/A.st" --json "${pngs[@]}" >"$TMP/png.json" 2>&1
 node -e '
 const fs = require("fs");
 const a = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
@@ -112,34 +114,34 @@ for (let i = 0; i < 10; i++) {
 }' "$TMP/pgm.json" "$TMP/png.json" \
   && ok "predict --json: top 3 sorted; an inverted, 4x, off-centre RGB PNG gives the same answer as the 28x28 digit" \
   || bad "predict JSON or PNG/PGM agreement (node exit $?): $(head -3 "$TMP/png.json")"
-"$WGTRAIN" predict --model "$TMP/A.st" --show "$TMP/digit0.pgm" >"$TMP/show.txt" 2>&1
+"$WGTRAIN" predict --device gpu --model "$TMP/A.st" --show "$TMP/digit0.pgm" >"$TMP/show.txt" 2>&1
 [ "$(grep -c '^    |' "$TMP/show.txt")" -eq 28 ] && ok "predict --show draws the 28x28 input" || bad "--show: $(head -3 "$TMP/show.txt")"
 
 # ---- resume equals the uninterrupted run, bit for bit ------------------------------------------
-"$WGTRAIN" train "${RUN[@]}" --stop-after 1 --checkpoint-dir "$TMP/D1" --json >"$TMP/d1.json" 2>&1
+"$WGTRAIN" train --device gpu "${RUN[@]}" --stop-after 1 --checkpoint-dir "$TMP/D1" --json >"$TMP/d1.json" 2>&1
 grep -q '"event":"checkpoint","epoch":1' "$TMP/d1.json" && [ -f "$TMP/D1/epoch-000001/model.safetensors" ] \
   && [ -f "$TMP/D1/epoch-000001/training_state.safetensors" ] && ok "--stop-after 1 --checkpoint-dir writes epoch-000001" \
   || bad "checkpoint dir: $(cat "$TMP/d1.json"; ls -R "$TMP/D1")"
 cp -r "$TMP/D1" "$TMP/D3" # kept at epoch 1 for the error cases below
-"$WGTRAIN" train --data "$TMP/small" --resume "$TMP/D1" --save "$TMP/B.st" >"$TMP/b.txt" 2>&1
+"$WGTRAIN" train --device gpu --data "$TMP/small" --resume "$TMP/D1" --save "$TMP/B.st" >"$TMP/b.txt" 2>&1
 grep -q "resuming .*epoch-000001 after epoch 1 of 3" "$TMP/b.txt" && ok "resume says where it starts" || bad "resume text: $(cat "$TMP/b.txt")"
 cmp -s "$TMP/A.st" "$TMP/B.st" && ok "stopped after epoch 1 and resumed: byte-identical to the uninterrupted run" \
   || bad "resumed model differs from the uninterrupted one"
 cmp -s "$TMP/A.st" "$TMP/D1/epoch-000003/model.safetensors" && [ ! -e "$TMP/D1/epoch-000001" ] \
   && ok "the resumed run kept checkpointing into D1 (epoch 3 identical, epoch 1 pruned)" || bad "D1 after resume: $(ls "$TMP/D1")"
-"$WGTRAIN" train "${RUN[@]}" --checkpoint-dir "$TMP/D2" --save-every 2 --json >"$TMP/d2.json" 2>&1
+"$WGTRAIN" train --device gpu "${RUN[@]}" --checkpoint-dir "$TMP/D2" --save-every 2 --json >"$TMP/d2.json" 2>&1
 [ "$(grep -c '"event":"checkpoint"' "$TMP/d2.json")" -eq 2 ] && grep -q '"event":"checkpoint","epoch":2' "$TMP/d2.json" \
   && [ "$(ls "$TMP/D2")" = epoch-000003 ] && ok "--save-every 2 over 3 epochs: checkpoints at 2 and at the end, latest kept" \
   || bad "--save-every: $(grep checkpoint "$TMP/d2.json"; ls -a "$TMP/D2")"
-"$WGTRAIN" eval --model "$TMP/D2" --data "$TMP/small" --json >"$TMP/d2eval.json" 2>&1 && grep -q 'epoch-000003/model.safetensors' "$TMP/d2eval.json" \
+"$WGTRAIN" eval --device gpu --model "$TMP/D2" --data "$TMP/small" --json >"$TMP/d2eval.json" 2>&1 && grep -q 'epoch-000003/model.safetensors' "$TMP/d2eval.json" \
   && ok "eval --model DIR uses the latest checkpoint" || bad "eval on a checkpoint dir: $(cat "$TMP/d2eval.json")"
 
 # a deeper model resumes bit for bit too, and flags that would change its layer table conflict
 DEEP=(--data "$TMP/small" --epochs 2 --hidden 48,24 --activation leaky_relu --init kaiming --dropout 0.2 --label-smoothing 0.05 --seed 5)
-"$WGTRAIN" train "${DEEP[@]}" --save "$TMP/E.st" >/dev/null 2>&1
-"$WGTRAIN" train "${DEEP[@]}" --stop-after 1 --checkpoint-dir "$TMP/DE" >/dev/null 2>&1
+"$WGTRAIN" train --device gpu "${DEEP[@]}" --save "$TMP/E.st" >/dev/null 2>&1
+"$WGTRAIN" train --device gpu "${DEEP[@]}" --stop-after 1 --checkpoint-dir "$TMP/DE" >/dev/null 2>&1
 cp -r "$TMP/DE" "$TMP/DE2" # kept at epoch 1 for the conflicts below
-"$WGTRAIN" train --data "$TMP/small" --resume "$TMP/DE" --save "$TMP/F.st" >"$TMP/f.txt" 2>&1
+"$WGTRAIN" train --device gpu --data "$TMP/small" --resume "$TMP/DE" --save "$TMP/F.st" >"$TMP/f.txt" 2>&1
 [ -s "$TMP/E.st" ] && cmp -s "$TMP/E.st" "$TMP/F.st" && ok "784-48-24-10 leaky ReLU, kaiming init, dropout 0.2, smoothing 0.05: resumed run byte-identical to the uninterrupted one" \
   || bad "deep resume differs: $(cat "$TMP/f.txt")"
 expect_error 2 "--hidden 48 conflicts with the checkpoint.*hidden 48,24" -- train --data "$TMP/small" --resume "$TMP/DE2" --hidden 48
@@ -148,14 +150,46 @@ expect_error 2 "--init torch conflicts with the checkpoint.*init kaiming" -- tra
 
 # Adam's state (exp_avg, exp_avg_sq, the step count in the global step) resumes bit for bit too
 ADAM=(--data "$TMP/small" --epochs 2 --hidden 32,16 --optimizer adam --lr 0.002 --weight-decay 0.001 --clip-grad-norm 1 --schedule onecycle --warmup 5 --seed 9)
-"$WGTRAIN" train "${ADAM[@]}" --save "$TMP/G.st" >/dev/null 2>&1
-"$WGTRAIN" train "${ADAM[@]}" --stop-after 1 --checkpoint-dir "$TMP/DA" >/dev/null 2>&1
+"$WGTRAIN" train --device gpu "${ADAM[@]}" --save "$TMP/G.st" >/dev/null 2>&1
+"$WGTRAIN" train --device gpu "${ADAM[@]}" --stop-after 1 --checkpoint-dir "$TMP/DA" >/dev/null 2>&1
 cp -r "$TMP/DA" "$TMP/DA2"
-"$WGTRAIN" train --data "$TMP/small" --resume "$TMP/DA" --save "$TMP/H.st" >"$TMP/h.txt" 2>&1
+"$WGTRAIN" train --device gpu --data "$TMP/small" --resume "$TMP/DA" --save "$TMP/H.st" >"$TMP/h.txt" 2>&1
 [ -s "$TMP/G.st" ] && cmp -s "$TMP/G.st" "$TMP/H.st" && ok "Adam with weight decay, clipping, onecycle and warmup: resumed run byte-identical" \
   || bad "Adam resume differs: $(cat "$TMP/h.txt")"
 expect_error 2 "--optimizer adamw conflicts with the checkpoint.*optimizer adam" -- train --data "$TMP/small" --resume "$TMP/DA2" --optimizer adamw
 expect_error 2 "--warmup 6 conflicts with the checkpoint.*warmup 5" -- train --data "$TMP/small" --resume "$TMP/DA2" --warmup 6
+
+# ---- across engines ----------------------------------------------------------------------------
+# The CPU engine resumes its own checkpoints bit for bit; a checkpoint of one engine resumes on the
+# other (the same state: weights, optimizer slots, epochs done), to a model as good as the
+# uninterrupted run's (the engines' sums round differently, so not the same bits).
+acc_of() { "$WGTRAIN" eval --device cpu --model "$1" --data "$TMP/small" --json 2>/dev/null | sed -E 's/.*"accuracy":([0-9.]+),"loss".*/\1/'; }
+"$WGTRAIN" train --device cpu "${RUN[@]}" --save "$TMP/Ac.st" >/dev/null 2>&1
+"$WGTRAIN" train --device cpu "${RUN[@]}" --stop-after 1 --checkpoint-dir "$TMP/C1" >/dev/null 2>&1
+cp -r "$TMP/C1" "$TMP/C2"; cp -r "$TMP/D3" "$TMP/G1"
+"$WGTRAIN" train --device cpu --data "$TMP/small" --resume "$TMP/C1" --save "$TMP/Bc.st" >"$TMP/bc.txt" 2>&1
+[ -s "$TMP/Ac.st" ] && cmp -s "$TMP/Ac.st" "$TMP/Bc.st" && ok "CPU engine: stopped after epoch 1 and resumed, byte-identical to its uninterrupted run" \
+  || bad "CPU-engine resume differs: $(cat "$TMP/bc.txt")"
+"$WGTRAIN" train --device gpu --data "$TMP/small" --resume "$TMP/C2" --save "$TMP/Xg.st" --json >"$TMP/xg.json" 2>&1
+"$WGTRAIN" train --device cpu --data "$TMP/small" --resume "$TMP/G1" --save "$TMP/Xc.st" --json >"$TMP/xc.json" 2>&1
+a_gpu=$(acc_of "$TMP/A.st"); a_cpu=$(acc_of "$TMP/Ac.st"); x_gpu=$(acc_of "$TMP/Xg.st"); x_cpu=$(acc_of "$TMP/Xc.st")
+grep -q '"event":"resume","epoch":1' "$TMP/xg.json" && grep -q '"engine":"gpu"' "$TMP/xg.json" && [ -n "$x_gpu" ] \
+  && awk "BEGIN{d = $x_gpu - $a_cpu; exit !(d < 0.015 && d > -0.015 && $x_gpu > 0.85)}" \
+  && ok "a CPU checkpoint resumed on the GPU (lavapipe): test accuracy $x_gpu, the CPU's uninterrupted run $a_cpu" \
+  || bad "CPU -> GPU resume: accuracy '$x_gpu' vs '$a_cpu': $(tail -c 400 "$TMP/xg.json")"
+grep -q '"event":"resume","epoch":1' "$TMP/xc.json" && grep -q '"engine":"cpu"' "$TMP/xc.json" && [ -n "$x_cpu" ] \
+  && awk "BEGIN{d = $x_cpu - $a_gpu; exit !(d < 0.015 && d > -0.015 && $x_cpu > 0.85)}" \
+  && ok "a GPU checkpoint resumed on the CPU engine: test accuracy $x_cpu, the GPU's uninterrupted run $a_gpu" \
+  || bad "GPU -> CPU resume: accuracy '$x_cpu' vs '$a_gpu': $(tail -c 400 "$TMP/xc.json")"
+! cmp -s "$TMP/Xc.st" "$TMP/A.st" && ! cmp -s "$TMP/Xg.st" "$TMP/Ac.st" && ok "(the engines round differently: cross-engine resumes are close, not identical)" \
+  || bad "a cross-engine resume gave the other engine's exact bits: the engine was not switched"
+node -e '
+const fs = require("fs"), read = (f) => { const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0)), h = JSON.parse(b.subarray(8, 8 + n).toString());
+  const w = h["0.weight"]; return new Float32Array(b.buffer.slice(b.byteOffset + 8 + n + w.data_offsets[0], b.byteOffset + 8 + n + w.data_offsets[1])); };
+const a = read(process.argv[1]), x = read(process.argv[2]);
+let d = 0, s = 0; for (let i = 0; i < a.length; i++) { d += (a[i] - x[i]) ** 2; s += a[i] ** 2; }
+if (!(Math.sqrt(d / s) < 0.05)) { console.error(Math.sqrt(d / s)); process.exit(1); }' "$TMP/A.st" "$TMP/Xc.st" \
+  && ok "GPU -> CPU resume: the first layer within 5% (relative L2) of the uninterrupted GPU run's" || bad "GPU -> CPU resume: weights far from the GPU run's"
 
 # SIGKILL at random moments, resuming each time from whatever is on disk: the end result is still
 # the uninterrupted run, byte for byte, and no broken checkpoint is ever left in place
@@ -164,18 +198,18 @@ while [ $attempts -lt 15 ]; do
   attempts=$((attempts+1))
   if [ -d "$D" ] && ls "$D" | grep -q '^epoch-'; then args=(--data "$TMP/small" --resume "$D"); else args=("${RUN[@]}" --checkpoint-dir "$D"); fi
   ls "$D" 2>/dev/null | grep -q '^epoch-000003$' && break
-  "$WGTRAIN" train "${args[@]}" >/dev/null 2>"$TMP/k.err" &
+  "$WGTRAIN" train --device gpu "${args[@]}" >/dev/null 2>"$TMP/k.err" &
   pid=$!
   sleep "$(awk -v s="$RANDOM" 'BEGIN{srand(s); printf "%.2f", 0.2 + rand() * 1.8}')"
   if kill -9 $pid 2>/dev/null; then kills=$((kills+1)); fi
   wait $pid 2>/dev/null
   if ls "$D" 2>/dev/null | grep -q '^epoch-'; then
-    "$WGTRAIN" eval --model "$D" --data "$TMP/small" >/dev/null 2>"$TMP/k.err" || { broken=$((broken+1)); echo "    broken: $(cat "$TMP/k.err")"; }
+    "$WGTRAIN" eval --device gpu --model "$D" --data "$TMP/small" >/dev/null 2>"$TMP/k.err" || { broken=$((broken+1)); echo "    broken: $(cat "$TMP/k.err")"; }
   fi
 done
 if ! ls "$D" 2>/dev/null | grep -q '^epoch-000003$'; then
-  if ls "$D" 2>/dev/null | grep -q '^epoch-'; then "$WGTRAIN" train --data "$TMP/small" --resume "$D" >/dev/null 2>&1
-  else "$WGTRAIN" train "${RUN[@]}" --checkpoint-dir "$D" >/dev/null 2>&1; fi
+  if ls "$D" 2>/dev/null | grep -q '^epoch-'; then "$WGTRAIN" train --device gpu --data "$TMP/small" --resume "$D" >/dev/null 2>&1
+  else "$WGTRAIN" train --device gpu "${RUN[@]}" --checkpoint-dir "$D" >/dev/null 2>&1; fi
 fi
 [ $broken -eq 0 ] && ok "after each of $kills random kills the latest checkpoint loaded" || bad "$broken broken checkpoints after kills"
 cmp -s "$TMP/A.st" "$D/epoch-000003/model.safetensors" && ok "killed $kills times and resumed: final model byte-identical to the uninterrupted run" \
@@ -328,7 +362,7 @@ expect_error 1 "short.pgm: PGM: truncated" -- predict --model "$TMP/A.st" "$TMP/
 expect_error 1 "blank.pgm: no digit found" -- predict --model "$TMP/A.st" "$TMP/blank.pgm"
 expect_error 1 "emptydir: is a folder, expected a file" -- predict --model "$TMP/A.st" "$TMP/emptydir"
 cp "$TMP/digit0.pgm" "$TMP/-dash.pgm"
-( cd "$TMP" && "$WGTRAIN" predict --model A.st -- -dash.pgm ) 2>&1 | grep -q '^-dash.pgm: ' && ok "predict -- takes names that start with '-'" \
+( cd "$TMP" && "$WGTRAIN" predict --device gpu --model A.st -- -dash.pgm ) 2>&1 | grep -q '^-dash.pgm: ' && ok "predict -- takes names that start with '-'" \
   || bad "predict -- -dash.pgm"
 
 finish

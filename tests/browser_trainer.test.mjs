@@ -16,6 +16,9 @@
 //     in the prelude) and a lost device are one clear message each, and the page goes on (after
 //     the loss, on a new device).
 //  7. The user's own four IDX files (raw or .gz) train; Stop ends the run; a bad set is one line.
+//  8. The CPU engine: on SwiftShader ?device=auto (the default) picks it and a run reaches >= 85%,
+//     within 1.0 point of `wgtrain train --device cpu`; with no adapter at all auto trains on it
+//     too; ?device=tpu is one line. Cases 1-7 pass ?device=gpu: they test the WGSL kernels.
 // It saves build/test-artifacts/browser-trainer.png (`make screenshots` copies it to docs/).
 // Skipped by tests/run.sh when WGTRAIN_SKIP_BROWSER=1.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -97,14 +100,14 @@ async function open(ctx, url, init) {
 
 const finished = () => window.wgtrain && ['done', 'error', 'stopped'].includes(window.wgtrain.state.status.status);
 
-function nativeRun() {
-  const out = execFileSync(BIN, ['train', '--epochs', '1', '--train-limit', String(TRAIN_LIMIT), '--json'], { encoding: 'utf8' });
+function nativeRun(device = 'gpu') {
+  const out = execFileSync(BIN, ['train', '--device', device, '--epochs', '1', '--train-limit', String(TRAIN_LIMIT), '--json'], { encoding: 'utf8' });
   const epoch = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'epoch');
   return epoch.test_accuracy;
 }
 
 function evalAccuracy(file) {
-  const r = spawnSync(BIN, ['eval', '--model', file], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['eval', '--device', 'gpu', '--model', file], { encoding: 'utf8' });
   assert.equal(r.status, 0, `wgtrain eval: ${r.stderr}`);
   // the page's writer is the CLI's, SHA-256 digest of the tensor data included (WebCrypto)
   check(r.stderr === '', `wgtrain eval verifies the downloaded file without a notice: '${r.stderr.trim()}'`);
@@ -128,7 +131,7 @@ try {
 
   // 1. a run in the page, against the same run natively
   const native = nativeRun();
-  const { page, problems } = await open(ctx, `${url}/?epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`);
+  const { page, problems } = await open(ctx, `${url}/?device=gpu&epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`);
   await page.waitForFunction(finished, null, { timeout: 300000, polling: 500 });
   const run = await page.evaluate(() => ({
     status: window.wgtrain.state.status, epochs: window.wgtrain.state.epochs, trainer: window.wgtrain.trainer.kind,
@@ -207,7 +210,7 @@ try {
   await page.close();
 
   // 3. the kernels against the CPU reference, inside the browser
-  const c = await open(ctx, `${url}/?check=1`);
+  const c = await open(ctx, `${url}/?device=gpu&check=1`);
   await c.page.waitForFunction(() => window.wgtrain && window.wgtrain.check && window.wgtrain.check.done, null, { timeout: 300000, polling: 500 });
   const res = await c.page.evaluate(() => window.wgtrain.check);
   check(res.failures === 0 && res.results.length >= 20, `?check=1: ${res.results.length} checks, ${res.failures} failures`);
@@ -216,7 +219,7 @@ try {
 
   // 6. GPU failures during use: a WGSL compile error and a lost device are one clear message,
   // and the page stays usable (after the loss, on a new device)
-  const e = await open(ctx, `${url}/?epochs=1&train_limit=1000`);
+  const e = await open(ctx, `${url}/?device=gpu&epochs=1&train_limit=1000`);
   const statusIs = (st) => e.page.waitForFunction((s) => window.wgtrain.state.status.status === s, st, { timeout: 120000, polling: 200 });
   await e.page.waitForFunction(() => window.wgtrain && window.wgtrain.state.limits, null, { timeout: 60000 });
   const set = await e.page.evaluate(() => window.wgtrain.trainer.setKernel('dense_forward.wgsl', 'fn broken( {'));
@@ -287,7 +290,7 @@ try {
     't10k-labels-idx1-ubyte': fs.readFileSync(path.join(MNIST, 't10k-labels-idx1-ubyte')),
   };
   for (const [n, b] of Object.entries(own)) fs.writeFileSync(path.join(idxDir, n), b);
-  const d = await open(ctx, `${url}/`);
+  const d = await open(ctx, `${url}/?device=gpu`);
   await d.page.waitForFunction(() => window.wgtrain && window.wgtrain.state.limits, null, { timeout: 60000 });
   await d.page.setInputFiles('#file-input', Object.keys(own).map((n) => path.join(idxDir, n)));
   await d.page.waitForFunction(() => /Data set loaded|refused|:/.test(document.getElementById('model-msg').textContent) &&
@@ -331,12 +334,39 @@ try {
   check(/JSPI/.test(jspi) && /wgtrain serve/.test(jspi) && !jspi.includes('\n'), `without JSPI: "${jspi}"`);
   check(j.problems.length === 0, `without JSPI: no page errors (${j.problems.join('; ')})`);
   const nogpu = await browser(false);
-  const n = await open(nogpu, `${url}/`);
+  const n = await open(nogpu, `${url}/?device=gpu`);
   await n.page.waitForFunction(() => !document.getElementById('banner').hidden, null, { timeout: 60000 });
   const msg = await bannerText(n.page);
   check(/WebGPU/.test(msg) && /cannot train here/.test(msg) && !msg.includes('\n'), `without WebGPU: "${msg}"`);
   await n.page.click('#btn-clear');
   check(n.problems.length === 0, `without WebGPU: no page errors (${n.problems.join('; ')})`);
+
+  // 8. the CPU engine (serial, simd128): the auto choice on SwiftShader, and with no adapter
+  const nativeCpu = nativeRun('cpu');
+  const a = await open(ctx, `${url}/?epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`);
+  await a.page.waitForFunction(finished, null, { timeout: 300000, polling: 500 });
+  const cpuRun = await a.page.evaluate(() => ({ status: window.wgtrain.state.status, epochs: window.wgtrain.state.epochs,
+    device: window.wgtrain.state.device, worker: window.wgtrain.trainer.device, log: document.getElementById('log').textContent }));
+  check(cpuRun.device.engine === 'cpu' && cpuRun.device.kernels === 'cpu' && /^cpu \(generic-simd128, 1 thread\)$/.test(cpuRun.device.name),
+    `on SwiftShader, ?device=auto trains on the CPU engine: ${JSON.stringify(cpuRun.device)}`);
+  check(/software/.test(cpuRun.worker.why), `the worker says why: ${cpuRun.worker.why}`);
+  check(cpuRun.status.status === 'done', `the CPU-engine run ended done: ${cpuRun.status.message}`);
+  const cpuAcc = cpuRun.epochs[0].test_accuracy;
+  check(cpuAcc >= 0.85 && Math.abs(cpuAcc - nativeCpu) <= 0.01,
+    `CPU engine in the browser: ${(100 * cpuAcc).toFixed(2)}% >= 85%, within 1.0 point of native --device cpu ${(100 * nativeCpu).toFixed(2)}%`);
+  check(cpuRun.epochs[0].seconds < run.epochs[0].seconds, `and faster than the WGSL kernels on SwiftShader: ${cpuRun.epochs[0].seconds.toFixed(2)} s vs ${run.epochs[0].seconds.toFixed(2)} s`);
+  check(a.problems.length === 0, `CPU engine: no page errors (${a.problems.join('; ')})`);
+  await a.page.close();
+  const na = await open(nogpu, `${url}/?epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`);
+  await na.page.waitForFunction(finished, null, { timeout: 300000, polling: 500 });
+  const naRun = await na.page.evaluate(() => ({ status: window.wgtrain.state.status, epochs: window.wgtrain.state.epochs, device: window.wgtrain.state.device }));
+  check(naRun.device.engine === 'cpu' && naRun.status.status === 'done' && naRun.epochs[0].test_accuracy === cpuAcc,
+    `no WebGPU adapter: auto trains on the CPU engine, the same run as on SwiftShader (${naRun.status.message})`);
+  check(na.problems.length === 0, `no adapter, CPU engine: no page errors (${na.problems.join('; ')})`);
+  const bd = await open(ctx, `${url}/?device=tpu`);
+  await bd.page.waitForFunction(() => !document.getElementById('banner').hidden, null, { timeout: 60000 });
+  const bdMsg = await bannerText(bd.page);
+  check(/\?device= must be auto, gpu or cpu \(got 'tpu'\)/.test(bdMsg) && !bdMsg.includes('\n'), `?device=tpu: "${bdMsg}"`);
 
   await cleanup();
   clearTimeout(watchdog);

@@ -152,15 +152,40 @@ async function setData(files) {
   return JSON.parse(cString(wasm.wg_state_json()));
 }
 
+// A CPU that emulates a GPU (SwiftShader, lavapipe/llvmpipe): by the adapter's own word
+// (isFallbackAdapter) or by its name, as gpu_adapter_is_software does natively.
+const isSoftware = (info) => !!info.isFallbackAdapter ||
+  /swiftshader|llvmpipe|lavapipe|software/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+
+// The engine (msg.device: 'auto', the default, 'gpu' or 'cpu', from ?device=): auto trains on
+// the CPU engine when there is no WebGPU, no adapter, or only a software adapter, where the
+// WGSL kernels pay for emulated dispatches. Returns { engine, adapter, device } or throws the
+// page's one-line reason.
+async function chooseEngine(choice) {
+  const cpu = (why) => ({ engine: 'cpu', adapter: null, device: { engine: 'cpu', why, vendor: '', architecture: '', isFallbackAdapter: false, description: '' } });
+  if (choice === 'cpu') return cpu('chosen (?device=cpu)');
+  if (!self.navigator.gpu) {
+    if (choice === 'gpu') throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
+    return cpu('this browser has no WebGPU');
+  }
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) {
+    if (choice === 'gpu') throw new Error('the browser offers no WebGPU adapter (WebGPU is disabled, or no GPU or software adapter is available)');
+    return cpu('the browser offers no WebGPU adapter');
+  }
+  const info = adapter.info || {};
+  const device = { engine: 'gpu', vendor: info.vendor || '', architecture: info.architecture || '', isFallbackAdapter: !!info.isFallbackAdapter,
+    description: info.description || '' };
+  if (choice !== 'gpu' && isSoftware(info)) return { ...cpu(`the only WebGPU adapter is a software one (${info.architecture || info.vendor || 'fallback'})`), softwareAdapter: device };
+  return { engine: 'gpu', adapter, device };
+}
+
 async function init(msg) {
-  if (!self.navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
   if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function')
     throw new Error('this browser lacks WebAssembly JSPI (WebAssembly.Suspending), which the engine needs');
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) throw new Error('the browser offers no WebGPU adapter (WebGPU is disabled, or no GPU or software adapter is available)');
-  const info = adapter.info || {};
-  const device = { vendor: info.vendor || '', architecture: info.architecture || '', isFallbackAdapter: !!info.isFallbackAdapter,
-    description: info.description || '' };
+  const choice = msg.device || 'auto';
+  if (!['auto', 'gpu', 'cpu'].includes(choice)) throw new Error(`?device= must be auto, gpu or cpu (got '${choice}')`);
+  const { engine, adapter, device } = await chooseEngine(choice);
   bridge = createBridge({ adapter, onError: (e) => console.error('wgtrain bridge:', e) });
   const env = { ...bridge.imports, ...host };
   env.wgpuInstanceWaitAny = new WebAssembly.Suspending(bridge.imports.wgpuInstanceWaitAny);
@@ -178,7 +203,7 @@ async function init(msg) {
     serve: WebAssembly.promising(wasm.wg_serve),
     check: WebAssembly.promising(wasm.wg_check),
   };
-  if ((await enqueue(() => calls.open())) !== 0) throw new Error(lastError());
+  if (engine === 'cpu' ? wasm.wg_open_cpu() !== 0 : (await enqueue(() => calls.open())) !== 0) throw new Error(lastError());
   post({ type: 'progress', message: 'loading MNIST…' });
   const base = msg.data || 'data/';
   const names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];

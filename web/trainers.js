@@ -88,16 +88,20 @@
 
     // A one-line reason why this browser cannot run the engine, or '' when it can.
     static unsupported() {
-      if (!('gpu' in navigator)) return 'this browser has no WebGPU (navigator.gpu is missing)';
+      // without WebGPU the engine trains on the CPU (engine_worker.js), unless ?device=gpu asks for it
+      if (!('gpu' in navigator) && BrowserTrainer.deviceChoice() === 'gpu') return 'this browser has no WebGPU (navigator.gpu is missing)';
       if (typeof WebAssembly !== 'object' || typeof WebAssembly.Suspending !== 'function' ||
           typeof WebAssembly.promising !== 'function')
         return 'this browser lacks WebAssembly JSPI (WebAssembly.Suspending), which the engine needs (Chromium 137 or later has it)';
       return '';
     }
 
+    // ?device=auto|gpu|cpu: the engine (auto: the CPU engine without WebGPU or on a software adapter)
+    static deviceChoice() { return new URLSearchParams(location.search).get('device') || 'auto'; }
+
     connect(on) {
       this.on = on;
-      on.conn('connecting', 'starting WebGPU…');
+      on.conn('connecting', BrowserTrainer.deviceChoice() === 'cpu' ? 'starting the CPU engine…' : 'starting WebGPU…');
       this.worker = new Worker('engine_worker.js', { type: 'module' });
       this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
       this.worker.onerror = (ev) => {
@@ -105,7 +109,7 @@
         this.fail(`the engine's worker failed to start: ${ev.message || 'see the console'}`);
       };
       this.worker.onmessage = (ev) => this.receive(ev.data);
-      this.worker.postMessage({ type: 'init', data: 'data/' });
+      this.worker.postMessage({ type: 'init', data: 'data/', device: BrowserTrainer.deviceChoice() });
     }
 
     fail(message) {

@@ -33,6 +33,7 @@
 #include "host/api.h"
 #include "host/events.h"
 #include "host/buf.h"
+#include "host/trainer.h"
 
 #define WEB_EXPORT(name) __attribute__((export_name(#name)))
 #define WEB_IMPORT(name) __attribute__((import_module("env"), import_name(#name)))
@@ -88,12 +89,13 @@ typedef struct web_set {
 
 static struct {
     gpu_context *gpu;
+    bool cpu; /* the CPU engine (wg_open_cpu): serial, simd128; gpu stays NULL */
     char error[1024];
     web_set train, test;
     api_shape shape; /* the training set's: the inputs and classes of the models trained here */
     api_limits limits;
 
-    mlp_trainer *tr;
+    host_trainer *tr;
     float *params;
     size_t param_cap;
     bool has_model;
@@ -201,7 +203,7 @@ WEB_EXPORT(wg_set_kernel) int wg_set_kernel(const char *name, const char *source
     free(overrides[slot].source);
     snprintf(overrides[slot].name, sizeof overrides[slot].name, "%s", name);
     overrides[slot].source = copy;
-    mlp_destroy(W.tr);
+    host_trainer_destroy(W.tr);
     W.tr = NULL;
     W.has_model = false;
     if (W.gpu) gpu_kernels_forget(W.gpu);
@@ -210,16 +212,34 @@ WEB_EXPORT(wg_set_kernel) int wg_set_kernel(const char *name, const char *source
 
 /* Closes the device (after it was lost, so that wg_open can start again on a new one). */
 WEB_EXPORT(wg_close) void wg_close(void) {
-    mlp_destroy(W.tr);
+    host_trainer_destroy(W.tr);
     W.tr = NULL;
     W.has_model = false;
     gpu_context_destroy(W.gpu);
     W.gpu = NULL;
 }
 
+/* The engine the trainers run on: the GPU (wg_open) or the CPU engine (wg_open_cpu). */
+static host_device engine(void) {
+    host_device d = {W.cpu ? HOST_ENGINE_CPU : HOST_ENGINE_GPU, W.gpu, NULL};
+    return d;
+}
+static bool engine_open(void) { return W.gpu || W.cpu; }
+
+/* Trains on the CPU engine instead of WebGPU (no navigator.gpu, no adapter, a software adapter,
+ * or ?device=cpu): serially, with the simd128 kernels. 0 on success. */
+WEB_EXPORT(wg_open_cpu) int wg_open_cpu(void) {
+    if (W.gpu) return set_error("WebGPU is open: the engine is chosen once"), -1;
+    W.cpu = true;
+    W.preview_rng = 0x243F6A8885A308D3ull ^ (uint64_t)host_now();
+    W.model_accuracy = -1;
+    return 0;
+}
+
 /* Opens the browser's adapter and device (through the bridge). 0 on success. */
 WEB_EXPORT(wg_open) int wg_open(void) {
     if (W.gpu) return 0;
+    if (W.cpu) return set_error("the CPU engine is open: the engine is chosen once"), -1;
     gpu_context_desc d = {0};
     d.timeout_ms = 60000;
     d.loader = kernel_source;
@@ -284,7 +304,7 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
         free(train.images), free(train.labels), free(test.images), free(test.labels);
         return -1;
     }
-    mlp_destroy(W.tr);
+    host_trainer_destroy(W.tr);
     W.tr = NULL;
     W.has_model = false;
     W.confusion_epoch = 0;
@@ -314,8 +334,17 @@ WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
     bool ok = o && json_add(o, "state", json_status());
     if (ok && W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
         mlp_config dflt = mlp_config_default(); /* the dashboard trains the default model */
-        ok = json_add(o, "device", api_json_device(gpu_info(W.gpu), mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) ==
-                                                                        MLP_KERNELS_REFERENCE ? "reference" : "fused"));
+        cJSON *d = api_json_device(gpu_info(W.gpu), mlp_resolve_kernels(W.gpu, &dflt, MLP_KERNELS_AUTO) ==
+                                                        MLP_KERNELS_REFERENCE ? "reference" : "fused");
+        ok = json_add(o, "device", d) && json_add_string(d, "engine", "gpu");
+    } else if (ok && W.cpu) { /* the same fields, as the server gives for its CPU engine */
+        gpu_adapter_info info;
+        memset(&info, 0, sizeof info);
+        snprintf(info.name, sizeof info.name, "cpu (%s, 1 thread)", cpu_isa_name(CPU_ISA_GENERIC));
+        snprintf(info.description, sizeof info.description, "wgtrain's CPU engine");
+        info.type = WGPUAdapterType_CPU;
+        cJSON *d = api_json_device(&info, "cpu");
+        ok = json_add(o, "device", d) && json_add_string(d, "engine", "cpu");
     }
     ok = ok && json_add(o, "data", api_json_data(W.train.count, W.test.count, &W.shape)) &&
          json_add_integer(o, "report_every", WEB_REPORT_EVERY) &&
@@ -340,7 +369,7 @@ static bool ensure_params(size_t n) {
 
 static void serve_predict(const web_request *r) {
     if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
-    const mlp_config *cfg = mlp_get_config(W.tr);
+    const mlp_config *cfg = host_trainer_config(W.tr);
     uint32_t inputs = cfg->arch.inputs, classes = cfg->arch.classes;
     bool by_index = R_OP(r) == WEB_PREDICT_INDICES;
     /* pixels: n is the byte count, whole images of the model's inputs */
@@ -364,8 +393,8 @@ static void serve_predict(const web_request *r) {
         memcpy(images + (size_t)i * inputs, W.test.images + (size_t)r->indices[i] * inputs, inputs);
         labels[i] = W.test.labels[r->indices[i]];
     }
-    if (mlp_predict(W.tr, by_index ? images : r->pixels, n, probs) != MLP_OK) {
-        reply_error(R_ID(r), 500, mlp_error(W.tr));
+    if (host_trainer_predict(W.tr, by_index ? images : r->pixels, n, probs) != MLP_OK) {
+        reply_error(R_ID(r), 500, host_trainer_error(W.tr));
     } else {
         host_buf b = {0};
         host_buf_json(&b, api_json_predictions(W.run_id, W.model_epoch, W.model_step, by_index ? r->indices : NULL, labels, probs, n, classes));
@@ -414,10 +443,10 @@ static void serve_digits(const web_request *r, bool cell) {
 /* The model file, byte for byte what `wgtrain train --save` writes for the same weights. */
 static void serve_save(const web_request *r) {
     if (!W.tr || !W.has_model) return reply_error(R_ID(r), 409, "no model yet: press Train first");
-    const mlp_config *cfg = mlp_get_config(W.tr);
+    const mlp_config *cfg = host_trainer_config(W.tr);
     size_t n = mlp_param_count(&cfg->arch);
     if (!ensure_params(n)) return reply_error(R_ID(r), 500, "out of memory");
-    if (mlp_read_params(W.tr, W.params) != MLP_OK) return reply_error(R_ID(r), 500, mlp_error(W.tr));
+    if (host_trainer_read_params(W.tr, W.params) != MLP_OK) return reply_error(R_ID(r), 500, host_trainer_error(W.tr));
     ckpt_model_info info = {*cfg, W.model_epoch, W.model_train_samples, W.test.count, W.model_accuracy,
                             W.shape.rows, W.shape.cols, "the browser's data"};
     ckpt_kv meta[CKPT_MAX_META];
@@ -458,12 +487,13 @@ static void serve_load(const web_request *r) {
     const char *epoch_meta = ckpt_meta_get(parsed, "epoch");
     uint32_t file_epoch = epoch_meta ? (uint32_t)strtoul(epoch_meta, NULL, 10) : 0;
     free(parsed);
-    mlp_destroy(W.tr);
+    host_trainer_destroy(W.tr);
     W.tr = NULL;
     W.has_model = false;
     /* an inference model: the file's weights and the forward kernels, no training buffers */
     mlp_dataset dtest = {W.test.images, W.test.labels, W.test.count};
-    mlp_status st = mlp_model_create(W.gpu, &m.arch, m.params, &dtest, &W.tr);
+    host_device dev = engine();
+    mlp_status st = host_trainer_model_create(&dev, &m.arch, m.params, &dtest, &W.tr);
     model_arch arch = m.arch;
     ckpt_model_free(&m);
     mlp_eval_result ev;
@@ -472,7 +502,7 @@ static void serve_load(const web_request *r) {
         /* a model that does not fit the data (a test label past its classes) is the file's
          * fault, as a parse error is; the rest (GPU, memory) is ours */
         int status = st == MLP_ERR_DATA || st == MLP_ERR_CONFIG ? 400 : 500;
-        reply_error(R_ID(r), status, W.tr ? mlp_error(W.tr) : "out of memory");
+        reply_error(R_ID(r), status, host_trainer_error(W.tr));
         return;
     }
     W.has_model = true;
@@ -534,9 +564,9 @@ WEB_EXPORT(wg_control) int wg_control(int op) {
 /* ---- a training run ---- */
 
 static void publish_snapshots(uint32_t epoch, uint32_t step) {
-    const mlp_config *cfg = mlp_get_config(W.tr);
+    const mlp_config *cfg = host_trainer_config(W.tr);
     host_buf wj = {0}, pj = {0};
-    if (ensure_params(mlp_param_count(&cfg->arch)) && mlp_read_params(W.tr, W.params) == MLP_OK)
+    if (ensure_params(mlp_param_count(&cfg->arch)) && host_trainer_read_params(W.tr, W.params) == MLP_OK)
     {
         if (api_shape_tiles(&W.shape)) host_buf_json(&wj, api_json_weights(W.params, cfg->arch.hidden[0], &W.shape, epoch, step));
     }
@@ -549,7 +579,7 @@ static void publish_snapshots(uint32_t epoch, uint32_t step) {
     float *probs = malloc((size_t)API_PREVIEWS * shape.classes * sizeof *probs);
     if (images && probs) {
         api_preview_pick(&W.preview_rng, W.test.images, W.test.labels, W.test.count, inputs, idx, labels, images);
-        if (mlp_predict(W.tr, images, API_PREVIEWS, probs) == MLP_OK)
+        if (host_trainer_predict(W.tr, images, API_PREVIEWS, probs) == MLP_OK)
             host_buf_json(&pj, api_json_preview(epoch, step, idx, labels, images, probs, API_PREVIEWS, &shape));
     }
     free(images);
@@ -596,7 +626,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
 }
 
 static mlp_status evaluate(mlp_eval_result *ev) {
-    mlp_status st = mlp_evaluate(W.tr, ev);
+    mlp_status st = host_trainer_evaluate(W.tr, ev);
     if (st != MLP_OK) return st;
     if (ev->classes != W.confusion_classes) { /* a loaded model of more classes than the data's */
         uint32_t *m = realloc(W.confusion, (size_t)ev->classes * ev->classes * sizeof *m);
@@ -604,8 +634,8 @@ static mlp_status evaluate(mlp_eval_result *ev) {
         W.confusion = m, W.confusion_classes = ev->classes;
     }
     memcpy(W.confusion, ev->confusion, (size_t)ev->classes * ev->classes * sizeof *W.confusion);
-    memcpy(W.test_pred, mlp_test_predictions(W.tr), W.test.count);
-    memcpy(W.test_conf, mlp_test_confidences(W.tr), (size_t)W.test.count * sizeof(float));
+    memcpy(W.test_pred, host_trainer_test_predictions(W.tr), W.test.count);
+    memcpy(W.test_conf, host_trainer_test_confidences(W.tr), (size_t)W.test.count * sizeof(float));
     W.confusion_epoch = W.model_epoch ? W.model_epoch : 1;
     W.model_accuracy = ev->accuracy;
     return MLP_OK;
@@ -626,8 +656,8 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         set_error("a run is in progress: stop it first");
         return -1;
     }
-    if (!W.gpu || !W.train.count) {
-        set_error(!W.gpu ? "WebGPU is not open" : "no data loaded");
+    if (!engine_open() || !W.train.count) {
+        set_error(!engine_open() ? "no engine is open" : "no data loaded");
         return -1;
     }
     uint32_t count = train_limit && train_limit < W.train.count ? train_limit : W.train.count;
@@ -667,16 +697,17 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     cfg.arch.classes = W.shape.classes;
     cfg.report_every = WEB_REPORT_EVERY;
     cfg.kernels = kernels == 1 ? MLP_KERNELS_FUSED : kernels == 2 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_AUTO;
-    mlp_destroy(W.tr);
+    host_trainer_destroy(W.tr);
     W.tr = NULL;
     W.has_model = false;
     mlp_dataset dtrain = {W.train.images, W.train.labels, count};
     mlp_dataset dtest = {W.test.images, W.test.labels, W.test.count};
-    mlp_status st = mlp_create(W.gpu, &cfg, &dtrain, &dtest, &W.tr);
+    host_device dev = engine();
+    mlp_status st = host_trainer_create(&dev, &cfg, &dtrain, &dtest, &W.tr);
     if (st != MLP_OK) {
         char msg[1024];
-        snprintf(msg, sizeof msg, "%s", W.tr ? mlp_error(W.tr) : "out of memory");
-        mlp_destroy(W.tr);
+        snprintf(msg, sizeof msg, "%s", host_trainer_error(W.tr));
+        host_trainer_destroy(W.tr);
         W.tr = NULL;
         return finish_run(WEB_ERROR, msg), 0;
     }
@@ -691,7 +722,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         mlp_epoch_result r;
         W.epoch_start = host_now();
         W.paused_ms = 0;
-        st = mlp_train_epoch(W.tr, on_progress, NULL, &r);
+        st = host_trainer_train_epoch(W.tr, on_progress, NULL, &r);
         double seconds = (host_now() - W.epoch_start - W.paused_ms) / 1000.0;
         /* stopped: the model is evaluated where it stopped, as after an epoch (the record is
          * partial when the stop came before the epoch's last step), as the server does */
@@ -703,7 +734,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         mlp_eval_result ev;
         if (st == MLP_OK) st = evaluate(&ev);
         if (st != MLP_OK) {
-            snprintf(msg, sizeof msg, "%s", mlp_error(W.tr));
+            snprintf(msg, sizeof msg, "%s", host_trainer_error(W.tr));
             final = WEB_ERROR;
             break;
         }
@@ -762,7 +793,7 @@ static void on_check(void *user, const selfcheck_result *r) {
 /* Every kernel against the CPU reference, then GPU steps against CPU steps. Returns the
  * number of failures (each result is a "check" event). */
 WEB_EXPORT(wg_check) int wg_check(uint32_t seed) {
-    if (!W.gpu) return set_error("WebGPU is not open"), -1;
+    if (!W.gpu) return set_error(W.cpu ? "the kernel check runs the WGSL kernels: it needs WebGPU, and this page trains on the CPU engine" : "WebGPU is not open"), -1;
     if (W.in_run) return set_error("a run is in progress"), -1;
     int failures = selfcheck_kernels(W.gpu, seed, on_check, NULL);
     failures += selfcheck_steps(W.gpu, seed, on_check, NULL);

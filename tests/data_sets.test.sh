@@ -17,7 +17,7 @@ node "$ROOT/tools/digits_idx.mjs" --classes 11 "$TMP/x" 2>"$TMP/err"; rc=$?
   || bad "digits_idx --classes 11: rc $rc, $(cat "$TMP/err")"
 
 # 8x8 digits, the defaults (12 epochs, batch 128, momentum, cosine)
-"$WGTRAIN" train --data "$D8" --json --save "$TMP/d8.st" >"$TMP/d8.json" 2>"$TMP/d8.err"; rc=$?
+"$WGTRAIN" train --device gpu --data "$D8" --json --save "$TMP/d8.st" >"$TMP/d8.json" 2>"$TMP/d8.err"; rc=$?
 node -e '
 const ev = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
 const start = ev.find(e => e.event === "start"), done = ev.find(e => e.event === "done");
@@ -40,7 +40,7 @@ if (!/^8x8 grayscale/.test(m.input)) process.exit(3);' "$TMP/d8.st" \
   && ok "the 8x8 model: 0.weight [128,64], 2.weight [10,128]; metadata rows 8, cols 8, classes 10, dataset digits8x8" \
   || bad "8x8 model file (node exit $?)"
 
-"$WGTRAIN" eval --model "$TMP/d8.st" --data "$D8" --json >"$TMP/e8.json" 2>"$TMP/e8.err"
+"$WGTRAIN" eval --device gpu --model "$TMP/d8.st" --data "$D8" --json >"$TMP/e8.json" 2>"$TMP/e8.err"
 node -e '
 const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 if (e.inputs !== 64 || e.rows !== 8 || e.cols !== 8 || e.classes !== 10 || e.samples !== 359) process.exit(1);
@@ -62,8 +62,8 @@ console.log(fs.readFileSync(process.argv[1] + "/t10k-labels-idx1-ubyte")[8]);' "
   || bad "predict 8x8 (rc $rc): $(cat "$TMP/p8.txt")"
 
 # a non-square, 3-class set: 48 inputs, a 3x3 confusion matrix
-"$WGTRAIN" train --data "$D6" --epochs 5 --batch 32 --json --save "$TMP/d6.st" >"$TMP/d6.json" 2>"$TMP/d6.err"; rc=$?
-"$WGTRAIN" eval --model "$TMP/d6.st" --data "$D6" --json >"$TMP/e6.json" 2>>"$TMP/d6.err"
+"$WGTRAIN" train --device gpu --data "$D6" --epochs 5 --batch 32 --json --save "$TMP/d6.st" >"$TMP/d6.json" 2>"$TMP/d6.err"; rc=$?
+"$WGTRAIN" eval --device gpu --model "$TMP/d6.st" --data "$D6" --json >"$TMP/e6.json" 2>>"$TMP/d6.err"
 node -e '
 const fs = require("fs");
 const ev = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
@@ -84,17 +84,17 @@ expect_error 1 "the test set in .*digits8x6 has label [3-9] at index [0-9]+, pas
   eval --model "$TMP/d6.st" --data "$D6ALL"
 expect_error 1 "the model takes 64 inputs but the test set in .* holds 28x28 images \(784 pixels\)" -- \
   eval --model "$TMP/d8.st" --data "$MNIST"
-mkdir -p "$TMP/resume" && "$WGTRAIN" train --data "$D6" --epochs 2 --batch 32 --stop-after 1 --checkpoint-dir "$TMP/resume" >/dev/null 2>&1
+mkdir -p "$TMP/resume" && "$WGTRAIN" train --device gpu --data "$D6" --epochs 2 --batch 32 --stop-after 1 --checkpoint-dir "$TMP/resume" >/dev/null 2>&1
 expect_error 1 "the model takes 48 inputs but the training set in .*digits8x8 holds 8x8 images" -- \
   train --data "$D8" --epochs 2 --batch 32 --resume "$TMP/resume"
-"$WGTRAIN" train --data "$D6" --epochs 2 --batch 32 --resume "$TMP/resume" --json >"$TMP/res.json" 2>&1 \
+"$WGTRAIN" train --device gpu --data "$D6" --epochs 2 --batch 32 --resume "$TMP/resume" --json >"$TMP/res.json" 2>&1 \
   && grep -q '"event":"done"' "$TMP/res.json" && ok "a 48-input, 3-class checkpoint resumes on its own data" \
   || bad "resume 8x6: $(tail -2 "$TMP/res.json")"
 
 # Fashion-MNIST as Debian installs it: the same IDX layout, 28x28, 10 classes
 FASHION=/usr/share/datasets/fashion-mnist
 if [ -f "$FASHION/train-images-idx3-ubyte.gz" ]; then
-  "$WGTRAIN" train --data "$FASHION" --train-limit 3000 --epochs 1 --json >"$TMP/f.json" 2>"$TMP/f.err"; rc=$?
+  "$WGTRAIN" train --device gpu --data "$FASHION" --train-limit 3000 --epochs 1 --json >"$TMP/f.json" 2>"$TMP/f.err"; rc=$?
   facc=$(grep '"event":"done"' "$TMP/f.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
   [ $rc -eq 0 ] && grep -q '"test_samples":10000' "$TMP/f.json" && awk "BEGIN{exit !(${facc:-0} >= 0.65)}" \
     && ok "Fashion-MNIST from $FASHION: one epoch on 3000 images, test accuracy $facc >= 0.65" \

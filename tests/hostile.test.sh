@@ -88,8 +88,8 @@ expect_error 1 "cannot resume: .*epoch-000001/training_state.safetensors: tensor
 printf '#!/usr/bin/env bash\nulimit -f "$1"; shift; exec "$@"\n' > "$TMP/limit.sh"; chmod +x "$TMP/limit.sh"
 limited() { local f=$1; shift; WGTRAIN_WRAP="$TMP/limit.sh $f" "$@"; }
 if "$WGTRAIN" devices 2>/dev/null | grep -qi 'llvmpipe\|lavapipe'; then
-  limited 5000 expect_error 1 "file-size limit of 5120000 bytes \(ulimit -f 5000\)" -- train --data "$TMP/small" --epochs 1
-  limited 5000 expect_error 1 "file-size limit of 5120000 bytes \(ulimit -f 5000\)" -- eval --model "$TMP/m.st" --data "$TMP/small"
+  limited 5000 expect_error 1 "file-size limit of 5120000 bytes \(ulimit -f 5000\)" -- train --device gpu --data "$TMP/small" --epochs 1
+  limited 5000 expect_error 1 "file-size limit of 5120000 bytes \(ulimit -f 5000\)" -- eval --device gpu --model "$TMP/m.st" --data "$TMP/small"
 fi
 # a limit below the files the run will write is said before training, not after it
 limited 100 expect_error 1 "--save .*big.st: the file-size limit \(ulimit -f 100, 102400 bytes\) is smaller than the [0-9]+-byte model file" -- \

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 acc_of() { grep '"event":"done"' "$1" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/'; }
-run() { "$WGTRAIN" train --epochs 1 --train-limit 640 --seed 3 --json "$@" 2>"$TMP/err"; }
+run() { "$WGTRAIN" train --device gpu --epochs 1 --train-limit 640 --seed 3 --json "$@" 2>"$TMP/err"; }
 
 run >"$TMP/embedded.json"
 want=$(acc_of "$TMP/embedded.json")

@@ -45,7 +45,7 @@ const watchdog = setTimeout(async () => {
 
 function startServer(port = 0) {
   return new Promise((resolve, reject) => {
-    server = spawn(BIN, ['serve', '--port', String(port), '--train-limit', String(TRAIN_IMAGES), '--report-every', '5'], {
+    server = spawn(BIN, ['serve', '--device', 'gpu', '--port', String(port), '--train-limit', String(TRAIN_IMAGES), '--report-every', '5'], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -85,6 +85,9 @@ function backendInfo(name) {
       const ext = gl.getExtension('WEBGL_debug_renderer_info');
       info.renderer = ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
       info.webglVersion = tf.env().get('WEBGL_VERSION');
+    } else if (name === 'wasm') {
+      info.hardwareConcurrency = navigator.hardwareConcurrency;
+      info.crossOriginIsolated = self.crossOriginIsolated;
     } else if (name === 'cpu') {
       info.hardwareConcurrency = navigator.hardwareConcurrency;
     }
@@ -103,6 +106,8 @@ window.race = async function race(opts) {
   console.warn = (...a) => { warnings.push(a.map(String).join(' ')); warn.apply(console, a); };
   let ok = false;
   try {
+    // the wasm backend fetches its .wasm files (plain, simd, threaded-simd) from the pinned package
+    if (o.backend === 'wasm' && tf.wasm) tf.wasm.setWasmPaths('/deps/@tensorflow/tfjs-backend-wasm/dist/');
     ok = await tf.setBackend(o.backend);
     await tf.ready();
   } catch (e) {

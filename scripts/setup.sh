@@ -2,7 +2,7 @@
 # Installs what wgtrain needs on Debian 12 and says what it did. Safe to run again: each step
 # checks first and does nothing when its part is already there.
 #   apt: compiler, zlib (gzip IDX files), libpng (predict), libmicrohttpd (serve), nettle
-#        (SHA-256 of saved models), cJSON (every JSON read or written), Node/npm, chromium (browser tests), clang + its runtime
+#        (SHA-256 of saved models), cJSON (every JSON read or written), SQLite (the run history), Node/npm, chromium (browser tests), clang + its runtime
 #        libraries (libFuzzer targets), and the browser build's toolchain: clang for wasm32,
 #        lld (wasm-ld), wasi-libc, compiler-rt wasm32
 #   Vulkan: Mesa 25 lavapipe from bookworm-backports, only where no usable Vulkan driver exists
@@ -28,7 +28,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev nettle-dev libcjson-dev
+apt_install gcc make pkg-config ca-certificates zlib1g-dev libpng-dev libmicrohttpd-dev nettle-dev libcjson-dev libsqlite3-dev
 [ "${WGTRAIN_SKIP_FUZZ:-0}" = 1 ] || apt_install clang libclang-rt-14-dev
 # the browser build (make web): Debian's clang targets wasm32-wasi; the driver always links
 # compiler-rt's wasm32 builtins, so that package is needed too

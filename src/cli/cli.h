@@ -10,6 +10,7 @@ int cmd_serve(int argc, char **argv);   /* src/cli/cmd_serve.c */
 int cmd_eval(int argc, char **argv);    /* src/cli/cmd_eval.c */
 int cmd_predict(int argc, char **argv); /* src/cli/cmd_predict.c */
 int cmd_bench(int argc, char **argv);   /* src/cli/cmd_bench.c */
+int cmd_runs(int argc, char **argv);    /* src/cli/cmd_runs.c: the run history */
 
 /* --json output (src/cli/json_out.c): one object per line, built with cJSON so that every
  * string (adapter names, paths, messages) is escaped. */

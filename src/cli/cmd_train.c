@@ -13,6 +13,8 @@
 
 #include "checkpoint/ckpt.h"
 #include "host/args.h"
+#include "host/events.h"
+#include "host/runs_db.h"
 #include "cli/cli.h"
 
 static const char *train_help =
@@ -65,12 +67,37 @@ static const char *train_help =
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
     "  --timeout-ms N    bound on every GPU wait (default 60000)\n"
     "  --dawn-toggle T   enable a Dawn device toggle, e.g. skip_validation (repeatable; for\n"
-    "                    experiments)\n";
+    "                    experiments)\n" RUNS_FLAGS_HELP;
 
 static void print_help(void) {
     mlp_config d = mlp_config_default();
     printf(train_help, d.epochs, MLP_MAX_BATCH, d.batch, (double)d.lr, (double)d.momentum, MLP_MAX_HIDDEN,
            MODEL_MAX_HIDDEN_LAYERS, d.arch.hidden[0], (unsigned long long)d.seed, d.report_every);
+}
+
+/* ---- the run history (host/runs_db.h): this run's records, each committed as it comes ---- */
+static struct {
+    runs_db *db;
+    int64_t id;
+    bool failed; /* said once; training goes on without the history */
+    char model_path[PATH_MAX];
+} hist;
+
+static void hist_failed(void) {
+    if (!hist.failed) fprintf(stderr, "wgtrain: warning: %s: the run history stopped recording this run\n", runs_path(hist.db));
+    hist.failed = true;
+}
+
+static void hist_record(const char *kind, cJSON *data) {
+    if (hist.id && !hist.failed && !(data && runs_record(hist.db, hist.id, kind, data))) hist_failed();
+    cJSON_Delete(data);
+}
+
+static void hist_event(const char *event, const char *key, const char *value) {
+    if (!hist.id) return;
+    cJSON *j = cJSON_CreateObject();
+    if (j && !(json_add_string(j, "event", event) && (!key || json_add_string(j, key, value)))) cJSON_Delete(j), j = NULL;
+    hist_record("event", j);
 }
 
 typedef struct progress_state {
@@ -80,6 +107,12 @@ typedef struct progress_state {
 
 static bool on_progress(void *user, const mlp_progress *p) {
     progress_state *s = user;
+    if (hist.id) {
+        double t = host_now() - s->epoch_start;
+        api_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy, t > 0 ? (double)p->samples / t : 0,
+                        p->epoch, p->step};
+        hist_record("progress", api_json_loss(&pt, p->steps));
+    }
     if (s->json) { /* every report: the loss curve for tools (bench/torch_trajectory.py reads it) */
         cJSON *j = cJSON_CreateObject();
         if (j && !(json_add_string(j, "event", "progress") && json_add_integer(j, "epoch", p->epoch) &&
@@ -261,6 +294,7 @@ typedef struct train_options {
     bool json;
     const char *save_path, *ckpt_dir, *resume_dir;
     given_flags given;
+    runs_options runs;
 } train_options;
 
 /* Parses the flags into o. Returns -1 to go on, else the exit code (0 after --help). */
@@ -273,6 +307,9 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         if (gpu_flag == 0) gpu_flag = host_device_flag(argc, argv, &i, &o->dev);
         if (gpu_flag < 0) return EXIT_USAGE;
         if (gpu_flag > 0) continue;
+        int runs = runs_flag(argc, argv, &i, &o->runs);
+        if (runs < 0) return EXIT_USAGE;
+        if (runs > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             print_help();
             return 0;
@@ -586,6 +623,62 @@ static void print_path_event(bool json, const char *event, uint32_t epoch, const
     fflush(stdout);
 }
 
+/* The run's entry in the history: its configuration (as it ran) and device. */
+static void hist_begin(const train_options *o, const mlp_config *cfg, const host_runtime *rt, const mnist_set *train,
+                       uint32_t test_count, const char *resumed) {
+    if (!hist.db) return;
+    char hidden[128], name[128], err[512];
+    model_hidden_format(&cfg->arch, hidden, sizeof hidden);
+    const char *kernels = cfg->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
+    cJSON *c = cJSON_CreateObject();
+    bool ok = c && json_add_integer(c, "epochs", cfg->epochs) && json_add_integer(c, "batch", cfg->batch) &&
+              json_add_number(c, "lr", cfg->lr, 7) && json_add_string(c, "hidden", hidden) &&
+              json_add_string(c, "activation", model_activation_name(cfg->arch.activation)) &&
+              json_add_string(c, "init", model_init_name(cfg->init)) && json_add_string(c, "optimizer", optim_name(cfg->optimizer)) &&
+              json_add_number(c, "momentum", cfg->momentum, 7) && json_add_number(c, "weight_decay", cfg->weight_decay, 7) &&
+              json_add_string(c, "schedule", mlp_schedule_name(cfg->schedule)) && json_add_integer(c, "warmup", cfg->warmup) &&
+              json_add_number(c, "label_smoothing", cfg->label_smoothing, 7) && json_add_number(c, "dropout", cfg->dropout, 7) &&
+              json_add_number(c, "clip_grad_norm", cfg->clip_grad_norm, 7) && json_add_integer(c, "seed", cfg->seed) &&
+              json_add_string(c, "kernels", kernels) &&
+              json_add_string(c, "data", o->data ? data_name(o->data, name, sizeof name) : "MNIST") &&
+              json_add_integer(c, "train_count", train->count) && json_add_integer(c, "test_count", test_count) &&
+              json_add_integer(c, "rows", train->rows) && json_add_integer(c, "cols", train->cols) &&
+              json_add_integer(c, "classes", cfg->arch.classes) && json_add_integer(c, "report_every", cfg->report_every) &&
+              (!o->stop_after || json_add_integer(c, "stop_after", o->stop_after)) &&
+              (!resumed || json_add_string(c, "resumed_from", resumed));
+    if (!ok) cJSON_Delete(c), c = NULL;
+    const gpu_adapter_info *info = rt->dev.engine == HOST_ENGINE_CPU ? NULL : gpu_info(rt->dev.gpu);
+    cJSON *d = info ? api_json_device(info, kernels) : cJSON_CreateObject();
+    if (d && !info) json_add_string(d, "name", rt->name);
+    if (d) host_runtime_json(rt, d);
+    hist.id = c ? runs_begin(hist.db, "cli", c, d, err, sizeof err) : 0;
+    if (!hist.id) fprintf(stderr, "wgtrain: warning: %s\n", c ? err : "out of memory: the run is not recorded");
+    cJSON_Delete(c);
+    cJSON_Delete(d);
+    hist_event("start", resumed ? "resumed_from" : NULL, resumed);
+}
+
+/* The run's end in the history: the last weights (for the report's tiles), status, accuracy. */
+static void hist_end(save_ctx *sc, const char *status, double accuracy, uint32_t epoch, const char *message) {
+    if (!hist.id) return;
+    if (message) hist_event(status, "message", message);
+    api_shape shape = {sc->rows, sc->cols, sc->cfg->arch.classes};
+    size_t n = mlp_param_count(&sc->cfg->arch);
+    float *w = !hist.failed && api_shape_tiles(&shape) ? malloc(n * sizeof *w) : NULL;
+    if (w && mlp_read_params(sc->tr, w) == MLP_OK) {
+        cJSON *j = api_json_weights(w, sc->cfg->arch.hidden[0], &shape, epoch, 0);
+        if (!j || !runs_set_weights(hist.db, hist.id, j)) hist_failed();
+        cJSON_Delete(j);
+    }
+    free(w);
+    if (!hist.failed && !runs_finish(hist.db, hist.id, status, accuracy, hist.model_path[0] ? hist.model_path : NULL)) hist_failed();
+}
+
+/* a file's absolute path, for the history's model path */
+static void hist_model_path(const char *path) {
+    if (!hist.id || !realpath(path, hist.model_path)) snprintf(hist.model_path, sizeof hist.model_path, "%s", path);
+}
+
 /* Trains epochs first..last-1, evaluating and checkpointing after each; then --save. Returns 0
  * or the exit code. */
 static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint32_t last, uint32_t train_count) {
@@ -601,12 +694,22 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
         if (ps.tty && !o->json) printf("\r\033[K");
         if (st != MLP_OK) {
             fflush(stdout);
+            hist_event("error", "message", host_trainer_error(tr));
+            if (hist.id && !hist.failed) runs_finish(hist.db, hist.id, "error", last_test, NULL);
             return runtime_error("%s", host_trainer_error(tr));
         }
         double dt = host_now() - ps.epoch_start;
         total += dt;
-        if (host_trainer_evaluate(tr, &ev) != MLP_OK) return runtime_error("%s", host_trainer_error(tr));
+        if (host_trainer_evaluate(tr, &ev) != MLP_OK) {
+            hist_event("error", "message", host_trainer_error(tr));
+            if (hist.id && !hist.failed) runs_finish(hist.db, hist.id, "error", last_test, NULL);
+            return runtime_error("%s", host_trainer_error(tr));
+        }
         last_test = ev.accuracy;
+        if (hist.id) {
+            api_epoch rec = {r.epoch, r.loss, r.train_accuracy, ev.loss, ev.accuracy, dt, train_count / dt, false, 0, r.epoch};
+            hist_record("epoch", api_json_epoch_event(&rec, ev.confusion, ev.classes, o->cfg.epochs));
+        }
         if (o->json) {
             cJSON *j = cJSON_CreateObject();
             bool ok = j && json_add_string(j, "event", "epoch") && json_add_integer(j, "epoch", r.epoch) &&
@@ -623,23 +726,31 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
             char saved[PATH_MAX];
             if ((rc = save_checkpoint(sc, o->ckpt_dir, r.epoch, ev.accuracy, saved, sizeof saved))) return rc;
             print_path_event(o->json, "checkpoint", r.epoch, saved, "Checkpoint: epoch %u saved to %s\n");
+            hist_event("checkpoint", "path", saved);
+            if (!o->save_path) hist_model_path(saved);
         }
     }
     if (o->save_path) {
         if ((rc = save_model(sc, o->save_path, last, last_test))) return rc;
         print_path_event(o->json, "saved", last, o->save_path, "Saved: model after epoch %u written to %s\n");
+        hist_model_path(o->save_path);
+        hist_event("saved", "path", hist.model_path);
     }
     uint32_t ran = last - first;
     if (last_test < 0) last_test = 0;
+    hist_end(sc, "done", last_test, last, NULL);
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         if (j && !(json_add_string(j, "event", "done") && json_add_integer(j, "epochs", last) &&
-                   json_add_fixed(j, "test_accuracy", last_test, 6) && json_add_fixed(j, "train_seconds", total, 3)))
+                   json_add_fixed(j, "test_accuracy", last_test, 6) && json_add_fixed(j, "train_seconds", total, 3) &&
+                   (!hist.id || hist.failed || json_add_integer(j, "history_run", (unsigned long long)hist.id))))
             cJSON_Delete(j), j = NULL;
         cli_json_line(j);
     } else
         printf("Done: test accuracy %.2f%% after %u epochs, %.1fs of training (%.2fs per epoch)\n", 100 * last_test, last,
                total, ran ? total / ran : 0.0);
+    if (!o->json && hist.id && !hist.failed)
+        printf("Recorded: run %lld in %s ('wgtrain runs show %lld')\n", (long long)hist.id, runs_path(hist.db), (long long)hist.id);
     return 0;
 }
 
@@ -702,6 +813,7 @@ static int train_on_device(const train_options *o, const resume_point *r, mnist_
         }
     }
     print_start(o, host_trainer_config(tr), &rt, train, test->count, t_device, t_setup);
+    hist_begin(o, host_trainer_config(tr), &rt, train, test->count, r ? r->folder : NULL);
     rc = run_epochs(o, &sc, r ? r->state.epochs_done : 0, o->stop_after ? o->stop_after : cfg->epochs, train->count);
 out:
     free(sc.params);
@@ -722,6 +834,11 @@ int cmd_train(int argc, char **argv) {
     if (!rc && mlp_config_check(&o.cfg, 0, err, sizeof err) != MLP_OK) rc = config_usage_error(err);
     if (!rc && o.stop_after > o.cfg.epochs) rc = usage_error("--stop-after %u is past --epochs %u", o.stop_after, o.cfg.epochs);
     if (!rc) rc = check_outputs(&o);
+    if (!rc) {
+        char why[PATH_MAX + 256];
+        hist.db = runs_open_options(&o.runs, true, why, sizeof why);
+        if (!hist.db && why[0]) rc = runtime_error("%s (or train with --no-history)", why);
+    }
     mnist_set train = {0}, test = {0};
     uint64_t fingerprint = 0;
     if (!rc) rc = load_data(&o, o.resume_dir ? &resume : NULL, &train, &test, &fingerprint);
@@ -732,5 +849,7 @@ int cmd_train(int argc, char **argv) {
         mnist_free(&test);
     }
     resume_free(&resume);
+    runs_close(hist.db);
+    hist.db = NULL;
     return rc;
 }

@@ -20,6 +20,7 @@ static const char *help =
     "  eval      test accuracy, per-class accuracy and confusion matrix of a saved model\n"
     "  predict   classify PNG or PGM images with a saved model\n"
     "  bench     time training per batch size, with per-kernel GPU times\n"
+    "  runs      the run history: list, show, delete, export (jsonl, csv, html)\n"
     "\n"
     "'wgtrain COMMAND --help' lists a command's options.\n";
 
@@ -80,6 +81,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "runs")) return cmd_runs(argc - 2, argv + 2);
     if (!strcmp(cmd, "help")) {
         fputs(help, stdout);
         return 0;

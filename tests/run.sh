@@ -8,6 +8,9 @@ cd "$root"
 filter=${1:-}
 pass=0; fail=0; failed=()
 logdir=build/test-logs; mkdir -p "$logdir"
+# a run recorded by a test goes to a history under build/, never to the user's home (tests of
+# the history itself pass --runs-db)
+export XDG_DATA_HOME="$root/build/test-home/share"
 run_one() {
   local name=$1; shift
   [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return

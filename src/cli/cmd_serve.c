@@ -26,7 +26,7 @@ static const char *serve_help =
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
     "  --backend B       vulkan, gl, gles, metal or d3d12\n"
     "  --kernels-dir DIR load the .wgsl kernels from DIR instead of the binary (development)\n"
-    "  --timeout-ms N    bound on every GPU wait (default 60000)\n";
+    "  --timeout-ms N    bound on every GPU wait (default 60000)\n" RUNS_FLAGS_HELP;
 
 int cmd_serve(int argc, char **argv) {
     srv_options o = {0};
@@ -44,6 +44,9 @@ int cmd_serve(int argc, char **argv) {
         if (g == 0) g = host_device_flag(argc, argv, &i, &o.dev);
         if (g < 0) return EXIT_USAGE;
         if (g > 0) continue;
+        int h = runs_flag(argc, argv, &i, &o.runs);
+        if (h < 0) return EXIT_USAGE;
+        if (h > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(serve_help, stdout);
             return 0;

@@ -19,8 +19,12 @@
  *   GET  /api/confusion?label=3&pred=5[&limit=N]   the test digits in one confusion cell
  *   POST /api/train     {"epochs","batch","lr","hidden","momentum","seed"} -> 202 | 409
  *   POST /api/pause | /api/resume | /api/stop      {} -> 200 | 409
- *   POST /api/predict   {"pixels":[rows*cols]} | {"indices":[...]} -> probabilities, by the worker */
+ *   POST /api/predict   {"pixels":[rows*cols]} | {"indices":[...]} -> probabilities, by the worker
+ *   GET  /api/runs                   the run history (host/runs_db.h): {"enabled","runs":[...]}
+ *   GET  /api/runs/ID                one run with every record -> 200 | 400 (bad id) | 404
+ *   DELETE /api/runs/ID              -> 200 | 400 | 404 | 409 (the run being recorded) */
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -51,6 +55,8 @@ enum route {
     R_RESUME,
     R_STOP,
     R_PREDICT,
+    R_RUNS,
+    R_RUN, /* /api/runs/ID: GET, HEAD, DELETE */
 };
 
 typedef struct route_def {
@@ -74,7 +80,9 @@ static const route_def routes[] = {
     {"/api/resume", R_RESUME, true, NULL},
     {"/api/stop", R_STOP, true, NULL},
     {"/api/predict", R_PREDICT, true, NULL},
+    {"/api/runs", R_RUNS, false, q_none},
 };
+static const route_def run_route = {"/api/runs/", R_RUN, false, q_none};
 
 typedef struct request {
     const route_def *route;
@@ -384,6 +392,68 @@ static enum MHD_Result get_confusion(srv_state *s, struct MHD_Connection *c) {
     return r;
 }
 
+/* ---- the run history ---- */
+
+static enum MHD_Result get_runs(srv_state *s, struct MHD_Connection *c) {
+    host_buf b = {0};
+    cJSON *o = cJSON_CreateObject(), *list = NULL;
+    char err[PATH_MAX + 256] = "";
+    if (s->history_http) {
+        pthread_mutex_lock(&s->history_mu);
+        list = runs_list(s->history_http, err, sizeof err);
+        pthread_mutex_unlock(&s->history_mu);
+        if (!list) {
+            cJSON_Delete(o);
+            return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", err);
+        }
+    } else
+        list = cJSON_CreateArray();
+    if (o && !(json_add(o, "enabled", cJSON_CreateBool(s->history_http != NULL)) && json_add(o, "runs", list))) cJSON_Delete(o), o = NULL;
+    host_buf_json(&b, o);
+    enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
+    host_buf_free(&b);
+    return r;
+}
+
+static enum MHD_Result run_request(srv_state *s, struct MHD_Connection *c, const char *url, bool del) {
+    const char *text = url + strlen(run_route.path);
+    uint32_t id;
+    if (!api_parse_uint(text, 1, UINT32_MAX, &id))
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "id", NULL, "a run id is a whole number from 1 (got '%.40s')", text);
+    if (!s->history_http)
+        return send_error(c, MHD_HTTP_NOT_FOUND, NULL, NULL, "no run %u: the run history is off (serve --no-history)", id);
+    char err[PATH_MAX + 256] = "";
+    if (del) {
+        pthread_mutex_lock(&s->mu);
+        bool recording = s->history_run == (int64_t)id;
+        pthread_mutex_unlock(&s->mu);
+        if (recording) return send_error(c, MHD_HTTP_CONFLICT, NULL, NULL, "run %u is being recorded: stop it first", id);
+        pthread_mutex_lock(&s->history_mu);
+        int rc = runs_delete(s->history_http, id, err, sizeof err);
+        pthread_mutex_unlock(&s->history_mu);
+        if (rc < 0) return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", err);
+        if (rc == 0) return send_error(c, MHD_HTTP_NOT_FOUND, NULL, NULL, "no run %u in the history", id);
+        host_buf b = {0};
+        cJSON *o = cJSON_CreateObject();
+        if (o && !json_add_integer(o, "deleted", id)) cJSON_Delete(o), o = NULL;
+        host_buf_json(&b, o);
+        enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
+        host_buf_free(&b);
+        return r;
+    }
+    bool found;
+    pthread_mutex_lock(&s->history_mu);
+    cJSON *all = runs_get(s->history_http, id, &found, err, sizeof err);
+    pthread_mutex_unlock(&s->history_mu);
+    if (!all && !found && !err[0]) return send_error(c, MHD_HTTP_NOT_FOUND, NULL, NULL, "no run %u in the history", id);
+    if (!all) return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", err[0] ? err : "out of memory");
+    host_buf b = {0};
+    host_buf_json(&b, all);
+    enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
+    host_buf_free(&b);
+    return r;
+}
+
 /* ---- POST handlers ---- */
 
 static enum MHD_Result bad_request(struct MHD_Connection *c, const api_error *e) {
@@ -549,6 +619,7 @@ static const route_def *find_route(const srv_state *s, const char *url, const em
     *file = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (!strcmp(url, routes[i].path)) return &routes[i];
+    if (!strncmp(url, run_route.path, strlen(run_route.path))) return &run_route;
     static const route_def static_route = {"", R_STATIC, false, NULL};
     if (!strcmp(url, "/")) url = "/index.html";
     if (url[0] == '/' && url[1] && !strchr(url + 1, '/'))
@@ -586,6 +657,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!rq->route) return send_error(c, MHD_HTTP_NOT_FOUND, NULL, NULL, "no such resource: %.200s", url);
         bool is_get = !strcmp(method, MHD_HTTP_METHOD_GET), is_head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
         bool is_post = !strcmp(method, MHD_HTTP_METHOD_POST);
+        bool is_delete = !strcmp(method, MHD_HTTP_METHOD_DELETE);
+        if (rq->route->route == R_RUN && !(is_get || is_head || is_delete))
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD, DELETE",
+                              "%s is not allowed on %s (allowed: GET, HEAD, DELETE)", method, url);
+        if (rq->route->route == R_RUN) is_get = true; /* DELETE takes no body: answered at once, as a GET */
         if (rq->route->post ? !is_post : !(is_get || is_head))
             return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, rq->route->post ? "POST" : "GET, HEAD",
                               "%s is not allowed on %s (allowed: %s)", method, url,
@@ -603,6 +679,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             case R_EVENTS: return get_events(s, c, is_head);
             case R_DIGITS: return get_digits(s, c);
             case R_CONFUSION: return get_confusion(s, c);
+            case R_RUNS: return get_runs(s, c);
+            case R_RUN: return run_request(s, c, url, is_delete);
             default: return MHD_NO;
             }
         }

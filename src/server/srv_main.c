@@ -4,6 +4,7 @@
  * SIGTERM and shut down in order: stop training, end the event streams, stop the daemon,
  * join the worker. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -149,6 +150,15 @@ int srv_run(const srv_options *o) {
         goto out_state;
     }
 
+    char why[PATH_MAX + 256];
+    s.history_worker = runs_open_options(&o->runs, true, why, sizeof why);
+    if (s.history_worker) s.history_http = runs_open_options(&o->runs, true, why, sizeof why);
+    if (!o->runs.off && !s.history_http) {
+        runtime_error("serve: %s (or serve with --no-history)", why);
+        goto out_state;
+    }
+    pthread_mutex_init(&s.history_mu, NULL);
+
     pthread_t worker;
     if (pthread_create(&worker, NULL, srv_worker_main, &s)) {
         runtime_error("serve: cannot start the training thread");
@@ -182,6 +192,8 @@ int srv_run(const srv_options *o) {
     srv_http_stop(d);
     pthread_join(worker, NULL);
 out_state:
+    runs_close(s.history_worker);
+    runs_close(s.history_http);
     srv_state_destroy(&s);
 out_data:
     if (fd >= 0) close(fd);

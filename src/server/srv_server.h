@@ -21,6 +21,7 @@
 #include "host/events.h"
 #include "server/srv_hub.h"
 #include "host/buf.h"
+#include "host/runs_db.h"
 
 #define SRV_KEEPALIVE_S 15        /* SSE comment at most this far apart on an idle stream */
 #define SRV_PREDICT_WAIT_S 60     /* a predict request waits this long for the worker */
@@ -37,6 +38,7 @@ typedef struct srv_options {
     mlp_kernels kernels;      /* which kernels train (as `wgtrain train --kernels`) */
     host_gpu_options gpu;
     host_device_options dev;  /* --device, --threads (as `wgtrain train`) */
+    runs_options runs;        /* the run history (--runs-db, --no-history) */
 } srv_options;
 
 /* Runs the server until SIGINT or SIGTERM. Returns the process exit code. */
@@ -115,6 +117,12 @@ typedef struct srv_state {
 
     srv_predict *predict_head, *predict_tail;
     uint64_t preview_rng;
+
+    /* the run history (host/runs_db.h), NULL under --no-history: the worker records on its own
+     * connection; the HTTP handlers read and delete on theirs, under history_mu */
+    runs_db *history_worker, *history_http;
+    pthread_mutex_t history_mu;
+    int64_t history_run; /* the run being recorded (under mu), 0 when none */
 } srv_state;
 
 /* ---- srv_state.c (callers hold mu unless noted) ---- */

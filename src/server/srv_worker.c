@@ -21,6 +21,69 @@ typedef struct worker {
     double epoch_start, paused;
 } worker;
 
+/* ---- the run history (host/runs_db.h): the worker's own connection, never under the mutex ---- */
+
+static int64_t history_run; /* this thread's run being recorded, 0 when none */
+
+static void history_record(srv_state *s, const char *kind, cJSON *data) {
+    if (history_run && data && !runs_record(s->history_worker, history_run, kind, data)) {
+        fprintf(stderr, "wgtrain serve: warning: %s: the run history stopped recording run %lld\n", runs_path(s->history_worker),
+                (long long)history_run);
+        history_run = 0;
+    }
+    cJSON_Delete(data);
+}
+
+static void history_begin(worker *w, const api_train_params *rp, const mlp_config *cfg) {
+    srv_state *s = w->s;
+    history_run = 0;
+    if (!s->history_worker) return;
+    pthread_mutex_lock(&s->mu);
+    cJSON *c = srv_json_run(s);
+    cJSON *d = api_json_device(&s->device, cfg->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    pthread_mutex_unlock(&s->mu);
+    (void)rp;
+    cJSON *sid = c ? cJSON_DetachItemFromObjectCaseSensitive(c, "id") : NULL; /* the server's own run number */
+    cJSON_Delete(sid);
+    bool ok = c && cJSON_IsObject(c) && json_add_string(c, "init", model_init_name(cfg->init)) &&
+              json_add_string(c, "schedule", mlp_schedule_name(cfg->schedule)) &&
+              json_add_integer(c, "rows", s->shape.rows) && json_add_integer(c, "cols", s->shape.cols) &&
+              json_add_integer(c, "classes", s->shape.classes) && json_add_integer(c, "report_every", cfg->report_every);
+    char err[512] = "out of memory";
+    int64_t id = ok ? runs_begin(s->history_worker, "server", c, d, err, sizeof err) : 0;
+    if (!id) fprintf(stderr, "wgtrain serve: warning: the run is not recorded: %s\n", err);
+    cJSON_Delete(c);
+    cJSON_Delete(d);
+    history_run = id;
+    pthread_mutex_lock(&s->mu);
+    s->history_run = id;
+    pthread_mutex_unlock(&s->mu);
+    cJSON *e = cJSON_CreateObject();
+    if (e && !json_add_string(e, "event", "start")) cJSON_Delete(e), e = NULL;
+    history_record(s, "event", e);
+}
+
+static void history_end(worker *w, srv_status st, double accuracy, const char *msg) {
+    srv_state *s = w->s;
+    if (history_run) {
+        cJSON *e = cJSON_CreateObject();
+        if (e && !(json_add_string(e, "event", srv_status_name(st)) && json_add_string(e, "message", msg ? msg : "")))
+            cJSON_Delete(e), e = NULL;
+        history_record(s, "event", e);
+    }
+    if (history_run && w->tr && api_shape_tiles(&s->shape) && mlp_read_params(w->tr, w->params) == MLP_OK) {
+        const mlp_config *cfg = mlp_get_config(w->tr);
+        cJSON *j = api_json_weights(w->params, cfg->arch.hidden[0], &s->shape, s->model_epoch, s->model_step);
+        if (j) runs_set_weights(s->history_worker, history_run, j);
+        cJSON_Delete(j);
+    }
+    if (history_run) runs_finish(s->history_worker, history_run, srv_status_name(st), accuracy, NULL);
+    history_run = 0;
+    pthread_mutex_lock(&s->mu);
+    s->history_run = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- predict commands (called with the mutex held; returns with it held) ---- */
 
 static void serve_predicts(worker *w) {
@@ -112,6 +175,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
     srv_publish(s, SRV_MSG_DROP, "loss", &b);
     host_buf_free(&b);
     pthread_mutex_unlock(&s->mu);
+    history_record(s, "progress", api_json_loss(&pt, p->steps));
 
     publish_snapshots(w, p->epoch, p->step);
 
@@ -194,6 +258,7 @@ static void run_training(worker *w, const api_train_params *rp) {
         return;
     }
     publish_snapshots(w, 0, 0); /* the initial weights: features form from here */
+    history_begin(w, rp, mlp_get_config(w->tr));
 
     srv_status final = SRV_DONE;
     msg[0] = 0;
@@ -247,6 +312,7 @@ static void run_training(worker *w, const api_train_params *rp) {
         srv_publish(s, SRV_MSG_KEEP, "epoch", &b);
         host_buf_free(&b);
         pthread_mutex_unlock(&s->mu);
+        history_record(s, "epoch", api_json_epoch_event(&rec, ev.confusion, ev.classes, cfg.epochs));
         printf("run %u: epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs\n", run, e, r.loss,
                100 * r.train_accuracy, 100 * ev.accuracy, seconds);
         fflush(stdout);
@@ -274,6 +340,7 @@ static void run_training(worker *w, const api_train_params *rp) {
     if (final == SRV_DONE)
         snprintf(msg, sizeof msg, "test accuracy %.2f%% after %u epoch%s", 100 * last_acc, cfg.epochs,
                  cfg.epochs == 1 ? "" : "s");
+    history_end(w, final, final == SRV_ERROR && last_acc == 0 ? -1 : last_acc, msg);
     finish(w, final, msg);
 }
 

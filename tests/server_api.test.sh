@@ -488,6 +488,72 @@ log(`server on port ${P}`);
   check(code === '0', `second server: clean exit 0, got ${code}: ${s.err.slice(-3000)}`);
 }
 
+// the run history: every dashboard run is recorded; GET /api/runs, GET and DELETE /api/runs/ID
+// and their bad requests (the history lives under build/, never in the home folder)
+{
+  const fs = await import('node:fs');
+  const dir = `${process.cwd()}/build/test-runs-api`;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const s = await startServer(['--train-limit', '1000', '--report-every', '4', '--runs-db', `${dir}/runs.db`]);
+  const Q = s.port;
+  const empty = await request(Q, { path: '/api/runs' });
+  check(empty.status === 200 && empty.json.enabled === true && empty.json.runs.length === 0, `no runs yet: ${empty.body}`);
+  check((await postJson(Q, '/api/train', { epochs: 1, batch: 50 })).status === 202, 'a run starts');
+  await until('the run to be listed', async () => (await request(Q, { path: '/api/runs' })).json.runs.length === 1, 30000);
+  const live = (await request(Q, { path: '/api/runs' })).json.runs[0];
+  const del409 = await request(Q, { method: 'DELETE', path: `/api/runs/${live.id}` });
+  const st = (await request(Q, { path: '/api/state' })).json.state.status;
+  check(del409.status === 409 || !['starting', 'running', 'stopping'].includes(st), `DELETE of the run being recorded: ${del409.status} (${st})`);
+  await until('the run to end', async () => (await request(Q, { path: '/api/state' })).json.state.status === 'done', 60000);
+  await until('the history to hold the end', async () => (await request(Q, { path: '/api/runs' })).json.runs[0].status === 'done', 10000);
+  const list = (await request(Q, { path: '/api/runs' })).json.runs;
+  const state = (await request(Q, { path: '/api/state' })).json;
+  check(list.length === 1 && list[0].source === 'server' && list[0].model === '128' && list[0].epochs === 1 &&
+    Math.abs(list[0].final_accuracy - state.epochs[0].test_accuracy) < 1e-6, `the list: ${JSON.stringify(list)}`);
+  const one = await request(Q, { path: `/api/runs/${list[0].id}` });
+  const kinds = (k) => one.json.records.filter((r) => r.kind === k);
+  check(one.status === 200 && one.json.run.config.batch === 50 && kinds('progress').length === state.points.length &&
+    kinds('epoch').length === 1 && one.json.weights && one.json.run.device.name === state.device.name,
+    `GET /api/runs/ID: config, ${kinds('progress').length} reports (${state.points.length} in the state), an epoch, weights, device`);
+  for (const [p, why] of [['/api/runs/abc', 'letters'], ['/api/runs/0', 'zero'], ['/api/runs/01', 'a leading zero'], ['/api/runs/', 'no id'],
+    ['/api/runs/1/x', 'a sub-path'], ['/api/runs/99999999999', 'too large']]) {
+    const r = await request(Q, { path: p });
+    check(r.status === 400 && r.json.status === 400 && r.json.field === 'id' && /a run id is a whole number/.test(r.json.error), `GET ${p} (${why}): ${r.status} ${r.body}`);
+  }
+  const r404 = await request(Q, { path: '/api/runs/12345' });
+  check(r404.status === 404 && /no run 12345/.test(r404.json.error), `unknown id: ${r404.status} ${r404.body}`);
+  const d404 = await request(Q, { method: 'DELETE', path: '/api/runs/12345' });
+  check(d404.status === 404, `DELETE of an unknown id: ${d404.status}`);
+  const d400 = await request(Q, { method: 'DELETE', path: '/api/runs/x' });
+  check(d400.status === 400, `DELETE of a bad id: ${d400.status}`);
+  const put = await request(Q, { method: 'PUT', path: `/api/runs/${list[0].id}` });
+  check(put.status === 405 && put.headers.allow === 'GET, HEAD, DELETE', `PUT /api/runs/ID: ${put.status}, Allow ${put.headers.allow}`);
+  const post = await postJson(Q, '/api/runs', {});
+  check(post.status === 405 && post.headers.allow === 'GET, HEAD', `POST /api/runs: ${post.status}, Allow ${post.headers.allow}`);
+  const dl = await request(Q, { method: 'DELETE', path: '/api/runs' });
+  check(dl.status === 405, `DELETE /api/runs (the list): ${dl.status}`);
+  const q = await request(Q, { path: '/api/runs?limit=3' });
+  check(q.status === 400 && q.json.field === 'limit', `an unknown query parameter: ${q.status}`);
+  const gone = await request(Q, { method: 'DELETE', path: `/api/runs/${list[0].id}` });
+  check(gone.status === 200 && gone.json.deleted === list[0].id, `DELETE /api/runs/ID: ${gone.status} ${gone.body}`);
+  check((await request(Q, { path: `/api/runs/${list[0].id}` })).status === 404 && (await request(Q, { path: '/api/runs' })).json.runs.length === 0,
+    'deleted: 404, and the list is empty');
+  check(await stopServer(s) === '0', 'history server: clean exit');
+  const off = await startServer(['--train-limit', '200', '--no-history']);
+  const o1 = await request(off.port, { path: '/api/runs' });
+  const o2 = await request(off.port, { path: '/api/runs/1' });
+  check(o1.status === 200 && o1.json.enabled === false && o2.status === 404, `--no-history: ${o1.body} / ${o2.status}`);
+  await stopServer(off);
+  fs.writeFileSync(`${dir}/noise.db`, Buffer.from('not a database, not at all'.repeat(200)));
+  const bad = spawn(BIN, ['serve', '--port', '0', '--runs-db', `${dir}/noise.db`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let berr = '';
+  bad.stderr.on('data', (d) => { berr += d; });
+  const bcode = await new Promise((r) => bad.on('exit', r));
+  check(bcode === 1 && /^wgtrain: serve: .*noise\.db: not a wgtrain run history \(not an SQLite database\)/.test(berr) && berr.trim().split('\n').length === 1,
+    `serve on a corrupt history: exit ${bcode}, ${berr.trim()}`);
+}
+
 console.log(`server_api: ${checks} checks passed`);
 process.exit(0);
 EOF

@@ -21,6 +21,9 @@ const BIN = path.join(root, 'build/wgtrain');
 const CHROMIUM = '/usr/bin/chromium';
 const SHOT = path.join(root, 'build/test-artifacts/dashboard.png');
 const TRAIN_IMAGES = 8000;
+// the server's run history: under build/, fresh for each test run, kept across its restart
+const RUNS_DIR = path.join(root, 'build/test-runs-dashboard');
+const REPORT = path.join(root, 'build/test-artifacts/report.html');
 
 let server = null;
 let context = null;
@@ -45,7 +48,8 @@ const watchdog = setTimeout(async () => {
 
 function startServer(port = 0) {
   return new Promise((resolve, reject) => {
-    server = spawn(BIN, ['serve', '--device', 'gpu', '--port', String(port), '--train-limit', String(TRAIN_IMAGES), '--report-every', '5'], {
+    server = spawn(BIN, ['serve', '--device', 'gpu', '--port', String(port), '--train-limit', String(TRAIN_IMAGES), '--report-every', '5',
+      '--runs-db', path.join(RUNS_DIR, 'runs.db')], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -85,6 +89,8 @@ function api(port, method, p, body) {
 try {
   assert.ok(fs.existsSync(BIN), `${BIN} is missing: run make`);
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: run make setup (or set WGTRAIN_SKIP_BROWSER=1)`);
+  fs.rmSync(RUNS_DIR, { recursive: true, force: true });
+  fs.mkdirSync(RUNS_DIR, { recursive: true });
   const { url, port } = await startServer();
   log(`server at ${url}`);
 
@@ -372,6 +378,65 @@ try {
   check(sApi.epochs.length === 1 && sApi.epochs[0].partial === true && sApi.epochs[0].step === ev.step, 'the server keeps it in the state a new page gets');
   check(stopped.focus === 'btn-train', `focus after Stop: #${stopped.focus}`);
 
+  // the run history: the three runs are listed (newest first) as the server recorded them; two
+  // are overlaid on the comparison charts; one is deleted; the report of one downloads and
+  // opens from file:// with its charts drawn and no request made
+  await page.waitForFunction(() => document.querySelectorAll('#hist-rows tr').length === 3 &&
+    /stopped/.test(document.querySelector('#hist-rows tr').textContent), null, { timeout: 30000 });
+  const listed = await page.$$eval('#hist-rows tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  const apiRuns = (await api(port, 'GET', '/api/runs')).json.runs;
+  check(listed.map((c) => +c[1]).join() === apiRuns.map((r) => r.id).join() && apiRuns.length === 3,
+    `the history lists the server's runs: ${listed.map((c) => c.slice(1, 7).join(' ')).join(' | ')}`);
+  check(listed[1][3] === '64,32' && listed[1][4] === 'adam' && listed[1][6] === `${(100 * apiRuns[1].final_accuracy).toFixed(2)}%`,
+    `a row shows model, optimizer and accuracy: ${listed[1].join(' ')}`);
+  const [idA, idB, idC] = apiRuns.map((r) => r.id);
+  await page.check(`#hist-rows tr[data-id="${idB}"] input[type=checkbox]`);
+  await page.check(`#hist-rows tr[data-id="${idC}"] input[type=checkbox]`);
+  await page.waitForFunction(() => window.WgHistory.selected.size === 2 && window.WgHistory.lossPlot && window.WgHistory.lossPlot.series.length === 3,
+    null, { timeout: 30000 });
+  const overlay = await page.evaluate(() => {
+    const { lossPlot, accPlot } = window.WgHistory;
+    const n = (a) => a.filter((v) => v !== null && v !== undefined).length;
+    return { loss: [1, 2].map((i) => n(lossPlot.data[i])), acc: [1, 2].map((i) => n(accPlot.data[i])),
+      labels: lossPlot.series.slice(1).map((s) => s.label), visible: !document.getElementById('hist-compare').hidden,
+      canvases: document.querySelectorAll('#hist-loss canvas, #hist-acc canvas').length };
+  });
+  const recB = (await api(port, 'GET', `/api/runs/${idB}`)).json.records.filter((r) => r.kind === 'progress').length;
+  check(overlay.visible && overlay.canvases === 2 && overlay.loss[0] > 0 && overlay.loss[1] > 0 && overlay.loss[0] === recB &&
+    overlay.acc.every((k) => k === 1) && overlay.labels.join() === `run ${idB} loss,run ${idC} loss`,
+    `two runs overlaid on the loss and accuracy charts: ${JSON.stringify(overlay)} (${recB} reports of run ${idB})`);
+  await page.click(`#hist-rows tr[data-id="${idA}"] .hist-delete`);
+  check((await api(port, 'GET', '/api/runs')).json.runs.length === 3, 'one click only arms Delete');
+  await page.click(`#hist-rows tr[data-id="${idA}"] .hist-delete`);
+  await page.waitForFunction((id) => !document.querySelector(`#hist-rows tr[data-id="${id}"]`) && document.querySelectorAll('#hist-rows tr').length === 2,
+    idA, { timeout: 30000 });
+  const afterDel = (await api(port, 'GET', '/api/runs')).json.runs.map((r) => r.id);
+  check(afterDel.join() === [idB, idC].join() && (await api(port, 'GET', `/api/runs/${idA}`)).status === 404, `deleted run ${idA}: ${afterDel}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#hist-rows tr[data-id="${idB}"] .hist-report`)]);
+  fs.mkdirSync(path.dirname(REPORT), { recursive: true });
+  await download.saveAs(REPORT);
+  const rpage = await context.newPage();
+  const requests = [];
+  rpage.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
+  rpage.on('pageerror', (e) => problems.push(`report page error: ${e.message}`));
+  await rpage.goto(`file://${REPORT}`);
+  await rpage.waitForFunction(() => window.wgtrainReport && window.wgtrainReport.drawn, null, { timeout: 30000 });
+  const rep = await rpage.evaluate(() => {
+    const lines = [...document.querySelectorAll('svg.chart polyline')].map((p) => p.getAttribute('points').trim().split(/\s+/).length);
+    const c = document.getElementById('tiles');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 60) lit++;
+    return { lines, lit, tiles: !c.hidden, cm: [...document.querySelectorAll('table.cm td[data-count]')].reduce((a, td) => a + +td.dataset.count, 0),
+      title: document.getElementById('title').textContent, config: document.getElementById('config').textContent,
+      device: document.getElementById('device').textContent };
+  });
+  check(rep.lines.length === 4 && rep.lines[0] === recB && rep.lines.every((n) => n >= 1), `the report's SVG charts are drawn: ${rep.lines}`);
+  check(rep.tiles && rep.lit > 1000 && rep.cm === testCount, `the report's weight tiles and confusion matrix (${rep.lit} lit pixels, ${rep.cm} test images)`);
+  check(/64,32/.test(rep.title) && /adam/.test(rep.config) && rep.device.includes(device), `the report's configuration and device: ${rep.title}`);
+  check(requests.length === 0, `the report made no request: ${requests.join(', ')}`);
+  await rpage.close();
+
   // the same site trains in the browser too: `wgtrain serve` serves the wasm engine (CSP allows
   // it) and its own data set as the gzip IDX files the browser trainer fetches
   check(await page.isEnabled('#opt-browser') && await page.isEnabled('#opt-server'), 'served by wgtrain serve: both trainers offered');
@@ -385,6 +450,20 @@ try {
     train: window.wgtrain.state.run && window.wgtrain.state.run.train_count }));
   check(brun.kind === 'browser' && brun.status.status === 'done' && brun.train === 2000,
     `the served page trains in the browser on the server's data: ${JSON.stringify(brun.status.message)}`);
+  // the browser trainer keeps its own history, in IndexedDB, and exports the same report
+  await bpage.waitForFunction(() => document.querySelectorAll('#hist-rows tr').length === 1 && /%/.test(document.querySelector('#hist-rows tr').cells[6].textContent),
+    null, { timeout: 30000 });
+  const brow = await bpage.evaluate(async () => {
+    const tr = document.querySelector('#hist-rows tr');
+    const html = await window.WgHistory.reportHtml(+tr.dataset.id);
+    const m = /<script id="run-data" type="application\/json">([^<]*)<\/script>/.exec(html);
+    const all = JSON.parse(m[1]);
+    return { cells: [...tr.cells].map((td) => td.textContent), source: all.run.source, reports: all.records.filter((r) => r.kind === 'progress').length,
+      points: window.wgtrain.state.points.length, epochs: all.records.filter((r) => r.kind === 'epoch').length, weights: !!all.weights,
+      acc: all.run.final_accuracy, shown: window.wgtrain.state.epochs[0].test_accuracy };
+  });
+  check(brow.source === 'browser' && brow.reports === brow.points && brow.epochs === 1 && brow.weights && brow.acc === brow.shown &&
+    brow.cells[6] === `${(100 * brow.shown).toFixed(2)}%`, `the browser's run is in IndexedDB with every report: ${JSON.stringify(brow)}`);
   const jspi = await context.newPage();
   await jspi.addInitScript(() => { delete WebAssembly.Suspending; });
   await jspi.goto(`${url}/?trainer=browser`);

@@ -935,7 +935,8 @@
         return;
       }
     }
-    trainer.connect(handlers);
+    if (window.WgHistory) window.WgHistory.use(kind);
+    trainer.connect(window.WgHistory ? window.WgHistory.tap(handlers) : handlers);
   }
 
   for (const r of document.querySelectorAll('input[name="trainer"]')) r.addEventListener('change', () => use(r.value));

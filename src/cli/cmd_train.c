@@ -742,8 +742,7 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         if (j && !(json_add_string(j, "event", "done") && json_add_integer(j, "epochs", last) &&
-                   json_add_fixed(j, "test_accuracy", last_test, 6) && json_add_fixed(j, "train_seconds", total, 3) &&
-                   (!hist.id || hist.failed || json_add_integer(j, "history_run", (unsigned long long)hist.id))))
+                   json_add_fixed(j, "test_accuracy", last_test, 6) && json_add_fixed(j, "train_seconds", total, 3)))
             cJSON_Delete(j), j = NULL;
         cli_json_line(j);
     } else

@@ -34,6 +34,8 @@ import { chromium } from 'playwright-core';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SITE = path.join(root, 'build/web');
 const BIN = path.join(root, 'build/wgtrain');
+// any run the wgtrain processes of this test record goes under build/, never to the user's home
+process.env.XDG_DATA_HOME = path.join(root, 'build/test-home/share');
 const ART = path.join(root, 'build/test-artifacts');
 const TRAIN_LIMIT = 5000;
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',

@@ -18,6 +18,8 @@ import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(root, 'build/wgtrain');
+// any run the wgtrain processes of this test record goes under build/, never to the user's home
+process.env.XDG_DATA_HOME = path.join(root, 'build/test-home/share');
 const CHROMIUM = '/usr/bin/chromium';
 const SHOT = path.join(root, 'build/test-artifacts/dashboard.png');
 const TRAIN_IMAGES = 8000;

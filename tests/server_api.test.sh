@@ -11,6 +11,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# the runs these servers train are recorded under build/, never in the user's home
+export XDG_DATA_HOME="$root/build/test-home/share"
 # WGTRAIN_BIN may name another build of wgtrain (e.g. one with sanitizers)
 export WGTRAIN_BIN="${WGTRAIN_BIN:-$root/build/wgtrain}"
 [ -x "$WGTRAIN_BIN" ] || { echo "$WGTRAIN_BIN is missing: run make"; exit 1; }

@@ -665,7 +665,7 @@ static void hist_end(save_ctx *sc, const char *status, double accuracy, uint32_t
     api_shape shape = {sc->rows, sc->cols, sc->cfg->arch.classes};
     size_t n = mlp_param_count(&sc->cfg->arch);
     float *w = !hist.failed && api_shape_tiles(&shape) ? malloc(n * sizeof *w) : NULL;
-    if (w && mlp_read_params(sc->tr, w) == MLP_OK) {
+    if (w && host_trainer_read_params(sc->tr, w) == MLP_OK) {
         cJSON *j = api_json_weights(w, sc->cfg->arch.hidden[0], &shape, epoch, 0);
         if (!j || !runs_set_weights(hist.db, hist.id, j)) hist_failed();
         cJSON_Delete(j);

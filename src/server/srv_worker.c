@@ -71,8 +71,8 @@ static void history_end(worker *w, srv_status st, double accuracy, const char *m
             cJSON_Delete(e), e = NULL;
         history_record(s, "event", e);
     }
-    if (history_run && w->tr && api_shape_tiles(&s->shape) && mlp_read_params(w->tr, w->params) == MLP_OK) {
-        const mlp_config *cfg = mlp_get_config(w->tr);
+    if (history_run && w->tr && api_shape_tiles(&s->shape) && host_trainer_read_params(w->tr, w->params) == MLP_OK) {
+        const mlp_config *cfg = host_trainer_config(w->tr);
         cJSON *j = api_json_weights(w->params, cfg->arch.hidden[0], &s->shape, s->model_epoch, s->model_step);
         if (j) runs_set_weights(s->history_worker, history_run, j);
         cJSON_Delete(j);
@@ -258,7 +258,7 @@ static void run_training(worker *w, const api_train_params *rp) {
         return;
     }
     publish_snapshots(w, 0, 0); /* the initial weights: features form from here */
-    history_begin(w, rp, mlp_get_config(w->tr));
+    history_begin(w, rp, host_trainer_config(w->tr));
 
     srv_status final = SRV_DONE;
     msg[0] = 0;

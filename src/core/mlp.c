@@ -454,7 +454,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
     } else {
         /* the activation buffer's carve, shared by the three fused kernels */
         uint32_t h = t->cfg.arch.hidden[0];
-        uint32_t htiles = tiles_fused_htiles(h);
+        uint32_t htiles = tiles_fused_htiles(h, b);
         double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_FUSED_CLASSES,
                a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES;
         const size_t *off = t->lay.offsets;
@@ -463,7 +463,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"MAX_BATCH", b}};
         gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
-                               {"MAX_BATCH", b}};
+                               {"MAX_BATCH", b}, {"HTILES", htiles}};
         t->slices = tiles_fused_slices(b);
         t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
         gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)off[T_W1]},
@@ -472,13 +472,14 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
                                {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)}};
         gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
-        TRY(tiles_kernel_get(gpu, "fused_forward.wgsl", c_fw, 7, &t->k_ffw));
-        TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 8, &t->k_fsm));
+        TRY(tiles_kernel_get(gpu, tiles_fused_wide(b) ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, 7,
+                             &t->k_ffw));
+        TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 9, &t->k_fsm));
         TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 13, &t->k_fup));
         if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_FUSED_INPUTS;
         t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs);
-        if (tiles_fused_forward_groups(b, h) > gpu_info(gpu)->max_workgroups_per_dim) {
+        if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;
         }
@@ -757,7 +758,7 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         uint32_t h = t->cfg.arch.hidden[0];
-        out[0] = (dispatch){t->k_ffw, t->bg_ffw, (uint32_t)tiles_fused_forward_groups(p->count, h), 1};
+        out[0] = (dispatch){t->k_ffw, t->bg_ffw, (uint32_t)tiles_fused_forward_groups(p->count, h, t->cfg.batch), 1};
         out[1] = (dispatch){t->k_fsm, t->bg_fsm, tiles_fused_softmax_groups(p->count), 1};
         out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
         if (t->slices == 1) return 3;

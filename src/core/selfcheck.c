@@ -343,6 +343,66 @@ static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O) {
     free(gpre), free(gout);
 }
 
+/* The fused path's forward, fused_forward.wgsl or its wide tiles (fused_forward_wide.wgsl): B
+ * samples of 784 u8 pixels gathered through a permutation of B + 5 images, H hidden ReLU units,
+ * and the layer-2 partial sums of each hidden tile; the hidden layer, the partials and the
+ * stored x against the CPU's. */
+static void check_fused_forward(harness *h, uint64_t *rng, int B, int H, bool wide) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%d H=%d", B, H);
+    const char *file = wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl";
+    const int I = 784, C = 10;
+    uint32_t N = (uint32_t)B + 5, start = 3, tile = wide ? TILE_FFW_T : TILE_FF_TH;
+    uint32_t htiles = tiles_div_up((uint32_t)H, tile);
+    size_t off_b1 = ((size_t)H * I + 63) & ~(size_t)63, off_w2 = (off_b1 + H + 63) & ~(size_t)63;
+    size_t np = off_w2 + (size_t)C * H, a_part = (size_t)B * H, a_x = a_part + (size_t)htiles * B * C;
+    size_t na = a_x + (size_t)B * I;
+    uint8_t *images = malloc((size_t)N * I), *gimages = NULL;
+    uint32_t *order = malloc(N * 4);
+    float *params = alloc_floats(np), *x = alloc_floats((size_t)B * I), *pre = alloc_floats((size_t)B * H);
+    float *hid = alloc_floats((size_t)B * H), *part = alloc_floats((size_t)htiles * B * C), *acts = alloc_floats(na);
+    if (images && order && params && x && pre && hid && part && acts) {
+        fill_bytes(rng, images, (size_t)N * I, 256);
+        permutation(rng, order, N);
+        memset(params, 0, np * 4);
+        fill(rng, params, (size_t)H * I, -0.05f, 0.05f);
+        fill(rng, params + off_b1, (size_t)H, -0.2f, 0.2f);
+        fill(rng, params + off_w2, (size_t)C * H, -0.3f, 0.3f);
+        gimages = padded_bytes(images, (size_t)N * I);
+        input_gather_forward(x, images, order, start, B, I);
+        dense_forward(pre, x, params, params + off_b1, B, I, H);
+        activation_forward(hid, pre, B * H, MODEL_ACT_RELU);
+        for (uint32_t t = 0; t < htiles; t++)
+            for (int b = 0; b < B; b++)
+                for (int c = 0; c < C; c++) {
+                    double sum = 0;
+                    for (uint32_t j = t * tile; j < (t + 1) * tile && j < (uint32_t)H; j++)
+                        sum += (double)hid[(size_t)b * H + j] * params[off_w2 + (size_t)c * H + j];
+                    part[((size_t)t * B + b) * C + c] = (float)sum;
+                }
+        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+        gpu_constant cf[] = {{"HIDDEN", H},           {"OFF_W1", 0},         {"OFF_B1", (double)off_b1},
+                             {"OFF_W2", (double)off_w2}, {"A_PART", (double)a_part}, {"A_X", (double)a_x},
+                             {"MAX_BATCH", B}};
+        arg a[] = {{"step", &sp, sizeof sp, UNI},
+                   {"images", gimages, ((size_t)N * I + 3) & ~(size_t)3, IN},
+                   {"order", order, N * 4, IN},
+                   {"params", params, np * 4, IN},
+                   {"params4", params, np * 4, IN},
+                   {"acts", acts, na * 4, OUT}};
+        uint64_t inv = tiles_fused_forward_groups((uint32_t)B, (uint32_t)H, wide ? TILE_FFW_MIN_BATCH : 1) *
+                       (wide ? TILE_FFW_WG : TILE_FF_WG);
+        if (gimages && run_kernel(h, file, cf, 7, a, 6, inv, shape)) {
+            emit_compare(h, file, "hidden", shape, acts, hid, (size_t)B * H);
+            emit_compare(h, file, "partials", shape, acts + a_part, part, (size_t)htiles * B * C);
+            emit_compare(h, file, "x", shape, acts + a_x, x, (size_t)B * I);
+        }
+    } else {
+        emit_error(h, file, shape, "out of memory");
+    }
+    free(images), free(gimages), free(order), free(params), free(x), free(pre), free(hid), free(part), free(acts);
+}
+
 /* softmax_xent_backward and classify at B samples of C classes. */
 static void check_loss(harness *h, uint64_t *rng, int B, int C, float smoothing) {
     char shape[48];
@@ -513,6 +573,14 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
     /* the tiled first layer reading pixels itself: a row that is not whole words, and 784 */
     check_gather_dense(&h, &rng, 17, 30, 5);
     check_gather_dense(&h, &rng, 65, 784, 37);
+    /* the fused forward's two tile shapes: partial sample and hidden tiles, and the default model */
+    check_fused_forward(&h, &rng, 19, 20, false);
+    check_fused_forward(&h, &rng, 70, 70, true);
+    if (h.tiled_everywhere) {
+        check_fused_forward(&h, &rng, 64, 128, false);
+        check_fused_forward(&h, &rng, 130, 200, true);
+        check_fused_forward(&h, &rng, 256, 128, true);
+    }
     static const int losses[][2] = {{1, 2}, {3, 10}, {17, 3}, {64, 10}, {300, 37}};
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) check_loss(&h, &rng, losses[i][0], losses[i][1], 0.0f);
     check_loss(&h, &rng, 17, 3, 0.1f);
@@ -637,6 +705,13 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
         check_run(&h, &rng, "2 steps, N=37 B=19 H=20", 37, &c);
         c = run_config(&a50, 300, 0.05f, 0.5f, kernels);
         check_run(&h, &rng, "2 steps, N=600 B=300 H=50 momentum 0.5", 600, &c);
+        /* a batch on the fused path's wide tiles (TILE_FFW_MIN_BATCH), with a short last step
+         * and a hidden width that ends mid-tile */
+        model_arch a70 = arch_of(784, 10, MODEL_ACT_RELU, 70, 0);
+        c = run_config(&a70, TILE_FFW_MIN_BATCH + 6, 0.05f, 0.9f, kernels);
+        char wide[64];
+        snprintf(wide, sizeof wide, "2 steps, N=%u B=%u H=70 momentum 0.9", 2 * c.batch - 60, c.batch);
+        check_run(&h, &rng, wide, 2 * c.batch - 60, &c);
     }
     /* the per-layer path at depth, every activation, and shapes other than MNIST's */
     for (int act = MODEL_ACT_RELU; act <= MODEL_ACT_LEAKY_RELU; act++) {

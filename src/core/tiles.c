@@ -18,6 +18,13 @@ _Static_assert(16 * (TILE_FF_TS + TILE_FF_TH) * (TILE_FF_KC4 + 1) +
                        4 * (TILE_FF_TS * TILE_FF_TH * TILE_FF_KS + TILE_FF_TS * TILE_FF_TH + TILE_FF_TS) <=
                    16384,
                "fused_forward: within WebGPU's guaranteed 16 KiB of workgroup memory");
+/* fused_forward_wide: a thread per 4 x 4 block; each stages one word of pixels (4 inputs of
+ * one sample) and one vec4 of weights a round; whole rounds of the 784 inputs; smem (two
+ * regions of KC rows of T / 4 + 1 vec4s) also holds two classes' partials per thread */
+_Static_assert(TILE_FFW_T % 16 == 0 && 784 % (TILE_FFW_T / 4) == 0, "fused_forward_wide: whole words and rounds");
+_Static_assert(TILE_FFW_WG <= 256 && 2 * TILE_FFW_T <= TILE_FFW_WG, "fused_forward_wide: a thread per layer-2 sum");
+_Static_assert(16 * 2 * (TILE_FFW_T / 4) * (TILE_FFW_T / 4 + 1) + 4 * TILE_FFW_T <= 16384,
+               "fused_forward_wide: within WebGPU's guaranteed 16 KiB of workgroup memory");
 _Static_assert(TILE_FS_SB * 10 <= TILE_FS_WG, "fused_softmax: a thread per sample and class");
 /* fused_update: TK / 4 threads across a W1 tile's inputs (4 each) and the rest down its hidden
  * units (2 each); per round each thread stages 4 dhidden values and 2 vec4s of inputs (W1
@@ -68,7 +75,8 @@ static const struct {
     {"grad_norm.wgsl", 2, {{"WG", TILE_NORM_WG}, {"GROUPS", TILE_NORM_GROUPS}}},
     {"fused_forward.wgsl", 5,
      {{"WG", TILE_FF_WG}, {"TS", TILE_FF_TS}, {"TH", TILE_FF_TH}, {"KS", TILE_FF_KS}, {"KC4", TILE_FF_KC4}}},
-    {"fused_softmax.wgsl", 3, {{"WG", TILE_FS_WG}, {"SB", TILE_FS_SB}, {"TH", TILE_FF_TH}}},
+    {"fused_forward_wide.wgsl", 2, {{"WG", TILE_FFW_WG}, {"T", TILE_FFW_T}}},
+    {"fused_softmax.wgsl", 2, {{"WG", TILE_FS_WG}, {"SB", TILE_FS_SB}}},
     {"fused_update.wgsl", 6,
      {{"WG", TILE_FU_WG},
       {"TJ", TILE_FU_TJ},

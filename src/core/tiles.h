@@ -57,7 +57,17 @@
 #define TILE_FF_KS 7
 #define TILE_FF_KC4 28
 #define TILE_FF_WG ((TILE_FF_TS / 2) * (TILE_FF_TH / 2) * TILE_FF_KS)
-/* fused_softmax: SB samples per workgroup; it sums fused_forward's partials of TILE_FF_TH units */
+/* fused_forward_wide, the same function on T x T tiles (4 x 4 outputs per thread, KC = T / 4
+ * inputs a round), for batches of at least TILE_FFW_MIN_BATCH samples (bench/NOTES.md,
+ * experiment 17); below it fused_forward's small tiles keep more workgroups busy */
+#ifndef TILE_FFW_T
+#define TILE_FFW_T 64
+#endif
+#define TILE_FFW_WG (TILE_FFW_T * TILE_FFW_T / 16)
+#ifndef TILE_FFW_MIN_BATCH
+#define TILE_FFW_MIN_BATCH 2048
+#endif
+/* fused_softmax: SB samples per workgroup; it sums the forward's partials (one per hidden tile) */
 #define TILE_FS_SB 4
 #define TILE_FS_WG 128
 /* fused_update: W1 tiles of TJW hidden units x TK inputs, small tiles of TJ hidden units, each
@@ -116,10 +126,16 @@ static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_
 /* softmax_xent_backward's workgroups, and so the metrics partials of each step, at a batch */
 static inline uint32_t tiles_xent_parts(uint32_t batch) { return tiles_div_up(batch, TILE_XENT_WG); }
 
-/* fused_forward's hidden tiles: the partial sums per sample that fused_softmax adds */
-static inline uint32_t tiles_fused_htiles(uint32_t hidden) { return tiles_div_up(hidden, TILE_FF_TH); }
-static inline uint64_t tiles_fused_forward_groups(uint32_t count, uint32_t hidden) {
-    return (uint64_t)tiles_div_up(count, TILE_FF_TS) * tiles_fused_htiles(hidden);
+/* the fused forward of a trainer of this batch: the wide tiles at large batches */
+static inline bool tiles_fused_wide(uint32_t batch) { return batch >= TILE_FFW_MIN_BATCH; }
+/* its hidden tiles: the partial sums per sample that fused_softmax adds */
+static inline uint32_t tiles_fused_htiles(uint32_t hidden, uint32_t batch) {
+    return tiles_div_up(hidden, tiles_fused_wide(batch) ? TILE_FFW_T : TILE_FF_TH);
+}
+/* its workgroups for a step of count samples */
+static inline uint64_t tiles_fused_forward_groups(uint32_t count, uint32_t hidden, uint32_t batch) {
+    return (uint64_t)tiles_div_up(count, tiles_fused_wide(batch) ? TILE_FFW_T : TILE_FF_TS) *
+           tiles_fused_htiles(hidden, batch);
 }
 static inline uint32_t tiles_fused_softmax_groups(uint32_t count) { return tiles_div_up(count, TILE_FS_SB); }
 /* fused_update's input tiles of W1 (its K_TILES constant) */

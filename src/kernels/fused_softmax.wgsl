@@ -13,10 +13,10 @@ override A_DLOG: u32;
 override A_SAMP: u32;
 override A_PART: u32;
 override MAX_BATCH: u32;
-// set from src/core/tiles.h: SB samples per workgroup, TH is fused_forward's hidden tile
+override HTILES: u32;  // the forward's hidden tiles: partials per sample
+// set from src/core/tiles.h: SB samples per workgroup
 override WG: u32;
 override SB: u32;
-override TH: u32;
 const CLASSES: u32 = 10u;
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -31,13 +31,12 @@ var<workgroup> dlogit: array<f32, SB * CLASSES>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let b0 = wid.x * SB;
-    let htiles = (HIDDEN + TH - 1u) / TH;
     if (lid < SB * CLASSES) {
         let b = b0 + lid / CLASSES;
         let c = lid % CLASSES;
         var sum = params[OFF_B2 + c];
         if (b < step.count) {
-            for (var t = 0u; t < htiles; t++) {
+            for (var t = 0u; t < HTILES; t++) {
                 sum += acts[A_PART + (t * MAX_BATCH + b) * CLASSES + c];
             }
         }

@@ -14,6 +14,7 @@
 #include "checkpoint/ckpt.h"
 #include "host/args.h"
 #include "host/events.h"
+#include "host/recipe_flags.h"
 #include "host/runs_db.h"
 #include "cli/cli.h"
 
@@ -203,8 +204,14 @@ static uint64_t train_fingerprint(const mnist_set *train, uint32_t count) {
 
 /* Flags that --resume checks against the checkpoint (and fills in when not given). */
 typedef struct given_flags {
-    bool epochs, batch, hidden, activation, init, seed, lr, momentum, schedule, kernels, train_limit, save_every;
-    bool optimizer, weight_decay, beta1, beta2, eps, clip_grad_norm, warmup, label_smoothing, dropout;
+    bool epochs, seed, kernels, train_limit, save_every;
+    /* the recipe's flags, by name here too (g->lr) for merge_resume */
+    union {
+        host_recipe_given recipe;
+        struct {
+            HOST_RECIPE_GIVEN_FIELDS
+        };
+    };
 } given_flags;
 
 /* Merges a checkpoint's config into cfg: a given flag must agree, a missing one is taken. */
@@ -308,6 +315,7 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         if (gpu_flag < 0) return EXIT_USAGE;
         if (gpu_flag > 0) continue;
         int runs = runs_flag(argc, argv, &i, &o->runs);
+        if (runs == 0) runs = host_recipe_flag(argc, argv, &i, c, &g->recipe);
         if (runs < 0) return EXIT_USAGE;
         if (runs > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -318,23 +326,6 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         } else if (flag_is(a, "--epochs")) {
             if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 100000, &c->epochs)) return EXIT_USAGE;
             g->epochs = true;
-        } else if (flag_is(a, "--batch")) {
-            if (!(v = flag_value(argc, argv, &i, "--batch")) || !parse_u32("--batch", v, 1, MLP_MAX_BATCH, &c->batch)) return EXIT_USAGE;
-            g->batch = true;
-        } else if (flag_is(a, "--hidden")) {
-            if (!(v = flag_value(argc, argv, &i, "--hidden"))) return EXIT_USAGE;
-            char why[256];
-            if (!model_hidden_parse(v, &c->arch, why, sizeof why)) return config_usage_error(why);
-            g->hidden = true;
-        } else if (flag_is(a, "--activation")) {
-            if (!(v = flag_value(argc, argv, &i, "--activation"))) return EXIT_USAGE;
-            if (!model_activation_parse(v, &c->arch.activation))
-                return usage_error("--activation must be relu, gelu, tanh, sigmoid or leaky_relu (got '%s')", v);
-            g->activation = true;
-        } else if (flag_is(a, "--init")) {
-            if (!(v = flag_value(argc, argv, &i, "--init"))) return EXIT_USAGE;
-            if (!model_init_parse(v, &c->init)) return usage_error("--init must be torch, kaiming or xavier (got '%s')", v);
-            g->init = true;
         } else if (flag_is(a, "--report-every")) {
             if (!(v = flag_value(argc, argv, &i, "--report-every")) || !parse_u32("--report-every", v, 1, 4096, &c->report_every)) return EXIT_USAGE;
         } else if (flag_is(a, "--train-limit")) {
@@ -343,55 +334,6 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         } else if (flag_is(a, "--seed")) {
             if (!(v = flag_value(argc, argv, &i, "--seed")) || !parse_u64("--seed", v, &c->seed)) return EXIT_USAGE;
             g->seed = true;
-        } else if (flag_is(a, "--lr")) {
-            if (!(v = flag_value(argc, argv, &i, "--lr")) || !parse_float("--lr", v, &c->lr)) return EXIT_USAGE;
-            if (!(c->lr > 0)) {
-                if (strtod(v, NULL) > 0) /* positive, but below float32's smallest value */
-                    return usage_error("--lr %s rounds to 0 in float32 (the smallest positive float32 is about 1.4e-45): "
-                                       "it must be > 0", v);
-                return usage_error("--lr must be > 0 (got %s)", v);
-            }
-            g->lr = true;
-        } else if (flag_is(a, "--momentum")) {
-            if (!(v = flag_value(argc, argv, &i, "--momentum")) || !parse_float("--momentum", v, &c->momentum)) return EXIT_USAGE;
-            if (c->momentum < 0 || c->momentum >= 1) return usage_error("--momentum must be in [0, 1) (got %s)", v);
-            g->momentum = true;
-        } else if (flag_is(a, "--schedule")) {
-            if (!(v = flag_value(argc, argv, &i, "--schedule"))) return EXIT_USAGE;
-            if (!mlp_schedule_parse(v, &c->schedule))
-                return usage_error("--schedule must be constant, cosine, step or onecycle (got '%s')", v);
-            g->schedule = true;
-        } else if (flag_is(a, "--optimizer")) {
-            if (!(v = flag_value(argc, argv, &i, "--optimizer"))) return EXIT_USAGE;
-            if (!optim_parse(v, &c->optimizer))
-                return usage_error("--optimizer must be sgd, momentum, nesterov, adam or adamw (got '%s')", v);
-            g->optimizer = true;
-        } else if (flag_is(a, "--weight-decay")) {
-            if (!(v = flag_value(argc, argv, &i, "--weight-decay")) || !parse_float("--weight-decay", v, &c->weight_decay)) return EXIT_USAGE;
-            g->weight_decay = true;
-        } else if (flag_is(a, "--beta1")) {
-            if (!(v = flag_value(argc, argv, &i, "--beta1")) || !parse_float("--beta1", v, &c->beta1)) return EXIT_USAGE;
-            g->beta1 = true;
-        } else if (flag_is(a, "--beta2")) {
-            if (!(v = flag_value(argc, argv, &i, "--beta2")) || !parse_float("--beta2", v, &c->beta2)) return EXIT_USAGE;
-            g->beta2 = true;
-        } else if (flag_is(a, "--eps")) {
-            if (!(v = flag_value(argc, argv, &i, "--eps")) || !parse_float("--eps", v, &c->eps)) return EXIT_USAGE;
-            g->eps = true;
-        } else if (flag_is(a, "--clip-grad-norm")) {
-            if (!(v = flag_value(argc, argv, &i, "--clip-grad-norm")) || !parse_float("--clip-grad-norm", v, &c->clip_grad_norm))
-                return EXIT_USAGE;
-            g->clip_grad_norm = true;
-        } else if (flag_is(a, "--label-smoothing")) {
-            if (!(v = flag_value(argc, argv, &i, "--label-smoothing")) || !parse_float("--label-smoothing", v, &c->label_smoothing))
-                return EXIT_USAGE;
-            g->label_smoothing = true;
-        } else if (flag_is(a, "--dropout")) {
-            if (!(v = flag_value(argc, argv, &i, "--dropout")) || !parse_float("--dropout", v, &c->dropout)) return EXIT_USAGE;
-            g->dropout = true;
-        } else if (flag_is(a, "--warmup")) {
-            if (!(v = flag_value(argc, argv, &i, "--warmup")) || !parse_u32("--warmup", v, 0, 10000000, &c->warmup)) return EXIT_USAGE;
-            g->warmup = true;
         } else if (flag_is(a, "--kernels")) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, true, &c->kernels))
                 return EXIT_USAGE;
@@ -430,13 +372,7 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
     }
     if (g->save_every && !o->ckpt_dir && !o->resume_dir) return usage_error("--save-every needs --checkpoint-dir");
     if (!host_device_check(&o->dev, &o->gpu)) return EXIT_USAGE;
-    /* sgd is momentum 0: the default momentum belongs to the momentum optimizer */
-    if (c->optimizer == OPTIM_SGD && !g->momentum) c->momentum = 0.0f;
-    if (c->optimizer >= OPTIM_ADAM && g->momentum)
-        return usage_error("--momentum is for sgd-family optimizers; %s takes --beta1 and --beta2", optim_name(c->optimizer));
-    if (c->optimizer >= OPTIM_ADAM) c->momentum = 0.0f;
-    /* torch.optim.AdamW's default weight decay */
-    if (c->optimizer == OPTIM_ADAMW && !g->weight_decay) c->weight_decay = 0.01f;
+    if (!host_recipe_finish(c, &g->recipe)) return EXIT_USAGE;
     return -1;
 }
 

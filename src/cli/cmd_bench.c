@@ -4,21 +4,25 @@
 #include <string.h>
 
 #include "host/args.h"
+#include "host/recipe_flags.h"
 #include "cli/cli.h"
 
 static const char *bench_help =
     "usage: wgtrain bench [options]\n"
     "Times training on full MNIST per batch size: ms per epoch (median of the timed epochs, after one\n"
     "warm-up epoch), samples/s, and the GPU time of each kernel from timestamp queries. The model\n"
-    "is the 784-128-10 MLP with plain SGD (lr 0.1), as in bench/torch_reference.py.\n"
+    "is the 784-128-10 MLP (or --hidden's) with plain SGD (lr 0.1), as in bench/torch_reference.py.\n"
     "\n"
     "  --batches LIST       comma-separated batch sizes (default 64,256,1024,4096)\n"
     "  --epochs N           timed epochs per batch size (default 5)\n"
-    "  --kernels K          fused (default) or reference\n"
+    "  --kernels K          fused or reference (default: fused where it applies, else reference)\n"
     "  --report-every N     steps per command buffer and metrics readback (default 100)\n"
-    "  --time-to-accuracy   also train with the default recipe until the test accuracy reaches\n"
-    "                       --target (default 0.98), for --seeds seeds (default 5), at most\n"
-    "                       --max-epochs epochs (default 12)\n"
+    "  --time-to-accuracy   also train with the recipe until the test accuracy reaches --target\n"
+    "                       (default 0.98), for --seeds seeds (default 5), at most --max-epochs\n"
+    "                       epochs (default 12; the schedule runs over them)\n"
+    "  --batch, --lr, --optimizer, --momentum, --schedule, --warmup, --hidden, --activation, ...\n"
+    "                       the time-to-accuracy recipe, as for train (default: train's defaults);\n"
+    "                       --hidden and --activation also make the speed part's model\n"
     "  --skip-speed         only the time-to-accuracy part\n"
     "  --json               one JSON object per line\n"
     "  --device D, --threads N  the engine, as for train (default auto: a real GPU, else the CPU engine)\n"
@@ -40,24 +44,26 @@ typedef struct bench_opts {
     uint32_t epochs, report_every, seeds, max_epochs;
     float target;
     mlp_kernels kernels;
-    bool json, tta, skip_speed;
+    bool kernels_given, json, tta, skip_speed;
+    mlp_config recipe; /* the time-to-accuracy recipe; its model is also the speed part's */
+    host_recipe_given given;
 } bench_opts;
 
 static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_dataset *train) {
     gpu_context *gpu = rt->dev.gpu; /* NULL on the CPU engine */
-    const char *kernels_name = !gpu ? "cpu" : o->kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
     if (!o->json)
         printf("%-6s %-7s %-10s %-12s %s\n", "batch", "steps", "ms/epoch", "samples/s",
                !gpu ? "" : gpu_has_timestamps(gpu) ? "GPU time per dispatch (timestamp queries)" : "(no timestamp queries on this adapter)");
     for (int bi = 0; bi < o->batch_count; bi++) {
         mlp_config c = mlp_config_default();
+        c.arch = o->recipe.arch;
         c.batch = o->batches[bi];
         c.lr = 0.1f;
         c.momentum = 0.0f;
         c.schedule = MLP_SCHEDULE_CONSTANT;
         c.epochs = o->epochs + 1;
         c.report_every = o->report_every;
-        c.kernels = o->kernels;
+        c.kernels = o->kernels_given ? o->kernels : mlp_fused_applies(&c) ? MLP_KERNELS_FUSED : MLP_KERNELS_REFERENCE;
         host_trainer *t = NULL;
         if (host_trainer_create(&rt->dev, &c, train, NULL, &t) != MLP_OK) {
             int rc = runtime_error("batch %u: %s", c.batch, host_trainer_error(t));
@@ -76,6 +82,7 @@ static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_da
             if (e > 0) times[e - 1] = host_now() - t0; /* epoch 0 warms up */
         }
         double ms = 1000.0 * median(times, (int)timed);
+        const char *kernels_name = !gpu ? "cpu" : c.kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
         uint32_t steps = (train->count + c.batch - 1) / c.batch;
         mlp_kernel_time kt[6];
         int nk = 0;
@@ -117,9 +124,9 @@ static int bench_time_to_accuracy(const host_runtime *rt, const bench_opts *o, c
     double compile_s = 0, upload_first = 0;
     uint32_t seeds = o->seeds < 64 ? o->seeds : 64;
     for (uint32_t seed = 1; seed <= seeds; seed++) {
-        mlp_config c = mlp_config_default();
+        mlp_config c = o->recipe;
         c.seed = seed;
-        c.kernels = o->kernels;
+        c.kernels = o->kernels_given ? o->kernels : MLP_KERNELS_AUTO;
         c.epochs = o->max_epochs;
         char err[512];
         double t0 = host_now();
@@ -165,22 +172,27 @@ static int bench_time_to_accuracy(const host_runtime *rt, const bench_opts *o, c
         host_trainer_destroy(t);
     }
     double med = n_reached ? median(reached, n_reached) : -1;
-    mlp_config d = mlp_config_default();
+    const mlp_config *d = &o->recipe;
+    char hidden[128];
+    model_hidden_format(&d->arch, hidden, sizeof hidden);
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         bool ok = j && json_add_string(j, "event", "time_to_accuracy") && json_add_fixed(j, "target", o->target, 4) &&
                   json_add_integer(j, "seeds", seeds) && json_add_integer(j, "reached", (unsigned)n_reached) &&
                   json_add_fixed(j, "median_seconds", med, 4) && json_add_fixed(j, "device_seconds", device_s, 4) &&
                   json_add_fixed(j, "compile_seconds", compile_s, 4) && json_add_fixed(j, "upload_seconds", upload_first, 4) &&
-                  json_add_integer(j, "batch", d.batch) && json_add_number(j, "lr", d.lr, 6) &&
-                  json_add_number(j, "momentum", d.momentum, 6) && json_add_integer(j, "schedule_epochs", o->max_epochs);
+                  json_add_string(j, "hidden", hidden) && json_add_string(j, "optimizer", optim_name(d->optimizer)) &&
+                  json_add_integer(j, "batch", d->batch) && json_add_number(j, "lr", d->lr, 6) &&
+                  json_add_number(j, "momentum", d->momentum, 6) && json_add_string(j, "schedule", mlp_schedule_name(d->schedule)) &&
+                  json_add_integer(j, "warmup", d->warmup) && json_add_integer(j, "schedule_epochs", o->max_epochs);
         if (!ok) cJSON_Delete(j), j = NULL;
         cli_json_line(j);
     } else
         printf("time to %.1f%%: median %.3f s over the %d of %u seeds that reached it (training and per-epoch "
                "evaluation, from the first dispatch); device creation %.3f s, pipeline compilation %.3f s, data "
-               "upload %.3f s\n",
-               100 * o->target, med, n_reached, seeds, device_s, compile_s, upload_first);
+               "upload %.3f s; recipe: 784-%s-10, %s, batch %u, lr %g, %s over %u epochs\n",
+               100 * o->target, med, n_reached, seeds, device_s, compile_s, upload_first, hidden,
+               optim_name(d->optimizer), d->batch, d->lr, mlp_schedule_name(d->schedule), o->max_epochs);
     return 0;
 }
 
@@ -196,6 +208,7 @@ int cmd_bench(int argc, char **argv) {
     o.max_epochs = 12;
     o.target = 0.98f;
     o.kernels = MLP_KERNELS_FUSED;
+    o.recipe = mlp_config_default();
     host_gpu_options g = {0};
     g.timestamps = true;
     host_device_options dev = {0};
@@ -204,6 +217,7 @@ int cmd_bench(int argc, char **argv) {
         const char *a = argv[i], *v;
         int r = host_gpu_flag(argc, argv, &i, &g);
         if (r == 0) r = host_device_flag(argc, argv, &i, &dev);
+        if (r == 0) r = host_recipe_flag(argc, argv, &i, &o.recipe, &o.given);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -226,6 +240,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (flag_is(a, "--kernels")) {
             if (!(v = flag_value(argc, argv, &i, "--kernels")) || !host_parse_kernels(v, false, &o.kernels))
                 return EXIT_USAGE;
+            o.kernels_given = true;
             dev.implies = "--kernels";
         } else if (flag_is(a, "--batches")) {
             if (!(v = flag_value(argc, argv, &i, "--batches"))) return EXIT_USAGE;
@@ -241,7 +256,7 @@ int cmd_bench(int argc, char **argv) {
             if (!(data = flag_value(argc, argv, &i, "--data"))) return EXIT_USAGE;
         } else return usage_error("unknown option '%s' for bench", a);
     }
-    if (!host_device_check(&dev, &g)) return EXIT_USAGE;
+    if (!host_device_check(&dev, &g) || !host_recipe_finish(&o.recipe, &o.given)) return EXIT_USAGE;
     if (!data) data = host_default_data_dir();
     mnist_set train = {0}, test = {0};
     if (!host_load_mnist(data, MNIST_TRAIN, &train) || !host_load_mnist(data, MNIST_TEST, &test)) {

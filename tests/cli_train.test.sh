@@ -180,6 +180,16 @@ expect_error 2 "--device must be auto, gpu or cpu" -- predict --device xpu --mod
 expect_error 2 "--backend is for the GPU engine; --device cpu" -- predict --device cpu --backend vulkan --model x.st a.png
 expect_error 2 "--device must be auto, gpu or cpu" -- bench --device npu
 expect_error 2 "--kernels is for the GPU engine; --device cpu" -- bench --device cpu --kernels reference
+# bench's time-to-accuracy recipe takes train's flags, with train's errors
+expect_error 2 "--batch must be between 1 and 8192 \\(got 0\\)" -- bench --batch 0
+expect_error 2 "--momentum is for sgd-family optimizers; adam takes --beta1 and --beta2" -- bench --optimizer adam --momentum 0.5
+expect_error 2 "--hidden must be between 1 and 4096 for every layer \\(got '0'\\)" -- bench --hidden 0
+expect_error 2 "--schedule must be constant, cosine, step or onecycle \\(got 'fast'\\)" -- bench --schedule fast
+# ... and runs it, naming it: a recipe that reaches 60% on 10 classes in one epoch of MNIST
+"$WGTRAIN" bench --device cpu --threads 2 --skip-speed --seeds 1 --target 0.6 --max-epochs 1 --hidden 16 --batch 256 \
+  --lr 0.2 --schedule constant --json >"$TMP/tta.json" 2>&1 \
+  && grep -q '"event":"time_to_accuracy","target":0.6,"seeds":1,"reached":1,.*"hidden":"16","optimizer":"momentum","batch":256,"lr":0.2,"momentum":0.9,"schedule":"constant","warmup":0,"schedule_epochs":1' "$TMP/tta.json" \
+  && ok "bench --time-to-accuracy trains the recipe it is given and names it" || bad "bench recipe: $(cat "$TMP/tta.json")"
 # bench on the CPU engine: one batch size, one timed epoch
 "$WGTRAIN" bench --device cpu --threads 2 --batches 1024 --epochs 1 --json >"$TMP/bench.json" 2>&1 \
   && grep -q '"event":"speed","adapter":"cpu (.*, 2 threads)","backend":"cpu","engine":"cpu","threads":2,.*"kernels":"cpu","batch":1024' "$TMP/bench.json" \

@@ -470,15 +470,16 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
                                {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
-                               {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)}};
+                               {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)},
+                               {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)}};
         gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
         TRY(tiles_kernel_get(gpu, tiles_fused_wide(b) ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, 7,
                              &t->k_ffw));
         TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 9, &t->k_fsm));
-        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 13, &t->k_fup));
+        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 15, &t->k_fup));
         if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_FUSED_INPUTS;
-        t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs);
+        t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);
         if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
             return GPU_ERR_LIMIT;

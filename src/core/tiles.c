@@ -27,12 +27,18 @@ _Static_assert(16 * 2 * (TILE_FFW_T / 4) * (TILE_FFW_T / 4 + 1) + 4 * TILE_FFW_T
                "fused_forward_wide: within WebGPU's guaranteed 16 KiB of workgroup memory");
 _Static_assert(TILE_FS_SB * 10 <= TILE_FS_WG, "fused_softmax: a thread per sample and class");
 /* fused_update: TK / 4 threads across a W1 tile's inputs (4 each) and the rest down its hidden
- * units (2 each); per round each thread stages 4 dhidden values and 2 vec4s of inputs (W1
- * tiles), or 2 values of hidden and dhidden each (small tiles) */
+ * units (2 each; 4 each in wide tiles); per round each thread stages 4 dhidden values and 2 vec4s
+ * of inputs (W1 tiles), one vec4 of each (wide W1 tiles), or 2 values of hidden and dhidden each
+ * (small tiles) */
 _Static_assert(TILE_FU_TK % 4 == 0 && TILE_FU_TJW == 2 * TILE_FU_WG / (TILE_FU_TK / 4),
                "fused_update: a W1 tile is 2 hidden units x 4 inputs per thread");
+_Static_assert(TILE_FU_TJW_WIDE == 4 * TILE_FU_WG / (TILE_FU_TK / 4), "fused_update: a wide W1 tile is 4 x 4 per thread");
 _Static_assert(TILE_FU_TBATCH * TILE_FU_TJW == 4 * TILE_FU_WG, "fused_update: 4 dhidden values per thread per round");
 _Static_assert(TILE_FU_TBATCH * TILE_FU_TK == 8 * TILE_FU_WG, "fused_update: 2 vec4s of inputs per thread per round");
+_Static_assert(TILE_FU_TBW * TILE_FU_TK == 4 * TILE_FU_WG && TILE_FU_TBW * TILE_FU_TJW_WIDE == 4 * TILE_FU_WG,
+               "fused_update: one vec4 of inputs and one of dhidden per thread per round in wide tiles");
+_Static_assert(TILE_FU_TBW * (TILE_FU_TK + TILE_FU_TJW_WIDE) <= TILE_FU_TBATCH * TILE_FU_TK,
+               "fused_update: wide tiles stage in x_tile");
 _Static_assert(TILE_FU_TBATCH * TILE_FU_TJ == 2 * TILE_FU_WG, "fused_update: 2 hidden values per thread per round");
 _Static_assert(TILE_FU_TBATCH * 10 <= 2 * TILE_FU_WG && 10 * TILE_FU_TJ + TILE_FU_TJ + 10 <= TILE_FU_WG,
                "fused_update: the small tiles' dlogits and their threads");
@@ -80,8 +86,8 @@ static const struct {
     {"fused_update.wgsl", 6,
      {{"WG", TILE_FU_WG},
       {"TJ", TILE_FU_TJ},
-      {"TJW", TILE_FU_TJW},
       {"TK", TILE_FU_TK},
+      {"TBW", TILE_FU_TBW},
       {"TBATCH", TILE_FU_TBATCH},
       {"SCRATCH", TILE_FU_SCRATCH}}},
     {"fused_apply.wgsl", 1, {{"WG", TILE_FA_WG}}},

@@ -8,7 +8,7 @@
  * so a change that breaks one fails the build rather than the numbers.
  *
  * Fixed by the kernels' code, not tunable: the 4x4 blocks of dense_forward/dense_backward and
- * the 2 x 2 (fused_forward) and 2 x 4 (fused_update) outputs per thread are the shapes of their
+ * the 2 x 2 (fused_forward) and 4 x 4 (fused_forward_wide, fused_update) outputs per thread are the shapes of their
  * vec4 accumulators, and WGSL sizes function-scope arrays with constants only. */
 #ifndef WGTRAIN_TILES_H
 #define WGTRAIN_TILES_H
@@ -71,11 +71,15 @@
 #define TILE_FS_SB 4
 #define TILE_FS_WG 128
 /* fused_update: W1 tiles of TJW hidden units x TK inputs, small tiles of TJ hidden units, each
- * staged TBATCH samples a round through SCRATCH floats of workgroup memory */
+ * staged TBATCH samples a round through SCRATCH floats of workgroup memory; at batches of more
+ * than one gradient slice (TILE_FUSED_SLICE) wide W1 tiles of TJW_WIDE units, TBW samples a
+ * round (bench/NOTES.md, experiment 20) */
 #define TILE_FU_WG 256
 #define TILE_FU_TJ 16
 #define TILE_FU_TJW 32
+#define TILE_FU_TJW_WIDE 64
 #define TILE_FU_TK 64
+#define TILE_FU_TBW 16
 #define TILE_FU_TBATCH 32
 #define TILE_FU_SCRATCH 2048
 /* fused_apply: one invocation per parameter */
@@ -140,13 +144,19 @@ static inline uint64_t tiles_fused_forward_groups(uint32_t count, uint32_t hidde
 static inline uint32_t tiles_fused_softmax_groups(uint32_t count) { return tiles_div_up(count, TILE_FS_SB); }
 /* fused_update's input tiles of W1 (its K_TILES constant) */
 static inline uint32_t tiles_fused_k_tiles(uint32_t inputs) { return tiles_div_up(inputs, TILE_FU_TK); }
-/* fused_update's grid row: W1 tiles, small tiles, the metrics workgroup */
-static inline uint32_t tiles_fused_update_groups(uint32_t hidden, uint32_t inputs) {
-    return tiles_div_up(hidden, TILE_FU_TJW) * tiles_fused_k_tiles(inputs) + tiles_div_up(hidden, TILE_FU_TJ) + 1;
-}
 static inline uint32_t tiles_fused_slices(uint32_t batch) {
     uint32_t s = batch > TILE_FUSED_SLICE ? tiles_div_up(batch, TILE_FUSED_SLICE) : 1;
     return s > TILE_FUSED_MAX_SLICES ? TILE_FUSED_MAX_SLICES : s;
+}
+/* fused_update's W1 tiles at a batch: wide (its WIDE_W1 constant) where the batch is sliced */
+static inline bool tiles_fused_update_wide(uint32_t batch) { return tiles_fused_slices(batch) > 1; }
+static inline uint32_t tiles_fused_update_tjw(uint32_t batch) {
+    return tiles_fused_update_wide(batch) ? TILE_FU_TJW_WIDE : TILE_FU_TJW;
+}
+/* fused_update's grid row: W1 tiles, small tiles, the metrics workgroup */
+static inline uint32_t tiles_fused_update_groups(uint32_t hidden, uint32_t inputs, uint32_t batch) {
+    return tiles_div_up(hidden, tiles_fused_update_tjw(batch)) * tiles_fused_k_tiles(inputs) +
+           tiles_div_up(hidden, TILE_FU_TJ) + 1;
 }
 static inline uint32_t tiles_fused_apply_groups(uint64_t params) { return tiles_div_up(params, TILE_FA_WG); }
 

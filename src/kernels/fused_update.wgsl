@@ -1,10 +1,13 @@
 // Fast path, dispatch 3 of 3 per step: every gradient is a reduction over the batch, applied
 // the moment it is complete, so gradients never go to memory. Workgroups, in order:
 //   W1 tiles   dW1[j][k] = sum_b dhidden[b][j] xbatch[b][k]: a tiled matmul, TJW hidden units x
-//              TK inputs per workgroup, staged through workgroup memory TBATCH samples at a
-//              time, the next round's loads in flight during this round's arithmetic; each
-//              thread owns 2 x 4 outputs, so one vec2 and one vec4 read from workgroup memory
-//              feed 8 multiply-adds (workgroup-memory bandwidth was the limit at 1 x 4)
+//              TK inputs per workgroup, staged through workgroup memory a round of samples at a
+//              time, the next round's loads in flight during this round's arithmetic. Two
+//              shapes (bench/NOTES.md, experiments 7 and 20; workgroup-memory reads bound this
+//              loop): each thread 2 x 4 outputs of a 32-unit tile, one vec2 and one vec4 read
+//              feeding 8 multiply-adds, TBATCH samples a round; or, at large batches (WIDE_W1),
+//              4 x 4 of a 64-unit tile, two vec4 reads feeding 16, TBW samples a round: half the
+//              tiles, which costs parallelism where a batch is one slice
 //   small tiles for TJ hidden units: dW2[c][j] = sum_b dlogits[b][c] hidden[b][j],
 //              db1[j] = sum_b dhidden[b][j]; the first also db2[c] = sum_b dlogits[b][c]
 //   metrics    the batch's loss and hits into metrics[step.index]
@@ -31,9 +34,11 @@ override PARAMS: u32;  // floats in the parameter buffer (the stride of gpart)
 // the tiles, set from src/core/tiles.h (TILE_FU_*), which also checks how they fit together
 override WG: u32;
 override TJ: u32;          // hidden units per small tile
-override TJW: u32;         // hidden units per W1 tile
+override WIDE_W1: bool;    // the 4 x 4 W1 tiles (set with the model's constants, from the batch)
+override TJW: u32;         // hidden units per W1 tile (32, or 64 when WIDE_W1)
 override TK: u32;          // inputs per W1 tile (TK / 4 threads x 4)
-override TBATCH: u32;      // samples staged per round
+override TBATCH: u32;      // samples staged per round (small tiles)
+override TBW: u32;         // samples staged per round (W1 tiles)
 override SCRATCH: u32;     // floats of `scratch`
 override K_TILES: u32;     // ceil(INPUTS / TK), set with the model's constants
 const INPUTS: u32 = 784u;
@@ -47,9 +52,11 @@ const CLASSES: u32 = 10u;
 @group(0) @binding(5) var<storage, read_write> gpart: array<f32>;  // [SLICES][PARAMS]; unused at 1
 
 // Workgroup memory, 16 KiB in all (WebGPU's guaranteed minimum): each kind of workgroup uses
-// `scratch` its own way, and only W1 tiles use `x_tile`.
+// `scratch` its own way, and only W1 tiles use `x_tile`: [TBATCH][TK / 4] inputs, or for wide
+// tiles [TBW][TK / 4] inputs then [TBW][TJW / 4] dhidden (DH4, in vec4s)
 var<workgroup> scratch: array<f32, SCRATCH>;
 var<workgroup> x_tile: array<vec4f, TBATCH * TK / 4u>;
+override DH4: u32 = TBW * TK / 4u;
 // (offsets into scratch, derived from the tiles: the host sets none of them)
 const DH: u32 = 0u;                   // small tiles: dhidden [TBATCH][TJ]
 override HH: u32 = TBATCH * TJ;       //              hidden [TBATCH][TJ]
@@ -112,6 +119,19 @@ fn load_dhw4(b0: u32, j0: u32, lid: u32, count: u32) -> vec4f {
     return v;
 }
 
+// Four consecutive dhidden values of a TBW x TJW tile: vec4 lid of it.
+fn load_dh4(b0: u32, j0: u32, lid: u32, count: u32) -> vec4f {
+    var v = vec4f(0.0);
+    let b = b0 + lid / (TJW / 4u);
+    for (var q = 0u; q < 4u; q++) {
+        let j = j0 + 4u * (lid % (TJW / 4u)) + q;
+        if (b < count && j < HIDDEN) {
+            v[q] = acts[A_DHID + b * HIDDEN + j];
+        }
+    }
+    return v;
+}
+
 fn load_dl2(b0: u32, lid: u32, count: u32) -> vec2f {
     var v = vec2f(0.0);
     for (var q = 0u; q < 2u; q++) {
@@ -137,6 +157,46 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (wid.x < w1_tiles) {
         let j0 = (wid.x / K_TILES) * TJW;
         let k0 = (wid.x % K_TILES) * TK;
+        if (WIDE_W1) {
+            let tx = lid % (TK / 4u);  // this thread's inputs k0 + 4 tx .. + 3
+            let ty = lid / (TK / 4u);  // and hidden units j0 + 4 ty .. + 3
+            var dh = load_dh4(lo, j0, lid, count);
+            var xv = load_x4(lo, k0, lid * 4u, count);
+            var acc: array<vec4f, 4>;  // acc[i]: hidden unit j0 + 4 ty + i, the 4 inputs
+            for (var i = 0u; i < 4u; i++) {
+                acc[i] = vec4f(0.0);
+            }
+            for (var b0 = lo; b0 < count; b0 += TBW) {
+                x_tile[lid] = xv;
+                x_tile[DH4 + lid] = dh;
+                workgroupBarrier();
+                if (b0 + TBW < count) {
+                    dh = load_dh4(b0 + TBW, j0, lid, count);
+                    xv = load_x4(b0 + TBW, k0, lid * 4u, count);
+                }
+                for (var b = 0u; b < TBW; b++) {
+                    let x = x_tile[b * (TK / 4u) + tx];
+                    let d = x_tile[DH4 + b * (TJW / 4u) + ty];
+                    acc[0] += d.x * x;
+                    acc[1] += d.y * x;
+                    acc[2] += d.z * x;
+                    acc[3] += d.w * x;
+                }
+                workgroupBarrier();
+            }
+            for (var i = 0u; i < 4u; i++) {
+                let j = j0 + 4u * ty + i;
+                if (j < HIDDEN) {
+                    for (var q = 0u; q < 4u; q++) {
+                        let k = k0 + 4u * tx + q;
+                        if (k < INPUTS) {
+                            apply(OFF_W1 + j * INPUTS + k, acc[i][q], slice);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         let tj = (lid / (TK / 4u)) * 2u;  // this thread's hidden units: j0 + tj, j0 + tj + 1
         let tk = lid % (TK / 4u);         // and inputs k0 + 4 tk .. + 3
         var dh = load_dhw4(lo, j0, lid, count);

@@ -199,6 +199,7 @@ static void test_round_trip(void) {
     s.train_fingerprint = 0x0123456789abcdefull;
     s.model_fingerprint = ckpt_params_fingerprint(params, pcount(h));
     s.slot[0] = random_params(h, 2);
+    s.live.lr_scale = 1.0 / 3.0, s.live.momentum = 0.123456789f; /* live edits in effect (core/live.h) */
     CHECK(ckpt_state_encode(&s, &bytes, &len, err, sizeof err) == CKPT_OK, "state encode: %s", err);
     CHECK(ckpt_parse(bytes, len, p, err, sizeof err) == CKPT_OK, "state parse: %s", err);
     ckpt_state s2;
@@ -208,6 +209,7 @@ static void test_round_trip(void) {
           "state fields");
     CHECK(s2.cfg.lr == 0.1f && s2.cfg.momentum == 0.9f && s2.cfg.schedule == s.cfg.schedule, "floats exactly");
     CHECK(s2.cfg.kernels == MLP_KERNELS_REFERENCE, "kernel path");
+    CHECK(s2.live.lr_scale == 1.0 / 3.0 && s2.live.momentum == 0.123456789f, "the live edits in effect, bit for bit");
     CHECK(ckpt_meta_get(p, "lr") && !strcmp(ckpt_meta_get(p, "lr"), "0.1"), "lr written as the shortest exact decimal: %s",
           ckpt_meta_get(p, "lr"));
     CHECK(s2.train_fingerprint == s.train_fingerprint && s2.model_fingerprint == s.model_fingerprint, "fingerprints");
@@ -606,6 +608,12 @@ static void test_state_validation(void) {
         {"train_fingerprint", "xyz", "fingerprint"},
         {"model_fingerprint", "0123456789ABCDEF", "fingerprint"},
         {"surprise", "1", "unknown training-state metadata key"},
+        {"edit_lr_scale", "0", "edit_lr_scale must be"},
+        {"edit_lr_scale", "-2", "edit_lr_scale must be"},
+        {"edit_lr_scale", "nan", "edit_lr_scale"},
+        {"edit_lr_scale", "1e999", "edit_lr_scale"},
+        {"edit_momentum", "1", "edit_momentum must be in [0, 1)"},
+        {"edit_momentum", "x", "edit_momentum"},
         {"seed", NULL, "lacks metadata 'seed'"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -665,6 +673,9 @@ static void test_state_validation(void) {
     ckpt_parse(bytes, len, p, err, sizeof err);
     ckpt_state s2;
     CHECK(ckpt_state_decode(p, &s2, err, sizeof err) == CKPT_OK, "baseline state: %s", err);
+    /* written before live edits existed (no edit_* keys): no edits in effect */
+    CHECK(!ckpt_meta_get(p, "edit_lr_scale") && s2.live.lr_scale == 1.0 && s2.live.momentum == s.cfg.momentum,
+          "a state without edit keys has no edits in effect");
     ckpt_state_free(&s2);
     free(bytes);
     s.cfg.kernels = MLP_KERNELS_AUTO;

@@ -17,7 +17,8 @@
  * "optimizer.exp_avg" and "optimizer.exp_avg_sq" (Adam, AdamW; their step count is the global
  * step), and metadata with the epochs done, global step, every hyperparameter that shapes the
  * run (optimizer, weight decay, betas, eps, clipping, schedule, warmup: files written before
- * these existed ran SGD with momentum and none of the others), the training-set size and fingerprints of the
+ * these existed ran SGD with momentum and none of the others), the live edits in effect
+ * (core/live.h: "edit_lr_scale" and "edit_momentum"; files written before them had none), the training-set size and fingerprints of the
  * training data and of the model file's weights. The engine's randomness is splitmix64 seeded
  * from (seed, epoch) (mlp_epoch_order), so the seed plus the epoch counter *is* the RNG state,
  * and a checkpoint is always taken at an epoch boundary: the data-order position is "start of
@@ -195,6 +196,9 @@ typedef struct ckpt_state {
     uint32_t save_every;     /* --save-every of the run */
     uint64_t train_fingerprint; /* ckpt_fnv1a64 of the training images then labels */
     uint64_t model_fingerprint; /* ckpt_params_fingerprint of the model saved with it */
+    mlp_live live;           /* the live edits in effect ("edit_lr_scale", "edit_momentum"; a
+                              * state written before them decodes as mlp_live_initial, no edits;
+                              * lr_scale 0 (not filled in) is encoded as that) */
     float *slot[OPTIM_MAX_SLOTS]; /* optim_slots(cfg.optimizer) of them, mlp_param_count(&cfg.arch)
                               * floats each, malloc'd: velocity, or exp_avg and exp_avg_sq */
 } ckpt_state;

@@ -771,7 +771,7 @@ static const char *const state_info_keys[] = {"rng", "data_order", "producer", C
 /* keys a training state written before they existed lacks (their values then: relu, torch) */
 static const char *const state_optional_keys[] = {"activation", "init", "optimizer", "weight_decay", "beta1", "beta2",
                                                   "eps", "clip_grad_norm", "warmup", "label_smoothing", "dropout",
-                                                  "inputs", "classes"};
+                                                  "inputs", "classes", "edit_lr_scale", "edit_momentum"};
 #define N_STATE_KEYS (sizeof state_keys / sizeof *state_keys)
 #define N_STATE_OPTIONAL (sizeof state_optional_keys / sizeof *state_optional_keys)
 
@@ -793,6 +793,17 @@ static bool parse_meta_f32(const char *s, float *out) {
         if (!(is_digit((uint8_t)*q) || *q == '.' || *q == '-' || *q == '+' || *q == 'e' || *q == 'E')) return false;
     char *end;
     float v = strtof(s, &end);
+    if (*end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_meta_f64(const char *s, double *out) {
+    if (!*s || !(is_digit((uint8_t)s[0]) || s[0] == '-' || s[0] == '.')) return false;
+    for (const char *q = s; *q; q++)
+        if (!(is_digit((uint8_t)*q) || *q == '.' || *q == '-' || *q == '+' || *q == 'e' || *q == 'E')) return false;
+    char *end;
+    double v = strtod(s, &end);
     if (*end || !isfinite(v)) return false;
     *out = v;
     return true;
@@ -860,6 +871,12 @@ ckpt_status ckpt_state_encode(const ckpt_state *s, uint8_t **out, size_t *out_le
     KV("schedule", "%s", (unsigned)s->cfg.schedule < 4 ? schedule_names[s->cfg.schedule] : "?");
     KV("save_every", "%u", s->save_every);
     KV("kernels", "%s", kernels_name(s->cfg.kernels));
+    /* the live edits in effect (core/live.h): %.17g and %.9g give back the same bits; none
+     * recorded (lr_scale 0) leaves the keys out, as a state written before edits existed */
+    if (s->live.lr_scale != 0) {
+        KV("edit_lr_scale", "%.17g", s->live.lr_scale);
+        KV("edit_momentum", "%.9g", (double)s->live.momentum);
+    }
     KV("rng", "splitmix64 seeded from (seed, epoch): seed and epochs_done are the whole RNG state");
     KV("data_order", "epoch e shuffles with mlp_epoch_order(seed, e); resume at the start of epoch epochs_done+1");
 #undef KV
@@ -1045,6 +1062,18 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     out->save_every = (uint32_t)save_every;
     out->train_fingerprint = train_fp;
     out->model_fingerprint = model_fp;
+    /* the live edits in effect; a state written before they existed has none */
+    out->live = mlp_live_initial(&out->cfg);
+    const char *scale_s = ckpt_meta_get(p, "edit_lr_scale"), *mom_s = ckpt_meta_get(p, "edit_momentum");
+    if ((scale_s && !parse_meta_f64(scale_s, &out->live.lr_scale)) || (mom_s && !parse_meta_f32(mom_s, &out->live.momentum))) {
+        ckpt_state_free(out);
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata edit_lr_scale '%s' and edit_momentum '%s' must be numbers",
+                    scale_s ? scale_s : "", mom_s ? mom_s : "");
+    }
+    if (!mlp_live_check(&out->cfg, &out->live, why, sizeof why)) {
+        ckpt_state_free(out);
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata edit_%s", why);
+    }
     return CKPT_OK;
 }
 

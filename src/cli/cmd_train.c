@@ -187,6 +187,7 @@ static int save_checkpoint(save_ctx *c, const char *dir, uint32_t epoch, double 
         s.save_every = c->save_every;
         s.train_fingerprint = c->train_fingerprint;
         s.model_fingerprint = ckpt_params_fingerprint(c->params, c->nparams);
+        s.live = host_trainer_live(c->tr);
         for (int k = 0; k < OPTIM_MAX_SLOTS; k++) s.slot[k] = c->slot[k];
         if (ckpt_state_encode(&s, &state, &state_len, err, sizeof err) != CKPT_OK) rc = runtime_error("%s", err);
     }
@@ -708,6 +709,7 @@ static int train_on_device(const train_options *o, const resume_point *r, mnist_
         st = host_trainer_write_params(tr, r->model.params);
         for (uint32_t k = 0; st == MLP_OK && k < optim_slots(cfg->optimizer); k++)
             st = host_trainer_write_state(tr, k, r->state.slot[k]);
+        if (st == MLP_OK) st = host_trainer_set_live(tr, &r->state.live); /* the edits in effect */
         if (st == MLP_OK) host_trainer_set_epochs_done(tr, r->state.epochs_done);
     }
     double t_setup = host_now() - t0;

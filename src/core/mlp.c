@@ -22,7 +22,7 @@ typedef struct step_params { /* matches `struct Step` in the kernels (most read 
     uint32_t index;
     float bc1, bc2; /* Adam's bias corrections of this step */
     uint32_t noise; /* dropout's seed of this step */
-    uint32_t pad;
+    float momentum; /* the SGD family's momentum or Adam's beta1 at this step (live edits change it) */
 } step_params;
 
 /* the fused kernels' tensors: the seed's model, whose layer table has exactly these four */
@@ -39,6 +39,9 @@ struct mlp_trainer {
     mlp_config cfg;
     uint32_t train_count, steps_per_epoch, epochs_done;
     bool inference; /* an mlp_model_create model: evaluation and prediction only */
+    mlp_live live;        /* the edits in effect (core/live.h) */
+    bool in_epoch;        /* inside mlp_train_epoch (its progress callback) */
+    uint32_t next_encode; /* in an epoch: its first step not yet encoded */
     char error[1024];
 
     /* parameters: one allocation carved by the layer table's size table, tensors 256-byte
@@ -440,13 +443,13 @@ static gpu_status load_kernels(mlp_trainer *t) {
         }
         const mlp_config *c = &t->cfg;
         bool clip = c->clip_grad_norm > 0;
-        gpu_constant c_opt[] = {{"OPT", optim_kernel_op(c->optimizer)}, {"MOMENTUM", c->momentum},
-                                {"WEIGHT_DECAY", c->weight_decay}, {"BETA1", c->beta1}, {"BETA2", c->beta2},
-                                {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
+        /* the momentum (Adam's beta1) comes with each step, so that live edits reach it */
+        gpu_constant c_opt[] = {{"OPT", optim_kernel_op(c->optimizer)}, {"WEIGHT_DECAY", c->weight_decay},
+                                {"BETA2", c->beta2}, {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
         t->metric_parts = tiles_xent_parts(b);
         gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}, {"PARTS", t->metric_parts}};
         TRY(tiles_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 3, &t->k_sx));
-        TRY(tiles_kernel_get(gpu, "optimizer.wgsl", c_opt, 8, &t->k_opt));
+        TRY(tiles_kernel_get(gpu, "optimizer.wgsl", c_opt, 6, &t->k_opt));
         for (int pass = 0; clip && pass < 2; pass++) {
             gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"MAX_NORM", c->clip_grad_norm}};
             TRY(tiles_kernel_get(gpu, "grad_norm.wgsl", c_norm, 3, &t->k_norm[pass]));
@@ -466,18 +469,18 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"MAX_BATCH", b}, {"HTILES", htiles}};
         t->slices = tiles_fused_slices(b);
         t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
-        gpu_constant c_up[] = {{"HIDDEN", h}, {"MOMENTUM", t->cfg.momentum}, {"OFF_W1", (double)off[T_W1]},
+        gpu_constant c_up[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]},
                                {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
                                {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
                                {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)},
                                {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)}};
-        gpu_constant c_ap[] = {{"MOMENTUM", t->cfg.momentum}, {"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
+        gpu_constant c_ap[] = {{"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
         TRY(tiles_kernel_get(gpu, tiles_fused_wide(b) ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, 7,
                              &t->k_ffw));
         TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 9, &t->k_fsm));
-        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 15, &t->k_fup));
-        if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 3, &t->k_fap));
+        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 14, &t->k_fup));
+        if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 2, &t->k_fap));
         t->acts_floats = (size_t)a_x + (size_t)b * MLP_FUSED_INPUTS;
         t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);
         if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
@@ -642,6 +645,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     t->gpu = gpu;
     t->cfg = *config;
     t->cfg.kernels = mlp_resolve_kernels(gpu, config, config->kernels);
+    t->live = mlp_live_initial(config);
     char err[256];
     if (mlp_config_check(config, train->count, err, sizeof err) != MLP_OK) return fail(t, MLP_ERR_CONFIG, "%s", err);
     mlp_status ms = check_dataset(t, train, "training");
@@ -808,6 +812,50 @@ typedef struct epoch_totals {
     uint64_t samples;
 } epoch_totals;
 
+/* The parameters of steps from..steps_per_epoch-1 of an epoch (1-based) into steps_upload,
+ * with the edits in effect (t->live). */
+static void fill_steps(mlp_trainer *t, uint32_t epoch, uint32_t from) {
+    uint32_t steps = t->steps_per_epoch, b = t->cfg.batch;
+    uint64_t total_steps = (uint64_t)steps * t->cfg.epochs;
+    optim_config o = mlp_live_optim(&t->cfg, &t->live);
+    float momentum = t->cfg.optimizer >= OPTIM_ADAM ? o.beta1 : o.momentum;
+    for (uint32_t s = from; s < steps; s++) {
+        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, momentum};
+        p.count = t->train_count - p.start < b ? t->train_count - p.start : b;
+        uint64_t global = (uint64_t)(epoch - 1) * steps + s;
+        p.lr = mlp_live_step_lr(&t->cfg, &t->live, global, total_steps);
+        optim_bias_corrections(&o, global + 1, &p.bc1, &p.bc2);
+        p.noise = mlp_step_noise(t->cfg.seed, global);
+        memcpy(t->steps_upload + (size_t)s * STEP_STRIDE, &p, sizeof p);
+    }
+}
+
+mlp_status mlp_edit_hparams(mlp_trainer *t, const mlp_edit *e, mlp_edit_result *out) {
+    if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model has no training to edit");
+    uint32_t steps = t->steps_per_epoch, local = t->in_epoch ? t->next_encode : 0;
+    /* in an epoch, the chunks already encoded keep what they were encoded with */
+    uint64_t next = (uint64_t)t->epochs_done * steps + local;
+    char err[256];
+    if (!mlp_live_apply(&t->cfg, &t->live, e, next, (uint64_t)steps * t->cfg.epochs, out, err, sizeof err))
+        return fail(t, MLP_ERR_CONFIG, "%s", err);
+    if (t->in_epoch && local < steps) {
+        /* queue writes are ordered before the next submit: the rest of the epoch runs edited */
+        fill_steps(t, t->epochs_done + 1, local);
+        TRY_GPU(gpu_buffer_write(t->gpu, &t->steps, (uint64_t)local * STEP_STRIDE, t->steps_upload + (size_t)local * STEP_STRIDE,
+                                 (size_t)(steps - local) * STEP_STRIDE));
+    }
+    return MLP_OK;
+}
+
+mlp_live mlp_get_live(const mlp_trainer *t) { return t->live; }
+
+mlp_status mlp_set_live(mlp_trainer *t, const mlp_live *l) {
+    char err[256];
+    if (!mlp_live_check(&t->cfg, l, err, sizeof err)) return fail(t, MLP_ERR_CONFIG, "%s", err);
+    t->live = *l;
+    return MLP_OK;
+}
+
 /* Reads a finished chunk's metrics, checks them, reports progress. */
 static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot, mlp_progress_fn progress,
                                void *user, bool *stop) {
@@ -860,23 +908,16 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
 mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out) {
     if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model cannot train");
     gpu_context *g = t->gpu;
-    uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch, b = t->cfg.batch;
-    uint64_t total_steps = (uint64_t)steps * t->cfg.epochs;
+    uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch;
 
-    /* one upload of the epoch's order and every step's parameters; no per-step writes */
+    /* one upload of the epoch's order and every step's parameters; no per-step writes (a live
+     * edit uploads the steps not yet encoded again: mlp_edit_hparams) */
     mlp_epoch_order(t->cfg.seed, epoch, t->train_count, t->order_host);
     TRY_GPU(gpu_buffer_write(g, &t->order, 0, t->order_host, (size_t)t->train_count * 4));
-    for (uint32_t s = 0; s < steps; s++) {
-        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, 0};
-        p.count = t->train_count - p.start < b ? t->train_count - p.start : b;
-        uint64_t global = (uint64_t)(epoch - 1) * steps + s;
-        p.lr = mlp_step_lr(&t->cfg, global, total_steps);
-        optim_config o = mlp_optim(&t->cfg);
-        optim_bias_corrections(&o, global + 1, &p.bc1, &p.bc2);
-        p.noise = mlp_step_noise(t->cfg.seed, global);
-        memcpy(t->steps_upload + (size_t)s * STEP_STRIDE, &p, sizeof p);
-    }
+    fill_steps(t, epoch, 0);
     TRY_GPU(gpu_buffer_write(g, &t->steps, 0, t->steps_upload, (size_t)steps * STEP_STRIDE));
+    t->in_epoch = true;
+    t->next_encode = 0;
 
     epoch_totals tot = {0, 0, 0};
     chunk pending = {0, 0, -1};
@@ -890,6 +931,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
         WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
         for (uint32_t s = c.first; s < c.first + c.count; s++) encode_step(t, pass, s);
+        t->next_encode = c.first + c.count;
         wgpuComputePassEncoderEnd(pass);
         wgpuComputePassEncoderRelease(pass);
         uint64_t pair = (uint64_t)t->metric_parts * 8; /* one step's (loss, correct) partials */
@@ -912,6 +954,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         mlp_status s2 = finish_chunk(t, &pending, &tot, st == MLP_OK ? progress : NULL, user, &stop);
         if (st == MLP_OK) st = s2;
     }
+    t->in_epoch = false;
     if (st != MLP_OK) return st;
     t->epochs_done++;
     if (out) {

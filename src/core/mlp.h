@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/live.h"
 #include "core/model.h"
 #include "core/optim.h"
 #include "gpu/gpu.h"
@@ -194,6 +195,16 @@ mlp_status mlp_write_state(mlp_trainer *t, uint32_t slot, const float *src);
 optim_config mlp_optim(const mlp_config *c);
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs);
 const mlp_config *mlp_get_config(const mlp_trainer *t);
+
+/* Live edits (core/live.h has the rule). mlp_edit_hparams may be called from the progress
+ * callback or between epochs: the edit takes effect at the first step not yet encoded (in
+ * the callback, the report interval after the one already submitted), whose global 0-based
+ * index out->step gets; the steps' parameters of the rest of the epoch are uploaded again.
+ * A bad value is MLP_ERR_CONFIG with mlp_error naming the field, and changes nothing.
+ * mlp_get_live / mlp_set_live read and restore the edits in effect (checkpoints). */
+mlp_status mlp_edit_hparams(mlp_trainer *t, const mlp_edit *e, mlp_edit_result *out);
+mlp_live mlp_get_live(const mlp_trainer *t);
+mlp_status mlp_set_live(mlp_trainer *t, const mlp_live *l);
 
 /* The engine's random numbers (splitmix64): the same sequence on every machine. */
 uint64_t mlp_splitmix64(uint64_t *state);

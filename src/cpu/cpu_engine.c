@@ -19,6 +19,9 @@ struct cpu_trainer {
     bool inference;
     uint32_t train_count, steps_per_epoch, epochs_done;
     char error[1024];
+    mlp_live live;      /* the edits in effect (core/live.h) */
+    bool in_epoch;      /* inside cpu_train_epoch (its progress callback) */
+    uint32_t next_step; /* in an epoch: its next step to run */
 
     model_layout lay; /* packed: the mlp_read_params layout, so params & co copy as they are */
     uint32_t slots;
@@ -114,6 +117,7 @@ mlp_status cpu_create(const cpu_pool *pool, cpu_isa isa, const mlp_config *confi
     if (!t) return MLP_ERR_GPU;
     *out = t;
     t->cfg = *config;
+    t->live = mlp_live_initial(config);
     char err[256];
     if (mlp_config_check(config, train->count, err, sizeof err) != MLP_OK) return fail(t, MLP_ERR_CONFIG, "%s", err);
     mlp_status s = check_labels(t, train, "training");
@@ -218,7 +222,7 @@ static void train_step(cpu_trainer *t, uint32_t start, int count, float lr, floa
             if (drop > 0) cpu_dropout(t->dz[l - 1], t->dz[l - 1], n, drop, noise, (uint32_t)(l - 1));
         }
     }
-    optim_config o = mlp_optim(&t->cfg);
+    optim_config o = mlp_live_optim(&t->cfg, &t->live);
     float clip = o.clip_grad_norm > 0 ? clip_factor(t->grads, L->count, o.clip_grad_norm) : 1.0f;
     cpu_optimizer_update(t->ex, t->params, t->state, L->count, t->grads, L->count, &o, lr, bc1, bc2, clip);
 }
@@ -227,23 +231,27 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
     if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model cannot train");
     uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch, B = t->cfg.batch;
     uint64_t total_steps = (uint64_t)steps * t->cfg.epochs;
-    optim_config o = mlp_optim(&t->cfg);
     mlp_epoch_order(t->cfg.seed, epoch, t->train_count, t->order);
     double tot_loss = 0, tot_correct = 0, part_loss = 0, part_correct = 0;
     uint64_t tot_samples = 0, part_samples = 0;
     bool stop = false;
+    t->in_epoch = true;
     for (uint32_t s = 0; s < steps && !stop; s++) {
         uint32_t start = s * B, count = t->train_count - start < B ? t->train_count - start : B;
         uint64_t global = (uint64_t)(epoch - 1) * steps + s;
         float bc1, bc2;
+        optim_config o = mlp_live_optim(&t->cfg, &t->live); /* a live edit may change it between steps */
         optim_bias_corrections(&o, global + 1, &bc1, &bc2);
         double loss;
         uint32_t correct;
-        train_step(t, start, (int)count, mlp_step_lr(&t->cfg, global, total_steps), bc1, bc2,
+        t->next_step = s + 1;
+        train_step(t, start, (int)count, mlp_live_step_lr(&t->cfg, &t->live, global, total_steps), bc1, bc2,
                    mlp_step_noise(t->cfg.seed, global), &loss, &correct);
-        if (!isfinite(loss))
+        if (!isfinite(loss)) {
+            t->in_epoch = false;
             return fail(t, MLP_ERR_DIVERGED, "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
                         isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, (double)t->cfg.lr);
+        }
         part_loss += loss, part_correct += correct, part_samples += count;
         if ((s + 1) % t->cfg.report_every == 0 || s + 1 == steps) {
             tot_loss += part_loss, tot_correct += part_correct, tot_samples += part_samples;
@@ -255,6 +263,7 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
             part_loss = part_correct = 0, part_samples = 0;
         }
     }
+    t->in_epoch = false;
     t->epochs_done++;
     if (out) {
         out->epoch = epoch;
@@ -262,6 +271,25 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
         out->train_accuracy = tot_samples ? tot_correct / (double)tot_samples : 0;
     }
     if (stop) return fail(t, MLP_ERR_STOPPED, "training stopped at epoch %u", epoch);
+    return MLP_OK;
+}
+
+mlp_status cpu_edit_hparams(cpu_trainer *t, const mlp_edit *e, mlp_edit_result *out) {
+    if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model has no training to edit");
+    /* one step at a time: the next one is the first to run with the edit */
+    uint64_t next = (uint64_t)t->epochs_done * t->steps_per_epoch + (t->in_epoch ? t->next_step : 0);
+    char err[256];
+    if (!mlp_live_apply(&t->cfg, &t->live, e, next, (uint64_t)t->steps_per_epoch * t->cfg.epochs, out, err, sizeof err))
+        return fail(t, MLP_ERR_CONFIG, "%s", err);
+    return MLP_OK;
+}
+
+mlp_live cpu_get_live(const cpu_trainer *t) { return t->live; }
+
+mlp_status cpu_set_live(cpu_trainer *t, const mlp_live *l) {
+    char err[256];
+    if (!mlp_live_check(&t->cfg, l, err, sizeof err)) return fail(t, MLP_ERR_CONFIG, "%s", err);
+    t->live = *l;
     return MLP_OK;
 }
 

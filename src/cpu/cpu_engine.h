@@ -45,6 +45,11 @@ const char *cpu_trainer_isa(const cpu_trainer *t);
  * at once with MLP_ERR_DIVERGED, mlp.c's message. */
 mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
 uint32_t cpu_epochs_done(const cpu_trainer *t);
+/* As mlp_edit_hparams (core/live.h's rule): from the progress callback the edit takes effect
+ * at the step after the one just reported, between epochs at the next epoch's first. */
+mlp_status cpu_edit_hparams(cpu_trainer *t, const mlp_edit *e, mlp_edit_result *out);
+mlp_live cpu_get_live(const cpu_trainer *t);
+mlp_status cpu_set_live(cpu_trainer *t, const mlp_live *l);
 void cpu_set_epochs_done(cpu_trainer *t, uint32_t epochs);
 const mlp_config *cpu_get_config(const cpu_trainer *t);
 

@@ -62,6 +62,13 @@ void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs) {
     else cpu_set_epochs_done(t->cpu, epochs);
 }
 const mlp_config *host_trainer_config(const host_trainer *t) { FORWARD(mlp_get_config(t->gpu), cpu_get_config(t->cpu)); }
+mlp_status host_trainer_edit(host_trainer *t, const mlp_edit *e, mlp_edit_result *out) {
+    FORWARD(mlp_edit_hparams(t->gpu, e, out), cpu_edit_hparams(t->cpu, e, out));
+}
+mlp_live host_trainer_live(const host_trainer *t) { FORWARD(mlp_get_live(t->gpu), cpu_get_live(t->cpu)); }
+mlp_status host_trainer_set_live(host_trainer *t, const mlp_live *l) {
+    FORWARD(mlp_set_live(t->gpu, l), cpu_set_live(t->cpu, l));
+}
 mlp_status host_trainer_evaluate(host_trainer *t, mlp_eval_result *out) {
     FORWARD(mlp_evaluate(t->gpu, out), cpu_evaluate(t->cpu, out));
 }

@@ -44,6 +44,11 @@ mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, v
 uint32_t host_trainer_epochs_done(const host_trainer *t);
 void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs);
 const mlp_config *host_trainer_config(const host_trainer *t);
+/* Live edits of the learning rate and momentum (core/live.h): from the progress callback or
+ * between epochs; out->step is the global 0-based step where it took effect. */
+mlp_status host_trainer_edit(host_trainer *t, const mlp_edit *e, mlp_edit_result *out);
+mlp_live host_trainer_live(const host_trainer *t);
+mlp_status host_trainer_set_live(host_trainer *t, const mlp_live *l);
 
 mlp_status host_trainer_evaluate(host_trainer *t, mlp_eval_result *out);
 const uint8_t *host_trainer_test_predictions(const host_trainer *t);

@@ -1,9 +1,9 @@
 // Fast path, large batches only: adds the SLICES partial gradients that fused_update.wgsl
 // wrote, in slice order (so every run sums in the same order), and applies the update, as
-// torch.optim.SGD: v = MOMENTUM * v + g; p -= lr * v. One invocation per parameter.
+// torch.optim.SGD: v = mu * v + g; p -= lr * v, with the step's lr and mu = step.momentum (live
+// edits change both). One invocation per parameter.
 
 override WG: u32;  // set from src/core/tiles.h, as every tile size
-override MOMENTUM: f32 = 0.0;
 override SLICES: u32;
 override PARAMS: u32;
 
@@ -22,8 +22,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var s = 0u; s < SLICES; s++) {
         g += gpart[s * PARAMS + i];
     }
-    if (MOMENTUM != 0.0) {
-        g = MOMENTUM * velocity[i] + g;
+    let mu = step.momentum;
+    if (mu != 0.0) {
+        g = mu * velocity[i] + g;
         velocity[i] = g;
     }
     params[i] -= step.lr * g;

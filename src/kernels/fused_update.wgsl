@@ -11,7 +11,8 @@
 //   small tiles for TJ hidden units: dW2[c][j] = sum_b dlogits[b][c] hidden[b][j],
 //              db1[j] = sum_b dhidden[b][j]; the first also db2[c] = sum_b dlogits[b][c]
 //   metrics    the batch's loss and hits into metrics[step.index]
-// Update, as torch.optim.SGD: v = MOMENTUM * v + g; p -= lr * v (plain p -= lr * g at 0).
+// Update, as torch.optim.SGD: v = mu * v + g; p -= lr * v (plain p -= lr * g at 0), with the
+// step's lr and mu = step.momentum (live edits change both).
 //
 // Large batches (SLICES > 1): the reductions are split over the batch, workgroup row y of the
 // grid summing slice y only, and each writes its partial gradient to gpart[y][param] instead
@@ -19,7 +20,6 @@
 // spreads a long serial reduction over SLICES times as many workgroups.
 
 override HIDDEN: u32 = 128;
-override MOMENTUM: f32 = 0.0;
 override OFF_W1: u32 = 0;
 override OFF_B1: u32;
 override OFF_W2: u32;
@@ -70,8 +70,9 @@ fn apply(i: u32, g: f32, slice: u32) {
         return;
     }
     var d = g;
-    if (MOMENTUM != 0.0) {
-        d = MOMENTUM * velocity[i] + g;
+    let mu = step.momentum;
+    if (mu != 0.0) {
+        d = mu * velocity[i] + g;
         velocity[i] = d;
     }
     params[i] -= step.lr * d;

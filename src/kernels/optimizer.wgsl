@@ -4,19 +4,19 @@
 // state[k * PARAMS + i]. Semantics are PyTorch's (torch.optim.SGD with dampening 0, Adam,
 // AdamW; clip_grad_norm_ before the step):
 //   g = grads[i] * clip                    (clip = min(1, max_norm / (norm + 1e-6)), see grad_norm.wgsl)
-//   OPT 0 SGD / heavy ball: g += wd * p; v = MOMENTUM * v + g (if MOMENTUM); p -= lr * v
-//   OPT 1 Nesterov:         g += wd * p; v = MOMENTUM * v + g; p -= lr * (g + MOMENTUM * v)
+//   OPT 0 SGD / heavy ball: g += wd * p; v = mu * v + g (if mu); p -= lr * v
+//   OPT 1 Nesterov:         g += wd * p; v = mu * v + g; p -= lr * (g + mu * v)
 //   OPT 2 Adam:             g += wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 //                           p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
 //   OPT 3 AdamW:            p *= 1 - lr * wd, then Adam without the wd term
 // bc1 = 1 - b1^t and bc2 = 1 - b2^t for the 1-based global step t come in the Step uniform
-// (computed on the host in double: the step counter is the run's, not a tensor's).
+// (computed on the host in double: the step counter is the run's, not a tensor's), and so do
+// lr and mu = step.momentum, the momentum or, for Adam, b1: live edits change them between
+// steps (src/core/live.h), so they are no override constants.
 
 override WG: u32;  // set from src/core/tiles.h, as every tile size
 override OPT: u32 = 0;
-override MOMENTUM: f32 = 0.0;
 override WEIGHT_DECAY: f32 = 0.0;
-override BETA1: f32 = 0.9;
 override BETA2: f32 = 0.999;
 override EPS: f32 = 1e-8;
 override CLIP: bool = false;
@@ -42,11 +42,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         if (WEIGHT_DECAY != 0.0) {
             g += WEIGHT_DECAY * params[i];
         }
-        if (MOMENTUM != 0.0) {
-            let v = MOMENTUM * state[i] + g;
+        let mu = step.momentum;
+        if (mu != 0.0) {
+            let v = mu * state[i] + g;
             state[i] = v;
             if (OPT == 1u) {
-                g = g + MOMENTUM * v;
+                g = g + mu * v;
             } else {
                 g = v;
             }
@@ -60,7 +61,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     } else if (WEIGHT_DECAY != 0.0) {
         g += WEIGHT_DECAY * p;
     }
-    let m = BETA1 * state[i] + (1.0 - BETA1) * g;
+    let b1 = step.momentum;
+    let m = b1 * state[i] + (1.0 - b1) * g;
     let v = BETA2 * state[PARAMS + i] + (1.0 - BETA2) * g * g;
     state[i] = m;
     state[PARAMS + i] = v;

@@ -16,7 +16,7 @@ struct Step {
     bc1: f32,    // Adam's bias corrections of this step
     bc2: f32,
     noise: u32,  // dropout's seed of this step
-    pad: u32,
+    momentum: f32,  // the SGD family's momentum, or Adam's beta1, at this step (live edits change it)
 }
 
 // u8 values (pixels, labels) are packed four to a u32 word: value i is byte i % 4 of word i / 4

@@ -43,7 +43,7 @@ if (r.run.config.epochs !== 2 || ep.length !== 2 || ep[1].data.confusion.flat().
 
 # exports
 "$WGTRAIN" runs export 1 --format csv -o "$DIR/r1.csv" --runs-db "$DB" || bad "csv export failed"
-[ "$(head -1 "$DIR/r1.csv")" = "kind,epoch,step,x,loss,accuracy,test_loss,test_accuracy,seconds,samples_per_second" ] \
+[ "$(head -1 "$DIR/r1.csv")" = "kind,epoch,step,x,loss,accuracy,test_loss,test_accuracy,seconds,samples_per_second,lr,momentum" ] \
   && [ "$(grep -c '^progress,' "$DIR/r1.csv")" = "$n_reports" ] && [ "$(grep -c '^epoch,' "$DIR/r1.csv")" = 2 ] \
   && ok "csv: a header, $n_reports report rows, 2 epoch rows" || bad "csv: $(head -3 "$DIR/r1.csv")"
 "$WGTRAIN" runs export 1 --format jsonl -o "$DIR/r1.jsonl" --runs-db "$DB" || bad "jsonl export failed"

@@ -23,7 +23,7 @@ static const char *runs_help =
     "                    ~/.local/share/wgtrain/runs.db)\n"
     "  --json            list and show: JSON instead of text\n"
     "  --format F        export: jsonl (the run, then one line per record), csv (one row per\n"
-    "                    progress report and epoch) or html (one self-contained report that\n"
+    "                    progress report, epoch and live edit) or html (one self-contained report that\n"
     "                    opens offline: charts, confusion matrix, weight tiles, configuration)\n"
     "  -o FILE           export: the file to write ('-': standard output)\n";
 
@@ -125,7 +125,15 @@ static int show_run(runs_db *db, int64_t id, bool json) {
             printf("Epoch %.0f: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs%s\n", number_of(d, "epoch", 0),
                    number_of(d, "loss", 0), 100 * number_of(d, "train_accuracy", 0), 100 * number_of(d, "test_accuracy", 0),
                    number_of(d, "seconds", 0), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "partial")) ? " (partial)" : "");
-        else if (!strcmp(kind, "event")) {
+        else if (!strcmp(kind, "event") && !strcmp(text_of(d, "event", ""), "edit")) {
+            char label[96] = "";
+            if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "lr"))) snprintf(label, sizeof label, "lr %.7g", number_of(d, "lr", 0));
+            if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "momentum")))
+                snprintf(label + strlen(label), sizeof label - strlen(label), "%smomentum %.7g", *label ? ", " : "",
+                         number_of(d, "momentum", 0));
+            printf("event: edit %s from step %.0f (epoch %.0f, step %.0f)\n", label, number_of(d, "step", 0) + 1,
+                   number_of(d, "epoch", 0), number_of(d, "epoch_step", 0) + 1);
+        } else if (!strcmp(kind, "event")) {
             const char *detail = text_of(d, "path", text_of(d, "message", text_of(d, "resumed_from", "")));
             printf("event: %s%s%s\n", text_of(d, "event", "?"), *detail ? " " : "", detail);
         }

@@ -2,8 +2,10 @@
  * safetensors model files (--save), resumable checkpoints (--checkpoint-dir, --save-every)
  * and resuming (--resume), which gives the same weights, bit for bit, as the run that never
  * stopped (same seed, same adapter). */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "checkpoint/ckpt.h"
 #include "host/args.h"
+#include "host/edit.h"
 #include "host/events.h"
 #include "host/recipe_flags.h"
 #include "host/runs_db.h"
@@ -59,6 +62,11 @@ static const char *train_help =
     "  --resume DIR      continue the run checkpointed in DIR (its latest epoch); flags not\n"
     "                    given take the checkpoint's values, conflicting ones are an error\n"
     "  --stop-after N    stop after epoch N, keeping the learning-rate schedule of --epochs\n"
+    "  --control -       live edits while training: read lines 'lr X' and/or 'momentum M' from\n"
+    "                    stdin, polled at every report without ever waiting; each edit takes\n"
+    "                    effect at the next step not yet handed to the device, the lr as a\n"
+    "                    multiplier on the schedule (adam/adamw: momentum sets beta1); a bad\n"
+    "                    line is a warning on stderr and changes nothing\n"
     "  --device D        auto (the default: the GPU when Dawn offers a real one, else the CPU\n"
     "                    engine, also when the only adapter is a CPU emulator such as lavapipe),\n"
     "                    gpu (the WGSL kernels on an adapter) or cpu (the CPU engine)\n"
@@ -104,7 +112,82 @@ static void hist_event(const char *event, const char *key, const char *value) {
 typedef struct progress_state {
     bool tty, json;
     double epoch_start;
+    /* --control: live edits read from control_fd (-1: none), a line at a time */
+    host_trainer *tr;
+    int control_fd;
+    uint32_t steps_per_epoch;
+    unsigned line_no;
+    size_t len;
+    char line[512];
 } progress_state;
+
+/* An edit line from --control: applied, printed and recorded; a bad one is a warning. */
+static void control_line(progress_state *s, const char *text) {
+    mlp_edit e;
+    char err[320];
+    s->line_no++;
+    int kind = host_edit_parse_line(text, &e, err, sizeof err);
+    mlp_edit_result r;
+    if (kind > 0 && host_trainer_edit(s->tr, &e, &r) != MLP_OK) {
+        snprintf(err, sizeof err, "%s", host_trainer_error(s->tr));
+        kind = -1;
+    }
+    if (kind == 0) return;
+    if (s->tty && !s->json) printf("\r\033[K");
+    if (kind < 0) {
+        fflush(stdout);
+        fprintf(stderr, "wgtrain: warning: --control line %u '%.60s': %s (nothing changed)\n", s->line_no, text, err);
+        return;
+    }
+    cJSON *j = host_edit_json(&e, &r, s->steps_per_epoch);
+    if (s->json) cli_json_line(cJSON_Duplicate(j, true));
+    else {
+        char label[96];
+        host_edit_label(&e, &r, label, sizeof label);
+        printf("Edit: %s from step %llu (epoch %llu, step %llu of %u)\n", label, (unsigned long long)r.step + 1,
+               (unsigned long long)r.step / s->steps_per_epoch + 1, (unsigned long long)r.step % s->steps_per_epoch + 1,
+               s->steps_per_epoch);
+    }
+    fflush(stdout);
+    hist_record("event", j);
+}
+
+/* Takes the control lines that have arrived, never waiting: one read when poll says there is
+ * something (a pipe, a terminal's line, a file), split into lines. */
+static void poll_control(progress_state *s) {
+    while (s->control_fd >= 0) {
+        struct pollfd pfd = {s->control_fd, POLLIN, 0};
+        int n = poll(&pfd, 1, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR))) return;
+        ssize_t got = read(s->control_fd, s->line + s->len, sizeof s->line - 1 - s->len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) { /* the end of the input: what is left is a last line */
+            s->line[s->len] = 0;
+            if (s->len) control_line(s, s->line);
+            s->len = 0;
+            s->control_fd = -1;
+            return;
+        }
+        s->len += (size_t)got;
+        s->line[s->len] = 0;
+        char *start = s->line, *nl;
+        while ((nl = memchr(start, '\n', s->len - (size_t)(start - s->line)))) {
+            *nl = 0;
+            control_line(s, start);
+            start = nl + 1;
+        }
+        size_t rest = s->len - (size_t)(start - s->line);
+        if (rest == sizeof s->line - 1) { /* a line longer than the buffer: refuse it whole */
+            s->line_no++;
+            fprintf(stderr, "wgtrain: warning: --control line %u is longer than %zu characters (nothing changed)\n", s->line_no,
+                    sizeof s->line - 2);
+            rest = 0;
+        }
+        memmove(s->line, start, rest);
+        s->len = rest;
+    }
+}
 
 static bool on_progress(void *user, const mlp_progress *p) {
     progress_state *s = user;
@@ -121,8 +204,10 @@ static bool on_progress(void *user, const mlp_progress *p) {
                    json_add_number(j, "loss", p->loss, 9) && json_add_fixed(j, "accuracy", p->accuracy, 6)))
             cJSON_Delete(j), j = NULL;
         cli_json_line(j);
+        poll_control(s);
         return true;
     }
+    poll_control(s);
     if (!s->tty) return true;
     int width = 30, filled = (int)((double)p->step / p->steps * width);
     char bar[64];
@@ -299,7 +384,7 @@ typedef struct train_options {
     host_device_options dev;
     const char *data;
     uint32_t train_limit, save_every, stop_after;
-    bool json;
+    bool json, control; /* control: --control - (live edits from stdin) */
     const char *save_path, *ckpt_dir, *resume_dir;
     given_flags given;
     runs_options runs;
@@ -365,6 +450,10 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
             if (!(v = flag_value(argc, argv, &i, "--resume"))) return EXIT_USAGE;
             if (!*v) return usage_error("--resume needs a checkpoint folder");
             o->resume_dir = v;
+        } else if (flag_is(a, "--control")) {
+            if (!(v = flag_value(argc, argv, &i, "--control"))) return EXIT_USAGE;
+            if (strcmp(v, "-") != 0) return usage_error("--control takes '-' (edit lines on stdin), not '%s'", v);
+            o->control = true;
         } else if (flag_is(a, "--stop-after")) {
             if (!(v = flag_value(argc, argv, &i, "--stop-after")) || !parse_u32("--stop-after", v, 1, 100000, &o->stop_after)) return EXIT_USAGE;
         } else {
@@ -620,7 +709,8 @@ static void hist_model_path(const char *path) {
  * or the exit code. */
 static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint32_t last, uint32_t train_count) {
     host_trainer *tr = sc->tr;
-    progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, 0};
+    progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, 0, tr, o->control ? STDIN_FILENO : -1,
+                         (train_count + sc->cfg->batch - 1) / sc->cfg->batch, 0, 0, {0}};
     double total = 0, last_test = -1;
     int rc;
     for (uint32_t e = first; e < last; e++) {

@@ -268,6 +268,43 @@ bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_tr
     return true;
 }
 
+bool api_parse_edit(const char *body, size_t len, const mlp_config *run, mlp_edit *out, api_error *e) {
+    static const char *const known[] = {"lr", "momentum", NULL};
+    cJSON *obj;
+    if (!parse_object(body, len, false, &obj, e)) return false;
+    double lr = 0, momentum = 0;
+    bool ok = check_keys(obj, known, e) && get_number(obj, "lr", &lr, e, "in (0, 10]") &&
+              get_number(obj, "momentum", &momentum, e, "in [0, 1)");
+    mlp_edit ed = {member(obj, "lr") != NULL, member(obj, "momentum") != NULL, (float)lr, (float)momentum};
+    if (ok && !ed.set_lr && !ed.set_momentum) ok = set_error(e, "", "an edit needs lr or momentum, e.g. {\"lr\":0.01}");
+    if (ok && ed.set_lr && !(lr > 0 && lr <= API_LR_MAX && ed.lr > 0)) {
+        char got[40];
+        show_value(member(obj, "lr"), got, sizeof got);
+        ok = set_error(e, "lr", "lr must be a number in (0, %g] (got %s)", API_LR_MAX, got);
+    }
+    if (ok && ed.set_momentum && !(momentum >= 0 && momentum < 1 && ed.momentum < 1)) {
+        char got[40];
+        show_value(member(obj, "momentum"), got, sizeof got);
+        ok = set_error(e, "momentum", "momentum must be a number in [0, 1) (got %s)", got);
+    }
+    cJSON_Delete(obj);
+    if (!ok) return false;
+    /* the engine's rules for this run's optimizer (sgd has no momentum, nesterov needs some) */
+    if (run) {
+        mlp_live l = mlp_live_initial(run);
+        mlp_edit_result r;
+        char why[256];
+        if (!mlp_live_apply(run, &l, &ed, 0, 1, &r, why, sizeof why)) {
+            char field[32];
+            size_t n = strcspn(why, " :");
+            snprintf(field, sizeof field, "%.*s", (int)(n < sizeof field ? n : sizeof field - 1), why);
+            return set_error(e, field, "%s", why);
+        }
+    }
+    *out = ed;
+    return true;
+}
+
 bool api_parse_empty(const char *body, size_t len, api_error *e) {
     static const char *const known[] = {NULL};
     cJSON *obj;

@@ -56,6 +56,11 @@ typedef struct api_error {
  * --hidden; activation and optimizer are names as the CLI's; weight_decay is in [0, 1] and
  * defaults, as the CLI's, to 0.01 for adamw and 0 otherwise. */
 bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e);
+/* POST /api/train/edit: a live edit of the running job (core/live.h), {"lr": X} and/or
+ * {"momentum": M}: lr in (0, API_LR_MAX] as the train form's, momentum in [0, 1); run (may be
+ * NULL) is the job's config, whose optimizer's rules apply too (sgd has no momentum to edit,
+ * nesterov needs momentum > 0). */
+bool api_parse_edit(const char *body, size_t len, const mlp_config *run, mlp_edit *out, api_error *e);
 /* POST /api/pause, /api/resume, /api/stop: an empty body or {}. */
 bool api_parse_empty(const char *body, size_t len, api_error *e);
 

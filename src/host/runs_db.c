@@ -482,12 +482,25 @@ static void csv_number(host_buf *b, const cJSON *o, const char *key) {
 }
 
 static bool export_csv(const cJSON *all, host_buf *b) {
-    host_buf_puts(b, "kind,epoch,step,x,loss,accuracy,test_loss,test_accuracy,seconds,samples_per_second\n");
+    host_buf_puts(b, "kind,epoch,step,x,loss,accuracy,test_loss,test_accuracy,seconds,samples_per_second,lr,momentum\n");
     const cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(all, "records")) {
         const char *kind = str_member(r, "kind");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "data");
         bool progress = kind && !strcmp(kind, "progress"), epoch = kind && !strcmp(kind, "epoch");
+        /* a live edit (host/edit.h): where it took effect (step: of its epoch, as a report's) and its values */
+        const char *event = kind && !strcmp(kind, "event") ? str_member(d, "event") : NULL;
+        if (event && !strcmp(event, "edit")) {
+            host_buf_puts(b, "edit");
+            csv_number(b, d, "epoch");
+            csv_number(b, d, "epoch_step");
+            csv_number(b, d, "x");
+            host_buf_puts(b, ",,,,,,");
+            csv_number(b, d, "lr");
+            csv_number(b, d, "momentum");
+            host_buf_puts(b, "\n");
+            continue;
+        }
         if (!progress && !epoch) continue;
         host_buf_puts(b, kind);
         csv_number(b, d, "epoch");
@@ -500,7 +513,7 @@ static bool export_csv(const cJSON *all, host_buf *b) {
         csv_number(b, d, "test_accuracy");
         csv_number(b, d, "seconds");
         csv_number(b, d, "samples_per_second");
-        host_buf_puts(b, "\n");
+        host_buf_puts(b, ",,\n");
     }
     return !b->oom;
 }

@@ -57,7 +57,7 @@ cJSON *runs_get(runs_db *db, int64_t id, bool *found, char *err, size_t errlen);
 int runs_delete(runs_db *db, int64_t id, char *err, size_t errlen);
 
 /* Exports of runs_get's object: JSON lines (the run, then one line per record), CSV (one row
- * per progress report and epoch), and one self-contained HTML report (web/report.html with the
+ * per progress report, epoch and live edit: lr and momentum columns), and one self-contained HTML report (web/report.html with the
  * run's data inlined: charts, confusion matrix, weight tiles, configuration, device). */
 typedef enum runs_format { RUNS_JSONL, RUNS_CSV, RUNS_HTML } runs_format;
 bool runs_format_parse(const char *s, runs_format *out);

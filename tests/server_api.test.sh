@@ -302,6 +302,12 @@ log(`server on port ${P}`);
 // before any run: nothing to control, no model to ask
 {
   for (const path of ['/api/pause', '/api/resume', '/api/stop']) expectError(await postJson(P, path, {}), 409, undefined, `${path} when idle`);
+  expectError(await postJson(P, '/api/train/edit', { lr: 0.01 }), 409, undefined, 'an edit with no job running');
+  // bad edits are refused before anything else, with the field named
+  for (const [body, field] of [['{"lr":', undefined], ['[1]', ''], ['{}', ''], [{ lr: -1 }, 'lr'], [{ lr: 0 }, 'lr'], [{ lr: 11 }, 'lr'],
+    [{ lr: '0.1' }, 'lr'], [{ momentum: 1 }, 'momentum'], [{ momentum: -0.5 }, 'momentum'], [{ lr: 0.1, beta: 1 }, 'beta']]) {
+    expectError(await postJson(P, '/api/train/edit', body), 400, field, `edit ${typeof body === 'string' ? body : JSON.stringify(body)}`);
+  }
   expectError(await postJson(P, '/api/predict', { indices: [1] }), 409, undefined, 'predict without a model');
   expectError(await request(P, { path: '/api/confusion?label=1&pred=1' }), 409, undefined, 'confusion before an epoch');
   const d = await request(P, { path: '/api/digits?indices=0,9999' });
@@ -384,6 +390,23 @@ log(`server on port ${P}`);
   const r = await postJson(P, '/api/train', { epochs: 200, batch: 10, hidden: 64 });
   check(r.status === 202, 'run 3 accepted');
   await until('run 3 running', () => es.find('status', (s) => s.status === 'running' && s.run === 3), 60000);
+  // live edits: the answer names the step where the edit took effect, every page hears of it
+  const other = new SseClient(P);
+  await until('a second page', () => other.find('state'), 30000);
+  const ed = await postJson(P, '/api/train/edit', { lr: 0.02, momentum: 0.5 });
+  check(ed.status === 200 && ed.json.edit.event === 'edit' && ed.json.edit.lr === 0.02 && ed.json.edit.momentum === 0.5 &&
+    Number.isInteger(ed.json.edit.step) && ed.json.edit.step > 0, `edit accepted with its step: ${ed.body}`);
+  const steps3 = r.json.run.steps_per_epoch;
+  check(ed.json.edit.epoch === Math.floor(ed.json.edit.step / steps3) + 1 && Math.abs(ed.json.edit.x - ed.json.edit.step / steps3) < 1e-6,
+    `the edit's epoch and x follow from its step: ${ed.body}`);
+  await until('the edit event at both pages', () => es.find('edit') && other.find('edit'), 30000);
+  check(es.find('edit').raw === other.find('edit').raw && es.find('edit').json.step === ed.json.edit.step, 'both pages got the same edit event');
+  expectError(await postJson(P, '/api/train/edit', { lr: 0.01 }, { headers: { Origin: 'http://attacker.test' } }), 403, undefined,
+    'an edit from another site (not the page that controls the job)');
+  const sgd = await postJson(P, '/api/train/edit', { momentum: 0.3 });
+  check(sgd.status === 200 && sgd.json.edit.momentum === 0.3 && !('lr' in sgd.json.edit), `momentum-only edit: ${sgd.body}`);
+  check((await state(P)).edits.length === 2, 'the state lists the run\'s edits for pages that connect later');
+  other.close();
   expectError(await postJson(P, '/api/resume', {}), 409, undefined, 'resume when not paused');
   check((await postJson(P, '/api/pause', {})).status === 200, 'pause accepted');
   expectError(await postJson(P, '/api/pause', {}), 409, undefined, 'pause twice');
@@ -394,15 +417,20 @@ log(`server on port ${P}`);
   check(s2.state.status === 'paused' && s2.points.length === p1, 'no training while paused');
   const pr = await postJson(P, '/api/predict', { indices: [5, 6] });
   check(pr.status === 200 && pr.json.predictions.length === 2, 'predict while paused');
+  const pe = await postJson(P, '/api/train/edit', { lr: 0.005 });
+  check(pe.status === 200 && pe.json.edit.lr === 0.005, `an edit while paused takes effect on resuming: ${pe.body}`);
   check((await postJson(P, '/api/resume', {})).status === 200, 'resume accepted');
   await until('points again', async () => (await state(P)).points.length > p1, 60000);
   check((await postJson(P, '/api/stop', {})).status === 200, 'stop accepted');
   expectError(await postJson(P, '/api/stop', {}), 409, undefined, 'stop twice');
   await until('stopped', () => es.find('status', (s) => s.status === 'stopped' && s.run === 3), 60000);
   check((await postJson(P, '/api/predict', { indices: [1] })).status === 200, 'the stopped model still answers');
-  // stop while paused
-  check((await postJson(P, '/api/train', { epochs: 200, batch: 10, hidden: 8 })).status === 202, 'run 4');
+  expectError(await postJson(P, '/api/train/edit', { lr: 0.01 }), 409, undefined, 'an edit after the run stopped');
+  // stop while paused; plain sgd has no momentum to edit
+  check((await postJson(P, '/api/train', { epochs: 200, batch: 10, hidden: 8, optimizer: 'sgd' })).status === 202, 'run 4');
   await until('run 4 running', () => es.find('status', (s) => s.status === 'running' && s.run === 4), 60000);
+  check((await state(P)).edits.length === 0, 'a new run starts with no edits');
+  expectError(await postJson(P, '/api/train/edit', { momentum: 0.9 }), 400, 'momentum', 'a momentum edit of an sgd run');
   check((await postJson(P, '/api/pause', {})).status === 200, 'pause run 4');
   await until('run 4 paused', () => es.find('status', (s) => s.status === 'paused' && s.run === 4), 60000);
   check((await postJson(P, '/api/stop', {})).status === 200, 'stop while paused');

@@ -19,6 +19,8 @@
     epochs: [],      // {epoch, loss, train_accuracy, test_loss, test_accuracy, seconds, samples_per_second}
     confusion: null, // {epoch, matrix}
     preview: null,
+    edits: [],       // the run's live edits: {event: 'edit', step, epoch, x, lr?, momentum?, lr_scale}
+    inEffect: null,  // {lr, momentum}: what the run was started or last edited with
     formFilled: false,
     selectedCell: null,
   };
@@ -104,7 +106,10 @@
     return plot;
   }
 
+  // the run's live edits, as vertical annotations on both charts (marks.js)
+  const editMarks = () => window.WgMarks.fromEdits(state.edits);
   const lossPlot = makePlot($('loss-chart'), {
+    plugins: [window.WgMarks.plugin(editMarks)],
     scales: { x: { time: false }, y: { auto: true } },
     axes: [axis('epoch'), axis('loss', (u, v) => v.map((x) => x.toFixed(2)))],
     series: [
@@ -119,6 +124,7 @@
   }, [[], [], []]);
 
   const accPlot = makePlot($('acc-chart'), {
+    plugins: [window.WgMarks.plugin(editMarks)],
     scales: { x: { time: false }, y: { auto: true } },
     axes: [axis('epoch'), axis('accuracy', (u, v) => v.map((x) => (100 * x).toFixed(x > 0.99 ? 1 : 0) + '%'))],
     series: [
@@ -257,9 +263,53 @@
     checkField('weight_decay');
   });
 
+  // ---- live edits: the lr and the momentum of the running job
+  const LIVE = ['lr', 'momentum'];
+  const editable = () => ['starting', 'running', 'paused'].includes(state.status.status);
+
+  async function applyEdit() {
+    if (!editable() || !state.inEffect) return;
+    const body = {};
+    let ok = true;
+    for (const name of LIVE) {
+      const r = checkField(name);
+      if (r.err) ok = false;
+      else if (r.value !== state.inEffect[name]) body[name] = r.value;
+    }
+    if (!ok) { setMsg('Fix the marked fields first.', true); return; }
+    if (!Object.keys(body).length) { setMsg('The learning rate and momentum are the ones in effect: nothing to apply.'); return; }
+    $('btn-apply').disabled = true;
+    setMsg('Applying…');
+    const r = await post('/api/train/edit', body);
+    updateButtons();
+    if (!r.ok) {
+      if (r.data && r.data.field) showFieldError(r.data.field, r.data.error);
+      setMsg((r.data && r.data.error) || `the server answered ${r.status}`, true);
+      return;
+    }
+    const e = r.data.edit;
+    onEdit(e);
+    setMsg(`Applied: ${window.WgMarks.label(e)} from step ${e.step + 1} (epoch ${e.epoch}).`);
+  }
+  $('btn-apply').addEventListener('click', applyEdit);
+
+  // an edit event (this page's or another's): kept once, marked on the charts
+  function onEdit(e) {
+    if (!e || typeof e.step !== 'number') return;
+    if (!state.edits.some((x) => x.step === e.step && x.lr === e.lr && x.momentum === e.momentum && x.lr_scale === e.lr_scale)) {
+      state.edits.push(e);
+      if (state.inEffect) for (const name of LIVE) if (typeof e[name] === 'number') state.inEffect[name] = e[name];
+    }
+    lossPlot.redraw(false, false);
+    accPlot.redraw(false, false);
+    updateLog();
+  }
+
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (!state.limits) return;
+    // Enter during a run applies the lr and momentum to it
+    if (editable()) { applyEdit(); return; }
     const body = {};
     let ok = true;
     for (const name of FIELDS) {
@@ -305,6 +355,8 @@
     pause.disabled = !(st === 'running' || st === 'paused') || off;
     pause.textContent = st === 'paused' || state.status.pausing ? 'Resume' : 'Pause';
     $('btn-stop').disabled = !active || st === 'stopping' || off;
+    $('btn-apply').disabled = !editable() || off;
+    form.classList.toggle('live', editable());
     if (state.focusTrain && !active) {
       state.focusTrain = false;
       const f = document.activeElement;
@@ -400,6 +452,8 @@
       lines.push(`wgtrain: ${d ? `${d.name} (${d.backend}, ${d.type}), ` : ''}${r.train_count} train / ${r.test_count} test images, ` +
         `batch ${r.batch}, lr ${r.lr}, hidden ${modelText(r)}, ${r.epochs} epochs${d ? `, ${d.kernels} kernels` : ''}`);
     }
+    for (const e of state.edits)
+      lines.push(`Edit: ${window.WgMarks.label(e)} from step ${e.step + 1} (epoch ${e.epoch}, step ${e.epoch_step + 1} of ${r ? r.steps_per_epoch : '?'})`);
     let total = 0;
     for (const e of state.epochs) {
       total += e.seconds;
@@ -836,6 +890,8 @@
     for (const id of ['dev-vendor', 'dev-arch', 'dev-fallback']) $(id).parentElement.hidden = !device;
     if (state.lost) clearStale();
     state.run = d.run;
+    state.edits = [];
+    state.inEffect = d.run ? { lr: d.run.lr, momentum: d.run.momentum } : null;
     setupForm(d.limits, d.run);
     state.points = d.points.map((a) => ({ x: a[0], loss: a[1], accuracy: a[2], sps: a[3], epoch: a[4], step: a[5] }));
     state.epochs = d.epochs;
@@ -853,6 +909,7 @@
     renderConfusion(d.confusion);
     renderPreviews(null);
     renderWeights(null);
+    for (const e of d.edits || []) onEdit(e);
     setStatus(d.state);
     updateModelButtons();
     if (!state.autostarted && query.get('autostart') === '1' && !ACTIVE.has(d.state.status)) {
@@ -866,6 +923,8 @@
     state.run = d.run;
     state.points = [];
     state.epochs = [];
+    state.edits = [];
+    state.inEffect = { lr: d.run.lr, momentum: d.run.momentum };
     updateLossChart();
     updateAccChart();
     closeCell();
@@ -894,7 +953,7 @@
 
   // ---------------------------------------------------------------- choosing the trainer
   const handlers = {
-    conn: setConn, state: applyState, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch,
+    conn: setConn, state: applyState, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch, edit: onEdit,
     weights: renderWeights, preview: renderPreviews, check: onCheck, fatal: (msg) => showBanner(cantTrainHere(msg)),
     reopened: (d) => setMsg(`${$('form-msg').textContent} ${cap(d.message)}: press Train to start again.`, true),
   };

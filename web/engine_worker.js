@@ -5,7 +5,7 @@
 //   page -> worker  {type: 'init', data}                 open WebGPU, load the four IDX files
 //                   {type: 'data', files}                the user's own four IDX files (raw or .gz)
 //                   {type: 'call', id, op, ...}          train, control, predict, confusion, digits,
-//                                                        save, load, check, state
+//                                                        save, load, edit (a live edit), check, state
 //   worker -> page  {type: 'event', name, data}          the dashboard events, in the server's shapes
 //                   {type: 'reply', id, status, data}    the answer to a call
 //                   {type: 'ready', state, device}       after init
@@ -17,7 +17,7 @@
 // the run itself, at its next progress report (host_poll), as `wgtrain serve` does.
 import { createBridge } from './webgpu_bridge.js';
 
-const OPS = { predict_pixels: 1, predict_indices: 2, confusion: 3, digits: 4, save: 5, load: 6 };
+const OPS = { predict_pixels: 1, predict_indices: 2, confusion: 3, digits: 4, save: 5, load: 6, edit: 7 };
 const CONTROL = { pause: 1, resume: 2, stop: 3 };
 // bytes of pixels a predict request carries (web_host.c WEB_PIXELS_BYTES: the largest image)
 const PIXELS_BYTES = 65536;

@@ -134,6 +134,8 @@
     } else if (name === 'epoch') {
       rec.lastAcc = d.test_accuracy;
       later(() => store.record(rec.id, 'epoch', d));
+    } else if (name === 'edit') {
+      later(() => store.record(rec.id, 'event', d)); /* a live edit: {event: 'edit', step, x, lr?, momentum?, ...} */
     } else if (name === 'weights') {
       rec.weights = d;
     } else if (name === 'status' && ['done', 'stopped', 'error'].includes(d.status)) {
@@ -156,12 +158,13 @@
     font: '11px system-ui, sans-serif', labelFont: '12px system-ui, sans-serif' });
   let lossPlot = null, accPlot = null;
 
-  function plot(container, prev, yAxis, series, tables) {
+  function plot(container, prev, yAxis, series, tables, marks) {
     if (prev) prev.destroy();
     container.replaceChildren();
     if (!tables.length) return null;
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
     return new uPlot({ width: Math.max(container.clientWidth, 240), height: 220, scales: { x: { time: false } },
+      plugins: [window.WgMarks.plugin(() => marks)],
       axes: [axis('epoch'), yAxis], series: [{ label: 'epoch' }, ...series] }, data, container);
   }
 
@@ -169,8 +172,10 @@
   function drawCompare() {
     const chosen = [...selected.entries()];
     $('hist-compare').hidden = chosen.length === 0;
-    const series = [], lossT = [], accS = [], accT = [];
+    const series = [], lossT = [], accS = [], accT = [], marks = [];
     chosen.forEach(([id, all], i) => {
+      /* each run's live edits, labelled with the run when several are overlaid */
+      marks.push(...window.WgMarks.fromRecords(all.records, chosen.length > 1 ? `run ${id}: ` : ''));
       const color = COLORS[i % COLORS.length];
       const prog = all.records.filter((r) => r.kind === 'progress').map((r) => r.data);
       const eps = all.records.filter((r) => r.kind === 'epoch').map((r) => r.data);
@@ -179,8 +184,8 @@
       accT.push([eps.map((e) => (e.partial ? e.x : e.epoch)), eps.map((e) => e.test_accuracy)]);
       accS.push({ label: `run ${id} test acc`, stroke: color, width: 2, spanGaps: true, points: { show: true, size: 6, fill: color } });
     });
-    lossPlot = plot($('hist-loss'), lossPlot, axis('loss', (u, v) => v.map((x) => x.toFixed(2))), series, lossT);
-    accPlot = plot($('hist-acc'), accPlot, axis('test accuracy', (u, v) => v.map((x) => (100 * x).toFixed(1) + '%')), accS, accT);
+    lossPlot = plot($('hist-loss'), lossPlot, axis('loss', (u, v) => v.map((x) => x.toFixed(2))), series, lossT, marks);
+    accPlot = plot($('hist-acc'), accPlot, axis('test accuracy', (u, v) => v.map((x) => (100 * x).toFixed(1) + '%')), accS, accT, marks);
     api.lossPlot = lossPlot;
     api.accPlot = accPlot;
   }
@@ -282,7 +287,7 @@
     // the trainer's event handlers, with the history listening in
     tap(handlers) {
       const out = { ...handlers };
-      for (const name of ['state', 'run', 'loss', 'epoch', 'weights', 'status']) {
+      for (const name of ['state', 'run', 'loss', 'epoch', 'weights', 'status', 'edit']) {
         const h = handlers[name];
         out[name] = (d, ...rest) => {
           if (kind === 'browser') recordEvent(name, d);

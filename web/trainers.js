@@ -9,7 +9,7 @@
  * ...) with {ok, status, data}, so every panel of app.js works with either. */
 'use strict';
 (() => {
-  const EVENTS = ['state', 'run', 'status', 'loss', 'epoch', 'weights', 'preview', 'check', 'reopened'];
+  const EVENTS = ['state', 'run', 'status', 'loss', 'epoch', 'weights', 'preview', 'check', 'reopened', 'edit'];
 
   class ServerTrainer {
     constructor() {
@@ -163,6 +163,8 @@
         case '/api/pause': return this.call('control', { op: 'pause' });
         case '/api/resume': return this.call('control', { op: 'resume' });
         case '/api/stop': return this.call('control', { op: 'stop' });
+        // a live edit: answered at the run's next report (web_host.c's serve_edit), as the server does
+        case '/api/train/edit': return this.call('edit', { bytes: new TextEncoder().encode(JSON.stringify(body)) });
         case '/api/predict':
           return body.pixels ? this.call('predict_pixels', { pixels: Uint8Array.from(body.pixels) })
             : this.call('predict_indices', { indices: body.indices });

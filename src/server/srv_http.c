@@ -19,6 +19,9 @@
  *   GET  /api/confusion?label=3&pred=5[&limit=N]   the test digits in one confusion cell
  *   POST /api/train     {"epochs","batch","lr","hidden","momentum","seed"} -> 202 | 409
  *   POST /api/pause | /api/resume | /api/stop      {} -> 200 | 409
+ *   POST /api/train/edit {"lr":X,"momentum":M} (either or both) -> 200 {"edit":{event}} once the
+ *                        worker applied it (host/edit.h; broadcast as the "edit" event) | 400 |
+ *                        409 (no running job, or an edit already waiting) | 503 (no answer)
  *   POST /api/predict   {"pixels":[rows*cols]} | {"indices":[...]} -> probabilities, by the worker
  *   GET  /api/runs                   the run history (host/runs_db.h): {"enabled","runs":[...]}
  *   GET  /api/runs/ID                one run with every record -> 200 | 400 (bad id) | 404
@@ -54,6 +57,7 @@ enum route {
     R_PAUSE,
     R_RESUME,
     R_STOP,
+    R_EDIT,
     R_PREDICT,
     R_RUNS,
     R_RUN, /* /api/runs/ID: GET, HEAD, DELETE */
@@ -79,6 +83,7 @@ static const route_def routes[] = {
     {"/api/pause", R_PAUSE, true, NULL},
     {"/api/resume", R_RESUME, true, NULL},
     {"/api/stop", R_STOP, true, NULL},
+    {"/api/train/edit", R_EDIT, true, NULL},
     {"/api/predict", R_PREDICT, true, NULL},
     {"/api/runs", R_RUNS, false, q_none},
 };
@@ -483,6 +488,8 @@ static enum MHD_Result post_train(srv_state *s, struct MHD_Connection *c, const 
     s->model_epoch = s->model_step = 0;
     s->npoints = s->nepochs = 0;
     s->confusion_epoch = 0;
+    cJSON_Delete(s->edits);
+    s->edits = NULL;
     srv_msg_unref(s->latest_weights);
     srv_msg_unref(s->latest_preview);
     s->latest_weights = s->latest_preview = NULL;
@@ -533,6 +540,57 @@ static enum MHD_Result post_control(srv_state *s, struct MHD_Connection *c, cons
     if (conflict)
         return send_error(c, MHD_HTTP_CONFLICT, NULL, NULL, "%s (status %s)", conflict, srv_status_name(st));
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &b);
+    host_buf_free(&b);
+    return r;
+}
+
+/* A live edit of the running job: checked here (400 naming the field), applied by the worker at
+ * its next report, answered with the step where it took effect. Any page of the server's own
+ * origin may edit, as it may pause and stop: the Host and Origin checks gate all three. */
+static enum MHD_Result post_edit(srv_state *s, struct MHD_Connection *c, const request *rq) {
+    mlp_edit e;
+    api_error err;
+    if (!api_parse_edit(rq->body.data, rq->body.len, NULL, &e, &err)) return bad_request(c, &err);
+    pthread_mutex_lock(&s->mu);
+    srv_status st = s->status;
+    const char *conflict = NULL;
+    if (!(st == SRV_STARTING || st == SRV_RUNNING || st == SRV_PAUSED) || s->stop_requested || s->shutdown)
+        conflict = "no job is running: start one with POST /api/train";
+    else if (s->edit_pending)
+        conflict = "an edit is still waiting for the next step: send this one after it";
+    if (conflict) {
+        pthread_mutex_unlock(&s->mu);
+        return send_error(c, MHD_HTTP_CONFLICT, NULL, NULL, "%s (status %s)", conflict, srv_status_name(st));
+    }
+    /* the job's optimizer rules: sgd has no momentum to edit, nesterov needs some */
+    mlp_config run = api_train_config(&s->run);
+    if (!api_parse_edit(rq->body.data, rq->body.len, &run, &e, &err)) {
+        pthread_mutex_unlock(&s->mu);
+        return bad_request(c, &err);
+    }
+    s->edit = e;
+    s->edit_pending = true;
+    uint32_t seq = ++s->edit_seq;
+    pthread_cond_broadcast(&s->work_cond);
+    struct timespec ts;
+    deadline_after(&ts, mono_now(), SRV_PREDICT_WAIT_S);
+    while (s->edit_done_seq < seq && !s->shutdown)
+        if (pthread_cond_timedwait(&s->predict_cond, &s->mu, &ts) == ETIMEDOUT) break;
+    host_buf b = {0};
+    unsigned code = MHD_HTTP_OK;
+    if (s->edit_done_seq < seq) {
+        code = MHD_HTTP_SERVICE_UNAVAILABLE;
+        host_buf_json(&b, api_json_error("the trainer did not take the edit in time; it still will, at its next report", NULL, code));
+    } else if (!s->edit_ok) {
+        code = MHD_HTTP_CONFLICT;
+        host_buf_json(&b, api_json_error(s->edit_error, NULL, code));
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        if (o && !json_add(o, "edit", cJSON_Duplicate(s->edit_event, true))) cJSON_Delete(o), o = NULL;
+        host_buf_json(&b, o);
+    }
+    pthread_mutex_unlock(&s->mu);
+    enum MHD_Result r = send_json(c, code, &b);
     host_buf_free(&b);
     return r;
 }
@@ -725,6 +783,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case R_PAUSE:
     case R_RESUME:
     case R_STOP: return post_control(s, c, rq);
+    case R_EDIT: return post_edit(s, c, rq);
     case R_PREDICT: return post_predict(s, c, rq);
     default: return MHD_NO;
     }

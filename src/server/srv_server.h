@@ -118,6 +118,17 @@ typedef struct srv_state {
     srv_predict *predict_head, *predict_tail;
     uint64_t preview_rng;
 
+    /* live edits (POST /api/train/edit, core/live.h): one waits at a time for the worker, which
+     * applies it at its next progress report (or while paused) and answers through
+     * predict_cond; edits is the run's applied ones (host/edit.h events), for new clients */
+    bool edit_pending;
+    mlp_edit edit;
+    uint32_t edit_seq, edit_done_seq; /* requests made and answered */
+    bool edit_ok;
+    char edit_error[256];
+    cJSON *edit_event; /* the answer's event, owned here until the handler takes it */
+    cJSON *edits;      /* array, NULL before the first */
+
     /* the run history (host/runs_db.h), NULL under --no-history: the worker records on its own
      * connection; the HTTP handlers read and delete on theirs, under history_mu */
     runs_db *history_worker, *history_http;

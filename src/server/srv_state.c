@@ -52,6 +52,8 @@ void srv_state_destroy(srv_state *s) {
     free(s->confusion);
     srv_msg_unref(s->latest_weights);
     srv_msg_unref(s->latest_preview);
+    cJSON_Delete(s->edit_event);
+    cJSON_Delete(s->edits);
     pthread_cond_destroy(&s->work_cond);
     pthread_cond_destroy(&s->predict_cond);
     pthread_mutex_destroy(&s->mu);
@@ -84,6 +86,7 @@ void srv_state_json(srv_state *s, host_buf *b) {
               json_add(o, "limits", api_limits_json(&s->limits)) && json_add(o, "run", srv_json_run(s)) &&
               api_json_history(o, s->points, s->npoints, s->epochs, s->nepochs,
                                s->confusion, s->shape.classes, s->confusion_epoch) &&
+              json_add(o, "edits", s->edits ? cJSON_Duplicate(s->edits, true) : cJSON_CreateArray()) &&
               json_add_integer(o, "clients", s->hub.count) && json_add_integer(o, "dropped", s->hub.dropped);
     if (!ok) cJSON_Delete(o), o = NULL;
     host_buf_json(b, o);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/edit.h"
 #include "server/srv_server.h"
 
 typedef struct worker {
@@ -122,6 +123,52 @@ static void fail_predicts(srv_state *s, const char *why) {
     pthread_cond_broadcast(&s->predict_cond);
 }
 
+/* ---- live edits (called with the mutex held; returns with it held) ---- */
+
+/* Applies the waiting edit at this point of the run, publishes it to every page, records it
+ * in the history and answers the handler. */
+static void apply_edit(worker *w) {
+    srv_state *s = w->s;
+    if (!s->edit_pending) return;
+    mlp_edit e = s->edit;
+    uint32_t steps = s->steps_per_epoch;
+    pthread_mutex_unlock(&s->mu);
+    mlp_edit_result r;
+    mlp_status st = w->tr ? host_trainer_edit(w->tr, &e, &r) : MLP_ERR_CONFIG;
+    cJSON *ev = st == MLP_OK ? host_edit_json(&e, &r, steps) : NULL;
+    if (ev) history_record(s, "event", cJSON_Duplicate(ev, true));
+    pthread_mutex_lock(&s->mu);
+    s->edit_pending = false;
+    s->edit_ok = ev != NULL;
+    snprintf(s->edit_error, sizeof s->edit_error, "%s", st != MLP_OK && w->tr ? host_trainer_error(w->tr) : ev ? "" : "out of memory");
+    if (ev) {
+        host_buf b = {0};
+        host_buf_json(&b, cJSON_Duplicate(ev, true));
+        srv_publish(s, SRV_MSG_KEEP, "edit", &b);
+        host_buf_free(&b);
+        if (!s->edits) s->edits = cJSON_CreateArray();
+        if (!s->edits || !cJSON_AddItemToArray(s->edits, cJSON_Duplicate(ev, true))) fprintf(stderr, "wgtrain serve: out of memory\n");
+        char label[96];
+        host_edit_label(&e, &r, label, sizeof label);
+        printf("run %u: edit: %s from step %llu\n", s->run_id, label, (unsigned long long)r.step + 1);
+        fflush(stdout);
+    }
+    cJSON_Delete(s->edit_event);
+    s->edit_event = ev;
+    s->edit_done_seq = s->edit_seq;
+    pthread_cond_broadcast(&s->predict_cond);
+}
+
+/* The run is over: an edit still waiting never takes effect. */
+static void fail_edit(srv_state *s, const char *why) {
+    if (!s->edit_pending) return;
+    s->edit_pending = false;
+    s->edit_ok = false;
+    snprintf(s->edit_error, sizeof s->edit_error, "%s", why);
+    s->edit_done_seq = s->edit_seq;
+    pthread_cond_broadcast(&s->predict_cond);
+}
+
 /* ---- snapshots: weights and previews ---- */
 
 /* Reads the weights, predicts six random test digits, publishes both. */
@@ -181,11 +228,13 @@ static bool on_progress(void *user, const mlp_progress *p) {
 
     pthread_mutex_lock(&s->mu);
     serve_predicts(w);
+    apply_edit(w);
     if (s->pause_requested && !s->stop_requested && !s->shutdown) {
         srv_set_status(s, SRV_PAUSED, "");
         double t0 = host_now();
         while (s->pause_requested && !s->stop_requested && !s->shutdown) {
             if (s->predict_head) serve_predicts(w);
+            else if (s->edit_pending) apply_edit(w); /* edits while paused take effect on resuming */
             else pthread_cond_wait(&s->work_cond, &s->mu);
         }
         w->paused += host_now() - t0;
@@ -203,6 +252,7 @@ static void finish(worker *w, srv_status st, const char *msg) {
     pthread_mutex_lock(&s->mu);
     uint32_t run = s->run_id;
     s->pause_requested = s->stop_requested = false;
+    fail_edit(s, "the run ended before the edit could take effect");
     srv_set_status(s, st, msg); /* the last touch of the run's state: a new run may start now */
     pthread_mutex_unlock(&s->mu);
     printf("run %u: %s%s%s\n", run, srv_status_name(st), msg && *msg ? ": " : "", msg ? msg : "");

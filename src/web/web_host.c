@@ -31,6 +31,7 @@
 #include "gpu/embedded.h"
 #include "gpu/gpu.h"
 #include "host/api.h"
+#include "host/edit.h"
 #include "host/events.h"
 #include "host/buf.h"
 #include "host/trainer.h"
@@ -46,6 +47,7 @@ enum web_op {
     WEB_DIGITS,             /* n test indices */
     WEB_SAVE_MODEL,         /* the current model as safetensors bytes */
     WEB_LOAD_MODEL,         /* bytes, len: a safetensors model to load (not during a run) */
+    WEB_EDIT,               /* bytes, len: POST /api/train/edit's JSON body, a live edit of the run */
 };
 
 /* bytes of pixels a predict request carries: the largest image (IDX_MAX_PIXELS), or 8 MNIST ones */
@@ -122,6 +124,7 @@ static struct {
     uint64_t preview_rng;
 
     host_buf result; /* the JSON answer of the last export that returns one */
+    cJSON *edits;    /* the run's applied live edits (host/edit.h events), for the state */
 } W;
 
 static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -351,7 +354,8 @@ WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
          json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&
          json_add(o, "limits", api_limits_json(&W.limits)) && json_add(o, "run", json_run()) &&
          api_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, W.confusion, W.confusion_classes,
-                          W.confusion_epoch);
+                          W.confusion_epoch) &&
+         json_add(o, "edits", W.edits ? cJSON_Duplicate(W.edits, true) : cJSON_CreateArray());
     if (!ok) cJSON_Delete(o), o = NULL;
     host_buf_json(b, o);
     return wg_result();
@@ -522,6 +526,39 @@ static void serve_load(const web_request *r) {
     publish_snapshots(file_epoch, 0);
 }
 
+/* A live edit (core/live.h), as the server's POST /api/train/edit: served at a report of the
+ * run (inside the engine's progress callback, or while paused), so it takes effect at the
+ * engine's next step not yet handed to the GPU; answered with the edit event, which every
+ * listener of the page also gets. */
+static void serve_edit(const web_request *r) {
+    bool active = W.in_run && W.tr && (W.status == WEB_RUNNING || W.status == WEB_PAUSED || W.status == WEB_STARTING);
+    if (!active || W.stop_requested) return reply_error(R_ID(r), 409, "no job is running: start one with Train");
+    mlp_edit e;
+    api_error err;
+    const mlp_config *cfg = host_trainer_config(W.tr);
+    if (!api_parse_edit((const char *)r->bytes, r->len, cfg, &e, &err)) {
+        host_buf b = {0};
+        host_buf_json(&b, api_json_error(err.message, err.field, 400));
+        if (!b.oom && b.data) host_reply(R_ID(r), 400, b.data, b.len);
+        host_buf_free(&b);
+        return;
+    }
+    mlp_edit_result res;
+    if (host_trainer_edit(W.tr, &e, &res) != MLP_OK) return reply_error(R_ID(r), 400, host_trainer_error(W.tr));
+    cJSON *ev = host_edit_json(&e, &res, W.steps_per_epoch);
+    if (!ev) return reply_error(R_ID(r), 500, "out of memory");
+    if (!W.edits) W.edits = cJSON_CreateArray();
+    if (W.edits) cJSON_AddItemToArray(W.edits, cJSON_Duplicate(ev, true));
+    host_buf b = {0};
+    host_buf_json(&b, cJSON_Duplicate(ev, true));
+    emit("edit", &b);
+    cJSON *o = cJSON_CreateObject();
+    if (o && !json_add(o, "edit", ev)) cJSON_Delete(o), o = NULL;
+    else if (!o) cJSON_Delete(ev);
+    host_buf_json(&b, o);
+    reply_json(R_ID(r), &b);
+}
+
 static void serve(web_request *r) {
     switch (R_OP(r)) {
     case WEB_PREDICT_PIXELS:
@@ -530,6 +567,7 @@ static void serve(web_request *r) {
     case WEB_DIGITS: serve_digits(r, false); break;
     case WEB_SAVE_MODEL: serve_save(r); break;
     case WEB_LOAD_MODEL: serve_load(r); break;
+    case WEB_EDIT: serve_edit(r); break;
     default: reply_error(R_ID(r), 400, "unknown request");
     }
     free(r->bytes);
@@ -684,6 +722,8 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     W.model_epoch = W.model_step = 0;
     W.model_accuracy = -1;
     W.model_train_samples = count;
+    cJSON_Delete(W.edits);
+    W.edits = NULL;
     host_buf b = {0};
     cJSON *o = cJSON_CreateObject();
     if (o && !json_add(o, "run", json_run())) cJSON_Delete(o), o = NULL;

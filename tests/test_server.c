@@ -10,6 +10,7 @@
 
 #include "core/mlp.h"
 #include "host/api.h"
+#include "host/edit.h"
 #include "server/srv_hosts.h"
 #include "server/srv_gate.h"
 #include "server/srv_hub.h"
@@ -364,8 +365,60 @@ static void test_gate_headers(void) {
     CHECK(srv_gate_header_end("GET / HTTP/1.1\r\n\r\nbody", 22) == 18, "the header block ends before the body");
 }
 
+/* POST /api/train/edit's body and `train --control`'s lines (host/edit.h), and the edit event. */
+static void test_edit_params(void) {
+    api_error e;
+    mlp_edit ed;
+    mlp_config run = mlp_config_default();
+    const char *ok1 = "{\"lr\":0.01}", *ok2 = "{\"momentum\":0.5,\"lr\":0.2}";
+    CHECK(api_parse_edit(ok1, strlen(ok1), &run, &ed, &e) && ed.set_lr && !ed.set_momentum && ed.lr == 0.01f, "lr edit");
+    CHECK(api_parse_edit(ok2, strlen(ok2), &run, &ed, &e) && ed.set_lr && ed.set_momentum && ed.momentum == 0.5f, "both");
+    struct {
+        const char *body, *field;
+    } bad[] = {{"", ""},           {"{}", ""},           {"[]", ""},          {"{\"lr\":0}", "lr"},
+               {"{\"lr\":-1}", "lr"}, {"{\"lr\":11}", "lr"}, {"{\"lr\":1e-50}", "lr"}, {"{\"lr\":\"1\"}", "lr"},
+               {"{\"momentum\":1}", "momentum"}, {"{\"momentum\":-0.1}", "momentum"}, {"{\"beta1\":0.5}", "beta1"},
+               {"{\"lr\":0.1,\"lr\":0.2}", "lr"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(!api_parse_edit(bad[i].body, strlen(bad[i].body), &run, &ed, &e) && !strcmp(e.field, bad[i].field),
+              "edit body %s refused naming '%s' (got '%s': %s)", bad[i].body, bad[i].field, e.field, e.message);
+    run.optimizer = OPTIM_SGD, run.momentum = 0;
+    const char *m = "{\"momentum\":0.9}";
+    CHECK(!api_parse_edit(m, strlen(m), &run, &ed, &e) && !strcmp(e.field, "momentum") && strstr(e.message, "sgd"),
+          "sgd: no momentum to edit (%s)", e.message);
+    CHECK(api_parse_edit(m, strlen(m), NULL, &ed, &e), "without a run, only the values are checked");
+
+    char err[256];
+    CHECK(host_edit_parse_line("lr 0.01", &ed, err, sizeof err) == 1 && ed.set_lr && ed.lr == 0.01f && !ed.set_momentum, "lr line");
+    CHECK(host_edit_parse_line("  momentum=0.8\r\n", &ed, err, sizeof err) == 1 && ed.set_momentum && ed.momentum == 0.8f, "= form");
+    CHECK(host_edit_parse_line("lr 0.1, momentum 0.5", &ed, err, sizeof err) == 1 && ed.set_lr && ed.set_momentum, "both on a line");
+    CHECK(host_edit_parse_line("", &ed, err, sizeof err) == 0 && host_edit_parse_line("  # note", &ed, err, sizeof err) == 0,
+          "blank lines and comments");
+    struct {
+        const char *line, *says;
+    } badl[] = {{"speed 2", "unknown control 'speed'"}, {"lr", "lr needs a value"}, {"lr abc", "lr must be a number (got 'abc')"},
+                {"lr 1 lr 2", "given twice"}, {"lr nan", "must be a number"}, {"momentum 0.5x", "must be a number"}};
+    for (size_t i = 0; i < sizeof badl / sizeof *badl; i++)
+        CHECK(host_edit_parse_line(badl[i].line, &ed, err, sizeof err) == -1 && strstr(err, badl[i].says) && !strchr(err, '\n'),
+              "line '%s': '%s' (got '%s')", badl[i].line, badl[i].says, err);
+
+    mlp_edit both = {true, true, 0.01f, 0.8f};
+    mlp_edit_result r = {469, 0.01f, 0.25, 0.8f};
+    cJSON *j = host_edit_json(&both, &r, 469);
+    char *text = json_print(j);
+    CHECK(text && !strcmp(text, "{\"event\":\"edit\",\"step\":469,\"epoch\":2,\"epoch_step\":0,\"x\":1,\"lr\":0.01,"
+                                "\"momentum\":0.8,\"lr_scale\":0.25}"),
+          "the edit event: %s", text ? text : "(null)");
+    cJSON_free(text);
+    cJSON_Delete(j);
+    char label[96];
+    host_edit_label(&both, &r, label, sizeof label);
+    CHECK(!strcmp(label, "lr 0.01, momentum 0.8"), "label: %s", label);
+}
+
 int main(void) {
     test_gate_headers();
+    test_edit_params();
     test_json();
     test_train_params();
     test_predict_params();

@@ -612,7 +612,7 @@ static void test_state_validation(void) {
         {"edit_lr_scale", "-2", "edit_lr_scale must be"},
         {"edit_lr_scale", "nan", "edit_lr_scale"},
         {"edit_lr_scale", "1e999", "edit_lr_scale"},
-        {"edit_momentum", "1", "edit_momentum must be in [0, 1)"},
+        {"edit_momentum", "1", "edit_momentum: momentum must be in [0, 1)"},
         {"edit_momentum", "x", "edit_momentum"},
         {"seed", NULL, "lacks metadata 'seed'"},
     };

@@ -1062,17 +1062,27 @@ ckpt_status ckpt_state_decode(const ckpt_parsed *p, ckpt_state *out, char *err, 
     out->save_every = (uint32_t)save_every;
     out->train_fingerprint = train_fp;
     out->model_fingerprint = model_fp;
-    /* the live edits in effect; a state written before they existed has none */
-    out->live = mlp_live_initial(&out->cfg);
+    /* the live edits in effect (core/live.h); a state written before they existed has none:
+     * lr_scale 1 and the config's momentum, beta1 for the Adam family (mlp_live_initial). The
+     * checks are done here with optim_check, so that this parser links without the engine. */
+    bool adam = o.kind >= OPTIM_ADAM;
+    out->live.lr_scale = 1.0;
+    out->live.momentum = adam ? o.beta1 : momentum;
     const char *scale_s = ckpt_meta_get(p, "edit_lr_scale"), *mom_s = ckpt_meta_get(p, "edit_momentum");
     if ((scale_s && !parse_meta_f64(scale_s, &out->live.lr_scale)) || (mom_s && !parse_meta_f32(mom_s, &out->live.momentum))) {
         ckpt_state_free(out);
         return fail(CKPT_ERR_METADATA, err, errlen, "metadata edit_lr_scale '%s' and edit_momentum '%s' must be numbers",
                     scale_s ? scale_s : "", mom_s ? mom_s : "");
     }
-    if (!mlp_live_check(&out->cfg, &out->live, why, sizeof why)) {
+    if (!(out->live.lr_scale > 0) || !isfinite(out->live.lr_scale)) {
         ckpt_state_free(out);
-        return fail(CKPT_ERR_METADATA, err, errlen, "metadata edit_%s", why);
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata edit_lr_scale must be a finite number > 0 (got %s)", scale_s);
+    }
+    optim_config edited = o;
+    *(adam ? &edited.beta1 : &edited.momentum) = out->live.momentum;
+    if (!optim_check(&edited, why, sizeof why)) {
+        ckpt_state_free(out);
+        return fail(CKPT_ERR_METADATA, err, errlen, "metadata edit_momentum: %s", why);
     }
     return CKPT_OK;
 }

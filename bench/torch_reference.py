@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `wgtrain bench`, run on the same GPU in the same device run.
 
-The same model (784-128-10 MLP, torch.nn.Linear's default init), the same data (full MNIST,
-resident on the GPU, inputs normalised with mean 0.1307 / std 0.3081, reshuffled every epoch)
-and the same optimiser (plain SGD, lr 0.1, for the speed table). Three ways to run a step:
+The same model (an MLP of any depth, --hidden 128 for 784-128-10 or --hidden 256,128 for
+784-256-128-10: ReLU between the layers, torch.nn.Linear's default init), the same data (full
+MNIST, resident on the GPU, inputs normalised with mean 0.1307 / std 0.3081, reshuffled every
+epoch) and the same optimiser (plain SGD, lr 0.1 constant, for the speed table). Three ways to
+run a step:
 
   eager     autograd + torch.optim.SGD, one Python step at a time
   graph     the whole step (gather, forward, loss, backward, update) captured once in a CUDA
@@ -11,6 +13,18 @@ and the same optimiser (plain SGD, lr 0.1, for the speed table). Three ways to r
   compiled  as graph, with the loss function built by torch.compile (max-autotune)
 
 Prints one JSON object per line, as `wgtrain bench --json` does.
+
+--time-to-accuracy trains recipes until the test accuracy reaches --target (CUDA graph mode;
+eager with --device cpu), for --seeds seeds, and reports the median time. A recipe is a model,
+a batch, an lr, a momentum (0: plain SGD), a schedule (cosine or constant, stepped once per
+step, with an optional linear warmup over its first steps) and its epochs: the cosine runs over
+that many epochs, and training stops at the first epoch whose test accuracy reaches the target,
+after that many epochs at most. --recipes picks presets by name (see PRESETS; default all of
+them, or none where --recipe is given); --recipe NAME:key=value,... (repeatable) adds one, the
+keys hidden, batch, lr, momentum, schedule, epochs and warmup, e.g.
+  --recipe wide:hidden=512,batch=1024,lr=0.4,momentum=0.9,schedule=cosine,epochs=6
+(hidden=256,128 takes both widths; keys left out take wgtrain train's defaults).
+--train-limit N trains on the first N images in every part (for smoke tests).
 
 --train runs one eager training run with the options of `wgtrain train` instead (--hidden
 256,128, --activation, --init, --dropout, --optimizer sgd|momentum|nesterov|adam|adamw,
@@ -66,14 +80,18 @@ def load_mnist(folder, device):
 class Run:
     """One training run: parameters, data order, and a step in one of the three modes."""
 
-    def __init__(self, data, batch, mode, seed, lr_table, momentum=0.0, hidden=128):
+    def __init__(self, data, batch, mode, seed, lr_table, momentum=0.0, hidden=(128,)):
         torch.manual_seed(seed)
         self.x, self.y, self.xt, self.yt = data
         self.n = self.x.shape[0]
         self.batch, self.mode, self.momentum = batch, mode, momentum
         dev = self.x.device
-        l1, l2 = torch.nn.Linear(784, hidden).to(dev), torch.nn.Linear(hidden, 10).to(dev)
-        self.params = [l1.weight, l1.bias, l2.weight, l2.bias]
+        classes = int(max(self.y.max(), self.yt.max())) + 1
+        widths = [self.x.shape[1], *hidden, classes]
+        # created in order, each on the CPU's generator then moved, as the one-layer run always was
+        linears = [torch.nn.Linear(widths[i], widths[i + 1]).to(dev) for i in range(len(widths) - 1)]
+        self.layers = [(lin.weight, lin.bias) for lin in linears]
+        self.params = [p for wb in self.layers for p in wb]  # w1, b1, w2, b2, ...
         self.steps = (self.n + batch - 1) // batch
         self.full = self.n // batch           # full batches; a short tail batch has its own graph
         self.tail = self.n - self.full * batch
@@ -81,8 +99,10 @@ class Run:
         self.lr_table = lr_table.to(dev)     # learning rate of every global step
         self.global_step = 0
         self.velocity = [torch.zeros_like(p) for p in self.params] if momentum else None
-        if mode == "eager":  # used for the speed table only, where the learning rate is constant
+        if mode == "eager":
             self.opt = torch.optim.SGD(self.params, lr=float(lr_table[0]), momentum=momentum)
+            # a schedule is set step by step; a constant rate (the speed table) is left alone
+            self.lr_list = None if bool((lr_table == lr_table[0]).all()) else lr_table.tolist()
         else:
             loss_fn = self.loss
             if mode == "compiled":
@@ -93,10 +113,14 @@ class Run:
             self.gstep = torch.zeros((), dtype=torch.long, device=dev)     # step within the run
             self.graphs = {}
 
+    def logits(self, x):
+        *hidden, (w, b) = self.layers
+        for hw, hb in hidden:
+            x = F.relu(F.linear(x, hw, hb))
+        return F.linear(x, w, b)
+
     def loss(self, x, y):
-        w1, b1, w2, b2 = self.params
-        h = F.relu(F.linear(x, w1, b1))
-        return F.cross_entropy(F.linear(h, w2, b2), y)
+        return F.cross_entropy(self.logits(x), y)
 
     # ---- graph and compiled modes: everything on the GPU, nothing per step from Python ----
     def graph_step(self, size):
@@ -137,20 +161,27 @@ class Run:
                     v.copy_(q)
         return g
 
+    def prepare(self):
+        """Graph and compiled modes: capture (and compile) the step graphs, once."""
+        if self.mode != "eager" and not self.graphs:
+            self.graphs["full"] = self.capture(self.batch)
+            if self.tail:
+                self.graphs["tail"] = self.capture(self.tail)
+
     def epoch(self):
         perm = torch.randperm(self.n, generator=self.gen).to(self.x.device, non_blocking=True)
         if self.mode == "eager":
+            group = self.opt.param_groups[0]
             for s in range(self.steps):
                 idx = perm[s * self.batch:(s + 1) * self.batch]
+                if self.lr_list:
+                    group["lr"] = self.lr_list[self.global_step]
                 self.opt.zero_grad(set_to_none=True)
                 self.loss(self.x[idx], self.y[idx]).backward()
                 self.opt.step()
                 self.global_step += 1
             return
-        if not self.graphs:
-            self.graphs["full"] = self.capture(self.batch)
-            if self.tail:
-                self.graphs["tail"] = self.capture(self.tail)
+        self.prepare()
         self.order.copy_(perm)
         self.counter.zero_()
         self.gstep.fill_(self.global_step)
@@ -163,14 +194,20 @@ class Run:
 
     @torch.no_grad()
     def test_accuracy(self):
-        w1, b1, w2, b2 = self.params
-        logits = F.linear(F.relu(F.linear(self.xt, w1, b1)), w2, b2)
-        return (logits.argmax(1) == self.yt).float().mean().item()
+        return (self.logits(self.xt).argmax(1) == self.yt).float().mean().item()
 
 
 def sync():
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+def device_name():
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+
+
+def hidden_name(widths):
+    return ",".join(str(w) for w in widths)
 
 
 def speed(data, args):
@@ -181,7 +218,7 @@ def speed(data, args):
             steps = (data[0].shape[0] + batch - 1) // batch
             lr = torch.full((steps * (args.epochs + 1),), 0.1)
             t_setup = time.perf_counter()
-            run = Run(data, batch, mode, seed=1, lr_table=lr)
+            run = Run(data, batch, mode, seed=1, lr_table=lr, hidden=args.hidden)
             run.epoch()  # warm-up: compilation and graph capture happen here
             sync()
             setup = time.perf_counter() - t_setup
@@ -193,34 +230,130 @@ def speed(data, args):
                 times.append(time.perf_counter() - t0)
             ms = 1000 * statistics.median(times)
             print(json.dumps({"event": "speed", "framework": "torch", "torch": torch.__version__,
-                              "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu", "mode": mode, "batch": batch,
+                              "device": device_name(), "mode": mode, "hidden": hidden_name(args.hidden), "batch": batch,
                               "ms_per_epoch": round(ms, 4), "samples_per_second": round(run.n / (ms / 1000)),
                               "timed_epochs": args.epochs, "warmup_seconds": round(setup, 3)}), flush=True)
 
 
+class Recipe:
+    """A time-to-accuracy recipe: the model, batch, optimizer and schedule of one training run."""
+    KEYS = ("hidden", "batch", "lr", "momentum", "schedule", "epochs", "warmup")
+
+    # keys left out of a --recipe take wgtrain train's defaults
+    def __init__(self, name, hidden=(128,), batch=128, lr=0.05, momentum=0.9, schedule="cosine", epochs=12,
+                 warmup=0, note=""):
+        self.name, self.hidden, self.batch, self.lr, self.momentum = name, tuple(hidden), batch, lr, momentum
+        self.schedule, self.epochs, self.warmup, self.note = schedule, epochs, warmup, note
+
+    def lr_table(self, steps_per_epoch):
+        """The learning rate of every global step, as mlp_step_lr computes it: the cosine over
+        the recipe's epochs, times min(1, (s + 1) / warmup) during the warmup."""
+        total = steps_per_epoch * self.epochs
+        t = torch.arange(total + 8, dtype=torch.float64)  # a few spare entries for the capture's warm-up steps
+        f = 0.5 * (1 + torch.cos(math.pi * t / total)) if self.schedule == "cosine" else torch.ones_like(t)
+        if self.warmup:
+            f = f * torch.clamp((t + 1) / self.warmup, max=1.0)
+        return (self.lr * f).float()
+
+    def json(self):
+        return {"recipe": self.name, "hidden": hidden_name(self.hidden),
+                "optimizer": "momentum" if self.momentum else "sgd", "batch": self.batch, "lr": self.lr,
+                "momentum": self.momentum, "schedule": self.schedule, "warmup": self.warmup,
+                "schedule_epochs": self.epochs}
+
+
+PRESETS = {r.name: r for r in (
+    Recipe("wgtrain-default", hidden=(128,), batch=128, lr=0.05, momentum=0.9, schedule="cosine", epochs=12,
+           note="wgtrain train's defaults"),
+    Recipe("plain-sgd-b64", hidden=(128,), batch=64, lr=0.1, momentum=0.0, schedule="constant", epochs=12,
+           note="the plain-SGD recipe of the first performance issue"),
+    Recipe("wgtrain-fast", hidden=(256,), batch=256, lr=0.1, momentum=0.9, schedule="cosine", epochs=5,
+           note="wgtrain's fastest recipe to 98% on the H200"),
+)}
+
+
+def parse_widths(text, what="--hidden"):
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"{what} must be comma-separated widths >= 1 (got '{text}')")
+    return widths
+
+
+def parse_recipe(text):
+    """NAME:key=value,key=value,...; a comma-separated item without '=' continues the previous
+    value, so hidden=256,128 takes both widths."""
+    name, sep, body = text.partition(":")
+    if not name or not all(c.isalnum() or c in "._-" for c in name):
+        raise argparse.ArgumentTypeError(f"--recipe needs NAME:key=value,... with a name of letters, digits, '.', '_' "
+                                         f"or '-' (got '{text}')")
+    if name in PRESETS:
+        raise argparse.ArgumentTypeError(f"--recipe {name}: a preset has that name; pick it with --recipes")
+    items = []
+    for part in body.split(",") if body else []:
+        if "=" in part:
+            items.append(part.split("=", 1))
+        elif items:
+            items[-1][1] += "," + part
+        else:
+            raise argparse.ArgumentTypeError(f"--recipe {name}: '{part}' is not key=value")
+    kw = {}
+    for key, value in items:
+        if key not in Recipe.KEYS:
+            raise argparse.ArgumentTypeError(f"--recipe {name}: unknown key '{key}' (keys: {', '.join(Recipe.KEYS)})")
+        if key in kw:
+            raise argparse.ArgumentTypeError(f"--recipe {name}: '{key}' given twice")
+        try:
+            if key == "hidden":
+                kw[key] = parse_widths(value, f"--recipe {name}: hidden")
+            elif key == "schedule":
+                if value not in ("cosine", "constant"):
+                    raise ValueError
+                kw[key] = value
+            elif key in ("batch", "epochs", "warmup"):
+                kw[key] = int(value)
+                if kw[key] < (0 if key == "warmup" else 1):
+                    raise ValueError
+            else:
+                kw[key] = float(value)
+                if not math.isfinite(kw[key]) or (key == "lr" and kw[key] <= 0) or \
+                        (key == "momentum" and not 0 <= kw[key] < 1):
+                    raise ValueError
+        except ValueError:
+            want = {"schedule": "cosine or constant", "batch": "an integer >= 1", "epochs": "an integer >= 1",
+                    "warmup": "an integer >= 0", "lr": "a number > 0", "momentum": "a number in [0, 1)"}
+            raise argparse.ArgumentTypeError(f"--recipe {name}: {key} must be {want[key]} (got '{value}')")
+    return Recipe(name, **kw)
+
+
+def parse_presets(text):
+    names = [n for n in text.split(",") if n]
+    for n in names:
+        if n not in PRESETS:
+            raise argparse.ArgumentTypeError(f"--recipes: no preset '{n}' (presets: {', '.join(PRESETS)})")
+    if not names:
+        raise argparse.ArgumentTypeError("--recipes needs at least one preset name")
+    return [PRESETS[n] for n in names]
+
+
 def time_to_accuracy(data, args):
-    """The recipe wgtrain's defaults use (batch 128, momentum 0.9, lr 0.05 cosine over 12 epochs),
-    and the plain-SGD recipe of the core issue (batch 64, lr 0.1 constant), CUDA graph mode."""
-    recipes = {
-        "wgtrain-default": dict(batch=128, lr=0.05, momentum=0.9, cosine=True),
-        "plain-sgd-b64": dict(batch=64, lr=0.1, momentum=0.0, cosine=False),
-    }
-    for name, r in recipes.items():
-        reached = []
+    """Every chosen recipe, --seeds seeds each, in --tta-mode: the clock runs from the first
+    step (after graph capture) to the end of the first test evaluation at or above --target."""
+    mode = args.tta_mode
+    for r in args.recipe_list:
+        steps = (data[0].shape[0] + r.batch - 1) // r.batch
+        table = r.lr_table(steps)
+        epochs = min(r.epochs, args.max_epochs) if args.max_epochs else r.epochs
+        reached, per_seed = [], []
         for seed in range(1, args.seeds + 1):
-            steps = (data[0].shape[0] + r["batch"] - 1) // r["batch"]
-            total = steps * args.max_epochs
-            t = torch.arange(total + 8, dtype=torch.float64)
-            lr = (r["lr"] * 0.5 * (1 + torch.cos(math.pi * t / total))) if r["cosine"] else torch.full_like(t, r["lr"])
-            run = Run(data, r["batch"], "graph", seed=seed, lr_table=lr.float(), momentum=r["momentum"])
-            # capture before the clock starts (setup), then train from the initial weights
-            run.graphs["full"] = run.capture(run.batch)
-            if run.tail:
-                run.graphs["tail"] = run.capture(run.tail)
-            torch.cuda.synchronize()
+            run = Run(data, r.batch, mode, seed=seed, lr_table=table, momentum=r.momentum, hidden=r.hidden)
+            run.prepare()  # capture before the clock starts (setup), then train from the initial weights
+            sync()
             t0 = time.perf_counter()
             at, acc, epoch = None, 0.0, 0
-            for epoch in range(1, args.max_epochs + 1):
+            for epoch in range(1, epochs + 1):
                 run.epoch()
                 acc = run.test_accuracy()  # .item() synchronises
                 if acc >= args.target:
@@ -228,11 +361,15 @@ def time_to_accuracy(data, args):
                     break
             if at is not None:
                 reached.append(at)
-            print(json.dumps({"event": "time_to_accuracy_seed", "framework": "torch", "recipe": name, "seed": seed,
-                              "reached": at is not None, "seconds": round(at if at is not None else time.perf_counter() - t0, 4),
+            per_seed.append(epoch if at is not None else None)
+            print(json.dumps({"event": "time_to_accuracy_seed", "framework": "torch", "recipe": r.name, "mode": mode,
+                              "seed": seed, "reached": at is not None,
+                              "seconds": round(at if at is not None else time.perf_counter() - t0, 4),
                               "epochs": epoch, "test_accuracy": round(acc, 4)}), flush=True)
-        print(json.dumps({"event": "time_to_accuracy", "framework": "torch", "recipe": name, "target": args.target,
-                          "seeds": args.seeds, "reached": len(reached),
+        print(json.dumps({"event": "time_to_accuracy", "framework": "torch", "torch": torch.__version__,
+                          "device": device_name(), "mode": mode, **r.json(), "max_epochs": epochs,
+                          "target": args.target, "seeds": args.seeds, "reached": len(reached),
+                          "epochs_per_seed": per_seed,
                           "median_seconds": round(statistics.median(reached), 4) if reached else None}), flush=True)
 
 
@@ -271,7 +408,7 @@ def train(data, args):
     acts = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid,
             "leaky_relu": torch.nn.LeakyReLU}
     # inputs and classes from the data, as wgtrain train takes them (classes: largest label + 1)
-    widths = [x.shape[1]] + [int(h) for h in args.hidden.split(",")] + [int(y.max()) + 1]
+    widths = [x.shape[1], *args.hidden, int(y.max()) + 1]
     layers = []
     for i in range(len(widths) - 1):
         lin = torch.nn.Linear(widths[i], widths[i + 1])
@@ -338,22 +475,45 @@ def train(data, args):
                           "train_seconds": round(train_seconds, 4)}), flush=True)
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own prints the usage first)
+        self.exit(2, f"torch_reference: {message}\n")
+
+
+def int_list(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 1, got '{text}'")
+    return values
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = Parser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, help="folder with the four MNIST IDX files (raw or .gz)")
-    ap.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[64, 256, 1024, 4096])
-    ap.add_argument("--compiled-batches", type=lambda s: [int(b) for b in s.split(",")], default=[64, 256, 1024])
+    ap.add_argument("--batches", type=int_list, default=[64, 256, 1024, 4096])
+    ap.add_argument("--compiled-batches", type=int_list, default=[64, 256, 1024])
     ap.add_argument("--modes", type=lambda s: s.split(","), default=["eager", "graph", "compiled"])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--time-to-accuracy", action="store_true")
+    ap.add_argument("--recipes", type=parse_presets, default=None,
+                    help=f"presets to run, comma-separated (default all: {', '.join(PRESETS)}; none with --recipe)")
+    ap.add_argument("--recipe", type=parse_recipe, action="append", default=[],
+                    help="NAME:hidden=W[,W..],batch=N,lr=X,momentum=X,schedule=cosine|constant,epochs=N,warmup=N")
+    ap.add_argument("--tta-mode", choices=["graph", "compiled", "eager"], default=None,
+                    help="time to accuracy: the mode of a step (default graph; eager with --device cpu)")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--max-epochs", type=int, default=12)
+    ap.add_argument("--max-epochs", type=int, default=0,
+                    help="time to accuracy: stop after at most N epochs (default: each recipe's epochs; "
+                         "the schedule still runs over the recipe's epochs)")
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--device", default="cuda", help=argparse.SUPPRESS)  # cpu: smoke-test eager mode only
     # --train: one run with wgtrain train's options (see the module docstring)
     ap.add_argument("--train", action="store_true")
-    ap.add_argument("--hidden", default="128")
+    ap.add_argument("--hidden", type=parse_widths, default=(128,), help="hidden widths: the speed table's model, and --train's")
     ap.add_argument("--activation", default="relu", choices=["relu", "gelu", "tanh", "sigmoid", "leaky_relu"])
     ap.add_argument("--init", default="torch", choices=["torch", "kaiming", "xavier"])
     ap.add_argument("--dropout", type=float, default=0.0)
@@ -376,8 +536,25 @@ def main():
     ap.add_argument("--warm-steps", type=int, default=0,
                     help="--train: this many steps on a throw-away copy of the model and optimizer first, off the clock")
     args = ap.parse_args()
+    if args.device not in ("cuda", "cpu"):
+        ap.error(f"--device must be cuda or cpu (got '{args.device}')")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("torch_reference: needs a CUDA GPU")
+    bad_mode = [m for m in args.modes if m not in ("eager", "graph", "compiled")]
+    if bad_mode:
+        ap.error(f"--modes takes eager, graph and compiled (got '{bad_mode[0]}')")
+    if args.tta_mode is None:
+        args.tta_mode = "graph" if args.device == "cuda" else "eager"
+    needs_cuda = (args.time_to_accuracy and args.tta_mode != "eager") or (not args.skip_speed and set(args.modes) - {"eager"})
+    if args.device == "cpu" and not args.train and needs_cuda:
+        ap.error("graph and compiled modes need CUDA: with --device cpu use --modes eager (and --tta-mode eager)")
+    if args.epochs < 1 or args.seeds < 1 or args.max_epochs < 0 or args.train_limit < 0:
+        ap.error("--epochs and --seeds must be >= 1, --max-epochs and --train-limit >= 0")
+    args.recipe_list = (args.recipes if args.recipes is not None else [] if args.recipe else list(PRESETS.values())) \
+        + args.recipe
+    names = [r.name for r in args.recipe_list]
+    if len(set(names)) != len(names):
+        ap.error("--recipe: two recipes of the same name")
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32, as wgtrain computes
     torch.backends.cudnn.allow_tf32 = False
     if args.threads:
@@ -386,6 +563,8 @@ def main():
     if args.train:
         train(data, args)
         return
+    if args.train_limit:  # the speed and time-to-accuracy parts on a subset (smoke tests)
+        data = (data[0][:args.train_limit], data[1][:args.train_limit], data[2], data[3])
     if not args.skip_speed:
         speed(data, args)
     if args.time_to_accuracy:

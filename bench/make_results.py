@@ -135,7 +135,8 @@ def speed_tables(speed, out):
 
 
 def dispatch_table(speed, out):
-    rows = sorted(((h, k, b, r) for (fw, h, k, b), r in speed.items() if fw == "wgtrain"),
+    rows = sorted(((h, k, b, r) for (fw, h, k, b), r in speed.items()
+                   if fw == "wgtrain" and "gpu_us_per_dispatch" in r and k != "cpu"),
                   key=lambda x: (x[0] != "128", x[0], x[1] != "fused", x[1], x[2]))
     if not rows:
         return

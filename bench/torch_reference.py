@@ -272,13 +272,13 @@ PRESETS = {r.name: r for r in (
 )}
 
 
-def parse_widths(text, what="--hidden"):
+def parse_widths(text, what=""):
     try:
         widths = tuple(int(w) for w in text.split(","))
     except ValueError:
         widths = ()
     if not widths or any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(f"{what} must be comma-separated widths >= 1 (got '{text}')")
+        raise argparse.ArgumentTypeError(f"{what}expected comma-separated widths >= 1, got '{text}'")
     return widths
 
 
@@ -287,10 +287,10 @@ def parse_recipe(text):
     value, so hidden=256,128 takes both widths."""
     name, sep, body = text.partition(":")
     if not name or not all(c.isalnum() or c in "._-" for c in name):
-        raise argparse.ArgumentTypeError(f"--recipe needs NAME:key=value,... with a name of letters, digits, '.', '_' "
+        raise argparse.ArgumentTypeError(f"expected NAME:key=value,... with a name of letters, digits, '.', '_' "
                                          f"or '-' (got '{text}')")
     if name in PRESETS:
-        raise argparse.ArgumentTypeError(f"--recipe {name}: a preset has that name; pick it with --recipes")
+        raise argparse.ArgumentTypeError(f"{name}: a preset has that name; pick it with --recipes")
     items = []
     for part in body.split(",") if body else []:
         if "=" in part:
@@ -298,16 +298,16 @@ def parse_recipe(text):
         elif items:
             items[-1][1] += "," + part
         else:
-            raise argparse.ArgumentTypeError(f"--recipe {name}: '{part}' is not key=value")
+            raise argparse.ArgumentTypeError(f"{name}: '{part}' is not key=value")
     kw = {}
     for key, value in items:
         if key not in Recipe.KEYS:
-            raise argparse.ArgumentTypeError(f"--recipe {name}: unknown key '{key}' (keys: {', '.join(Recipe.KEYS)})")
+            raise argparse.ArgumentTypeError(f"{name}: unknown key '{key}' (keys: {', '.join(Recipe.KEYS)})")
         if key in kw:
-            raise argparse.ArgumentTypeError(f"--recipe {name}: '{key}' given twice")
+            raise argparse.ArgumentTypeError(f"{name}: '{key}' given twice")
         try:
             if key == "hidden":
-                kw[key] = parse_widths(value, f"--recipe {name}: hidden")
+                kw[key] = parse_widths(value, f"{name}: hidden: ")
             elif key == "schedule":
                 if value not in ("cosine", "constant"):
                     raise ValueError
@@ -324,7 +324,7 @@ def parse_recipe(text):
         except ValueError:
             want = {"schedule": "cosine or constant", "batch": "an integer >= 1", "epochs": "an integer >= 1",
                     "warmup": "an integer >= 0", "lr": "a number > 0", "momentum": "a number in [0, 1)"}
-            raise argparse.ArgumentTypeError(f"--recipe {name}: {key} must be {want[key]} (got '{value}')")
+            raise argparse.ArgumentTypeError(f"{name}: {key} must be {want[key]} (got '{value}')")
     return Recipe(name, **kw)
 
 
@@ -332,9 +332,9 @@ def parse_presets(text):
     names = [n for n in text.split(",") if n]
     for n in names:
         if n not in PRESETS:
-            raise argparse.ArgumentTypeError(f"--recipes: no preset '{n}' (presets: {', '.join(PRESETS)})")
+            raise argparse.ArgumentTypeError(f"no preset '{n}' (presets: {', '.join(PRESETS)})")
     if not names:
-        raise argparse.ArgumentTypeError("--recipes needs at least one preset name")
+        raise argparse.ArgumentTypeError("expected at least one preset name")
     return [PRESETS[n] for n in names]
 
 

@@ -126,6 +126,9 @@ def check_recipe_parsing():
     fast = tr.PRESETS["wgtrain-fast"]
     check((fast.hidden, fast.batch, fast.lr, fast.momentum, fast.schedule, fast.epochs) == ((256,), 256, 0.1, 0.9, "cosine", 5),
           "preset wgtrain-fast: 784-256-10, batch 256, momentum 0.9, lr 0.1, cosine over 5")
+    best = tr.PRESETS["torch-best"]
+    check((best.hidden, best.batch, best.lr, best.momentum, best.schedule, best.epochs) == ((1024,), 1024, 0.4, 0.9, "cosine", 4),
+          "preset torch-best: 784-1024-10, batch 1024, momentum 0.9, lr 0.4, cosine over 4 (bench/NOTES.md)")
 
 
 def cli(args, py):

@@ -49,8 +49,8 @@ chmod +x "$stub/wgtrain" "$stub/python"
 out=$WORK/out-all
 PART=all OUT=$out WGTRAIN=$stub/wgtrain PYTHON=$stub/python DATA=/data/x COMPILED_MODELS="128 256,128" COMPILED_BATCHES=64,4096 \
   bash bench/run_device.sh > "$WORK/run-all.log" 2>&1; rc=$?
-n_cmd=$(grep -c '^timeout ' "$out/commands-all.txt" 2>/dev/null)
-[ $rc -eq 0 ] && [ "$n_cmd" = 12 ] && ok "PART=all: 12 commands recorded (5 speed, 3 tta, 4 compiled)" \
+n_cmd=$(grep -c '^timeout -k 10 ' "$out/commands-all.txt" 2>/dev/null)
+[ $rc -eq 0 ] && [ "$n_cmd" = 13 ] && ok "PART=all: 13 commands recorded (5 speed, 4 tta, 4 compiled)" \
   || bad "PART=all: rc $rc, $n_cmd commands: $(cat "$WORK/run-all.log" | tail -5)"
 grep -q '"hidden": "256,128"' "$out/wgtrain-speed-256-128.jsonl" && grep -q '"hidden": "128"' "$out/wgtrain-speed-128.jsonl" \
   && ok "wgtrain lines without a hidden are tagged with their model" || bad "tagging: $(cat "$out"/wgtrain-speed-*.jsonl)"

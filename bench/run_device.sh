@@ -14,8 +14,9 @@
 #             bounded by COMPILED_TIMEOUT; autotuning takes ~200 s per batch size, so give a
 #             call 2 of them: COMPILED_MODELS (default "128 256,128": hidden lists, space-separated)
 #             and COMPILED_BATCHES (default 64,256,1024,4096)
-#   tta       (~1-2 min) time to 98%: wgtrain's default recipe and its fast one, PyTorch's presets
-#             (torch_reference.py --recipes, default all)
+#   tta       (~1-2 min) time to 98%: wgtrain's default recipe, its fast one and PyTorch's best;
+#             PyTorch's presets (torch_reference.py --recipes, default all: wgtrain-default,
+#             plain-sgd-b64, wgtrain-fast, torch-best, torch-b512), CUDA graph
 #   all       (default) speed, tta, compiled in turn; under ~9 min with COMPILED_BATCHES=64
 #             COMPILED_MODELS=128
 #   results   only RESULTS.md, from the *.jsonl and commands-*.txt of the folders in RESULTS_FROM
@@ -58,10 +59,10 @@ step() {
   if [ "$left" -lt 30 ]; then
     echo "skipped (budget spent): $*" >> "$OUT/progress-$PART.log"; return
   fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "timeout $limit $* >> $file" >> "$OUT/commands-$PART.txt"
+  [ "$limit" -gt $((left - 10)) ] && limit=$((left - 10))  # -k 10: a command that ignores TERM ends 10 s later
+  echo "timeout -k 10 $limit $* >> $file" >> "$OUT/commands-$PART.txt"
   local t0=$SECONDS
-  timeout "$limit" "$@" >> "$OUT/$file" 2>> "$OUT/errors.log"
+  timeout -k 10 "$limit" "$@" >> "$OUT/$file" 2>> "$OUT/errors.log"
   echo "exit $? after $((SECONDS - t0)) s: $*" >> "$OUT/progress-$PART.log"
 }
 
@@ -113,6 +114,9 @@ part_tta() {
   step wgtrain-tta.jsonl 120 "$W" bench --data "$DATA" --json --skip-speed --time-to-accuracy --seeds "$SEEDS"
   step wgtrain-tta.jsonl 120 "$W" bench --data "$DATA" --json --skip-speed --time-to-accuracy --seeds "$SEEDS" \
     --hidden 256 --batch 256 --lr 0.1 --max-epochs 5
+  # PyTorch's best recipe (torch_reference.py's torch-best) on wgtrain too
+  step wgtrain-tta.jsonl 120 "$W" bench --data "$DATA" --json --skip-speed --time-to-accuracy --seeds "$SEEDS" \
+    --hidden 1024 --batch 1024 --lr 0.4 --max-epochs 4
   local recipes=()
   [ -n "$TORCH_RECIPES" ] && recipes=(--recipes "$TORCH_RECIPES")
   # shellcheck disable=SC2086  # TORCH_EXTRA is a list of arguments

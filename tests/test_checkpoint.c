@@ -906,6 +906,7 @@ static void test_kill_during_save(void) {
     s.train_samples = 1000, s.steps_per_epoch = 10, s.save_every = 1;
     s.slot[0] = pb;
     s.model_fingerprint = ckpt_params_fingerprint(pa, pcount(h));
+    bool resumed = false; /* a round found a checkpoint: every later one must */
     for (int r = 0; r < 25; r++) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -929,9 +930,13 @@ static void test_kill_during_save(void) {
         ckpt_state s2;
         char folder[512];
         ckpt_status st = ckpt_load_resume(dir, &m, &s2, folder, sizeof folder, err, sizeof err);
-        CHECK(st == CKPT_OK || (r == 0 && st == CKPT_ERR_MISSING), "dir round %d: the latest checkpoint resumes: %s", r, err);
+        /* on a loaded machine the first rounds may be killed before any save completes */
+        CHECK(st == CKPT_OK || (!resumed && st == CKPT_ERR_MISSING), "dir round %d: the latest checkpoint resumes: %s", r,
+              err);
+        resumed = resumed || st == CKPT_OK;
         ckpt_model_free(&m), ckpt_state_free(&s2);
     }
+    CHECK(resumed, "some of the 25 rounds saved a checkpoint before the kill");
     free(a), free(b), free(pa), free(pb);
 }
 

@@ -9,12 +9,13 @@
 #include <strings.h>
 
 #include "core/tiles.h"
+#include "gpu/gpu_timer.h"
 
 #define STEP_STRIDE 256   /* dynamic uniform offsets must be 256-byte aligned */
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
 #define READBACK_SLOTS 2  /* metrics of chunk k are read while chunk k+1 runs */
 /* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
-#define MAX_DISPATCHES (2 * MODEL_MAX_LAYERS + 6)
+#define MAX_DISPATCHES MLP_MAX_STEP_DISPATCHES
 
 typedef struct step_params { /* matches `struct Step` in the kernels (most read the first four) */
     uint32_t start, count;
@@ -80,6 +81,11 @@ struct mlp_trainer {
     gpu_readback readback[READBACK_SLOTS];
     uint32_t *order_host;
     unsigned char *steps_upload;
+
+    /* live per-kernel GPU time (mlp_set_kernel_times): the timer's slots pair with readback's */
+    gpu_timer *timer;
+    bool time_kernels;
+    mlp_kernel_times ktimes;
 
     eval_set test;
     bool has_test;
@@ -738,6 +744,8 @@ void mlp_destroy(mlp_trainer *t) {
                           &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip, &t->dw_part};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
     for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
+    if (t->timer) gpu_timer_release(t->timer);
+    free(t->timer);
     eval_set_destroy(&t->test);
     free(t->order_host);
     free(t->steps_upload);
@@ -801,10 +809,57 @@ static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s)
     for (int i = 0; i < n; i++) encode_dispatch(pass, &d[i], s * STEP_STRIDE);
 }
 
+/* Step s as encode_step encodes it, but each dispatch in a pass of its own that writes
+ * timestamps, read back into the timer's slot. Returns the dispatches timed. */
+static uint32_t encode_timed_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s, int slot) {
+    dispatch d[MAX_DISPATCHES];
+    int n = step_dispatches(t, s, d);
+    for (int i = 0; i < n; i++) {
+        WGPUComputePassEncoder pass = gpu_timer_begin_pass(t->timer, enc, (uint32_t)i);
+        encode_dispatch(pass, &d[i], s * STEP_STRIDE);
+        wgpuComputePassEncoderEnd(pass);
+        wgpuComputePassEncoderRelease(pass);
+    }
+    gpu_timer_encode_read(t->timer, enc, (uint32_t)n, slot);
+    return (uint32_t)n;
+}
+
+/* t->ktimes from the timestamps of step s (0-based, of the current epoch): n passes. */
+static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint64_t *ts) {
+    dispatch d[MAX_DISPATCHES];
+    uint32_t nd = (uint32_t)step_dispatches(t, s, d);
+    mlp_kernel_times *kt = &t->ktimes;
+    memset(kt, 0, sizeof *kt);
+    kt->epoch = t->epochs_done + 1;
+    kt->step = s + 1;
+    kt->count = n < nd ? n : nd;
+    for (uint32_t i = 0; i < kt->count; i++) {
+        mlp_kernel_sample *k = &kt->kernels[i];
+        const char *file = d[i].k->file, *dot = strstr(file, ".wgsl");
+        int stem = dot ? (int)(dot - file) : (int)strlen(file);
+        /* a per-layer dispatch by its bind group: one per layer, where kernels of equal
+         * constants could be one cached pipeline */
+        uint32_t pass = 0;
+        for (uint32_t l = 0; l < layers(t); l++)
+            if (d[i].bg == t->bg_fwd[l] || d[i].bg == t->bg_bwd[l]) k->layer = l + 1;
+        for (uint32_t p = 0; p < 2; p++)
+            if (d[i].bg && d[i].bg == t->bg_norm[p]) pass = p + 1;
+        k->kernel = file;
+        if (k->layer) snprintf(k->label, sizeof k->label, "%.*s layer %u", stem, file, k->layer);
+        else if (pass) snprintf(k->label, sizeof k->label, "%.*s pass %u", stem, file, pass);
+        else snprintf(k->label, sizeof k->label, "%.*s", stem, file);
+        uint64_t begin = ts[2 * i], end = ts[2 * i + 1];
+        k->ns = end > begin ? (double)(end - begin) : 0.0; /* a clock that steps back reads as 0 */
+    }
+    if (kt->count) kt->span_ns = ts[2 * kt->count - 1] > ts[0] ? (double)(ts[2 * kt->count - 1] - ts[0]) : 0.0;
+    kt->quantised = gpu_timestamps_quantised(ts, 2 * (size_t)kt->count);
+}
+
 
 typedef struct chunk {
     uint32_t first, count; /* steps */
     int slot;
+    uint32_t timed; /* dispatches of its last step timed in passes of their own (0: none) */
 } chunk;
 
 typedef struct epoch_totals {
@@ -860,10 +915,18 @@ mlp_status mlp_set_live(mlp_trainer *t, const mlp_live *l) {
 static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot, mlp_progress_fn progress,
                                void *user, bool *stop) {
     float m[2 * 4096];
+    const mlp_kernel_times *kt = NULL;
+    gpu_status timer_status = GPU_OK;
+    if (c->timed) { /* the same submission as the metrics: no wait of its own */
+        uint64_t ts[2 * MAX_DISPATCHES];
+        timer_status = gpu_timer_collect(t->timer, c->slot, ts);
+        if (timer_status == GPU_OK) fill_kernel_times(t, c->first + c->count - 1, c->timed, ts), kt = &t->ktimes;
+    }
     size_t parts = t->metric_parts, floats = (size_t)c->count * parts * 2;
     float *metrics = floats <= 2 * 4096 ? m : malloc(floats * sizeof(float));
     if (!metrics) return fail(t, MLP_ERR_GPU, "out of memory");
     gpu_status gs = gpu_readback_collect(&t->readback[c->slot], metrics);
+    if (gs == GPU_OK) gs = timer_status;
     if (gs != GPU_OK) {
         if (metrics != m) free(metrics);
         return gpu_fail(t, gs);
@@ -899,7 +962,7 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
     tot->samples += samples;
     if (progress) {
         mlp_progress pr = {t->epochs_done + 1, c->first + c->count, t->steps_per_epoch, tot->samples,
-                           samples ? loss / (double)samples : 0, samples ? correct / (double)samples : 0};
+                           samples ? loss / (double)samples : 0, samples ? correct / (double)samples : 0, kt};
         if (!progress(user, &pr)) *stop = true;
     }
     return MLP_OK;
@@ -920,20 +983,25 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
     t->next_encode = 0;
 
     epoch_totals tot = {0, 0, 0};
-    chunk pending = {0, 0, -1};
+    chunk pending = {0, 0, -1, 0};
     bool stop = false;
     mlp_status st = MLP_OK;
     int slot = 0;
     for (uint32_t first = 0; first < steps && !stop && st == MLP_OK; first += t->cfg.report_every) {
-        chunk c = {first, steps - first < t->cfg.report_every ? steps - first : t->cfg.report_every, slot};
+        chunk c = {first, steps - first < t->cfg.report_every ? steps - first : t->cfg.report_every, slot, 0};
         slot = (slot + 1) % READBACK_SLOTS;
         gpu_scope_push(g);
         WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
-        WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-        for (uint32_t s = c.first; s < c.first + c.count; s++) encode_step(t, pass, s);
+        /* timing kernels: every step but the chunk's last in one pass, the last one timed */
+        uint32_t untimed = c.count - (t->time_kernels ? 1 : 0);
+        if (untimed) {
+            WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+            for (uint32_t s = c.first; s < c.first + untimed; s++) encode_step(t, pass, s);
+            wgpuComputePassEncoderEnd(pass);
+            wgpuComputePassEncoderRelease(pass);
+        }
+        if (t->time_kernels) c.timed = encode_timed_step(t, enc, c.first + c.count - 1, c.slot);
         t->next_encode = c.first + c.count;
-        wgpuComputePassEncoderEnd(pass);
-        wgpuComputePassEncoderRelease(pass);
         uint64_t pair = (uint64_t)t->metric_parts * 8; /* one step's (loss, correct) partials */
         gpu_readback_encode(&t->readback[c.slot], enc, &t->metrics, c.first * pair, c.count * pair);
         WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
@@ -946,6 +1014,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
             break;
         }
         gpu_readback_request(&t->readback[c.slot]);
+        if (c.timed) gpu_timer_request(t->timer, c.slot);
         if (pending.slot >= 0) st = finish_chunk(t, &pending, &tot, progress, user, &stop);
         pending = c;
     }
@@ -1183,4 +1252,34 @@ int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, in
         wgpuQuerySetRelease(qs);
     }
     return count;
+}
+
+/* ---- live kernel times ---- */
+
+const char *mlp_kernel_times_unavailable(gpu_context *gpu) {
+    if (gpu_has_timestamps(gpu)) return NULL;
+    if (!gpu_info(gpu)->has_timestamps) return "the adapter offers no timestamp queries (WebGPU's timestamp-query feature)";
+    return "the device was opened without timestamp queries";
+}
+
+mlp_status mlp_set_kernel_times(mlp_trainer *t, bool on) {
+    if (!on) {
+        t->time_kernels = false;
+        return MLP_OK;
+    }
+    if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model has no training kernels to time");
+    const char *why = mlp_kernel_times_unavailable(t->gpu);
+    if (why) return fail(t, MLP_ERR_CONFIG, "%s", why);
+    if (!t->timer) {
+        gpu_timer *timer = calloc(1, sizeof *timer);
+        if (!timer) return fail(t, MLP_ERR_GPU, "out of memory");
+        gpu_status s = gpu_timer_init(t->gpu, timer, MAX_DISPATCHES, READBACK_SLOTS);
+        if (s != GPU_OK) {
+            free(timer);
+            return gpu_fail(t, s);
+        }
+        t->timer = timer;
+    }
+    t->time_kernels = true;
+    return MLP_OK;
 }

@@ -97,6 +97,28 @@ typedef struct mlp_dataset {
     uint32_t count;
 } mlp_dataset;
 
+/* Live GPU time per kernel (mlp_set_kernel_times): the last step of each report is encoded with
+ * each of its dispatches in a compute pass of its own that writes timestamps, the same
+ * dispatches in the same order (so the same numbers); the times come back with the report's
+ * metrics. One step per report, because separate passes cost a little each. */
+#define MLP_MAX_STEP_DISPATCHES (2 * MODEL_MAX_LAYERS + 6) /* the per-layer path with clipping */
+typedef struct mlp_kernel_sample {
+    const char *kernel; /* the kernel file, as its pipeline's label begins ("dense_forward.wgsl") */
+    uint32_t layer;     /* the dense layer (1-based) of a per-layer kernel; 0 for the others */
+    char label[40];     /* "dense_forward layer 1", "grad_norm pass 2", "fused_update" */
+    double ns;          /* GPU time of its pass, beginning to end */
+} mlp_kernel_sample;
+typedef struct mlp_kernel_times {
+    uint32_t epoch, step; /* the step timed: 1-based, of its epoch */
+    uint32_t count;       /* its dispatches, in order */
+    mlp_kernel_sample kernels[MLP_MAX_STEP_DISPATCHES];
+    double span_ns;       /* the first pass's beginning to the last one's end: kernels and gaps */
+    /* every timestamp a multiple of 65,536 ns: rounded by the implementation (a browser's
+     * defence against timing attacks; Dawn's timestamp_quantization toggle), so short kernels
+     * read as 0 or 65.5 us */
+    bool quantised;
+} mlp_kernel_times;
+
 typedef struct mlp_progress {
     uint32_t epoch;           /* 1-based */
     uint32_t step;            /* steps done in this epoch */
@@ -104,6 +126,9 @@ typedef struct mlp_progress {
     uint64_t samples;         /* samples done in this epoch */
     double loss;              /* mean loss over the steps since the last report */
     double accuracy;          /* training accuracy over the same steps */
+    /* the GPU time of this report's last step per dispatch, NULL unless mlp_set_kernel_times
+     * is on (valid during the callback) */
+    const mlp_kernel_times *kernel_times;
 } mlp_progress;
 
 /* Return false to stop training (MLP_ERR_STOPPED). */
@@ -163,6 +188,12 @@ typedef struct mlp_kernel_time {
     uint32_t dispatches_per_step;
 } mlp_kernel_time;
 int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, int max);
+
+/* Turns live per-kernel GPU time on or off for the next training steps (off when created). On
+ * needs timestamps: MLP_ERR_CONFIG otherwise, with mlp_kernel_times_unavailable's reason. */
+mlp_status mlp_set_kernel_times(mlp_trainer *t, bool on);
+/* Why this context cannot time kernels (a one-line reason), or NULL when it can. */
+const char *mlp_kernel_times_unavailable(gpu_context *gpu);
 
 /* Trains the next epoch. progress may be NULL. */
 mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);

@@ -257,7 +257,7 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
             tot_loss += part_loss, tot_correct += part_correct, tot_samples += part_samples;
             if (progress) {
                 mlp_progress pr = {epoch, s + 1, steps, tot_samples, part_samples ? part_loss / (double)part_samples : 0,
-                                   part_samples ? part_correct / (double)part_samples : 0};
+                                   part_samples ? part_correct / (double)part_samples : 0, NULL};
                 if (!progress(user, &pr)) stop = true;
             }
             part_loss = part_correct = 0, part_samples = 0;

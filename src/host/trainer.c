@@ -51,6 +51,17 @@ const char *host_trainer_isa(const host_trainer *t) { return t->cpu ? cpu_traine
 
 mlp_trainer *host_trainer_gpu(host_trainer *t) { return t->gpu; }
 
+#define CPU_NO_KERNEL_TIMES "the CPU engine runs no GPU kernels, so there are none to time"
+
+const char *host_kernel_times_unavailable(const host_device *d) {
+    return d->engine == HOST_ENGINE_CPU ? CPU_NO_KERNEL_TIMES : mlp_kernel_times_unavailable(d->gpu);
+}
+
+const char *host_trainer_set_kernel_times(host_trainer *t, bool on) {
+    if (t->engine == HOST_ENGINE_CPU) return on ? CPU_NO_KERNEL_TIMES : NULL;
+    return mlp_set_kernel_times(t->gpu, on) == MLP_OK ? NULL : mlp_error(t->gpu);
+}
+
 #define FORWARD(gpu_call, cpu_call) return t->engine == HOST_ENGINE_GPU ? gpu_call : cpu_call
 
 mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out) {

@@ -40,6 +40,14 @@ const char *host_trainer_isa(const host_trainer *t);
 /* The GPU engine's own trainer, for what only it has (mlp_profile_kernels); NULL on the CPU engine. */
 mlp_trainer *host_trainer_gpu(host_trainer *t);
 
+/* Live per-kernel GPU time of one step per report (mlp_set_kernel_times), delivered in
+ * mlp_progress.kernel_times. Returns NULL when it is on or off as asked, else the one-line
+ * reason it cannot be on here (the CPU engine; a device without timestamp queries); training
+ * works the same either way. */
+const char *host_trainer_set_kernel_times(host_trainer *t, bool on);
+/* Why a trainer on d cannot time its kernels (one line), or NULL when it can. */
+const char *host_kernel_times_unavailable(const host_device *d);
+
 mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
 uint32_t host_trainer_epochs_done(const host_trainer *t);
 void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs);

@@ -21,6 +21,9 @@ static const char *serve_help =
     "  --timeout-s N     idle timeout of an HTTP connection, seconds (default 30)\n"
     "  --max-connections N  concurrent connections (default 256; 128 per client address)\n"
     "  --kernels K       fused (2 dispatches per step, default) or reference (the seed's 6 kernels)\n"
+    "                    The page's Kernel times panel shows each kernel's GPU time on one step per\n"
+    "                    report (timestamp queries, where the adapter has them; a run posted with\n"
+    "                    \"kernel_times\": false skips it)\n"
     "  --device D        auto (the default: a real GPU, else the CPU engine), gpu or cpu\n"
     "  --threads N       the CPU engine's threads (default: the machine's cores)\n"
     "  --adapter NAME    use the adapter whose name contains NAME (see 'wgtrain devices')\n"
@@ -37,6 +40,10 @@ int cmd_serve(int argc, char **argv) {
     o.connection_limit = 256;
     o.per_ip_limit = 128;
     o.kernels = mlp_config_default().kernels;
+    /* the dashboard's Kernel times panel: the device asks for timestamp queries (exact ones,
+     * host_gpu_open) where the adapter has them; a run turns the timing off with
+     * "kernel_times": false */
+    o.gpu.timestamps = true;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         uint32_t u;

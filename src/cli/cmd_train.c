@@ -17,13 +17,16 @@
 #include "host/args.h"
 #include "host/edit.h"
 #include "host/events.h"
+#include "host/kernel_times.h"
 #include "host/recipe_flags.h"
 #include "host/runs_db.h"
 #include "cli/cli.h"
 
 static const char *train_help =
     "usage: wgtrain train [options]\n"
-    "Trains an MLP on MNIST; every forward, backward, loss and update step is a WGSL kernel.\n"
+    "Trains an MLP on MNIST (or any IDX image data set): on the GPU engine every forward, backward,\n"
+    "loss and update step is a WGSL kernel; on the CPU engine (--device cpu, and what auto picks\n"
+    "without a real GPU) the same steps run as native C.\n"
     "\n"
     "  --epochs N        epochs to train (default %u)\n"
     "  --batch N         samples per step, 1..%d (default %u)\n"
@@ -54,6 +57,10 @@ static const char *train_help =
     "  --train-limit N   train on the first N training images only\n"
     "  --report-every N  steps between progress reports (default %u)\n"
     "  --json            one JSON object per line instead of text\n"
+    "  --kernel-times    GPU time of each kernel, from timestamp queries: the last step of each\n"
+    "                    report runs each dispatch in a timed pass of its own (same numbers; the\n"
+    "                    split costs a little, so it is off unless asked); a line per epoch, or a\n"
+    "                    kernel_times event per report with --json. Needs the GPU engine\n"
     "  --save PATH       write the trained model to PATH as safetensors (loads into\n"
     "                    torch.nn.Sequential(Linear(HxW,H), ReLU(), ..., Linear(H,classes)))\n"
     "  --checkpoint-dir DIR  write a resumable checkpoint (model + training state) to\n"
@@ -119,7 +126,23 @@ typedef struct progress_state {
     unsigned line_no;
     size_t len;
     char line[512];
+    bool timed;              /* --kernel-times: last holds the epoch's latest sample */
+    mlp_kernel_times last;
 } progress_state;
+
+/* {"event": name, ...payload}: the payload's members after the event's name. */
+static cJSON *json_event_of(const char *name, cJSON *payload) {
+    cJSON *j = payload ? cJSON_CreateObject() : NULL;
+    if (j && json_add_string(j, "event", name)) {
+        while (payload->child) {
+            cJSON *item = cJSON_DetachItemViaPointer(payload, payload->child);
+            cJSON_AddItemToObject(j, item->string, item);
+        }
+    } else
+        cJSON_Delete(j), j = NULL;
+    cJSON_Delete(payload);
+    return j;
+}
 
 /* An edit line from --control: applied, printed and recorded; a bad one is a warning. */
 static void control_line(progress_state *s, const char *text) {
@@ -191,6 +214,11 @@ static void poll_control(progress_state *s) {
 
 static bool on_progress(void *user, const mlp_progress *p) {
     progress_state *s = user;
+    if (p->kernel_times) {
+        s->timed = true;
+        s->last = *p->kernel_times;
+        if (s->json) cli_json_line(json_event_of("kernel_times", api_json_kernel_times(p->kernel_times)));
+    }
     if (hist.id) {
         double t = host_now() - s->epoch_start;
         api_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy, t > 0 ? (double)p->samples / t : 0,
@@ -384,7 +412,7 @@ typedef struct train_options {
     host_device_options dev;
     const char *data;
     uint32_t train_limit, save_every, stop_after;
-    bool json, control; /* control: --control - (live edits from stdin) */
+    bool json, control, kernel_times; /* control: --control - (live edits from stdin) */
     const char *save_path, *ckpt_dir, *resume_dir;
     given_flags given;
     runs_options runs;
@@ -409,6 +437,10 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             o->json = true;
+        } else if (!strcmp(a, "--kernel-times")) {
+            o->kernel_times = true;
+            o->gpu.timestamps = true; /* the device asks for them, exact (host_gpu_open) */
+            if (!o->dev.implies) o->dev.implies = "--kernel-times";
         } else if (flag_is(a, "--epochs")) {
             if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 100000, &c->epochs)) return EXIT_USAGE;
             g->epochs = true;
@@ -710,7 +742,7 @@ static void hist_model_path(const char *path) {
 static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint32_t last, uint32_t train_count) {
     host_trainer *tr = sc->tr;
     progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, 0, tr, o->control ? STDIN_FILENO : -1,
-                         (train_count + sc->cfg->batch - 1) / sc->cfg->batch, 0, 0, {0}};
+                         (train_count + sc->cfg->batch - 1) / sc->cfg->batch, 0, 0, {0}, false, {0}};
     double total = 0, last_test = -1;
     int rc;
     for (uint32_t e = first; e < last; e++) {
@@ -748,6 +780,12 @@ static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint
         } else
             printf("Epoch %u: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs samples/s=%.0f\n", r.epoch, r.loss,
                    100 * r.train_accuracy, 100 * ev.accuracy, dt, train_count / dt);
+        if (!o->json && ps.timed) {
+            char line[2048];
+            host_kernel_times_text(&ps.last, line, sizeof line);
+            printf("Kernel times of epoch %u, %s\n", r.epoch, line);
+            ps.timed = false;
+        }
         fflush(stdout);
         if (o->ckpt_dir && (r.epoch % o->save_every == 0 || r.epoch == last)) {
             char saved[PATH_MAX];
@@ -840,6 +878,9 @@ static int train_on_device(const train_options *o, const resume_point *r, mnist_
         }
     }
     print_start(o, host_trainer_config(tr), &rt, train, test->count, t_device, t_setup);
+    const char *no_times = o->kernel_times ? host_trainer_set_kernel_times(tr, true) : NULL;
+    if (no_times && o->json) cli_json_line(json_event_of("kernel_times", api_json_kernel_times_status(false, false, no_times)));
+    else if (no_times) printf("Kernel times: not available: %s\n", no_times);
     hist_begin(o, host_trainer_config(tr), &rt, train, test->count, r ? r->folder : NULL);
     rc = run_epochs(o, &sc, r ? r->state.epochs_done : 0, o->stop_after ? o->stop_after : cfg->epochs, train->count);
 out:

@@ -14,7 +14,7 @@
 
 api_train_params api_train_defaults(const api_limits *lim) {
     mlp_config d = mlp_config_default();
-    api_train_params p = {d.epochs, d.batch, d.arch, d.optimizer, (double)d.lr, (double)d.momentum, (double)d.weight_decay, d.seed};
+    api_train_params p = {d.epochs, d.batch, d.arch, d.optimizer, (double)d.lr, (double)d.momentum, (double)d.weight_decay, d.seed, true};
     if (p.epochs > API_EPOCHS_MAX) p.epochs = API_EPOCHS_MAX;
     if (p.batch > lim->batch_max) p.batch = lim->batch_max;
     for (uint32_t l = 0; l < p.arch.hidden_layers; l++)
@@ -165,6 +165,14 @@ static bool get_integer(const cJSON *obj, const char *key, uint64_t min, uint64_
     return true;
 }
 
+static bool get_bool(const cJSON *obj, const char *key, bool *out, api_error *e) {
+    const cJSON *v = member(obj, key);
+    if (!v) return true;
+    if (!cJSON_IsBool(v)) return set_error(e, key, "%s must be true or false, not %s", key, json_type_name(v));
+    *out = cJSON_IsTrue(v);
+    return true;
+}
+
 static bool get_number(const cJSON *obj, const char *key, double *out, api_error *e, const char *rule) {
     const cJSON *v = member(obj, key);
     if (!v) return true;
@@ -216,7 +224,7 @@ static bool parse_optimizer(const char *s, void *out) { return optim_parse(s, ou
 
 bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e) {
     static const char *const known[] = {"epochs", "batch", "lr", "hidden", "activation", "optimizer", "weight_decay",
-                                        "momentum", "seed", NULL};
+                                        "momentum", "seed", "kernel_times", NULL};
     const char *act_names[COUNT(activations)], *opt_names[COUNT(optimizers)];
     for (size_t i = 0; i < COUNT(activations); i++) act_names[i] = model_activation_name(activations[i]);
     for (size_t i = 0; i < COUNT(optimizers); i++) opt_names[i] = optim_name(optimizers[i]);
@@ -231,7 +239,8 @@ bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_tr
               get_integer(obj, "seed", 0, API_SEED_MAX, &seed, e) &&
               get_number(obj, "lr", &p.lr, e, "in (0, 10]") &&
               get_number(obj, "momentum", &p.momentum, e, "in [0, 1)") &&
-              get_number(obj, "weight_decay", &p.weight_decay, e, "in [0, 1]");
+              get_number(obj, "weight_decay", &p.weight_decay, e, "in [0, 1]") &&
+              get_bool(obj, "kernel_times", &p.kernel_times, e);
     /* as the CLI: plain SGD has no momentum unless given, and AdamW's decoupled decay is 0.01
      * unless given (torch.optim.AdamW's default) */
     if (ok && p.optimizer == OPTIM_SGD && !member(obj, "momentum")) p.momentum = 0;

@@ -32,6 +32,7 @@ typedef struct api_train_params {
     optim_kind optimizer;
     double lr, momentum, weight_decay;
     uint64_t seed;
+    bool kernel_times; /* time each kernel on one step per report (host/kernel_times.h); default on */
 } api_train_params;
 
 /* The engine's defaults (mlp_config_default), batch capped by the limits. */
@@ -51,10 +52,11 @@ typedef struct api_error {
 } api_error;
 
 /* POST /api/train: a JSON object whose keys are a subset of epochs, batch, lr, hidden,
- * activation, optimizer, weight_decay, momentum, seed (missing keys take the defaults); an
+ * activation, optimizer, weight_decay, momentum, seed, kernel_times (missing keys take the defaults); an
  * empty body is {}. hidden is a width (128) or a list ("256,128"), checked as the CLI's
  * --hidden; activation and optimizer are names as the CLI's; weight_decay is in [0, 1] and
- * defaults, as the CLI's, to 0.01 for adamw and 0 otherwise. */
+ * defaults, as the CLI's, to 0.01 for adamw and 0 otherwise; kernel_times is true (the default)
+ * or false. */
 bool api_parse_train(const char *body, size_t len, const api_limits *lim, api_train_params *out, api_error *e);
 /* POST /api/train/edit: a live edit of the running job (core/live.h), {"lr": X} and/or
  * {"momentum": M}: lr in (0, API_LR_MAX] as the train form's, momentum in [0, 1); run (may be

@@ -51,3 +51,15 @@ void host_kernel_times_text(const mlp_kernel_times *kt, char *buf, size_t cap) {
     PUT(", %.0f us in all%s", sum / 1e3, kt->quantised ? " (timestamps quantised to 65.5 us)" : "");
 #undef PUT
 }
+
+cJSON *host_kernel_times_begin(host_trainer *t, const host_device *d, bool wanted) {
+    const char *unavailable = host_kernel_times_unavailable(d);
+    const char *why = host_trainer_set_kernel_times(t, wanted && !unavailable);
+    if (!why) why = unavailable ? unavailable : !wanted ? "turned off for this run" : NULL;
+    return api_json_kernel_times_status(!unavailable, !why, why);
+}
+
+cJSON *host_kernel_times_idle(const host_device *d) {
+    const char *unavailable = host_kernel_times_unavailable(d);
+    return api_json_kernel_times_status(!unavailable, !unavailable, unavailable);
+}

@@ -21,12 +21,18 @@
 #include <stddef.h>
 
 #include "core/mlp.h"
+#include "host/trainer.h"
 #include "util/json.h"
 
 cJSON *api_json_kernel_times(const mlp_kernel_times *kt);
 /* No samples: available (the engine can time kernels here), enabled (for this run), and why not
  * (NULL when there is nothing to say). */
 cJSON *api_json_kernel_times_status(bool available, bool enabled, const char *reason);
+/* A run's start: kernel times on for t if wanted and d can time kernels, off otherwise; returns
+ * the status payload the run begins with (available, enabled, and why not). */
+cJSON *host_kernel_times_begin(host_trainer *t, const host_device *d, bool wanted);
+/* The status before any run on d (enabled: a run will time its kernels unless told not to). */
+cJSON *host_kernel_times_idle(const host_device *d);
 /* One line for a terminal: "step 50: fused_forward 301 us (37%), ..., 812 us in all". */
 void host_kernel_times_text(const mlp_kernel_times *kt, char *buf, size_t cap);
 

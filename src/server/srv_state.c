@@ -54,6 +54,7 @@ void srv_state_destroy(srv_state *s) {
     srv_msg_unref(s->latest_preview);
     cJSON_Delete(s->edit_event);
     cJSON_Delete(s->edits);
+    cJSON_Delete(s->kernel_times);
     pthread_cond_destroy(&s->work_cond);
     pthread_cond_destroy(&s->predict_cond);
     pthread_mutex_destroy(&s->mu);
@@ -87,6 +88,7 @@ void srv_state_json(srv_state *s, host_buf *b) {
               api_json_history(o, s->points, s->npoints, s->epochs, s->nepochs,
                                s->confusion, s->shape.classes, s->confusion_epoch) &&
               json_add(o, "edits", s->edits ? cJSON_Duplicate(s->edits, true) : cJSON_CreateArray()) &&
+              json_add(o, "kernel_times", s->kernel_times ? cJSON_Duplicate(s->kernel_times, true) : cJSON_CreateNull()) &&
               json_add_integer(o, "clients", s->hub.count) && json_add_integer(o, "dropped", s->hub.dropped);
     if (!ok) cJSON_Delete(o), o = NULL;
     host_buf_json(b, o);

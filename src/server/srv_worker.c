@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "host/edit.h"
+#include "host/kernel_times.h"
 #include "server/srv_server.h"
 
 typedef struct worker {
@@ -200,6 +201,19 @@ static void publish_snapshots(worker *w, uint32_t epoch, uint32_t step) {
     host_buf_free(&pj);
 }
 
+/* A "kernel_times" payload: published, and kept for the state snapshot. Takes j. */
+static void publish_kernel_times(srv_state *s, srv_msg_kind kind, cJSON *j) {
+    if (!j) return;
+    host_buf b = {0};
+    pthread_mutex_lock(&s->mu);
+    cJSON_Delete(s->kernel_times);
+    s->kernel_times = cJSON_Duplicate(j, true);
+    host_buf_json(&b, j);
+    srv_publish(s, kind, "kernel_times", &b);
+    pthread_mutex_unlock(&s->mu);
+    host_buf_free(&b);
+}
+
 /* ---- the progress callback: runs on this thread, inside mlp_train_epoch ---- */
 
 static bool on_progress(void *user, const mlp_progress *p) {
@@ -223,6 +237,7 @@ static bool on_progress(void *user, const mlp_progress *p) {
     host_buf_free(&b);
     pthread_mutex_unlock(&s->mu);
     history_record(s, "progress", api_json_loss(&pt, p->steps));
+    if (p->kernel_times) publish_kernel_times(s, SRV_MSG_DROP, api_json_kernel_times(p->kernel_times));
 
     publish_snapshots(w, p->epoch, p->step);
 
@@ -307,6 +322,7 @@ static void run_training(worker *w, const api_train_params *rp) {
         finish(w, SRV_STOPPED, "stopped before the first step");
         return;
     }
+    publish_kernel_times(s, SRV_MSG_KEEP, host_kernel_times_begin(w->tr, &w->rt.dev, rp->kernel_times));
     publish_snapshots(w, 0, 0); /* the initial weights: features form from here */
     history_begin(w, rp, host_trainer_config(w->tr));
 
@@ -409,6 +425,7 @@ void *srv_worker_main(void *arg) {
         s->device.type = WGPUAdapterType_CPU;
     }
     s->engine = w.rt.dev.engine;
+    if (opened) s->kernel_times = host_kernel_times_idle(&w.rt.dev);
     s->gpu_ready = opened ? 1 : -1;
     pthread_cond_broadcast(&s->predict_cond);
     if (!opened) {

@@ -192,6 +192,26 @@ try {
   check(charts.loss >= 10 && charts.testLoss === 1, `loss chart points: ${JSON.stringify(charts)}`);
   check(charts.train === charts.loss && charts.test === 1 && charts.canvases === 2, `accuracy chart points: ${JSON.stringify(charts)}`);
 
+  // the Kernel times panel: a bar per dispatch of the last report's timed step, as the server's
+  // state has it (lavapipe has timestamps; the per-layer kernels of 784-128-10: seven)
+  const ktPage = () => page.evaluate(() => ({
+    rows: [...document.querySelectorAll('#kt-rows li')].map((li) => ({ name: li.querySelector('.kt-name').textContent,
+      value: li.querySelector('.kt-value').textContent, width: parseFloat(li.querySelector('.kt-fill').style.width) })),
+    caption: document.getElementById('kt-caption').textContent, note: document.getElementById('kt-note'),
+    noteText: document.getElementById('kt-note').textContent, noteShown: !document.getElementById('kt-note').hidden }));
+  const ktFirst = await ktPage();
+  const ktApi = (await api(port, 'GET', '/api/state')).json.kernel_times;
+  const perLayer = (n) => ['input_gather', ...Array.from({ length: n }, (_, i) => `dense_forward layer ${i + 1}`), 'softmax_xent_backward',
+    ...Array.from({ length: n }, (_, i) => `dense_backward layer ${n - i}`), 'optimizer'];
+  check(ktApi && ktApi.available && ktApi.enabled && !ktApi.quantised && ktApi.kernels.length === 7 &&
+    ktApi.kernels.every((k) => Number.isFinite(k.us) && k.us > 0) && ktApi.kernels.map((k) => k.label).join() === perLayer(2).join(),
+    `the state's kernel times: ${JSON.stringify(ktApi).slice(0, 300)}`);
+  check(ktFirst.rows.map((r) => r.name).join() === perLayer(2).join() &&
+    ktFirst.rows.every((r) => /^\d[\d.]* (µs|ms) · [\d.]+%$/.test(r.value) && r.width > 0),
+    `the panel's rows: ${JSON.stringify(ktFirst.rows).slice(0, 300)}`);
+  check(ktFirst.caption.includes(`epoch 1, step ${ktApi.step}`) && ktApi.step === 250 && !ktFirst.noteShown,
+    `the panel's caption: ${ktFirst.caption} (exact timestamps: no note)`);
+
   // at the end: the training time is the epoch's, nothing is left; the two losses are told apart
   const fin = await page.evaluate(() => ({ elapsed: document.getElementById('st-elapsed').textContent,
     left: document.getElementById('st-left').textContent, seconds: window.wgtrain.state.epochs[0].seconds,
@@ -350,6 +370,8 @@ try {
     Math.abs(deep.run.weight_decay - 0.0001) < 1e-9, `the run's configuration: ${JSON.stringify(deep.run)}`);
   check(deep.epochs.length === 1 && deep.epochs[0].test_accuracy > 0.7, `the two-layer Adam run trains: ${JSON.stringify(deep.epochs)}`);
   check(await page.textContent('#sub-model') === '784-64-32-10', `subtitle: ${await page.textContent('#sub-model')}`);
+  const ktDeep = await ktPage();
+  check(ktDeep.rows.map((r) => r.name).join() === perLayer(3).join(), `kernel times per layer of 784-64-32-10: ${ktDeep.rows.map((r) => r.name)}`);
   check(/hidden 64,32 tanh, adam/.test(await page.textContent('#log')), 'the log names the model');
 
   // Stop mid-epoch: the model is evaluated where it stopped (test accuracy, confusion matrix,
@@ -360,9 +382,15 @@ try {
   await page.fill('#f-lr', '0.05');
   await page.fill('#f-momentum', '0.9');
   await page.fill('#f-weight_decay', '0');
+  await page.uncheck('#kt-on'); // this run does not time its kernels
   await page.click('#btn-train');
   await page.waitForFunction(() => { const s = window.wgtrain.state; return s.run.hidden === '128' && s.points.length >= 3 && s.status.status === 'running'; },
     null, { timeout: 120000, polling: 50 });
+  const ktOff = await ktPage();
+  const ktOffApi = (await api(port, 'GET', '/api/state')).json.kernel_times;
+  check(ktOff.rows.length === 0 && ktOff.noteShown && /^Off for this run/.test(ktOff.noteText) && ktOffApi.available && !ktOffApi.enabled &&
+    !ktOffApi.kernels, `kernel times off for a run: "${ktOff.noteText}", ${JSON.stringify(ktOffApi)}`);
+  await page.check('#kt-on');
   await page.focus('#btn-stop');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => window.wgtrain.state.status.status === 'stopped', null, { timeout: 120000, polling: 100 });

@@ -69,6 +69,22 @@
 
   let trainer = null; // the active trainer (trainers.js)
 
+  // The engine that trains, as the state's device says: the WGSL kernels on a GPU adapter, or
+  // wgtrain's CPU engine (chosen where there is no real GPU); the page's words follow it.
+  const onCpu = () => !!(state.device && state.device.engine === 'cpu');
+  // the log's start line ends as the CLI's: "reference kernels", or "cpu engine"
+  const kernelsText = (d) => (d.engine === 'cpu' ? 'cpu engine' : `${d.kernels} kernels`);
+  function showWhere() {
+    const server = trainer && trainer.kind === 'server';
+    $('sub-how').textContent = onCpu() ? "every step on wgtrain's CPU engine" : 'every kernel a WGSL compute shader';
+    $('sub-where').textContent = `run by ${server ? "the server's" : "this browser's"} ${onCpu() ? 'CPU' : 'GPU'}`;
+    $('foot').textContent = server
+      ? (onCpu() ? "wgtrain serve · training runs on the server's CPU engine, the same code as wgtrain train --device cpu; this page only watches and steers it."
+        : 'wgtrain serve · training runs on the server through the same engine as wgtrain train; this page only watches and steers it.')
+      : onCpu() ? 'Training runs in this browser: the wgtrain engine compiled to WebAssembly, in a Worker, on its CPU engine (WebAssembly SIMD, no WebGPU).'
+        : 'Training runs in this browser: the wgtrain engine compiled to WebAssembly, in a Worker, on this browser\'s WebGPU.';
+  }
+
   // a run's model as the CLI's start line writes it: "256,128 gelu, adam" (defaults left out)
   const modelText = (r) => `${r.hidden}${r.activation && r.activation !== 'relu' ? ' ' + r.activation : ''}` +
     `${r.optimizer && r.optimizer !== 'momentum' ? ', ' + r.optimizer : ''}`;
@@ -326,6 +342,7 @@
       body.trainLimit = n;
     }
     if (query.has('kernels')) body.kernels = query.get('kernels');
+    if (window.WgKernelTimes) body.kernel_times = window.WgKernelTimes.enabled();
     const r = await post('/api/train', body);
     if (r.ok) { setMsg(''); return; }
     updateButtons();
@@ -401,7 +418,8 @@
     if (last && last.x > done) done = last.x;
     fill.style.width = `${Math.min(100, (100 * done) / run.epochs).toFixed(2)}%`;
     const st = state.status.status;
-    if (st === 'starting') text.textContent = 'Preparing the GPU: uploading data, compiling kernels…';
+    if (st === 'starting') text.textContent = onCpu() ? 'Preparing the CPU engine: setting up the model and its buffers…'
+      : 'Preparing the GPU: uploading data, compiling kernels…';
     else if (last) {
       const step = last.step === run.steps_per_epoch && lastEpoch && lastEpoch.epoch === last.epoch ? 'done' : `step ${last.step}/${run.steps_per_epoch}`;
       text.textContent = `Epoch ${last.epoch} of ${run.epochs} · ${step} · run ${run.id}`;
@@ -450,7 +468,7 @@
     const d = state.device;
     if (r) {
       lines.push(`wgtrain: ${d ? `${d.name} (${d.backend}, ${d.type}), ` : ''}${r.train_count} train / ${r.test_count} test images, ` +
-        `batch ${r.batch}, lr ${r.lr}, hidden ${modelText(r)}, ${r.epochs} epochs${d ? `, ${d.kernels} kernels` : ''}`);
+        `batch ${r.batch}, lr ${r.lr}, hidden ${modelText(r)}, ${r.epochs} epochs${d ? `, ${kernelsText(d)}` : ''}`);
     }
     for (const e of state.edits)
       lines.push(`Edit: ${window.WgMarks.label(e)} from step ${e.step + 1} (epoch ${e.epoch}, step ${e.epoch_step + 1} of ${r ? r.steps_per_epoch : '?'})`);
@@ -882,8 +900,9 @@
     $('dev-backend').textContent = d.device.backend;
     $('dev-type').textContent = d.device.type;
     $('dev-kernels').textContent = d.device.kernels;
-    $('dev-kernels').title = d.device.kernels === 'fused'
-      ? 'fused WGSL kernels: few dispatches per step' : "the seed's six readable WGSL kernels, one dispatch each";
+    $('dev-kernels').title = onCpu() ? "wgtrain's CPU engine: the same steps as the WGSL kernels, in native code on the CPU (no GPU)"
+      : d.device.kernels === 'fused' ? 'fused WGSL kernels: few dispatches per step' : 'the per-layer WGSL kernels, one dispatch each';
+    showWhere();
     $('dev-vendor').textContent = device ? (device.vendor || 'not reported') : '–';
     $('dev-arch').textContent = device ? (device.architecture || 'not reported') : '–';
     $('dev-fallback').textContent = device ? (device.isFallbackAdapter ? 'yes (software)' : 'no') : '–';
@@ -910,6 +929,7 @@
     renderPreviews(null);
     renderWeights(null);
     for (const e of d.edits || []) onEdit(e);
+    if (window.WgKernelTimes) window.WgKernelTimes.update(d.kernel_times || null);
     setStatus(d.state);
     updateModelButtons();
     if (!state.autostarted && query.get('autostart') === '1' && !ACTIVE.has(d.state.status)) {
@@ -955,6 +975,7 @@
   const handlers = {
     conn: setConn, state: applyState, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch, edit: onEdit,
     weights: renderWeights, preview: renderPreviews, check: onCheck, fatal: (msg) => showBanner(cantTrainHere(msg)),
+    kernel_times: (d) => window.WgKernelTimes && window.WgKernelTimes.update(d),
     reopened: (d) => setMsg(`${$('form-msg').textContent} ${cap(d.message)}: press Train to start again.`, true),
   };
 
@@ -981,10 +1002,8 @@
     trainer = new T();
     for (const el2 of document.querySelectorAll('input[name="trainer"]')) el2.checked = el2.value === kind;
     document.body.dataset.trainer = kind;
-    $('sub-where').textContent = kind === 'server' ? "run by the server's GPU" : "run by this browser's GPU";
-    $('foot').textContent = kind === 'server'
-      ? 'wgtrain serve · training runs on the server through the same engine as wgtrain train; this page only watches and steers it.'
-      : 'Training runs in this browser: the wgtrain engine compiled to WebAssembly, in a Worker, on this browser\'s WebGPU.';
+    state.device = null; // until the new trainer's state names its engine
+    showWhere();
     updateModelButtons();
     if (kind === 'browser') {
       const why = window.WgTrainers.BrowserTrainer.unsupported();

@@ -33,6 +33,7 @@
 #include "host/api.h"
 #include "host/edit.h"
 #include "host/events.h"
+#include "host/kernel_times.h"
 #include "host/buf.h"
 #include "host/trainer.h"
 
@@ -122,6 +123,7 @@ static struct {
     uint8_t *test_pred;
     float *test_conf;
     uint64_t preview_rng;
+    cJSON *kernel_times; /* the last "kernel_times" payload, for the state (NULL: the idle one) */
 
     host_buf result; /* the JSON answer of the last export that returns one */
     cJSON *edits;    /* the run's applied live edits (host/edit.h events), for the state */
@@ -246,6 +248,7 @@ WEB_EXPORT(wg_open) int wg_open(void) {
     gpu_context_desc d = {0};
     d.timeout_ms = 60000;
     d.loader = kernel_source;
+    d.timestamps = true; /* the Kernel times panel, where the browser offers timestamp-query */
     char err[1024];
     if (gpu_context_create(&d, &W.gpu, err, sizeof err) != GPU_OK) {
         set_error("%s", err);
@@ -333,6 +336,7 @@ WEB_EXPORT(wg_set_data) int wg_set_data(uint8_t *train_images, size_t til, uint8
 WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
     host_buf *b = &W.result;
     host_buf_reset(b);
+    host_device dev = engine();
     cJSON *o = cJSON_CreateObject();
     bool ok = o && json_add(o, "state", json_status());
     if (ok && W.gpu) { /* open before any data arrives: the Worker calls wg_open first */
@@ -353,6 +357,9 @@ WEB_EXPORT(wg_state_json) const char *wg_state_json(void) {
          json_add_integer(o, "report_every", WEB_REPORT_EVERY) &&
          json_add_integer(o, "tiles_max", API_TILES_MAX) && json_add_integer(o, "previews", API_PREVIEWS) &&
          json_add(o, "limits", api_limits_json(&W.limits)) && json_add(o, "run", json_run()) &&
+         json_add(o, "kernel_times", W.kernel_times ? cJSON_Duplicate(W.kernel_times, true)
+                                     : engine_open() ? host_kernel_times_idle(&dev)
+                                                     : cJSON_CreateNull()) &&
          api_json_history(o, W.points, W.npoints, W.epochs, W.nepochs, W.confusion, W.confusion_classes,
                           W.confusion_epoch) &&
          json_add(o, "edits", W.edits ? cJSON_Duplicate(W.edits, true) : cJSON_CreateArray());
@@ -643,8 +650,19 @@ static bool page_turn(void) {
     return true;
 }
 
+/* A "kernel_times" payload: emitted, and kept for the state. Takes j. */
+static void emit_kernel_times(cJSON *j) {
+    if (!j) return;
+    cJSON_Delete(W.kernel_times);
+    W.kernel_times = cJSON_Duplicate(j, true);
+    host_buf b = {0};
+    host_buf_json(&b, j);
+    emit("kernel_times", &b);
+}
+
 static bool on_progress(void *user, const mlp_progress *p) {
     (void)user;
+    if (p->kernel_times) emit_kernel_times(api_json_kernel_times(p->kernel_times));
     double elapsed = (host_now() - W.epoch_start - W.paused_ms) / 1000.0;
     api_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy,
                     elapsed > 0 ? (double)p->samples / elapsed : 0, p->epoch, p->step};
@@ -752,6 +770,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
         return finish_run(WEB_ERROR, msg), 0;
     }
     W.has_model = true;
+    emit_kernel_times(host_kernel_times_begin(W.tr, &dev, p.kernel_times));
     set_status(WEB_RUNNING, "");
     publish_snapshots(0, 0);
 

@@ -152,6 +152,18 @@ try {
   check(new RegExp(`^Done: test accuracy ${(100 * acc).toFixed(2)}% after 1 epochs, \\d+\\.\\ds of training \\(\\d+\\.\\d{2}s per epoch\\)$`, 'm').test(run.log),
     'the closing line is the CLI\'s');
   check(run.vendor !== '–' && /yes|no/.test(run.fallback), `device panel: vendor ${run.vendor}, fallback ${run.fallback}`);
+  // the Kernel times panel: this browser's adapter (SwiftShader) offers timestamp-query, so the
+  // per-layer kernels' times arrive through the bridge; Chromium rounds them to 65.5 us unless
+  // its WebGPU developer features are on, and the panel says so when they are
+  const kt = await page.evaluate(() => ({ last: window.WgKernelTimes.last, names: [...document.querySelectorAll('#kt-rows li .kt-name')].map((e) => e.textContent),
+    note: document.getElementById('kt-note').hidden ? '' : document.getElementById('kt-note').textContent }));
+  const ktNames = ['input_gather', 'dense_forward layer 1', 'dense_forward layer 2', 'softmax_xent_backward', 'dense_backward layer 2',
+    'dense_backward layer 1', 'optimizer'];
+  check(kt.last && kt.last.available && kt.last.kernels && kt.names.join() === ktNames.join() &&
+    kt.last.kernels.every((k) => Number.isFinite(k.us) && k.us >= 0) && kt.last.epoch === 1 && kt.last.step === Math.ceil(TRAIN_LIMIT / 128),
+    `kernel times in the browser: ${kt.names.join(', ')} (${JSON.stringify(kt.last).slice(0, 200)})`);
+  check(kt.last && (kt.last.quantised ? /^Quantised: .*65\.5 µs/.test(kt.note) && kt.last.kernels.every((k) => Math.abs(k.us / 65.536 - Math.round(k.us / 65.536)) < 1e-6)
+    : kt.note === '' && kt.last.kernels.some((k) => k.us > 0)), `the quantised note follows the timestamps (${kt.last && kt.last.quantised}): "${kt.note}"`);
   const cells = await page.$$eval('#cm td.cell', (tds) => tds.reduce((a, td) => a + Number(td.dataset.count), 0));
   check(cells === 10000, `the confusion matrix adds up to the test set (${cells})`);
   await page.click('#cm td.cell:not(.zero)');
@@ -345,10 +357,29 @@ try {
 
   // 8. the CPU engine (serial, simd128): the auto choice on SwiftShader, and with no adapter
   const nativeCpu = nativeRun('cpu');
-  const a = await open(ctx, `${url}/?epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`);
+  // every progress text the page shows, from the start (the starting one is brief)
+  const recordProgress = () => {
+    window.progressTexts = [];
+    new MutationObserver(() => { const t = document.getElementById('progress-text'); if (t) window.progressTexts.push(t.textContent); })
+      .observe(document, { subtree: true, childList: true, characterData: true });
+  };
+  const a = await open(ctx, `${url}/?epochs=1&train_limit=${TRAIN_LIMIT}&autostart=1`, recordProgress);
   await a.page.waitForFunction(finished, null, { timeout: 300000, polling: 500 });
   const cpuRun = await a.page.evaluate(() => ({ status: window.wgtrain.state.status, epochs: window.wgtrain.state.epochs,
-    device: window.wgtrain.state.device, worker: window.wgtrain.trainer.device, log: document.getElementById('log').textContent }));
+    device: window.wgtrain.state.device, worker: window.wgtrain.trainer.device, log: document.getElementById('log').textContent,
+    progress: window.progressTexts, sub: document.querySelector('.brand .sub').textContent, foot: document.getElementById('foot').textContent,
+    kernelsTitle: document.getElementById('dev-kernels').title, ktNote: document.getElementById('kt-note').textContent,
+    ktRows: document.querySelectorAll('#kt-rows li').length, kt: window.WgKernelTimes.last }));
+  // the page names the engine that trains: no GPU words for the CPU engine
+  check(cpuRun.progress.includes('Preparing the CPU engine: setting up the model and its buffers…') &&
+    !cpuRun.progress.some((t) => /GPU/.test(t)), `the CPU engine's progress texts: ${[...new Set(cpuRun.progress)].slice(0, 4).join(' | ')}`);
+  check(/every step on wgtrain's CPU engine, run by this browser's CPU$/.test(cpuRun.sub) && /CPU engine/.test(cpuRun.foot) &&
+    !/GPU|WebGPU's|WGSL/.test(cpuRun.sub) && /CPU engine/.test(cpuRun.kernelsTitle) && !/WGSL kernels/.test(cpuRun.kernelsTitle),
+    `the subtitle, footer and tooltip name the CPU engine: "${cpuRun.sub}" / "${cpuRun.foot}" / "${cpuRun.kernelsTitle}"`);
+  check(/^wgtrain: cpu \(generic-simd128, 1 thread\), .*, 1 epochs, cpu engine$/m.test(cpuRun.log) && !/cpu kernels/.test(cpuRun.log),
+    `the log's first line says cpu engine, as the CLI's: ${cpuRun.log.split('\n')[0]}`);
+  check(cpuRun.ktRows === 0 && cpuRun.ktNote === 'Not available: the CPU engine runs no GPU kernels, so there are none to time.' &&
+    cpuRun.kt && cpuRun.kt.available === false, `the Kernel times panel on the CPU engine: "${cpuRun.ktNote}"`);
   check(cpuRun.device.engine === 'cpu' && cpuRun.device.kernels === 'cpu' && /^cpu \(generic-simd128, 1 thread\)$/.test(cpuRun.device.name),
     `on SwiftShader, ?device=auto trains on the CPU engine: ${JSON.stringify(cpuRun.device)}`);
   check(/software/.test(cpuRun.worker.why), `the worker says why: ${cpuRun.worker.why}`);

@@ -266,6 +266,7 @@ log(`server on port ${P}`);
     [{ momentum: 1 }, 'momentum'], [{ momentum: -0.5 }, 'momentum'], [{ momentum: false }, 'momentum'],
     [{ seed: -1 }, 'seed'], [{ seed: 9007199254740992 }, 'seed'], [{ seed: 0.5 }, 'seed'],
     [{ epochs: 1, learning_rate: 0.1 }, 'learning_rate'], [{ __proto__x: 1 }, '__proto__x'],
+    [{ kernel_times: 1 }, 'kernel_times'], [{ kernel_times: 'yes' }, 'kernel_times'], [{ kernel_times: null }, 'kernel_times'],
   ];
   for (const [body, field] of cases) expectError(await postJson(P, '/api/train', body), 400, field, `train ${JSON.stringify(body)}`);
   const notJson = ['{"lr":NaN}', '{"lr":Infinity}', '{"lr":-Infinity}', '{"lr":1e999}', '{"epochs":1,"epochs":2}',
@@ -331,6 +332,13 @@ log(`server on port ${P}`);
   check(ep.epoch === 1 && ep.test_accuracy > 0.5 && ep.confusion.flat().reduce((a, b) => a + b, 0) === 10000, `epoch event: ${first.raw.slice(0, 200)}`);
   await until('status done at all clients', () => clients.every((c) => c.find('status', (s) => s.status === 'done')), 60000);
   check(clients.every((c) => c.of('loss').length >= 1 && c.of('weights').length >= 1 && c.of('preview').length >= 1), 'loss, weights and previews streamed');
+  // kernel times (on by default, lavapipe has timestamps): the run's status, then a sample per
+  // report, the last of them kept in the state
+  const kts = clients[0].of('kernel_times').map((e) => e.json);
+  const ktState = (await state(P)).kernel_times;
+  check(kts.length >= 2 && kts[0].available && kts[0].enabled && !kts[0].kernels && kts.slice(1).every((k) => k.kernels.length === 7 &&
+    k.kernels.every((x) => x.us > 0 && Number.isFinite(x.us))) && JSON.stringify(kts.at(-1)) === JSON.stringify(ktState),
+    `kernel_times events: ${kts.length}, the state's: ${JSON.stringify(ktState).slice(0, 160)}`);
   const w = clients[0].of('weights').at(-1).json;
   check(w.tiles === 16 && Buffer.from(w.data, 'base64').length === 16 * 784 && w.scales.length === 16, 'weights: 16 tiles of 784 bytes');
   const pv = clients[0].of('preview').at(-1).json;
@@ -469,6 +477,9 @@ log(`server on port ${P}`);
   check(d.engine === 'cpu' && d.kernels === 'cpu' && /^cpu \((avx2\+fma|generic-[a-z0-9]+), 2 threads\)$/.test(d.name) && d.type === 'CPU',
     `--device cpu: the state names the CPU engine: ${JSON.stringify(d)}`);
   check(s.out.includes(`wgtrain serve: ${d.name}, ${TRAIN} train / 10000 test images`), `the start line names the CPU engine: ${s.out}`);
+  const kt = (await state(Q)).kernel_times;
+  check(kt && kt.available === false && kt.reason === 'the CPU engine runs no GPU kernels, so there are none to time',
+    `--device cpu: kernel times say why there are none: ${JSON.stringify(kt)}`);
   const es = new SseClient(Q);
   const r = await postJson(Q, '/api/train', { epochs: 2, batch: 50, hidden: 32, lr: 0.1, momentum: 0.9, seed: 7 });
   check(r.status === 202, `train accepted on the CPU engine: ${r.body}`);

@@ -8,7 +8,8 @@
  *  - timing does not change the run: the same losses and the same weights, bit for bit, on
  *    and off;
  *  - where there is nothing to time the reason is one line: a device opened without
- *    timestamps, the CPU engine (host_trainer);
+ *    timestamps, an adapter without them (Mesa's GLES one, where Dawn offers it), the CPU
+ *    engine (host_trainer);
  *  - the JSON payload the hosts publish (host/kernel_times.h). */
 #include <math.h>
 #include <stdio.h>
@@ -176,6 +177,30 @@ int main(void) {
         mlp_destroy(t);
         gpu_context_destroy(plain);
     }
+    /* an adapter without the feature (Mesa's GLES one here): the device does not ask for it */
+    gpu_adapter_info ads[32];
+    int na = gpu_list_adapters(ads, 32);
+    bool tested = false;
+    for (int i = 0; i < na && !tested; i++) {
+        if (ads[i].has_timestamps || ads[i].backend == WGPUBackendType_Null) continue;
+        gpu_context *no = NULL;
+        gpu_context_desc dd = {0};
+        dd.backend = ads[i].backend;
+        dd.adapter = ads[i].name;
+        dd.timestamps = true;
+        if (gpu_context_create(&dd, &no, err, sizeof err) != GPU_OK || gpu_info(no)->has_timestamps) {
+            gpu_context_destroy(no);
+            continue;
+        }
+        const char *why = mlp_kernel_times_unavailable(no);
+        CHECK(!gpu_has_timestamps(no) && why && strstr(why, "adapter offers no timestamp queries"),
+              "%s (%s) without timestamps: %s", ads[i].name, gpu_backend_name(ads[i].backend), why ? why : "(nothing)");
+        printf("%s (%s): %s\n", ads[i].name, gpu_backend_name(ads[i].backend), why ? why : "?");
+        gpu_context_destroy(no);
+        tested = true;
+    }
+    if (!tested) printf("no adapter without timestamp queries here: that case is not run\n");
+
     host_device cpu = {HOST_ENGINE_CPU, NULL, NULL};
     host_trainer *ct = NULL;
     mlp_config cc = mlp_config_default();

@@ -467,7 +467,8 @@
     const r = state.run;
     const d = state.device;
     if (r) {
-      lines.push(`wgtrain: ${d ? `${d.name} (${d.backend}, ${d.type}), ` : ''}${r.train_count} train / ${r.test_count} test images, ` +
+      // as the CLI's: the CPU engine's name says it all ("cpu (avx2+fma, 2 threads)"), an adapter's its backend and type
+      lines.push(`wgtrain: ${d ? (d.engine === 'cpu' ? `${d.name}, ` : `${d.name} (${d.backend}, ${d.type}), `) : ''}${r.train_count} train / ${r.test_count} test images, ` +
         `batch ${r.batch}, lr ${r.lr}, hidden ${modelText(r)}, ${r.epochs} epochs${d ? `, ${kernelsText(d)}` : ''}`);
     }
     for (const e of state.edits)
@@ -900,7 +901,7 @@
     $('dev-backend').textContent = d.device.backend;
     $('dev-type').textContent = d.device.type;
     $('dev-kernels').textContent = d.device.kernels;
-    $('dev-kernels').title = onCpu() ? "wgtrain's CPU engine: the same steps as the WGSL kernels, in native code on the CPU (no GPU)"
+    $('dev-kernels').title = onCpu() ? "wgtrain's CPU engine: the same training steps, computed on the CPU (no GPU kernels)"
       : d.device.kernels === 'fused' ? 'fused WGSL kernels: few dispatches per step' : 'the per-layer WGSL kernels, one dispatch each';
     showWhere();
     $('dev-vendor').textContent = device ? (device.vendor || 'not reported') : '–';

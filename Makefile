@@ -97,7 +97,7 @@ build/tests/%: build/obj/tests/%.o build/libwgtrain.a | check-dawn
 WASM_CC     ?= $(firstword $(shell command -v clang-14 clang-19 clang 2>/dev/null))
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -MMD -MP \
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
-WASM_SRC    := src/gpu/gpu.c src/gpu/gpu_timer.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/live.c src/core/mlp.c src/core/reference.c src/core/selfcheck.c src/core/tiles.c \
+WASM_SRC    := src/gpu/gpu.c src/gpu/gpu_timer.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/live.c src/core/mlp.c src/core/health.c src/core/reference.c src/core/selfcheck.c src/core/tiles.c \
                src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/util/json.c src/host/buf.c \
                src/host/api.c src/host/edit.c src/host/events.c src/host/kernel_times.c src/host/trainer.c src/web/web_host.c src/web/web_sha256.c \
                src/cpu/cpu_engine.c src/cpu/cpu_kernels.c src/cpu/cpu_kernels_generic.c
@@ -196,7 +196,7 @@ clean:
 # the CPU engine's test built for the browser's target (simd128 kernels), run under Node's WASI
 # by tests/cpu_engine_wasm.test.sh; mlp.c's WebGPU calls are unused there and left undefined
 CPU_WASM_OBJ := $(patsubst %.c,build/wasm/%.o,src/cpu/cpu_engine.c src/cpu/cpu_kernels.c src/cpu/cpu_kernels_generic.c \
-                src/core/model.c src/core/optim.c src/core/live.c src/core/reference.c src/core/mlp.c src/core/tiles.c src/gpu/gpu.c src/gpu/gpu_timer.c src/gpu/embedded.c) \
+                src/core/model.c src/core/optim.c src/core/live.c src/core/reference.c src/core/mlp.c src/core/health.c src/core/tiles.c src/gpu/gpu.c src/gpu/gpu_timer.c src/gpu/embedded.c) \
                 build/wasm/gen/kernels_embedded.o
 build/wasm-tests/test_cpu_engine.wasm: tests/test_cpu_engine.c $(CPU_WASM_OBJ)
 	@mkdir -p $(@D)

@@ -24,6 +24,7 @@ typedef struct step_params { /* matches `struct Step` in the kernels (most read 
     float bc1, bc2; /* Adam's bias corrections of this step */
     uint32_t noise; /* dropout's seed of this step */
     float momentum; /* the SGD family's momentum or Adam's beta1 at this step (live edits change it) */
+    uint32_t health; /* a report's last step with the health panel on: the fused kernels store the gradient */
 } step_params;
 
 /* the fused kernels' tensors: the seed's model, whose layer table has exactly these four */
@@ -86,6 +87,18 @@ struct mlp_trainer {
     gpu_timer *timer;
     bool time_kernels;
     mlp_kernel_times ktimes;
+    /* the health panel (config.health): after a report's last step, prev holds the parameters
+     * before it (a buffer copy), grads its gradient (the fused kernels store it into hgrads on
+     * that step), snap each hidden layer's output and pre-activation (copies), laid out by
+     * hjob; health_stats.wgsl's two passes write hout, read back with the chunk's metrics */
+    gpu_kernel *k_health[2];
+    WGPUBindGroup bg_health[2];
+    gpu_buffer hprev, hgrads, hsnap, hjobs, hout;
+    uint32_t hjob_count;
+    size_t snap_out[MODEL_MAX_LAYERS], snap_pre[MODEL_MAX_LAYERS]; /* floats into hsnap */
+    gpu_readback health_rb[READBACK_SLOTS];
+    mlp_health health;
+    bool has_health;
 
     eval_set test;
     bool has_test;
@@ -336,7 +349,7 @@ static mlp_status eval_set_create(mlp_trainer *t, eval_set *e, const char *name,
         ord[i] = i;
     }
     for (uint32_t c = 0; c < e->chunks; c++) {
-        step_params p = {c * EVAL_CHUNK, 0, 0.0f, c, 0, 0, 0, 0};
+        step_params p = {c * EVAL_CHUNK, 0, 0.0f, c, 0, 0, 0, 0, 0};
         p.count = count - p.start < EVAL_CHUNK ? count - p.start : EVAL_CHUNK;
         memcpy(steps + (size_t)c * STEP_STRIDE, &p, sizeof p);
     }
@@ -494,6 +507,10 @@ static gpu_status load_kernels(mlp_trainer *t) {
             return GPU_ERR_LIMIT;
         }
     }
+    for (int pass = 0; t->cfg.health && pass < 2; pass++) {
+        gpu_constant c_h[] = {{"BINS", HEALTH_BINS}, {"PASS", pass}};
+        TRY(tiles_kernel_get(gpu, "health_stats.wgsl", c_h, 2, &t->k_health[pass]));
+    }
 #undef TRY
     return GPU_OK;
 }
@@ -605,16 +622,122 @@ static mlp_status setup_fused_path(mlp_trainer *t) {
     gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                      {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
+    /* the gradient, stored on a report's last step for the health panel (step.health) */
+    if (t->cfg.health) TRY_GPU(gpu_buffer_create(gpu, &t->hgrads, "health-gradients", t->lay.carved * 4, GPU_STORAGE));
+    gpu_buffer *grads = t->cfg.health ? &t->hgrads : &t->dummy_w;
     gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
-                     {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 6, &t->bg_fup));
+                     {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0},
+                     {"grads", grads, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 7, &t->bg_fup));
     if (t->slices > 1) {
         gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
-                         {"gpart", &t->gpart, 0, 0}};
-        TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 4, &t->bg_fap));
+                         {"gpart", &t->gpart, 0, 0}, {"grads", grads, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_fap, ap, 5, &t->bg_fap));
     }
     return MLP_OK;
 }
+
+/* health_stats.wgsl's jobs (one per tensor; see the kernel), in the order decode_health reads
+ * them: per layer its W, its b, then for a hidden layer its output. */
+typedef struct health_job {
+    uint32_t kind, off, count, units, dead_off, pad[3];
+} health_job;
+
+/* The health panel's buffers: the parameters' copy, the activation snapshot, the jobs, the
+ * results and their readbacks. */
+static mlp_status setup_health(mlp_trainer *t) {
+    gpu_context *gpu = t->gpu;
+    uint32_t b = t->cfg.batch, L = layers(t);
+    bool fused = t->cfg.kernels == MLP_KERNELS_FUSED, relu = t->cfg.arch.activation == MODEL_ACT_RELU;
+    health_job jobs[3 * MODEL_MAX_LAYERS];
+    uint32_t n = 0;
+    size_t snap = 0;
+    for (uint32_t l = 0; l < L; l++) {
+        for (uint32_t k = 0; k < 2; k++)
+            jobs[n++] = (health_job){0, (uint32_t)t->lay.offsets[2 * l + k], (uint32_t)t->lay.sizes[2 * l + k], 0, 0, {0}};
+        if (l + 1 == L) continue;
+        size_t per = (size_t)b * t->lay.fan_out[l];
+        t->snap_out[l] = snap, snap += per;
+        /* the fused path keeps only relu(pre): <= 0 exactly where pre is */
+        if (!fused) t->snap_pre[l] = snap, snap += per;
+        else t->snap_pre[l] = t->snap_out[l];
+        jobs[n++] = (health_job){relu ? 2u : 1u, (uint32_t)t->snap_out[l], 0, t->lay.fan_out[l], (uint32_t)t->snap_pre[l], {0}};
+    }
+    t->hjob_count = n;
+    TRY_GPU(gpu_buffer_create(gpu, &t->hprev, "health-prev-params", t->lay.carved * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->hsnap, "health-activations", (snap ? snap : 1) * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->hjobs, "health-jobs", n * sizeof(health_job), GPU_STORAGE));
+    TRY_GPU(gpu_buffer_write(gpu, &t->hjobs, 0, jobs, n * sizeof(health_job)));
+    uint64_t out_bytes = (uint64_t)n * (8 + HEALTH_BINS) * 4;
+    TRY_GPU(gpu_buffer_create(gpu, &t->hout, "health-stats", out_bytes, GPU_STORAGE));
+    for (int i = 0; i < READBACK_SLOTS; i++) TRY_GPU(gpu_readback_init(gpu, &t->health_rb[i], out_bytes));
+    gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
+    for (int pass = 0; pass < 2; pass++) {
+        gpu_bind hb[] = {step, {"params", &t->params, 0, 0}, {"prev", &t->hprev, 0, 0},
+                         {"grads", fused ? &t->hgrads : &t->grads, 0, 0}, {"snap", &t->hsnap, 0, 0},
+                         {"jobs", &t->hjobs, 0, 0}, {"out", &t->hout, 0, 0}};
+        TRY_GPU(gpu_bind_group(gpu, t->k_health[pass], hb, 7, &t->bg_health[pass]));
+    }
+    return MLP_OK;
+}
+
+/* The copies that feed health_stats after step s (a report's last): each hidden layer's output
+ * and pre-activation into the snapshot. */
+static void encode_health_snapshot(mlp_trainer *t, WGPUCommandEncoder enc) {
+    uint32_t b = t->cfg.batch;
+    for (uint32_t l = 0; l + 1 < layers(t); l++) {
+        uint64_t bytes = (uint64_t)b * t->lay.fan_out[l] * 4;
+        if (t->cfg.kernels == MLP_KERNELS_FUSED) {
+            wgpuCommandEncoderCopyBufferToBuffer(enc, t->acts.handle, 0, t->hsnap.handle, t->snap_out[l] * 4, bytes);
+        } else {
+            wgpuCommandEncoderCopyBufferToBuffer(enc, t->out[l].handle, 0, t->hsnap.handle, t->snap_out[l] * 4, bytes);
+            wgpuCommandEncoderCopyBufferToBuffer(enc, t->pre[l].handle, 0, t->hsnap.handle, t->snap_pre[l] * 4, bytes);
+        }
+    }
+}
+
+static float word_f32(const uint32_t *w) {
+    float f;
+    memcpy(&f, w, 4);
+    return f;
+}
+
+/* health_stats' results (hout) into t->health; the order of setup_health's jobs. */
+static void decode_health(mlp_trainer *t, const uint32_t *rec, uint32_t epoch, uint32_t step, uint32_t samples) {
+    mlp_health *h = &t->health;
+    memset(h, 0, sizeof *h);
+    h->layers = layers(t), h->epoch = epoch, h->step = step, h->samples = samples;
+    const uint32_t R = 8 + HEALTH_BINS;
+    for (uint32_t l = 0; l < layers(t); l++) {
+        health_layer *y = &h->layer[l];
+        const uint32_t *w = rec, *bs = rec + R;
+        rec += 2 * R;
+        y->fan_in = t->lay.fan_in[l], y->fan_out = t->lay.fan_out[l];
+        y->weight_norm = sqrt((double)word_f32(w)), y->bias_norm = sqrt((double)word_f32(bs));
+        y->update_weight_norm = sqrt((double)word_f32(w + 1)), y->update_bias_norm = sqrt((double)word_f32(bs + 1));
+        y->grad_weight_norm = sqrt((double)word_f32(w + 2)), y->grad_bias_norm = sqrt((double)word_f32(bs + 2));
+        y->update_ratio = y->weight_norm > 0 ? y->update_weight_norm / y->weight_norm : 0.0;
+        y->nonfinite[HEALTH_WEIGHT] = w[3], y->nonfinite[HEALTH_GRAD_WEIGHT] = w[4];
+        y->nonfinite[HEALTH_BIAS] = bs[3], y->nonfinite[HEALTH_GRAD_BIAS] = bs[4];
+        y->sizes[HEALTH_WEIGHT] = y->sizes[HEALTH_GRAD_WEIGHT] = t->lay.sizes[2 * l];
+        y->sizes[HEALTH_BIAS] = y->sizes[HEALTH_GRAD_BIAS] = t->lay.sizes[2 * l + 1];
+        y->weights.lo = word_f32(w + 5), y->weights.hi = word_f32(w + 6);
+        memcpy(y->weights.counts, w + 8, sizeof y->weights.counts);
+        y->dead_fraction = -1.0;
+        if (l + 1 == layers(t)) continue;
+        const uint32_t *a = rec;
+        rec += R;
+        y->has_output = true;
+        y->sizes[HEALTH_OUTPUT] = (size_t)samples * y->fan_out;
+        y->nonfinite[HEALTH_OUTPUT] = a[3];
+        y->output.lo = word_f32(a + 5), y->output.hi = word_f32(a + 6);
+        memcpy(y->output.counts, a + 8, sizeof y->output.counts);
+        if (t->cfg.arch.activation == MODEL_ACT_RELU) y->dead_fraction = (double)a[7] / y->fan_out;
+    }
+    t->has_health = true;
+}
+
+const mlp_health *mlp_last_health(const mlp_trainer *t) { return t->has_health ? &t->health : NULL; }
 
 /* Evaluation's share of mlp_create: the eval kernels and their limits, the confusion matrix,
  * the unused-binding stand-ins and the parameters. */
@@ -692,6 +815,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     if (!t->order_host || !t->steps_upload) return fail(t, MLP_ERR_GPU, "out of memory");
 
     ms = t->cfg.kernels == MLP_KERNELS_REFERENCE ? setup_reference_path(t) : setup_fused_path(t);
+    if (ms == MLP_OK && t->cfg.health) ms = setup_health(t);
     if (ms != MLP_OK) return ms;
 
     return test ? setup_test_set(t, test) : MLP_OK;
@@ -729,7 +853,8 @@ mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const floa
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
     WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
-                              t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap, t->bg_gsum};
+                              t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap, t->bg_gsum,
+                              t->bg_health[0], t->bg_health[1]};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
@@ -741,9 +866,10 @@ void mlp_destroy(mlp_trainer *t) {
     }
     gpu_buffer *bufs[] = {&t->params, &t->grads, &t->state, &t->train_images, &t->train_labels,
                           &t->order, &t->steps, &t->metrics, &t->confusion, &t->x, &t->dummy_r,
-                          &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip, &t->dw_part};
+                          &t->dummy_w, &t->acts, &t->gpart, &t->norm_partial, &t->clip, &t->dw_part,
+                          &t->hprev, &t->hgrads, &t->hsnap, &t->hjobs, &t->hout};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) gpu_buffer_destroy(bufs[i]);
-    for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]);
+    for (int i = 0; i < READBACK_SLOTS; i++) gpu_readback_release(&t->readback[i]), gpu_readback_release(&t->health_rb[i]);
     if (t->timer) gpu_timer_release(t->timer);
     free(t->timer);
     eval_set_destroy(&t->test);
@@ -855,6 +981,20 @@ static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint
     kt->quantised = gpu_timestamps_quantised(ts, 2 * (size_t)kt->count);
 }
 
+/* After a report's last step with the health panel (its parameters copied to hprev before it,
+ * the step in a pass, or passes, of its own): the activations copied, then health_stats' two
+ * passes. The step's numbers are those of encode_step in the one pass: copies and extra reads
+ * change none. */
+static void encode_health_after_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s) {
+    encode_health_snapshot(t, enc);
+    WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+    for (int p = 0; p < 2; p++) {
+        dispatch d = {t->k_health[p], t->bg_health[p], t->hjob_count, 1};
+        encode_dispatch(pass, &d, s * STEP_STRIDE);
+    }
+    wgpuComputePassEncoderEnd(pass);
+    wgpuComputePassEncoderRelease(pass);
+}
 
 typedef struct chunk {
     uint32_t first, count; /* steps */
@@ -875,12 +1015,13 @@ static void fill_steps(mlp_trainer *t, uint32_t epoch, uint32_t from) {
     optim_config o = mlp_live_optim(&t->cfg, &t->live);
     float momentum = t->cfg.optimizer >= OPTIM_ADAM ? o.beta1 : o.momentum;
     for (uint32_t s = from; s < steps; s++) {
-        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, momentum};
+        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, momentum, 0};
         p.count = t->train_count - p.start < b ? t->train_count - p.start : b;
         uint64_t global = (uint64_t)(epoch - 1) * steps + s;
         p.lr = mlp_live_step_lr(&t->cfg, &t->live, global, total_steps);
         optim_bias_corrections(&o, global + 1, &p.bc1, &p.bc2);
         p.noise = mlp_step_noise(t->cfg.seed, global);
+        p.health = t->cfg.health && ((s + 1) % t->cfg.report_every == 0 || s + 1 == steps);
         memcpy(t->steps_upload + (size_t)s * STEP_STRIDE, &p, sizeof p);
     }
 }
@@ -931,9 +1072,20 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
         if (metrics != m) free(metrics);
         return gpu_fail(t, gs);
     }
+    const step_params *last = (const step_params *)(t->steps_upload + (size_t)(c->first + c->count - 1) * STEP_STRIDE);
+    if (t->cfg.health) {
+        uint32_t rec[3 * MODEL_MAX_LAYERS * (8 + HEALTH_BINS)];
+        gs = gpu_readback_collect(&t->health_rb[c->slot], rec);
+        if (gs != GPU_OK) {
+            if (metrics != m) free(metrics);
+            return gpu_fail(t, gs);
+        }
+        decode_health(t, rec, t->epochs_done + 1, c->first + c->count, last->count);
+    }
     double loss = 0, correct = 0;
     uint64_t samples = 0;
     mlp_status st = MLP_OK;
+    char where[256];
     for (uint32_t i = 0; i < c->count; i++) {
         const step_params *p = (const step_params *)(t->steps_upload + (size_t)(c->first + i) * STEP_STRIDE);
         /* the step's partials, added in order (softmax_xent_backward.wgsl), into its slot */
@@ -945,10 +1097,16 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
         metrics[2 * i] = step_loss;
         metrics[2 * i + 1] = step_correct;
         if (!isfinite(metrics[2 * i])) {
-            st = fail(t, MLP_ERR_DIVERGED,
-                      "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
-                      isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
-                      t->steps_per_epoch, (double)t->cfg.lr);
+            if (t->cfg.health && health_nonfinite(&t->health, where, sizeof where))
+                st = fail(t, MLP_ERR_DIVERGED,
+                          "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (now %g)",
+                          isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
+                          t->steps_per_epoch, t->health.step, where, (double)t->cfg.lr);
+            else
+                st = fail(t, MLP_ERR_DIVERGED,
+                          "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
+                          isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
+                          t->steps_per_epoch, (double)t->cfg.lr);
             break;
         }
         loss += metrics[2 * i];
@@ -957,12 +1115,17 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
     }
     if (metrics != m) free(metrics);
     if (st != MLP_OK) return st;
+    /* a finite loss over a non-finite gradient or output: stop at the report that saw it */
+    if (t->cfg.health && health_nonfinite(&t->health, where, sizeof where))
+        return fail(t, MLP_ERR_DIVERGED, "a non-finite value at epoch %u, step %u of %u: %s: lower the learning rate (now %g)",
+                    t->epochs_done + 1, t->health.step, t->steps_per_epoch, where, (double)t->cfg.lr);
     tot->loss += loss;
     tot->correct += correct;
     tot->samples += samples;
     if (progress) {
         mlp_progress pr = {t->epochs_done + 1, c->first + c->count, t->steps_per_epoch, tot->samples,
-                           samples ? loss / (double)samples : 0, samples ? correct / (double)samples : 0, kt};
+                           samples ? loss / (double)samples : 0, samples ? correct / (double)samples : 0, kt,
+                           t->cfg.health ? &t->health : NULL};
         if (!progress(user, &pr)) *stop = true;
     }
     return MLP_OK;
@@ -992,18 +1155,30 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         slot = (slot + 1) % READBACK_SLOTS;
         gpu_scope_push(g);
         WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
-        /* timing kernels: every step but the chunk's last in one pass, the last one timed */
-        uint32_t untimed = c.count - (t->time_kernels ? 1 : 0);
-        if (untimed) {
+        /* the chunk's last step alone where it is timed (a pass per dispatch) or watched by the
+         * health panel (the parameters copied before it, the activations after it) */
+        uint32_t last = c.first + c.count - 1;
+        bool health = t->cfg.health, alone = health || t->time_kernels;
+        if (c.count > (alone ? 1u : 0u)) {
             WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-            for (uint32_t s = c.first; s < c.first + untimed; s++) encode_step(t, pass, s);
+            for (uint32_t s = c.first; s < (alone ? last : last + 1); s++) encode_step(t, pass, s);
             wgpuComputePassEncoderEnd(pass);
             wgpuComputePassEncoderRelease(pass);
         }
-        if (t->time_kernels) c.timed = encode_timed_step(t, enc, c.first + c.count - 1, c.slot);
+        if (health) wgpuCommandEncoderCopyBufferToBuffer(enc, t->params.handle, 0, t->hprev.handle, 0, t->lay.carved * 4);
+        if (t->time_kernels) {
+            c.timed = encode_timed_step(t, enc, last, c.slot);
+        } else if (health) {
+            WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+            encode_step(t, pass, last);
+            wgpuComputePassEncoderEnd(pass);
+            wgpuComputePassEncoderRelease(pass);
+        }
+        if (health) encode_health_after_step(t, enc, last);
         t->next_encode = c.first + c.count;
         uint64_t pair = (uint64_t)t->metric_parts * 8; /* one step's (loss, correct) partials */
         gpu_readback_encode(&t->readback[c.slot], enc, &t->metrics, c.first * pair, c.count * pair);
+        if (health) gpu_readback_encode(&t->health_rb[c.slot], enc, &t->hout, 0, t->hout.size);
         WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
         wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
         wgpuCommandBufferRelease(cmd);
@@ -1015,6 +1190,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         }
         gpu_readback_request(&t->readback[c.slot]);
         if (c.timed) gpu_timer_request(t->timer, c.slot);
+        if (health) gpu_readback_request(&t->health_rb[c.slot]);
         if (pending.slot >= 0) st = finish_chunk(t, &pending, &tot, progress, user, &stop);
         pending = c;
     }
@@ -1164,6 +1340,25 @@ mlp_status mlp_write_state(mlp_trainer *t, uint32_t slot, const float *src) {
     if (slot >= t->slots) return fail(t, MLP_ERR_CONFIG, "the optimizer has no state slot %u", slot);
     return write_carved(t, &t->state, (size_t)slot * t->lay.carved, src);
 }
+mlp_status mlp_read_health_tensors(mlp_trainer *t, float *prev, float *grads, float *out, float *pre) {
+    if (!t->cfg.health || !t->has_health) return fail(t, MLP_ERR_CONFIG, "no health report to read the tensors of");
+    mlp_status st = MLP_OK;
+    if (prev) st = read_carved(t, &t->hprev, 0, prev);
+    if (st == MLP_OK && grads) st = read_carved(t, t->cfg.kernels == MLP_KERNELS_FUSED ? &t->hgrads : &t->grads, 0, grads);
+    if (st != MLP_OK || (!out && !pre)) return st;
+    float *snap = malloc(t->hsnap.size);
+    if (!snap) return fail(t, MLP_ERR_GPU, "out of memory");
+    st = gpu_fail(t, gpu_buffer_read(t->gpu, &t->hsnap, 0, snap, t->hsnap.size));
+    bool fused = t->cfg.kernels == MLP_KERNELS_FUSED;
+    for (uint32_t l = 0; st == MLP_OK && l + 1 < layers(t); l++) {
+        size_t n = (size_t)t->health.samples * t->lay.fan_out[l];
+        if (out) memcpy(out, snap + t->snap_out[l], n * 4), out += n;
+        if (pre && !fused) memcpy(pre, snap + t->snap_pre[l], n * 4), pre += n;
+    }
+    free(snap);
+    return st;
+}
+
 void mlp_set_epochs_done(mlp_trainer *t, uint32_t epochs) { t->epochs_done = epochs; }
 const mlp_config *mlp_get_config(const mlp_trainer *t) { return &t->cfg; }
 

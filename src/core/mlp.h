@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/live.h"
+#include "core/health.h"
 #include "core/model.h"
 #include "core/optim.h"
 #include "gpu/gpu.h"
@@ -82,6 +83,11 @@ typedef struct mlp_config {
     uint32_t report_every; /* steps between progress reports (metrics readback) */
     mlp_kernels kernels;
     mlp_shape shape;       /* of the per-layer dense kernels (training and evaluation) */
+    /* the health panel (core/health.h): statistics of every report's last step, handed to the
+     * progress callback, and a non-finite tensor stops the run naming it. Off by default (it
+     * costs two dispatches and a copy of the parameters per report); the numbers trained are
+     * the same bits either way. */
+    bool health;
 } mlp_config;
 
 /* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */
@@ -129,6 +135,9 @@ typedef struct mlp_progress {
     /* the GPU time of this report's last step per dispatch, NULL unless mlp_set_kernel_times
      * is on (valid during the callback) */
     const mlp_kernel_times *kernel_times;
+    /* config.health: the report's last step's statistics (owned by the trainer, valid during
+     * the callback); NULL when health is off */
+    const mlp_health *health;
 } mlp_progress;
 
 /* Return false to stop training (MLP_ERR_STOPPED). */
@@ -195,7 +204,9 @@ mlp_status mlp_set_kernel_times(mlp_trainer *t, bool on);
 /* Why this context cannot time kernels (a one-line reason), or NULL when it can. */
 const char *mlp_kernel_times_unavailable(gpu_context *gpu);
 
-/* Trains the next epoch. progress may be NULL. */
+/* Trains the next epoch. progress may be NULL. With config.health, a NaN or infinity in a
+ * tensor at a report (or a non-finite step loss) stops with MLP_ERR_DIVERGED and a message that
+ * names the first non-finite step, the layer and the tensor (health_nonfinite). */
 mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
 uint32_t mlp_epochs_done(const mlp_trainer *t);
 
@@ -236,6 +247,14 @@ const mlp_config *mlp_get_config(const mlp_trainer *t);
 mlp_status mlp_edit_hparams(mlp_trainer *t, const mlp_edit *e, mlp_edit_result *out);
 mlp_live mlp_get_live(const mlp_trainer *t);
 mlp_status mlp_set_live(mlp_trainer *t, const mlp_live *l);
+
+/* config.health: the last report's statistics (NULL before one), and for tests the tensors they
+ * came from, as that report's last step left them, in the mlp_read_params layout: prev (the
+ * parameters before the step) and grads (its gradient), mlp_param_count floats each; out and pre,
+ * [samples][fan_out] floats per hidden layer, concatenated (pre: empty on the fused kernels,
+ * whose hidden layer is a ReLU's output, so out stands for it). Any of them may be NULL. */
+const mlp_health *mlp_last_health(const mlp_trainer *t);
+mlp_status mlp_read_health_tensors(mlp_trainer *t, float *prev, float *grads, float *out, float *pre);
 
 /* The engine's random numbers (splitmix64): the same sequence on every machine. */
 uint64_t mlp_splitmix64(uint64_t *state);

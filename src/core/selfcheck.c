@@ -181,6 +181,7 @@ typedef struct step_params { /* the kernels' Step: most read the first four fiel
     float bc1, bc2;
     uint32_t noise;
     float momentum; /* the SGD family's momentum or Adam's beta1 */
+    uint32_t health;
 } step_params;
 
 /* u8 arrays travel as packed words; pad a copy to whole words */
@@ -205,7 +206,7 @@ static void check_gather(harness *h, uint64_t *rng, int B, int D) {
         permutation(rng, order, N);
         gimages = padded_bytes(images, (size_t)N * D);
         input_gather_forward(x, images, order, start, B, D);
-        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0, 0};
         gpu_constant cg[] = {{"INPUTS", D}};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"images", gimages, ((size_t)N * D + 3) & ~(size_t)3, IN},
                    {"order", order, N * 4, IN}, {"x", got, (size_t)B * D * 4, OUT}};
@@ -244,7 +245,7 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
         const char *file = tiled ? "dense_forward_tiled.wgsl" : "dense_forward.wgsl";
         uint64_t inv = tiled ? (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O) * TILE_DFT_WG
                              : tiles_dense_forward_invocations((uint32_t)B, (uint32_t)O);
-        step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
+        step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0, 0};
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
         /* the tiled kernel's GATHER bindings, unused here (check_gather_dense) */
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
@@ -266,7 +267,7 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
     for (int run = 0; run < runs; run++) {
         int has_prev = run % 2 == 0, tiled = run >= 2, slices = run >= 4 ? 3 : 1;
         const char *file = tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
-        step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0};
+        step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0, 0};
         size_t stride = nw + (size_t)O, ngrad = (size_t)slices * stride;
         float *grad = tiled ? alloc_floats(ngrad) : NULL;
         if (tiled && !grad) break;
@@ -324,7 +325,7 @@ static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O) {
         input_gather_forward(x, images, order, start, B, I);
         dense_forward(pre, x, w, bias, B, I, O);
         activation_forward(out, pre, (int)nout, MODEL_ACT_RELU);
-        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0, 0};
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", MODEL_ACT_RELU}, {"STORE_PRE", 1}, {"GATHER", 1}, {"STORE_X", 1}};
         float dummy[4] = {0, 0, 0, 0};
         arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", dummy, 16, IN}, {"w", w, nw * 4, IN},
@@ -381,7 +382,7 @@ static void check_fused_forward(harness *h, uint64_t *rng, int B, int H, bool wi
                         sum += (double)hid[(size_t)b * H + j] * params[off_w2 + (size_t)c * H + j];
                     part[((size_t)t * B + b) * C + c] = (float)sum;
                 }
-        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+        step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0, 0};
         gpu_constant cf[] = {{"HIDDEN", H},           {"OFF_W1", 0},         {"OFF_B1", (double)off_b1},
                              {"OFF_W2", (double)off_w2}, {"A_PART", (double)a_part}, {"A_X", (double)a_x},
                              {"MAX_BATCH", B}};
@@ -424,7 +425,7 @@ static void check_loss(harness *h, uint64_t *rng, int B, int C, float smoothing)
     fill(rng, logits, (size_t)B * C, -3.0f, 3.0f);
     glabels = padded_bytes(labels, N);
     if (!glabels) goto done;
-    step_params sp = {start, (uint32_t)B, 0.0f, 2, 0, 0, 0, 0};
+    step_params sp = {start, (uint32_t)B, 0.0f, 2, 0, 0, 0, 0, 0};
     gpu_constant cc[] = {{"CLASSES", C}};
     {
         uint8_t *batch_labels = malloc((size_t)B);
@@ -477,7 +478,7 @@ static void check_loss(harness *h, uint64_t *rng, int B, int C, float smoothing)
                 for (int c = 0; c < C; c++) probs_ref[b * C + c] = dlogits[b * C + c] * B + (c == lab[b] ? 1.0f : 0.0f);
             }
             uint8_t *glab = padded_bytes(lab, (size_t)B);
-            step_params cp = {0, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0};
+            step_params cp = {0, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0, 0};
             arg a[] = {{"step", &cp, sizeof cp, UNI}, {"logits", logits, (size_t)B * C * 4, IN},
                        {"labels", glab, ((size_t)B + 3) & ~(size_t)3, IN},
                        {"probs", probs, (size_t)B * C * 4, OUT}, {"losses", loss, (size_t)B * 4, OUT},
@@ -513,7 +514,7 @@ static void check_optimizer(harness *h, uint64_t *rng, size_t n, const optim_con
         if (slots > 1) fill(rng, st + n, n, 0.0f, 0.5f); /* exp_avg_sq >= 0 */
         memcpy(p_ref, p, n * 4);
         memcpy(st_ref, st, slots * n * 4);
-        step_params sp = {0, 0, 0.01f, 0, 0, 0, 0, o->kind >= OPTIM_ADAM ? o->beta1 : o->momentum};
+        step_params sp = {0, 0, 0.01f, 0, 0, 0, 0, o->kind >= OPTIM_ADAM ? o->beta1 : o->momentum, 0};
         optim_bias_corrections(o, 7, &sp.bc1, &sp.bc2); /* the 7th step */
         optimizer_update(p_ref, st_ref, n, g, n, o, sp.lr, sp.bc1, sp.bc2, clip);
         float clip_buf[4] = {clip, 0, 0, 0};
@@ -539,7 +540,7 @@ static void check_grad_norm(harness *h, uint64_t *rng, size_t n, float max_norm)
         float want = clip_factor(g, n, max_norm), partial[TILE_NORM_GROUPS], clip[4] = {NAN, NAN, NAN, NAN};
         gpu_constant c0[] = {{"PASS", 0}, {"PARAMS", (double)n}, {"MAX_NORM", max_norm}};
         gpu_constant c1[] = {{"PASS", 1}, {"PARAMS", (double)n}, {"MAX_NORM", max_norm}};
-        step_params sp = {0, 0, 0, 0, 0, 0, 0, 0};
+        step_params sp = {0, 0, 0, 0, 0, 0, 0, 0, 0};
         arg a0[] = {{"step", &sp, sizeof sp, UNI}, {"grads", g, n * 4, IN}, {"partial", partial, sizeof partial, OUT},
                     {"clip", clip, sizeof clip, OUT}};
         if (run_kernel(h, "grad_norm.wgsl", c0, 3, a0, 4, (uint64_t)TILE_NORM_GROUPS * TILE_NORM_WG, shape)) {

@@ -61,7 +61,8 @@ _Static_assert(4 * TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) <= 16384,
                "dense_backward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
 _Static_assert(TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256, "within WebGPU's guaranteed 256 invocations");
 #define POWER_OF_TWO(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
-_Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_OF_TWO(TILE_NORM_WG),
+_Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_OF_TWO(TILE_NORM_WG) &&
+                   POWER_OF_TWO(TILE_HEALTH_WG),
                "tree reductions halve the workgroup");
 
 static const struct {
@@ -92,6 +93,7 @@ static const struct {
       {"SCRATCH", TILE_FU_SCRATCH}}},
     {"fused_apply.wgsl", 1, {{"WG", TILE_FA_WG}}},
     {"grad_slices_sum.wgsl", 1, {{"WG", TILE_GS_WG}}},
+    {"health_stats.wgsl", 1, {{"WG", TILE_HEALTH_WG}}},
 };
 
 gpu_status tiles_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants, int count,

@@ -82,6 +82,8 @@
 #define TILE_FU_TBW 16
 #define TILE_FU_TBATCH 32
 #define TILE_FU_SCRATCH 2048
+/* health_stats: a workgroup per tensor, a tree reduction (a power of two) */
+#define TILE_HEALTH_WG 256
 /* fused_apply: one invocation per parameter */
 #define TILE_FA_WG 256
 /* the fused path splits the gradient reductions of a batch over slices of at most this many

@@ -26,6 +26,9 @@ struct cpu_trainer {
     model_layout lay; /* packed: the mlp_read_params layout, so params & co copy as they are */
     uint32_t slots;
     float *params, *grads, *state; /* state: slot k at k * lay.count */
+    float *prev;                   /* config.health: the parameters before a report's last step */
+    mlp_health health;
+    bool has_health;
 
     uint8_t *train_images, *train_labels;
     uint32_t *order;
@@ -132,6 +135,7 @@ mlp_status cpu_create(const cpu_pool *pool, cpu_isa isa, const mlp_config *confi
     t->order = malloc((size_t)train->count * sizeof(uint32_t));
     t->slots = optim_slots(config->optimizer);
     t->grads = calloc(t->lay.count, sizeof(float));
+    if (config->health && !(t->prev = malloc(t->lay.count * sizeof(float)))) return oom(t);
     t->state = calloc((size_t)t->slots * t->lay.count, sizeof(float));
     t->x = malloc((size_t)B * inputs * sizeof(float));
     t->batch_labels = malloc(B);
@@ -173,7 +177,7 @@ void cpu_destroy(cpu_trainer *t) {
     if (!t) return;
     cpu_exec_destroy(t->ex);
     for (int l = 0; l < MODEL_MAX_LAYERS; l++) free(t->pre[l]), free(t->out[l]), free(t->dz[l]), free(t->ex_act[l]);
-    free(t->params), free(t->grads), free(t->state), free(t->train_images), free(t->train_labels), free(t->order);
+    free(t->params), free(t->grads), free(t->prev), free(t->state), free(t->train_images), free(t->train_labels), free(t->order);
     free(t->x), free(t->dinp), free(t->batch_labels), free(t->batch_correct), free(t->ex_x), free(t->ex_probs), free(t->ex_losses);
     free(t->ex_pred), free(t->test_images), free(t->test_labels), free(t->test_pred), free(t->test_conf);
     free(t->confusion);
@@ -227,6 +231,17 @@ static void train_step(cpu_trainer *t, uint32_t start, int count, float lr, floa
     cpu_optimizer_update(t->ex, t->params, t->state, L->count, t->grads, L->count, &o, lr, bc1, bc2, clip);
 }
 
+/* The health panel of the step just trained (core/health.h); prev NULL: the update unmeasured. */
+static void compute_health(cpu_trainer *t, const float *prev, uint32_t epoch, uint32_t step, uint32_t count) {
+    health_inputs in = {&t->lay, t->cfg.arch.activation, t->params, prev, t->grads, {NULL}, {NULL}, count};
+    for (uint32_t l = 0; l + 1 < layers(t); l++) in.out[l] = t->out[l], in.pre[l] = t->pre[l];
+    health_compute(&in, &t->health);
+    t->health.epoch = epoch, t->health.step = step;
+    t->has_health = true;
+}
+
+const mlp_health *cpu_last_health(const cpu_trainer *t) { return t->has_health ? &t->health : NULL; }
+
 mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out) {
     if (t->inference) return fail(t, MLP_ERR_CONFIG, "an inference model cannot train");
     uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch, B = t->cfg.batch;
@@ -244,20 +259,37 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
         optim_bias_corrections(&o, global + 1, &bc1, &bc2);
         double loss;
         uint32_t correct;
+        bool report = (s + 1) % t->cfg.report_every == 0 || s + 1 == steps, health = t->cfg.health;
+        if (health && report) memcpy(t->prev, t->params, t->lay.count * sizeof(float));
         t->next_step = s + 1;
         train_step(t, start, (int)count, mlp_live_step_lr(&t->cfg, &t->live, global, total_steps), bc1, bc2,
                    mlp_step_noise(t->cfg.seed, global), &loss, &correct);
+        char where[256];
         if (!isfinite(loss)) {
             t->in_epoch = false;
+            /* this engine stops at the step itself: its tensors name what overflowed */
+            if (health) compute_health(t, report ? t->prev : NULL, epoch, s + 1, count);
+            if (health && health_nonfinite(&t->health, where, sizeof where))
+                return fail(t, MLP_ERR_DIVERGED,
+                            "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (now %g)",
+                            isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, s + 1, where, (double)t->cfg.lr);
             return fail(t, MLP_ERR_DIVERGED, "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
                         isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, (double)t->cfg.lr);
         }
         part_loss += loss, part_correct += correct, part_samples += count;
-        if ((s + 1) % t->cfg.report_every == 0 || s + 1 == steps) {
+        if (report) {
+            if (health) {
+                compute_health(t, t->prev, epoch, s + 1, count);
+                if (health_nonfinite(&t->health, where, sizeof where)) {
+                    t->in_epoch = false;
+                    return fail(t, MLP_ERR_DIVERGED, "a non-finite value at epoch %u, step %u of %u: %s: lower the learning rate (now %g)",
+                                epoch, s + 1, steps, where, (double)t->cfg.lr);
+                }
+            }
             tot_loss += part_loss, tot_correct += part_correct, tot_samples += part_samples;
             if (progress) {
                 mlp_progress pr = {epoch, s + 1, steps, tot_samples, part_samples ? part_loss / (double)part_samples : 0,
-                                   part_samples ? part_correct / (double)part_samples : 0, NULL};
+                                   part_samples ? part_correct / (double)part_samples : 0, NULL, health ? &t->health : NULL};
                 if (!progress(user, &pr)) stop = true;
             }
             part_loss = part_correct = 0, part_samples = 0;

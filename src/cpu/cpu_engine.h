@@ -50,6 +50,8 @@ uint32_t cpu_epochs_done(const cpu_trainer *t);
 mlp_status cpu_edit_hparams(cpu_trainer *t, const mlp_edit *e, mlp_edit_result *out);
 mlp_live cpu_get_live(const cpu_trainer *t);
 mlp_status cpu_set_live(cpu_trainer *t, const mlp_live *l);
+/* config.health: the last report's statistics (as mlp_last_health), NULL before one. */
+const mlp_health *cpu_last_health(const cpu_trainer *t);
 void cpu_set_epochs_done(cpu_trainer *t, uint32_t epochs);
 const mlp_config *cpu_get_config(const cpu_trainer *t);
 

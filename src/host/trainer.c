@@ -68,6 +68,7 @@ mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, v
     FORWARD(mlp_train_epoch(t->gpu, progress, user, out), cpu_train_epoch(t->cpu, progress, user, out));
 }
 uint32_t host_trainer_epochs_done(const host_trainer *t) { FORWARD(mlp_epochs_done(t->gpu), cpu_epochs_done(t->cpu)); }
+const mlp_health *host_trainer_last_health(const host_trainer *t) { FORWARD(mlp_last_health(t->gpu), cpu_last_health(t->cpu)); }
 void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs) {
     if (t->engine == HOST_ENGINE_GPU) mlp_set_epochs_done(t->gpu, epochs);
     else cpu_set_epochs_done(t->cpu, epochs);

@@ -50,6 +50,9 @@ const char *host_kernel_times_unavailable(const host_device *d);
 
 mlp_status host_trainer_train_epoch(host_trainer *t, mlp_progress_fn progress, void *user, mlp_epoch_result *out);
 uint32_t host_trainer_epochs_done(const host_trainer *t);
+/* config.health: the last report's statistics (also handed to the progress callback as
+ * mlp_progress.health); NULL before the first report or with health off. */
+const mlp_health *host_trainer_last_health(const host_trainer *t);
 void host_trainer_set_epochs_done(host_trainer *t, uint32_t epochs);
 const mlp_config *host_trainer_config(const host_trainer *t);
 /* Live edits of the learning rate and momentum (core/live.h): from the progress callback or

@@ -11,6 +11,7 @@ override PARAMS: u32;
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;
 @group(0) @binding(2) var<storage, read_write> velocity: array<f32>;
 @group(0) @binding(3) var<storage, read> gpart: array<f32>;  // [SLICES][PARAMS]
+@group(0) @binding(4) var<storage, read_write> grads: array<f32>;  // the health panel's copy (step.health)
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -21,6 +22,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var g = 0.0;
     for (var s = 0u; s < SLICES; s++) {
         g += gpart[s * PARAMS + i];
+    }
+    if (step.health != 0u) {
+        grads[i] = g;
     }
     let mu = step.momentum;
     if (mu != 0.0) {

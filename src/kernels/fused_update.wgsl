@@ -50,6 +50,9 @@ const CLASSES: u32 = 10u;
 @group(0) @binding(3) var<storage, read> acts: array<f32>;
 @group(0) @binding(4) var<storage, read_write> metrics: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gpart: array<f32>;  // [SLICES][PARAMS]; unused at 1
+// the health panel's copy of the gradient, stored on a report's last step only (step.health,
+// SLICES 1; fused_apply stores the sum otherwise): the update is the same either way
+@group(0) @binding(6) var<storage, read_write> grads: array<f32>;
 
 // Workgroup memory, 16 KiB in all (WebGPU's guaranteed minimum): each kind of workgroup uses
 // `scratch` its own way, and only W1 tiles use `x_tile`: [TBATCH][TK / 4] inputs, or for wide
@@ -65,6 +68,9 @@ const LOSS: u32 = 0u;                 // metrics: per-thread loss and hits
 override HITS: u32 = WG;
 
 fn apply(i: u32, g: f32, slice: u32) {
+    if (SLICES == 1u && step.health != 0u) {
+        grads[i] = g;
+    }
     if (SLICES > 1u) {
         gpart[slice * PARAMS + i] = g;
         return;

@@ -17,6 +17,7 @@ struct Step {
     bc2: f32,
     noise: u32,  // dropout's seed of this step
     momentum: f32,  // the SGD family's momentum, or Adam's beta1, at this step (live edits change it)
+    health: u32, // 1 on a report's last step when the health panel is on (fused_update, fused_apply store the gradients)
 }
 
 // u8 values (pixels, labels) are packed four to a u32 word: value i is byte i % 4 of word i / 4

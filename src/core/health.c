@@ -32,10 +32,9 @@ static tensor_sums sums_of(const float *v, const float *prev, size_t n) {
             if (!s.any || x > s.hi) s.hi = x;
             s.any = true;
         }
-        if (prev) {
-            double d = (double)x - prev[i];
+        if (prev && isfinite(prev[i])) {
             s.sq_prev += (double)prev[i] * prev[i];
-            s.sq_diff += d * d;
+            if (isfinite(x)) s.sq_diff += ((double)x - prev[i]) * ((double)x - prev[i]);
         }
     }
     return s;

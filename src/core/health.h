@@ -36,6 +36,8 @@ typedef struct health_hist {
     uint32_t counts[HEALTH_BINS];
 } health_hist;
 
+/* Norms, ranges and histograms cover a tensor's finite values; the others are counted in
+ * nonfinite (an update term needs both of its values finite). */
 typedef struct health_layer {
     uint32_t fan_in, fan_out;
     double weight_norm, bias_norm;               /* ||W||, ||b|| before the step */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/health.h"
 #include "core/mlp.h"
 #include "core/reference.h"
 #include "core/tiles.h"
@@ -553,6 +554,104 @@ static void check_grad_norm(harness *h, uint64_t *rng, size_t n, float max_norm)
     free(g);
 }
 
+/* health_stats.wgsl: one job's words (see the kernel) as core/health.c computes them. */
+#define HEALTH_REC (8 + HEALTH_BINS)
+static void health_job_ref(uint32_t kind, const float *v, const float *p, const float *g, size_t n, const float *pre,
+                           uint32_t units, uint32_t samples, float sums[3], float range[2], uint32_t counts[3 + HEALTH_BINS]) {
+    double sq = 0, diff = 0, grad = 0;
+    uint32_t bad = 0, bad_grad = 0, dead = 0;
+    float lo = 0, hi = 0;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i])) {
+            bad++;
+        } else {
+            if (!any || v[i] < lo) lo = v[i];
+            if (!any || v[i] > hi) hi = v[i];
+            any = true;
+            if (kind) sq += (double)v[i] * v[i];
+        }
+        if (kind == 0) {
+            if (isfinite(p[i])) {
+                sq += (double)p[i] * p[i];
+                if (isfinite(v[i])) diff += ((double)v[i] - p[i]) * ((double)v[i] - p[i]);
+            }
+            if (isfinite(g[i])) grad += (double)g[i] * g[i];
+            else bad_grad++;
+        }
+    }
+    memset(counts, 0, (3 + HEALTH_BINS) * sizeof *counts);
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) counts[3 + health_bin(v[i], lo, hi)]++;
+    if (kind == 2)
+        for (uint32_t j = 0; j < units; j++) {
+            bool alive = false;
+            for (uint32_t i = 0; i < samples && !alive; i++) alive = pre[(size_t)i * units + j] > 0.0f;
+            dead += !alive;
+        }
+    sums[0] = (float)sq, sums[1] = (float)diff, sums[2] = (float)grad;
+    range[0] = lo, range[1] = hi;
+    counts[0] = bad, counts[1] = bad_grad, counts[2] = dead;
+}
+
+/* health_stats.wgsl's two passes against that reference: parameter tensors of 1, 257 and 1000
+ * floats (one workgroup's stride and past it) and layer outputs of 13 samples x 37 units (ReLU:
+ * dead units, one unit alive in one sample only, exact zeros), 13 x 1 and 13 x 37 tanh, with NaN
+ * and infinities among the values; every output poisoned before its pass. */
+static void check_health(harness *h, uint64_t *rng) {
+    enum { SAMPLES = 13, U = 37, NP = 1 + 257 + 1000, NJOBS = 6 };
+    const char *shape = "P=1,257,1000 out 13x37,13x1 relu 13x37";
+    uint32_t jobs[NJOBS][8] = {{0, 0, 1}, {0, 1, 257}, {0, 258, 1000}};
+    /* the snapshot: A out, A pre, B out, B pre, C out */
+    const uint32_t a_out = 0, a_pre = SAMPLES * U, b_out = 2 * SAMPLES * U, b_pre = b_out + SAMPLES, c_out = b_pre + SAMPLES;
+    const uint32_t nsnap = c_out + SAMPLES * U;
+    uint32_t acts[3][8] = {{2, a_out, 0, U, a_pre}, {2, b_out, 0, 1, b_pre}, {1, c_out, 0, U, 0}};
+    memcpy(jobs[3], acts, sizeof acts);
+    float *params = alloc_floats(NP), *prev = alloc_floats(NP), *grads = alloc_floats(NP), *snap = alloc_floats(nsnap);
+    uint32_t *out = malloc((size_t)NJOBS * HEALTH_REC * 4);
+    if (!params || !prev || !grads || !snap || !out) goto done;
+    fill(rng, prev, NP, -0.5f, 0.5f);
+    fill(rng, grads, NP, -0.1f, 0.1f);
+    for (int i = 0; i < NP; i++) params[i] = prev[i] + rnd(rng, -1e-3f, 1e-3f);
+    fill(rng, snap, nsnap, -1.0f, 1.0f);
+    for (uint32_t i = 0; i < SAMPLES; i++) {
+        for (uint32_t j = 0; j < 5; j++) snap[a_pre + i * U + j] = -rnd(rng, 0.0f, 1.0f); /* dead */
+        snap[a_pre + i * U + 5] = i == 7 ? 0.25f : -0.5f;                             /* alive in one sample */
+        snap[a_pre + i * U + 6] = 0.0f;                                               /* exactly 0: dead */
+        snap[b_pre + i] = -1.0f;
+    }
+    params[5] = NAN, params[300] = INFINITY, prev[301] = -INFINITY, grads[7] = -INFINITY, grads[1000] = NAN;
+    snap[a_out + 3] = NAN, snap[c_out + 40] = INFINITY;
+    step_params sp = {0, SAMPLES, 0, 0, 0, 0, 0, 0};
+    gpu_constant c0[] = {{"BINS", HEALTH_BINS}, {"PASS", 0}}, c1[] = {{"BINS", HEALTH_BINS}, {"PASS", 1}};
+    arg a[] = {{"step", &sp, sizeof sp, UNI}, {"params", params, NP * 4, IN}, {"prev", prev, NP * 4, IN},
+               {"grads", grads, NP * 4, IN}, {"snap", snap, nsnap * 4, IN}, {"jobs", jobs, sizeof jobs, IN},
+               {"out", out, (size_t)NJOBS * HEALTH_REC * 4, OUT}};
+    if (!run_kernel(h, "health_stats.wgsl", c0, 2, a, 7, (uint64_t)NJOBS * TILE_HEALTH_WG, shape)) goto done;
+    /* pass 1 keeps pass 0's words and writes the rest: poison those */
+    for (int j = 0; j < NJOBS; j++) memset(out + j * HEALTH_REC + 7, 0xff, (1 + HEALTH_BINS) * 4);
+    a[6].kind = INOUT;
+    if (!run_kernel(h, "health_stats.wgsl", c1, 2, a, 7, (uint64_t)NJOBS * TILE_HEALTH_WG, shape)) goto done;
+    float gsums[NJOBS][3], rsums[NJOBS][3], grange[NJOBS][2], rrange[NJOBS][2];
+    uint32_t gcounts[NJOBS][3 + HEALTH_BINS], rcounts[NJOBS][3 + HEALTH_BINS];
+    for (int j = 0; j < NJOBS; j++) {
+        const uint32_t *w = out + j * HEALTH_REC;
+        memcpy(gsums[j], w, 12);
+        memcpy(grange[j], w + 5, 8);
+        gcounts[j][0] = w[3], gcounts[j][1] = w[4], gcounts[j][2] = w[7];
+        memcpy(gcounts[j] + 3, w + 8, HEALTH_BINS * 4);
+        uint32_t kind = jobs[j][0], off = jobs[j][1];
+        size_t n = kind ? (size_t)SAMPLES * jobs[j][3] : jobs[j][2];
+        const float *v = kind ? snap + off : params + off;
+        health_job_ref(kind, v, prev + off, grads + off, n, snap + jobs[j][4], jobs[j][3], SAMPLES, rsums[j], rrange[j], rcounts[j]);
+    }
+    emit_compare(h, "health_stats.wgsl", "sums of squares", shape, gsums[0], rsums[0], NJOBS * 3);
+    emit_compare(h, "health_stats.wgsl", "min, max", shape, grange[0], rrange[0], NJOBS * 2);
+    emit_exact(h, "health_stats.wgsl", "counts, histograms", shape, gcounts[0], rcounts[0], NJOBS * (3 + HEALTH_BINS));
+done:
+    free(params), free(prev), free(grads), free(snap), free(out);
+}
+
 int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, void *user) {
     harness h = {gpu, report, user, 0, !gpu_adapter_is_software(gpu_info(gpu))};
     uint64_t rng = seed;
@@ -568,6 +667,7 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
      * of each with ragged edges, and the default model's first layer */
     check_dense(&h, &rng, 64, 784, 128, MODEL_ACT_RELU, 0.0f, true);
     check_dense(&h, &rng, 64, 128, 10, MODEL_ACT_RELU, 0.0f, false);
+    check_health(&h, &rng);
     /* inverted dropout's mask, redrawn by the backward */
     check_dense(&h, &rng, 17, 33, 10, MODEL_ACT_GELU, 0.3f, true);
     check_dense(&h, &rng, 65, 100, 37, MODEL_ACT_RELU, 0.5f, true);

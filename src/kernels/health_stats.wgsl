@@ -11,8 +11,9 @@
 //   PASS 1  the BINS-bin histogram over [min, max] (integer counts: atomics give the same
 //           numbers in any order) and, kind 2, the units whose pre-activation was <= 0 (not > 0)
 //           for every sample of the batch
-// Each thread sums its grid-stride share (compensated), then a tree adds the threads in a
-// fixed order, so a report gives the same numbers run after run.
+// Sums, min and max cover the finite values only; the others are counted. Each thread sums its
+// grid-stride share (compensated), then a tree adds the threads in a fixed order, so a report
+// gives the same numbers run after run.
 // out[job * REC ..]: 0 sum_sq (prev | values), 1 sum_sq(after - prev), 2 sum_sq(grads),
 // 3 non-finite values (after | values), 4 non-finite grads, 5 min, 6 max (f32 bits), 7 dead
 // units, then BINS counts.
@@ -117,10 +118,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             if (job.kind == 0u) {
                 let p = prev[job.off + i];
                 let g = grads[job.off + i];
-                sq = kahan(sq, p * p);
-                diff = kahan(diff, (v - p) * (v - p));
-                grad = kahan(grad, g * g);
-                if (!finite(g)) {
+                if (finite(p)) {
+                    sq = kahan(sq, p * p);
+                    if (finite(v)) {
+                        diff = kahan(diff, (v - p) * (v - p));
+                    }
+                }
+                if (finite(g)) {
+                    grad = kahan(grad, g * g);
+                } else {
                     bad_grad += 1u;
                 }
             } else if (finite(v)) {

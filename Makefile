@@ -99,7 +99,7 @@ WASM_CFLAGS := --target=wasm32-wasi --sysroot=/usr -O2 -std=c11 -D_GNU_SOURCE $(
                -DWGPU_IMPORT= -mbulk-memory -ftls-model=local-exec
 WASM_SRC    := src/gpu/gpu.c src/gpu/gpu_timer.c src/gpu/embedded.c src/core/model.c src/core/optim.c src/core/live.c src/core/mlp.c src/core/health.c src/core/reference.c src/core/selfcheck.c src/core/tiles.c \
                src/data/idx.c src/checkpoint/safetensors.c src/util/message.c src/util/json.c src/host/buf.c \
-               src/host/api.c src/host/edit.c src/host/events.c src/host/kernel_times.c src/host/trainer.c src/web/web_host.c src/web/web_sha256.c \
+               src/host/api.c src/host/edit.c src/host/events.c src/host/health_json.c src/host/kernel_times.c src/host/trainer.c src/web/web_host.c src/web/web_sha256.c \
                src/cpu/cpu_engine.c src/cpu/cpu_kernels.c src/cpu/cpu_kernels_generic.c
 # cJSON: Debian's own source of the libcjson-dev the native build links (scripts/setup.sh puts
 # it in .deps/cjson), so that both builds read and write JSON with the same code

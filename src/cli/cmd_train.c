@@ -17,6 +17,7 @@
 #include "host/args.h"
 #include "host/edit.h"
 #include "host/events.h"
+#include "host/health_json.h"
 #include "host/kernel_times.h"
 #include "host/recipe_flags.h"
 #include "host/runs_db.h"
@@ -56,6 +57,12 @@ static const char *train_help =
     "                    its images' HxW, its classes the largest training label + 1\n"
     "  --train-limit N   train on the first N training images only\n"
     "  --report-every N  steps between progress reports (default %u)\n"
+    "  --json            one JSON object per line instead of text (progress lines carry the\n"
+    "                    health panel: per layer gradient norm, update/weight ratio, dead\n"
+    "                    ReLUs, weight and output histograms; docs/health.md)\n"
+    "  --health          text mode: a line of the health panel after every report\n"
+    "  --no-health       skip the health panel's statistics (then a NaN stop names the step\n"
+    "                    only); the weights trained are the same either way\n"
     "  --json            one JSON object per line instead of text\n"
     "  --kernel-times    GPU time of each kernel, from timestamp queries: the last step of each\n"
     "                    report runs each dispatch in a timed pass of its own (same numbers; the\n"
@@ -117,7 +124,7 @@ static void hist_event(const char *event, const char *key, const char *value) {
 }
 
 typedef struct progress_state {
-    bool tty, json;
+    bool tty, json, health_text;
     double epoch_start;
     /* --control: live edits read from control_fd (-1: none), a line at a time */
     host_trainer *tr;
@@ -229,13 +236,20 @@ static bool on_progress(void *user, const mlp_progress *p) {
         cJSON *j = cJSON_CreateObject();
         if (j && !(json_add_string(j, "event", "progress") && json_add_integer(j, "epoch", p->epoch) &&
                    json_add_integer(j, "step", p->step) && json_add_integer(j, "steps", p->steps) &&
-                   json_add_number(j, "loss", p->loss, 9) && json_add_fixed(j, "accuracy", p->accuracy, 6)))
+                   json_add_number(j, "loss", p->loss, 9) && json_add_fixed(j, "accuracy", p->accuracy, 6) &&
+                   (!p->health || json_add(j, "health", api_json_health(p->health)))))
             cJSON_Delete(j), j = NULL;
         cli_json_line(j);
         poll_control(s);
         return true;
     }
     poll_control(s);
+    if (s->health_text && p->health) {
+        char line[1024];
+        host_health_line(p->health, line, sizeof line);
+        if (s->tty) printf("\r\033[K");
+        printf("  %s\n", line);
+    }
     if (!s->tty) return true;
     int width = 30, filled = (int)((double)p->step / p->steps * width);
     char bar[64];
@@ -413,6 +427,7 @@ typedef struct train_options {
     const char *data;
     uint32_t train_limit, save_every, stop_after;
     bool json, control, kernel_times; /* control: --control - (live edits from stdin) */
+    bool health_text;                 /* --health */
     const char *save_path, *ckpt_dir, *resume_dir;
     given_flags given;
     runs_options runs;
@@ -441,6 +456,10 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
             o->kernel_times = true;
             o->gpu.timestamps = true; /* the device asks for them, exact (host_gpu_open) */
             if (!o->dev.implies) o->dev.implies = "--kernel-times";
+        } else if (!strcmp(a, "--health")) {
+            o->health_text = true;
+        } else if (!strcmp(a, "--no-health")) {
+            c->health = false;
         } else if (flag_is(a, "--epochs")) {
             if (!(v = flag_value(argc, argv, &i, "--epochs")) || !parse_u32("--epochs", v, 1, 100000, &c->epochs)) return EXIT_USAGE;
             g->epochs = true;
@@ -493,6 +512,7 @@ static int parse_train_flags(int argc, char **argv, train_options *o) {
         }
     }
     if (g->save_every && !o->ckpt_dir && !o->resume_dir) return usage_error("--save-every needs --checkpoint-dir");
+    if (o->health_text && !c->health) return usage_error("--health shows what --no-health turns off: give one of them");
     if (!host_device_check(&o->dev, &o->gpu)) return EXIT_USAGE;
     if (!host_recipe_finish(c, &g->recipe)) return EXIT_USAGE;
     return -1;
@@ -741,7 +761,7 @@ static void hist_model_path(const char *path) {
  * or the exit code. */
 static int run_epochs(const train_options *o, save_ctx *sc, uint32_t first, uint32_t last, uint32_t train_count) {
     host_trainer *tr = sc->tr;
-    progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, 0, tr, o->control ? STDIN_FILENO : -1,
+    progress_state ps = {isatty(STDOUT_FILENO) != 0, o->json, o->health_text, 0, tr, o->control ? STDIN_FILENO : -1,
                          (train_count + sc->cfg->batch - 1) / sc->cfg->batch, 0, 0, {0}, false, {0}};
     double total = 0, last_test = -1;
     int rc;
@@ -893,6 +913,7 @@ out:
 
 int cmd_train(int argc, char **argv) {
     train_options o = {.cfg = mlp_config_default(), .save_every = 1};
+    o.cfg.health = true; /* the health panel, unless --no-health */
     int rc = parse_train_flags(argc, argv, &o);
     if (rc >= 0) return rc;
     resume_point resume;

@@ -622,7 +622,7 @@ static void check_health(harness *h, uint64_t *rng) {
     }
     params[5] = NAN, params[300] = INFINITY, prev[301] = -INFINITY, grads[7] = -INFINITY, grads[1000] = NAN;
     snap[a_out + 3] = NAN, snap[c_out + 40] = INFINITY;
-    step_params sp = {0, SAMPLES, 0, 0, 0, 0, 0, 0};
+    step_params sp = {0, SAMPLES, 0, 0, 0, 0, 0, 0, 0};
     gpu_constant c0[] = {{"BINS", HEALTH_BINS}, {"PASS", 0}}, c1[] = {{"BINS", HEALTH_BINS}, {"PASS", 1}};
     arg a[] = {{"step", &sp, sizeof sp, UNI}, {"params", params, NP * 4, IN}, {"prev", prev, NP * 4, IN},
                {"grads", grads, NP * 4, IN}, {"snap", snap, nsnap * 4, IN}, {"jobs", jobs, sizeof jobs, IN},

@@ -111,7 +111,8 @@ WASM_LDFLAGS := -mexec-model=reactor -Wl,--allow-undefined-file=build/wasm/impor
                -Wl,-z,stack-size=1048576 -Wl,--strip-debug
 WEB_SITE    := build/web/index.html build/web/app.css build/web/app.js build/web/trainers.js build/web/engine_worker.js \
                build/web/webgpu_bridge.js build/web/webgpu_layout.js build/web/wgtrain.wasm \
-               build/web/uPlot.iife.min.js build/web/uPlot.min.css build/web/report.html build/web/history.js build/web/marks.js build/web/kernel_times.js
+               build/web/uPlot.iife.min.js build/web/uPlot.min.css build/web/report.html build/web/history.js build/web/marks.js build/web/kernel_times.js \
+               build/web/health.js
 MNIST_GZ    := $(patsubst %,build/web/data/%.gz,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 
 web: $(WEB_SITE) $(MNIST_GZ)

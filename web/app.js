@@ -1015,7 +1015,8 @@
       }
     }
     if (window.WgHistory) window.WgHistory.use(kind);
-    trainer.connect(window.WgHistory ? window.WgHistory.tap(handlers) : handlers);
+    const tapped = window.WgHistory ? window.WgHistory.tap(handlers) : handlers;
+    trainer.connect(window.WgHealth ? window.WgHealth.tap(tapped) : tapped);
   }
 
   for (const r of document.querySelectorAll('input[name="trainer"]')) r.addEventListener('change', () => use(r.value));

@@ -105,6 +105,11 @@ void health_tensor_name(uint32_t l, health_tensor k, char *buf, size_t cap) {
         snprintf(buf, cap, "%u.%s", 2 * l, suffix[k]);
 }
 
+void health_where(const mlp_health *h, char *buf, size_t cap) {
+    if (!health_nonfinite(h, buf, cap))
+        snprintf(buf, cap, "every weight, gradient and hidden output was finite (the logits overflowed)");
+}
+
 bool health_nonfinite(const mlp_health *h, char *buf, size_t cap) {
     uint32_t found = 0;
     for (uint32_t l = 0; l < h->layers; l++)

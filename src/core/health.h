@@ -87,5 +87,8 @@ void health_tensor_name(uint32_t l, health_tensor k, char *buf, size_t cap);
  * (12 of 100352 values non-finite), and 3 more non-finite tensors": the first in layer order and
  * then health_tensor order. */
 bool health_nonfinite(const mlp_health *h, char *buf, size_t cap);
+/* What a divergence message says of the tensors: health_nonfinite's text, or, when every one is
+ * finite, that the loss overflowed in the logits (which the panel does not hold). */
+void health_where(const mlp_health *h, char *buf, size_t cap);
 
 #endif

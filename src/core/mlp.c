@@ -1097,16 +1097,18 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
         metrics[2 * i] = step_loss;
         metrics[2 * i + 1] = step_correct;
         if (!isfinite(metrics[2 * i])) {
-            if (t->cfg.health && health_nonfinite(&t->health, where, sizeof where))
+            if (t->cfg.health) {
+                health_where(&t->health, where, sizeof where);
                 st = fail(t, MLP_ERR_DIVERGED,
                           "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (now %g)",
                           isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
                           t->steps_per_epoch, t->health.step, where, (double)t->cfg.lr);
-            else
+            } else {
                 st = fail(t, MLP_ERR_DIVERGED,
                           "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
                           isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
                           t->steps_per_epoch, (double)t->cfg.lr);
+            }
             break;
         }
         loss += metrics[2 * i];

@@ -268,11 +268,13 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
         if (!isfinite(loss)) {
             t->in_epoch = false;
             /* this engine stops at the step itself: its tensors name what overflowed */
-            if (health) compute_health(t, report ? t->prev : NULL, epoch, s + 1, count);
-            if (health && health_nonfinite(&t->health, where, sizeof where))
+            if (health) {
+                compute_health(t, report ? t->prev : NULL, epoch, s + 1, count);
+                health_where(&t->health, where, sizeof where);
                 return fail(t, MLP_ERR_DIVERGED,
                             "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (now %g)",
                             isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, s + 1, where, (double)t->cfg.lr);
+            }
             return fail(t, MLP_ERR_DIVERGED, "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
                         isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, (double)t->cfg.lr);
         }

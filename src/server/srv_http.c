@@ -312,6 +312,7 @@ static enum MHD_Result get_events(srv_state *s, struct MHD_Connection *c, bool h
             srv_msg_unref(m);
             if (s->latest_weights) srv_client_push(cl, s->latest_weights);
             if (s->latest_preview) srv_client_push(cl, s->latest_preview);
+            if (s->latest_health) srv_client_push(cl, s->latest_health);
             cl->last_write = mono_now();
             srv_hub_add(&s->hub, cl);
         }
@@ -492,7 +493,8 @@ static enum MHD_Result post_train(srv_state *s, struct MHD_Connection *c, const 
     s->edits = NULL;
     srv_msg_unref(s->latest_weights);
     srv_msg_unref(s->latest_preview);
-    s->latest_weights = s->latest_preview = NULL;
+    srv_msg_unref(s->latest_health);
+    s->latest_weights = s->latest_preview = s->latest_health = NULL;
     srv_set_status(s, SRV_STARTING, "");
     cJSON *o = cJSON_CreateObject();
     if (o && !json_add(o, "run", srv_json_run(s))) cJSON_Delete(o), o = NULL;

@@ -77,7 +77,7 @@ static bool evict_one(srv_client *c) {
 
 void srv_client_push(srv_client *c, srv_msg *m) {
     if (c->overflow) return;
-    if (m->kind == SRV_MSG_WEIGHTS || m->kind == SRV_MSG_PREVIEW) {
+    if (m->kind == SRV_MSG_WEIGHTS || m->kind == SRV_MSG_PREVIEW || m->kind == SRV_MSG_HEALTH) {
         /* the newest snapshot makes a queued (not yet started) one of its kind stale */
         for (unsigned i = 0; i < c->count; i++)
             if (c->queue[i]->kind == m->kind) {

@@ -21,6 +21,7 @@ typedef enum srv_msg_kind {
     SRV_MSG_DROP,    /* may be dropped when the queue is full (loss points) */
     SRV_MSG_WEIGHTS, /* a snapshot: a newer one replaces a queued one */
     SRV_MSG_PREVIEW, /* a snapshot: a newer one replaces a queued one */
+    SRV_MSG_HEALTH,  /* a snapshot: a newer one replaces a queued one */
 } srv_msg_kind;
 
 typedef struct srv_msg {

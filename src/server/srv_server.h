@@ -113,7 +113,7 @@ typedef struct srv_state {
     uint32_t confusion_epoch; /* 0: none yet */
     uint8_t *test_pred;       /* test_count, valid when confusion_epoch > 0 */
     float *test_conf;
-    srv_msg *latest_weights, *latest_preview;
+    srv_msg *latest_weights, *latest_preview, *latest_health;
     cJSON *kernel_times; /* the last "kernel_times" payload (host/kernel_times.h), for the state */
 
     srv_predict *predict_head, *predict_tail;

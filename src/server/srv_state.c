@@ -55,6 +55,7 @@ void srv_state_destroy(srv_state *s) {
     cJSON_Delete(s->edit_event);
     cJSON_Delete(s->edits);
     cJSON_Delete(s->kernel_times);
+    srv_msg_unref(s->latest_health);
     pthread_cond_destroy(&s->work_cond);
     pthread_cond_destroy(&s->predict_cond);
     pthread_mutex_destroy(&s->mu);
@@ -104,6 +105,9 @@ void srv_publish(srv_state *s, srv_msg_kind kind, const char *event, const host_
     } else if (kind == SRV_MSG_PREVIEW) {
         srv_msg_unref(s->latest_preview);
         s->latest_preview = srv_msg_ref(m);
+    } else if (kind == SRV_MSG_HEALTH) {
+        srv_msg_unref(s->latest_health);
+        s->latest_health = srv_msg_ref(m);
     }
     srv_hub_publish(&s->hub, m);
 }

@@ -13,6 +13,7 @@
 #include "host/edit.h"
 #include "host/kernel_times.h"
 #include "server/srv_server.h"
+#include "host/health_json.h"
 
 typedef struct worker {
     srv_state *s;
@@ -235,6 +236,12 @@ static bool on_progress(void *user, const mlp_progress *p) {
     host_buf_json(&b, api_json_loss(&pt, p->steps));
     srv_publish(s, SRV_MSG_DROP, "loss", &b);
     host_buf_free(&b);
+    if (p->health) { /* the health panel (web/health.js): the latest replaces a queued one */
+        host_buf hb = {0};
+        host_buf_json(&hb, api_json_health(p->health));
+        srv_publish(s, SRV_MSG_HEALTH, "health", &hb);
+        host_buf_free(&hb);
+    }
     pthread_mutex_unlock(&s->mu);
     history_record(s, "progress", api_json_loss(&pt, p->steps));
     if (p->kernel_times) publish_kernel_times(s, SRV_MSG_DROP, api_json_kernel_times(p->kernel_times));
@@ -284,6 +291,7 @@ static void run_training(worker *w, const api_train_params *rp) {
     cfg.arch.classes = s->shape.classes;
     cfg.report_every = s->report_every;
     cfg.kernels = s->kernels;
+    cfg.health = true; /* the dashboard's health panel; a NaN stop names the layer and tensor */
     mlp_dataset dtrain = {s->train->images, s->train->labels, s->train->count};
     mlp_dataset dtest = {s->test->images, s->test->labels, s->test->count};
     char msg[512];

@@ -33,6 +33,7 @@
 #include "host/api.h"
 #include "host/edit.h"
 #include "host/events.h"
+#include "host/health_json.h"
 #include "host/kernel_times.h"
 #include "host/buf.h"
 #include "host/trainer.h"
@@ -677,6 +678,12 @@ static bool on_progress(void *user, const mlp_progress *p) {
     host_buf b = {0};
     host_buf_json(&b, api_json_loss(&pt, p->steps));
     emit("loss", &b);
+    if (p->health) { /* the health panel (web/health.js) */
+        host_buf hb = {0};
+        host_buf_json(&hb, api_json_health(p->health));
+        emit("health", &hb);
+        host_buf_free(&hb);
+    }
     publish_snapshots(p->epoch, p->step);
     return page_turn();
 }
@@ -754,6 +761,7 @@ WEB_EXPORT(wg_train) int wg_train(const char *body, size_t len, uint32_t train_l
     cfg.arch.inputs = api_shape_inputs(&W.shape); /* on the loaded data */
     cfg.arch.classes = W.shape.classes;
     cfg.report_every = WEB_REPORT_EVERY;
+    cfg.health = true; /* the health panel; a NaN stop names the layer and tensor */
     cfg.kernels = kernels == 1 ? MLP_KERNELS_FUSED : kernels == 2 ? MLP_KERNELS_REFERENCE : MLP_KERNELS_AUTO;
     host_trainer_destroy(W.tr);
     W.tr = NULL;

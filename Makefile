@@ -187,7 +187,7 @@ check-dawn:
 
 # the README's screenshots, from the last test run (tests write only under build/)
 screenshots:
-	cp build/test-artifacts/dashboard.png build/test-artifacts/browser-trainer.png docs/
+	cp build/test-artifacts/dashboard.png build/test-artifacts/browser-trainer.png build/test-artifacts/health.png docs/
 
 clean:
 	rm -rf build

@@ -63,7 +63,6 @@ static const char *train_help =
     "  --health          text mode: a line of the health panel after every report\n"
     "  --no-health       skip the health panel's statistics (then a NaN stop names the step\n"
     "                    only); the weights trained are the same either way\n"
-    "  --json            one JSON object per line instead of text\n"
     "  --kernel-times    GPU time of each kernel, from timestamp queries: the last step of each\n"
     "                    report runs each dispatch in a timed pass of its own (same numbers; the\n"
     "                    split costs a little, so it is off unless asked); a line per epoch, or a\n"

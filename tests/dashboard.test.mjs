@@ -23,6 +23,7 @@ process.env.XDG_DATA_HOME = path.join(root, 'build/test-home/share');
 const CHROMIUM = '/usr/bin/chromium';
 const SHOT = path.join(root, 'build/test-artifacts/dashboard.png');
 const TRAIN_IMAGES = 8000;
+const STOP_BATCH = 8, STOP_STEPS = TRAIN_IMAGES / STOP_BATCH; // the run that is stopped mid-epoch
 // the server's run history: under build/, fresh for each test run, kept across its restart
 const RUNS_DIR = path.join(root, 'build/test-runs-dashboard');
 const REPORT = path.join(root, 'build/test-artifacts/report.html');
@@ -382,6 +383,8 @@ try {
   await page.fill('#f-lr', '0.05');
   await page.fill('#f-momentum', '0.9');
   await page.fill('#f-weight_decay', '0');
+  // batch 8: an epoch of 1000 steps, so that the Stop below lands inside it on a fast machine too
+  await page.fill('#f-batch', String(STOP_BATCH));
   await page.uncheck('#kt-on'); // this run does not time its kernels
   await page.click('#btn-train');
   await page.waitForFunction(() => { const s = window.wgtrain.state; return s.run.hidden === '128' && s.points.length >= 3 && s.status.status === 'running'; },
@@ -399,12 +402,12 @@ try {
     cm: [...document.querySelectorAll('#cm td.cell')].reduce((a, td) => a + +td.dataset.count, 0), caption: document.getElementById('cm-caption').textContent }));
   const ev = stopped.epochs.at(-1);
   const sApi = (await api(port, 'GET', '/api/state')).json;
-  check(stopped.epochs.length === 1 && ev.partial && ev.step > 0 && ev.step < 250 && ev.test_accuracy > 0.5,
+  check(stopped.epochs.length === 1 && ev.partial && ev.step > 0 && ev.step < STOP_STEPS && ev.test_accuracy > 0.5,
     `stopped mid-epoch, evaluated there: ${JSON.stringify({ ...ev, confusion: undefined })}`);
-  check(new RegExp(`^stopped in epoch 1 at step ${ev.step} of 250, test accuracy ${(100 * ev.test_accuracy).toFixed(2)}% there$`).test(stopped.msg), stopped.msg);
+  check(new RegExp(`^stopped in epoch 1 at step ${ev.step} of ${STOP_STEPS}, test accuracy ${(100 * ev.test_accuracy).toFixed(2)}% there$`).test(stopped.msg), stopped.msg);
   check(stopped.test === `${(100 * ev.test_accuracy).toFixed(2)}%` && stopped.cm === testCount && new RegExp(`stopped at step ${ev.step}`).test(stopped.caption),
     `the stats and the confusion matrix show it: ${stopped.test}, ${stopped.cm}, ${stopped.caption}`);
-  check(new RegExp(`^Stopped in epoch 1 at step ${ev.step}/250: loss=`, 'm').test(stopped.log), `the log's line: ${stopped.log}`);
+  check(new RegExp(`^Stopped in epoch 1 at step ${ev.step}/${STOP_STEPS}: loss=`, 'm').test(stopped.log), `the log's line: ${stopped.log}`);
   check(sApi.epochs.length === 1 && sApi.epochs[0].partial === true && sApi.epochs[0].step === ev.step, 'the server keeps it in the state a new page gets');
   check(stopped.focus === 'btn-train', `focus after Stop: #${stopped.focus}`);
 

@@ -138,7 +138,8 @@ try {
     /stopped/.test(document.querySelector('#hist-rows tr').textContent), null, { timeout: 30000 });
   const id = await page.$eval('#hist-rows tr', (tr) => +tr.dataset.id);
   await page.check(`#hist-rows tr[data-id="${id}"] input[type=checkbox]`);
-  await page.waitForFunction(() => document.querySelectorAll('#hist-loss .chart-mark').length === 1, null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelectorAll('#hist-loss .chart-mark').length === 1 &&
+    document.querySelectorAll('#hist-acc .chart-mark').length === 1, null, { timeout: 30000 }).catch(() => {});
   const hm = await marksOf(page, '#hist-loss');
   const ha = await marksOf(page, '#hist-acc');
   check(hm[0].label === 'lr 0.01' && Math.abs(hm[0].x - edit.x) < 1e-9, `the history's loss overlay carries the edit: ${JSON.stringify(hm)}`);

@@ -158,12 +158,15 @@
     font: '11px system-ui, sans-serif', labelFont: '12px system-ui, sans-serif' });
   let lossPlot = null, accPlot = null;
 
-  function plot(container, prev, yAxis, series, tables, marks) {
+  // both charts span the same epochs, from 0 to the furthest report of any run shown, so that a
+  // run's per-epoch accuracy and its edits (made between epochs) line up with its loss curve
+  function plot(container, prev, yAxis, series, tables, marks, xMax) {
     if (prev) prev.destroy();
     container.replaceChildren();
     if (!tables.length) return null;
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    return new uPlot({ width: Math.max(container.clientWidth, 240), height: 220, scales: { x: { time: false } },
+    return new uPlot({ width: Math.max(container.clientWidth, 240), height: 220,
+      scales: { x: { time: false, range: () => [0, xMax > 0 ? xMax : 1] } },
       plugins: [window.WgMarks.plugin(() => marks)],
       axes: [axis('epoch'), yAxis], series: [{ label: 'epoch' }, ...series] }, data, container);
   }
@@ -184,8 +187,9 @@
       accT.push([eps.map((e) => (e.partial ? e.x : e.epoch)), eps.map((e) => e.test_accuracy)]);
       accS.push({ label: `run ${id} test acc`, stroke: color, width: 2, spanGaps: true, points: { show: true, size: 6, fill: color } });
     });
-    lossPlot = plot($('hist-loss'), lossPlot, axis('loss', (u, v) => v.map((x) => x.toFixed(2))), series, lossT, marks);
-    accPlot = plot($('hist-acc'), accPlot, axis('test accuracy', (u, v) => v.map((x) => (100 * x).toFixed(1) + '%')), accS, accT, marks);
+    const xMax = Math.max(0, ...lossT.flatMap((t) => t[0]), ...accT.flatMap((t) => t[0]));
+    lossPlot = plot($('hist-loss'), lossPlot, axis('loss', (u, v) => v.map((x) => x.toFixed(2))), series, lossT, marks, xMax);
+    accPlot = plot($('hist-acc'), accPlot, axis('test accuracy', (u, v) => v.map((x) => (100 * x).toFixed(1) + '%')), accS, accT, marks, xMax);
     api.lossPlot = lossPlot;
     api.accPlot = accPlot;
   }

@@ -145,7 +145,7 @@ try {
   const acc = run.epochs[0].test_accuracy;
   check(acc >= 0.85, `browser test accuracy ${(100 * acc).toFixed(2)}% >= 85%`);
   check(Math.abs(acc - native) <= 0.01, `browser ${(100 * acc).toFixed(2)}% within 1.0 point of native ${(100 * native).toFixed(2)}%`);
-  check(/^wgtrain: .+, 5000 train \/ 10000 test images, batch 128, lr 0\.05, hidden 128, 1 epochs, \w+ kernels$/m.test(run.log),
+  check(/^wgtrain: .+, 5000 train \/ 10000 test images, batch 64, lr 0\.025, hidden 128, 1 epochs, \w+ kernels$/m.test(run.log),
     `the log's first line is the CLI's: ${run.log.split('\n')[0]}`);
   check(/^Epoch 1: loss=\d+\.\d{4} train_acc=\d+\.\d{2}% test_acc=\d+\.\d{2}% time=\d+\.\d{2}s samples\/s=\d+$/m.test(run.log),
     'the epoch line is the CLI\'s');

@@ -16,7 +16,7 @@ node "$ROOT/tools/digits_idx.mjs" --classes 11 "$TMP/x" 2>"$TMP/err"; rc=$?
 [ $rc -ne 0 ] && grep -q -- "--classes must be 2..10" "$TMP/err" && ok "digits_idx: a bad --classes is one line and exit $rc" \
   || bad "digits_idx --classes 11: rc $rc, $(cat "$TMP/err")"
 
-# 8x8 digits, the defaults (12 epochs, batch 128, momentum, cosine)
+# 8x8 digits, the defaults (12 epochs, batch 64, momentum, cosine)
 "$WGTRAIN" train --device gpu --data "$D8" --json --save "$TMP/d8.st" >"$TMP/d8.json" 2>"$TMP/d8.err"; rc=$?
 node -e '
 const ev = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);

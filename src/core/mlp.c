@@ -64,10 +64,15 @@ struct mlp_trainer {
     gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
     uint32_t groups_opt;
     bool tiled; /* the dense kernels' shape: mlp_uses_tiled; tiled, layer 0 reads the u8 pixels itself */
+    bool gather_fold; /* training: tiled, and the batch at least TILE_GATHER_FOLD_MIN_BATCH */
     uint32_t metric_parts; /* partial (loss, correct) pairs per step in `metrics`, added by the host */
     uint32_t dw_slices;    /* tiled, large batches: the batch slices of dw's sum, added by k_gsum */
     gpu_kernel *k_gsum;
     WGPUBindGroup bg_gsum;
+    /* tiled, classes that fit its tile: the last layer's forward and the loss in one dispatch
+     * (dense_softmax_xent), in place of k_fwd[L - 1] and k_sx */
+    gpu_kernel *k_head;
+    WGPUBindGroup bg_head;
     gpu_buffer dw_part;    /* [dw_slices][lay.carved] partial gradients */
     uint32_t groups_gsum;
     /* fast path */
@@ -442,13 +447,17 @@ static gpu_status load_kernels(mlp_trainer *t) {
     if (t->inference) return GPU_OK;
     if (t->cfg.kernels == MLP_KERNELS_REFERENCE) {
         t->dw_slices = t->tiled ? tiles_dense_backward_slices(b) : 1;
+        /* the last layer and the loss in one dispatch where they fit (dense_softmax_xent; layer
+         * 0 is never the last: a model has a hidden layer) */
+        bool head = t->tiled && tiles_dense_softmax_fits(classes);
+        t->gather_fold = t->tiled && b >= TILE_GATHER_FOLD_MIN_BATCH;
         for (uint32_t l = 0; l < layers(t); l++) {
             bool hidden = l + 1 < layers(t);
             float drop = t->cfg.dropout;
             gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                     {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l},
-                                    {"GATHER", l == 0}, {"STORE_X", l == 0}};
-            TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 8 : 6, &t->k_fwd[l]));
+                                    {"GATHER", l == 0 && t->gather_fold}, {"STORE_X", l == 0 && t->gather_fold}};
+            if (hidden || !head) TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 8 : 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
                                     {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
                                     {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0},
@@ -466,9 +475,11 @@ static gpu_status load_kernels(mlp_trainer *t) {
         /* the momentum (Adam's beta1) comes with each step, so that live edits reach it */
         gpu_constant c_opt[] = {{"OPT", optim_kernel_op(c->optimizer)}, {"WEIGHT_DECAY", c->weight_decay},
                                 {"BETA2", c->beta2}, {"EPS", c->eps}, {"CLIP", clip}, {"PARAMS", (double)t->lay.carved}};
-        t->metric_parts = tiles_xent_parts(b);
-        gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}, {"PARTS", t->metric_parts}};
-        TRY(tiles_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 3, &t->k_sx));
+        t->metric_parts = head ? tiles_dense_softmax_parts(b) : tiles_xent_parts(b);
+        gpu_constant c_sx[] = {{"CLASSES", classes}, {"SMOOTHING", c->label_smoothing}, {"PARTS", t->metric_parts},
+                               {"IN", t->lay.fan_in[layers(t) - 1]}};
+        if (head) TRY(tiles_kernel_get(gpu, "dense_softmax_xent.wgsl", c_sx, 4, &t->k_head));
+        else TRY(tiles_kernel_get(gpu, "softmax_xent_backward.wgsl", c_sx, 3, &t->k_sx));
         TRY(tiles_kernel_get(gpu, "optimizer.wgsl", c_opt, 6, &t->k_opt));
         for (int pass = 0; clip && pass < 2; pass++) {
             gpu_constant c_norm[] = {{"PASS", pass}, {"PARAMS", (double)t->lay.carved}, {"MAX_NORM", c->clip_grad_norm}};
@@ -546,7 +557,8 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     uint32_t b = t->cfg.batch, L = layers(t), unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < L; l++) {
-        TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)fwd_groups(t, t->k_fwd[l], l, b) * t->k_fwd[l]->workgroup_size, &unused));
+        if (t->k_fwd[l])
+            TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)fwd_groups(t, t->k_fwd[l], l, b) * t->k_fwd[l]->workgroup_size, &unused));
         TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], (uint64_t)bwd_groups(t, l, b) * t->k_bwd[l]->workgroup_size, &unused));
     }
     TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
@@ -568,12 +580,12 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     for (uint32_t l = 0; l < L; l++) {
         bool hidden = l + 1 < L;
         gpu_buffer *inp = l ? &t->out[l - 1] : &t->x;
-        /* the tiled layer 0 reads the pixels and writes x itself (GATHER, STORE_X) */
-        gpu_bind fwd[] = {step, {"inp", l || !t->tiled ? inp : &t->dummy_r, 0, 0}, tensor("w", &t->params, t, 2 * l),
+        /* the tiled layer 0 reads the pixels and writes x itself (GATHER, STORE_X) at large batches */
+        gpu_bind fwd[] = {step, {"inp", l || !t->gather_fold ? inp : &t->dummy_r, 0, 0}, tensor("w", &t->params, t, 2 * l),
                           tensor("bias", &t->params, t, 2 * l + 1), {"pre", hidden ? &t->pre[l] : &t->dummy_w, 0, 0},
                           {"out", &t->out[l], 0, 0}, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
-                          {"x", &t->x, 0, 0}}; /* x: written by layer 0 only */
-        TRY_GPU(gpu_bind_group(gpu, t->k_fwd[l], fwd, t->tiled ? 9 : 6, &t->bg_fwd[l]));
+                          {"x", l || !t->gather_fold ? &t->dummy_w : &t->x, 0, 0}}; /* x: written by layer 0 only */
+        if (t->k_fwd[l]) TRY_GPU(gpu_bind_group(gpu, t->k_fwd[l], fwd, t->tiled ? 9 : 6, &t->bg_fwd[l]));
         gpu_bind bwd[] = {step, {"dz", &t->dz[l], 0, 0}, {"inp", inp, 0, 0}, tensor("w", &t->params, t, 2 * l),
                           {"prev_pre", l ? &t->pre[l - 1] : &t->dummy_r, 0, 0},
                           {"dprev", l ? &t->dz[l - 1] : &t->dummy_w, 0, 0},
@@ -587,8 +599,11 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
         TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, t->tiled ? 7 : 8, &t->bg_bwd[l]));
     }
     gpu_bind sx[] = {step, {"logits", &t->out[L - 1], 0, 0}, {"labels", &t->train_labels, 0, 0},
-                     {"order", &t->order, 0, 0}, {"dlogits", &t->dz[L - 1], 0, 0}, {"metrics", &t->metrics, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
+                     {"order", &t->order, 0, 0}, {"dlogits", &t->dz[L - 1], 0, 0}, {"metrics", &t->metrics, 0, 0},
+                     {"inp", &t->out[L - 2], 0, 0}, tensor("w", &t->params, t, 2 * (L - 1)),
+                     tensor("bias", &t->params, t, 2 * (L - 1) + 1)};
+    if (t->k_head) TRY_GPU(gpu_bind_group(gpu, t->k_head, sx, 9, &t->bg_head));
+    else TRY_GPU(gpu_bind_group(gpu, t->k_sx, sx, 6, &t->bg_sx));
     if (t->dw_slices > 1) {
         TRY_GPU(gpu_groups_1d(gpu, t->k_gsum, t->lay.carved, &t->groups_gsum));
         gpu_bind gs[] = {step, {"gpart", &t->dw_part, 0, 0}, {"grads", &t->grads, 0, 0}};
@@ -853,7 +868,7 @@ mlp_status mlp_model_create(gpu_context *gpu, const model_arch *arch, const floa
 
 void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
-    WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
+    WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_head, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
                               t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap, t->bg_gsum,
                               t->bg_health[0], t->bg_health[1]};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
@@ -907,11 +922,12 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     }
     int n = 0;
     uint32_t L = layers(t);
-    if (!t->tiled)
+    if (!t->gather_fold)
         out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
     for (uint32_t l = 0; l < L; l++)
-        out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1};
-    out[n++] = (dispatch){t->k_sx, t->bg_sx, t->metric_parts, 1};
+        if (t->k_fwd[l]) out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1};
+    if (t->k_head) out[n++] = (dispatch){t->k_head, t->bg_head, t->metric_parts, 1};
+    else out[n++] = (dispatch){t->k_sx, t->bg_sx, t->metric_parts, 1};
     for (uint32_t l = L; l-- > 0;) {
         out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], bwd_groups(t, l, p->count), 1};
     }
@@ -969,6 +985,7 @@ static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint
         uint32_t pass = 0;
         for (uint32_t l = 0; l < layers(t); l++)
             if (d[i].bg == t->bg_fwd[l] || d[i].bg == t->bg_bwd[l]) k->layer = l + 1;
+        if (d[i].bg && d[i].bg == t->bg_head) k->layer = layers(t);
         for (uint32_t p = 0; p < 2; p++)
             if (d[i].bg && d[i].bg == t->bg_norm[p]) pass = p + 1;
         k->kernel = file;

@@ -499,6 +499,61 @@ done:
     free(labels), free(glabels), free(order), free(correct), free(logits), free(dlogits), free(losses), free(out_a);
 }
 
+/* dense_softmax_xent (the last layer and the loss in one dispatch): B samples of I inputs into
+ * C classes, the step's PARTS partials sized for a batch of B + extra (a short last batch when
+ * extra > 0: the workgroups past it write zero partials). The logits are held to dense_forward;
+ * the loss's values to softmax_xent_smoothed over the kernel's own logits, so that a near-tie
+ * of two logits, within rounding, cannot make the counts differ. */
+static void check_dense_softmax(harness *h, uint64_t *rng, int B, int I, int C, float smoothing, int extra) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%d %d->%d smoothing=%g%s", B, I, C, (double)smoothing, extra ? " short batch" : "");
+    uint32_t N = (uint32_t)B + 5, start = 2, parts = tiles_dense_softmax_parts((uint32_t)(B + extra));
+    size_t nin = (size_t)B * I, nout = (size_t)B * C, nw = (size_t)C * I;
+    step_params sp = {start, (uint32_t)B, 0.0f, 1, 0, 0, 0, 0, 0};
+    size_t nm = (size_t)(sp.index + 1) * parts * 2;
+    float *inp = alloc_floats(nin), *w = alloc_floats(nw), *bias = alloc_floats((size_t)C), *logits = alloc_floats(nout);
+    float *glogits = alloc_floats(nout), *dlogits = alloc_floats(nout), *gdlogits = alloc_floats(nout);
+    float *losses = alloc_floats((size_t)B), *metrics = alloc_floats(nm);
+    uint8_t *labels = malloc(N), *glabels = NULL, *batch_labels = malloc((size_t)B);
+    uint32_t *order = malloc(N * 4), *correct = malloc((size_t)B * 4);
+    if (!inp || !w || !bias || !logits || !glogits || !dlogits || !gdlogits || !losses || !metrics || !labels ||
+        !batch_labels || !order || !correct) {
+        emit_error(h, "dense_softmax_xent.wgsl", shape, "out of memory");
+        goto done;
+    }
+    fill_bytes(rng, labels, N, (unsigned)C);
+    if (!(glabels = padded_bytes(labels, N))) goto done;
+    permutation(rng, order, N);
+    for (int b = 0; b < B; b++) batch_labels[b] = labels[order[start + b]];
+    fill(rng, inp, nin, -1.0f, 1.0f);
+    fill(rng, w, nw, -0.5f, 0.5f);
+    fill(rng, bias, (size_t)C, -0.3f, 0.3f);
+    dense_forward(logits, inp, w, bias, B, I, C);
+    gpu_constant cs[] = {{"IN", I}, {"CLASSES", C}, {"SMOOTHING", smoothing}, {"PARTS", parts}};
+    arg a[] = {{"step", &sp, sizeof sp, UNI}, {"inp", inp, nin * 4, IN}, {"w", w, nw * 4, IN},
+               {"bias", bias, (size_t)C * 4, IN}, {"logits", glogits, nout * 4, OUT},
+               {"labels", glabels, (N + 3) & ~3u, IN}, {"order", order, N * 4, IN},
+               {"dlogits", gdlogits, nout * 4, OUT}, {"metrics", metrics, nm * 4, OUT}};
+    if (run_kernel(h, "dense_softmax_xent.wgsl", cs, 4, a, 9, (uint64_t)parts * TILE_DSX_WG, shape)) {
+        emit_compare(h, "dense_softmax_xent.wgsl", "logits", shape, glogits, logits, nout);
+        double mean = softmax_xent_smoothed(dlogits, losses, correct, glogits, batch_labels, B, C, smoothing);
+        uint32_t want = 0;
+        for (int b = 0; b < B; b++) want += correct[b];
+        float loss_sum = 0, correct_sum = 0, loss_ref = (float)(mean * B);
+        for (uint32_t k = 0; k < parts; k++) {
+            loss_sum += metrics[2 * (sp.index * parts + k)];
+            correct_sum += metrics[2 * (sp.index * parts + k) + 1];
+        }
+        emit_compare(h, "dense_softmax_xent.wgsl", "dlogits", shape, gdlogits, dlogits, nout);
+        emit_compare(h, "dense_softmax_xent.wgsl", "loss sum", shape, &loss_sum, &loss_ref, 1);
+        uint32_t got = (uint32_t)correct_sum;
+        emit_exact(h, "dense_softmax_xent.wgsl", "correct", shape, &got, &want, 1);
+    }
+done:
+    free(inp), free(w), free(bias), free(logits), free(glogits), free(dlogits), free(gdlogits), free(losses);
+    free(metrics), free(labels), free(glabels), free(batch_labels), free(order), free(correct);
+}
+
 /* optimizer.wgsl against optimizer_update over n parameters, with the state slots the
  * optimizer keeps; clip < 1 stands for a clip_grad_norm_ factor read from its buffer. */
 static void check_optimizer(harness *h, uint64_t *rng, size_t n, const optim_config *o, float clip) {
@@ -686,6 +741,13 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) check_loss(&h, &rng, losses[i][0], losses[i][1], 0.0f);
     check_loss(&h, &rng, 17, 3, 0.1f);
     check_loss(&h, &rng, 300, 37, 0.25f);
+    /* the last layer with the loss: one sample, partial tiles and rounds (130 inputs), every
+     * class slot (16), smoothing, a short last batch */
+    check_dense_softmax(&h, &rng, 1, 1, 2, 0.0f, 0);
+    check_dense_softmax(&h, &rng, 17, 33, 10, 0.0f, 0);
+    check_dense_softmax(&h, &rng, 65, 130, 16, 0.0f, 0);
+    check_dense_softmax(&h, &rng, 19, 128, 3, 0.1f, 13);
+    check_dense_softmax(&h, &rng, 64, 128, 10, 0.0f, 0);
     /* every optimizer, with and without weight decay and clipping, at odd sizes */
     const optim_config sgd = {OPTIM_SGD, 0, 0, 0.9f, 0.999f, 1e-8f, 0};
     optim_config o = sgd;

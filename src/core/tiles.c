@@ -59,7 +59,10 @@ _Static_assert(TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) / 2 <= 4 * TILE_DBT_WG,
                "dense_backward_tiled: at most NQ = 4 pairs staged per thread per round");
 _Static_assert(4 * TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) <= 16384,
                "dense_backward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
-_Static_assert(TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256, "within WebGPU's guaranteed 256 invocations");
+_Static_assert(TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256 && TILE_DSX_WG <= 256, "within WebGPU's guaranteed 256 invocations");
+/* xs and ws (padded rows of vec4s), the logits, each sample's Softmax (3 words), loss and count */
+_Static_assert(16 * (TILE_DSX_TS + TILE_DSX_TO) * (TILE_DSX_KC4 + 1) + 4 * TILE_DSX_TS * TILE_DSX_TO + 20 * TILE_DSX_TS <= 16384,
+               "dense_softmax_xent: within WebGPU's guaranteed 16 KiB of workgroup memory");
 #define POWER_OF_TWO(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
 _Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_OF_TWO(TILE_NORM_WG) &&
                    POWER_OF_TWO(TILE_HEALTH_WG),
@@ -78,6 +81,7 @@ static const struct {
     {"input_gather.wgsl", 1, {{"WG", TILE_GATHER_WG}}},
     {"classify.wgsl", 1, {{"WG", TILE_CLASSIFY_WG}}},
     {"softmax_xent_backward.wgsl", 1, {{"WG", TILE_XENT_WG}}},
+    {"dense_softmax_xent.wgsl", 4, {{"WG", TILE_DSX_WG}, {"TS", TILE_DSX_TS}, {"TO", TILE_DSX_TO}, {"KC4", TILE_DSX_KC4}}},
     {"optimizer.wgsl", 1, {{"WG", TILE_OPTIMIZER_WG}}},
     {"grad_norm.wgsl", 2, {{"WG", TILE_NORM_WG}, {"GROUPS", TILE_NORM_GROUPS}}},
     {"fused_forward.wgsl", 5,

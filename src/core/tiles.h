@@ -39,6 +39,12 @@
 #define TILE_DBT_SLICE 256
 #define TILE_DBT_MAX_SLICES 64
 #define TILE_GS_WG 256
+/* the tiled first layer reads the pixels itself (GATHER) when training at batches of at least
+ * this many samples; below, input_gather runs as its own dispatch (bench/NOTES.md, experiment 15:
+ * at batch 64 the fold cost more than the dispatch it saves) */
+#ifndef TILE_GATHER_FOLD_MIN_BATCH
+#define TILE_GATHER_FOLD_MIN_BATCH 1 /* every batch */
+#endif
 /* one invocation per element: input_gather (per input), classify (per sample), optimizer (per parameter) */
 #define TILE_GATHER_WG 64
 #define TILE_CLASSIFY_WG 64
@@ -46,6 +52,13 @@
 /* softmax_xent_backward: a sample per invocation, a tree reduction per workgroup (a power of
  * two) into one partial of the step's metrics */
 #define TILE_XENT_WG 64
+/* dense_softmax_xent (tiled path, the last layer and the loss in one dispatch when the classes
+ * fit in TO): TS samples x TO class slots per workgroup, a thread each, over rounds of KC4 vec4s
+ * of inputs; a (loss, correct) partial per workgroup */
+#define TILE_DSX_TS 8
+#define TILE_DSX_TO 16
+#define TILE_DSX_KC4 32
+#define TILE_DSX_WG (TILE_DSX_TS * TILE_DSX_TO)
 /* grad_norm: pass 0 on NORM_GROUPS workgroups, pass 1 on one; tree reductions (powers of two) */
 #define TILE_NORM_WG 256
 #define TILE_NORM_GROUPS 64
@@ -131,6 +144,9 @@ static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_
 
 /* softmax_xent_backward's workgroups, and so the metrics partials of each step, at a batch */
 static inline uint32_t tiles_xent_parts(uint32_t batch) { return tiles_div_up(batch, TILE_XENT_WG); }
+/* whether dense_softmax_xent takes a model of this many classes, and its partials per step */
+static inline bool tiles_dense_softmax_fits(uint32_t classes) { return classes <= TILE_DSX_TO; }
+static inline uint32_t tiles_dense_softmax_parts(uint32_t batch) { return tiles_div_up(batch, TILE_DSX_TS); }
 
 /* the fused forward of a trainer of this batch: the wide tiles at large batches */
 static inline bool tiles_fused_wide(uint32_t batch) { return batch >= TILE_FFW_MIN_BATCH; }

@@ -240,7 +240,7 @@ class Recipe:
     KEYS = ("hidden", "batch", "lr", "momentum", "schedule", "epochs", "warmup")
 
     # keys left out of a --recipe take wgtrain train's defaults
-    def __init__(self, name, hidden=(128,), batch=128, lr=0.05, momentum=0.9, schedule="cosine", epochs=12,
+    def __init__(self, name, hidden=(128,), batch=64, lr=0.025, momentum=0.9, schedule="cosine", epochs=12,
                  warmup=0, note=""):
         self.name, self.hidden, self.batch, self.lr, self.momentum = name, tuple(hidden), batch, lr, momentum
         self.schedule, self.epochs, self.warmup, self.note = schedule, epochs, warmup, note
@@ -263,8 +263,10 @@ class Recipe:
 
 
 PRESETS = {r.name: r for r in (
-    Recipe("wgtrain-default", hidden=(128,), batch=128, lr=0.05, momentum=0.9, schedule="cosine", epochs=12,
+    Recipe("wgtrain-default", hidden=(128,), batch=64, lr=0.025, momentum=0.9, schedule="cosine", epochs=12,
            note="wgtrain train's defaults"),
+    Recipe("wgtrain-b128", hidden=(128,), batch=128, lr=0.05, momentum=0.9, schedule="cosine", epochs=12,
+           note="wgtrain train's defaults until 2026-12-02"),
     Recipe("plain-sgd-b64", hidden=(128,), batch=64, lr=0.1, momentum=0.0, schedule="constant", epochs=12,
            note="the plain-SGD recipe of the first performance issue"),
     Recipe("wgtrain-fast", hidden=(256,), batch=256, lr=0.1, momentum=0.9, schedule="cosine", epochs=5,
@@ -526,7 +528,7 @@ def main():
     ap.add_argument("--init", default="torch", choices=["torch", "kaiming", "xavier"])
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--optimizer", default="momentum", choices=["sgd", "momentum", "nesterov", "adam", "adamw"])
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--lr", type=float, default=0.025)
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=None)
     ap.add_argument("--beta1", type=float, default=0.9)
@@ -536,7 +538,7 @@ def main():
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--schedule", default="cosine", choices=["constant", "cosine", "step", "onecycle"])
     ap.add_argument("--warmup", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--train-epochs", type=int, default=12)
     ap.add_argument("--train-limit", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)

@@ -122,13 +122,13 @@ if (JSON.stringify(e.hidden) !== "[64,32]" || e.activation !== "gelu" || Math.ab
 [ "$(strip "$TMP/t1.json")" = "$(strip "$TMP/t2.json")" ] && grep -q '"epoch":1' "$TMP/t1.json" \
   && ok "--kernels auto on a deep tanh model is the per-layer path: identical numbers" || bad "auto vs reference differ on a deep model"
 
-# the issue's two-layer AdamW figure: >= 90% after one epoch on 10,000 images (at batch 64; at
-# the default batch of 128 it ends at 89.8%, see bench/NOTES.md)
-"$WGTRAIN" train --device gpu --hidden 256,128 --optimizer adamw --lr 0.001 --epochs 1 --train-limit 10000 --batch 64 --json >"$TMP/adamw.json" 2>"$TMP/adamw.err"
+# the model issue's two-layer AdamW command, as written: >= 90% after one epoch on 10,000 images
+# on lavapipe, at the default batch (64; at batch 128 it ended at 89.8%, README)
+"$WGTRAIN" train --device gpu --hidden 256,128 --optimizer adamw --lr 0.001 --epochs 1 --train-limit 10000 --json >"$TMP/adamw.json" 2>"$TMP/adamw.err"
 rc=$?
 acc=$(grep '"event":"done"' "$TMP/adamw.json" | sed -E 's/.*"test_accuracy":([0-9.]+).*/\1/')
-if [ $rc -eq 0 ] && [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0.90)}" && grep -q '"optimizer":"adamw"' "$TMP/adamw.json"; then
-  ok "784-256-128-10 AdamW lr 0.001, 1 epoch on 10k images: test accuracy $acc >= 0.90"
+if [ $rc -eq 0 ] && [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0.90)}" && grep -q '"optimizer":"adamw"' "$TMP/adamw.json" && grep -q '"batch":64,' "$TMP/adamw.json"; then
+  ok "784-256-128-10 AdamW lr 0.001, 1 epoch on 10k images at the default batch: test accuracy $acc >= 0.90"
 else bad "two-layer AdamW: rc=$rc accuracy '$acc' (want >= 0.90) $(cat "$TMP/adamw.err")"; fi
 
 # the CPU engine (--device cpu, the auto choice on this machine): it learns as the GPU path does,

@@ -33,7 +33,7 @@ grep -Eq "^ +2 .* 64,32 +adam +1 +$(awk "BEGIN{printf \"%.2f\", 100*$acc1}") +-$
 "$WGTRAIN" runs show 1 --runs-db "$DB" >"$TMP/show" 2>&1 || bad "runs show 1 failed"
 n_reports=$(py "$DB" 'print(c.execute("select count(*) from records where run=1 and kind=\"progress\"").fetchone()[0])')
 grep -q "^progress reports: $n_reports$" "$TMP/show" && [ "$n_reports" -ge 8 ] && ok "show: $n_reports progress reports" || bad "show reports ($n_reports): $(cat "$TMP/show")"
-[ "$(grep -c '^Epoch [12]: loss=' "$TMP/show")" = 2 ] && grep -q '^  batch  *128$' "$TMP/show" && grep -Eq '^  (backend|engine) ' "$TMP/show" \
+[ "$(grep -c '^Epoch [12]: loss=' "$TMP/show")" = 2 ] && grep -q '^  batch  *64$' "$TMP/show" && grep -Eq '^  (backend|engine) ' "$TMP/show" \
   && grep -q "^event: saved $DIR/m.safetensors$" "$TMP/show" && ok "show: epochs, configuration, device, events" || bad "show: $(cat "$TMP/show")"
 "$WGTRAIN" runs show 1 --json --runs-db "$DB" | node -e '
 const r = JSON.parse(require("fs").readFileSync(0, "utf8"));

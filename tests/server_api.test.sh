@@ -177,6 +177,7 @@ log(`server on port ${P}`);
 {
   const d = (await state(P)).device;
   check(d.engine === 'gpu' && d.kernels !== 'cpu' && srv.out.includes(`wgtrain serve: ${d.name} (`), `--device gpu: the state names the GPU engine: ${JSON.stringify(d)}`);
+  check(d.kernels === 'auto', `before any run the kernels are the server's setting, auto: ${d.kernels}`);
 }
 
 // the page and its files
@@ -336,6 +337,8 @@ log(`server on port ${P}`);
   // report, the last of them kept in the state
   const kts = clients[0].of('kernel_times').map((e) => e.json);
   const ktState = (await state(P)).kernel_times;
+  // auto on a CPU adapter trains on the per-layer kernels (seven of them, timed below): the state says so
+  check((await state(P)).device.kernels === 'reference', `the run's kernels, resolved: ${(await state(P)).device.kernels}`);
   check(kts.length >= 2 && kts[0].available && kts[0].enabled && !kts[0].kernels && kts.slice(1).every((k) => k.kernels.length === 7 &&
     k.kernels.every((x) => x.us > 0 && Number.isFinite(x.us))) && JSON.stringify(kts.at(-1)) === JSON.stringify(ktState),
     `kernel_times events: ${kts.length}, the state's: ${JSON.stringify(ktState).slice(0, 160)}`);

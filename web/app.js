@@ -902,7 +902,9 @@
     $('dev-type').textContent = d.device.type;
     $('dev-kernels').textContent = d.device.kernels;
     $('dev-kernels').title = onCpu() ? "wgtrain's CPU engine: the same training steps, computed on the CPU (no GPU kernels)"
-      : d.device.kernels === 'fused' ? 'fused WGSL kernels: few dispatches per step' : 'the per-layer WGSL kernels, one dispatch each';
+      : d.device.kernels === 'fused' ? 'fused WGSL kernels: few dispatches per step'
+      : d.device.kernels === 'auto' ? 'the next run picks: the fused WGSL kernels for one hidden ReLU layer with SGD or momentum, else the per-layer ones'
+      : 'the per-layer WGSL kernels, one dispatch each';
     showWhere();
     $('dev-vendor').textContent = device ? (device.vendor || 'not reported') : '–';
     $('dev-arch').textContent = device ? (device.architecture || 'not reported') : '–';

@@ -97,6 +97,8 @@ typedef struct srv_state {
     char message[512];
     uint32_t run_id;
     api_train_params run;       /* valid when run_id > 0 */
+    mlp_kernels run_kernels;    /* the kernels the run trains on: `kernels` resolved (auto is fused where
+                                   the model and optimizer allow, else reference); set with has_model */
     uint32_t steps_per_epoch;
     bool train_pending;
     api_train_params pending;

@@ -65,10 +65,13 @@ cJSON *srv_json_run(const srv_state *s) {
     return api_json_run_of(s->run_id, &s->run, s->steps_per_epoch, s->train->count, s->test->count);
 }
 
-/* The adapter and kernels, and "engine": "gpu" or "cpu". */
+/* The adapter and kernels, and "engine": "gpu" or "cpu". The kernels are those of the run that
+ * has (or had) a model; before the first, the server's setting ("auto": fused where it applies). */
 static cJSON *srv_json_device(const srv_state *s) {
     bool cpu = s->engine == HOST_ENGINE_CPU;
-    cJSON *d = api_json_device(&s->device, cpu ? "cpu" : s->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    mlp_kernels k = s->has_model ? s->run_kernels : s->kernels;
+    const char *kernels = cpu ? "cpu" : k == MLP_KERNELS_REFERENCE ? "reference" : k == MLP_KERNELS_FUSED ? "fused" : "auto";
+    cJSON *d = api_json_device(&s->device, kernels);
     if (d && !json_add_string(d, "engine", cpu ? "cpu" : "gpu")) cJSON_Delete(d), d = NULL;
     return d;
 }

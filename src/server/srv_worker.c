@@ -43,7 +43,7 @@ static void history_begin(worker *w, const api_train_params *rp, const mlp_confi
     if (!s->history_worker) return;
     pthread_mutex_lock(&s->mu);
     cJSON *c = srv_json_run(s);
-    cJSON *d = api_json_device(&s->device, cfg->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    cJSON *d = api_json_device(&s->device, s->engine == HOST_ENGINE_CPU ? "cpu" : cfg->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
     pthread_mutex_unlock(&s->mu);
     (void)rp;
     cJSON *sid = c ? cJSON_DetachItemFromObjectCaseSensitive(c, "id") : NULL; /* the server's own run number */
@@ -322,6 +322,7 @@ static void run_training(worker *w, const api_train_params *rp) {
 
     pthread_mutex_lock(&s->mu);
     s->has_model = true;
+    s->run_kernels = host_trainer_config(w->tr)->kernels;
     s->model_epoch = s->model_step = 0;
     bool stop = s->stop_requested || s->shutdown;
     if (!stop) srv_set_status(s, SRV_RUNNING, "");

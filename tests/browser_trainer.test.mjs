@@ -160,7 +160,7 @@ try {
   const ktNames = ['input_gather', 'dense_forward layer 1', 'dense_forward layer 2', 'softmax_xent_backward', 'dense_backward layer 2',
     'dense_backward layer 1', 'optimizer'];
   check(kt.last && kt.last.available && kt.last.kernels && kt.names.join() === ktNames.join() &&
-    kt.last.kernels.every((k) => Number.isFinite(k.us) && k.us >= 0) && kt.last.epoch === 1 && kt.last.step === Math.ceil(TRAIN_LIMIT / 128),
+    kt.last.kernels.every((k) => Number.isFinite(k.us) && k.us >= 0) && kt.last.epoch === 1 && kt.last.step === Math.ceil(TRAIN_LIMIT / 64), /* the default batch */
     `kernel times in the browser: ${kt.names.join(', ')} (${JSON.stringify(kt.last).slice(0, 200)})`);
   check(kt.last && (kt.last.quantised ? /^Quantised: .*65\.5 µs/.test(kt.note) && kt.last.kernels.every((k) => Math.abs(k.us / 65.536 - Math.round(k.us / 65.536)) < 1e-6)
     : kt.note === '' && kt.last.kernels.some((k) => k.us > 0)), `the quantised note follows the timestamps (${kt.last && kt.last.quantised}): "${kt.note}"`);

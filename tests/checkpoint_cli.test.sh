@@ -264,7 +264,7 @@ expect_error 2 "--hidden 64 conflicts with the checkpoint.*hidden 32" -- train -
 expect_error 2 "--epochs 5 conflicts with the checkpoint.*epochs 3" -- train --data "$TMP/small" --resume "$TMP/D3" --epochs 5
 expect_error 2 "--lr 0.3 conflicts with the checkpoint" -- train --data "$TMP/small" --resume "$TMP/D3" --lr 0.3
 expect_error 2 "--seed 8 conflicts with the checkpoint" -- train --data "$TMP/small" --resume "$TMP/D3" --seed 8
-expect_error 2 "--batch 64 conflicts with the checkpoint" -- train --data "$TMP/small" --resume "$TMP/D3" --batch 64
+expect_error 2 "--batch 32 conflicts with the checkpoint" -- train --data "$TMP/small" --resume "$TMP/D3" --batch 32
 expect_error 2 "--schedule constant conflicts" -- train --data "$TMP/small" --resume "$TMP/D3" --schedule constant
 expect_error 2 "--train-limit 1000 conflicts with the checkpoint.*2000 samples" -- train --data "$TMP/small" --resume "$TMP/D3" --train-limit 1000
 expect_error 2 "--stop-after 1: the checkpoint .* is already at epoch 1" -- train --data "$TMP/small" --resume "$TMP/D3" --stop-after 1

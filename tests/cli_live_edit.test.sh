@@ -68,5 +68,12 @@ grep -aq '"edit_lr_scale"' "$state" && grep -aq '"edit_momentum":"0.5"' "$state"
 cmp -s "$TMP/a.safetensors" "$TMP/b.safetensors" && ok "resume after an edit: the model file of the edited run that never stopped, byte for byte" \
   || bad "resumed model differs: $(cat "$TMP/b2.err")"
 
+# a run that an edit makes diverge: the stop quotes the learning rate of that step, the edited one
+printf 'lr 1000\n' | "$WGTRAIN" train "${common[@]}" --lr 0.01 --optimizer sgd --hidden 256,128 --schedule constant --control - --no-history \
+  >/dev/null 2>"$TMP/div.err"
+rc=$?
+[ $rc -eq 1 ] && grep -Eq '^wgtrain: the loss became (NaN|infinite) at epoch [12], step [0-9]+ of 8.*: lower the learning rate \(1000 at that step, of --lr 0\.01\)$' "$TMP/div.err" \
+  && ok "diverged after an edit: the message quotes the edited lr of that step ($(cut -c1-60 "$TMP/div.err")...)" || bad "divergence after an edit: rc $rc, $(cat "$TMP/div.err")"
+
 expect_error 2 "--control takes '-' \(edit lines on stdin\), not 'file.txt'" -- train --control file.txt
 finish

@@ -57,10 +57,10 @@ for dev in "gpu --kernels fused" "gpu --kernels reference" "cpu"; do
 done
 
 # text mode: --health adds one line per report
-"$WGTRAIN" train --device cpu --data "$TMP/small" --epochs 1 --report-every 8 --health >"$TMP/text.out" 2>&1
+"$WGTRAIN" train --device cpu --data "$TMP/small" --epochs 1 --batch 128 --report-every 8 --health >"$TMP/text.out" 2>&1
 n=$(grep -Ec '^  health at step [0-9]+: L1 grad [0-9.e+-]+ update [0-9.e+-]+ dead [0-9.]+% \| L2 grad [0-9.e+-]+ update [0-9.e+-]+$' "$TMP/text.out")
 [ "$n" = 2 ] && grep -q '^Epoch 1: loss=' "$TMP/text.out" && ok "--health: a line per report (steps 8 and 16 of 16)" || bad "--health text: $(cat "$TMP/text.out")"
-"$WGTRAIN" train --device cpu --data "$TMP/small" --epochs 1 --report-every 8 >"$TMP/plain.out" 2>&1
+"$WGTRAIN" train --device cpu --data "$TMP/small" --epochs 1 --batch 128 --report-every 8 >"$TMP/plain.out" 2>&1
 ! grep -q "health at step" "$TMP/plain.out" && ok "text mode without --health shows no panel" || bad "text mode shows the panel unasked"
 expect_error 2 "--health shows what --no-health turns off" -- train --health --no-health
 

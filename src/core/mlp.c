@@ -1118,14 +1118,14 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
             if (t->cfg.health) {
                 health_where(&t->health, where, sizeof where);
                 st = fail(t, MLP_ERR_DIVERGED,
-                          "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (now %g)",
+                          "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (%g at that step, of --lr %g)",
                           isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
-                          t->steps_per_epoch, t->health.step, where, (double)t->cfg.lr);
+                          t->steps_per_epoch, t->health.step, where, (double)p->lr, (double)t->cfg.lr);
             } else {
                 st = fail(t, MLP_ERR_DIVERGED,
-                          "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
+                          "the loss became %s at epoch %u, step %u of %u: lower the learning rate (%g at that step, of --lr %g)",
                           isnan(metrics[2 * i]) ? "NaN" : "infinite", t->epochs_done + 1, c->first + i + 1,
-                          t->steps_per_epoch, (double)t->cfg.lr);
+                          t->steps_per_epoch, (double)p->lr, (double)t->cfg.lr);
             }
             break;
         }
@@ -1137,8 +1137,8 @@ static mlp_status finish_chunk(mlp_trainer *t, const chunk *c, epoch_totals *tot
     if (st != MLP_OK) return st;
     /* a finite loss over a non-finite gradient or output: stop at the report that saw it */
     if (t->cfg.health && health_nonfinite(&t->health, where, sizeof where))
-        return fail(t, MLP_ERR_DIVERGED, "a non-finite value at epoch %u, step %u of %u: %s: lower the learning rate (now %g)",
-                    t->epochs_done + 1, t->health.step, t->steps_per_epoch, where, (double)t->cfg.lr);
+        return fail(t, MLP_ERR_DIVERGED, "a non-finite value at epoch %u, step %u of %u: %s: lower the learning rate (%g at that step, of --lr %g)",
+                    t->epochs_done + 1, t->health.step, t->steps_per_epoch, where, (double)last->lr, (double)t->cfg.lr);
     tot->loss += loss;
     tot->correct += correct;
     tot->samples += samples;

@@ -262,7 +262,8 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
         bool report = (s + 1) % t->cfg.report_every == 0 || s + 1 == steps, health = t->cfg.health;
         if (health && report) memcpy(t->prev, t->params, t->lay.count * sizeof(float));
         t->next_step = s + 1;
-        train_step(t, start, (int)count, mlp_live_step_lr(&t->cfg, &t->live, global, total_steps), bc1, bc2,
+        float lr = mlp_live_step_lr(&t->cfg, &t->live, global, total_steps);
+        train_step(t, start, (int)count, lr, bc1, bc2,
                    mlp_step_noise(t->cfg.seed, global), &loss, &correct);
         char where[256];
         if (!isfinite(loss)) {
@@ -272,11 +273,11 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
                 compute_health(t, report ? t->prev : NULL, epoch, s + 1, count);
                 health_where(&t->health, where, sizeof where);
                 return fail(t, MLP_ERR_DIVERGED,
-                            "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (now %g)",
-                            isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, s + 1, where, (double)t->cfg.lr);
+                            "the loss became %s at epoch %u, step %u of %u; at step %u, %s: lower the learning rate (%g at that step, of --lr %g)",
+                            isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, s + 1, where, (double)lr, (double)t->cfg.lr);
             }
-            return fail(t, MLP_ERR_DIVERGED, "the loss became %s at epoch %u, step %u of %u: lower the learning rate (now %g)",
-                        isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, (double)t->cfg.lr);
+            return fail(t, MLP_ERR_DIVERGED, "the loss became %s at epoch %u, step %u of %u: lower the learning rate (%g at that step, of --lr %g)",
+                        isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps, (double)lr, (double)t->cfg.lr);
         }
         part_loss += loss, part_correct += correct, part_samples += count;
         if (report) {
@@ -284,8 +285,8 @@ mlp_status cpu_train_epoch(cpu_trainer *t, mlp_progress_fn progress, void *user,
                 compute_health(t, t->prev, epoch, s + 1, count);
                 if (health_nonfinite(&t->health, where, sizeof where)) {
                     t->in_epoch = false;
-                    return fail(t, MLP_ERR_DIVERGED, "a non-finite value at epoch %u, step %u of %u: %s: lower the learning rate (now %g)",
-                                epoch, s + 1, steps, where, (double)t->cfg.lr);
+                    return fail(t, MLP_ERR_DIVERGED, "a non-finite value at epoch %u, step %u of %u: %s: lower the learning rate (%g at that step, of --lr %g)",
+                                epoch, s + 1, steps, where, (double)lr, (double)t->cfg.lr);
                 }
             }
             tot_loss += part_loss, tot_correct += part_correct, tot_samples += part_samples;

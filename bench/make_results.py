@@ -21,6 +21,7 @@ import sys
 
 TORCH_MODES = (("eager", "PyTorch eager"), ("graph", "PyTorch CUDA graph"), ("compiled", "PyTorch compile + CUDA graph"))
 # torch_reference.py's time-to-accuracy lines named only the recipe before they carried its parameters
+# (those lines' wgtrain-default is batch 128 at lr 0.05, train's defaults until 2026-12-02)
 LEGACY_RECIPES = {
     "wgtrain-default": dict(hidden="128", optimizer="momentum", batch=128, lr=0.05, momentum=0.9, schedule="cosine",
                             warmup=0, schedule_epochs=12),

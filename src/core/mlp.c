@@ -137,9 +137,9 @@ mlp_config mlp_config_default(void) {
     mlp_config c;
     memset(&c, 0, sizeof c);
     /* batch 64, the seed's and PyTorch's MNIST example's, at lr 0.025 (batch 128's 0.05 of
-     * bench/sweep.sh on the H100, scaled with the batch): 98.10-98.31%, median 98.20%, over seeds
-     * 1-5 in 12 epochs (batch 128 at 0.05: median 98.21%, lowest 98.05%), and twice the steps for runs of one
-     * epoch on a few thousand images (README, "Two hidden layers"; bench/NOTES.md) */
+     * bench/sweep.sh, scaled with the batch). Seeds 1-5 in 12 epochs: 98.10-98.31%, median
+     * 98.20% (CPU engine); batch 128 at 0.05 gave median 98.22%, lowest 98.05% (H200). Runs of
+     * one epoch on a few thousand images get twice the steps (README, "Models") */
     c.arch = model_arch_default();
     c.init = MODEL_INIT_TORCH;
     c.batch = 64;

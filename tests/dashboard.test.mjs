@@ -155,6 +155,7 @@ try {
   await page.fill('#f-epochs', '1');
   await page.fill('#f-batch', '32');
   await page.fill('#f-hidden', '128');
+  check(await page.textContent('#dev-kernels') === 'auto', `before a run the kernels are auto's to pick: ${await page.textContent('#dev-kernels')}`);
   const clicked = Date.now();
   await page.click('#btn-train');
   // the accuracy chart moves at every report, long before the epoch ends: one training-accuracy
@@ -182,6 +183,9 @@ try {
   await page.waitForFunction(() => window.wgtrain.state.epochs.length >= 1, null, { timeout: 180000 });
   log('epoch event received');
   await page.waitForFunction(() => window.wgtrain.state.status.status === 'done', null, { timeout: 60000 });
+  // what auto picked (the per-layer kernels on a CPU adapter) reaches the open page, in the panel and the log
+  const picked = { panel: await page.textContent('#dev-kernels'), log: (await page.textContent('#log')).split('\n')[0] };
+  check(picked.panel === 'reference' && / reference kernels$/.test(picked.log), `the run's kernels: ${JSON.stringify(picked)}`);
 
   // both charts hold points
   const charts = await page.evaluate(() => {

@@ -892,20 +892,26 @@
     else clearPad();
   }
 
+  // the device panel: the adapter, and the kernels (the run's once it has a model: a server
+  // sends a "device" event when auto has picked them)
+  function showDevice(dev) {
+    state.device = dev;
+    $('dev-name').textContent = dev.name;
+    $('dev-name').title = dev.description;
+    $('dev-backend').textContent = dev.backend;
+    $('dev-type').textContent = dev.type;
+    $('dev-kernels').textContent = dev.kernels;
+    $('dev-kernels').title = onCpu() ? "wgtrain's CPU engine: the same training steps, computed on the CPU (no GPU kernels)"
+      : dev.kernels === 'fused' ? 'fused WGSL kernels: few dispatches per step'
+      : dev.kernels === 'auto' ? 'the next run picks: the fused WGSL kernels for one hidden ReLU layer with SGD or momentum, else the per-layer ones'
+      : 'the per-layer WGSL kernels, one dispatch each';
+    showWhere();
+  }
+
   // device: the browser adapter's own info (vendor, architecture, fallback) when in the browser
   function applyState(d, device) {
     state.limits = d.limits;
-    state.device = d.device;
-    $('dev-name').textContent = d.device.name;
-    $('dev-name').title = d.device.description;
-    $('dev-backend').textContent = d.device.backend;
-    $('dev-type').textContent = d.device.type;
-    $('dev-kernels').textContent = d.device.kernels;
-    $('dev-kernels').title = onCpu() ? "wgtrain's CPU engine: the same training steps, computed on the CPU (no GPU kernels)"
-      : d.device.kernels === 'fused' ? 'fused WGSL kernels: few dispatches per step'
-      : d.device.kernels === 'auto' ? 'the next run picks: the fused WGSL kernels for one hidden ReLU layer with SGD or momentum, else the per-layer ones'
-      : 'the per-layer WGSL kernels, one dispatch each';
-    showWhere();
+    showDevice(d.device);
     $('dev-vendor').textContent = device ? (device.vendor || 'not reported') : '–';
     $('dev-arch').textContent = device ? (device.architecture || 'not reported') : '–';
     $('dev-fallback').textContent = device ? (device.isFallbackAdapter ? 'yes (software)' : 'no') : '–';
@@ -976,7 +982,7 @@
 
   // ---------------------------------------------------------------- choosing the trainer
   const handlers = {
-    conn: setConn, state: applyState, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch, edit: onEdit,
+    conn: setConn, state: applyState, device: (d) => { showDevice(d); updateLog(); }, run: onRun, status: setStatus, loss: onLoss, epoch: onEpoch, edit: onEdit,
     weights: renderWeights, preview: renderPreviews, check: onCheck, fatal: (msg) => showBanner(cantTrainHere(msg)),
     kernel_times: (d) => window.WgKernelTimes && window.WgKernelTimes.update(d),
     reopened: (d) => setMsg(`${$('form-msg').textContent} ${cap(d.message)}: press Train to start again.`, true),

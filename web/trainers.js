@@ -9,7 +9,7 @@
  * ...) with {ok, status, data}, so every panel of app.js works with either. */
 'use strict';
 (() => {
-  const EVENTS = ['state', 'run', 'status', 'loss', 'epoch', 'weights', 'preview', 'check', 'reopened', 'edit', 'kernel_times', 'health'];
+  const EVENTS = ['state', 'device', 'run', 'status', 'loss', 'epoch', 'weights', 'preview', 'check', 'reopened', 'edit', 'kernel_times', 'health'];
 
   class ServerTrainer {
     constructor() {

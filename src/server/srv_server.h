@@ -152,6 +152,8 @@ void srv_predict_unref(srv_state *s, srv_predict *p);
 /* JSON pieces shared by the state snapshot and the events. */
 cJSON *srv_json_run(const srv_state *s);
 cJSON *srv_json_status(const srv_state *s);
+/* the adapter, "engine" and "kernels" (the run's, resolved, once it has a model) */
+cJSON *srv_json_device(const srv_state *s);
 
 /* ---- srv_data.c ---- */
 /* data/NAME.gz: the training or test set the server holds, as a gzip'd IDX file; NULL for

@@ -67,7 +67,7 @@ cJSON *srv_json_run(const srv_state *s) {
 
 /* The adapter and kernels, and "engine": "gpu" or "cpu". The kernels are those of the run that
  * has (or had) a model; before the first, the server's setting ("auto": fused where it applies). */
-static cJSON *srv_json_device(const srv_state *s) {
+cJSON *srv_json_device(const srv_state *s) {
     bool cpu = s->engine == HOST_ENGINE_CPU;
     mlp_kernels k = s->has_model ? s->run_kernels : s->kernels;
     const char *kernels = cpu ? "cpu" : k == MLP_KERNELS_REFERENCE ? "reference" : k == MLP_KERNELS_FUSED ? "fused" : "auto";

@@ -324,6 +324,11 @@ static void run_training(worker *w, const api_train_params *rp) {
     s->has_model = true;
     s->run_kernels = host_trainer_config(w->tr)->kernels;
     s->model_epoch = s->model_step = 0;
+    /* the kernels auto picked for this run, to the pages open now (a new one reads the state) */
+    host_buf db = {0};
+    host_buf_json(&db, srv_json_device(s));
+    if (db.len) srv_publish(s, SRV_MSG_KEEP, "device", &db);
+    host_buf_free(&db);
     bool stop = s->stop_requested || s->shutdown;
     if (!stop) srv_set_status(s, SRV_RUNNING, "");
     pthread_mutex_unlock(&s->mu);

@@ -438,7 +438,13 @@ try {
       labels: lossPlot.series.slice(1).map((s) => s.label), visible: !document.getElementById('hist-compare').hidden,
       canvases: document.querySelectorAll('#hist-loss canvas, #hist-acc canvas').length };
   });
-  const recB = (await api(port, 'GET', `/api/runs/${idB}`)).json.records.filter((r) => r.kind === 'progress').length;
+  const recordsB = (await api(port, 'GET', `/api/runs/${idB}`)).json.records;
+  const recB = recordsB.filter((r) => r.kind === 'progress').length;
+  // the run's health panels and kernel times are recorded with its reports
+  const healthB = recordsB.filter((r) => r.kind === 'health'), ktB = recordsB.filter((r) => r.kind === 'kernel_times' && r.data.kernels);
+  check(healthB.length === recB && healthB.every((r) => r.data.layers.length === 3) && ktB.length >= 1 && ktB.length <= recB &&
+    ktB.at(-1).data.kernels.map((k) => k.label).join() === perLayer(3).join(),
+    `run ${idB} recorded a health panel per report (${healthB.length} of ${recB}) and ${ktB.length} kernel-time samples`);
   check(overlay.visible && overlay.canvases === 2 && overlay.loss[0] > 0 && overlay.loss[1] > 0 && overlay.loss[0] === recB &&
     overlay.acc.every((k) => k === 1) && overlay.labels.join() === `run ${idB} loss,run ${idC} loss`,
     `two runs overlaid on the loss and accuracy charts: ${JSON.stringify(overlay)} (${recB} reports of run ${idB})`);
@@ -466,9 +472,15 @@ try {
     for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 60) lit++;
     return { lines, lit, tiles: !c.hidden, cm: [...document.querySelectorAll('table.cm td[data-count]')].reduce((a, td) => a + +td.dataset.count, 0),
       title: document.getElementById('title').textContent, config: document.getElementById('config').textContent,
-      device: document.getElementById('device').textContent };
+      device: document.getElementById('device').textContent,
+      kt: [...document.querySelectorAll('#kt tr')].slice(1).map((tr) => tr.cells[0].textContent),
+      health: [...document.querySelectorAll('#health tr')].slice(1).map((tr) => [...tr.cells].map((td) => td.textContent)) };
   });
-  check(rep.lines.length === 4 && rep.lines[0] === recB && rep.lines.every((n) => n >= 1), `the report's SVG charts are drawn: ${rep.lines}`);
+  // loss and accuracy (two lines each), then the gradient norm of each of the three layers
+  check(rep.lines.length === 7 && rep.lines[0] === recB && rep.lines.slice(4).every((n) => n === healthB.length) && rep.lines.every((n) => n >= 1),
+    `the report's SVG charts are drawn: ${rep.lines}`);
+  check(rep.kt.join() === perLayer(3).join() && rep.health.length === 3 && rep.health.every((c) => /^\d+ · \d+→\d+$/.test(c[0]) && Number.isFinite(+c[1])),
+    `the report's kernel times and health table: ${rep.kt.join(', ')} | ${JSON.stringify(rep.health)}`);
   check(rep.tiles && rep.lit > 1000 && rep.cm === testCount, `the report's weight tiles and confusion matrix (${rep.lit} lit pixels, ${rep.cm} test images)`);
   check(/64,32/.test(rep.title) && /adam/.test(rep.config) && rep.device.includes(device), `the report's configuration and device: ${rep.title}`);
   check(requests.length === 0, `the report made no request: ${requests.join(', ')}`);

@@ -159,8 +159,8 @@ try {
   await rpage.waitForFunction(() => window.wgtrainReport && window.wgtrainReport.drawn, null, { timeout: 30000 });
   const rmarks = await rpage.evaluate(() => ({ labels: window.wgtrainReport.marks,
     drawn: [...document.querySelectorAll('svg g.mark text')].map((t) => t.textContent) }));
-  check(rmarks.labels.join() === 'lr 0.01' && rmarks.drawn.join() === 'lr 0.01,lr 0.01',
-    `the report from file:// draws the edit on both charts: ${JSON.stringify(rmarks)}`);
+  check(rmarks.labels.join() === 'lr 0.01' && rmarks.drawn.join() === 'lr 0.01,lr 0.01,lr 0.01',
+    `the report from file:// draws the edit on its three charts (loss, accuracy, gradient norm): ${JSON.stringify(rmarks)}`);
   await rpage.close();
   await other.close();
 
@@ -177,8 +177,11 @@ try {
     const id = +document.querySelector('#hist-rows tr').dataset.id;
     const html = await window.WgHistory.reportHtml(id);
     const all = JSON.parse(/<script id="run-data" type="application\/json">([^<]*)<\/script>/.exec(html)[1]);
-    return { source: all.run.source, edits: all.records.filter((r) => r.kind === 'event' && r.data.event === 'edit').map((r) => r.data) };
+    return { source: all.run.source, edits: all.records.filter((r) => r.kind === 'event' && r.data.event === 'edit').map((r) => r.data),
+      progress: all.records.filter((r) => r.kind === 'progress').length,
+      health: all.records.filter((r) => r.kind === 'health' && r.data.layers && r.data.layers.length === 2).length };
   });
+  check(stored.progress >= 2 && stored.health === stored.progress, `the browser's run keeps a health panel per report: ${stored.health} of ${stored.progress}`);
   check(stored.source === 'browser' && stored.edits.length === 1 && stored.edits[0].step === bedit.step && stored.edits[0].lr === 0.01,
     `the browser's run keeps the edit in IndexedDB: ${JSON.stringify(stored)}`);
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);

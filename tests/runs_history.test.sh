@@ -41,6 +41,15 @@ const ep = r.records.filter((x) => x.kind === "epoch");
 if (r.run.config.epochs !== 2 || ep.length !== 2 || ep[1].data.confusion.flat().reduce((a, b) => a + b) !== 10000 || !r.weights || r.weights.tiles !== 128) process.exit(1);' \
   && ok "show --json: config, two epochs with confusion matrices of the test set, weight tiles" || bad "show --json"
 
+grep -q "^health panels: $n_reports$" "$TMP/show" && ! grep -q "^kernel times" "$TMP/show" \
+  && ok "show: a health panel per report, no kernel times (not asked for)" || bad "show health: $(tail -3 "$TMP/show")"
+# kernel times, when train measures them (the WGSL kernels on lavapipe): recorded and shown
+"$WGTRAIN" train --device gpu --epochs 1 --train-limit 640 --report-every 5 --kernel-times --no-health --runs-db "$DIR/kt.db" >/dev/null 2>&1
+"$WGTRAIN" runs show 1 --runs-db "$DIR/kt.db" >"$TMP/kt-show" 2>&1
+grep -q "^health panels: 0$" "$TMP/kt-show" && grep -q "^kernel times: 2 timed reports; the last, epoch 1 step 10:$" "$TMP/kt-show" \
+  && [ "$(grep -Ec '^  (input_gather|dense_forward layer [12]|softmax_xent_backward|dense_backward layer [12]|optimizer) +[0-9.]+ us$' "$TMP/kt-show")" = 7 ] \
+  && ok "show: the kernel times of the last timed step, a kernel a line" || bad "show kernel times: $(cat "$TMP/kt-show")"
+
 # exports
 "$WGTRAIN" runs export 1 --format csv -o "$DIR/r1.csv" --runs-db "$DB" || bad "csv export failed"
 [ "$(head -1 "$DIR/r1.csv")" = "kind,epoch,step,x,loss,accuracy,test_loss,test_accuracy,seconds,samples_per_second,lr,momentum" ] \
@@ -50,8 +59,11 @@ if (r.run.config.epochs !== 2 || ep.length !== 2 || ep[1].data.confusion.flat().
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
 const t = (k) => lines.filter((l) => l.type === k).length;
-if (lines[0].type !== "run" || lines[0].id !== 1 || t("progress") !== +process.argv[2] || t("epoch") !== 2 || t("event") < 2) process.exit(1);' "$DIR/r1.jsonl" "$n_reports" \
-  && ok "jsonl: the run, then every record" || bad "jsonl: $(head -c 300 "$DIR/r1.jsonl")"
+if (lines[0].type !== "run" || lines[0].id !== 1 || t("progress") !== +process.argv[2] || t("epoch") !== 2 || t("event") < 2) process.exit(1);
+/* the health panel of every report, as train --json prints it */
+const h = lines.filter((l) => l.type === "health");
+if (h.length !== +process.argv[2] || !h.every((x) => x.layers.length === 2 && x.layers[0].weight === "0.weight" && x.layers[0].grad_norm > 0)) process.exit(2);' "$DIR/r1.jsonl" "$n_reports" \
+  && ok "jsonl: the run, then every record (a health panel per report)" || bad "jsonl: $(head -c 300 "$DIR/r1.jsonl")"
 "$WGTRAIN" runs export 1 --format html -o "$DIR/report.html" --runs-db "$DB" || bad "html export failed"
 ! grep -q "__WGTRAIN_RUN_DATA__" "$DIR/report.html" && ! grep -Eiq '(src|href)="(https?:)?//' "$DIR/report.html" \
   && ! grep -Eq '<(link|img|iframe)[ >]' "$DIR/report.html" && [ "$(grep -c '</script>' "$DIR/report.html")" = 2 ] \

@@ -136,6 +136,8 @@
       later(() => store.record(rec.id, 'epoch', d));
     } else if (name === 'edit') {
       later(() => store.record(rec.id, 'event', d)); /* a live edit: {event: 'edit', step, x, lr?, momentum?, ...} */
+    } else if (name === 'health' || (name === 'kernel_times' && Array.isArray(d.kernels))) {
+      later(() => store.record(rec.id, name, d)); /* the report's health panel, its timed step's kernels */
     } else if (name === 'weights') {
       rec.weights = d;
     } else if (name === 'status' && ['done', 'stopped', 'error'].includes(d.status)) {
@@ -291,7 +293,7 @@
     // the trainer's event handlers, with the history listening in
     tap(handlers) {
       const out = { ...handlers };
-      for (const name of ['state', 'run', 'loss', 'epoch', 'weights', 'status', 'edit']) {
+      for (const name of ['state', 'run', 'loss', 'epoch', 'weights', 'status', 'edit', 'health', 'kernel_times']) {
         const h = handlers[name];
         out[name] = (d, ...rest) => {
           if (kind === 'browser') recordEvent(name, d);

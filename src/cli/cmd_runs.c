@@ -115,12 +115,15 @@ static int show_run(runs_db *db, int64_t id, bool json) {
     printf("model file: %s\n", text_of(run, "model_path", "none"));
     print_object("configuration", cJSON_GetObjectItemCaseSensitive(run, "config"));
     print_object("device", cJSON_GetObjectItemCaseSensitive(run, "device"));
-    size_t reports = 0;
+    size_t reports = 0, health = 0, timed = 0;
+    const cJSON *last_timed = NULL;
     const cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(all, "records")) {
         const char *kind = text_of(r, "kind", "");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "data");
         if (!strcmp(kind, "progress")) reports++;
+        else if (!strcmp(kind, "health")) health++;
+        else if (!strcmp(kind, "kernel_times") && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d, "kernels"))) timed++, last_timed = d;
         else if (!strcmp(kind, "epoch"))
             printf("Epoch %.0f: loss=%.4f train_acc=%.2f%% test_acc=%.2f%% time=%.2fs%s\n", number_of(d, "epoch", 0),
                    number_of(d, "loss", 0), 100 * number_of(d, "train_accuracy", 0), 100 * number_of(d, "test_accuracy", 0),
@@ -139,6 +142,14 @@ static int show_run(runs_db *db, int64_t id, bool json) {
         }
     }
     printf("progress reports: %zu\n", reports);
+    printf("health panels: %zu\n", health);
+    if (last_timed) { /* the last timed step, a kernel a line as train's --kernel-times prints them */
+        printf("kernel times: %zu timed report%s; the last, epoch %.0f step %.0f:\n", timed, timed == 1 ? "" : "s", number_of(last_timed, "epoch", 0),
+               number_of(last_timed, "step", 0));
+        const cJSON *k;
+        cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(last_timed, "kernels"))
+            printf("  %-32s %10.1f us\n", text_of(k, "label", text_of(k, "name", "?")), number_of(k, "us", 0));
+    }
     cJSON_Delete(all);
     return 0;
 }

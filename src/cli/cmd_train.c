@@ -230,6 +230,9 @@ static bool on_progress(void *user, const mlp_progress *p) {
         api_point pt = {(double)(p->epoch - 1) + (double)p->step / p->steps, p->loss, p->accuracy, t > 0 ? (double)p->samples / t : 0,
                         p->epoch, p->step};
         hist_record("progress", api_json_loss(&pt, p->steps));
+        /* the report's health panel and kernel times are the run's metrics too (wgtrain runs, the report) */
+        if (p->health) hist_record("health", api_json_health(p->health));
+        if (p->kernel_times) hist_record("kernel_times", api_json_kernel_times(p->kernel_times));
     }
     if (s->json) { /* every report: the loss curve for tools (bench/torch_trajectory.py reads it) */
         cJSON *j = cJSON_CreateObject();

@@ -244,6 +244,9 @@ static bool on_progress(void *user, const mlp_progress *p) {
     }
     pthread_mutex_unlock(&s->mu);
     history_record(s, "progress", api_json_loss(&pt, p->steps));
+    /* the report's health panel and kernel times are the run's metrics too (wgtrain runs, the report) */
+    if (p->health) history_record(s, "health", api_json_health(p->health));
+    if (p->kernel_times) history_record(s, "kernel_times", api_json_kernel_times(p->kernel_times));
     if (p->kernel_times) publish_kernel_times(s, SRV_MSG_DROP, api_json_kernel_times(p->kernel_times));
 
     publish_snapshots(w, p->epoch, p->step);

@@ -384,15 +384,20 @@ try {
   await page.fill('#f-hidden', '128');
   await page.selectOption('#f-activation', 'relu');
   await page.selectOption('#f-optimizer', 'momentum');
-  await page.fill('#f-lr', '0.05');
+  await page.fill('#f-lr', '0.01');
   await page.fill('#f-momentum', '0.9');
   await page.fill('#f-weight_decay', '0');
-  // batch 8: an epoch of 1000 steps, so that the Stop below lands inside it on a fast machine too
+  // batch 8 (lr 0.01 for it): an epoch of 1000 steps, so that the Stop below lands inside it on a fast machine too
   await page.fill('#f-batch', String(STOP_BATCH));
   await page.uncheck('#kt-on'); // this run does not time its kernels
   await page.click('#btn-train');
-  await page.waitForFunction(() => { const s = window.wgtrain.state; return s.run.hidden === '128' && s.points.length >= 3 && s.status.status === 'running'; },
+  await page.waitForFunction(() => { const s = window.wgtrain.state; return s.run.hidden === '128' && s.points.length >= 20 && s.status.status === 'running'; },
     null, { timeout: 120000, polling: 50 });
+  // paused at once from here (the page and the server share two cores with lavapipe: a Stop sent
+  // after the checks below could arrive after the epoch's last step), then stopped while paused
+  const pausedAt = await api(port, 'POST', '/api/pause', {});
+  check(pausedAt.status === 200 || pausedAt.status === 202, `pause: ${JSON.stringify(pausedAt)}`);
+  await page.waitForFunction(() => window.wgtrain.state.status.status === 'paused', null, { timeout: 60000, polling: 50 });
   const ktOff = await ktPage();
   const ktOffApi = (await api(port, 'GET', '/api/state')).json.kernel_times;
   check(ktOff.rows.length === 0 && ktOff.noteShown && /^Off for this run/.test(ktOff.noteText) && ktOffApi.available && !ktOffApi.enabled &&
@@ -400,7 +405,9 @@ try {
   await page.check('#kt-on');
   await page.focus('#btn-stop');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => window.wgtrain.state.status.status === 'stopped', null, { timeout: 120000, polling: 100 });
+  await page.waitForFunction(() => window.wgtrain.state.status.status === 'stopped', null, { timeout: 120000, polling: 100 }).catch(async () => {
+    throw new Error(`Stop did not stop the run: ${JSON.stringify(await page.evaluate(() => window.wgtrain.state.status))}`);
+  });
   const stopped = await page.evaluate(() => ({ msg: window.wgtrain.state.status.message, epochs: window.wgtrain.state.epochs,
     focus: document.activeElement.id, test: document.getElementById('st-test').textContent, log: document.getElementById('log').textContent,
     cm: [...document.querySelectorAll('#cm td.cell')].reduce((a, td) => a + +td.dataset.count, 0), caption: document.getElementById('cm-caption').textContent }));

@@ -63,7 +63,7 @@ struct mlp_trainer {
     WGPUBindGroup bg_gather, bg_fwd[MODEL_MAX_LAYERS], bg_bwd[MODEL_MAX_LAYERS], bg_sx, bg_opt, bg_norm[2];
     gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
     uint32_t groups_opt;
-    bool tiled; /* the dense kernels' shape: mlp_uses_tiled; tiled, layer 0 reads the u8 pixels itself */
+    bool tiled; /* the dense kernels' shape: mlp_uses_tiled (tiled: the GPU shapes, dense_*_tiled.wgsl) */
     bool gather_fold; /* training: tiled, and the batch at least TILE_GATHER_FOLD_MIN_BATCH */
     uint32_t metric_parts; /* partial (loss, correct) pairs per step in `metrics`, added by the host */
     uint32_t dw_slices;    /* tiled, large batches: the batch slices of dw's sum, added by k_gsum */

@@ -246,8 +246,11 @@ static bool on_progress(void *user, const mlp_progress *p) {
     history_record(s, "progress", api_json_loss(&pt, p->steps));
     /* the report's health panel and kernel times are the run's metrics too (wgtrain runs, the report) */
     if (p->health) history_record(s, "health", api_json_health(p->health));
-    if (p->kernel_times) history_record(s, "kernel_times", api_json_kernel_times(p->kernel_times));
-    if (p->kernel_times) publish_kernel_times(s, SRV_MSG_DROP, api_json_kernel_times(p->kernel_times));
+    if (p->kernel_times) {
+        cJSON *kt = api_json_kernel_times(p->kernel_times);
+        history_record(s, "kernel_times", cJSON_Duplicate(kt, true));
+        publish_kernel_times(s, SRV_MSG_DROP, kt);
+    }
 
     publish_snapshots(w, p->epoch, p->step);
 

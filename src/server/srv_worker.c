@@ -43,7 +43,7 @@ static void history_begin(worker *w, const api_train_params *rp, const mlp_confi
     if (!s->history_worker) return;
     pthread_mutex_lock(&s->mu);
     cJSON *c = srv_json_run(s);
-    cJSON *d = api_json_device(&s->device, s->engine == HOST_ENGINE_CPU ? "cpu" : cfg->kernels == MLP_KERNELS_REFERENCE ? "reference" : "fused");
+    cJSON *d = srv_json_device(s); /* the run's kernels: set with has_model, before this */
     pthread_mutex_unlock(&s->mu);
     (void)rp;
     cJSON *sid = c ? cJSON_DetachItemFromObjectCaseSensitive(c, "id") : NULL; /* the server's own run number */

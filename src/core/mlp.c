@@ -80,6 +80,7 @@ struct mlp_trainer {
     WGPUBindGroup bg_ffw, bg_fsm, bg_fup, bg_fap;
     gpu_buffer gpart; /* per-slice partial gradients, large batches */
     uint32_t slices;
+    bool fold; /* fused_update folds fused_softmax in: two dispatches a step (tiles_fused_fold) */
     size_t acts_floats;
     gpu_buffer acts; /* carved: hidden, dhidden, dlogits, per-sample metrics, layer-2 partial
                       * sums, the gathered inputs (offsets in load_kernels) */
@@ -486,15 +487,18 @@ static gpu_status load_kernels(mlp_trainer *t) {
             TRY(tiles_kernel_get(gpu, "grad_norm.wgsl", c_norm, 3, &t->k_norm[pass]));
         }
     } else {
-        /* the activation buffer's carve, shared by the three fused kernels */
+        /* the activation buffer's carve, shared by the fused kernels */
         uint32_t h = t->cfg.arch.hidden[0];
         uint32_t htiles = tiles_fused_htiles(h, b);
         double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_FUSED_CLASSES,
-               a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES;
+               a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES,
+               a_w2 = a_x + (double)b * MLP_FUSED_INPUTS;
         const size_t *off = t->lay.offsets;
+        t->fold = !t->cfg.fused_no_fold && tiles_fused_fold(b, gpu_info(gpu)->max_workgroup_storage);
         gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
                                {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
-                               {"MAX_BATCH", b}};
+                               {"MAX_BATCH", b}, {"OFF_B2", (double)off[T_B2]}, {"STORE_W2", t->fold},
+                               {"A_W2", a_w2}};
         gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
                                {"MAX_BATCH", b}, {"HTILES", htiles}};
@@ -505,14 +509,18 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
                                {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
                                {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)},
-                               {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)}};
+                               {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)},
+                               {"FOLD", t->fold}, {"A_PART", a_part}, {"HTILES", htiles}, {"MAX_BATCH", b},
+                               {"A_W2", a_w2}, {"FOLD_FLOATS", t->fold ? tiles_fused_fold_floats(b) : 1}};
         gpu_constant c_ap[] = {{"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
-        TRY(tiles_kernel_get(gpu, tiles_fused_wide(b) ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, 7,
+        /* (the wide forward never meets the fold: it starts at batches of several slices) */
+        bool wide = tiles_fused_wide(b);
+        TRY(tiles_kernel_get(gpu, wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, wide ? 7 : 10,
                              &t->k_ffw));
-        TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 9, &t->k_fsm));
-        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 14, &t->k_fup));
+        if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 9, &t->k_fsm));
+        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 20, &t->k_fup));
         if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 2, &t->k_fap));
-        t->acts_floats = (size_t)a_x + (size_t)b * MLP_FUSED_INPUTS;
+        t->acts_floats = (size_t)a_w2 + (size_t)(h + 1) * MLP_FUSED_CLASSES;
         t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);
         if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
             fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
@@ -637,14 +645,14 @@ static mlp_status setup_fused_path(mlp_trainer *t) {
     TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 6, &t->bg_ffw));
     gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                      {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
+    if (!t->fold) TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
     /* the gradient, stored on a report's last step for the health panel (step.health) */
     if (t->cfg.health) TRY_GPU(gpu_buffer_create(gpu, &t->hgrads, "health-gradients", t->lay.carved * 4, GPU_STORAGE));
     gpu_buffer *grads = t->cfg.health ? &t->hgrads : &t->dummy_w;
     gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                      {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0},
-                     {"grads", grads, 0, 0}};
-    TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 7, &t->bg_fup));
+                     {"grads", grads, 0, 0}, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0}};
+    TRY_GPU(gpu_bind_group(gpu, t->k_fup, up, 9, &t->bg_fup));
     if (t->slices > 1) {
         gpu_bind ap[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                          {"gpart", &t->gpart, 0, 0}, {"grads", grads, 0, 0}};
@@ -914,11 +922,11 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         uint32_t h = t->cfg.arch.hidden[0];
         out[0] = (dispatch){t->k_ffw, t->bg_ffw, (uint32_t)tiles_fused_forward_groups(p->count, h, t->cfg.batch), 1};
-        out[1] = (dispatch){t->k_fsm, t->bg_fsm, tiles_fused_softmax_groups(p->count), 1};
-        out[2] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
-        if (t->slices == 1) return 3;
-        out[3] = (dispatch){t->k_fap, t->bg_fap, tiles_fused_apply_groups(t->lay.carved), 1};
-        return 4;
+        int n = 1;
+        if (!t->fold) out[n++] = (dispatch){t->k_fsm, t->bg_fsm, tiles_fused_softmax_groups(p->count), 1};
+        out[n++] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
+        if (t->slices > 1) out[n++] = (dispatch){t->k_fap, t->bg_fap, tiles_fused_apply_groups(t->lay.carved), 1};
+        return n;
     }
     int n = 0;
     uint32_t L = layers(t);

@@ -43,8 +43,8 @@ bool mlp_schedule_parse(const char *s, mlp_schedule *out);
 
 /* Which kernels train: the readable per-layer kernels (input_gather, dense_forward and
  * dense_backward per layer, softmax_xent_backward, sgd_update: one dispatch each), which train
- * any model of the layer table, or the fused ones (src/kernels/fused_*.wgsl: three dependent
- * dispatches per step), which cover the seed's shape: 784 inputs, one hidden ReLU layer, 10
+ * any model of the layer table, or the fused ones (src/kernels/fused_*.wgsl: two or three
+ * dependent dispatches per step), which cover the seed's shape: 784 inputs, one hidden ReLU layer, 10
  * classes. Where both apply they compute the same function; tests hold them to the same
  * trajectory. */
 typedef enum mlp_kernels {
@@ -88,6 +88,9 @@ typedef struct mlp_config {
      * costs two dispatches and a copy of the parameters per report); the numbers trained are
      * the same bits either way. */
     bool health;
+    /* the fused step in three dispatches even where two fit (tiles_fused_fold): the self-check
+     * trains both forms (the same sums, in the same order) */
+    bool fused_no_fold;
 } mlp_config;
 
 /* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */

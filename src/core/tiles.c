@@ -46,6 +46,7 @@ _Static_assert(TILE_FU_SCRATCH >= TILE_FU_TBATCH * TILE_FU_TJW &&
                    TILE_FU_SCRATCH >= 2 * TILE_FU_TBATCH * TILE_FU_TJ + TILE_FU_TBATCH * 10 &&
                    TILE_FU_SCRATCH >= 2 * TILE_FU_WG,
                "fused_update: scratch holds each kind of workgroup's staging");
+_Static_assert(TILE_FU_TJ <= TILE_FU_TJW, "fused_update: the fold's W2 columns fit a W1 tile's and a small tile's");
 _Static_assert(4 * TILE_FU_SCRATCH + 4 * TILE_FU_TBATCH * TILE_FU_TK <= 16384,
                "fused_update: within WebGPU's guaranteed 16 KiB of workgroup memory");
 /* dense_*_tiled: 2 x 2 outputs per thread; rows of vec4s (forward) and pairs (backward) */

@@ -95,6 +95,12 @@
 #define TILE_FU_TBW 16
 #define TILE_FU_TBATCH 32
 #define TILE_FU_SCRATCH 2048
+/* fused_update folds fused_softmax's work in, two dispatches a step instead of three
+ * (bench/NOTES.md, experiment 22), at batches of one slice of at most this many samples where
+ * the adapter's workgroup memory holds the batch's dlogits beside the tiles (tiles_fused_fold) */
+#ifndef TILE_FU_FOLD_MAX_BATCH
+#define TILE_FU_FOLD_MAX_BATCH TILE_FUSED_SLICE
+#endif
 /* health_stats: a workgroup per tensor, a tree reduction (a power of two) */
 #define TILE_HEALTH_WG 256
 /* fused_apply: one invocation per parameter */
@@ -175,6 +181,14 @@ static inline uint32_t tiles_fused_update_tjw(uint32_t batch) {
 static inline uint32_t tiles_fused_update_groups(uint32_t hidden, uint32_t inputs, uint32_t batch) {
     return tiles_div_up(hidden, tiles_fused_update_tjw(batch)) * tiles_fused_k_tiles(inputs) +
            tiles_div_up(hidden, TILE_FU_TJ) + 1;
+}
+/* the fold's workgroup memory in floats (its FOLD_FLOATS constant): a W1 tile's columns of W2
+ * and the batch's dlogits (the fused path's 10 classes), and whether a trainer of this batch
+ * folds on an adapter with this much workgroup memory (bytes) */
+static inline uint32_t tiles_fused_fold_floats(uint32_t batch) { return 10 * TILE_FU_TJW + 10 * batch; }
+static inline bool tiles_fused_fold(uint32_t batch, uint32_t workgroup_storage) {
+    return batch <= TILE_FU_FOLD_MAX_BATCH && tiles_fused_slices(batch) == 1 &&
+           4ull * (TILE_FU_SCRATCH + TILE_FU_TBATCH * TILE_FU_TK + tiles_fused_fold_floats(batch)) <= workgroup_storage;
 }
 static inline uint32_t tiles_fused_apply_groups(uint64_t params) { return tiles_div_up(params, TILE_FA_WG); }
 

@@ -1,4 +1,4 @@
-// Fast path, dispatch 1 of 3 per step: layer 1 for a tile of TS samples x TH hidden units,
+// Fast path, the first dispatch of a step: layer 1 for a tile of TS samples x TH hidden units,
 // plus layer 2's partial sums for those hidden units.
 //
 // The tile's inputs (u8 pixels gathered through the shuffled order, normalised here) and
@@ -12,15 +12,21 @@
 //                         by dispatch 2, so runs are bit-for-bit repeatable)
 //   xbatch[b][k]        = the normalised inputs, for the weight gradient in dispatch 3
 //                         (written by the workgroups of hidden tile 0)
+//   w2copy, b2copy      = W2 and b2 as this step reads them, where fused_update folds the
+//                         softmax in (STORE_W2; written by the workgroups of sample tile 0):
+//                         its small tiles update them while its other workgroups need them
 
 override HIDDEN: u32 = 128;
 override OFF_W1: u32 = 0;  // a multiple of 4: the engine aligns every tensor to 64 floats
 override OFF_B1: u32;
 override OFF_W2: u32;
+override OFF_B2: u32 = 0;
 override A_HID: u32 = 0;
 override A_PART: u32;
 override A_X: u32;
 override MAX_BATCH: u32;
+override STORE_W2: bool = false;
+override A_W2: u32 = 0;  // [CLASSES][HIDDEN] then CLASSES
 // the tile, set from src/core/tiles.h (TILE_FF_*), which also checks how they fit together
 override TS: u32;          // samples per tile
 override TH: u32;          // hidden units per tile
@@ -135,6 +141,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         hs[o] = h;
     }
     workgroupBarrier();
+    if (STORE_W2 && b0 == 0u) {
+        for (var i = lid; i < CLASSES * TH; i += WG) {
+            let j = j0 + i % TH;
+            if (j < HIDDEN) {
+                acts[A_W2 + (i / TH) * HIDDEN + j] = params[OFF_W2 + (i / TH) * HIDDEN + j];
+            }
+        }
+        if (ht == 0u && lid < CLASSES) {
+            acts[A_W2 + CLASSES * HIDDEN + lid] = params[OFF_B2 + lid];
+        }
+    }
     // layer 2, this tile's share: TS x CLASSES partial dot products over its TH hidden units
     if (lid < TS * CLASSES) {
         let ps = lid / CLASSES;

@@ -1,4 +1,5 @@
-// Fast path, dispatch 2 of 3 per step: per sample, finish layer 2 and go back to the hidden layer.
+// Fast path, dispatch 2 of 3 per step (where fused_update does not fold it in, a step of two):
+// per sample, finish layer 2 and go back to the hidden layer.
 //   logits[b][c]  = b2[c] + sum over hidden tiles of partial[tile][b][c]   (fixed order)
 //   dlogits[b][c] = (softmax - onehot) / count; per-sample loss and correctness
 //   dhidden[b][j] = (sum_c dlogits[b][c] w2[c][j]) * [hidden[b][j] > 0]

@@ -1,4 +1,4 @@
-// Fast path, dispatch 3 of 3 per step: every gradient is a reduction over the batch, applied
+// Fast path, the last dispatch of a step: every gradient is a reduction over the batch, applied
 // the moment it is complete, so gradients never go to memory. Workgroups, in order:
 //   W1 tiles   dW1[j][k] = sum_b dhidden[b][j] xbatch[b][k]: a tiled matmul, TJW hidden units x
 //              TK inputs per workgroup, staged through workgroup memory a round of samples at a
@@ -18,6 +18,15 @@
 // grid summing slice y only, and each writes its partial gradient to gpart[y][param] instead
 // of applying it; fused_apply.wgsl then adds the slices in order and applies the update. This
 // spreads a long serial reduction over SLICES times as many workgroups.
+//
+// FOLD (batches of one slice, where the adapter's workgroup memory holds the batch's dlogits):
+// the step is two dispatches, fused_softmax's work folded in here. Every workgroup first
+// computes the dlogits of the whole batch from the forward's partial logits (the same sums in
+// the same order as fused_softmax), into workgroup memory, and its tile's dhidden from them as
+// it stages each round; the metrics workgroup adds the per-sample losses as it goes. The small
+// tiles update W2 and b2 while other workgroups still need their old values, so everyone reads
+// those from the copy fused_forward made of them (A_W2, STORE_W2 there). A few thousand partial
+// sums per workgroup are cheaper than a dependent dispatch (bench/NOTES.md, experiment 22).
 
 override HIDDEN: u32 = 128;
 override OFF_W1: u32 = 0;
@@ -41,6 +50,13 @@ override TBATCH: u32;      // samples staged per round (small tiles)
 override TBW: u32;         // samples staged per round (W1 tiles)
 override SCRATCH: u32;     // floats of `scratch`
 override K_TILES: u32;     // ceil(INPUTS / TK), set with the model's constants
+// the fold (see above), set with the model's constants
+override FOLD: bool;
+override A_PART: u32;      // the forward's partial logits [HTILES][MAX_BATCH][CLASSES]
+override HTILES: u32;
+override MAX_BATCH: u32;
+override A_W2: u32;        // the step's W2 [CLASSES][HIDDEN] then b2, as the forward read them
+override FOLD_FLOATS: u32; // CLASSES * TJW + CLASSES * MAX_BATCH (1 without the fold)
 const INPUTS: u32 = 784u;
 const CLASSES: u32 = 10u;
 
@@ -53,6 +69,9 @@ const CLASSES: u32 = 10u;
 // the health panel's copy of the gradient, stored on a report's last step only (step.health,
 // SLICES 1; fused_apply stores the sum otherwise): the update is the same either way
 @group(0) @binding(6) var<storage, read_write> grads: array<f32>;
+// the fold's labels, through the shuffled order (unread without it)
+@group(0) @binding(7) var<storage, read> labels: array<u32>;
+@group(0) @binding(8) var<storage, read> order: array<u32>;
 
 // Workgroup memory, 16 KiB in all (WebGPU's guaranteed minimum): each kind of workgroup uses
 // `scratch` its own way, and only W1 tiles use `x_tile`: [TBATCH][TK / 4] inputs, or for wide
@@ -66,6 +85,74 @@ override HH: u32 = TBATCH * TJ;       //              hidden [TBATCH][TJ]
 override DL: u32 = 2u * TBATCH * TJ;  //              dlogits [TBATCH][CLASSES]
 const LOSS: u32 = 0u;                 // metrics: per-thread loss and hits
 override HITS: u32 = WG;
+// the fold's workgroup memory: the tile's W2 columns [CLASSES][width], then the batch's dlogits
+var<workgroup> fold: array<f32, FOLD_FLOATS>;
+override FW_DL: u32 = CLASSES * TJW;
+
+// The fold's prologue, in every workgroup: W2's columns [j0, j0 + width) of this step (the
+// forward's copy) and the dlogits of samples [lo, count), as fused_softmax computes them:
+//   logits[b][c]  = b2[c] + sum over hidden tiles of partial[tile][b][c]   (fixed order)
+//   dlogits[b][c] = (softmax - onehot) / step.count
+// Returns this thread's sums of the per-sample loss and hits (samples lid, lid + WG, ...: the
+// metrics workgroup's order).
+fn fold_prologue(lid: u32, j0: u32, width: u32, lo: u32, count: u32) -> vec2f {
+    for (var i = lid; i < CLASSES * width; i += WG) {
+        let j = j0 + i % width;
+        fold[i] = select(0.0, acts[A_W2 + (i / width) * HIDDEN + j], j < HIDDEN);
+    }
+    let n = count - lo;
+    for (var i = lid; i < n * CLASSES; i += WG) {
+        let b = lo + i / CLASSES;
+        let c = i % CLASSES;
+        var sum = acts[A_W2 + CLASSES * HIDDEN + c];
+        for (var t = 0u; t < HTILES; t++) {
+            sum += acts[A_PART + (t * MAX_BATCH + b) * CLASSES + c];
+        }
+        fold[FW_DL + i] = sum;
+    }
+    workgroupBarrier();
+    let scale = 1.0 / f32(step.count);
+    var sums = vec2f(0.0);
+    for (var s = lid; s < n; s += WG) {
+        let sample = order[step.start + lo + s];
+        let label = u8_at(labels[sample >> 2u], sample);
+        let row = FW_DL + s * CLASSES;
+        var sm = softmax_first(fold[row]);
+        for (var c = 1u; c < CLASSES; c++) {
+            sm = softmax_max(sm, fold[row + c], c);
+        }
+        for (var c = 0u; c < CLASSES; c++) {
+            sm.sum += softmax_exp(sm, fold[row + c]);
+        }
+        sums += vec2f(softmax_nll(sm, fold[row + label]), select(0.0, 1.0, sm.best == label));
+        for (var c = 0u; c < CLASSES; c++) {
+            fold[row + c] = (softmax_prob(sm, fold[row + c]) - select(0.0, 1.0, c == label)) * scale;
+        }
+    }
+    workgroupBarrier();
+    return sums;
+}
+
+// dlogits[lo + s][c] from the prologue (0 past the batch)
+fn fold_dl(s: u32, c: u32, count_in_slice: u32) -> f32 {
+    if (s >= count_in_slice) {
+        return 0.0;
+    }
+    return fold[FW_DL + s * CLASSES + c];
+}
+
+// dhidden of sample lo + s, tile column jj (of width), from its hidden value h, as fused_softmax:
+//   (sum_c dlogits[b][c] w2[c][j]) * [h > 0]
+fn fold_dh(h: f32, s: u32, jj: u32, width: u32, count_in_slice: u32) -> f32 {
+    if (s >= count_in_slice) {
+        return 0.0;
+    }
+    var acc = 0.0;
+    for (var c = 0u; c < CLASSES; c++) {
+        acc += fold[FW_DL + s * CLASSES + c] * fold[c * width + jj];
+    }
+    return select(0.0, acc, h > 0.0);
+}
 
 fn apply(i: u32, g: f32, slice: u32) {
     if (SLICES == 1u && step.health != 0u) {
@@ -112,15 +199,15 @@ fn load_x4(b0: u32, k0: u32, first: u32, count: u32) -> vec4f {
     return v;
 }
 
-// dhidden for a TBATCH x TJW tile: elements lid + q * WG, q < 4.
-fn load_dhw4(b0: u32, j0: u32, lid: u32, count: u32) -> vec4f {
+// dhidden (or hidden) for a TBATCH x TJW tile: elements lid + q * WG, q < 4.
+fn load_dhw4(region: u32, b0: u32, j0: u32, lid: u32, count: u32) -> vec4f {
     var v = vec4f(0.0);
     for (var q = 0u; q < 4u; q++) {
         let i = lid + q * WG;
         let b = b0 + i / TJW;
         let j = j0 + i % TJW;
         if (b < count && j < HIDDEN) {
-            v[q] = acts[A_DHID + b * HIDDEN + j];
+            v[q] = acts[region + b * HIDDEN + j];
         }
     }
     return v;
@@ -206,20 +293,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         }
         let tj = (lid / (TK / 4u)) * 2u;  // this thread's hidden units: j0 + tj, j0 + tj + 1
         let tk = lid % (TK / 4u);         // and inputs k0 + 4 tk .. + 3
-        var dh = load_dhw4(lo, j0, lid, count);
+        // (with the fold, dh holds hidden values until the round's staging turns them into dhidden)
+        var dh = load_dhw4(select(A_DHID, A_HID, FOLD), lo, j0, lid, count);
         var x0 = load_x4(lo, k0, lid * 4u, count);
         var x1 = load_x4(lo, k0, (lid + WG) * 4u, count);
+        if (FOLD) {
+            fold_prologue(lid, j0, TJW, lo, count);
+        }
         var acc0 = vec4f(0.0);
         var acc1 = vec4f(0.0);
         for (var b0 = lo; b0 < count; b0 += TBATCH) {
             for (var q = 0u; q < 4u; q++) {
-                scratch[lid + q * WG] = dh[q];
+                var d = dh[q];
+                if (FOLD) {
+                    let i = lid + q * WG;
+                    d = fold_dh(d, b0 - lo + i / TJW, i % TJW, TJW, count - lo);
+                }
+                scratch[lid + q * WG] = d;
             }
             x_tile[lid] = x0;
             x_tile[lid + WG] = x1;
             workgroupBarrier();
             if (b0 + TBATCH < count) {
-                dh = load_dhw4(b0 + TBATCH, j0, lid, count);
+                dh = load_dhw4(select(A_DHID, A_HID, FOLD), b0 + TBATCH, j0, lid, count);
                 x0 = load_x4(b0 + TBATCH, k0, lid * 4u, count);
                 x1 = load_x4(b0 + TBATCH, k0, (lid + WG) * 4u, count);
             }
@@ -250,22 +346,40 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let j0 = small * TJ;
         // threads [0, 160): dW2[c][j0 + jj]; [160, 176): db1[j0 + jj]; [176, 186) in tile 0: db2[c]
         var acc = 0.0;
-        var dh = load_hidden2(A_DHID, lo, j0, lid, count);
+        var dh = vec2f(0.0);
+        var dl = vec2f(0.0);
+        if (!FOLD) {
+            dh = load_hidden2(A_DHID, lo, j0, lid, count);
+            dl = load_dl2(lo, lid, count);
+        }
         var h = load_hidden2(A_HID, lo, j0, lid, count);
-        var dl = load_dl2(lo, lid, count);
+        if (FOLD) {
+            fold_prologue(lid, j0, TJ, lo, count);
+        }
         for (var b0 = lo; b0 < count; b0 += TBATCH) {
             for (var q = 0u; q < 2u; q++) {
-                scratch[DH + lid + q * WG] = dh[q];
-                scratch[HH + lid + q * WG] = h[q];
-                if (lid + q * WG < TBATCH * CLASSES) {
-                    scratch[DL + lid + q * WG] = dl[q];
+                let i = lid + q * WG;
+                var d = dh[q];
+                if (FOLD) {
+                    d = fold_dh(h[q], b0 - lo + i / TJ, i % TJ, TJ, count - lo);
+                }
+                scratch[DH + i] = d;
+                scratch[HH + i] = h[q];
+                if (i < TBATCH * CLASSES) {
+                    var g = dl[q];
+                    if (FOLD) {
+                        g = fold_dl(b0 - lo + i / CLASSES, i % CLASSES, count - lo);
+                    }
+                    scratch[DL + i] = g;
                 }
             }
             workgroupBarrier();
             if (b0 + TBATCH < count) {
-                dh = load_hidden2(A_DHID, b0 + TBATCH, j0, lid, count);
+                if (!FOLD) {
+                    dh = load_hidden2(A_DHID, b0 + TBATCH, j0, lid, count);
+                    dl = load_dl2(b0 + TBATCH, lid, count);
+                }
                 h = load_hidden2(A_HID, b0 + TBATCH, j0, lid, count);
-                dl = load_dl2(b0 + TBATCH, lid, count);
             }
             if (lid < CLASSES * TJ) {
                 let c = lid / TJ;
@@ -310,9 +424,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let all = step.count;
     var loss = 0.0;
     var hits = 0.0;
-    for (var b = lid; b < all; b += WG) {
-        loss += acts[A_SAMP + 2u * b];
-        hits += acts[A_SAMP + 2u * b + 1u];
+    if (FOLD) {
+        let sums = fold_prologue(lid, 0u, 0u, 0u, all);
+        loss = sums.x;
+        hits = sums.y;
+    } else {
+        for (var b = lid; b < all; b += WG) {
+            loss += acts[A_SAMP + 2u * b];
+            hits += acts[A_SAMP + 2u * b + 1u];
+        }
     }
     scratch[LOSS + lid] = loss;
     scratch[HITS + lid] = hits;

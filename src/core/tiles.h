@@ -40,10 +40,11 @@
 #define TILE_DBT_MAX_SLICES 64
 #define TILE_GS_WG 256
 /* the tiled first layer reads the pixels itself (GATHER) when training at batches of at least
- * this many samples; below, input_gather runs as its own dispatch (bench/NOTES.md, experiment 15:
- * at batch 64 the fold cost more than the dispatch it saves) */
+ * this many samples; below, input_gather runs as its own dispatch (bench/NOTES.md, experiments
+ * 15 and 21: at batch 64 on the H200 the fold cost more than the dispatch it saves, 32.3 against
+ * 31.0 ms per epoch) */
 #ifndef TILE_GATHER_FOLD_MIN_BATCH
-#define TILE_GATHER_FOLD_MIN_BATCH 1 /* every batch */
+#define TILE_GATHER_FOLD_MIN_BATCH 128
 #endif
 /* one invocation per element: input_gather (per input), classify (per sample), optimizer (per parameter) */
 #define TILE_GATHER_WG 64
@@ -95,11 +96,13 @@
 #define TILE_FU_TBW 16
 #define TILE_FU_TBATCH 32
 #define TILE_FU_SCRATCH 2048
-/* fused_update folds fused_softmax's work in, two dispatches a step instead of three
- * (bench/NOTES.md, experiment 22), at batches of one slice of at most this many samples where
- * the adapter's workgroup memory holds the batch's dlogits beside the tiles (tiles_fused_fold) */
+/* fused_update folds fused_softmax's work in, two dispatches a step instead of three, at
+ * batches of at most this many samples where the adapter's workgroup memory holds the batch's
+ * dlogits beside the tiles (tiles_fused_fold). bench/NOTES.md, experiment 22 (H200): 7% faster
+ * at batch 64, 2% at 128, 5% slower at 256, where every workgroup's share of the batch's
+ * softmax outweighs the dispatch it saves */
 #ifndef TILE_FU_FOLD_MAX_BATCH
-#define TILE_FU_FOLD_MAX_BATCH TILE_FUSED_SLICE
+#define TILE_FU_FOLD_MAX_BATCH 128
 #endif
 /* health_stats: a workgroup per tensor, a tree reduction (a power of two) */
 #define TILE_HEALTH_WG 256

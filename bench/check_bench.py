@@ -109,13 +109,16 @@ def check_recipe_parsing():
     check(r.hidden == (256, 128) and r.batch == 64 and r.schedule == "constant" and r.momentum == 0.0
           and r.json()["optimizer"] == "sgd" and r.json()["hidden"] == "256,128", "--recipe hidden=256,128 takes both widths")
     r = tr.parse_recipe("d")
-    check((r.hidden, r.batch, r.lr, r.momentum, r.schedule, r.epochs) == ((128,), 128, 0.05, 0.9, "cosine", 12),
-          "--recipe NAME alone: wgtrain train's defaults")
+    check((r.hidden, r.batch, r.lr, r.momentum, r.schedule, r.epochs, r.label_smoothing) ==
+          ((128,), 64, 0.025, 0.9, "cosine", 12, 0.0), "--recipe NAME alone: wgtrain train's defaults")
+    r = tr.parse_recipe("s:label_smoothing=0.1")
+    check(r.label_smoothing == 0.1 and r.json()["label_smoothing"] == 0.1, "--recipe label_smoothing=0.1")
     for bad, why in (("x:batch=0", "batch must be"), ("x:lr=-1", "lr must be"), ("x:momentum=1", "momentum must be"),
                      ("x:schedule=step", "schedule must be"), ("x:epochs=two", "epochs must be"),
                      ("x:warmup=-1", "warmup must be"), ("x:hidden=0", "x: hidden: expected comma-separated widths >= 1"), ("x:size=3", "unknown key"),
                      ("x:512", "not key=value"), ("x:lr=1,lr=2", "given twice"), (":lr=1", "expected NAME"),
-                     ("wgtrain-fast:lr=1", "a preset has that name"), ("x:lr=nan", "lr must be")):
+                     ("wgtrain-fast:lr=1", "a preset has that name"), ("x:lr=nan", "lr must be"),
+                     ("x:label_smoothing=1", "label_smoothing must be")):
         try:
             tr.parse_recipe(bad)
             check(False, f"--recipe {bad} refused")
@@ -124,8 +127,9 @@ def check_recipe_parsing():
     check([r.name for r in tr.parse_presets("wgtrain-fast,plain-sgd-b64")] == ["wgtrain-fast", "plain-sgd-b64"],
           "--recipes picks presets in order")
     fast = tr.PRESETS["wgtrain-fast"]
-    check((fast.hidden, fast.batch, fast.lr, fast.momentum, fast.schedule, fast.epochs) == ((256,), 256, 0.1, 0.9, "cosine", 5),
-          "preset wgtrain-fast: 784-256-10, batch 256, momentum 0.9, lr 0.1, cosine over 5")
+    check((fast.hidden, fast.batch, fast.lr, fast.momentum, fast.schedule, fast.epochs, fast.label_smoothing) ==
+          ((256,), 128, 0.05, 0.9, "cosine", 3, 0.1),
+          "preset wgtrain-fast: 784-256-10, batch 128, momentum 0.9, lr 0.05, cosine over 3, label smoothing 0.1")
     best = tr.PRESETS["torch-best"]
     check((best.hidden, best.batch, best.lr, best.momentum, best.schedule, best.epochs) == ((1024,), 1024, 0.4, 0.9, "cosine", 4),
           "preset torch-best: 784-1024-10, batch 1024, momentum 0.9, lr 0.4, cosine over 4 (bench/NOTES.md)")
@@ -153,7 +157,7 @@ def check_cli(mnist, py):
               f"{' '.join(args[3:])} -> exit {rc}: {err.strip()}")
     rc, out, err = cli([*base, "--modes", "eager", "--batches", "100", "--epochs", "1", "--train-limit", "300",
                         "--hidden", "32,16", "--time-to-accuracy", "--seeds", "2", "--target", "0.5",
-                        "--recipes", "wgtrain-fast", "--recipe", "tiny:hidden=32,16,batch=50,lr=0.1,epochs=3,warmup=4",
+                        "--recipes", "wgtrain-fast-b256", "--recipe", "tiny:hidden=32,16,batch=50,lr=0.1,epochs=3,warmup=4",
                         "--max-epochs", "2"], py)
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     sp = [r for r in rows if r["event"] == "speed"]
@@ -161,9 +165,9 @@ def check_cli(mnist, py):
     seeds = [r for r in rows if r["event"] == "time_to_accuracy_seed"]
     check(rc == 0 and len(sp) == 1 and sp[0]["hidden"] == "32,16" and sp[0]["batch"] == 100 and sp[0]["mode"] == "eager"
           and sp[0]["ms_per_epoch"] > 0, f"CPU smoke: a speed line of 784-32-16-10 (rc {rc}) {err.strip()[-300:]}")
-    want = {"wgtrain-fast": dict(hidden="256", batch=256, lr=0.1, momentum=0.9, schedule="cosine", warmup=0, schedule_epochs=5),
+    want = {"wgtrain-fast-b256": dict(hidden="256", batch=256, lr=0.1, momentum=0.9, schedule="cosine", warmup=0, schedule_epochs=5),
             "tiny": dict(hidden="32,16", batch=50, lr=0.1, momentum=0.9, schedule="cosine", warmup=4, schedule_epochs=3)}
-    check([r["recipe"] for r in tta] == ["wgtrain-fast", "tiny"] and
+    check([r["recipe"] for r in tta] == ["wgtrain-fast-b256", "tiny"] and
           all(all(r[k] == v for k, v in want[r["recipe"]].items()) and r["max_epochs"] == 2 and r["seeds"] == 2
               and r["mode"] == "eager" and r["optimizer"] == "momentum" for r in tta),
           "CPU smoke: a time-to-accuracy line per recipe, with its parameters")
@@ -192,10 +196,10 @@ def check_make_results(work, py):
                        dict(event="time_to_accuracy", target=0.98, seeds=2, reached=2, median_seconds=0.047, hidden="256",
                             optimizer="momentum", batch=256, lr=0.1, momentum=0.9, schedule="cosine", warmup=0,
                             schedule_epochs=5, device_seconds=0.2, compile_seconds=0.03, upload_seconds=0.04)])
-    w("torch-tta.jsonl", [seed(1, 4, True, framework="torch", recipe="wgtrain-fast"),
-                          seed(2, 5, False, framework="torch", recipe="wgtrain-fast"),
+    w("torch-tta.jsonl", [seed(1, 4, True, framework="torch", recipe="wgtrain-fast-b256"),
+                          seed(2, 5, False, framework="torch", recipe="wgtrain-fast-b256"),
                           dict(event="time_to_accuracy", framework="torch", mode="graph",
-                               **tr.PRESETS["wgtrain-fast"].json(), target=0.98, seeds=2, reached=1, median_seconds=0.2),
+                               **tr.PRESETS["wgtrain-fast-b256"].json(), target=0.98, seeds=2, reached=1, median_seconds=0.2),
                           dict(event="time_to_accuracy", framework="torch", recipe="plain-sgd-b64", target=0.98,
                                seeds=5, reached=5, median_seconds=0.762)])  # an older line: its recipe's name only
     open(os.path.join(work, "cmds.txt"), "w").write("echo the commands\n")
@@ -219,8 +223,8 @@ def check_make_results(work, py):
           "784-256-128-10: per-layer against CUDA graph")
     check("| 784-128-10 | 64 | fused | fused_forward 10.0, fused_update 5.0 | 14.07 ms | 20.00 ms |" in md,
           "GPU time per dispatch: the sum over an epoch's steps")
-    fast_w = row("| wgtrain-fast | wgtrain |")
-    fast_t = row("| wgtrain-fast | PyTorch CUDA graph |")
+    fast_w = row("| wgtrain-fast-b256 | wgtrain |")
+    fast_t = row("| wgtrain-fast-b256 | PyTorch CUDA graph |")
     check("| 784-256-10 | momentum 0.9 | 256 | 0.1 | cosine over 5 epochs | 2/2 | 4, 5 | 0.047 |" in fast_w,
           f"wgtrain's line named after the PyTorch recipe of the same parameters: {fast_w}")
     check("| 1/2 | 4, ✗ (5) | 0.200 |" in fast_t and lines.index(fast_t) == lines.index(fast_w) + 1,

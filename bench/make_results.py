@@ -71,12 +71,14 @@ def recipe_key(row):
     momentum = float(row.get("momentum", 0.9))
     return (hidden_of(row), row.get("optimizer", "momentum" if momentum else "sgd"), int(row["batch"]),
             round(float(row["lr"]), 6), round(momentum, 6), row.get("schedule", "cosine"), int(row.get("warmup", 0)),
-            int(row["schedule_epochs"]))
+            int(row["schedule_epochs"]), round(float(row.get("label_smoothing", 0)), 6))
 
 
 def describe(key):
-    hidden, optimizer, batch, lr, momentum, schedule, warmup, epochs = key
+    hidden, optimizer, batch, lr, momentum, schedule, warmup, epochs, smoothing = key
     opt = "plain SGD" if optimizer == "sgd" else f"{optimizer} {momentum:g}"
+    if smoothing:
+        opt += f", label smoothing {smoothing:g}"
     sched = f"cosine over {epochs} epochs" if schedule == "cosine" else f"{schedule}, at most {epochs} epochs"
     if warmup:
         sched += f", warmup {warmup} steps"

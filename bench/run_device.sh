@@ -16,7 +16,7 @@
 #             and COMPILED_BATCHES (default 64,256,1024,4096)
 #   tta       (~1-2 min) time to 98%: wgtrain's default recipe, its fast one and PyTorch's best;
 #             PyTorch's presets (torch_reference.py --recipes, default all: wgtrain-default,
-#             plain-sgd-b64, wgtrain-fast, torch-best, torch-b512), CUDA graph
+#             plain-sgd-b64, wgtrain-fast, wgtrain-fast-b256, torch-best, torch-b512), CUDA graph
 #   all       (default) speed, tta, compiled in turn; under ~9 min with COMPILED_BATCHES=64
 #             COMPILED_MODELS=128
 #   results   only RESULTS.md, from the *.jsonl and commands-*.txt of the folders in RESULTS_FROM
@@ -112,6 +112,9 @@ part_compiled() {
 
 part_tta() {
   step wgtrain-tta.jsonl 120 "$W" bench --data "$DATA" --json --skip-speed --time-to-accuracy --seeds "$SEEDS"
+  # the fastest recipe found (torch_reference.py's wgtrain-fast) and the one before it (wgtrain-fast-b256)
+  step wgtrain-tta.jsonl 120 "$W" bench --data "$DATA" --json --skip-speed --time-to-accuracy --seeds "$SEEDS" \
+    --hidden 256 --batch 128 --lr 0.05 --max-epochs 3 --label-smoothing 0.1
   step wgtrain-tta.jsonl 120 "$W" bench --data "$DATA" --json --skip-speed --time-to-accuracy --seeds "$SEEDS" \
     --hidden 256 --batch 256 --lr 0.1 --max-epochs 5
   # PyTorch's best recipe (torch_reference.py's torch-best) on wgtrain too

@@ -187,8 +187,8 @@ expect_error 2 "--hidden must be between 1 and 4096 for every layer \\(got '0'\\
 expect_error 2 "--schedule must be constant, cosine, step or onecycle \\(got 'fast'\\)" -- bench --schedule fast
 # ... and runs it, naming it: a recipe that reaches 60% on 10 classes in one epoch of MNIST
 "$WGTRAIN" bench --device cpu --threads 2 --skip-speed --seeds 1 --target 0.6 --max-epochs 1 --hidden 16 --batch 256 \
-  --lr 0.2 --schedule constant --json >"$TMP/tta.json" 2>&1 \
-  && grep -q '"event":"time_to_accuracy","target":0.6,"seeds":1,"reached":1,.*"hidden":"16","optimizer":"momentum","batch":256,"lr":0.2,"momentum":0.9,"schedule":"constant","warmup":0,"schedule_epochs":1' "$TMP/tta.json" \
+  --lr 0.2 --schedule constant --label-smoothing 0.05 --json >"$TMP/tta.json" 2>&1 \
+  && grep -q '"event":"time_to_accuracy","target":0.6,"seeds":1,"reached":1,.*"hidden":"16","optimizer":"momentum","batch":256,"lr":0.2,"momentum":0.9,"schedule":"constant","warmup":0,"schedule_epochs":1,"label_smoothing":0.05,"weight_decay":0,"dropout":0' "$TMP/tta.json" \
   && ok "bench --time-to-accuracy trains the recipe it is given and names it" || bad "bench recipe: $(cat "$TMP/tta.json")"
 # bench on the CPU engine: one batch size, one timed epoch
 "$WGTRAIN" bench --device cpu --threads 2 --batches 1024 --epochs 1 --json >"$TMP/bench.json" 2>&1 \

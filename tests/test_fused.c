@@ -24,9 +24,11 @@ static bool record(void *user, const mlp_progress *p) {
     return true;
 }
 
-static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint32_t batch, trace *tr, float *params) {
+static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint32_t batch, float smoothing, trace *tr,
+                float *params) {
     mlp_config c = mlp_config_default();
     c.batch = batch;
+    c.label_smoothing = smoothing;
     c.epochs = 1;
     c.report_every = 1; /* one report per step: the whole loss trajectory */
     c.kernels = kernels;
@@ -87,14 +89,18 @@ int main(void) {
     CHECK(mnist_load_dir(dir, MNIST_TRAIN, &m, err, sizeof err) == IDX_OK, "%s", err);
     if (!gpu || !m.images) return check_exit("test_fused");
 
-    const uint32_t batches[] = {64, 100};
-    for (int bi = 0; bi < 2; bi++) {
+    /* the fused step in two dispatches (batches up to TILE_FU_FOLD_MAX_BATCH, here with label
+     * smoothing too) and in three (150); `wgtrain check` holds both forms, smoothed, to the CPU */
+    const uint32_t batches[] = {64, 100, 150};
+    const float smoothings[] = {0, 0.1f, 0};
+    for (int bi = 0; bi < 3; bi++) {
         uint32_t b = batches[bi];
+        float ls = smoothings[bi];
         mlp_config dc = mlp_config_default();
         size_t np = mlp_param_count(&dc.arch);
         float *pf = malloc(np * 4), *pr = malloc(np * 4);
         trace tf, tr;
-        if (run(gpu, MLP_KERNELS_FUSED, &m, b, &tf, pf) && run(gpu, MLP_KERNELS_REFERENCE, &m, b, &tr, pr)) {
+        if (run(gpu, MLP_KERNELS_FUSED, &m, b, ls, &tf, pf) && run(gpu, MLP_KERNELS_REFERENCE, &m, b, ls, &tr, pr)) {
             CHECK(tf.n == STEPS && tr.n == STEPS, "batch %u: %d and %d steps reported", b, tf.n, tr.n);
             double worst = 0;
             for (int s = 0; s < STEPS && s < tf.n && s < tr.n; s++) {
@@ -111,8 +117,8 @@ int main(void) {
             }
             double rel = sqrt(diff / norm);
             CHECK(rel < 1e-4, "batch %u: final weights differ by %.3e relative", b, rel);
-            printf("batch %u: loss %.4f -> %.4f, worst step loss difference %.2e, final weights %.2e relative\n", b,
-                   tr.loss[0], tr.loss[STEPS - 1], worst, rel);
+            printf("batch %u, smoothing %g: loss %.4f -> %.4f, worst step loss difference %.2e, final weights %.2e relative\n",
+                   b, (double)ls, tr.loss[0], tr.loss[STEPS - 1], worst, rel);
         }
         free(pf), free(pr);
     }

@@ -175,6 +175,8 @@ static int bench_time_to_accuracy(const host_runtime *rt, const bench_opts *o, c
     const mlp_config *d = &o->recipe;
     char hidden[128];
     model_hidden_format(&d->arch, hidden, sizeof hidden);
+    char smoothing[48] = "";
+    if (d->label_smoothing > 0) snprintf(smoothing, sizeof smoothing, ", label smoothing %g", (double)d->label_smoothing);
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         bool ok = j && json_add_string(j, "event", "time_to_accuracy") && json_add_fixed(j, "target", o->target, 4) &&
@@ -184,15 +186,17 @@ static int bench_time_to_accuracy(const host_runtime *rt, const bench_opts *o, c
                   json_add_string(j, "hidden", hidden) && json_add_string(j, "optimizer", optim_name(d->optimizer)) &&
                   json_add_integer(j, "batch", d->batch) && json_add_number(j, "lr", d->lr, 6) &&
                   json_add_number(j, "momentum", d->momentum, 6) && json_add_string(j, "schedule", mlp_schedule_name(d->schedule)) &&
-                  json_add_integer(j, "warmup", d->warmup) && json_add_integer(j, "schedule_epochs", o->max_epochs);
+                  json_add_integer(j, "warmup", d->warmup) && json_add_integer(j, "schedule_epochs", o->max_epochs) &&
+                  json_add_number(j, "label_smoothing", d->label_smoothing, 6) &&
+                  json_add_number(j, "weight_decay", d->weight_decay, 6) && json_add_number(j, "dropout", d->dropout, 6);
         if (!ok) cJSON_Delete(j), j = NULL;
         cli_json_line(j);
     } else
         printf("time to %.1f%%: median %.3f s over the %d of %u seeds that reached it (training and per-epoch "
                "evaluation, from the first dispatch); device creation %.3f s, pipeline compilation %.3f s, data "
-               "upload %.3f s; recipe: 784-%s-10, %s, batch %u, lr %g, %s over %u epochs\n",
+               "upload %.3f s; recipe: 784-%s-10, %s, batch %u, lr %g, %s over %u epochs%s\n",
                100 * o->target, med, n_reached, seeds, device_s, compile_s, upload_first, hidden,
-               optim_name(d->optimizer), d->batch, d->lr, mlp_schedule_name(d->schedule), o->max_epochs);
+               optim_name(d->optimizer), d->batch, d->lr, mlp_schedule_name(d->schedule), o->max_epochs, smoothing);
     return 0;
 }
 

@@ -204,7 +204,7 @@ mlp_status mlp_config_check(const mlp_config *c, uint32_t train_count, char *err
     }
     if (c->kernels == MLP_KERNELS_FUSED && !mlp_fused_applies(c)) {
         snprintf(err, errlen, "kernels fused covers one hidden ReLU layer on 784 inputs and 10 classes, trained by SGD "
-                              "or momentum without weight decay or clipping; use kernels auto or reference here");
+                              "or momentum without weight decay, clipping or dropout; use kernels auto or reference here");
         return MLP_ERR_CONFIG;
     }
     return MLP_OK;
@@ -394,7 +394,7 @@ bool mlp_fused_applies(const mlp_config *c) {
     const model_arch *a = &c->arch;
     return a->inputs == MLP_FUSED_INPUTS && a->classes == MLP_FUSED_CLASSES && a->hidden_layers == 1 &&
            a->activation == MODEL_ACT_RELU && (c->optimizer == OPTIM_SGD || c->optimizer == OPTIM_MOMENTUM) &&
-           c->weight_decay == 0.0f && c->clip_grad_norm == 0.0f && c->label_smoothing == 0.0f && c->dropout == 0.0f;
+           c->weight_decay == 0.0f && c->clip_grad_norm == 0.0f && c->dropout == 0.0f;
 }
 
 mlp_kernels mlp_resolve_kernels(gpu_context *gpu, const mlp_config *c, mlp_kernels k) {
@@ -501,7 +501,7 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"A_W2", a_w2}};
         gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
                                {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
-                               {"MAX_BATCH", b}, {"HTILES", htiles}};
+                               {"MAX_BATCH", b}, {"HTILES", htiles}, {"SMOOTHING", t->cfg.label_smoothing}};
         t->slices = tiles_fused_slices(b);
         t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
         gpu_constant c_up[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]},
@@ -511,14 +511,15 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)},
                                {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)},
                                {"FOLD", t->fold}, {"A_PART", a_part}, {"HTILES", htiles}, {"MAX_BATCH", b},
-                               {"A_W2", a_w2}, {"FOLD_FLOATS", t->fold ? tiles_fused_fold_floats(b) : 1}};
+                               {"A_W2", a_w2}, {"FOLD_FLOATS", t->fold ? tiles_fused_fold_floats(b) : 1},
+                               {"SMOOTHING", t->cfg.label_smoothing}};
         gpu_constant c_ap[] = {{"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
         /* (the wide forward never meets the fold: it starts at batches of several slices) */
         bool wide = tiles_fused_wide(b);
         TRY(tiles_kernel_get(gpu, wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, wide ? 7 : 10,
                              &t->k_ffw));
-        if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 9, &t->k_fsm));
-        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 20, &t->k_fup));
+        if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 10, &t->k_fsm));
+        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 21, &t->k_fup));
         if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 2, &t->k_fap));
         t->acts_floats = (size_t)a_w2 + (size_t)(h + 1) * MLP_FUSED_CLASSES;
         t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);

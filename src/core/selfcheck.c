@@ -880,6 +880,11 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
             /* the fused step's other form: three dispatches where two fit (tiles_fused_fold) */
             c.fused_no_fold = true;
             check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9, three dispatches", 100, &c);
+            /* label smoothing, in both forms */
+            c.label_smoothing = 0.1f;
+            check_run(&h, &rng, "3 steps, N=100 B=40 H=33 smoothing 0.1, three dispatches", 100, &c);
+            c.fused_no_fold = false;
+            check_run(&h, &rng, "3 steps, N=100 B=40 H=33 smoothing 0.1", 100, &c);
         }
         c = run_config(&a20, 19, 0.05f, 0.0f, kernels);
         check_run(&h, &rng, "2 steps, N=37 B=19 H=20", 37, &c);

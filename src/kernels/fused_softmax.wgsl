@@ -1,7 +1,9 @@
 // Fast path, dispatch 2 of 3 per step (where fused_update does not fold it in, a step of two):
 // per sample, finish layer 2 and go back to the hidden layer.
 //   logits[b][c]  = b2[c] + sum over hidden tiles of partial[tile][b][c]   (fixed order)
-//   dlogits[b][c] = (softmax - onehot) / count; per-sample loss and correctness
+//   dlogits[b][c] = (softmax - q) / count; per-sample loss and correctness, with q the one-hot
+//                   label or, with SMOOTHING, (1 - SMOOTHING) onehot + SMOOTHING / CLASSES (as
+//                   softmax_xent_backward.wgsl, torch's CrossEntropyLoss(label_smoothing))
 //   dhidden[b][j] = (sum_c dlogits[b][c] w2[c][j]) * [hidden[b][j] > 0]
 // One workgroup per SB samples.
 
@@ -15,6 +17,7 @@ override A_SAMP: u32;
 override A_PART: u32;
 override MAX_BATCH: u32;
 override HTILES: u32;  // the forward's hidden tiles: partials per sample
+override SMOOTHING: f32 = 0.0;
 // set from src/core/tiles.h: SB samples per workgroup
 override WG: u32;
 override SB: u32;
@@ -58,11 +61,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             sm.sum += softmax_exp(sm, logit[row + c]);
         }
         for (var c = 0u; c < CLASSES; c++) {
-            let g = (softmax_prob(sm, logit[row + c]) - select(0.0, 1.0, c == label)) * scale;
+            var q = select(0.0, 1.0, c == label);
+            if (SMOOTHING > 0.0) {
+                q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
+            }
+            let g = (softmax_prob(sm, logit[row + c]) - q) * scale;
             dlogit[row + c] = g;
             acts[A_DLOG + b * CLASSES + c] = g;
         }
-        acts[A_SAMP + 2u * b] = softmax_nll(sm, logit[row + label]);
+        var nll = softmax_nll(sm, logit[row + label]);
+        if (SMOOTHING > 0.0) {
+            var all = 0.0;
+            for (var c = 0u; c < CLASSES; c++) {
+                all += softmax_nll(sm, logit[row + c]);
+            }
+            nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+        }
+        acts[A_SAMP + 2u * b] = nll;
         acts[A_SAMP + 2u * b + 1u] = select(0.0, 1.0, sm.best == label);
     }
     workgroupBarrier();

@@ -57,6 +57,7 @@ override HTILES: u32;
 override MAX_BATCH: u32;
 override A_W2: u32;        // the step's W2 [CLASSES][HIDDEN] then b2, as the forward read them
 override FOLD_FLOATS: u32; // CLASSES * TJW + CLASSES * MAX_BATCH (1 without the fold)
+override SMOOTHING: f32 = 0.0;  // the fold's label smoothing, as fused_softmax's
 const INPUTS: u32 = 784u;
 const CLASSES: u32 = 10u;
 
@@ -92,7 +93,7 @@ override FW_DL: u32 = CLASSES * TJW;
 // The fold's prologue, in every workgroup: W2's columns [j0, j0 + width) of this step (the
 // forward's copy) and the dlogits of samples [lo, count), as fused_softmax computes them:
 //   logits[b][c]  = b2[c] + sum over hidden tiles of partial[tile][b][c]   (fixed order)
-//   dlogits[b][c] = (softmax - onehot) / step.count
+//   dlogits[b][c] = (softmax - q) / step.count, q the label, smoothed by SMOOTHING
 // Returns this thread's sums of the per-sample loss and hits (samples lid, lid + WG, ...: the
 // metrics workgroup's order).
 fn fold_prologue(lid: u32, j0: u32, width: u32, lo: u32, count: u32) -> vec2f {
@@ -124,9 +125,21 @@ fn fold_prologue(lid: u32, j0: u32, width: u32, lo: u32, count: u32) -> vec2f {
         for (var c = 0u; c < CLASSES; c++) {
             sm.sum += softmax_exp(sm, fold[row + c]);
         }
-        sums += vec2f(softmax_nll(sm, fold[row + label]), select(0.0, 1.0, sm.best == label));
+        var nll = softmax_nll(sm, fold[row + label]);
+        if (SMOOTHING > 0.0) {
+            var all = 0.0;
+            for (var c = 0u; c < CLASSES; c++) {
+                all += softmax_nll(sm, fold[row + c]);
+            }
+            nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+        }
+        sums += vec2f(nll, select(0.0, 1.0, sm.best == label));
         for (var c = 0u; c < CLASSES; c++) {
-            fold[row + c] = (softmax_prob(sm, fold[row + c]) - select(0.0, 1.0, c == label)) * scale;
+            var q = select(0.0, 1.0, c == label);
+            if (SMOOTHING > 0.0) {
+                q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
+            }
+            fold[row + c] = (softmax_prob(sm, fold[row + c]) - q) * scale;
         }
     }
     workgroupBarrier();

@@ -35,6 +35,7 @@ cycle_momentum=False, the warmup multiplies the schedule by min(1, (s + 1) / war
 AdamW's weight decay defaults to 0.01 as torch's.
 """
 import argparse
+import gc
 import gzip
 import json
 import math
@@ -151,8 +152,13 @@ class Run:
             for _ in range(3):
                 self.graph_step(size)
         torch.cuda.current_stream().wait_stream(s)
+        # a previous run's graphs, freed by the garbage collector in the middle of this capture,
+        # invalidate it (cudaErrorStreamCaptureInvalidated, seen on the H200 on 2026-12-02): free
+        # them first
+        gc.collect()
+        torch.cuda.synchronize()
         g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
+        with torch.cuda.graph(g, capture_error_mode="thread_local"):
             self.graph_step(size)
         with torch.no_grad():
             for p, q in zip(self.params, saved):

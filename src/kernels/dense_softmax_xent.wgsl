@@ -123,7 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
                 for (var k = 0u; k < CLASSES; k++) {
                     all += softmax_nll(sm, z[row + k]);
                 }
-                nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+                nll = softmax_smoothed_nll(nll, all, SMOOTHING, CLASSES);
             }
             hit = select(0u, 1u, sm.best == label);
             rows[s] = sm;
@@ -134,11 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     workgroupBarrier();
     if (live) {
         let p = softmax_prob(rows[s], logit);
-        var q = select(0.0, 1.0, c == label);
-        if (SMOOTHING > 0.0) {
-            q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
-        }
-        dlogits[b * CLASSES + c] = (p - q) * (1.0 / f32(step.count));
+        dlogits[b * CLASSES + c] = (p - softmax_target(c, label, SMOOTHING, CLASSES)) * (1.0 / f32(step.count));
     }
     if (lid == 0u) {
         var loss = 0.0;

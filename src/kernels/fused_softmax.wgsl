@@ -61,11 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             sm.sum += softmax_exp(sm, logit[row + c]);
         }
         for (var c = 0u; c < CLASSES; c++) {
-            var q = select(0.0, 1.0, c == label);
-            if (SMOOTHING > 0.0) {
-                q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
-            }
-            let g = (softmax_prob(sm, logit[row + c]) - q) * scale;
+            let g = (softmax_prob(sm, logit[row + c]) - softmax_target(c, label, SMOOTHING, CLASSES)) * scale;
             dlogit[row + c] = g;
             acts[A_DLOG + b * CLASSES + c] = g;
         }
@@ -75,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             for (var c = 0u; c < CLASSES; c++) {
                 all += softmax_nll(sm, logit[row + c]);
             }
-            nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+            nll = softmax_smoothed_nll(nll, all, SMOOTHING, CLASSES);
         }
         acts[A_SAMP + 2u * b] = nll;
         acts[A_SAMP + 2u * b + 1u] = select(0.0, 1.0, sm.best == label);

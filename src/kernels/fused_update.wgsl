@@ -131,15 +131,11 @@ fn fold_prologue(lid: u32, j0: u32, width: u32, lo: u32, count: u32) -> vec2f {
             for (var c = 0u; c < CLASSES; c++) {
                 all += softmax_nll(sm, fold[row + c]);
             }
-            nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+            nll = softmax_smoothed_nll(nll, all, SMOOTHING, CLASSES);
         }
         sums += vec2f(nll, select(0.0, 1.0, sm.best == label));
         for (var c = 0u; c < CLASSES; c++) {
-            var q = select(0.0, 1.0, c == label);
-            if (SMOOTHING > 0.0) {
-                q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
-            }
-            fold[row + c] = (softmax_prob(sm, fold[row + c]) - q) * scale;
+            fold[row + c] = (softmax_prob(sm, fold[row + c]) - softmax_target(c, label, SMOOTHING, CLASSES)) * scale;
         }
     }
     workgroupBarrier();

@@ -75,6 +75,23 @@ fn softmax_nll(s: Softmax, l_label: f32) -> f32 {
     return log(s.sum) + s.top - l_label;
 }
 
+// The cross-entropy's target for class c, torch's CrossEntropyLoss(label_smoothing):
+//   q[c] = (1 - smoothing) [c == label] + smoothing / classes   (the one-hot label at 0, exactly)
+fn softmax_target(c: u32, label: u32, smoothing: f32, classes: u32) -> f32 {
+    let q = select(0.0, 1.0, c == label);
+    if (smoothing > 0.0) {
+        return (1.0 - smoothing) * q + smoothing / f32(classes);
+    }
+    return q;
+}
+
+// ... and its loss, from the label's nll and the sum of every class's (the caller's loop over
+// its row; with smoothing 0 the loss is the label's nll and the caller need not sum):
+//   (1 - smoothing) nll + smoothing * all / classes
+fn softmax_smoothed_nll(nll: f32, all: f32, smoothing: f32, classes: u32) -> f32 {
+    return (1.0 - smoothing) * nll + smoothing * all / f32(classes);
+}
+
 // The activations and their derivatives, by model_activation (src/core/model.h): 0 none (the
 // logits), 1 ReLU, 2 GELU (erf), 3 tanh, 4 sigmoid, 5 leaky ReLU (0.01); reference.c has the same.
 // erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): WGSL has no erf

@@ -44,11 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         }
         for (var c = 0u; c < CLASSES; c++) {
             let p = softmax_prob(sm, logits[row + c]);
-            var q = select(0.0, 1.0, c == label);
-            if (SMOOTHING > 0.0) {
-                q = (1.0 - SMOOTHING) * q + SMOOTHING / f32(CLASSES);
-            }
-            dlogits[row + c] = (p - q) * scale;
+            dlogits[row + c] = (p - softmax_target(c, label, SMOOTHING, CLASSES)) * scale;
         }
         var nll = softmax_nll(sm, logits[row + label]);
         if (SMOOTHING > 0.0) {
@@ -56,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
             for (var c = 0u; c < CLASSES; c++) {
                 all += softmax_nll(sm, logits[row + c]);
             }
-            nll = (1.0 - SMOOTHING) * nll + SMOOTHING * all / f32(CLASSES);
+            nll = softmax_smoothed_nll(nll, all, SMOOTHING, CLASSES);
         }
         loss += nll;
         correct += select(0u, 1u, sm.best == label);

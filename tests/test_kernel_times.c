@@ -141,14 +141,18 @@ int main(void) {
     fused.report_every = 4;
     fused.epochs = 1;
     fused.seed = 3;
-    /* two dispatches a step where fused_update folds the softmax in (lavapipe's 32 KiB of
-     * workgroup memory hold batch 64's dlogits), three in the other form */
+    /* one dispatch a step, pipelined, where fused_step's tile fits (lavapipe's 32 KiB of
+     * workgroup memory): the step timed alone is its forward and its update; two dispatches a
+     * step where fused_update folds the softmax in; three in the other form */
+    const char *pipelined[] = {"fused_step forward", "fused_step update"};
+    check_path(gpu, "fused, batch 64, pipelined", &fused, &m, 10, pipelined, 2);
+    fused.fused_form = MLP_FUSED_FOLDED;
     const char *fused2[] = {"fused_forward", "fused_update"};
-    check_path(gpu, "fused, batch 64", &fused, &m, 10, fused2, 2);
-    fused.fused_no_fold = true;
+    check_path(gpu, "fused, batch 64, two dispatches", &fused, &m, 10, fused2, 2);
+    fused.fused_form = MLP_FUSED_THREE;
     const char *fused3[] = {"fused_forward", "fused_softmax", "fused_update"};
     check_path(gpu, "fused, batch 64, three dispatches", &fused, &m, 10, fused3, 3);
-    fused.fused_no_fold = false;
+    fused.fused_form = MLP_FUSED_AUTO;
     mlp_config ref = mlp_config_default();
     ref.kernels = MLP_KERNELS_REFERENCE;
     ref.shape = MLP_SHAPE_STREAM;

@@ -97,14 +97,14 @@ static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_da
                       json_add_integer(j, "batch", c.batch) && json_add_integer(j, "steps_per_epoch", steps) &&
                       json_add_fixed(j, "ms_per_epoch", ms, 4) && json_add_fixed(j, "samples_per_second", train->count / (ms / 1000.0), 0) &&
                       json_add_integer(j, "timed_epochs", timed) && json_add(j, "gpu_us_per_dispatch", (per = cJSON_CreateObject()));
-            for (int k = 0; ok && k < nk; k++) ok = json_add_fixed(per, kt[k].kernel, kt[k].mean_ns / 1000.0, 3);
+            for (int k = 0; ok && k < nk; k++) ok = json_add_fixed(per, kt[k].name, kt[k].mean_ns / 1000.0, 3);
             if (!ok) cJSON_Delete(j), j = NULL;
             cli_json_line(j);
         } else {
             printf("%-6u %-7u %-10.3f %-12.0f", c.batch, steps, ms, train->count / (ms / 1000.0));
             double step_us = 0;
             for (int k = 0; k < nk; k++) {
-                printf(" %s %.1fus", kt[k].kernel, kt[k].mean_ns / 1000.0);
+                printf(" %s %.1fus", kt[k].name, kt[k].mean_ns / 1000.0);
                 step_us += kt[k].mean_ns / 1000.0;
             }
             if (nk > 0) printf(" | %.1fus/step, %.2f ms/epoch on the GPU", step_us, step_us * steps / 1000.0);

@@ -20,7 +20,7 @@ static const char *serve_help =
     "  --report-every N  steps between live updates: loss point, weights, previews (default 20)\n"
     "  --timeout-s N     idle timeout of an HTTP connection, seconds (default 30)\n"
     "  --max-connections N  concurrent connections (default 256; 128 per client address)\n"
-    "  --kernels K       fused (2 dispatches per step, default) or reference (the seed's 6 kernels)\n"
+    "  --kernels K       fused (1-3 dispatches per step, default) or reference (the seed's 6 kernels)\n"
     "                    The page's Kernel times panel shows each kernel's GPU time on one step per\n"
     "                    report (timestamp queries, where the adapter has them; a run posted with\n"
     "                    \"kernel_times\": false skips it)\n"

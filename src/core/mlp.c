@@ -81,6 +81,12 @@ struct mlp_trainer {
     gpu_buffer gpart; /* per-slice partial gradients, large batches */
     uint32_t slices;
     bool fold; /* fused_update folds fused_softmax in: two dispatches a step (tiles_fused_fold) */
+    /* one dispatch a step, steps pipelined (tiles_fused_step): fused_step.wgsl forward only (a
+     * run's first dispatch), update and forward, update only (its last) */
+    bool pipelined;
+    gpu_kernel *k_fst[3];
+    WGPUBindGroup bg_fst[3];
+    uint32_t groups_fst;
     size_t acts_floats;
     gpu_buffer acts; /* carved: hidden, dhidden, dlogits, per-sample metrics, layer-2 partial
                       * sums, the gathered inputs (offsets in load_kernels) */
@@ -487,45 +493,66 @@ static gpu_status load_kernels(mlp_trainer *t) {
             TRY(tiles_kernel_get(gpu, "grad_norm.wgsl", c_norm, 3, &t->k_norm[pass]));
         }
     } else {
-        /* the activation buffer's carve, shared by the fused kernels */
         uint32_t h = t->cfg.arch.hidden[0];
-        uint32_t htiles = tiles_fused_htiles(h, b);
-        double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_FUSED_CLASSES,
-               a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES,
-               a_w2 = a_x + (double)b * MLP_FUSED_INPUTS;
         const size_t *off = t->lay.offsets;
-        t->fold = !t->cfg.fused_no_fold && tiles_fused_fold(b, gpu_info(gpu)->max_workgroup_storage);
-        gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
-                               {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
-                               {"MAX_BATCH", b}, {"OFF_B2", (double)off[T_B2]}, {"STORE_W2", t->fold},
-                               {"A_W2", a_w2}};
-        gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
-                               {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
-                               {"MAX_BATCH", b}, {"HTILES", htiles}, {"SMOOTHING", t->cfg.label_smoothing}};
-        t->slices = tiles_fused_slices(b);
-        t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
-        gpu_constant c_up[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]},
-                               {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
-                               {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
-                               {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
-                               {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)},
-                               {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)},
-                               {"FOLD", t->fold}, {"A_PART", a_part}, {"HTILES", htiles}, {"MAX_BATCH", b},
-                               {"A_W2", a_w2}, {"FOLD_FLOATS", t->fold ? tiles_fused_fold_floats(b) : 1},
-                               {"SMOOTHING", t->cfg.label_smoothing}};
-        gpu_constant c_ap[] = {{"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
-        /* (the wide forward never meets the fold: it starts at batches of several slices) */
-        bool wide = tiles_fused_wide(b);
-        TRY(tiles_kernel_get(gpu, wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, wide ? 7 : 10,
-                             &t->k_ffw));
-        if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 10, &t->k_fsm));
-        TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 21, &t->k_fup));
-        if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 2, &t->k_fap));
-        t->acts_floats = (size_t)a_w2 + (size_t)(h + 1) * MLP_FUSED_CLASSES;
-        t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);
-        if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
-            fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
-            return GPU_ERR_LIMIT;
+        uint32_t storage = gpu_info(gpu)->max_workgroup_storage;
+        mlp_fused_form form = t->cfg.fused_form;
+        t->pipelined = form <= MLP_FUSED_PIPELINED && tiles_fused_step(b, h, storage);
+        if (t->pipelined) {
+            /* two banks each of the hidden values, the partial logits and b2 (fused_step.wgsl) */
+            t->groups_fst = tiles_fused_step_groups(h);
+            double a_part = 2.0 * TILE_FST_MAX_BATCH * h,
+                   a_b2 = a_part + 2.0 * t->groups_fst * TILE_FST_MAX_BATCH * MLP_FUSED_CLASSES;
+            t->acts_floats = (size_t)a_b2 + 2 * MLP_FUSED_CLASSES;
+            t->slices = 1;
+            t->metric_parts = 1; /* tile 0 adds the batch */
+            for (int kind = 0; kind < 3; kind++) {
+                gpu_constant c_st[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
+                                       {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
+                                       {"A_PART", a_part}, {"A_B2", a_b2}, {"HTILES", t->groups_fst},
+                                       {"UPDATE", kind > 0}, {"FORWARD", kind < 2},
+                                       {"SMOOTHING", t->cfg.label_smoothing}};
+                TRY(tiles_kernel_get(gpu, "fused_step.wgsl", c_st, 11, &t->k_fst[kind]));
+            }
+        } else {
+            /* the activation buffer's carve, shared by the fused kernels */
+            uint32_t htiles = tiles_fused_htiles(h, b);
+            double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_FUSED_CLASSES,
+                   a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES,
+                   a_w2 = a_x + (double)b * MLP_FUSED_INPUTS;
+            t->fold = form <= MLP_FUSED_FOLDED && tiles_fused_fold(b, storage);
+            gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
+                                   {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
+                                   {"MAX_BATCH", b}, {"OFF_B2", (double)off[T_B2]}, {"STORE_W2", t->fold},
+                                   {"A_W2", a_w2}};
+            gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
+                                   {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
+                                   {"MAX_BATCH", b}, {"HTILES", htiles}, {"SMOOTHING", t->cfg.label_smoothing}};
+            t->slices = tiles_fused_slices(b);
+            t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
+            gpu_constant c_up[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]},
+                                   {"OFF_B1", (double)off[T_B1]}, {"OFF_W2", (double)off[T_W2]},
+                                   {"OFF_B2", (double)off[T_B2]}, {"A_DHID", bh}, {"A_DLOG", a_dlog},
+                                   {"A_SAMP", a_samp}, {"A_X", a_x}, {"SLICES", t->slices},
+                                   {"PARAMS", (double)t->lay.carved}, {"K_TILES", tiles_fused_k_tiles(t->cfg.arch.inputs)},
+                                   {"WIDE_W1", tiles_fused_update_wide(b)}, {"TJW", tiles_fused_update_tjw(b)},
+                                   {"FOLD", t->fold}, {"A_PART", a_part}, {"HTILES", htiles}, {"MAX_BATCH", b},
+                                   {"A_W2", a_w2}, {"FOLD_FLOATS", t->fold ? tiles_fused_fold_floats(b) : 1},
+                                   {"SMOOTHING", t->cfg.label_smoothing}};
+            gpu_constant c_ap[] = {{"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
+            /* (the wide forward never meets the fold: it starts at batches of several slices) */
+            bool wide = tiles_fused_wide(b);
+            TRY(tiles_kernel_get(gpu, wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, wide ? 7 : 10,
+                                 &t->k_ffw));
+            if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 10, &t->k_fsm));
+            TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 21, &t->k_fup));
+            if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 2, &t->k_fap));
+            t->acts_floats = (size_t)a_w2 + (size_t)(h + 1) * MLP_FUSED_CLASSES;
+            t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);
+            if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
+                fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);
+                return GPU_ERR_LIMIT;
+            }
         }
     }
     for (int pass = 0; t->cfg.health && pass < 2; pass++) {
@@ -640,16 +667,24 @@ static mlp_status setup_fused_path(mlp_trainer *t) {
     TRY_GPU(gpu_buffer_create(gpu, &t->acts, "activations", t->acts_floats * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->gpart, "partial-gradients", (size_t)t->slices * t->lay.carved * 4,
                               GPU_STORAGE));
+    /* the gradient, stored on a report's last step for the health panel (step.health) */
+    if (t->cfg.health) TRY_GPU(gpu_buffer_create(gpu, &t->hgrads, "health-gradients", t->lay.carved * 4, GPU_STORAGE));
+    gpu_buffer *grads = t->cfg.health ? &t->hgrads : &t->dummy_w;
     gpu_bind step = {"step", &t->steps, 0, sizeof(step_params)};
+    if (t->pipelined) {
+        gpu_bind st[] = {step, {"next", &t->steps, 0, sizeof(step_params)}, {"images", &t->train_images, 0, 0},
+                         {"order", &t->order, 0, 0}, {"labels", &t->train_labels, 0, 0},
+                         {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
+                         {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"grads", grads, 0, 0}};
+        for (int kind = 0; kind < 3; kind++) TRY_GPU(gpu_bind_group(gpu, t->k_fst[kind], st, 10, &t->bg_fst[kind]));
+        return MLP_OK;
+    }
     gpu_bind fw[] = {step, {"images", &t->train_images, 0, 0}, {"order", &t->order, 0, 0},
                      {"params", &t->params, 0, 0}, {"params4", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
     TRY_GPU(gpu_bind_group(gpu, t->k_ffw, fw, 6, &t->bg_ffw));
     gpu_bind sm[] = {step, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0},
                      {"params", &t->params, 0, 0}, {"acts", &t->acts, 0, 0}};
     if (!t->fold) TRY_GPU(gpu_bind_group(gpu, t->k_fsm, sm, 5, &t->bg_fsm));
-    /* the gradient, stored on a report's last step for the health panel (step.health) */
-    if (t->cfg.health) TRY_GPU(gpu_buffer_create(gpu, &t->hgrads, "health-gradients", t->lay.carved * 4, GPU_STORAGE));
-    gpu_buffer *grads = t->cfg.health ? &t->hgrads : &t->dummy_w;
     gpu_bind up[] = {step, {"params", &t->params, 0, 0}, {"velocity", &t->state, 0, 0},
                      {"acts", &t->acts, 0, 0}, {"metrics", &t->metrics, 0, 0}, {"gpart", &t->gpart, 0, 0},
                      {"grads", grads, 0, 0}, {"labels", &t->train_labels, 0, 0}, {"order", &t->order, 0, 0}};
@@ -708,12 +743,14 @@ static mlp_status setup_health(mlp_trainer *t) {
 
 /* The copies that feed health_stats after step s (a report's last): each hidden layer's output
  * and pre-activation into the snapshot. */
-static void encode_health_snapshot(mlp_trainer *t, WGPUCommandEncoder enc) {
+static void encode_health_snapshot(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s) {
     uint32_t b = t->cfg.batch;
     for (uint32_t l = 0; l + 1 < layers(t); l++) {
         uint64_t bytes = (uint64_t)b * t->lay.fan_out[l] * 4;
         if (t->cfg.kernels == MLP_KERNELS_FUSED) {
-            wgpuCommandEncoderCopyBufferToBuffer(enc, t->acts.handle, 0, t->hsnap.handle, t->snap_out[l] * 4, bytes);
+            /* fused_step keeps a step's hidden values in the bank of its parity */
+            uint64_t from = t->pipelined ? (uint64_t)(s % 2) * TILE_FST_MAX_BATCH * t->lay.fan_out[l] * 4 : 0;
+            wgpuCommandEncoderCopyBufferToBuffer(enc, t->acts.handle, from, t->hsnap.handle, t->snap_out[l] * 4, bytes);
         } else {
             wgpuCommandEncoderCopyBufferToBuffer(enc, t->out[l].handle, 0, t->hsnap.handle, t->snap_out[l] * 4, bytes);
             wgpuCommandEncoderCopyBufferToBuffer(enc, t->pre[l].handle, 0, t->hsnap.handle, t->snap_pre[l] * 4, bytes);
@@ -879,7 +916,7 @@ void mlp_destroy(mlp_trainer *t) {
     if (!t) return;
     WGPUBindGroup groups[] = {t->bg_gather, t->bg_sx, t->bg_head, t->bg_opt, t->bg_norm[0], t->bg_norm[1],
                               t->bg_ffw, t->bg_fsm, t->bg_fup, t->bg_fap, t->bg_gsum,
-                              t->bg_health[0], t->bg_health[1]};
+                              t->bg_health[0], t->bg_health[1], t->bg_fst[0], t->bg_fst[1], t->bg_fst[2]};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (groups[i]) wgpuBindGroupRelease(groups[i]);
     for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
@@ -914,54 +951,85 @@ typedef struct dispatch {
     gpu_kernel *k;
     WGPUBindGroup bg;
     uint32_t groups, rows; /* a groups x rows grid */
+    /* fused_step's second uniform, `next`: the step whose forward it runs (the first, `step`,
+     * is the one it updates); 0 for kernels of one */
+    uint32_t next_offset;
+    const char *part; /* fused_step's "forward" or "update" where it runs one alone; NULL */
 } dispatch;
 
 static uint32_t div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) / d); }
 
 static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DISPATCHES]) {
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
+    if (t->pipelined) { /* a step alone: its forward, then its update (encode_steps pipelines runs) */
+        out[0] = (dispatch){t->k_fst[0], t->bg_fst[0], t->groups_fst, 1, s * STEP_STRIDE, "forward"};
+        out[1] = (dispatch){t->k_fst[2], t->bg_fst[2], t->groups_fst, 1, s * STEP_STRIDE, "update"};
+        return 2;
+    }
     if (t->cfg.kernels == MLP_KERNELS_FUSED) {
         uint32_t h = t->cfg.arch.hidden[0];
-        out[0] = (dispatch){t->k_ffw, t->bg_ffw, (uint32_t)tiles_fused_forward_groups(p->count, h, t->cfg.batch), 1};
+        out[0] = (dispatch){t->k_ffw, t->bg_ffw, (uint32_t)tiles_fused_forward_groups(p->count, h, t->cfg.batch), 1, 0, NULL};
         int n = 1;
-        if (!t->fold) out[n++] = (dispatch){t->k_fsm, t->bg_fsm, tiles_fused_softmax_groups(p->count), 1};
-        out[n++] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices};
-        if (t->slices > 1) out[n++] = (dispatch){t->k_fap, t->bg_fap, tiles_fused_apply_groups(t->lay.carved), 1};
+        if (!t->fold) out[n++] = (dispatch){t->k_fsm, t->bg_fsm, tiles_fused_softmax_groups(p->count), 1, 0, NULL};
+        out[n++] = (dispatch){t->k_fup, t->bg_fup, t->groups_fup, t->slices, 0, NULL};
+        if (t->slices > 1) out[n++] = (dispatch){t->k_fap, t->bg_fap, tiles_fused_apply_groups(t->lay.carved), 1, 0, NULL};
         return n;
     }
     int n = 0;
     uint32_t L = layers(t);
     if (!t->gather_fold)
-        out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
+        out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1, 0, NULL};
     for (uint32_t l = 0; l < L; l++)
-        if (t->k_fwd[l]) out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1};
-    if (t->k_head) out[n++] = (dispatch){t->k_head, t->bg_head, t->metric_parts, 1};
-    else out[n++] = (dispatch){t->k_sx, t->bg_sx, t->metric_parts, 1};
+        if (t->k_fwd[l]) out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1, 0, NULL};
+    if (t->k_head) out[n++] = (dispatch){t->k_head, t->bg_head, t->metric_parts, 1, 0, NULL};
+    else out[n++] = (dispatch){t->k_sx, t->bg_sx, t->metric_parts, 1, 0, NULL};
     for (uint32_t l = L; l-- > 0;) {
-        out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], bwd_groups(t, l, p->count), 1};
+        out[n++] = (dispatch){t->k_bwd[l], t->bg_bwd[l], bwd_groups(t, l, p->count), 1, 0, NULL};
     }
-    if (t->dw_slices > 1) out[n++] = (dispatch){t->k_gsum, t->bg_gsum, t->groups_gsum, 1};
+    if (t->dw_slices > 1) out[n++] = (dispatch){t->k_gsum, t->bg_gsum, t->groups_gsum, 1, 0, NULL};
     if (t->cfg.clip_grad_norm > 0) {
-        out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], TILE_NORM_GROUPS, 1};
-        out[n++] = (dispatch){t->k_norm[1], t->bg_norm[1], 1, 1};
+        out[n++] = (dispatch){t->k_norm[0], t->bg_norm[0], TILE_NORM_GROUPS, 1, 0, NULL};
+        out[n++] = (dispatch){t->k_norm[1], t->bg_norm[1], 1, 1, 0, NULL};
     }
-    out[n++] = (dispatch){t->k_opt, t->bg_opt, t->groups_opt, 1};
+    out[n++] = (dispatch){t->k_opt, t->bg_opt, t->groups_opt, 1, 0, NULL};
+    return n;
+}
+
+/* every uniform binding takes a dynamic offset (gpu.c): the step's, and fused_step's next */
+static size_t dynamic_offsets(const gpu_kernel *k) {
+    size_t n = 0;
+    for (int i = 0; i < k->binding_count; i++) n += k->bindings[i].access == GPU_ACCESS_UNIFORM;
     return n;
 }
 
 static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint32_t offset) {
+    uint32_t offsets[2] = {offset, d->next_offset};
     wgpuComputePassEncoderSetPipeline(pass, d->k->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, d->bg, 1, &offset);
+    wgpuComputePassEncoderSetBindGroup(pass, 0, d->bg, dynamic_offsets(d->k), offsets);
     wgpuComputePassEncoderDispatchWorkgroups(pass, d->groups, d->rows, 1);
 }
 
-static void encode_step(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t s) {
-    dispatch d[MAX_DISPATCHES];
-    int n = step_dispatches(t, s, d);
-    for (int i = 0; i < n; i++) encode_dispatch(pass, &d[i], s * STEP_STRIDE);
+/* Steps [first, end) into one pass. Pipelined (fused_step), dispatch i runs the update of step
+ * i - 1 and the forward of step i: n steps in n + 1 dispatches, the first forward only, the
+ * last update only. Otherwise each step's dispatches in turn. */
+static void encode_steps(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t first, uint32_t end) {
+    if (!t->pipelined) {
+        dispatch d[MAX_DISPATCHES];
+        for (uint32_t s = first; s < end; s++) {
+            int n = step_dispatches(t, s, d);
+            for (int i = 0; i < n; i++) encode_dispatch(pass, &d[i], s * STEP_STRIDE);
+        }
+        return;
+    }
+    for (uint32_t s = first; end > first && s <= end; s++) {
+        int kind = s == first ? 0 : s == end ? 2 : 1;
+        uint32_t updated = s == first ? s : s - 1, forward = s == end ? s - 1 : s;
+        dispatch d = {t->k_fst[kind], t->bg_fst[kind], t->groups_fst, 1, forward * STEP_STRIDE, NULL};
+        encode_dispatch(pass, &d, updated * STEP_STRIDE);
+    }
 }
 
-/* Step s as encode_step encodes it, but each dispatch in a pass of its own that writes
+/* Step s as encode_steps encodes it alone, but each dispatch in a pass of its own that writes
  * timestamps, read back into the timer's slot. Returns the dispatches timed. */
 static uint32_t encode_timed_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s, int slot) {
     dispatch d[MAX_DISPATCHES];
@@ -998,7 +1066,8 @@ static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint
         for (uint32_t p = 0; p < 2; p++)
             if (d[i].bg && d[i].bg == t->bg_norm[p]) pass = p + 1;
         k->kernel = file;
-        if (k->layer) snprintf(k->label, sizeof k->label, "%.*s layer %u", stem, file, k->layer);
+        if (d[i].part) snprintf(k->label, sizeof k->label, "%.*s %s", stem, file, d[i].part);
+        else if (k->layer) snprintf(k->label, sizeof k->label, "%.*s layer %u", stem, file, k->layer);
         else if (pass) snprintf(k->label, sizeof k->label, "%.*s pass %u", stem, file, pass);
         else snprintf(k->label, sizeof k->label, "%.*s", stem, file);
         uint64_t begin = ts[2 * i], end = ts[2 * i + 1];
@@ -1010,13 +1079,13 @@ static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint
 
 /* After a report's last step with the health panel (its parameters copied to hprev before it,
  * the step in a pass, or passes, of its own): the activations copied, then health_stats' two
- * passes. The step's numbers are those of encode_step in the one pass: copies and extra reads
+ * passes. The step's numbers are those of encode_steps in the one pass: copies and extra reads
  * change none. */
 static void encode_health_after_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s) {
-    encode_health_snapshot(t, enc);
+    encode_health_snapshot(t, enc, s);
     WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
     for (int p = 0; p < 2; p++) {
-        dispatch d = {t->k_health[p], t->bg_health[p], t->hjob_count, 1};
+        dispatch d = {t->k_health[p], t->bg_health[p], t->hjob_count, 1, 0, NULL};
         encode_dispatch(pass, &d, s * STEP_STRIDE);
     }
     wgpuComputePassEncoderEnd(pass);
@@ -1190,7 +1259,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         bool health = t->cfg.health, alone = health || t->time_kernels;
         if (c.count > (alone ? 1u : 0u)) {
             WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-            for (uint32_t s = c.first; s < (alone ? last : last + 1); s++) encode_step(t, pass, s);
+            encode_steps(t, pass, c.first, alone ? last : last + 1);
             wgpuComputePassEncoderEnd(pass);
             wgpuComputePassEncoderRelease(pass);
         }
@@ -1199,7 +1268,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
             c.timed = encode_timed_step(t, enc, last, c.slot);
         } else if (health) {
             WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-            encode_step(t, pass, last);
+            encode_steps(t, pass, last, last + 1);
             wgpuComputePassEncoderEnd(pass);
             wgpuComputePassEncoderRelease(pass);
         }
@@ -1251,13 +1320,13 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
     for (uint32_t c = 0; c < e->chunks; c++) {
         uint32_t off = c * STEP_STRIDE;
         uint32_t n = e->count - c * EVAL_CHUNK < EVAL_CHUNK ? e->count - c * EVAL_CHUNK : EVAL_CHUNK;
-        dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1};
+        dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1, 0, NULL};
         if (!t->tiled) encode_dispatch(pass, &d, off); /* the tiled layer 0 gathers itself */
         for (uint32_t l = 0; l < layers(t); l++) {
-            d = (dispatch){t->k_efwd[l], e->fwd[l], fwd_groups(t, t->k_efwd[l], l, n), 1};
+            d = (dispatch){t->k_efwd[l], e->fwd[l], fwd_groups(t, t->k_efwd[l], l, n), 1, 0, NULL};
             encode_dispatch(pass, &d, off);
         }
-        d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1};
+        d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1, 0, NULL};
         encode_dispatch(pass, &d, off);
     }
     wgpuComputePassEncoderEnd(pass);
@@ -1460,6 +1529,8 @@ int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, in
                 sum += ts[q + 1] > ts[q] ? (double)(ts[q + 1] - ts[q]) : 0.0;
             }
             out[i].kernel = d[i].k->file;
+            if (d[i].part) snprintf(out[i].name, sizeof out[i].name, "%s %s", d[i].k->file, d[i].part);
+            else snprintf(out[i].name, sizeof out[i].name, "%s", d[i].k->file);
             out[i].mean_ns = sum / steps;
             out[i].dispatches_per_step = 1;
         }

@@ -43,8 +43,8 @@ bool mlp_schedule_parse(const char *s, mlp_schedule *out);
 
 /* Which kernels train: the readable per-layer kernels (input_gather, dense_forward and
  * dense_backward per layer, softmax_xent_backward, sgd_update: one dispatch each), which train
- * any model of the layer table, or the fused ones (src/kernels/fused_*.wgsl: two or three
- * dependent dispatches per step), which cover the seed's shape: 784 inputs, one hidden ReLU layer, 10
+ * any model of the layer table, or the fused ones (src/kernels/fused_*.wgsl: one to three
+ * dependent dispatches per step, mlp_fused_form), which cover the seed's shape: 784 inputs, one hidden ReLU layer, 10
  * classes. Where both apply they compute the same function; tests hold them to the same
  * trajectory. */
 typedef enum mlp_kernels {
@@ -63,6 +63,16 @@ typedef enum mlp_shape {
     MLP_SHAPE_STREAM,
     MLP_SHAPE_TILED,
 } mlp_shape;
+
+/* How the fused path lays a step out. AUTO, the default, is the most fused form that the batch
+ * and the adapter's workgroup memory allow; a form below it holds the path to that form or a
+ * less fused one (the self-check and the tests train each form). */
+typedef enum mlp_fused_form {
+    MLP_FUSED_AUTO,
+    MLP_FUSED_PIPELINED, /* one dispatch a step: fused_step.wgsl, steps pipelined (tiles_fused_step) */
+    MLP_FUSED_FOLDED,    /* two: fused_forward, fused_update with the softmax folded in (tiles_fused_fold) */
+    MLP_FUSED_THREE,     /* three: fused_forward, fused_softmax, fused_update (and fused_apply when sliced) */
+} mlp_fused_form;
 
 typedef struct mlp_config {
     model_arch arch;       /* the layer table: inputs, hidden widths, classes, activation */
@@ -88,9 +98,8 @@ typedef struct mlp_config {
      * costs two dispatches and a copy of the parameters per report); the numbers trained are
      * the same bits either way. */
     bool health;
-    /* the fused step in three dispatches even where two fit (tiles_fused_fold): the self-check
-     * trains both forms (the same sums, in the same order) */
-    bool fused_no_fold;
+    /* the fused step's form, at most this fused: the self-check trains every form */
+    mlp_fused_form fused_form;
 } mlp_config;
 
 /* The defaults `wgtrain train` uses; they reach >= 98% test accuracy on MNIST. */
@@ -196,6 +205,7 @@ mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char 
  * Writes up to max entries; returns the count, or -1 (see mlp_error). Changes the weights. */
 typedef struct mlp_kernel_time {
     const char *kernel; /* kernel file */
+    char name[80];      /* the file, and fused_step's part where it runs one: "fused_step.wgsl update" */
     double mean_ns;     /* per dispatch */
     uint32_t dispatches_per_step;
 } mlp_kernel_time;

@@ -877,13 +877,18 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
         c = run_config(&a33, 40, 0.05f, 0.9f, kernels);
         check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9", 100, &c);
         if (kernels == MLP_KERNELS_FUSED) {
-            /* the fused step's other form: three dispatches where two fit (tiles_fused_fold) */
-            c.fused_no_fold = true;
+            /* the fused step's other forms (above, the most fused that fits: one pipelined
+             * dispatch a step where the adapter's workgroup memory holds fused_step's tile) */
+            c.fused_form = MLP_FUSED_FOLDED;
+            check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9, two dispatches", 100, &c);
+            c.fused_form = MLP_FUSED_THREE;
             check_run(&h, &rng, "3 steps, N=100 B=40 H=33 momentum 0.9, three dispatches", 100, &c);
-            /* label smoothing, in both forms */
+            /* label smoothing, in every form */
             c.label_smoothing = 0.1f;
             check_run(&h, &rng, "3 steps, N=100 B=40 H=33 smoothing 0.1, three dispatches", 100, &c);
-            c.fused_no_fold = false;
+            c.fused_form = MLP_FUSED_FOLDED;
+            check_run(&h, &rng, "3 steps, N=100 B=40 H=33 smoothing 0.1, two dispatches", 100, &c);
+            c.fused_form = MLP_FUSED_AUTO;
             check_run(&h, &rng, "3 steps, N=100 B=40 H=33 smoothing 0.1", 100, &c);
         }
         c = run_config(&a20, 19, 0.05f, 0.0f, kernels);

@@ -49,6 +49,11 @@ _Static_assert(TILE_FU_SCRATCH >= TILE_FU_TBATCH * TILE_FU_TJW &&
 _Static_assert(TILE_FU_TJ <= TILE_FU_TJW, "fused_update: the fold's W2 columns fit a W1 tile's and a small tile's");
 _Static_assert(4 * TILE_FU_SCRATCH + 4 * TILE_FU_TBATCH * TILE_FU_TK <= 16384,
                "fused_update: within WebGPU's guaranteed 16 KiB of workgroup memory");
+/* fused_step: a thread per (sample, unit), per input word of the W1 update (196) with the small
+ * gradients on the rest, and per (slice, 4 samples) of the forward; the kernel has the same */
+_Static_assert(TILE_FST_MAX_BATCH * TILE_FST_TH <= TILE_FST_WG && 16 * (TILE_FST_MAX_BATCH / 4) == TILE_FST_WG,
+               "fused_step: a thread per (sample, unit) and per (slice, 4 samples)");
+_Static_assert(196 + 10 * TILE_FST_TH + TILE_FST_TH + 10 <= TILE_FST_WG, "fused_step: the small gradients' threads");
 /* dense_*_tiled: 2 x 2 outputs per thread; rows of vec4s (forward) and pairs (backward) */
 _Static_assert(TILE_DFT_TS % 2 == 0 && TILE_DFT_TO % 2 == 0 && TILE_DBT_TW % 2 == 0 && TILE_DBT_TI % 2 == 0,
                "dense tiled kernels: 2 x 2 outputs per thread");

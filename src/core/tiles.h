@@ -104,6 +104,25 @@
 #ifndef TILE_FU_FOLD_MAX_BATCH
 #define TILE_FU_FOLD_MAX_BATCH 128
 #endif
+/* fused_step: a training step in one dispatch at batches of at most TILE_FST_MAX_BATCH, steps
+ * pipelined (the update of one and the forward of the next in each dispatch): a workgroup per
+ * TILE_FST_TH hidden units (the kernel's TH), TILE_FST_WG threads, the rest of the mapping
+ * fixed in the kernel. Its workgroup memory in floats: the samples' indices (2 x 64), the
+ * shared scratch (the forward's 16 slices x 64 samples x TH partial sums, or the update's
+ * logits, dhidden and hidden values), its W1 rows (TH x 784), its hidden values (64 x TH),
+ * W2 columns, biases, and the per-sample loss and hit */
+#define TILE_FST_WG 256
+#ifndef TILE_FST_TH
+#define TILE_FST_TH 4
+#endif
+#define TILE_FST_MAX_BATCH 64
+/* every workgroup adds every tile's partial logits: at 128 tiles that costs five times the
+ * step (bench/NOTES.md, experiment 23d), so wider layers keep the two-dispatch step */
+#define TILE_FST_MAX_TILES 64
+#define TILE_FST_SCRATCH (16 * 64 * TILE_FST_TH > 64 * 10 + 2 * 64 * TILE_FST_TH ? 16 * 64 * TILE_FST_TH \
+                                                                             : 64 * 10 + 2 * 64 * TILE_FST_TH)
+#define TILE_FST_STORAGE \
+    (4 * (2 * 64 + TILE_FST_SCRATCH + TILE_FST_TH * 784 + 64 * TILE_FST_TH + 11 * TILE_FST_TH + 10 + 2 * 64))
 /* health_stats: a workgroup per tensor, a tree reduction (a power of two) */
 #define TILE_HEALTH_WG 256
 /* fused_apply: one invocation per parameter */
@@ -192,6 +211,13 @@ static inline uint32_t tiles_fused_fold_floats(uint32_t batch) { return 10 * TIL
 static inline bool tiles_fused_fold(uint32_t batch, uint32_t workgroup_storage) {
     return batch <= TILE_FU_FOLD_MAX_BATCH && tiles_fused_slices(batch) == 1 &&
            4ull * (TILE_FU_SCRATCH + TILE_FU_TBATCH * TILE_FU_TK + tiles_fused_fold_floats(batch)) <= workgroup_storage;
+}
+/* whether a trainer of this batch steps in one pipelined dispatch (fused_step) on an adapter
+ * with this much workgroup memory (bytes), and its workgroups */
+static inline uint32_t tiles_fused_step_groups(uint32_t hidden) { return tiles_div_up(hidden, TILE_FST_TH); }
+static inline bool tiles_fused_step(uint32_t batch, uint32_t hidden, uint32_t workgroup_storage) {
+    return batch <= TILE_FST_MAX_BATCH && tiles_fused_step_groups(hidden) <= TILE_FST_MAX_TILES &&
+           TILE_FST_STORAGE <= workgroup_storage;
 }
 static inline uint32_t tiles_fused_apply_groups(uint64_t params) { return tiles_div_up(params, TILE_FA_WG); }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# device run 22 (2026-12-03): experiment 23's ablation. fused_step.wgsl variants (build/dev/
+# variants, made by sed from the committed kernel: one part of the work removed each), run
+# through --kernels-dir at batch 64, two rounds; the numbers they train are wrong by design,
+# only the time per epoch matters. Writes under $OUT.
+set -u
+for f in .gl/*.deb; do dpkg -x $f / >/dev/null; done; ldconfig; export LD_LIBRARY_PATH=$PWD/.gl/lib
+for r in 1 2; do
+  for v in build/dev/variants/*; do
+    build/wgtrain bench --data build/web/data --batches 64 --epochs 5 --json --kernels-dir $v | sed "s/^{/{\"variant\":\"$(basename $v)\",/" >> $OUT/ablation.jsonl 2>>$OUT/errors.log
+  done
+done
+cd $OUT && tar czf /tmp/run22.tgz . && rm -rf ./* && mv /tmp/run22.tgz .

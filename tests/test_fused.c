@@ -24,13 +24,13 @@ static bool record(void *user, const mlp_progress *p) {
     return true;
 }
 
-static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint32_t batch, float smoothing, trace *tr,
-                float *params) {
+static bool run_every(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint32_t batch, float smoothing,
+                      uint32_t report_every, trace *tr, float *params) {
     mlp_config c = mlp_config_default();
     c.batch = batch;
     c.label_smoothing = smoothing;
     c.epochs = 1;
-    c.report_every = 1; /* one report per step: the whole loss trajectory */
+    c.report_every = report_every;
     c.kernels = kernels;
     c.seed = 5;
     mlp_dataset d = {m->images, m->labels, batch * STEPS};
@@ -42,6 +42,13 @@ static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint3
           t ? mlp_error(t) : "no trainer");
     mlp_destroy(t);
     return ok;
+}
+
+/* one report per step: the whole loss trajectory (at batch 64, where fused_step pipelines steps,
+ * each step then runs alone: its forward, then its update) */
+static bool run(gpu_context *gpu, mlp_kernels kernels, const mnist_set *m, uint32_t batch, float smoothing, trace *tr,
+                float *params) {
+    return run_every(gpu, kernels, m, batch, smoothing, 1, tr, params);
 }
 
 /* An inference model (mlp_model_create: weights, no training set) evaluates exactly as the
@@ -89,8 +96,9 @@ int main(void) {
     CHECK(mnist_load_dir(dir, MNIST_TRAIN, &m, err, sizeof err) == IDX_OK, "%s", err);
     if (!gpu || !m.images) return check_exit("test_fused");
 
-    /* the fused step in two dispatches (batches up to TILE_FU_FOLD_MAX_BATCH, here with label
-     * smoothing too) and in three (150); `wgtrain check` holds both forms, smoothed, to the CPU */
+    /* the fused step in one pipelined dispatch (64), in two (batches up to TILE_FU_FOLD_MAX_BATCH,
+     * here with label smoothing too) and in three (150); `wgtrain check` holds every form,
+     * smoothed, to the CPU */
     const uint32_t batches[] = {64, 100, 150};
     const float smoothings[] = {0, 0.1f, 0};
     for (int bi = 0; bi < 3; bi++) {
@@ -119,6 +127,18 @@ int main(void) {
             CHECK(rel < 1e-4, "batch %u: final weights differ by %.3e relative", b, rel);
             printf("batch %u, smoothing %g: loss %.4f -> %.4f, worst step loss difference %.2e, final weights %.2e relative\n",
                    b, (double)ls, tr.loss[0], tr.loss[STEPS - 1], worst, rel);
+            /* batch 64 on fused_step: reports of 16 steps pipeline them (17 dispatches where the
+             * run above had 32), and pipelining changes no arithmetic: the same weights, bit for
+             * bit, over the reports of 16, 16, 16 and 2 steps */
+            float *pc = b == 64 ? malloc(np * 4) : NULL;
+            trace tc;
+            if (pc && run_every(gpu, MLP_KERNELS_FUSED, &m, b, ls, 16, &tc, pc)) {
+                size_t differ = 0;
+                for (size_t i = 0; i < np; i++) differ += memcmp(&pc[i], &pf[i], 4) != 0;
+                CHECK(differ == 0, "batch 64, reports of 16 steps: %zu of %zu weights differ from one step a report", differ, np);
+                printf("batch 64, reports of 16 steps: the same %zu weights, bit for bit\n", np);
+            }
+            free(pc);
         }
         free(pf), free(pr);
     }

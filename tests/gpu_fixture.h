@@ -13,6 +13,10 @@ static inline gpu_context *fixture_gpu(void) {
     gpu_context *gpu = NULL;
     gpu_context_desc d = {0};
     d.backend = WGPUBackendType_Vulkan;
+    /* lavapipe compiles a pipeline at its first dispatch: with a cold shader cache (a fresh
+     * clone) on a busy 2-core machine the tiled kernels' first wait passed the default 60 s
+     * (test_health, 2026-12-03); these tests time nothing, so they wait as long as it takes */
+    d.timeout_ms = 600000;
     CHECK(gpu_context_create(&d, &gpu, err, sizeof err) == GPU_OK, "%s", err);
     return gpu;
 }

@@ -995,17 +995,10 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     return n;
 }
 
-/* every uniform binding takes a dynamic offset (gpu.c): the step's, and fused_step's next */
-static size_t dynamic_offsets(const gpu_kernel *k) {
-    size_t n = 0;
-    for (int i = 0; i < k->binding_count; i++) n += k->bindings[i].access == GPU_ACCESS_UNIFORM;
-    return n;
-}
-
 static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint32_t offset) {
-    uint32_t offsets[2] = {offset, d->next_offset};
+    uint32_t offsets[2] = {offset, d->next_offset}; /* the step's, and fused_step's next */
     wgpuComputePassEncoderSetPipeline(pass, d->k->pipeline);
-    wgpuComputePassEncoderSetBindGroup(pass, 0, d->bg, dynamic_offsets(d->k), offsets);
+    wgpuComputePassEncoderSetBindGroup(pass, 0, d->bg, d->k->dynamic_offsets, offsets);
     wgpuComputePassEncoderDispatchWorkgroups(pass, d->groups, d->rows, 1);
 }
 
@@ -1528,7 +1521,6 @@ int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, in
                 uint32_t q = (s * (uint32_t)kps + (uint32_t)i) * 2;
                 sum += ts[q + 1] > ts[q] ? (double)(ts[q + 1] - ts[q]) : 0.0;
             }
-            out[i].kernel = d[i].k->file;
             if (d[i].part) snprintf(out[i].name, sizeof out[i].name, "%s %s", d[i].k->file, d[i].part);
             else snprintf(out[i].name, sizeof out[i].name, "%s", d[i].k->file);
             out[i].mean_ns = sum / steps;

@@ -1025,6 +1025,7 @@ gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant
                                  : k->bindings[i].access == GPU_ACCESS_READ ? WGPUBufferBindingType_ReadOnlyStorage
                                                                             : WGPUBufferBindingType_Storage;
         entries[i].buffer.hasDynamicOffset = k->bindings[i].access == GPU_ACCESS_UNIFORM;
+        k->dynamic_offsets += k->bindings[i].access == GPU_ACCESS_UNIFORM;
     }
     WGPUBindGroupLayoutDescriptor ld;
     memset(&ld, 0, sizeof ld);

@@ -166,6 +166,7 @@ typedef struct gpu_kernel {
     char key[640];                  /* file + constants: the cache key and pipeline label */
     gpu_binding_decl bindings[GPU_MAX_BINDINGS];
     int binding_count;
+    uint32_t dynamic_offsets;       /* its uniform bindings: each takes a dynamic offset, in binding order */
     uint32_t workgroup_size;        /* from the WG override constant, or 64 */
     WGPUBindGroupLayout layout;
     WGPUPipelineLayout pipeline_layout;

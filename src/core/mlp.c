@@ -524,15 +524,21 @@ static gpu_status load_kernels(mlp_trainer *t) {
             uint32_t htiles = tiles_fused_htiles(h, b);
             double bh = (double)b * h, a_dlog = 2 * bh, a_samp = a_dlog + (double)b * MLP_FUSED_CLASSES,
                    a_part = a_samp + 2.0 * b, a_x = a_part + (double)htiles * b * MLP_FUSED_CLASSES,
-                   a_w2 = a_x + (double)b * MLP_FUSED_INPUTS;
+                   a_w2 = a_x + (double)b * MLP_FUSED_INPUTS, a_pre = a_w2 + (double)(h + 1) * MLP_FUSED_CLASSES;
+            /* the wide forward's splits of the inputs: their dot products at a_pre */
+            uint32_t splits = tiles_fused_forward_splits(h, b);
             t->fold = form <= MLP_FUSED_FOLDED && tiles_fused_fold(b, storage);
             gpu_constant c_fw[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
                                    {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
                                    {"MAX_BATCH", b}, {"OFF_B2", (double)off[T_B2]}, {"STORE_W2", t->fold},
                                    {"A_W2", a_w2}};
+            gpu_constant c_fww[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
+                                    {"OFF_W2", (double)off[T_W2]}, {"A_PART", a_part}, {"A_X", a_x},
+                                    {"MAX_BATCH", b}, {"SPLITS", splits}, {"A_PRE", a_pre}};
             gpu_constant c_sm[] = {{"HIDDEN", h}, {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
                                    {"A_DHID", bh}, {"A_DLOG", a_dlog}, {"A_SAMP", a_samp}, {"A_PART", a_part},
-                                   {"MAX_BATCH", b}, {"HTILES", htiles}, {"SMOOTHING", t->cfg.label_smoothing}};
+                                   {"MAX_BATCH", b}, {"HTILES", htiles}, {"SMOOTHING", t->cfg.label_smoothing},
+                                   {"PRE_SPLITS", splits > 1 ? splits : 0}, {"A_PRE", a_pre}, {"OFF_B1", (double)off[T_B1]}};
             t->slices = tiles_fused_slices(b);
             t->metric_parts = 1; /* fused_update's metrics workgroup adds the batch */
             gpu_constant c_up[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]},
@@ -547,12 +553,12 @@ static gpu_status load_kernels(mlp_trainer *t) {
             gpu_constant c_ap[] = {{"SLICES", t->slices}, {"PARAMS", (double)t->lay.carved}};
             /* (the wide forward never meets the fold: it starts at batches of several slices) */
             bool wide = tiles_fused_wide(b);
-            TRY(tiles_kernel_get(gpu, wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl", c_fw, wide ? 7 : 10,
-                                 &t->k_ffw));
-            if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 10, &t->k_fsm));
+            if (wide) TRY(tiles_kernel_get(gpu, "fused_forward_wide.wgsl", c_fww, 9, &t->k_ffw));
+            else TRY(tiles_kernel_get(gpu, "fused_forward.wgsl", c_fw, 10, &t->k_ffw));
+            if (!t->fold) TRY(tiles_kernel_get(gpu, "fused_softmax.wgsl", c_sm, 13, &t->k_fsm));
             TRY(tiles_kernel_get(gpu, "fused_update.wgsl", c_up, 21, &t->k_fup));
             if (t->slices > 1) TRY(tiles_kernel_get(gpu, "fused_apply.wgsl", c_ap, 2, &t->k_fap));
-            t->acts_floats = (size_t)a_w2 + (size_t)(h + 1) * MLP_FUSED_CLASSES;
+            t->acts_floats = (size_t)a_pre + (splits > 1 ? (size_t)splits * b * h : 0);
             t->groups_fup = tiles_fused_update_groups(h, t->cfg.arch.inputs, b);
             if (tiles_fused_forward_groups(b, h, b) > gpu_info(gpu)->max_workgroups_per_dim) {
                 fail(t, MLP_ERR_CONFIG, "batch %u with hidden width %u needs more workgroups than this adapter allows", b, h);

@@ -349,17 +349,18 @@ static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O) {
 /* The fused path's forward, fused_forward.wgsl or its wide tiles (fused_forward_wide.wgsl): B
  * samples of 784 u8 pixels gathered through a permutation of B + 5 images, H hidden ReLU units,
  * and the layer-2 partial sums of each hidden tile; the hidden layer, the partials and the
- * stored x against the CPU's. */
-static void check_fused_forward(harness *h, uint64_t *rng, int B, int H, bool wide) {
+ * stored x against the CPU's. Split over the inputs (wide, splits > 1) the kernel stores each
+ * split's dot products instead, and the hidden layer compared is relu(b1 + their sum). */
+static void check_fused_forward(harness *h, uint64_t *rng, int B, int H, bool wide, uint32_t splits) {
     char shape[64];
-    snprintf(shape, sizeof shape, "B=%d H=%d", B, H);
+    snprintf(shape, sizeof shape, "B=%d H=%d splits=%u", B, H, splits);
     const char *file = wide ? "fused_forward_wide.wgsl" : "fused_forward.wgsl";
     const int I = 784, C = 10;
     uint32_t N = (uint32_t)B + 5, start = 3, tile = wide ? TILE_FFW_T : TILE_FF_TH;
     uint32_t htiles = tiles_div_up((uint32_t)H, tile);
     size_t off_b1 = ((size_t)H * I + 63) & ~(size_t)63, off_w2 = (off_b1 + H + 63) & ~(size_t)63;
     size_t np = off_w2 + (size_t)C * H, a_part = (size_t)B * H, a_x = a_part + (size_t)htiles * B * C;
-    size_t na = a_x + (size_t)B * I;
+    size_t a_pre = a_x + (size_t)B * I, na = a_pre + (splits > 1 ? (size_t)splits * B * H : 0);
     uint8_t *images = malloc((size_t)N * I), *gimages = NULL;
     uint32_t *order = malloc(N * 4);
     float *params = alloc_floats(np), *x = alloc_floats((size_t)B * I), *pre = alloc_floats((size_t)B * H);
@@ -386,18 +387,26 @@ static void check_fused_forward(harness *h, uint64_t *rng, int B, int H, bool wi
         step_params sp = {start, (uint32_t)B, 0.0f, 0, 0, 0, 0, 0, 0};
         gpu_constant cf[] = {{"HIDDEN", H},           {"OFF_W1", 0},         {"OFF_B1", (double)off_b1},
                              {"OFF_W2", (double)off_w2}, {"A_PART", (double)a_part}, {"A_X", (double)a_x},
-                             {"MAX_BATCH", B}};
+                             {"MAX_BATCH", B},         {"SPLITS", splits},    {"A_PRE", (double)a_pre}};
         arg a[] = {{"step", &sp, sizeof sp, UNI},
                    {"images", gimages, ((size_t)N * I + 3) & ~(size_t)3, IN},
                    {"order", order, N * 4, IN},
                    {"params", params, np * 4, IN},
                    {"params4", params, np * 4, IN},
                    {"acts", acts, na * 4, OUT}};
-        uint64_t inv = tiles_fused_forward_groups((uint32_t)B, (uint32_t)H, wide ? TILE_FFW_MIN_BATCH : 1) *
-                       (wide ? TILE_FFW_WG : TILE_FF_WG);
-        if (gimages && run_kernel(h, file, cf, 7, a, 6, inv, shape)) {
+        uint64_t inv = wide ? (uint64_t)tiles_div_up((uint32_t)B, TILE_FFW_T) * htiles * splits * TILE_FFW_WG
+                            : tiles_fused_forward_groups((uint32_t)B, (uint32_t)H, 1) * TILE_FF_WG;
+        if (gimages && run_kernel(h, file, cf, wide ? 9 : 7, a, 6, inv, shape)) {
+            if (splits > 1) {
+                /* the engine's fused_softmax adds the splits in order after the bias */
+                for (size_t i = 0; i < (size_t)B * H; i++) {
+                    float v = params[off_b1 + i % (size_t)H];
+                    for (uint32_t s = 0; s < splits; s++) v += acts[a_pre + s * (size_t)B * H + i];
+                    acts[i] = v > 0 ? v : 0;
+                }
+            }
             emit_compare(h, file, "hidden", shape, acts, hid, (size_t)B * H);
-            emit_compare(h, file, "partials", shape, acts + a_part, part, (size_t)htiles * B * C);
+            if (splits == 1) emit_compare(h, file, "partials", shape, acts + a_part, part, (size_t)htiles * B * C);
             emit_compare(h, file, "x", shape, acts + a_x, x, (size_t)B * I);
         }
     } else {
@@ -730,12 +739,15 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
     check_gather_dense(&h, &rng, 17, 30, 5);
     check_gather_dense(&h, &rng, 65, 784, 37);
     /* the fused forward's two tile shapes: partial sample and hidden tiles, and the default model */
-    check_fused_forward(&h, &rng, 19, 20, false);
-    check_fused_forward(&h, &rng, 70, 70, true);
+    check_fused_forward(&h, &rng, 19, 20, false, 1);
+    check_fused_forward(&h, &rng, 70, 70, true, 1);
+    /* split over the inputs: rounds shared unevenly (49 over 3), and the most splits */
+    check_fused_forward(&h, &rng, 70, 70, true, 3);
     if (h.tiled_everywhere) {
-        check_fused_forward(&h, &rng, 64, 128, false);
-        check_fused_forward(&h, &rng, 130, 200, true);
-        check_fused_forward(&h, &rng, 256, 128, true);
+        check_fused_forward(&h, &rng, 64, 128, false, 1);
+        check_fused_forward(&h, &rng, 130, 200, true, 1);
+        check_fused_forward(&h, &rng, 256, 128, true, 1);
+        check_fused_forward(&h, &rng, 130, 200, true, TILE_FFW_MAX_SPLITS);
     }
     static const int losses[][2] = {{1, 2}, {3, 10}, {17, 3}, {64, 10}, {300, 37}};
     for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) check_loss(&h, &rng, losses[i][0], losses[i][1], 0.0f);

@@ -22,6 +22,7 @@ _Static_assert(16 * (TILE_FF_TS + TILE_FF_TH) * (TILE_FF_KC4 + 1) +
  * one sample) and one vec4 of weights a round; whole rounds of the 784 inputs; smem (two
  * regions of KC rows of T / 4 + 1 vec4s) also holds two classes' partials per thread */
 _Static_assert(TILE_FFW_T % 16 == 0 && 784 % (TILE_FFW_T / 4) == 0, "fused_forward_wide: whole words and rounds");
+_Static_assert(TILE_FFW_MAX_SPLITS <= 784 / (TILE_FFW_T / 4), "fused_forward_wide: a round for every split");
 _Static_assert(TILE_FFW_WG <= 256 && 2 * TILE_FFW_T <= TILE_FFW_WG, "fused_forward_wide: a thread per layer-2 sum");
 _Static_assert(16 * 2 * (TILE_FFW_T / 4) * (TILE_FFW_T / 4 + 1) + 4 * TILE_FFW_T <= 16384,
                "fused_forward_wide: within WebGPU's guaranteed 16 KiB of workgroup memory");

@@ -81,6 +81,13 @@
 #ifndef TILE_FFW_MIN_BATCH
 #define TILE_FFW_MIN_BATCH 2048
 #endif
+/* fused_forward_wide splits each tile's rounds over up to TILE_FFW_MAX_SPLITS workgroups where
+ * the batch has too few tiles to fill a GPU, to about TILE_FFW_GROUPS workgroups (two an SM on
+ * the H200's 132); fused_softmax then adds the splits (bench/NOTES.md, experiment 27) */
+#ifndef TILE_FFW_GROUPS
+#define TILE_FFW_GROUPS 256
+#endif
+#define TILE_FFW_MAX_SPLITS 16
 /* fused_softmax: SB samples per workgroup; it sums the forward's partials (one per hidden tile) */
 #define TILE_FS_SB 4
 #define TILE_FS_WG 128
@@ -182,10 +189,16 @@ static inline bool tiles_fused_wide(uint32_t batch) { return batch >= TILE_FFW_M
 static inline uint32_t tiles_fused_htiles(uint32_t hidden, uint32_t batch) {
     return tiles_div_up(hidden, tiles_fused_wide(batch) ? TILE_FFW_T : TILE_FF_TH);
 }
+/* the wide forward's splits of each tile's inputs at a batch (1: none) */
+static inline uint32_t tiles_fused_forward_splits(uint32_t hidden, uint32_t batch) {
+    if (!tiles_fused_wide(batch)) return 1;
+    uint32_t s = tiles_div_up(TILE_FFW_GROUPS, tiles_div_up(batch, TILE_FFW_T) * tiles_div_up(hidden, TILE_FFW_T));
+    return s > TILE_FFW_MAX_SPLITS ? TILE_FFW_MAX_SPLITS : s;
+}
 /* its workgroups for a step of count samples */
 static inline uint64_t tiles_fused_forward_groups(uint32_t count, uint32_t hidden, uint32_t batch) {
     return (uint64_t)tiles_div_up(count, tiles_fused_wide(batch) ? TILE_FFW_T : TILE_FF_TS) *
-           tiles_fused_htiles(hidden, batch);
+           tiles_fused_htiles(hidden, batch) * tiles_fused_forward_splits(hidden, batch);
 }
 static inline uint32_t tiles_fused_softmax_groups(uint32_t count) { return tiles_div_up(count, TILE_FS_SB); }
 /* fused_update's input tiles of W1 (its K_TILES constant) */

@@ -12,6 +12,13 @@
 //   xbatch[b][k]        = the normalised inputs, for the weight gradient in dispatch 3 (round r
 //                         written by the workgroups of hidden tile r % tiles, so no tile stores
 //                         them all)
+// Split over the inputs (SPLITS > 1, where the batch's tiles are too few to fill the GPU): each
+// tile's rounds are shared by SPLITS workgroups, split s taking rounds [s R / SPLITS,
+// (s + 1) R / SPLITS), and each stores its raw dot products
+//   pre[s][b][j]        = sum over its rounds' k of x[b][k] w1[j][k]
+// for fused_softmax (PRE_SPLITS) to add in split order, with the bias, the ReLU and layer 2.
+// One workgroup a tile runs its 49 rounds in sequence at ~1.4 us each whatever the load on the
+// card (bench/NOTES.md, experiment 17): splitting puts the rounds side by side.
 
 override HIDDEN: u32 = 128;
 override OFF_W1: u32 = 0;  // a multiple of 4: the engine aligns every tensor to 64 floats
@@ -21,6 +28,8 @@ override A_HID: u32 = 0;
 override A_PART: u32;
 override A_X: u32;
 override MAX_BATCH: u32;
+override SPLITS: u32 = 1;
+override A_PRE: u32 = 0;  // pre [SPLITS][MAX_BATCH][HIDDEN] (SPLITS > 1)
 // the tile, set from src/core/tiles.h (TILE_FFW_*), which checks how they fit together
 override T: u32;           // samples and hidden units per tile
 override WG: u32;          // (T / 4) x (T / 4) threads
@@ -104,12 +113,16 @@ fn accumulate(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 4>>) {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let htiles = (HIDDEN + T - 1u) / T;
-    let ht = wid.x % htiles;
-    let b0 = (wid.x / htiles) * T;
+    let split = wid.x % SPLITS;
+    let tile = wid.x / SPLITS;
+    let ht = tile % htiles;
+    let b0 = (tile / htiles) * T;
     let j0 = ht * T;
     let tx = lid % (T / 4u);  // hidden units j0 + 4 tx .. + 3
     let ty = lid / (T / 4u);  // samples b0 + 4 ty .. + 3
-    let rounds = INPUTS / KC;
+    let all_rounds = INPUTS / KC;
+    let first = split * all_rounds / SPLITS;
+    let end = (split + 1u) * all_rounds / SPLITS;
     if (lid < T) {
         sample_of[lid] = order[step.start + min(b0 + lid, step.count - 1u)];
     }
@@ -120,12 +133,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         acc[i] = vec4f(0.0);
     }
     // the next round's loads in flight during this round's arithmetic
-    var xr = load_x(0u, b0, lid);
-    var wr = load_w(0u, j0, lid);
-    for (var r = 0u; r < rounds; r++) {
+    var xr = load_x(first, b0, lid);
+    var wr = load_w(first, j0, lid);
+    for (var r = first; r < end; r++) {
         stage_round(r, b0, ht, htiles, lid, xr, wr);
         workgroupBarrier();
-        if (r + 1u < rounds) {
+        if (r + 1u < end) {
             xr = load_x(r + 1u, b0, lid);
             wr = load_w(r + 1u, j0, lid);
         }
@@ -136,6 +149,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let acc1 = acc[1];
     let acc2 = acc[2];
     let acc3 = acc[3];
+    if (SPLITS > 1u) {
+        for (var i = 0u; i < 4u; i++) {
+            let b = b0 + 4u * ty + i;
+            for (var q = 0u; q < 4u; q++) {
+                let j = j0 + 4u * tx + q;
+                if (b < step.count && j < HIDDEN) {
+                    acts[A_PRE + (split * MAX_BATCH + b) * HIDDEN + j] = acc[i][q];
+                }
+            }
+        }
+        return;
+    }
 
     // bias and ReLU; units past HIDDEN and samples past the batch stay 0 (their weights were 0)
     var bias = vec4f(0.0);

@@ -6,6 +6,10 @@
 //                   softmax_xent_backward.wgsl, torch's CrossEntropyLoss(label_smoothing))
 //   dhidden[b][j] = (sum_c dlogits[b][c] w2[c][j]) * [hidden[b][j] > 0]
 // One workgroup per SB samples.
+// After a forward split over the inputs (PRE_SPLITS > 0, fused_forward_wide's SPLITS), this
+// also finishes the hidden layer and layer 2, from the splits' dot products:
+//   hidden[b][j]  = relu(b1[j] + sum over splits, in order, of pre[s][b][j])   (stored)
+//   logits[b][c]  = b2[c] + sum_j hidden[b][j] w2[c][j]                        (j in order)
 
 override HIDDEN: u32 = 128;
 override OFF_W2: u32;
@@ -18,6 +22,9 @@ override A_PART: u32;
 override MAX_BATCH: u32;
 override HTILES: u32;  // the forward's hidden tiles: partials per sample
 override SMOOTHING: f32 = 0.0;
+override PRE_SPLITS: u32 = 0;
+override A_PRE: u32 = 0;
+override OFF_B1: u32 = 0;
 // set from src/core/tiles.h: SB samples per workgroup
 override WG: u32;
 override SB: u32;
@@ -35,7 +42,32 @@ var<workgroup> dlogit: array<f32, SB * CLASSES>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let b0 = wid.x * SB;
-    if (lid < SB * CLASSES) {
+    if (PRE_SPLITS > 0u) {
+        for (var i = lid; i < SB * HIDDEN; i += WG) {
+            let b = b0 + i / HIDDEN;
+            let j = i % HIDDEN;
+            if (b < step.count) {
+                var pre = params[OFF_B1 + j];
+                for (var s = 0u; s < PRE_SPLITS; s++) {
+                    pre += acts[A_PRE + (s * MAX_BATCH + b) * HIDDEN + j];
+                }
+                acts[A_HID + b * HIDDEN + j] = max(pre, 0.0);
+            }
+        }
+        // the hidden values, written by other threads of this workgroup, are read below
+        storageBarrier();
+        if (lid < SB * CLASSES) {
+            let b = b0 + lid / CLASSES;
+            let c = lid % CLASSES;
+            var sum = params[OFF_B2 + c];
+            if (b < step.count) {
+                for (var j = 0u; j < HIDDEN; j++) {
+                    sum += acts[A_HID + b * HIDDEN + j] * params[OFF_W2 + c * HIDDEN + j];
+                }
+            }
+            logit[lid] = sum;
+        }
+    } else if (lid < SB * CLASSES) {
         let b = b0 + lid / CLASSES;
         let c = lid % CLASSES;
         var sum = params[OFF_B2 + c];

@@ -38,6 +38,8 @@ const CLASSES: u32 = 10u;
 
 var<workgroup> logit: array<f32, SB * CLASSES>;
 var<workgroup> dlogit: array<f32, SB * CLASSES>;
+override LPARTS: u32 = WG / (SB * CLASSES);  // threads per (sample, class) in the split form's layer 2
+var<workgroup> lsum: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -56,14 +58,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         }
         // the hidden values, written by other threads of this workgroup, are read below
         storageBarrier();
-        if (lid < SB * CLASSES) {
-            let b = b0 + lid / CLASSES;
-            let c = lid % CLASSES;
-            var sum = params[OFF_B2 + c];
+        // layer 2: LPARTS threads per (sample, class), each over a range of the units (one chain
+        // of HIDDEN products a thread was 25 us at 4096: bench/NOTES.md, experiment 27), then
+        // the ranges added in order
+        let pair = lid % (SB * CLASSES);
+        let part = lid / (SB * CLASSES);
+        if (part < LPARTS) {
+            let b = b0 + pair / CLASSES;
+            let c = pair % CLASSES;
+            var sum = 0.0;
             if (b < step.count) {
-                for (var j = 0u; j < HIDDEN; j++) {
+                for (var j = part * HIDDEN / LPARTS; j < (part + 1u) * HIDDEN / LPARTS; j++) {
                     sum += acts[A_HID + b * HIDDEN + j] * params[OFF_W2 + c * HIDDEN + j];
                 }
+            }
+            lsum[lid] = sum;
+        }
+        workgroupBarrier();
+        if (lid < SB * CLASSES) {
+            var sum = params[OFF_B2 + lid % CLASSES];
+            for (var q = 0u; q < LPARTS; q++) {
+                sum += lsum[q * SB * CLASSES + lid];
             }
             logit[lid] = sum;
         }

@@ -88,7 +88,8 @@
 #define TILE_FFW_GROUPS 256
 #endif
 #define TILE_FFW_MAX_SPLITS 16
-/* fused_softmax: SB samples per workgroup; it sums the forward's partials (one per hidden tile) */
+/* fused_softmax: SB samples per workgroup; it sums the forward's partials (one per hidden tile),
+ * or after a split wide forward the splits' dot products */
 #define TILE_FS_SB 4
 #define TILE_FS_WG 128
 /* fused_update: W1 tiles of TJW hidden units x TK inputs, small tiles of TJ hidden units, each

@@ -145,10 +145,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         accumulate(tx, ty, &acc);
         workgroupBarrier();
     }
-    let acc0 = acc[0];
-    let acc1 = acc[1];
-    let acc2 = acc[2];
-    let acc3 = acc[3];
     if (SPLITS > 1u) {
         for (var i = 0u; i < 4u; i++) {
             let b = b0 + 4u * ty + i;
@@ -161,6 +157,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         }
         return;
     }
+    let acc0 = acc[0];
+    let acc1 = acc[1];
+    let acc2 = acc[2];
+    let acc3 = acc[3];
 
     // bias and ReLU; units past HIDDEN and samples past the batch stay 0 (their weights were 0)
     var bias = vec4f(0.0);

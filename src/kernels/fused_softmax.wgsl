@@ -9,7 +9,8 @@
 // After a forward split over the inputs (PRE_SPLITS > 0, fused_forward_wide's SPLITS), this
 // also finishes the hidden layer and layer 2, from the splits' dot products:
 //   hidden[b][j]  = relu(b1[j] + sum over splits, in order, of pre[s][b][j])   (stored)
-//   logits[b][c]  = b2[c] + sum_j hidden[b][j] w2[c][j]                        (j in order)
+//   logits[b][c]  = b2[c] + sum over LPARTS ranges of j, in order, of the range's sum of
+//                   hidden[b][j] w2[c][j]                                    (j in order)
 
 override HIDDEN: u32 = 128;
 override OFF_W2: u32;

@@ -24,10 +24,10 @@ static void report(void *user, const selfcheck_result *r) {
         return;
     }
     if (r->error[0]) {
-        printf("FAIL %-28s %-18s %s\n", r->kernel, r->shape, r->error);
+        printf("FAIL %-29s %-18s %s\n", r->kernel, r->shape, r->error);
         return;
     }
-    printf("%s %-28s %-10s %-40s rel %.2e  max |d| %.2e%s\n", r->pass ? "ok  " : "FAIL", r->kernel, r->tensor,
+    printf("%s %-29s %-10s %-40s rel %.2e  max |d| %.2e%s\n", r->pass ? "ok  " : "FAIL", r->kernel, r->tensor,
            r->shape, r->rel_error, r->max_abs, r->has_nan ? "  NaN!" : "");
 }
 

@@ -64,6 +64,8 @@ struct mlp_trainer {
     gpu_buffer norm_partial, clip; /* clip_grad_norm_: per-workgroup sums, the factor */
     uint32_t groups_opt;
     bool tiled; /* the dense kernels' shape: mlp_uses_tiled (tiled: the GPU shapes, dense_*_tiled.wgsl) */
+    /* tiled: which layers' forwards (training, evaluation) take the wide tiles (tiles_dense_forward_wide) */
+    bool fwd_wide[MODEL_MAX_LAYERS], efwd_wide[MODEL_MAX_LAYERS];
     bool gather_fold; /* training: tiled, and the batch at least TILE_GATHER_FOLD_MIN_BATCH */
     uint32_t metric_parts; /* partial (loss, correct) pairs per step in `metrics`, added by the host */
     uint32_t dw_slices;    /* tiled, large batches: the batch slices of dw's sum, added by k_gsum */
@@ -421,10 +423,11 @@ bool mlp_uses_tiled(gpu_context *gpu, const mlp_config *c) {
     return c->shape == MLP_SHAPE_TILED || (c->shape == MLP_SHAPE_AUTO && !gpu_adapter_is_software(gpu_info(gpu)));
 }
 
-/* Workgroups of layer l's forward and backward for count samples, in the trainer's shape. */
-static uint32_t fwd_groups(const mlp_trainer *t, const gpu_kernel *k, uint32_t l, uint32_t count) {
+/* Workgroups of layer l's forward (on the wide tiles or not) and backward for count samples, in
+ * the trainer's shape. */
+static uint32_t fwd_groups(const mlp_trainer *t, const gpu_kernel *k, uint32_t l, uint32_t count, bool wide) {
     uint32_t out = t->lay.fan_out[l];
-    if (t->tiled) return tiles_dense_forward_tiled_groups(count, out);
+    if (t->tiled) return tiles_dense_forward_tiled_groups(count, out, wide);
     return (uint32_t)((tiles_dense_forward_invocations(count, out) + k->workgroup_size - 1) / k->workgroup_size);
 }
 
@@ -438,7 +441,6 @@ static uint32_t bwd_groups(const mlp_trainer *t, uint32_t l, uint32_t count) {
 static gpu_status load_kernels(mlp_trainer *t) {
     gpu_context *gpu = t->gpu;
     t->tiled = mlp_uses_tiled(gpu, &t->cfg);
-    const char *fwd_file = t->tiled ? "dense_forward_tiled.wgsl" : "dense_forward.wgsl";
     const char *bwd_file = t->tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
     uint32_t b = t->cfg.batch, classes = t->cfg.arch.classes;
 #define TRY(expr)                          \
@@ -452,7 +454,9 @@ static gpu_status load_kernels(mlp_trainer *t) {
     for (uint32_t l = 0; l < layers(t); l++) {
         gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                 {"STORE_PRE", 0}, {"GATHER", l == 0}};
-        TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 5 : 4, &t->k_efwd[l]));
+        t->efwd_wide[l] = t->tiled && tiles_dense_forward_wide(EVAL_CHUNK, t->lay.fan_out[l]);
+        const char *fwd = t->tiled ? tiles_dense_forward_tiled_name(t->efwd_wide[l]) : "dense_forward.wgsl";
+        TRY(tiles_kernel_get(gpu, fwd, c_fwd, t->tiled ? 5 : 4, &t->k_efwd[l]));
     }
     gpu_constant c_classes[] = {{"CLASSES", classes}};
     TRY(tiles_kernel_get(gpu, "classify.wgsl", c_classes, 1, &t->k_cls));
@@ -469,7 +473,9 @@ static gpu_status load_kernels(mlp_trainer *t) {
             gpu_constant c_fwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]}, {"ACT", layer_act(t, l)},
                                     {"STORE_PRE", hidden}, {"DROPOUT", hidden ? drop : 0.0f}, {"LAYER", l},
                                     {"GATHER", l == 0 && t->gather_fold}, {"STORE_X", l == 0 && t->gather_fold}};
-            if (hidden || !head) TRY(tiles_kernel_get(gpu, fwd_file, c_fwd, t->tiled ? 8 : 6, &t->k_fwd[l]));
+            t->fwd_wide[l] = t->tiled && tiles_dense_forward_wide(b, t->lay.fan_out[l]);
+            const char *fwd = t->tiled ? tiles_dense_forward_tiled_name(t->fwd_wide[l]) : "dense_forward.wgsl";
+            if (hidden || !head) TRY(tiles_kernel_get(gpu, fwd, c_fwd, t->tiled ? 8 : 6, &t->k_fwd[l]));
             gpu_constant c_bwd[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
                                     {"PREV_ACT", l ? t->cfg.arch.activation : MODEL_ACT_NONE}, {"HAS_PREV", l > 0},
                                     {"PREV_DROPOUT", l ? drop : 0.0f}, {"PREV_LAYER", l ? l - 1 : 0},
@@ -605,7 +611,7 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)b * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < L; l++) {
         if (t->k_fwd[l])
-            TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)fwd_groups(t, t->k_fwd[l], l, b) * t->k_fwd[l]->workgroup_size, &unused));
+            TRY_GPU(gpu_groups_1d(gpu, t->k_fwd[l], (uint64_t)fwd_groups(t, t->k_fwd[l], l, b, t->fwd_wide[l]) * t->k_fwd[l]->workgroup_size, &unused));
         TRY_GPU(gpu_groups_1d(gpu, t->k_bwd[l], (uint64_t)bwd_groups(t, l, b) * t->k_bwd[l]->workgroup_size, &unused));
     }
     TRY_GPU(gpu_groups_1d(gpu, t->k_opt, t->lay.carved, &t->groups_opt));
@@ -819,7 +825,7 @@ static mlp_status setup_model(mlp_trainer *t) {
     uint32_t classes = t->cfg.arch.classes, unused;
     TRY_GPU(gpu_groups_1d(gpu, t->k_gather, (uint64_t)EVAL_CHUNK * t->cfg.arch.inputs, &unused));
     for (uint32_t l = 0; l < layers(t); l++)
-        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)fwd_groups(t, t->k_efwd[l], l, EVAL_CHUNK) * t->k_efwd[l]->workgroup_size,
+        TRY_GPU(gpu_groups_1d(gpu, t->k_efwd[l], (uint64_t)fwd_groups(t, t->k_efwd[l], l, EVAL_CHUNK, t->efwd_wide[l]) * t->k_efwd[l]->workgroup_size,
                               &unused));
     TRY_GPU(gpu_buffer_create(gpu, &t->confusion, "confusion", (size_t)classes * classes * 4, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->dummy_r, "unused-input", 16, GPU_STORAGE));
@@ -993,7 +999,7 @@ static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DI
     if (!t->gather_fold)
         out[n++] = (dispatch){t->k_gather, t->bg_gather, div_up((uint64_t)p->count * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1, 0, NULL};
     for (uint32_t l = 0; l < L; l++)
-        if (t->k_fwd[l]) out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count), 1, 0, NULL};
+        if (t->k_fwd[l]) out[n++] = (dispatch){t->k_fwd[l], t->bg_fwd[l], fwd_groups(t, t->k_fwd[l], l, p->count, t->fwd_wide[l]), 1, 0, NULL};
     if (t->k_head) out[n++] = (dispatch){t->k_head, t->bg_head, t->metric_parts, 1, 0, NULL};
     else out[n++] = (dispatch){t->k_sx, t->bg_sx, t->metric_parts, 1, 0, NULL};
     for (uint32_t l = L; l-- > 0;) {
@@ -1341,7 +1347,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
         dispatch d = {t->k_gather, e->gather, div_up((uint64_t)n * t->cfg.arch.inputs, t->k_gather->workgroup_size), 1, 0, NULL};
         if (!t->tiled) encode_dispatch(pass, &d, off); /* the tiled layer 0 gathers itself */
         for (uint32_t l = 0; l < layers(t); l++) {
-            d = (dispatch){t->k_efwd[l], e->fwd[l], fwd_groups(t, t->k_efwd[l], l, n), 1, 0, NULL};
+            d = (dispatch){t->k_efwd[l], e->fwd[l], fwd_groups(t, t->k_efwd[l], l, n, t->efwd_wide[l]), 1, 0, NULL};
             encode_dispatch(pass, &d, off);
         }
         d = (dispatch){t->k_cls, e->cls, div_up(n, t->k_cls->workgroup_size), 1, 0, NULL};

@@ -241,10 +241,13 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
     dense_forward(pre, inp, w, bias, B, I, O);
     activation_forward(out, pre, (int)nout, act);
     if (drop > 0) dropout_forward(out, out, (int)nout, drop, noise, layer);
-    /* both shapes of the kernels (mlp.h, mlp_shape): streaming and tiled, on any adapter */
-    for (int tiled = 0; tiled < shapes; tiled++) {
-        const char *file = tiled ? "dense_forward_tiled.wgsl" : "dense_forward.wgsl";
-        uint64_t inv = tiled ? (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O) * TILE_DFT_WG
+    /* both shapes of the kernels (mlp.h, mlp_shape): streaming and tiled, on any adapter, the
+     * tiled forward on its small and its wide tiles (tiles_dense_forward_wide) */
+    for (int run = 0; run < (shapes == 2 ? 3 : 1); run++) {
+        bool tiled = run > 0, wide = run == 2;
+        const char *file = tiled ? tiles_dense_forward_tiled_name(wide) : "dense_forward.wgsl";
+        uint64_t inv = tiled ? (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O, wide) *
+                                   tiles_dense_forward_tiled_wg(wide)
                              : tiles_dense_forward_invocations((uint32_t)B, (uint32_t)O);
         step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0, 0};
         gpu_constant cf[] = {{"IN", I}, {"OUT", O}, {"ACT", act}, {"STORE_PRE", 1}, {"DROPOUT", drop}, {"LAYER", layer}};
@@ -305,12 +308,13 @@ done:
     free(dinp), free(dprev), free(dw), free(db), free(gdw), free(gdb), free(gdprev);
 }
 
-/* dense_forward_tiled as the first layer (GATHER, STORE_X): B samples of I u8 pixels gathered
- * through a permutation of N = B + 5 images, normalised, into O outputs; and the x it stores. */
-static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O) {
+/* dense_forward_tiled as the first layer (GATHER, STORE_X), on its small or wide tiles: B
+ * samples of I u8 pixels gathered through a permutation of N = B + 5 images, normalised, into O
+ * outputs; and the x it stores. */
+static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O, bool wide) {
     char shape[64];
     snprintf(shape, sizeof shape, "B=%d %d->%d gather", B, I, O);
-    const char *file = "dense_forward_tiled.wgsl";
+    const char *file = tiles_dense_forward_tiled_name(wide);
     uint32_t N = (uint32_t)B + 5, start = 3;
     size_t nin = (size_t)B * I, nout = (size_t)B * O, nw = (size_t)O * I;
     uint8_t *images = malloc((size_t)N * I), *gimages = NULL;
@@ -333,7 +337,8 @@ static void check_gather_dense(harness *h, uint64_t *rng, int B, int I, int O) {
                    {"bias", bias, (size_t)O * 4, IN}, {"pre", gpre, nout * 4, OUT}, {"out", gout, nout * 4, OUT},
                    {"images", gimages, ((size_t)N * I + 3) & ~(size_t)3, IN}, {"order", order, N * 4, IN},
                    {"x", gx, nin * 4, OUT}};
-        uint64_t inv = (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O) * TILE_DFT_WG;
+        uint64_t inv = (uint64_t)tiles_dense_forward_tiled_groups((uint32_t)B, (uint32_t)O, wide) *
+                       tiles_dense_forward_tiled_wg(wide);
         if (gimages && run_kernel(h, file, cf, 6, a, 9, inv, shape)) {
             emit_compare(h, file, "pre", shape, gpre, pre, nout);
             emit_compare(h, file, "out", shape, gout, out, nout);
@@ -735,9 +740,12 @@ int selfcheck_kernels(gpu_context *gpu, uint64_t seed, selfcheck_report report, 
     /* inverted dropout's mask, redrawn by the backward */
     check_dense(&h, &rng, 17, 33, 10, MODEL_ACT_GELU, 0.3f, true);
     check_dense(&h, &rng, 65, 100, 37, MODEL_ACT_RELU, 0.5f, true);
-    /* the tiled first layer reading pixels itself: a row that is not whole words, and 784 */
-    check_gather_dense(&h, &rng, 17, 30, 5);
-    check_gather_dense(&h, &rng, 65, 784, 37);
+    /* the tiled first layer reading pixels itself: a row that is not whole words, and 784, on
+     * both sizes of tile */
+    for (int wide = 0; wide < 2; wide++) {
+        check_gather_dense(&h, &rng, 17, 30, 5, wide);
+        check_gather_dense(&h, &rng, 65, 784, 37, wide);
+    }
     /* the fused forward's two tile shapes: partial sample and hidden tiles, and the default model */
     check_fused_forward(&h, &rng, 19, 20, false, 1);
     check_fused_forward(&h, &rng, 70, 70, true, 1);

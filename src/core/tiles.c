@@ -66,7 +66,12 @@ _Static_assert(TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) / 2 <= 4 * TILE_DBT_WG,
                "dense_backward_tiled: at most NQ = 4 pairs staged per thread per round");
 _Static_assert(4 * TILE_DBT_KB * (TILE_DBT_TW + TILE_DBT_TI) <= 16384,
                "dense_backward_tiled: within WebGPU's guaranteed 16 KiB of workgroup memory");
-_Static_assert(TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256 && TILE_DSX_WG <= 256, "within WebGPU's guaranteed 256 invocations");
+_Static_assert(TILE_DFTW_TS % 2 == 0 && TILE_DFTW_TO % 2 == 0, "dense_forward_tiled's wide tiles: 2 x 2 outputs per thread");
+_Static_assert((TILE_DFTW_TS + TILE_DFTW_TO) * TILE_DFTW_KC4 <= 6 * TILE_DFTW_WG,
+               "dense_forward_tiled's wide tiles: at most NQ = 6 vec4s staged per thread per round");
+_Static_assert(16 * (TILE_DFTW_TS + TILE_DFTW_TO) * (TILE_DFTW_KC4 + 1) + 4 * TILE_DFTW_TS * TILE_DFTW_TO * TILE_DFTW_KS <= 16384,
+               "dense_forward_tiled's wide tiles: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(TILE_DFTW_WG <= 256 && TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256 && TILE_DSX_WG <= 256, "within WebGPU's guaranteed 256 invocations");
 /* xs and ws (padded rows of vec4s), the logits, each sample's Softmax (3 words), loss and count */
 _Static_assert(16 * (TILE_DSX_TS + TILE_DSX_TO) * (TILE_DSX_KC4 + 1) + 4 * TILE_DSX_TS * TILE_DSX_TO + 20 * TILE_DSX_TS <= 16384,
                "dense_softmax_xent: within WebGPU's guaranteed 16 KiB of workgroup memory");
@@ -76,7 +81,7 @@ _Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_O
                "tree reductions halve the workgroup");
 
 static const struct {
-    const char *file;
+    const char *name; /* the file, or "file:variant" */
     int count;
     gpu_constant constants[TILES_MAX_PER_KERNEL];
 } tile_table[] = {
@@ -84,6 +89,8 @@ static const struct {
     {"dense_backward.wgsl", 1, {{"WG", TILE_DENSE_WG}}},
     {"dense_forward_tiled.wgsl", 5,
      {{"WG", TILE_DFT_WG}, {"TS", TILE_DFT_TS}, {"TO", TILE_DFT_TO}, {"KS", TILE_DFT_KS}, {"KC4", TILE_DFT_KC4}}},
+    {"dense_forward_tiled.wgsl:wide", 5,
+     {{"WG", TILE_DFTW_WG}, {"TS", TILE_DFTW_TS}, {"TO", TILE_DFTW_TO}, {"KS", TILE_DFTW_KS}, {"KC4", TILE_DFTW_KC4}}},
     {"dense_backward_tiled.wgsl", 4, {{"WG", TILE_DBT_WG}, {"TW", TILE_DBT_TW}, {"TI", TILE_DBT_TI}, {"KB", TILE_DBT_KB}}},
     {"input_gather.wgsl", 1, {{"WG", TILE_GATHER_WG}}},
     {"classify.wgsl", 1, {{"WG", TILE_CLASSIFY_WG}}},
@@ -109,8 +116,18 @@ static const struct {
 
 gpu_status tiles_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants, int count,
                             gpu_kernel **out) {
+    /* a variant's name is its file's, then ":variant" */
+    const char *colon = strchr(file, ':');
+    char base[64];
+    if (colon) {
+        size_t len = (size_t)(colon - file);
+        if (len >= sizeof base) len = sizeof base - 1;
+        memcpy(base, file, len);
+        base[len] = '\0';
+    }
     for (size_t i = 0; i < sizeof tile_table / sizeof *tile_table; i++) {
-        if (strcmp(tile_table[i].file, file)) continue;
+        if (strcmp(tile_table[i].name, file)) continue;
+        if (colon) file = base;
         int n = tile_table[i].count;
         /* past the limit gpu_kernel_get says so, reading none of them */
         if (count + n > GPU_MAX_CONSTANTS) return gpu_kernel_get(ctx, file, constants, count + n, out);

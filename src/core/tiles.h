@@ -30,6 +30,21 @@
 #define TILE_DFT_KS 4
 #define TILE_DFT_KC4 28
 #define TILE_DFT_WG (TILE_DFT_TS * TILE_DFT_TO / 4 * TILE_DFT_KS)
+/* ... and its wide tiles, the same kernel with these constants ("dense_forward_tiled.wgsl:wide"
+ * in the table), for a layer whose grid of wide tiles has at least TILE_DFTW_MIN_GROUPS
+ * workgroups at the trainer's batch: four times the outputs a tile, so a quarter of the re-reads
+ * of its inputs and weights. On the H200 (bench/NOTES.md, experiment 31) 784-256-128-10 at batch
+ * 4096 took 6.8 against 10.0 ms an epoch (the first layer's forward 168 against 350 us), but
+ * with the wide tiles on every layer 57 against 46 ms at batch 64 and 784-128-10 13.3 against
+ * 12.0 ms at 256, where the grid has 32 or 64 of them: too few to fill its 132 SMs */
+#define TILE_DFTW_TS 16
+#define TILE_DFTW_TO 32
+#define TILE_DFTW_KS 2
+#define TILE_DFTW_KC4 14
+#define TILE_DFTW_WG (TILE_DFTW_TS * TILE_DFTW_TO / 4 * TILE_DFTW_KS)
+#ifndef TILE_DFTW_MIN_GROUPS
+#define TILE_DFTW_MIN_GROUPS 128
+#endif
 #define TILE_DBT_TW 32
 #define TILE_DBT_TI 32
 #define TILE_DBT_KB 32
@@ -143,7 +158,7 @@
 
 /* gpu_kernel_get for file with the caller's constants (the model's: shapes, offsets,
  * hyperparameters) followed by the file's tile constants from the table (none for a file the
- * table does not list). */
+ * table does not list). "file:variant" names a second set of tiles for the same file. */
 gpu_status tiles_kernel_get(gpu_context *ctx, const char *file, const gpu_constant *constants, int count,
                             gpu_kernel **out);
 
@@ -160,10 +175,21 @@ static inline uint64_t tiles_dense_backward_invocations(uint32_t count, uint32_t
            (has_prev ? (uint64_t)count * in : 0);
 }
 
-/* the tiled kernels' workgroups: forward tiles, and backward's dw tiles plus dprev's (has_prev) */
-static inline uint32_t tiles_dense_forward_tiled_groups(uint32_t count, uint32_t out) {
-    return tiles_div_up(count, TILE_DFT_TS) * tiles_div_up(out, TILE_DFT_TO);
+/* whether a tiled forward of out outputs at this batch takes the wide tiles, and the table's
+ * name for its pipeline */
+static inline bool tiles_dense_forward_wide(uint32_t batch, uint32_t out) {
+    return (uint64_t)tiles_div_up(batch, TILE_DFTW_TS) * tiles_div_up(out, TILE_DFTW_TO) >= TILE_DFTW_MIN_GROUPS;
 }
+static inline const char *tiles_dense_forward_tiled_name(bool wide) {
+    return wide ? "dense_forward_tiled.wgsl:wide" : "dense_forward_tiled.wgsl";
+}
+/* the tiled kernels' workgroups: forward tiles (small or wide), and backward's dw tiles plus
+ * dprev's (has_prev) */
+static inline uint32_t tiles_dense_forward_tiled_groups(uint32_t count, uint32_t out, bool wide) {
+    return wide ? tiles_div_up(count, TILE_DFTW_TS) * tiles_div_up(out, TILE_DFTW_TO)
+                : tiles_div_up(count, TILE_DFT_TS) * tiles_div_up(out, TILE_DFT_TO);
+}
+static inline uint32_t tiles_dense_forward_tiled_wg(bool wide) { return wide ? TILE_DFTW_WG : TILE_DFT_WG; }
 /* the slices of a batch's dw sum, and the samples of each (slice_rows; every slice but the last full) */
 static inline uint32_t tiles_dense_backward_slices(uint32_t batch) {
     uint32_t s = tiles_div_up(batch, TILE_DBT_SLICE);

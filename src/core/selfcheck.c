@@ -916,16 +916,21 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
         c = run_config(&a50, 300, 0.05f, 0.5f, kernels);
         check_run(&h, &rng, "2 steps, N=600 B=300 H=50 momentum 0.5", 600, &c);
         /* a batch on the fused path's wide tiles (TILE_FFW_MIN_BATCH), with a short last step
-         * and a hidden width that ends mid-tile. Its 2 x 2054 x 70 pre-activations would put some
-         * within rounding of 0, where the GPU's and the CPU's ReLU can disagree and the step
-         * differs for real (H200, seed 1, at 1030 x 70: 2.5e-5 on every fused forward); hidden
-         * biases raised by 5 keep every unit active, so the run checks the arithmetic (the ReLU
-         * mask is checked above and by the kernel checks) */
-        model_arch a70 = arch_of(784, 10, MODEL_ACT_RELU, 70, 0);
-        c = run_config(&a70, TILE_FFW_MIN_BATCH + 6, 0.05f, 0.9f, kernels);
-        char wide[80];
-        snprintf(wide, sizeof wide, "2 steps, N=%u B=%u H=70 momentum 0.9 b1+5", 2 * c.batch - 60, c.batch);
-        check_run_shifted(&h, &rng, wide, 2 * c.batch - 60, &c, 5.0f);
+         * and a hidden width that ends mid-tile, then one over two of fused_softmax's chunks of
+         * units (TILE_FS_HC), the second partial. Their pre-activations would put some within
+         * rounding of 0, where the GPU's and the CPU's ReLU can disagree and the step differs
+         * for real (H200, seed 1, at 1030 x 70: 2.5e-5 on every fused forward); hidden biases
+         * raised by 5 keep every unit active, so the run checks the arithmetic (the ReLU mask is
+         * checked above and by the kernel checks) */
+        static const int wide_hidden[] = {70, TILE_FS_HC + 22};
+        for (int w = 0; w < 2; w++) {
+            model_arch aw = arch_of(784, 10, MODEL_ACT_RELU, wide_hidden[w], 0);
+            c = run_config(&aw, TILE_FFW_MIN_BATCH + 6, 0.05f, 0.9f, kernels);
+            char wide[80];
+            snprintf(wide, sizeof wide, "2 steps, N=%u B=%u H=%d momentum 0.9 b1+5", 2 * c.batch - 60, c.batch,
+                     wide_hidden[w]);
+            check_run_shifted(&h, &rng, wide, 2 * c.batch - 60, &c, 5.0f);
+        }
     }
     /* the per-layer path at depth, every activation, and shapes other than MNIST's */
     for (int act = MODEL_ACT_RELU; act <= MODEL_ACT_LEAKY_RELU; act++) {

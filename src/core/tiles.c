@@ -75,6 +75,10 @@ _Static_assert(TILE_DFTW_WG <= 256 && TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256 &
 /* xs and ws (padded rows of vec4s), the logits, each sample's Softmax (3 words), loss and count */
 _Static_assert(16 * (TILE_DSX_TS + TILE_DSX_TO) * (TILE_DSX_KC4 + 1) + 4 * TILE_DSX_TS * TILE_DSX_TO + 20 * TILE_DSX_TS <= 16384,
                "dense_softmax_xent: within WebGPU's guaranteed 16 KiB of workgroup memory");
+/* fused_softmax: the logits, dlogits, layer 2's partial sums and a chunk of hidden values */
+_Static_assert(4 * (2 * TILE_FS_SB * 10 + TILE_FS_WG + TILE_FS_SB * TILE_FS_HC) <= 16384,
+               "fused_softmax: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(TILE_FS_WG >= TILE_FS_SB * 10, "fused_softmax: a thread per (sample, class)");
 #define POWER_OF_TWO(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
 _Static_assert(POWER_OF_TWO(TILE_FU_WG) && POWER_OF_TWO(TILE_XENT_WG) && POWER_OF_TWO(TILE_NORM_WG) &&
                    POWER_OF_TWO(TILE_HEALTH_WG),
@@ -101,7 +105,7 @@ static const struct {
     {"fused_forward.wgsl", 5,
      {{"WG", TILE_FF_WG}, {"TS", TILE_FF_TS}, {"TH", TILE_FF_TH}, {"KS", TILE_FF_KS}, {"KC4", TILE_FF_KC4}}},
     {"fused_forward_wide.wgsl", 2, {{"WG", TILE_FFW_WG}, {"T", TILE_FFW_T}}},
-    {"fused_softmax.wgsl", 2, {{"WG", TILE_FS_WG}, {"SB", TILE_FS_SB}}},
+    {"fused_softmax.wgsl", 3, {{"WG", TILE_FS_WG}, {"SB", TILE_FS_SB}, {"HC", TILE_FS_HC}}},
     {"fused_update.wgsl", 6,
      {{"WG", TILE_FU_WG},
       {"TJ", TILE_FU_TJ},

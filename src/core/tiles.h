@@ -108,6 +108,9 @@
  * or after a split wide forward the splits' dot products */
 #define TILE_FS_SB 4
 #define TILE_FS_WG 128
+/* ... and after a split forward, finishes the hidden layer HC units at a time through workgroup
+ * memory (bench/NOTES.md, experiment 29) */
+#define TILE_FS_HC 128
 /* fused_update: W1 tiles of TJW hidden units x TK inputs, small tiles of TJ hidden units, each
  * staged TBATCH samples a round through SCRATCH floats of workgroup memory; at batches of more
  * than one gradient slice (TILE_FUSED_SLICE) wide W1 tiles of TJW_WIDE units, TBW samples a

@@ -11,6 +11,11 @@
 //   hidden[b][j]  = relu(b1[j] + sum over splits, in order, of pre[s][b][j])   (stored)
 //   logits[b][c]  = b2[c] + sum over LPARTS ranges of j, in order, of the range's sum of
 //                   hidden[b][j] w2[c][j]                                    (j in order)
+// HC units at a time: the chunk's hidden values go to workgroup memory as well as to acts, and
+// layer 2 reads them there. Read back from acts, each a load from L2 after the storage barrier,
+// the 43-long chains of products took 20-23 us at every batch from 1024 to 4096 on the H200,
+// where the unsplit form's 10 (bench/NOTES.md, experiment 29); the range of a thread is then
+// its share of each chunk, the chunks in order.
 
 override HIDDEN: u32 = 128;
 override OFF_W2: u32;
@@ -26,9 +31,10 @@ override SMOOTHING: f32 = 0.0;
 override PRE_SPLITS: u32 = 0;
 override A_PRE: u32 = 0;
 override OFF_B1: u32 = 0;
-// set from src/core/tiles.h: SB samples per workgroup
+// set from src/core/tiles.h: SB samples per workgroup, HC hidden units a chunk (split form)
 override WG: u32;
 override SB: u32;
+override HC: u32;
 const CLASSES: u32 = 10u;
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -41,47 +47,56 @@ var<workgroup> logit: array<f32, SB * CLASSES>;
 var<workgroup> dlogit: array<f32, SB * CLASSES>;
 override LPARTS: u32 = WG / (SB * CLASSES);  // threads per (sample, class) in the split form's layer 2
 var<workgroup> lsum: array<f32, WG>;
+var<workgroup> hchunk: array<f32, SB * HC>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let b0 = wid.x * SB;
     if (PRE_SPLITS > 0u) {
-        for (var i = lid; i < SB * HIDDEN; i += WG) {
-            let b = b0 + i / HIDDEN;
-            let j = i % HIDDEN;
-            if (b < step.count) {
-                var pre = params[OFF_B1 + j];
-                for (var s = 0u; s < PRE_SPLITS; s++) {
-                    pre += acts[A_PRE + (s * MAX_BATCH + b) * HIDDEN + j];
-                }
-                acts[A_HID + b * HIDDEN + j] = max(pre, 0.0);
-            }
-        }
-        // the hidden values, written by other threads of this workgroup, are read below
-        storageBarrier();
-        // layer 2: LPARTS threads per (sample, class), each over a range of the units (one chain
-        // of HIDDEN products a thread was 25 us at 4096: bench/NOTES.md, experiment 27), then
-        // the ranges added in order
+        // layer 2: LPARTS threads per (sample, class), each over a range of each chunk's units
+        // (one chain of HIDDEN products a thread was 25 us at 4096: bench/NOTES.md, experiment
+        // 27), then the ranges added in order
         let pair = lid % (SB * CLASSES);
         let part = lid / (SB * CLASSES);
-        if (part < LPARTS) {
-            let b = b0 + pair / CLASSES;
-            let c = pair % CLASSES;
-            var sum = 0.0;
-            if (b < step.count) {
-                for (var j = part * HIDDEN / LPARTS; j < (part + 1u) * HIDDEN / LPARTS; j++) {
-                    sum += acts[A_HID + b * HIDDEN + j] * params[OFF_W2 + c * HIDDEN + j];
+        let s = pair / CLASSES;
+        let c = pair % CLASSES;
+        var sum = 0.0;
+        for (var j0 = 0u; j0 < HIDDEN; j0 += HC) {
+            for (var i = lid; i < SB * HC; i += WG) {
+                let b = b0 + i / HC;
+                let j = j0 + i % HC;
+                var hv = 0.0;
+                if (b < step.count && j < HIDDEN) {
+                    var pre = params[OFF_B1 + j];
+                    for (var sp = 0u; sp < PRE_SPLITS; sp++) {
+                        pre += acts[A_PRE + (sp * MAX_BATCH + b) * HIDDEN + j];
+                    }
+                    hv = max(pre, 0.0);
+                    acts[A_HID + b * HIDDEN + j] = hv;
+                }
+                hchunk[i] = hv;
+            }
+            workgroupBarrier();
+            let n = min(HC, HIDDEN - j0);
+            if (part < LPARTS) {
+                for (var j = part * n / LPARTS; j < (part + 1u) * n / LPARTS; j++) {
+                    sum += hchunk[s * HC + j] * params[OFF_W2 + c * HIDDEN + j0 + j];
                 }
             }
+            workgroupBarrier();  // the chunk's reads are done before the next one's stores
+        }
+        if (part < LPARTS) {
             lsum[lid] = sum;
         }
+        // the hidden values, some written by other threads of this workgroup, are read at the end
+        storageBarrier();
         workgroupBarrier();
         if (lid < SB * CLASSES) {
-            var sum = params[OFF_B2 + lid % CLASSES];
+            var logit_sum = params[OFF_B2 + lid % CLASSES];
             for (var q = 0u; q < LPARTS; q++) {
-                sum += lsum[q * SB * CLASSES + lid];
+                logit_sum += lsum[q * SB * CLASSES + lid];
             }
-            logit[lid] = sum;
+            logit[lid] = logit_sum;
         }
     } else if (lid < SB * CLASSES) {
         let b = b0 + lid / CLASSES;

@@ -105,8 +105,10 @@
 #endif
 #define TILE_FFW_MAX_SPLITS 16
 /* fused_softmax: SB samples per workgroup; it sums the forward's partials (one per hidden tile),
- * or after a split wide forward the splits' dot products */
-#define TILE_FS_SB 4
+ * or after a split wide forward the splits' dot products. 2 samples (6 threads per (sample,
+ * class) in the split form's layer 2) ran 1-2 us faster than 4 at every batch from 256 to 4096
+ * on the H200, and 8 on 256 threads no faster (bench/NOTES.md, experiment 32) */
+#define TILE_FS_SB 2
 #define TILE_FS_WG 128
 /* ... and after a split forward, finishes the hidden layer HC units at a time through workgroup
  * memory (bench/NOTES.md, experiment 29) */

@@ -66,6 +66,7 @@ struct mlp_trainer {
     bool tiled; /* the dense kernels' shape: mlp_uses_tiled (tiled: the GPU shapes, dense_*_tiled.wgsl) */
     /* tiled: which layers' forwards (training, evaluation) take the wide tiles (tiles_dense_forward_wide) */
     bool fwd_wide[MODEL_MAX_LAYERS], efwd_wide[MODEL_MAX_LAYERS];
+    bool bwd_wide[MODEL_MAX_LAYERS]; /* tiled: which layers' backwards are dense_backward_wide */
     bool gather_fold; /* training: tiled, and the batch at least TILE_GATHER_FOLD_MIN_BATCH */
     uint32_t metric_parts; /* partial (loss, correct) pairs per step in `metrics`, added by the host */
     uint32_t dw_slices;    /* tiled, large batches: the batch slices of dw's sum, added by k_gsum */
@@ -433,6 +434,7 @@ static uint32_t fwd_groups(const mlp_trainer *t, const gpu_kernel *k, uint32_t l
 
 static uint32_t bwd_groups(const mlp_trainer *t, uint32_t l, uint32_t count) {
     uint32_t in = t->lay.fan_in[l], out = t->lay.fan_out[l], wg = t->k_bwd[l]->workgroup_size;
+    if (t->bwd_wide[l]) return tiles_dense_backward_wide_groups(in, out, t->dw_slices);
     if (t->tiled) return tiles_dense_backward_tiled_groups(count, in, out, l > 0, t->dw_slices);
     return (uint32_t)((tiles_dense_backward_invocations(count, in, out, l > 0) + wg - 1) / wg);
 }
@@ -482,7 +484,13 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                     {"DB_OFF", (double)(t->lay.offsets[2 * l + 1] - t->lay.offsets[2 * l])},
                                     {"SLICES", t->dw_slices}, {"SLICE_ROWS", tiles_dense_backward_slice_rows(b)},
                                     {"SLICE_STRIDE", (double)t->lay.carved}};
-            TRY(tiles_kernel_get(gpu, bwd_file, c_bwd, t->tiled ? 10 : 6, &t->k_bwd[l]));
+            t->bwd_wide[l] = t->tiled && tiles_dense_backward_wide(b, t->lay.fan_in[l], t->lay.fan_out[l], l > 0);
+            if (t->bwd_wide[l]) {
+                gpu_constant c_bw[] = {c_bwd[0], c_bwd[1], c_bwd[6], c_bwd[7], c_bwd[8], c_bwd[9]};
+                TRY(tiles_kernel_get(gpu, "dense_backward_wide.wgsl", c_bw, 6, &t->k_bwd[l]));
+            } else {
+                TRY(tiles_kernel_get(gpu, bwd_file, c_bwd, t->tiled ? 10 : 6, &t->k_bwd[l]));
+            }
         }
         if (t->dw_slices > 1) {
             gpu_constant c_gs[] = {{"SLICES", t->dw_slices}, {"PARAMS", (double)t->lay.carved}};
@@ -649,7 +657,13 @@ static mlp_status setup_reference_path(mlp_trainer *t) {
                                                        (t->lay.offsets[2 * l + 1] - off) + t->lay.sizes[2 * l + 1];
             bwd[6] = (gpu_bind){"grad", t->dw_slices > 1 ? &t->dw_part : &t->grads, off * 4, span * 4};
         }
-        TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, t->tiled ? 7 : 8, &t->bg_bwd[l]));
+        if (t->bwd_wide[l]) {
+            /* dense_backward_wide: dz, the inputs and the gradient only (a first layer: no dprev) */
+            bwd[3] = bwd[6];
+            TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, 4, &t->bg_bwd[l]));
+        } else {
+            TRY_GPU(gpu_bind_group(gpu, t->k_bwd[l], bwd, t->tiled ? 7 : 8, &t->bg_bwd[l]));
+        }
     }
     gpu_bind sx[] = {step, {"logits", &t->out[L - 1], 0, 0}, {"labels", &t->train_labels, 0, 0},
                      {"order", &t->order, 0, 0}, {"dlogits", &t->dz[L - 1], 0, 0}, {"metrics", &t->metrics, 0, 0},

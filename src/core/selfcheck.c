@@ -266,11 +266,13 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
     activation_backward(dprev, prev_pre, dinp, (int)nin, act);
     if (drop > 0) dropout_forward(dprev, dprev, (int)nin, drop, noise, layer - 1);
     /* streaming, then tiled (dw and db in one binding) in one slice and in three slices of the
-     * batch whose partials the host adds in order, as grad_slices_sum.wgsl does */
-    int runs = shapes == 2 ? 6 : 2;
+     * batch whose partials the host adds in order, as grad_slices_sum.wgsl does; then a first
+     * layer's on the wide tiles (dense_backward_wide: no dprev), in one slice and in three */
+    int runs = shapes == 2 ? 8 : 2;
     for (int run = 0; run < runs; run++) {
-        int has_prev = run % 2 == 0, tiled = run >= 2, slices = run >= 4 ? 3 : 1;
-        const char *file = tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
+        int wide = run >= 6, has_prev = run % 2 == 0 && !wide, tiled = run >= 2;
+        int slices = run >= 4 && run != 6 ? 3 : 1;
+        const char *file = wide ? "dense_backward_wide.wgsl" : tiled ? "dense_backward_tiled.wgsl" : "dense_backward.wgsl";
         step_params sp = {0, (uint32_t)B, 0.0f, 0, 0, 0, noise, 0, 0};
         size_t stride = nw + (size_t)O, ngrad = (size_t)slices * stride;
         float *grad = tiled ? alloc_floats(ngrad) : NULL;
@@ -286,9 +288,17 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
         uint64_t inv = tiled ? (uint64_t)tiles_dense_backward_tiled_groups((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev,
                                                                            (uint32_t)slices) * TILE_DBT_WG
                              : tiles_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
+        int nconst = tiled ? 10 : 6, nargs = tiled ? 7 : 8;
+        if (wide) {
+            /* its constants and bindings: the shape, DB_OFF and the slices; step, dz, inp, grad */
+            cb[2] = cb[6], cb[3] = cb[7], cb[4] = cb[8], cb[5] = cb[9];
+            a[3] = a[6];
+            nconst = 6, nargs = 4;
+            inv = (uint64_t)tiles_dense_backward_wide_groups((uint32_t)I, (uint32_t)O, (uint32_t)slices) * TILE_DBW_WG;
+        }
         char what[80];
         snprintf(what, sizeof what, "%s%s", shape, slices > 1 ? " 3 slices" : "");
-        if (run_kernel(h, file, cb, tiled ? 10 : 6, a, tiled ? 7 : 8, inv, what)) {
+        if (run_kernel(h, file, cb, nconst, a, nargs, inv, what)) {
             if (tiled) {
                 for (size_t e = 0; e < stride; e++) {
                     float sum = 0;
@@ -974,6 +984,13 @@ int selfcheck_steps(gpu_context *gpu, uint64_t seed, selfcheck_report report, vo
     mlp_config sc = run_config(&small, 300, 0.05f, 0.9f, MLP_KERNELS_REFERENCE);
     sc.shape = MLP_SHAPE_TILED;
     check_run(&h, &rng, "2 steps, N=540 B=300 784-24-12-10 momentum tiled, 2 slices", 540, &sc);
+    /* a batch whose first layer takes the wide tiles both ways (tiles_dense_forward_wide,
+     * tiles_dense_backward_wide: 52 tiles x 5 slices of dw), a short last step; hidden biases
+     * raised by 5 as for the fused path's wide batch above */
+    model_arch a256 = arch_of(784, 10, MODEL_ACT_RELU, 256, 0);
+    mlp_config wc = run_config(&a256, 1030, 0.05f, 0.9f, MLP_KERNELS_REFERENCE);
+    wc.shape = MLP_SHAPE_TILED;
+    check_run_shifted(&h, &rng, "2 steps, N=2000 B=1030 784-256-10 wide tiles", 2000, &wc, 5.0f);
     if (h.tiled_everywhere) {
         dc.shape = MLP_SHAPE_TILED;
         check_run(&h, &rng, "2 steps, N=90 B=45 784-64-40-20-10 tanh tiled", 90, &dc);

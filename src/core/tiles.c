@@ -71,7 +71,10 @@ _Static_assert((TILE_DFTW_TS + TILE_DFTW_TO) * TILE_DFTW_KC4 <= 6 * TILE_DFTW_WG
                "dense_forward_tiled's wide tiles: at most NQ = 6 vec4s staged per thread per round");
 _Static_assert(16 * (TILE_DFTW_TS + TILE_DFTW_TO) * (TILE_DFTW_KC4 + 1) + 4 * TILE_DFTW_TS * TILE_DFTW_TO * TILE_DFTW_KS <= 16384,
                "dense_forward_tiled's wide tiles: within WebGPU's guaranteed 16 KiB of workgroup memory");
-_Static_assert(TILE_DFTW_WG <= 256 && TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256 && TILE_DSX_WG <= 256, "within WebGPU's guaranteed 256 invocations");
+_Static_assert(TILE_DBW_T % 4 == 0 && TILE_DBW_KB * TILE_DBW_T / 2 <= 2 * TILE_DBW_WG,
+               "dense_backward_wide: 4 x 4 a thread, at most NQ = 2 vec4s staged per thread per round");
+_Static_assert(2 * 4 * TILE_DBW_KB * TILE_DBW_T <= 16384, "dense_backward_wide: within WebGPU's guaranteed 16 KiB of workgroup memory");
+_Static_assert(TILE_DBW_WG <= 256 && TILE_DFTW_WG <= 256 && TILE_DFT_WG <= 256 && TILE_DBT_WG <= 256 && TILE_DSX_WG <= 256, "within WebGPU's guaranteed 256 invocations");
 /* xs and ws (padded rows of vec4s), the logits, each sample's Softmax (3 words), loss and count */
 _Static_assert(16 * (TILE_DSX_TS + TILE_DSX_TO) * (TILE_DSX_KC4 + 1) + 4 * TILE_DSX_TS * TILE_DSX_TO + 20 * TILE_DSX_TS <= 16384,
                "dense_softmax_xent: within WebGPU's guaranteed 16 KiB of workgroup memory");
@@ -96,6 +99,7 @@ static const struct {
     {"dense_forward_tiled.wgsl:wide", 5,
      {{"WG", TILE_DFTW_WG}, {"TS", TILE_DFTW_TS}, {"TO", TILE_DFTW_TO}, {"KS", TILE_DFTW_KS}, {"KC4", TILE_DFTW_KC4}}},
     {"dense_backward_tiled.wgsl", 4, {{"WG", TILE_DBT_WG}, {"TW", TILE_DBT_TW}, {"TI", TILE_DBT_TI}, {"KB", TILE_DBT_KB}}},
+    {"dense_backward_wide.wgsl", 3, {{"WG", TILE_DBW_WG}, {"T", TILE_DBW_T}, {"KB", TILE_DBW_KB}}},
     {"input_gather.wgsl", 1, {{"WG", TILE_GATHER_WG}}},
     {"classify.wgsl", 1, {{"WG", TILE_CLASSIFY_WG}}},
     {"softmax_xent_backward.wgsl", 1, {{"WG", TILE_XENT_WG}}},

@@ -53,6 +53,17 @@
  * (at most DBT_MAX_SLICES slices), added by grad_slices_sum (one invocation per parameter) */
 #define TILE_DBT_SLICE 256
 #define TILE_DBT_MAX_SLICES 64
+/* dense_backward_wide: a first layer's dw and db (no dprev) on T x T tiles, 4 x 4 a thread, KB
+ * samples a round, over the same slices, where the batch's grid of them (tiles x slices) has at
+ * least TILE_DBW_MIN_GROUPS workgroups. On the H200 (bench/NOTES.md, experiment 33) 784-256 at
+ * batch 4096 (832 workgroups) took 94 against 139 us, and 1024 (208) and 784-128 at 1024 (104)
+ * were faster too; 784-256 at 256 (52) and 784-128 at 256 (26) were slower */
+#define TILE_DBW_T 64
+#define TILE_DBW_KB 16
+#define TILE_DBW_WG (TILE_DBW_T * TILE_DBW_T / 16)
+#ifndef TILE_DBW_MIN_GROUPS
+#define TILE_DBW_MIN_GROUPS 100
+#endif
 #define TILE_GS_WG 256
 /* the tiled first layer reads the pixels itself (GATHER) when training at batches of at least
  * this many samples; below, input_gather runs as its own dispatch (bench/NOTES.md, experiments
@@ -203,6 +214,13 @@ static inline uint32_t tiles_dense_backward_slices(uint32_t batch) {
 }
 static inline uint32_t tiles_dense_backward_slice_rows(uint32_t batch) {
     return tiles_div_up(batch, tiles_dense_backward_slices(batch));
+}
+/* whether a layer's backward takes dense_backward_wide (a first layer: no dprev), and its workgroups */
+static inline uint32_t tiles_dense_backward_wide_groups(uint32_t in, uint32_t out, uint32_t slices) {
+    return tiles_div_up(out, TILE_DBW_T) * tiles_div_up(in, TILE_DBW_T) * slices;
+}
+static inline bool tiles_dense_backward_wide(uint32_t batch, uint32_t in, uint32_t out, bool has_prev) {
+    return !has_prev && tiles_dense_backward_wide_groups(in, out, tiles_dense_backward_slices(batch)) >= TILE_DBW_MIN_GROUPS;
 }
 static inline uint32_t tiles_dense_backward_tiled_groups(uint32_t count, uint32_t in, uint32_t out, bool has_prev,
                                                          uint32_t slices) {

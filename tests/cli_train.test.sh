@@ -194,6 +194,21 @@ expect_error 2 "--schedule must be constant, cosine, step or onecycle \\(got 'fa
 "$WGTRAIN" bench --device cpu --threads 2 --batches 1024 --epochs 1 --json >"$TMP/bench.json" 2>&1 \
   && grep -q '"event":"speed","adapter":"cpu (.*, 2 threads)","backend":"cpu","engine":"cpu","threads":2,.*"kernels":"cpu","batch":1024' "$TMP/bench.json" \
   && ok "bench --device cpu times the CPU engine" || bad "bench --device cpu: $(cat "$TMP/bench.json")"
+# bench's per-dispatch GPU times on a GPU adapter: every dispatch of a step, each layer's apart
+"$WGTRAIN" bench --device gpu --kernels reference --hidden 8,8 --batches 4096 --epochs 1 --json >"$TMP/bench-gpu.json" 2>&1 \
+  && python3 - "$TMP/bench-gpu.json" <<'PY' && ok "bench names every dispatch of a 3-layer step by layer, once each" || bad "bench per-dispatch names: $(cat "$TMP/bench-gpu.json")"
+import json, sys
+def unique(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"a name given twice: {keys}"
+    return dict(pairs)
+row = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1], object_pairs_hook=unique)
+want = ["input_gather.wgsl"] + [f"dense_forward.wgsl layer {l}" for l in (1, 2, 3)] + ["softmax_xent_backward.wgsl"] + \
+       [f"dense_backward.wgsl layer {l}" for l in (3, 2, 1)] + ["optimizer.wgsl"]
+got = list(row["gpu_us_per_dispatch"])
+assert got == want, got
+assert all(v > 0 for v in row["gpu_us_per_dispatch"].values())
+PY
 
 # a training set of zero images is a data fault (exit 1) naming the file, not a usage error about --batch
 d="$TMP/zero"; make_set "$d" 0

@@ -84,10 +84,11 @@ static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_da
         double ms = 1000.0 * median(times, (int)timed);
         const char *kernels_name = !gpu ? "cpu" : c.kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
         uint32_t steps = (train->count + c.batch - 1) / c.batch;
-        mlp_kernel_time kt[6];
+        mlp_kernel_time kt[MLP_MAX_STEP_DISPATCHES]; /* every dispatch of a step */
         int nk = 0;
         const char *profile_error = NULL;
-        if (gpu && gpu_has_timestamps(gpu) && (nk = mlp_profile_kernels(host_trainer_gpu(t), 64, kt, 6)) < 0)
+        if (gpu && gpu_has_timestamps(gpu) &&
+            (nk = mlp_profile_kernels(host_trainer_gpu(t), 64, kt, MLP_MAX_STEP_DISPATCHES)) < 0)
             profile_error = mlp_error(host_trainer_gpu(t));
         if (o->json) {
             cJSON *j = cJSON_CreateObject(), *per = NULL;

@@ -1070,6 +1070,18 @@ static uint32_t encode_timed_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32
     return (uint32_t)n;
 }
 
+/* Where a dispatch of a step sits, for its label: the per-layer dispatch's layer (1-based, by its
+ * bind group: one per layer, where kernels of equal constants could be one cached pipeline), or
+ * grad_norm's pass (1-based); 0 for neither. */
+static void dispatch_place(const mlp_trainer *t, const dispatch *d, uint32_t *layer, uint32_t *pass) {
+    *layer = 0, *pass = 0;
+    for (uint32_t l = 0; l < layers(t); l++)
+        if (d->bg == t->bg_fwd[l] || d->bg == t->bg_bwd[l]) *layer = l + 1;
+    if (d->bg && d->bg == t->bg_head) *layer = layers(t);
+    for (uint32_t p = 0; p < 2; p++)
+        if (d->bg && d->bg == t->bg_norm[p]) *pass = p + 1;
+}
+
 /* t->ktimes from the timestamps of step s (0-based, of the current epoch): n passes. */
 static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint64_t *ts) {
     dispatch d[MAX_DISPATCHES];
@@ -1083,14 +1095,8 @@ static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint
         mlp_kernel_sample *k = &kt->kernels[i];
         const char *file = d[i].k->file, *dot = strstr(file, ".wgsl");
         int stem = dot ? (int)(dot - file) : (int)strlen(file);
-        /* a per-layer dispatch by its bind group: one per layer, where kernels of equal
-         * constants could be one cached pipeline */
-        uint32_t pass = 0;
-        for (uint32_t l = 0; l < layers(t); l++)
-            if (d[i].bg == t->bg_fwd[l] || d[i].bg == t->bg_bwd[l]) k->layer = l + 1;
-        if (d[i].bg && d[i].bg == t->bg_head) k->layer = layers(t);
-        for (uint32_t p = 0; p < 2; p++)
-            if (d[i].bg && d[i].bg == t->bg_norm[p]) pass = p + 1;
+        uint32_t pass;
+        dispatch_place(t, &d[i], &k->layer, &pass);
         k->kernel = file;
         if (d[i].part) snprintf(k->label, sizeof k->label, "%.*s %s", stem, file, d[i].part);
         else if (k->layer) snprintf(k->label, sizeof k->label, "%.*s layer %u", stem, file, k->layer);
@@ -1566,8 +1572,14 @@ int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, in
                 uint32_t q = (s * (uint32_t)kps + (uint32_t)i) * 2;
                 sum += ts[q + 1] > ts[q] ? (double)(ts[q + 1] - ts[q]) : 0.0;
             }
-            if (d[i].part) snprintf(out[i].name, sizeof out[i].name, "%s %s", d[i].k->file, d[i].part);
-            else snprintf(out[i].name, sizeof out[i].name, "%s", d[i].k->file);
+            /* named as the live kernel times label them, so a model's layers stay apart */
+            uint32_t layer, pass;
+            dispatch_place(t, &d[i], &layer, &pass);
+            const char *file = d[i].k->file;
+            if (d[i].part) snprintf(out[i].name, sizeof out[i].name, "%.60s %.15s", file, d[i].part);
+            else if (layer) snprintf(out[i].name, sizeof out[i].name, "%.60s layer %u", file, layer);
+            else if (pass) snprintf(out[i].name, sizeof out[i].name, "%.60s pass %u", file, pass);
+            else snprintf(out[i].name, sizeof out[i].name, "%.60s", file);
             out[i].mean_ns = sum / steps;
             out[i].dispatches_per_step = 1;
         }

@@ -204,7 +204,9 @@ mlp_status mlp_prepare_kernels(gpu_context *gpu, const mlp_config *config, char 
  * training steps of the current epoch's order with each dispatch in its own timed pass.
  * Writes up to max entries; returns the count, or -1 (see mlp_error). Changes the weights. */
 typedef struct mlp_kernel_time {
-    char name[80];      /* the kernel file, and fused_step's part where it runs one: "fused_step.wgsl update" */
+    char name[80];      /* the kernel file, and fused_step's part where it runs one ("fused_step.wgsl update"),
+                         * a per-layer dispatch's layer ("dense_forward_tiled.wgsl layer 2") or
+                         * grad_norm's pass */
     double mean_ns;     /* per dispatch */
     uint32_t dispatches_per_step;
 } mlp_kernel_time;

@@ -31,6 +31,19 @@ LEGACY_RECIPES = {
 KERNEL_NAMES = {"fused": "wgtrain fused", "reference": "wgtrain per-layer", "cpu": "wgtrain CPU engine"}
 
 
+def keep_repeats(pairs):
+    """A JSON object with every pair kept: a name given again gets " #2", " #3" (wgtrain bench
+    before 2026-12-03 named a per-layer kernel's dispatches by file only, once per layer)."""
+    out = {}
+    for k, v in pairs:
+        name, n = k, 1
+        while name in out:
+            n += 1
+            name = f"{k} #{n}"
+        out[name] = v
+    return out
+
+
 def load(path):
     out = []
     try:
@@ -39,7 +52,7 @@ def load(path):
                 line = line.strip()
                 if line.startswith("{"):
                     try:
-                        row = json.loads(line)
+                        row = json.loads(line, object_pairs_hook=keep_repeats)
                     except ValueError:
                         continue
                     if isinstance(row, dict):

@@ -486,7 +486,11 @@ static gpu_status load_kernels(mlp_trainer *t) {
                                     {"SLICE_STRIDE", (double)t->lay.carved}};
             t->bwd_wide[l] = t->tiled && tiles_dense_backward_wide(b, t->lay.fan_in[l], t->lay.fan_out[l], l > 0);
             if (t->bwd_wide[l]) {
-                gpu_constant c_bw[] = {c_bwd[0], c_bwd[1], c_bwd[6], c_bwd[7], c_bwd[8], c_bwd[9]};
+                /* the shape, db's place and the slices: it has no previous layer to send dz to */
+                gpu_constant c_bw[] = {{"IN", t->lay.fan_in[l]}, {"OUT", t->lay.fan_out[l]},
+                                       {"DB_OFF", (double)(t->lay.offsets[2 * l + 1] - t->lay.offsets[2 * l])},
+                                       {"SLICES", t->dw_slices}, {"SLICE_ROWS", tiles_dense_backward_slice_rows(b)},
+                                       {"SLICE_STRIDE", (double)t->lay.carved}};
                 TRY(tiles_kernel_get(gpu, "dense_backward_wide.wgsl", c_bw, 6, &t->k_bwd[l]));
             } else {
                 TRY(tiles_kernel_get(gpu, bwd_file, c_bwd, t->tiled ? 10 : 6, &t->k_bwd[l]));

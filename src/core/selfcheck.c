@@ -288,17 +288,19 @@ static void check_dense(harness *h, uint64_t *rng, int B, int I, int O, model_ac
         uint64_t inv = tiled ? (uint64_t)tiles_dense_backward_tiled_groups((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev,
                                                                            (uint32_t)slices) * TILE_DBT_WG
                              : tiles_dense_backward_invocations((uint32_t)B, (uint32_t)I, (uint32_t)O, has_prev);
-        int nconst = tiled ? 10 : 6, nargs = tiled ? 7 : 8;
+        /* dense_backward_wide's constants (the shape, db's place, the slices) and bindings (step,
+         * dz, inp, grad) */
+        gpu_constant cw[] = {{"IN", I}, {"OUT", O}, {"DB_OFF", (double)nw}, {"SLICES", slices},
+                             {"SLICE_ROWS", (B + slices - 1) / slices}, {"SLICE_STRIDE", (double)stride}};
+        int nargs = tiled ? 7 : 8;
         if (wide) {
-            /* its constants and bindings: the shape, DB_OFF and the slices; step, dz, inp, grad */
-            cb[2] = cb[6], cb[3] = cb[7], cb[4] = cb[8], cb[5] = cb[9];
             a[3] = a[6];
-            nconst = 6, nargs = 4;
+            nargs = 4;
             inv = (uint64_t)tiles_dense_backward_wide_groups((uint32_t)I, (uint32_t)O, (uint32_t)slices) * TILE_DBW_WG;
         }
         char what[80];
         snprintf(what, sizeof what, "%s%s", shape, slices > 1 ? " 3 slices" : "");
-        if (run_kernel(h, file, cb, nconst, a, nargs, inv, what)) {
+        if (run_kernel(h, file, wide ? cw : cb, wide ? 6 : tiled ? 10 : 6, a, nargs, inv, what)) {
             if (tiled) {
                 for (size_t e = 0; e < stride; e++) {
                     float sum = 0;

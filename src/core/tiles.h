@@ -169,8 +169,15 @@
 #define TILE_FA_WG 256
 /* the fused path splits the gradient reductions of a batch over slices of at most this many
  * samples (bench/NOTES.md: a serial reduction over 1024 samples was the slowest part), and at
- * most this many slices */
+ * most this many slices; at batches of at most TILE_FUSED_SMALL_MAX_BATCH, slices of
+ * TILE_FUSED_SMALL_SLICE, whose twice as many workgroups fill the GPU where 256-sample slices
+ * do not (bench/NOTES.md, experiment 36, H200: 3% faster at 256, 512 and 1024; at 2048 and
+ * 4096 4-9% slower, where the grid is full already and fused_apply adds twice the slices) */
 #define TILE_FUSED_SLICE 256
+#ifndef TILE_FUSED_SMALL_SLICE
+#define TILE_FUSED_SMALL_SLICE 128
+#endif
+#define TILE_FUSED_SMALL_MAX_BATCH 1024
 #define TILE_FUSED_MAX_SLICES 64
 
 /* gpu_kernel_get for file with the caller's constants (the model's: shapes, offsets,
@@ -255,7 +262,8 @@ static inline uint32_t tiles_fused_softmax_groups(uint32_t count) { return tiles
 /* fused_update's input tiles of W1 (its K_TILES constant) */
 static inline uint32_t tiles_fused_k_tiles(uint32_t inputs) { return tiles_div_up(inputs, TILE_FU_TK); }
 static inline uint32_t tiles_fused_slices(uint32_t batch) {
-    uint32_t s = batch > TILE_FUSED_SLICE ? tiles_div_up(batch, TILE_FUSED_SLICE) : 1;
+    uint32_t slice = batch <= TILE_FUSED_SMALL_MAX_BATCH ? TILE_FUSED_SMALL_SLICE : TILE_FUSED_SLICE;
+    uint32_t s = batch > slice ? tiles_div_up(batch, slice) : 1;
     return s > TILE_FUSED_MAX_SLICES ? TILE_FUSED_MAX_SLICES : s;
 }
 /* fused_update's W1 tiles at a batch: wide (its WIDE_W1 constant) where the batch is sliced */

@@ -99,14 +99,15 @@
 #define TILE_FF_WG ((TILE_FF_TS / 2) * (TILE_FF_TH / 2) * TILE_FF_KS)
 /* fused_forward_wide, the same function on T x T tiles (4 x 4 outputs per thread, KC = T / 4
  * inputs a round), for batches of at least TILE_FFW_MIN_BATCH samples (bench/NOTES.md,
- * experiments 17 and 30: split over its inputs, from 1024 on the H200, 4.0-4.6 against 4.9-5.1
- * ms an epoch at 1024); below it fused_forward's small tiles keep more workgroups busy */
+ * experiments 17, 30 and 38: split over its inputs, from 1024 on the H200, 4.0-4.6 against
+ * 4.9-5.1 ms an epoch at 1024; from 256, 8.2 -> 6.0 at 512 and 9.4 -> 8.8 at 256); below it
+ * fused_forward's small tiles, and at up to TILE_FU_FOLD_MAX_BATCH the two-dispatch step */
 #ifndef TILE_FFW_T
 #define TILE_FFW_T 64
 #endif
 #define TILE_FFW_WG (TILE_FFW_T * TILE_FFW_T / 16)
 #ifndef TILE_FFW_MIN_BATCH
-#define TILE_FFW_MIN_BATCH 1024
+#define TILE_FFW_MIN_BATCH 256
 #endif
 /* fused_forward_wide splits each tile's rounds over up to TILE_FFW_MAX_SPLITS workgroups where
  * the batch has too few tiles to fill a GPU, to about TILE_FFW_GROUPS workgroups (two an SM on

@@ -522,20 +522,21 @@ static gpu_status load_kernels(mlp_trainer *t) {
         mlp_fused_form form = t->cfg.fused_form;
         t->pipelined = form <= MLP_FUSED_PIPELINED && tiles_fused_step(b, h, storage);
         if (t->pipelined) {
-            /* two banks each of the hidden values, the partial logits and b2 (fused_step.wgsl) */
+            /* two banks each of the hidden values, the partial logits, b2 and the labels (fused_step.wgsl) */
             t->groups_fst = tiles_fused_step_groups(h);
             double a_part = 2.0 * TILE_FST_MAX_BATCH * h,
-                   a_b2 = a_part + 2.0 * t->groups_fst * TILE_FST_MAX_BATCH * MLP_FUSED_CLASSES;
-            t->acts_floats = (size_t)a_b2 + 2 * MLP_FUSED_CLASSES;
+                   a_b2 = a_part + 2.0 * t->groups_fst * TILE_FST_MAX_BATCH * MLP_FUSED_CLASSES,
+                   a_lab = a_b2 + 2.0 * MLP_FUSED_CLASSES;
+            t->acts_floats = (size_t)a_lab + 2 * TILE_FST_MAX_BATCH;
             t->slices = 1;
             t->metric_parts = 1; /* tile 0 adds the batch */
             for (int kind = 0; kind < 3; kind++) {
                 gpu_constant c_st[] = {{"HIDDEN", h}, {"OFF_W1", (double)off[T_W1]}, {"OFF_B1", (double)off[T_B1]},
                                        {"OFF_W2", (double)off[T_W2]}, {"OFF_B2", (double)off[T_B2]},
-                                       {"A_PART", a_part}, {"A_B2", a_b2}, {"HTILES", t->groups_fst},
+                                       {"A_PART", a_part}, {"A_B2", a_b2}, {"A_LAB", a_lab}, {"HTILES", t->groups_fst},
                                        {"UPDATE", kind > 0}, {"FORWARD", kind < 2},
                                        {"SMOOTHING", t->cfg.label_smoothing}};
-                TRY(tiles_kernel_get(gpu, "fused_step.wgsl", c_st, 11, &t->k_fst[kind]));
+                TRY(tiles_kernel_get(gpu, "fused_step.wgsl", c_st, 12, &t->k_fst[kind]));
             }
         } else {
             /* the activation buffer's carve, shared by the fused kernels */

@@ -19,8 +19,8 @@
 // update's inputs are the previous step's), never stored as floats.
 //
 // Values that cross a dispatch are in two banks by the step's parity (step.index % 2): while
-// one workgroup still reads the previous step's partial logits, hidden values and b2, another
-// may already write the next step's. b2 is read from its bank, never from params, for the same
+// one workgroup still reads the previous step's partial logits, hidden values, b2 and labels,
+// another may already write the next step's. b2 is read from its bank, never from params, for the same
 // reason: tile 0 updates it while every workgroup still needs the old value.
 
 override HIDDEN: u32 = 128;
@@ -31,6 +31,7 @@ override OFF_B2: u32;
 override A_HID: u32 = 0;  // hidden values, 2 banks of [MB][HIDDEN]
 override A_PART: u32;     // partial logits, 2 banks of [HTILES][MB][CLASSES]
 override A_B2: u32;       // b2 as the step's forward saw it, 2 banks of [CLASSES]
+override A_LAB: u32;      // the step's labels (as f32), 2 banks of [MB], stored by its forward
 override HTILES: u32;     // ceil(HIDDEN / TH): the workgroups
 override UPDATE: bool;
 override FORWARD: bool;
@@ -117,12 +118,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let bank = step.index % 2u;
     let mu = step.momentum;
 
-    // the samples' indices (past the batch: its last sample, masked later)
+    // the samples' indices (past the batch: its last sample, masked later); the update's labels
+    // from the bank its forward stored them in (through order and labels they would be one load
+    // after the indices, and the softmax would wait on them), and in tile 0 the next step's
+    var prev_label = 0u;
     if (UPDATE && lid < MB) {
         prev_sample[lid] = order[step.start + min(lid, n - 1u)];
+        prev_label = u32(acts[A_LAB + bank * MB + lid]);
     }
+    var next_label = 0u;
     if (FORWARD && lid >= WG - MB) {
-        next_sample[lid - (WG - MB)] = order[next.start + min(lid - (WG - MB), next.count - 1u)];
+        let sample = order[next.start + min(lid - (WG - MB), next.count - 1u)];
+        next_sample[lid - (WG - MB)] = sample;
+        if (tile == 0u) {
+            next_label = u8_at(labels[sample >> 2u], sample);
+        }
     }
     // alongside: own W1 rows and their velocities, W2 columns, biases, hidden values, logits
     var p1: array<vec4f, TH>;  // p1[u]: W1[j0 + u][4w .. 4w + 3]
@@ -175,8 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         }
         let scale = 1.0 / f32(n);
         if (lid < n) {
-            let sample = prev_sample[lid];
-            let label = u8_at(labels[sample >> 2u], sample);
+            let label = prev_label;
             let row = lid * CLASSES;
             var sm = softmax_first(shared_f[row]);
             for (var c = 1u; c < CLASSES; c++) {
@@ -335,6 +344,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         }
         if (tile == 0u && lid < CLASSES) {
             acts[A_B2 + nbank * CLASSES + lid] = b2_t[lid];
+        }
+        if (tile == 0u && lid >= WG - MB && lid - (WG - MB) < nn) {
+            acts[A_LAB + nbank * MB + lid - (WG - MB)] = f32(next_label);
         }
         workgroupBarrier();
         for (var i = lid; i < nn * CLASSES; i += WG) {

@@ -115,6 +115,11 @@
 #ifndef TILE_FFW_GROUPS
 #define TILE_FFW_GROUPS 256
 #endif
+/* ... and to about TILE_FFW_GROUPS_LARGE from batch TILE_FFW_LARGE_MIN_BATCH: at 4096, 4 splits
+ * in place of 2 took the forward from 54 to 48 us and the epoch from 2.23 to 2.09 ms, where at
+ * 1024 the same target was slower, 3.57 -> 3.81 (bench/NOTES.md, experiment 40) */
+#define TILE_FFW_GROUPS_LARGE 512
+#define TILE_FFW_LARGE_MIN_BATCH 4096
 #define TILE_FFW_MAX_SPLITS 16
 /* fused_softmax: SB samples per workgroup; it sums the forward's partials (one per hidden tile),
  * or after a split wide forward the splits' dot products. 2 samples (6 threads per (sample,
@@ -251,7 +256,8 @@ static inline uint32_t tiles_fused_htiles(uint32_t hidden, uint32_t batch) {
 /* the wide forward's splits of each tile's inputs at a batch (1: none) */
 static inline uint32_t tiles_fused_forward_splits(uint32_t hidden, uint32_t batch) {
     if (!tiles_fused_wide(batch)) return 1;
-    uint32_t s = tiles_div_up(TILE_FFW_GROUPS, tiles_div_up(batch, TILE_FFW_T) * tiles_div_up(hidden, TILE_FFW_T));
+    uint32_t groups = batch >= TILE_FFW_LARGE_MIN_BATCH ? TILE_FFW_GROUPS_LARGE : TILE_FFW_GROUPS;
+    uint32_t s = tiles_div_up(groups, tiles_div_up(batch, TILE_FFW_T) * tiles_div_up(hidden, TILE_FFW_T));
     return s > TILE_FFW_MAX_SPLITS ? TILE_FFW_MAX_SPLITS : s;
 }
 /* its workgroups for a step of count samples */

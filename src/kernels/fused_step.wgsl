@@ -20,8 +20,8 @@
 //
 // Values that cross a dispatch are in two banks by the step's parity (step.index % 2): while
 // one workgroup still reads the previous step's partial logits, hidden values, b2 and labels,
-// another may already write the next step's. b2 is read from its bank, never from params, for the same
-// reason: tile 0 updates it while every workgroup still needs the old value.
+// another may already write the next step's. b2 is read from its bank, never from params, for
+// the same reason: tile 0 updates it while every workgroup still needs the old value.
 
 override HIDDEN: u32 = 128;
 override OFF_W1: u32 = 0;

@@ -191,9 +191,17 @@ expect_error 2 "--schedule must be constant, cosine, step or onecycle \\(got 'fa
   && grep -q '"event":"time_to_accuracy","target":0.6,"seeds":1,"reached":1,.*"hidden":"16","optimizer":"momentum","batch":256,"lr":0.2,"momentum":0.9,"schedule":"constant","warmup":0,"schedule_epochs":1,"label_smoothing":0.05,"weight_decay":0,"dropout":0' "$TMP/tta.json" \
   && ok "bench --time-to-accuracy trains the recipe it is given and names it" || bad "bench recipe: $(cat "$TMP/tta.json")"
 # bench on the CPU engine: one batch size, one timed epoch
-"$WGTRAIN" bench --device cpu --threads 2 --batches 1024 --epochs 1 --json >"$TMP/bench.json" 2>&1 \
+"$WGTRAIN" bench --device cpu --threads 2 --batches 1024 --epochs 2 --json >"$TMP/bench.json" 2>&1 \
   && grep -q '"event":"speed","adapter":"cpu (.*, 2 threads)","backend":"cpu","engine":"cpu","threads":2,.*"kernels":"cpu","batch":1024' "$TMP/bench.json" \
   && ok "bench --device cpu times the CPU engine" || bad "bench --device cpu: $(cat "$TMP/bench.json")"
+# ... and gives the timed epochs' range around their median
+python3 - "$TMP/bench.json" <<'PY' && ok "bench --json gives the fastest and slowest timed epoch around the median" || bad "bench epoch range: $(cat "$TMP/bench.json")"
+import json, sys
+row = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+assert row["timed_epochs"] == 2, row
+assert 0 < row["ms_per_epoch_min"] <= row["ms_per_epoch"] <= row["ms_per_epoch_max"], row
+assert abs(row["ms_per_epoch"] - (row["ms_per_epoch_min"] + row["ms_per_epoch_max"]) / 2) < 1e-3, row  # two epochs: the median is their mean
+PY
 # bench's per-dispatch GPU times on a GPU adapter: every dispatch of a step, each layer's apart
 "$WGTRAIN" bench --device gpu --kernels reference --hidden 8,8 --batches 4096 --epochs 1 --json >"$TMP/bench-gpu.json" 2>&1 \
   && python3 - "$TMP/bench-gpu.json" <<'PY' && ok "bench names every dispatch of a 3-layer step by layer, once each" || bad "bench per-dispatch names: $(cat "$TMP/bench-gpu.json")"

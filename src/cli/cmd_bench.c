@@ -10,8 +10,9 @@
 static const char *bench_help =
     "usage: wgtrain bench [options]\n"
     "Times training on full MNIST per batch size: ms per epoch (median of the timed epochs, after one\n"
-    "warm-up epoch), samples/s, and the GPU time of each kernel from timestamp queries. The model\n"
-    "is the 784-128-10 MLP (or --hidden's) with plain SGD (lr 0.1), as in bench/torch_reference.py.\n"
+    "warm-up epoch; --json adds their fastest and slowest), samples/s, and the GPU time of each\n"
+    "kernel from timestamp queries. The model is the 784-128-10 MLP (or --hidden's) with plain SGD\n"
+    "(lr 0.1), as in bench/torch_reference.py.\n"
     "\n"
     "  --batches LIST       comma-separated batch sizes (default 64,256,1024,4096)\n"
     "  --epochs N           timed epochs per batch size (default 5)\n"
@@ -81,7 +82,8 @@ static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_da
             }
             if (e > 0) times[e - 1] = host_now() - t0; /* epoch 0 warms up */
         }
-        double ms = 1000.0 * median(times, (int)timed);
+        double ms = 1000.0 * median(times, (int)timed); /* sorts times: their range is its ends */
+        double ms_min = 1000.0 * times[0], ms_max = 1000.0 * times[timed - 1];
         const char *kernels_name = !gpu ? "cpu" : c.kernels == MLP_KERNELS_FUSED ? "fused" : "reference";
         uint32_t steps = (train->count + c.batch - 1) / c.batch;
         mlp_kernel_time kt[MLP_MAX_STEP_DISPATCHES]; /* every dispatch of a step */
@@ -96,7 +98,9 @@ static int bench_speed(const host_runtime *rt, const bench_opts *o, const mlp_da
                       json_add_string(j, "backend", gpu ? gpu_backend_name(gpu_info(gpu)->backend) : "cpu") &&
                       host_runtime_json(rt, j) && json_add_string(j, "kernels", kernels_name) &&
                       json_add_integer(j, "batch", c.batch) && json_add_integer(j, "steps_per_epoch", steps) &&
-                      json_add_fixed(j, "ms_per_epoch", ms, 4) && json_add_fixed(j, "samples_per_second", train->count / (ms / 1000.0), 0) &&
+                      json_add_fixed(j, "ms_per_epoch", ms, 4) && json_add_fixed(j, "ms_per_epoch_min", ms_min, 4) &&
+                      json_add_fixed(j, "ms_per_epoch_max", ms_max, 4) &&
+                      json_add_fixed(j, "samples_per_second", train->count / (ms / 1000.0), 0) &&
                       json_add_integer(j, "timed_epochs", timed) && json_add(j, "gpu_us_per_dispatch", (per = cJSON_CreateObject()));
             for (int k = 0; ok && k < nk; k++) ok = json_add_fixed(per, kt[k].name, kt[k].mean_ns / 1000.0, 3);
             if (!ok) cJSON_Delete(j), j = NULL;

@@ -247,7 +247,11 @@ try {
   check((await e.page.evaluate(() => window.wgtrain.trainer.setKernel('prelude.wgsl', '// a broken prelude\nfn broken( {'))).ok,
     'the prelude can be replaced from the page');
   await e.page.click('#btn-train');
-  await statusIs('error');
+  // the status is still 'error' from the run before until this one starts: wait for this run's
+  // own failure, a message other than the last one
+  await e.page.waitForFunction((last) => window.wgtrain.state.status.status === 'error' &&
+    /^Training failed: /.test(document.querySelector('#form-msg').textContent) &&
+    document.querySelector('#form-msg').textContent !== last, compileMsg, { timeout: 120000, polling: 200 });
   const preludeMsg = await e.page.textContent('#form-msg');
   check(/^Training failed: prelude\.wgsl:2:\d+: error: /.test(preludeMsg), `a compile error in the prelude: "${preludeMsg}"`);
   await e.page.evaluate(() => window.wgtrain.trainer.setKernel('prelude.wgsl', null));

@@ -190,7 +190,7 @@ expect_error 2 "--schedule must be constant, cosine, step or onecycle \\(got 'fa
   --lr 0.2 --schedule constant --label-smoothing 0.05 --json >"$TMP/tta.json" 2>&1 \
   && grep -q '"event":"time_to_accuracy","target":0.6,"seeds":1,"reached":1,.*"hidden":"16","optimizer":"momentum","batch":256,"lr":0.2,"momentum":0.9,"schedule":"constant","warmup":0,"schedule_epochs":1,"label_smoothing":0.05,"weight_decay":0,"dropout":0' "$TMP/tta.json" \
   && ok "bench --time-to-accuracy trains the recipe it is given and names it" || bad "bench recipe: $(cat "$TMP/tta.json")"
-# bench on the CPU engine: one batch size, one timed epoch
+# bench on the CPU engine: one batch size, two timed epochs
 "$WGTRAIN" bench --device cpu --threads 2 --batches 1024 --epochs 2 --json >"$TMP/bench.json" 2>&1 \
   && grep -q '"event":"speed","adapter":"cpu (.*, 2 threads)","backend":"cpu","engine":"cpu","threads":2,.*"kernels":"cpu","batch":1024' "$TMP/bench.json" \
   && ok "bench --device cpu times the CPU engine" || bad "bench --device cpu: $(cat "$TMP/bench.json")"

@@ -13,6 +13,11 @@
 
 #define STEP_STRIDE 256   /* dynamic uniform offsets must be 256-byte aligned */
 #define EVAL_CHUNK 2048   /* samples per evaluation dispatch: keeps grids under the limits */
+/* 0 puts an epoch's first chunk in one command buffer, as later chunks (for A/B runs: bench/NOTES.md,
+ * experiment 41) */
+#ifndef SPLIT_FIRST_CHUNK
+#define SPLIT_FIRST_CHUNK 1
+#endif
 #define READBACK_SLOTS 2  /* metrics of chunk k are read while chunk k+1 runs */
 /* per-layer path: gather, L forward, loss, L backward, 2 gradient-norm passes, update */
 #define MAX_DISPATCHES MLP_MAX_STEP_DISPATCHES
@@ -1040,24 +1045,51 @@ static void encode_dispatch(WGPUComputePassEncoder pass, const dispatch *d, uint
     wgpuComputePassEncoderDispatchWorkgroups(pass, d->groups, d->rows, 1);
 }
 
-/* Steps [first, end) into one pass. Pipelined (fused_step), dispatch i runs the update of step
- * i - 1 and the forward of step i: n steps in n + 1 dispatches, the first forward only, the
- * last update only. Otherwise each step's dispatches in turn. */
-static void encode_steps(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t first, uint32_t end) {
+/* Steps [first, end) as a sequence of units, each encoded on its own: pipelined (fused_step),
+ * dispatch i runs the update of step i - 1 and the forward of step i, so n steps are n + 1
+ * units (the first forward only, the last update only); otherwise a unit is a step's
+ * dispatches in turn. */
+static uint32_t step_units(const mlp_trainer *t, uint32_t first, uint32_t end) {
+    if (end <= first) return 0;
+    return t->pipelined ? end - first + 1 : end - first;
+}
+
+/* Units [u0, u1) of steps [first, end) into one pass: a run of steps may be split over command
+ * buffers at any unit, since whatever crosses a unit lives in buffers (fused_step's banks). */
+static void encode_units(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t first, uint32_t end, uint32_t u0,
+                         uint32_t u1) {
     if (!t->pipelined) {
         dispatch d[MAX_DISPATCHES];
-        for (uint32_t s = first; s < end; s++) {
+        for (uint32_t s = first + u0; s < first + u1; s++) {
             int n = step_dispatches(t, s, d);
             for (int i = 0; i < n; i++) encode_dispatch(pass, &d[i], s * STEP_STRIDE);
         }
         return;
     }
-    for (uint32_t s = first; end > first && s <= end; s++) {
+    for (uint32_t s = first + u0; s < first + u1; s++) {
         int kind = s == first ? 0 : s == end ? 2 : 1;
         uint32_t updated = s == first ? s : s - 1, forward = s == end ? s - 1 : s;
         dispatch d = {t->k_fst[kind], t->bg_fst[kind], t->groups_fst, 1, forward * STEP_STRIDE, NULL};
         encode_dispatch(pass, &d, updated * STEP_STRIDE);
     }
+}
+
+static void encode_steps(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t first, uint32_t end) {
+    encode_units(t, pass, first, end, 0, step_units(t, first, end));
+}
+
+/* Units [u0, u1) of steps [first, end) in a command buffer of their own, submitted now. */
+static void submit_units(mlp_trainer *t, uint32_t first, uint32_t end, uint32_t u0, uint32_t u1) {
+    gpu_context *g = t->gpu;
+    WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+    WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+    encode_units(t, pass, first, end, u0, u1);
+    wgpuComputePassEncoderEnd(pass);
+    wgpuComputePassEncoderRelease(pass);
+    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
+    wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
+    wgpuCommandBufferRelease(cmd);
+    wgpuCommandEncoderRelease(enc);
 }
 
 /* Step s as encode_steps encodes it alone, but each dispatch in a pass of its own that writes
@@ -1296,14 +1328,27 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         chunk c = {first, steps - first < t->cfg.report_every ? steps - first : t->cfg.report_every, slot, 0};
         slot = (slot + 1) % READBACK_SLOTS;
         gpu_scope_push(g);
-        WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
         /* the chunk's last step alone where it is timed (a pass per dispatch) or watched by the
          * health panel (the parameters copied before it, the activations after it) */
         uint32_t last = c.first + c.count - 1;
         bool health = t->cfg.health, alone = health || t->time_kernels;
-        if (c.count > (alone ? 1u : 0u)) {
+        uint32_t main_end = alone ? last : last + 1, units = step_units(t, c.first, main_end), done = 0;
+        /* The epoch's first chunk finds the GPU idle, and encoding and submitting takes the host
+         * longer than a small step takes the GPU (the H200's host: ~22 us a step of four
+         * dispatches, 8 to encode and 14 in Dawn's submit; the step 50 us at batch 1024): in one
+         * command buffer, 59 steps kept the card idle ~1.3 ms an epoch. So it goes in command
+         * buffers of 1, 2, 4, ... units, the GPU on each while the host encodes the next, and
+         * the last, with the readback, holds the rest (bench/NOTES.md, experiment 41). Later
+         * chunks are encoded while the one before runs. */
+        if (first == 0 && SPLIT_FIRST_CHUNK)
+            for (uint32_t seg = 1; units - done > seg; seg *= 2) {
+                submit_units(t, c.first, main_end, done, done + seg);
+                done += seg;
+            }
+        WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+        if (units > done) {
             WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-            encode_steps(t, pass, c.first, alone ? last : last + 1);
+            encode_units(t, pass, c.first, main_end, done, units);
             wgpuComputePassEncoderEnd(pass);
             wgpuComputePassEncoderRelease(pass);
         }

@@ -897,7 +897,7 @@ mlp_status mlp_create(gpu_context *gpu, const mlp_config *config, const mlp_data
     /* data, once */
     TRY_GPU(upload_bytes(gpu, &t->train_images, "train-images", train->images, (size_t)train->count * inputs, GPU_STORAGE));
     TRY_GPU(upload_bytes(gpu, &t->train_labels, "train-labels", train->labels, train->count, GPU_STORAGE));
-    TRY_GPU(gpu_buffer_create(gpu, &t->order, "order", (size_t)train->count * 4, GPU_STORAGE));
+    TRY_GPU(gpu_buffer_create(gpu, &t->order, "order", (size_t)train->count * 8, GPU_STORAGE));
     TRY_GPU(gpu_buffer_create(gpu, &t->steps, "steps", (size_t)t->steps_per_epoch * STEP_STRIDE, GPU_UNIFORM));
     TRY_GPU(gpu_buffer_create(gpu, &t->metrics, "metrics", (size_t)t->steps_per_epoch * t->metric_parts * 8, GPU_STORAGE));
 
@@ -1172,16 +1172,21 @@ typedef struct epoch_totals {
     uint64_t samples;
 } epoch_totals;
 
+/* The order buffer holds two epochs' shuffles, odd epochs in its first half and even in its
+ * second, so that the next epoch's can be uploaded while this one's steps read theirs: the
+ * byte offset of epoch's half (a step's start counts from there). */
+static uint64_t order_half(const mlp_trainer *t, uint32_t epoch) { return (uint64_t)(epoch % 2 ? 0 : t->train_count) * 4; }
+
 /* The parameters of steps from..steps_per_epoch-1 of an epoch (1-based) into steps_upload,
  * with the edits in effect (t->live). */
 static void fill_steps(mlp_trainer *t, uint32_t epoch, uint32_t from) {
-    uint32_t steps = t->steps_per_epoch, b = t->cfg.batch;
+    uint32_t steps = t->steps_per_epoch, b = t->cfg.batch, base = order_half(t, epoch) / 4;
     uint64_t total_steps = (uint64_t)steps * t->cfg.epochs;
     optim_config o = mlp_live_optim(&t->cfg, &t->live);
     float momentum = t->cfg.optimizer >= OPTIM_ADAM ? o.beta1 : o.momentum;
     for (uint32_t s = from; s < steps; s++) {
-        step_params p = {s * b, 0, 0.0f, s, 0, 0, 0, momentum, 0};
-        p.count = t->train_count - p.start < b ? t->train_count - p.start : b;
+        step_params p = {base + s * b, 0, 0.0f, s, 0, 0, 0, momentum, 0};
+        p.count = t->train_count - s * b < b ? t->train_count - s * b : b;
         uint64_t global = (uint64_t)(epoch - 1) * steps + s;
         p.lr = mlp_live_step_lr(&t->cfg, &t->live, global, total_steps);
         optim_bias_corrections(&o, global + 1, &p.bc1, &p.bc2);
@@ -1303,17 +1308,18 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
     gpu_context *g = t->gpu;
     uint32_t epoch = t->epochs_done + 1, steps = t->steps_per_epoch;
 
-    /* one upload of the epoch's order and every step's parameters; no per-step writes (a live
-     * edit uploads the steps not yet encoded again: mlp_edit_hparams) */
+    /* one upload of the epoch's order (unless the epoch before uploaded it: below) and every
+     * step's parameters; no per-step writes (a live edit uploads the steps not yet encoded again:
+     * mlp_edit_hparams) */
     if (t->order_next_epoch == epoch) {
         uint32_t *o = t->order_host;
         t->order_host = t->order_next;
         t->order_next = o;
     } else {
         mlp_epoch_order(t->cfg.seed, epoch, t->train_count, t->order_host);
+        TRY_GPU(gpu_buffer_write(g, &t->order, order_half(t, epoch), t->order_host, (size_t)t->train_count * 4));
     }
     t->order_next_epoch = 0;
-    TRY_GPU(gpu_buffer_write(g, &t->order, 0, t->order_host, (size_t)t->train_count * 4));
     fill_steps(t, epoch, 0);
     TRY_GPU(gpu_buffer_write(g, &t->steps, 0, t->steps_upload, (size_t)steps * STEP_STRIDE));
     t->in_epoch = true;
@@ -1378,12 +1384,14 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         gpu_readback_request(&t->readback[c.slot]);
         if (c.timed) gpu_timer_request(t->timer, c.slot);
         if (health) gpu_readback_request(&t->health_rb[c.slot]);
-        /* the GPU is busy with the first chunk: shuffle for the next epoch meanwhile */
+        /* the GPU is busy with the first chunk: shuffle for the next epoch meanwhile, and
+         * upload it to the other half of the order, which no step of this epoch reads */
         if (first == 0 && epoch < t->cfg.epochs) {
             mlp_epoch_order(t->cfg.seed, epoch + 1, t->train_count, t->order_next);
-            t->order_next_epoch = epoch + 1;
+            st = gpu_fail(t, gpu_buffer_write(g, &t->order, order_half(t, epoch + 1), t->order_next, (size_t)t->train_count * 4));
+            t->order_next_epoch = st == MLP_OK ? epoch + 1 : 0;
         }
-        if (pending.slot >= 0) st = finish_chunk(t, &pending, &tot, progress, user, &stop);
+        if (pending.slot >= 0 && st == MLP_OK) st = finish_chunk(t, &pending, &tot, progress, user, &stop);
         pending = c;
     }
     /* always drain the last chunk so no staging buffer stays mapped or pending */

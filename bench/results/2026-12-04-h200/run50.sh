@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# device run 50 (planned in the tenth session, 2026-12-04; not run: no device was lent after run
+# 49): experiment 44, six rounds interleaved, `wgtrain bench --batches 64 --epochs 5`, SGD lr 0.1,
+# 784-128-10 and 784-256-10, build/wgtrain with fused_step variants through --kernels-dir. The
+# variants (run50/kernels/fused_step.NAME.wgsl) are whole files made from fused_step.wgsl as of
+# 642562f; if it has changed since, make them again from it. Each gives the same numbers as the
+# others (a checkpoint's sha256 on lavapipe), and ilpre had 0 failures in `wgtrain check` there.
+#   main   the embedded kernels
+#   ilpre  experiment 43's pre (the small gradients' parameter and velocity loaded with the
+#          step's first loads), and the forward's slices interleaved: slice s takes words s,
+#          s + 16, ..., so that the 16 threads of a slice group read 16 consecutive words of one
+#          sample (one or two cache lines a load instruction, where a warp's 32 threads read 32
+#          samples' words)
+#   il2    ilpre, the forward's pixel words of 2 words of its slice issued together
+#   il4    ... of 4 words
+# First `wgtrain check` with ilpre's and il4's kernels on the card.
+set -u
+. bench/device_env.sh
+R=bench/results/2026-12-04-h200/run50/kernels
+for v in ilpre il2 il4; do
+  mkdir -p build/dev/k/$v && cp src/kernels/*.wgsl build/dev/k/$v/ && cp $R/fused_step.$v.wgsl build/dev/k/$v/fused_step.wgsl
+done
+for v in ilpre il4; do
+  timeout 90 build/wgtrain check --kernels-dir build/dev/k/$v > $OUT/check-$v.txt 2>&1; echo "check $v rc=$?" >> $OUT/progress.log
+done
+for r in 1 2 3 4 5 6; do
+  b main build/wgtrain 64
+  b main-256 build/wgtrain 64 --hidden 256
+  for v in ilpre il2 il4; do
+    b $v build/wgtrain 64 --kernels-dir build/dev/k/$v
+  done
+  for v in ilpre il4; do
+    b $v-256 build/wgtrain 64 --hidden 256 --kernels-dir build/dev/k/$v
+  done
+  echo "round $r done $SECONDS s" >> $OUT/progress.log
+done
+cd $OUT && tar czf /tmp/run50.tgz . && rm -rf ./* && mv /tmp/run50.tgz .

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device run 49 (2026-12-04, tenth session), eight rounds interleaved, `wgtrain bench --batches 64
 # --epochs 5`, 784-128-10, SGD lr 0.1, main at 3b39300 (build/dev/wgtrain-head) with fused_step
-# variants through --kernels-dir (experiment 43; the variants' fused_step.wgsl in run49/kernels/):
+# variants through --kernels-dir (experiment 43; the variants as patches of fused_step.wgsl in
+# run49/kernels/):
 #   main   the embedded kernels
 #   pre    the small gradients' threads (dW2, db1, db2) load their parameter and velocity with
 #          the step's first loads, not after their sums

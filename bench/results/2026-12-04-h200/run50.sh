@@ -2,9 +2,11 @@
 # device run 50 (planned in the tenth session, 2026-12-04; not run: no device was lent after run
 # 49): experiment 44, six rounds interleaved, `wgtrain bench --batches 64 --epochs 5`, SGD lr 0.1,
 # 784-128-10 and 784-256-10, build/wgtrain with fused_step variants through --kernels-dir. The
-# variants (run50/kernels/fused_step.NAME.wgsl) are whole files made from fused_step.wgsl as of
-# 642562f; if it has changed since, make them again from it. Each gives the same numbers as the
-# others (a checkpoint's sha256 on lavapipe), and ilpre had 0 failures in `wgtrain check` there.
+# variants are patches of src/kernels/fused_step.wgsl as of 642562f (run50/kernels/NAME.patch).
+# First, on this machine: `bash bench/results/2026-12-04-h200/run50.sh prep` makes
+# build/dev/k/NAME (every kernel, the variant's fused_step.wgsl patched), then the device call
+# runs this script with build/dev carried. The variants give one another's numbers to the bit (a
+# checkpoint's sha256 on lavapipe), and ilpre had 0 failures in `wgtrain check` there.
 #   main   the embedded kernels
 #   ilpre  experiment 43's pre (the small gradients' parameter and velocity loaded with the
 #          step's first loads), and the forward's slices interleaved: slice s takes words s,
@@ -14,12 +16,16 @@
 #   il2    ilpre, the forward's pixel words of 2 words of its slice issued together
 #   il4    ... of 4 words
 # First `wgtrain check` with ilpre's and il4's kernels on the card.
-set -u
+set -eu
+if [ "${1:-}" = prep ]; then
+  for v in ilpre il2 il4; do
+    rm -rf build/dev/k/$v && mkdir -p build/dev/k/$v && cp src/kernels/*.wgsl build/dev/k/$v/
+    patch -s -o build/dev/k/$v/fused_step.wgsl src/kernels/fused_step.wgsl bench/results/2026-12-04-h200/run50/kernels/$v.patch
+  done
+  exit 0
+fi
+set +e
 . bench/device_env.sh
-R=bench/results/2026-12-04-h200/run50/kernels
-for v in ilpre il2 il4; do
-  mkdir -p build/dev/k/$v && cp src/kernels/*.wgsl build/dev/k/$v/ && cp $R/fused_step.$v.wgsl build/dev/k/$v/fused_step.wgsl
-done
 for v in ilpre il4; do
   timeout 90 build/wgtrain check --kernels-dir build/dev/k/$v > $OUT/check-$v.txt 2>&1; echo "check $v rc=$?" >> $OUT/progress.log
 done

@@ -1086,10 +1086,7 @@ static void submit_units(mlp_trainer *t, uint32_t first, uint32_t end, uint32_t 
     encode_units(t, pass, first, end, u0, u1);
     wgpuComputePassEncoderEnd(pass);
     wgpuComputePassEncoderRelease(pass);
-    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-    wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
-    wgpuCommandBufferRelease(cmd);
-    wgpuCommandEncoderRelease(enc);
+    gpu_submit(g, enc);
 }
 
 /* Step s as encode_steps encodes it alone, but each dispatch in a pass of its own that writes
@@ -1372,10 +1369,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         uint64_t pair = (uint64_t)t->metric_parts * 8; /* one step's (loss, correct) partials */
         gpu_readback_encode(&t->readback[c.slot], enc, &t->metrics, c.first * pair, c.count * pair);
         if (health) gpu_readback_encode(&t->health_rb[c.slot], enc, &t->hout, 0, t->hout.size);
-        WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-        wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
-        wgpuCommandBufferRelease(cmd);
-        wgpuCommandEncoderRelease(enc);
+        gpu_submit(g, enc);
         gpu_status gs = gpu_scope_pop(g, "encoding training steps");
         if (gs != GPU_OK) {
             st = gpu_fail(t, gs);
@@ -1433,10 +1427,7 @@ static mlp_status run_eval(mlp_trainer *t, eval_set *e) {
     }
     wgpuComputePassEncoderEnd(pass);
     wgpuComputePassEncoderRelease(pass);
-    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-    wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
-    wgpuCommandBufferRelease(cmd);
-    wgpuCommandEncoderRelease(enc);
+    gpu_submit(g, enc);
     TRY_GPU(gpu_scope_pop(g, "encoding evaluation"));
     return MLP_OK;
 }
@@ -1613,10 +1604,7 @@ int mlp_profile_kernels(mlp_trainer *t, uint32_t steps, mlp_kernel_time *out, in
         }
         wgpuCommandEncoderResolveQuerySet(enc, qs, 0, nq, resolve.handle, 0);
         gpu_readback_encode(&rb, enc, &resolve, 0, (uint64_t)nq * 8);
-        WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-        wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
-        wgpuCommandBufferRelease(cmd);
-        wgpuCommandEncoderRelease(enc);
+        gpu_submit(g, enc);
         st = gpu_scope_pop(g, "profiling kernels");
         if (st == GPU_OK) st = gpu_readback_request(&rb);
         if (st == GPU_OK) st = gpu_readback_collect(&rb, ts);

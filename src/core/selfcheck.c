@@ -158,10 +158,7 @@ static bool run_kernel(harness *h, const char *file, const gpu_constant *consts,
         wgpuComputePassEncoderDispatchWorkgroups(pass, groups, 1, 1);
         wgpuComputePassEncoderEnd(pass);
         wgpuComputePassEncoderRelease(pass);
-        WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-        wgpuQueueSubmit(gpu_queue(g), 1, &cmd);
-        wgpuCommandBufferRelease(cmd);
-        wgpuCommandEncoderRelease(enc);
+        gpu_submit(g, enc);
         s = gpu_scope_pop(g, file);
     }
     for (int i = 0; s == GPU_OK && i < nargs; i++)

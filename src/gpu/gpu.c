@@ -460,6 +460,14 @@ void gpu_context_destroy(gpu_context *ctx) {
 const gpu_adapter_info *gpu_info(const gpu_context *ctx) { return &ctx->info; }
 WGPUDevice gpu_device(const gpu_context *ctx) { return ctx->device; }
 WGPUQueue gpu_queue(const gpu_context *ctx) { return ctx->queue; }
+
+void gpu_submit(gpu_context *ctx, WGPUCommandEncoder enc) {
+    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
+    wgpuQueueSubmit(ctx->queue, 1, &cmd);
+    wgpuCommandBufferRelease(cmd);
+    wgpuCommandEncoderRelease(enc);
+}
+
 bool gpu_has_timestamps(const gpu_context *ctx) { return ctx->timestamps; }
 const char *gpu_error(const gpu_context *ctx) { return ctx->error; }
 
@@ -663,10 +671,7 @@ gpu_status gpu_buffers_read(gpu_context *ctx, const gpu_read *reads, int count) 
         if (padded) wgpuCommandEncoderCopyBufferToBuffer(enc, reads[i].buffer->handle, reads[i].offset, staging.handle, at, padded);
         at += padded;
     }
-    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-    wgpuQueueSubmit(ctx->queue, 1, &cmd);
-    wgpuCommandBufferRelease(cmd);
-    wgpuCommandEncoderRelease(enc);
+    gpu_submit(ctx, enc);
     char what[96];
     snprintf(what, sizeof what, "reading buffer %s%s", reads[0].buffer->label, count > 1 ? " and others" : "");
     s = gpu_scope_pop(ctx, what);
@@ -693,10 +698,7 @@ gpu_status gpu_buffer_read(gpu_context *ctx, gpu_buffer *buf, uint64_t offset, v
 gpu_status gpu_finish(gpu_context *ctx) {
     WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(ctx->device, NULL);
     gpu_readback_encode(&ctx->finish_rb, enc, &ctx->finish_src, 0, 4);
-    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, NULL);
-    wgpuQueueSubmit(ctx->queue, 1, &cmd);
-    wgpuCommandBufferRelease(cmd);
-    wgpuCommandEncoderRelease(enc);
+    gpu_submit(ctx, enc);
     gpu_readback_request(&ctx->finish_rb);
     return gpu_readback_collect(&ctx->finish_rb, NULL);
 }

@@ -84,6 +84,8 @@ void gpu_context_destroy(gpu_context *ctx);
 const gpu_adapter_info *gpu_info(const gpu_context *ctx);
 WGPUDevice gpu_device(const gpu_context *ctx);
 WGPUQueue gpu_queue(const gpu_context *ctx);
+/* Finishes enc, submits its command buffer to the queue and releases both. */
+void gpu_submit(gpu_context *ctx, WGPUCommandEncoder enc);
 bool gpu_has_timestamps(const gpu_context *ctx);
 /* The message of the last failure on this context (one line). */
 const char *gpu_error(const gpu_context *ctx);

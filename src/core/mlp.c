@@ -1338,7 +1338,7 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
         uint32_t main_end = alone ? last : last + 1, units = step_units(t, c.first, main_end), done = 0;
         /* The epoch's first chunk finds the GPU idle, and encoding and submitting takes the host
          * longer than a small step takes the GPU (the H200's host: ~22 us a step of four
-         * dispatches, 8 to encode and 14 in Dawn's submit; the step 50 us at batch 1024): in one
+         * dispatches, 8 to encode and 13 in Dawn's submit; the step 50 us at batch 1024): in one
          * command buffer, 59 steps kept the card idle ~1.3 ms an epoch. So it goes in command
          * buffers of 1, 2, 4, ... units, the GPU on each while the host encodes the next, and
          * the last, with the readback, holds the rest (bench/NOTES.md, experiment 41). Later

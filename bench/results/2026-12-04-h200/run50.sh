@@ -6,7 +6,7 @@
 # First, on this machine: `bash bench/results/2026-12-04-h200/run50.sh prep` makes
 # build/dev/k/NAME (every kernel, the variant's fused_step.wgsl patched), then the device call
 # runs this script with build/dev carried. The variants give one another's numbers to the bit (a
-# checkpoint's sha256 on lavapipe), and ilpre had 0 failures in `wgtrain check` there.
+# checkpoint's sha256 on lavapipe), and ilpre, il4 and ildh had 0 failures in `wgtrain check` there.
 #   main   the embedded kernels
 #   ilpre  experiment 43's pre (the small gradients' parameter and velocity loaded with the
 #          step's first loads), and the forward's slices interleaved: slice s takes words s,
@@ -15,10 +15,12 @@
 #          samples' words)
 #   il2    ilpre, the forward's pixel words of 2 words of its slice issued together
 #   il4    ... of 4 words
+#   ildh   ilpre, and the dW1 loop reading its sample's dhidden as one vec4 (dh4, 1 KiB more
+#          workgroup memory: 32,216 bytes, under lavapipe's 32,768), where it read 4 floats
 # First `wgtrain check` with ilpre's and il4's kernels on the card.
 set -eu
 if [ "${1:-}" = prep ]; then
-  for v in ilpre il2 il4; do
+  for v in ilpre il2 il4 ildh; do
     rm -rf build/dev/k/$v && mkdir -p build/dev/k/$v && cp src/kernels/*.wgsl build/dev/k/$v/
     patch -s -o build/dev/k/$v/fused_step.wgsl src/kernels/fused_step.wgsl bench/results/2026-12-04-h200/run50/kernels/$v.patch
   done
@@ -32,7 +34,7 @@ done
 for r in 1 2 3 4 5 6; do
   b main build/wgtrain 64
   b main-256 build/wgtrain 64 --hidden 256
-  for v in ilpre il2 il4; do
+  for v in ilpre il2 il4 ildh; do
     b $v build/wgtrain 64 --kernels-dir build/dev/k/$v
   done
   for v in ilpre il4; do

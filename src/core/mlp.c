@@ -1004,7 +1004,7 @@ static uint32_t div_up(uint64_t n, uint32_t d) { return (uint32_t)((n + d - 1) /
 
 static int step_dispatches(const mlp_trainer *t, uint32_t s, dispatch out[MAX_DISPATCHES]) {
     const step_params *p = (const step_params *)(t->steps_upload + (size_t)s * STEP_STRIDE);
-    if (t->pipelined) { /* a step alone: its forward, then its update (encode_steps pipelines runs) */
+    if (t->pipelined) { /* a step alone: its forward, then its update (encode_units pipelines runs) */
         out[0] = (dispatch){t->k_fst[0], t->bg_fst[0], t->groups_fst, 1, s * STEP_STRIDE, "forward"};
         out[1] = (dispatch){t->k_fst[2], t->bg_fst[2], t->groups_fst, 1, s * STEP_STRIDE, "update"};
         return 2;
@@ -1074,22 +1074,16 @@ static void encode_units(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t f
     }
 }
 
-static void encode_steps(mlp_trainer *t, WGPUComputePassEncoder pass, uint32_t first, uint32_t end) {
-    encode_units(t, pass, first, end, 0, step_units(t, first, end));
-}
-
-/* Units [u0, u1) of steps [first, end) in a command buffer of their own, submitted now. */
-static void submit_units(mlp_trainer *t, uint32_t first, uint32_t end, uint32_t u0, uint32_t u1) {
-    gpu_context *g = t->gpu;
-    WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+/* Units [u0, u1) of steps [first, end), as encode_units, in a compute pass of their own on enc. */
+static void encode_units_pass(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t first, uint32_t end, uint32_t u0,
+                              uint32_t u1) {
     WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
     encode_units(t, pass, first, end, u0, u1);
     wgpuComputePassEncoderEnd(pass);
     wgpuComputePassEncoderRelease(pass);
-    gpu_submit(g, enc);
 }
 
-/* Step s as encode_steps encodes it alone, but each dispatch in a pass of its own that writes
+/* Step s as encode_units encodes it alone, but each dispatch in a pass of its own that writes
  * timestamps, read back into the timer's slot. Returns the dispatches timed. */
 static uint32_t encode_timed_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s, int slot) {
     dispatch d[MAX_DISPATCHES];
@@ -1145,7 +1139,7 @@ static void fill_kernel_times(mlp_trainer *t, uint32_t s, uint32_t n, const uint
 
 /* After a report's last step with the health panel (its parameters copied to hprev before it,
  * the step in a pass, or passes, of its own): the activations copied, then health_stats' two
- * passes. The step's numbers are those of encode_steps in the one pass: copies and extra reads
+ * passes. The step's numbers are those of encode_units in the one pass: copies and extra reads
  * change none. */
 static void encode_health_after_step(mlp_trainer *t, WGPUCommandEncoder enc, uint32_t s) {
     encode_health_snapshot(t, enc, s);
@@ -1345,24 +1339,18 @@ mlp_status mlp_train_epoch(mlp_trainer *t, mlp_progress_fn progress, void *user,
          * chunks are encoded while the one before runs. */
         if (first == 0 && SPLIT_FIRST_CHUNK)
             for (uint32_t seg = 1; units - done > seg; seg *= 2) {
-                submit_units(t, c.first, main_end, done, done + seg);
+                WGPUCommandEncoder part = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+                encode_units_pass(t, part, c.first, main_end, done, done + seg);
+                gpu_submit(g, part);
                 done += seg;
             }
         WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
-        if (units > done) {
-            WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-            encode_units(t, pass, c.first, main_end, done, units);
-            wgpuComputePassEncoderEnd(pass);
-            wgpuComputePassEncoderRelease(pass);
-        }
+        if (units > done) encode_units_pass(t, enc, c.first, main_end, done, units);
         if (health) wgpuCommandEncoderCopyBufferToBuffer(enc, t->params.handle, 0, t->hprev.handle, 0, t->lay.carved * 4);
         if (t->time_kernels) {
             c.timed = encode_timed_step(t, enc, last, c.slot);
         } else if (health) {
-            WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
-            encode_steps(t, pass, last, last + 1);
-            wgpuComputePassEncoderEnd(pass);
-            wgpuComputePassEncoderRelease(pass);
+            encode_units_pass(t, enc, last, last + 1, 0, step_units(t, last, last + 1));
         }
         if (health) encode_health_after_step(t, enc, last);
         t->next_encode = c.first + c.count;

@@ -245,6 +245,13 @@ const l = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")), c = l
 const real = l.slice(0, -1).some(a => a.type !== "CPU" && a.backend !== "null" && !/llvmpipe|lavapipe|swiftshader/i.test(a.name));
 if (c.name !== "cpu" || c.backend !== "cpu" || !(c.threads >= 1) || c.auto !== !real) process.exit(1);' "$TMP/dev.json" \
   && ok "devices --json ends with the CPU engine and whether auto picks it" || bad "devices --json: $(cat "$TMP/dev.json")"
+# lavapipe (Mesa 25) offers subgroups of 8 lanes on AVX2 machines: devices reports the sizes it may have
+node -e '
+const l = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const lp = l.find(a => a.backend === "vulkan" && /llvmpipe/i.test(a.name));
+if (!lp || lp.subgroups !== true || !(lp.subgroup_min_size >= 4 && lp.subgroup_min_size <= lp.subgroup_max_size)) process.exit(1);' "$TMP/dev.json" \
+  && "$WGTRAIN" devices | grep -q 'timestamps yes, subgroups [0-9]*\(-[0-9]*\)\? lanes$' \
+  && ok "devices: lavapipe's subgroup sizes" || bad "devices subgroups: $(cat "$TMP/dev.json")"
 
 # a loss that turns NaN stops with the epoch and step
 make_set "$TMP/small" 2000

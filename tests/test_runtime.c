@@ -38,6 +38,27 @@ static const char *USES_PRELUDE =
     "  if (g.x < p.n) { dst[g.x] = SCALE * twice(src[g.x]); }\n"
     "}\n";
 
+/* a kernel with a directive: it must reach the compiler in front of the prelude. dst = the
+ * subgroup's size, and its sum over the subgroup of ones */
+static const char *SUBGROUP_SIZE =
+    "// a kernel using subgroups\n"
+    "enable subgroups;\n"
+    "@group(0) @binding(0) var<storage, read_write> dst: array<f32>;\n"
+    "@compute @workgroup_size(32) fn main(@builtin(local_invocation_index) i: u32,\n"
+    "                                     @builtin(subgroup_size) sg: u32) {\n"
+    "  let lanes = subgroupAdd(1.0);\n"
+    "  dst[2u * i] = f32(sg);\n"
+    "  dst[2u * i + 1u] = lanes;\n"
+    "}\n";
+
+/* ... and an error after a directive: still its own line (4) */
+static const char *BROKEN_AFTER_DIRECTIVE =
+    "enable subgroups;\n"
+    "@group(0) @binding(0) var<storage, read_write> dst: array<f32>;\n"
+    "@compute @workgroup_size(1) fn main() {\n"
+    "  dst[0] = undefined_name;\n"
+    "}\n";
+
 /* the loader's prelude.wgsl; NULL: it has none, and the embedded one applies */
 static const char *test_prelude;
 
@@ -46,6 +67,8 @@ static const char *loader(void *user, const char *name) {
     if (!strcmp(name, "broken.wgsl")) return BROKEN;
     if (!strcmp(name, "uses_prelude.wgsl")) return USES_PRELUDE;
     if (!strcmp(name, "prelude.wgsl")) return test_prelude;
+    if (!strcmp(name, "subgroup_size.wgsl")) return SUBGROUP_SIZE;
+    if (!strcmp(name, "broken_sg.wgsl")) return BROKEN_AFTER_DIRECTIVE;
     return NULL;
 }
 
@@ -186,6 +209,39 @@ int main(void) {
     CHECK(wrong_values == 0, "dst = 1.5 twice(src): %d wrong", wrong_values);
     CHECK(gpu_kernel_get(g, "broken.wgsl", NULL, 0, &k2) == GPU_ERR_SHADER_COMPILE &&
               !strncmp(gpu_error(g), "broken.wgsl:3:", 14), "its own line after a 4-line prelude: %s", gpu_error(g));
+    /* subgroups: requested whenever the adapter offers it (lavapipe does); a kernel's `enable`
+     * goes in front of the prelude */
+    CHECK(gpu_has_subgroups(g) == gpu_info(g)->has_subgroups, "subgroups requested as offered");
+    if (gpu_has_subgroups(g)) {
+        gpu_kernel *ks = NULL;
+        WGPUBindGroup sbg = NULL;
+        gpu_bind sb[] = {{"dst", &dst, 0, 0}};
+        CHECK(gpu_kernel_get(g, "subgroup_size.wgsl", NULL, 0, &ks) == GPU_OK, "enable before a prelude: %s",
+              gpu_error(g));
+        if (ks) CHECK(gpu_bind_group(g, ks, sb, 1, &sbg) == GPU_OK, "%s", gpu_error(g));
+        if (sbg) {
+            WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(gpu_device(g), NULL);
+            WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, NULL);
+            wgpuComputePassEncoderSetPipeline(pass, ks->pipeline);
+            wgpuComputePassEncoderSetBindGroup(pass, 0, sbg, 0, NULL);
+            wgpuComputePassEncoderDispatchWorkgroups(pass, 1, 1, 1);
+            wgpuComputePassEncoderEnd(pass);
+            wgpuComputePassEncoderRelease(pass);
+            gpu_submit(g, enc);
+            wgpuBindGroupRelease(sbg);
+            CHECK(gpu_finish(g) == GPU_OK, "%s", gpu_error(g));
+            CHECK(gpu_buffer_read(g, &dst, 0, out, 64 * 4) == GPU_OK, "%s", gpu_error(g));
+            uint32_t lo = gpu_info(g)->subgroup_min_size, hi = gpu_info(g)->subgroup_max_size;
+            int bad = 0;
+            for (int i = 0; i < 32; i++)
+                bad += out[2 * i] != out[2 * i + 1] || out[2 * i] < (float)lo || out[2 * i] > (float)hi;
+            CHECK(bad == 0, "subgroup_size %g lanes (adapter: %u..%u), subgroupAdd(1) %g: %d wrong", out[0], lo, hi,
+                  out[1], bad);
+        }
+        CHECK(gpu_kernel_get(g, "broken_sg.wgsl", NULL, 0, &k2) == GPU_ERR_SHADER_COMPILE &&
+                  !strncmp(gpu_error(g), "broken_sg.wgsl:4:", 17) && one_line(gpu_error(g)),
+              "after a hoisted directive, its own line: %s", gpu_error(g));
+    }
     test_prelude = "fn twice(x: f32) -> f32 { return 2.0 * x; }"; /* no newline at its end */
     gpu_kernels_forget(g);
     CHECK(gpu_kernel_get(g, "broken.wgsl", NULL, 0, &k2) == GPU_ERR_SHADER_COMPILE &&

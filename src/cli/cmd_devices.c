@@ -6,6 +6,17 @@
 #include "cli/cli.h"
 #include "host/dawn_library.h"
 
+/* "no", "yes", or "8 lanes" / "4-128 lanes": the sizes a subgroup may have, where reported */
+static const char *subgroup_lanes(const gpu_adapter_info *a, char *out, size_t size) {
+    if (!a->has_subgroups) return "no";
+    if (!a->subgroup_min_size) return "yes";
+    if (a->subgroup_min_size == a->subgroup_max_size)
+        snprintf(out, size, "%u lanes", a->subgroup_min_size);
+    else
+        snprintf(out, size, "%u-%u lanes", a->subgroup_min_size, a->subgroup_max_size);
+    return out;
+}
+
 int cmd_devices(int argc, char **argv) {
     bool json = false;
     for (int i = 0; i < argc; i++) {
@@ -29,6 +40,7 @@ int cmd_devices(int argc, char **argv) {
     uint32_t cores = host_cpu_count();
     const char *isa = cpu_isa_name(cpu_isa_available(CPU_ISA_AVX2) ? CPU_ISA_AVX2 : CPU_ISA_GENERIC);
     cJSON *list = json ? cJSON_CreateArray() : NULL;
+    char lanes[48];
     for (int i = 0; i < n; i++) {
         if (json) {
             cJSON *d = cJSON_CreateObject();
@@ -38,15 +50,19 @@ int cmd_devices(int argc, char **argv) {
                       json_add_integer(d, "max_buffer_size", a[i].max_buffer_size) &&
                       json_add_integer(d, "max_workgroup_storage", a[i].max_workgroup_storage) &&
                       json_add_integer(d, "max_invocations", a[i].max_invocations) &&
-                      json_add(d, "timestamps", cJSON_CreateBool(a[i].has_timestamps));
+                      json_add(d, "timestamps", cJSON_CreateBool(a[i].has_timestamps)) &&
+                      json_add(d, "subgroups", cJSON_CreateBool(a[i].has_subgroups)) &&
+                      json_add_integer(d, "subgroup_min_size", a[i].subgroup_min_size) &&
+                      json_add_integer(d, "subgroup_max_size", a[i].subgroup_max_size);
             if (!ok || !cJSON_AddItemToArray(list, d)) cJSON_Delete(d);
         } else
             printf("%d. %s\n   backend %s, %s%s\n   max storage binding %llu MiB, max buffer %llu MiB, workgroup "
-                   "storage %u KiB, %u invocations/workgroup, timestamps %s\n",
+                   "storage %u KiB, %u invocations/workgroup, timestamps %s, subgroups %s\n",
                    i + 1, a[i].name, gpu_backend_name(a[i].backend), gpu_adapter_type_name(a[i].type),
                    a[i].backend == WGPUBackendType_Null ? " (computes nothing; never used for training)" : "",
                    (unsigned long long)(a[i].max_storage_binding >> 20), (unsigned long long)(a[i].max_buffer_size >> 20),
-                   a[i].max_workgroup_storage >> 10, a[i].max_invocations, a[i].has_timestamps ? "yes" : "no");
+                   a[i].max_workgroup_storage >> 10, a[i].max_invocations, a[i].has_timestamps ? "yes" : "no",
+                   subgroup_lanes(&a[i], lanes, sizeof lanes));
     }
     /* the CPU engine is always there */
     if (json) {

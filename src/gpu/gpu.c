@@ -21,6 +21,7 @@ struct gpu_context {
     gpu_source_loader loader;
     void *loader_user;
     bool timestamps;
+    bool subgroups;            /* the device has the subgroups feature: kernels may enable it */
     gpu_status sticky;         /* device lost or uncaptured error */
     char error[1024];
     char sticky_error[1024];
@@ -179,6 +180,8 @@ static void describe_adapter(WGPUAdapter a, gpu_adapter_info *out) {
         out->type = ir.info.adapterType;
         out->vendor_id = ir.info.vendorID;
         out->device_id = ir.info.deviceID;
+        out->subgroup_min_size = ir.info.subgroupMinSize;
+        out->subgroup_max_size = ir.info.subgroupMaxSize;
         wgpuAdapterInfoFreeMembers(ir.info);
     }
     limits_room lr;
@@ -382,6 +385,10 @@ gpu_status gpu_context_create(const gpu_context_desc *desc, gpu_context **out, c
     size_t feature_count = 0;
     if (d.timestamps && ctx->info.has_timestamps) features[feature_count++] = WGPUFeatureName_TimestampQuery;
     ctx->timestamps = feature_count > 0;
+    /* subgroups costs nothing unless a kernel enables it (`enable subgroups;`), and a kernel
+     * loaded through --kernels-dir may */
+    if (ctx->info.has_subgroups) features[feature_count++] = WGPUFeatureName_Subgroups;
+    ctx->subgroups = ctx->info.has_subgroups;
 
     WGPUDawnTogglesDescriptor toggles;
     memset(&toggles, 0, sizeof toggles);
@@ -469,6 +476,7 @@ void gpu_submit(gpu_context *ctx, WGPUCommandEncoder enc) {
 }
 
 bool gpu_has_timestamps(const gpu_context *ctx) { return ctx->timestamps; }
+bool gpu_has_subgroups(const gpu_context *ctx) { return ctx->subgroups; }
 const char *gpu_error(const gpu_context *ctx) { return ctx->error; }
 
 gpu_status gpu_health(gpu_context *ctx) {
@@ -878,6 +886,37 @@ static int count_lines(const char *s) {
     return n;
 }
 
+/* WGSL's directives (enable, requires, diagnostic) must come before every declaration, so a
+ * kernel's own (its first lines, after comments) go in front of the prelude. They are moved
+ * onto the prelude's first line and blanked where they were, so that no line number changes.
+ * Returns the length of the directives written to out (0 if none). */
+static size_t hoist_directives(char *kernel, char *out, size_t size) {
+    size_t used = 0;
+    out[0] = 0;
+    char *line = kernel;
+    while (*line) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        char *end = strchr(p, '\n');
+        if (!end) end = p + strlen(p);
+        bool directive = !strncmp(p, "enable ", 7) || !strncmp(p, "requires ", 9) || !strncmp(p, "diagnostic", 10);
+        if (directive) {
+            char *semi = memchr(p, ';', (size_t)(end - p));
+            size_t n = semi ? (size_t)(semi - p) + 1 : 0;
+            if (!n || used + n + 2 > size) break; /* left in place: the compiler names the line */
+            memcpy(out + used, p, n);
+            used += n;
+            out[used++] = ' ';
+            out[used] = 0;
+            memset(p, ' ', n);
+        } else if (p != end && strncmp(p, "//", 2)) {
+            break; /* the first declaration */
+        }
+        line = *end ? end + 1 : end;
+    }
+    return used;
+}
+
 typedef struct compile_result {
     int errors;
     char message[768];
@@ -972,17 +1011,23 @@ gpu_status gpu_kernel_get(gpu_context *ctx, const char *file, const gpu_constant
     for (int i = 0; i < constant_count; i++)
         if (!strcmp(constants[i].name, "WG")) k->workgroup_size = (uint32_t)constants[i].value;
 
-    /* the prelude, then the kernel: WGSL declarations may come in any order */
+    /* the kernel's directives, the prelude, then the kernel: WGSL declarations may come in any
+     * order */
     size_t pl = strlen(prelude), ol = strlen(own);
     bool newline = pl && prelude[pl - 1] != '\n';
-    char *src = malloc(pl + newline + ol + 1);
+    char directives[256];
+    char *src = malloc(sizeof directives + pl + newline + ol + 1);
     if (!src) {
         free(k);
         return fail(ctx, GPU_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    memcpy(src, prelude, pl);
-    if (newline) src[pl] = '\n';
-    memcpy(src + pl + newline, own, ol + 1);
+    char *kernel_part = src + sizeof directives + pl + newline;
+    memcpy(kernel_part, own, ol + 1);
+    size_t dl = hoist_directives(kernel_part, directives, sizeof directives);
+    memcpy(src, directives, dl);
+    memcpy(src + dl, prelude, pl);
+    if (newline) src[dl + pl] = '\n';
+    memmove(src + dl + pl + newline, kernel_part, ol + 1);
     int prelude_lines = count_lines(prelude) + newline;
 
     /* compile, with errors reported against the file's own lines */

@@ -63,6 +63,7 @@ typedef struct gpu_adapter_info {
     uint32_t max_workgroup_storage, max_invocations, max_workgroups_per_dim;
     uint32_t min_storage_offset_alignment, min_uniform_offset_alignment;
     bool has_timestamps, has_subgroups, has_f16;
+    uint32_t subgroup_min_size, subgroup_max_size; /* lanes a subgroup may have (0: not reported) */
 } gpu_adapter_info;
 
 const char *gpu_backend_name(WGPUBackendType b);
@@ -87,6 +88,8 @@ WGPUQueue gpu_queue(const gpu_context *ctx);
 /* Finishes enc, submits its command buffer to the queue and releases both. */
 void gpu_submit(gpu_context *ctx, WGPUCommandEncoder enc);
 bool gpu_has_timestamps(const gpu_context *ctx);
+/* whether kernels may `enable subgroups;` (requested whenever the adapter offers it) */
+bool gpu_has_subgroups(const gpu_context *ctx);
 /* The message of the last failure on this context (one line). */
 const char *gpu_error(const gpu_context *ctx);
 /* Sticky: set once the device is lost or an uncaptured error arrived. */

@@ -17,10 +17,18 @@
 #   il4    ... of 4 words
 #   ildh   ilpre, and the dW1 loop reading its sample's dhidden as one vec4 (dh4, 1 KiB more
 #          workgroup memory: 32,216 bytes, under lavapipe's 32,768), where it read 4 floats
-# First `wgtrain check` with ilpre's and il4's kernels on the card.
+#   ilsg   ilpre, and the forward's 16 slice sums added across the slice group's 16 lanes by a
+#          subgroup butterfly (subgroupShuffleXor; levels of 8, 4, 2, 1 lanes, the 8 through
+#          workgroup memory where a subgroup has fewer than 16 lanes, as lavapipe's 8), where
+#          each thread stored its 16 sums to workgroup memory and a barrier later read them back:
+#          experiment 45, added in the eleventh session (needs build/wgtrain at c88518d or later,
+#          which requests the subgroups feature). Its own numbers, bit for bit, run after run
+#   ildhsg ildh with ilsg's butterfly
+# First `wgtrain check` with ilpre's, il4's, ilsg's and ildhsg's kernels on the card (the sg forms
+# take the 16-lane path there, which lavapipe's 8-lane subgroups never run).
 set -eu
 if [ "${1:-}" = prep ]; then
-  for v in ilpre il2 il4 ildh; do
+  for v in ilpre il2 il4 ildh ilsg ildhsg; do
     rm -rf build/dev/k/$v && mkdir -p build/dev/k/$v && cp src/kernels/*.wgsl build/dev/k/$v/
     patch -s -o build/dev/k/$v/fused_step.wgsl src/kernels/fused_step.wgsl bench/results/2026-12-04-h200/run50/kernels/$v.patch
   done
@@ -28,16 +36,16 @@ if [ "${1:-}" = prep ]; then
 fi
 set +e
 . bench/device_env.sh
-for v in ilpre il4; do
+for v in ilpre il4 ilsg ildhsg; do
   timeout 90 build/wgtrain check --kernels-dir build/dev/k/$v > $OUT/check-$v.txt 2>&1; echo "check $v rc=$?" >> $OUT/progress.log
 done
 for r in 1 2 3 4 5 6; do
   b main build/wgtrain 64
   b main-256 build/wgtrain 64 --hidden 256
-  for v in ilpre il2 il4 ildh; do
+  for v in ilpre il2 il4 ildh ilsg ildhsg; do
     b $v build/wgtrain 64 --kernels-dir build/dev/k/$v
   done
-  for v in ilpre il4; do
+  for v in ilpre il4 ilsg; do
     b $v-256 build/wgtrain 64 --hidden 256 --kernels-dir build/dev/k/$v
   done
   echo "round $r done $SECONDS s" >> $OUT/progress.log
